@@ -1,0 +1,38 @@
+# Keyrelay tasks. `./run <recipe>` installs everything first; `just <recipe>` works inside the venv.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+python := ".venv/bin/python"
+
+# List the recipes
+default:
+    @just --list
+
+# Run the whole stack (nats-server, SecantusDB, four services, fake providers) until Ctrl-C
+[group('run')]
+up *args:
+    {{python}} scripts/dev.py up {{args}}
+
+# Stop a stack started in the background with `just up --background`
+[group('run')]
+down:
+    {{python}} scripts/dev.py down
+
+# Bootstrap an org, connect an OpenAI-format integration, send a normal and a streamed request
+[group('run')]
+demo:
+    {{python}} scripts/demo.py
+
+# Every test, against a real nats-server and a real SecantusDB started on free ports
+[group('check')]
+test *args:
+    {{python}} -m pytest -q {{args}}
+
+# ruff and mypy (strict)
+[group('check')]
+lint:
+    {{python}} -m ruff check shared services tests scripts
+    {{python}} -m mypy shared/src services/gateway/src services/keyvault/src services/catalog/src services/activity/src
+
+# Throughput and latency: straight to the fake provider vs through the gateway, c=1 and c=64
+[group('check')]
+bench *args:
+    {{python}} scripts/bench.py {{args}}

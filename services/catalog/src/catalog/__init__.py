@@ -1,0 +1,1 @@
+"""Keyrelay catalog service."""

@@ -1,0 +1,56 @@
+"""Catalog service: wires MongoDB, NATS, keyvault's admin client and the catalog data."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from nacl.signing import SigningKey
+from pymongo import AsyncMongoClient
+
+from catalog.context import Ctx
+from catalog.events import CatalogEvents
+from catalog.handlers import register
+from catalog.providers import load_model_catalog, load_provider_registry
+from catalog.repository import CatalogRepository
+from catalog.service import Catalog
+from catalog.settings import CatalogSettings
+from shared.bus import BusClient, connect
+from shared.netpolicy import AddressPolicy
+from shared.publisher import DurablePublisher
+from shared.settings import SettingsError
+from shared.vault.admin import VaultAdminClient
+
+
+def _signing_key(settings: CatalogSettings) -> SigningKey:
+    if not settings.catalog_signing_key:
+        raise SettingsError("KEYRELAY_CATALOG_SIGNING_KEY is required (run `keyrelay keys init` or see deploy/)")
+    return SigningKey(base64.b64decode(settings.catalog_signing_key))
+
+
+@asynccontextmanager
+async def lifespan(settings: CatalogSettings) -> AsyncIterator[Catalog]:
+    signing_key = _signing_key(settings)
+    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    repo = CatalogRepository(mongo, settings.catalog_db)  # type: ignore[arg-type]
+    await repo.ensure_indexes()
+    nc = await connect(settings, "catalog")
+    publisher = DurablePublisher(nc)
+    publisher.start()
+    bus = BusClient(nc, default_timeout_s=settings.keyvault_timeout_s)
+    ctx = Ctx(
+        repo=repo, events=CatalogEvents(nc, publisher),
+        vault=VaultAdminClient(bus, settings.keyvault_public_key),
+        providers=load_provider_registry(), models=load_model_catalog(settings.models_file or None),
+        addresses=AddressPolicy.from_settings(settings.upstream_allow, allow_http=settings.upstream_allow_http),
+        settings=settings, signing_key=signing_key,
+    )
+    catalog = Catalog(ctx)
+    await register(nc, catalog)
+    try:
+        yield catalog
+    finally:
+        await publisher.stop()
+        await nc.drain()
+        await mongo.close()

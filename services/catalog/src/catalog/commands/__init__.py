@@ -1,0 +1,13 @@
+"""Management command handlers, one module per resource; `HANDLERS` maps command type to handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from catalog.commands import api_keys, integrations, members, models, projects, virtual_models
+from catalog.context import Handler
+
+HANDLERS: dict[type[Any], Handler] = {
+    **projects.HANDLERS, **members.HANDLERS, **api_keys.HANDLERS, **integrations.HANDLERS,
+    **models.HANDLERS, **virtual_models.HANDLERS,
+}

@@ -1,0 +1,90 @@
+"""Virtual models: named aliases over `@slug/model` targets, org-wide or per project."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from catalog import views
+from catalog.context import Ctx, Handler, Reply
+from catalog.policy import require
+from catalog.repository import now
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+from shared.tokens import new_id
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def _validate(spec: m.VirtualModelSpec) -> None:
+    if not _NAME.match(spec.name) or "/" in spec.name or spec.name.startswith("@"):
+        raise KeyrelayError("invalid_request", "name must be 1-64 of [a-z0-9._-]", param="name")
+    if not 1 <= len(spec.targets) <= 16:
+        raise KeyrelayError("invalid_request", "a virtual model needs 1-16 targets", param="targets")
+    for target in spec.targets:
+        if not target.model.startswith("@") or "/" not in target.model:
+            raise KeyrelayError("invalid_model", "targets must be @integration-slug/model", param="targets")
+        if target.weight <= 0:
+            raise KeyrelayError("invalid_request", "weights must be positive", param="targets")
+
+
+async def list_virtual_models(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListVirtualModels) -> Reply:
+    require(who, cmd)
+    docs = await ctx.repo.list(ctx.repo.virtual_models, who.org_id)
+    if who.org_role != "owner":
+        docs = [d for d in docs if d.get("project_id") in (None, *who.projects)]
+    return Reply(200, {"data": [views.virtual_model(d) for d in docs]})
+
+
+async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualModel) -> Reply:
+    spec = cmd.spec
+    if spec.project_id is None and who.org_role != "owner":
+        raise KeyrelayError("owner_required", "only owners manage org-wide virtual models")
+    require(who, cmd, spec.project_id)
+    _validate(spec)
+    body = {"strategy": spec.strategy, "project_id": spec.project_id,
+            "targets": [{"model": t.model, "weight": t.weight} for t in spec.targets]}
+    existing = await ctx.repo.get(ctx.repo.virtual_models, who.org_id, name=spec.name)
+    if existing is not None and cmd.create_only:
+        raise KeyrelayError("conflict", "a virtual model with this name exists", param="name")
+    if existing is not None:
+        if existing.get("project_id") is None and who.org_role != "owner":
+            raise KeyrelayError("owner_required", "only owners manage org-wide virtual models")
+        doc = await ctx.repo.update(ctx.repo.virtual_models, who.org_id, {"_id": existing["_id"]}, body) or existing
+        status = 200
+    else:
+        doc = {"_id": new_id("vm"), "org_id": who.org_id, "name": spec.name, "created_at": now(), **body}
+        await ctx.repo.insert(ctx.repo.virtual_models, doc, what="a virtual model with this name")
+        status = 201
+    await ctx.events.changed(who.org_id, "virtual_model", doc["_id"])
+    ctx.events.audit(who, who.org_id, "virtual_model.put", "virtual_model", doc["_id"], detail={"name": spec.name})
+    return Reply(status, views.virtual_model(doc))
+
+
+async def _find(ctx: Ctx, who: m.MemberPrincipal, name: str) -> dict[str, Any]:
+    doc = await ctx.repo.get(ctx.repo.virtual_models, who.org_id, name=name)
+    if doc is None or (who.org_role != "owner" and doc.get("project_id") not in (None, *who.projects)):
+        raise KeyrelayError("not_found", "virtual model not found", param="name")
+    return doc
+
+
+async def get_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetVirtualModel) -> Reply:
+    require(who, cmd)
+    return Reply(200, views.virtual_model(await _find(ctx, who, cmd.name)))
+
+
+async def delete_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteVirtualModel) -> Reply:
+    doc = await _find(ctx, who, cmd.name)
+    if doc.get("project_id") is None and who.org_role != "owner":
+        raise KeyrelayError("owner_required", "only owners manage org-wide virtual models")
+    require(who, cmd, doc.get("project_id"))
+    await ctx.repo.delete(ctx.repo.virtual_models, who.org_id, _id=doc["_id"])
+    await ctx.events.changed(who.org_id, "virtual_model", doc["_id"])
+    ctx.events.audit(who, who.org_id, "virtual_model.delete", "virtual_model", doc["_id"], detail={"name": cmd.name})
+    return Reply(204, None)
+
+
+HANDLERS: dict[type[Any], Handler] = {
+    m.ListVirtualModels: list_virtual_models, m.PutVirtualModel: put_virtual_model,
+    m.GetVirtualModel: get_virtual_model, m.DeleteVirtualModel: delete_virtual_model,
+}

@@ -1,0 +1,89 @@
+"""Rules shared by the integration and model commands: validation, URL binding, model selection.
+
+Glue between the commands and the catalog data (`catalog.providers`), input rules
+(`catalog.validation`), the outbound address policy (`shared.netpolicy`) and owner assertions for
+keyvault (`shared.vault.assertions`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from catalog import validation
+from catalog.context import Ctx
+from catalog.providers import adapter_for, resolve_base_url
+from catalog.repository import now
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+from shared.tokens import new_id
+from shared.vault.assertions import sign_assertion
+
+
+def validate_slug(raw: str) -> str:
+    return validation.canonical_slug(raw)
+
+
+def validate_model_slug(raw: str) -> str:
+    return validation.validate_model_slug(raw)
+
+
+def validate_header_names(names: list[str]) -> list[str]:
+    validation.validate_custom_headers(dict.fromkeys(names, "x"))
+    return sorted({n.lower() for n in names})
+
+
+def validate_credential_settings(ctx: Ctx, provider: str, creds: m.CredentialInput) -> dict[str, Any]:
+    """Check the non-secret credential settings against the provider's schema; return them."""
+    del ctx
+    return validation.validate_public_credentials(provider, creds.public, set(creds.secret_fields))
+
+
+async def check_custom_host(ctx: Ctx, host: m.CustomHost | dict[str, Any] | None) -> dict[str, Any] | None:
+    if host is None:
+        return None
+    base_url = host.base_url if isinstance(host, m.CustomHost) else host["base_url"]
+    api_format = host.api_format if isinstance(host, m.CustomHost) else host.get("api_format", "openai")
+    await ctx.addresses.check_url_and_host(base_url)
+    return {"base_url": base_url.rstrip("/"), "api_format": api_format}
+
+
+async def resolve_binding(ctx: Ctx, provider: str, public: dict[str, Any], custom_host: dict[str, Any] | None) -> tuple[str, str]:
+    """The base URL the credential is bound to (checked against the address policy) and the adapter."""
+    base_url = resolve_base_url(provider, public, custom_host, ctx.settings.provider_base_urls)
+    await ctx.addresses.check_url_and_host(base_url)
+    return base_url, adapter_for(provider, custom_host)
+
+
+def selection_to_enabled(ctx: Ctx, provider: str, selection: m.ModelSelection, custom_host: bool) -> list[str]:
+    known = [model.id for model in ctx.models.for_provider(provider)]
+    if selection.none:
+        return []
+    if selection.all:
+        return known
+    enabled = list(dict.fromkeys(selection.enabled or []))
+    unknown = [model for model in enabled if model not in known]
+    if unknown and not custom_host:
+        raise KeyrelayError("model_not_found", "not a catalog model of this provider: add it as a custom model",
+                            param="models.enabled")
+    return enabled
+
+
+def owner_assertion(ctx: Ctx, who: m.MemberPrincipal, operation: str, integration_id: str) -> bytes:
+    return sign_assertion(
+        ctx.signing_key, member_id=who.member_id, org_id=who.org_id, org_role=who.org_role,
+        operation=operation, integration_id=integration_id,
+    )
+
+
+def integration_doc(
+    *, org_id: str, slug: str, provider: str, name: str, description: str, scope: str | list[str],
+    custom_host: dict[str, Any] | None, base_url: str, adapter: str, public: dict[str, Any],
+    secret_fields: list[str], header_names: list[str], enabled: list[str], created_by: str,
+) -> dict[str, Any]:
+    return {
+        "_id": new_id("int"), "org_id": org_id, "slug": slug, "provider": provider, "name": name,
+        "description": description, "project_scope": scope, "custom_host": custom_host, "base_url": base_url,
+        "adapter": adapter, "credential_public": public, "secret_fields": sorted(secret_fields),
+        "header_names": header_names, "enabled_models": enabled, "custom_models": [], "status": "pending",
+        "last_error_class": None, "last_used_at": None, "created_at": now(), "created_by": created_by,
+    }

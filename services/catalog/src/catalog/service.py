@@ -1,0 +1,109 @@
+"""Catalog use cases: bootstrap, authentication, routing snapshots, management dispatch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from catalog.commands import HANDLERS
+from catalog.context import Ctx
+from catalog.repository import now
+from catalog.snapshot import build_snapshot
+from shared.errors import KeyrelayError
+from shared.logging import get_logger
+from shared.messages import catalog as m
+from shared.tokens import hash_token, new_id, new_member_token
+
+log = get_logger("keyrelay.catalog")
+
+
+class Catalog:
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+
+    async def bootstrap(self, req: m.BootstrapRequest) -> m.BootstrapReply:
+        name = req.org_name.strip()
+        if not 1 <= len(name) <= 100:
+            raise KeyrelayError("invalid_request", "org name must be 1-100 characters", param="org")
+        repo = self.ctx.repo
+        if await repo.orgs.find_one({"name": name}) is not None:
+            raise KeyrelayError("conflict", "an organization with this name exists", param="org")
+        org_id, project_id, member_id = new_id("org"), new_id("prj"), new_id("mem")
+        token = new_member_token()
+        created = now()
+        await repo.orgs.insert_one({"_id": org_id, "name": name, "created_at": created})
+        await repo.projects.insert_one({"_id": project_id, "org_id": org_id, "name": "default",
+                                        "content_logging": False, "created_at": created})
+        await repo.members.insert_one({"_id": member_id, "org_id": org_id, "email": req.owner_email.strip().lower(),
+                                       "org_role": "owner", "projects": {}, "token_hash": hash_token(token),
+                                       "created_at": created})
+        self.ctx.events.audit(None, org_id, "org.bootstrap", "org", org_id)
+        return m.BootstrapReply(org_id=org_id, owner_token=token, project_id=project_id)
+
+    async def member(self, token_hash: str) -> m.MemberPrincipal:
+        doc = await self.ctx.repo.member_by_token_hash(token_hash)
+        if doc is None:
+            raise KeyrelayError("unauthorized", "invalid or missing member token")
+        return m.MemberPrincipal(member_id=doc["_id"], org_id=doc["org_id"], email=doc["email"],
+                                 org_role=doc["org_role"], projects=doc.get("projects", {}))
+
+    async def api_key(self, key_hash: str) -> m.ApiKeyPrincipal:
+        doc = await self.ctx.repo.api_key_by_hash(key_hash)
+        if doc is None or doc.get("revoked_at") is not None:
+            raise KeyrelayError("invalid_api_key", "invalid API key")
+        expires = doc.get("expires_at")
+        if expires is not None and expires.replace(tzinfo=expires.tzinfo or UTC) <= datetime.now(UTC):
+            raise KeyrelayError("invalid_api_key", "API key expired")
+        project = await self.ctx.repo.projects.find_one({"_id": doc["project_id"], "org_id": doc["org_id"]})
+        if project is None:
+            raise KeyrelayError("invalid_api_key", "invalid API key")
+        return m.ApiKeyPrincipal(
+            api_key_id=doc["_id"], org_id=doc["org_id"], project_id=doc["project_id"], name=doc.get("name", ""),
+            models=doc.get("models"), rpm=doc.get("rpm"), tpm=doc.get("tpm"), budget_usd=doc.get("budget_usd"),
+            budget_period=doc.get("budget_period"), expires_at=expires,
+            content_logging=bool(project.get("content_logging", False)),
+        )
+
+    async def snapshot(self, req: m.SnapshotRequest) -> m.RoutingSnapshot:
+        repo = self.ctx.repo
+        integrations = await repo.routable_integrations(req.org_id, req.project_id)
+        virtual = await repo.virtual_models_for(req.org_id, req.project_id)
+        return build_snapshot(req.org_id, req.project_id, integrations, virtual, self.ctx.models)
+
+    async def report(self, req: m.IntegrationReport) -> m.Ack:
+        changes: dict[str, Any] = {"last_used_at": req.at or now()}
+        if req.ok:
+            changes["last_error_class"] = None
+        else:
+            changes["last_error_class"] = req.error_class
+        match: dict[str, Any] = {"_id": req.integration_id, "org_id": req.org_id}
+        update: dict[str, Any] = {"$set": changes}
+        if not req.ok and req.error_class == "auth":
+            update["$set"]["status"] = "error"
+        elif req.ok:
+            await self.ctx.repo.integrations.update_one({**match, "status": "error"}, {"$set": {"status": "active"}})
+        await self.ctx.repo.integrations.update_one(match, update)
+        return m.Ack()
+
+    async def manage(self, req: m.ManageRequest) -> m.ManageReply:
+        if isinstance(req.command, m.ListProviders):
+            await self.member(req.token_hash)
+            return _reply(200, {"data": self.ctx.providers.public_list()})
+        principal = await self.member(req.token_hash)
+        handler = HANDLERS.get(type(req.command))
+        if handler is None:
+            raise KeyrelayError("forbidden", "this operation is not available")
+        try:
+            result = await handler(self.ctx, principal, req.command)
+        except KeyrelayError as exc:
+            if exc.code in {"owner_required", "forbidden"}:
+                self.ctx.events.audit(principal, principal.org_id, f"{type(req.command).__name__}.denied",
+                                      "command", type(req.command).__name__, outcome="denied")
+            raise
+        return _reply(result.status, result.body)
+
+
+def _reply(status: int, body: Any) -> m.ManageReply:
+    return m.ManageReply(status=status, body=msgspec.Raw(msgspec.json.encode(body)))

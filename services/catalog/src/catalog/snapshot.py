@@ -1,0 +1,85 @@
+"""Routing snapshots: everything one project can route, as a lookup table the gateway caches.
+
+Keys are every model string a request may use:
+* `@<slug>/<model>` — one integration, one model (enabled catalog models and custom models);
+* `<provider>/<model>` — every integration of that provider in scope enabling the model, in
+  creation order, load-balanced with equal weights (failover to the others on retryable errors);
+* `<virtual model>` — project aliases shadow org aliases of the same name; a target that is not
+  itself routable for the project is dropped, so an alias never reaches further than the key could.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgspec
+
+from shared.messages.catalog import Route, RouteTarget, RoutingSnapshot
+from shared.messages.usage import Pricing
+
+Doc = dict[str, Any]
+
+
+def _options(integration: Doc, model: str) -> dict[str, str]:
+    public = integration.get("credential_public", {})
+    opts: dict[str, str] = {}
+    if integration["provider"] == "azure":
+        deployments = public.get("deployments") or {}
+        opts["deployment"] = str(deployments.get(model, model))
+        if public.get("api_version"):
+            opts["api_version"] = str(public["api_version"])
+    elif integration["provider"] == "vertex":
+        for key in ("project_id", "location"):
+            if public.get(key):
+                opts[key] = str(public[key])
+    return opts
+
+
+def _targets(integration: Doc, models_catalog: Any) -> dict[str, RouteTarget]:
+    out: dict[str, RouteTarget] = {}
+    provider = integration["provider"]
+    for model_id in integration.get("enabled_models", []):
+        known = models_catalog.get(provider, model_id)
+        pricing = known.pricing if known is not None else Pricing()
+        out[model_id] = _target(integration, model_id, pricing)
+    for custom in integration.get("custom_models", []):
+        pricing = msgspec.convert(custom.get("pricing") or {}, Pricing)
+        if not custom.get("pricing") and custom.get("base_model"):
+            base = models_catalog.get(provider, custom["base_model"])
+            pricing = base.pricing if base is not None else pricing
+        out[custom["slug"]] = _target(integration, custom["slug"], pricing)
+    return out
+
+
+def _target(integration: Doc, model: str, pricing: Pricing) -> RouteTarget:
+    return RouteTarget(
+        integration_id=integration["_id"], slug=integration["slug"], provider=integration["provider"],
+        adapter=integration.get("adapter", integration["provider"]), base_url=integration["base_url"],
+        model=model, options=_options(integration, model), pricing=pricing,
+    )
+
+
+def build_snapshot(org_id: str, project_id: str, integrations: list[Doc], virtual_models: list[Doc], models_catalog: Any) -> RoutingSnapshot:
+    routes: dict[str, Route] = {}
+    by_provider: dict[str, list[RouteTarget]] = {}
+    for integration in integrations:
+        for model, target in _targets(integration, models_catalog).items():
+            name = f"@{integration['slug']}/{model}"
+            routes[name] = Route(name=name, kind="integration", targets=[target])
+            by_provider.setdefault(f"{integration['provider']}/{model}", []).append(target)
+    for name, targets in by_provider.items():
+        if name not in routes:
+            strategy = "single" if len(targets) == 1 else "loadbalance"
+            routes[name] = Route(name=name, kind="provider", strategy=strategy, targets=targets)
+    # org-wide aliases first, so project aliases of the same name replace them
+    for vm in sorted(virtual_models, key=lambda d: d.get("project_id") is not None):
+        targets = []
+        for spec in vm.get("targets", []):
+            route = routes.get(spec["model"])
+            if route is not None and route.kind == "integration":
+                targets.append(msgspec.structs.replace(route.targets[0], weight=float(spec.get("weight", 1.0))))
+        if targets and "/" not in vm["name"]:
+            routes[vm["name"]] = Route(name=vm["name"], kind="virtual", strategy=vm["strategy"], targets=targets)
+    digest = hashlib.blake2b(msgspec.json.encode(sorted(routes)), digest_size=8).hexdigest()
+    return RoutingSnapshot(org_id=org_id, project_id=project_id, version=digest, routes=routes)

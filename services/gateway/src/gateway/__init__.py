@@ -1,0 +1,1 @@
+"""Keyrelay gateway: the inference and management HTTP edge."""

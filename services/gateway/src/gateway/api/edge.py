@@ -1,0 +1,79 @@
+"""Edge helpers shared by the inference handlers: request ids, API-key auth, JSON bodies, headers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request
+
+from gateway.api.state import GatewayState
+from gateway.recorder import RequestRecord
+from shared.errors import KeyrelayError
+from shared.messages.catalog import ApiKeyPrincipal
+from shared.tokens import new_id
+
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+_decoder = msgspec.json.Decoder()
+
+
+def bearer(request: Request[Any, Any, Any], *, allow_x_api_key: bool = True) -> str:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer " and header[7:].strip():
+        return header[7:].strip()
+    if allow_x_api_key:
+        key = request.headers.get("x-api-key", "").strip()
+        if key:
+            return key
+    raise KeyrelayError("unauthorized", "missing API key: send Authorization: Bearer <key>")
+
+
+def request_id(request: Request[Any, Any, Any]) -> str:
+    rid = new_id("req")
+    request.scope.setdefault("state", {})["request_id"] = rid
+    structlog.contextvars.bind_contextvars(request_id=rid)
+    return rid
+
+
+def trace_id(request: Request[Any, Any, Any]) -> str | None:
+    match = _TRACEPARENT.match(request.headers.get("traceparent", "").strip())
+    return match.group(1) if match else None
+
+
+async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        raise KeyrelayError("invalid_json", "request body must be a JSON object")
+    try:
+        body = _decoder.decode(raw)
+    except msgspec.DecodeError:
+        raise KeyrelayError("invalid_json", "request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise KeyrelayError("invalid_json", "request body must be a JSON object")
+    return body
+
+
+async def begin(request: Request[Any, Any, Any], state: GatewayState, endpoint: str) -> tuple[RequestRecord, dict[str, Any]]:
+    """Authenticate the key, parse the body and open the request's activity record."""
+    rid = request_id(request)
+    principal: ApiKeyPrincipal = await state.catalog.api_key(bearer(request))
+    structlog.contextvars.bind_contextvars(org_id=principal.org_id, project_id=principal.project_id)
+    body = await json_object(request)
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise KeyrelayError("invalid_model", "model is required", param="model")
+    record = RequestRecord(request_id=rid, principal=principal, endpoint=endpoint, model_requested=model,
+                           trace_id=trace_id(request))
+    return record, body
+
+
+def response_headers(record: RequestRecord, upstream: dict[str, str] | None = None) -> dict[str, str]:
+    headers = {k: v for k, v in (upstream or {}).items() if k.startswith("x-ratelimit-") or k == "retry-after"}
+    headers["x-request-id"] = record.request_id
+    headers["x-keyrelay-attempts"] = str(len(record.attempts))
+    if record.served is not None:
+        headers["x-keyrelay-integration"] = record.served.slug
+        headers["x-keyrelay-model"] = record.served.model
+    return headers

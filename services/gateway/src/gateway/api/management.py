@@ -1,0 +1,333 @@
+"""Management API (`/api/v1`): HTTP in, a typed catalog command out, catalog's JSON back.
+
+The edge authenticates nothing itself: it forwards the member token's hash with the command, and
+catalog authenticates, authorises (see `catalog.policy`) and executes. The only work done here is
+what must happen at the edge: credentials are sealed to keyvault's public key the moment they
+arrive, so no other component, log or bus message ever holds them in clear.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+from litestar import Request, Response, Router, delete, get, patch, post, put
+
+from gateway.api.edge import bearer, request_id
+from gateway.api.state import GatewayState
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+from shared.vault import seal_for_keyvault
+
+SECRET_CREDENTIAL_FIELDS = frozenset({"api_key", "service_account_json"})
+_MAX_HEADER_VALUE = 8192
+
+
+class ProjectBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    content_logging: bool = False
+
+
+class ProjectPatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: str | None = None
+    content_logging: bool | None = None
+
+
+class MemberBody(msgspec.Struct, forbid_unknown_fields=True):
+    email: str
+    org_role: Literal["owner", "member"] = "member"
+    projects: dict[str, Literal["admin", "developer"]] = {}
+
+
+class MemberPatch(msgspec.Struct, forbid_unknown_fields=True):
+    org_role: Literal["owner", "member"] | None = None
+    projects: dict[str, Literal["admin", "developer"]] | None = None
+
+
+class ApiKeyBody(msgspec.Struct, forbid_unknown_fields=True):
+    project_id: str
+    name: str
+    models: list[str] | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    budget_period: Literal["day", "week", "month", "total"] | None = None
+    expires_at: datetime | None = None
+
+
+class ApiKeyPatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: str | None = None
+    models: list[str] | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    budget_period: Literal["day", "week", "month", "total"] | None = None
+    expires_at: datetime | None = None
+
+
+class CustomHostBody(msgspec.Struct, forbid_unknown_fields=True):
+    base_url: str
+    api_format: Literal["openai", "anthropic", "cohere"] = "openai"
+
+
+class ModelsBody(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: list[str] | None = None
+    all: bool = False
+    none: bool = False
+
+
+class IntegrationBody(msgspec.Struct, forbid_unknown_fields=True):
+    provider: str
+    name: str
+    slug: str
+    credentials: dict[str, Any]
+    description: str = ""
+    project_scope: Literal["all"] | list[str] = "all"
+    custom_host: CustomHostBody | None = None
+    custom_headers: dict[str, str] = {}
+    models: ModelsBody = msgspec.field(default_factory=ModelsBody)
+
+
+class IntegrationPatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: str | None = None
+    description: str | None = None
+    project_scope: Literal["all"] | list[str] | None = None
+    status: Literal["active", "disabled"] | None = None
+
+
+class CredentialsBody(msgspec.Struct, forbid_unknown_fields=True):
+    credentials: dict[str, Any]
+    custom_headers: dict[str, str] = {}
+    custom_host: CustomHostBody | None = None
+
+
+class PricingBody(msgspec.Struct, forbid_unknown_fields=True):
+    input_per_mtok: float = 0.0
+    output_per_mtok: float = 0.0
+    cached_input_per_mtok: float | None = None
+
+
+class CustomModelBody(msgspec.Struct, forbid_unknown_fields=True):
+    slug: str
+    base_model: str | None = None
+    custom_host: CustomHostBody | None = None
+    pricing: PricingBody = msgspec.field(default_factory=PricingBody)
+
+
+class VirtualTargetBody(msgspec.Struct, forbid_unknown_fields=True):
+    model: str
+    weight: float = 1.0
+
+
+class VirtualModelBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    targets: list[VirtualTargetBody]
+    strategy: Literal["fallback", "loadbalance"] = "fallback"
+    project_id: str | None = None
+
+
+class VirtualModelPut(msgspec.Struct, forbid_unknown_fields=True):
+    targets: list[VirtualTargetBody]
+    strategy: Literal["fallback", "loadbalance"] = "fallback"
+    project_id: str | None = None
+
+
+async def _run(request: Request[Any, Any, Any], gw: GatewayState, command: Any) -> Response[bytes]:
+    rid = request_id(request)
+    token = bearer(request, allow_x_api_key=False)
+    reply = await gw.catalog.manage(token, command, rid)
+    headers = {"x-request-id": rid}
+    if reply.status == 204:
+        return Response(b"", status_code=204, headers=headers)
+    return Response(bytes(reply.body), status_code=reply.status, media_type="application/json", headers=headers)
+
+
+def _convert(value: Any, tp: Any) -> Any:
+    return msgspec.convert(msgspec.to_builtins(value), tp)
+
+
+def _credential_input(gw: GatewayState, credentials: dict[str, Any], headers: dict[str, str]) -> m.CredentialInput:
+    secret = {k: v for k, v in credentials.items() if k in SECRET_CREDENTIAL_FIELDS and v not in (None, "")}
+    public = {k: v for k, v in credentials.items() if k not in SECRET_CREDENTIAL_FIELDS}
+    for name, value in headers.items():
+        if not isinstance(value, str) or len(value) > _MAX_HEADER_VALUE or any(c in value for c in "\r\n\x00"):
+            raise KeyrelayError("invalid_header", f"custom header {name!r} has an invalid value", param="custom_headers")
+    payload = {**secret, "headers": dict(headers)}
+    sealed = seal_for_keyvault(payload, gw.settings.keyvault_public_key)
+    return m.CredentialInput(sealed=sealed, public=public, secret_fields=sorted(secret), header_names=sorted(headers))
+
+
+# --- providers, projects, members -----------------------------------------------------------------
+@get("/providers")
+async def list_providers(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
+    return await _run(request, gw, m.ListProviders())
+
+
+@get("/projects")
+async def list_projects(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
+    return await _run(request, gw, m.ListProjects())
+
+
+@post("/projects")
+async def create_project(request: Request[Any, Any, Any], gw: GatewayState, data: ProjectBody) -> Response[bytes]:
+    return await _run(request, gw, m.CreateProject(name=data.name, content_logging=data.content_logging))
+
+
+@get("/projects/{project_id:str}")
+async def get_project(request: Request[Any, Any, Any], gw: GatewayState, project_id: str) -> Response[bytes]:
+    return await _run(request, gw, m.GetProject(project_id=project_id))
+
+
+@patch("/projects/{project_id:str}")
+async def update_project(request: Request[Any, Any, Any], gw: GatewayState, project_id: str, data: ProjectPatch) -> Response[bytes]:
+    return await _run(request, gw, m.UpdateProject(project_id=project_id, name=data.name, content_logging=data.content_logging))
+
+
+@delete("/projects/{project_id:str}", status_code=200)
+async def delete_project(request: Request[Any, Any, Any], gw: GatewayState, project_id: str) -> Response[bytes]:
+    return await _run(request, gw, m.DeleteProject(project_id=project_id))
+
+
+@get("/members")
+async def list_members(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
+    return await _run(request, gw, m.ListMembers())
+
+
+@post("/members")
+async def create_member(request: Request[Any, Any, Any], gw: GatewayState, data: MemberBody) -> Response[bytes]:
+    return await _run(request, gw, m.CreateMember(email=data.email, org_role=data.org_role, projects=dict(data.projects)))
+
+
+@patch("/members/{member_id:str}")
+async def update_member(request: Request[Any, Any, Any], gw: GatewayState, member_id: str, data: MemberPatch) -> Response[bytes]:
+    return await _run(request, gw, m.UpdateMember(member_id=member_id, org_role=data.org_role, projects=data.projects))
+
+
+@delete("/members/{member_id:str}", status_code=200)
+async def delete_member(request: Request[Any, Any, Any], gw: GatewayState, member_id: str) -> Response[bytes]:
+    return await _run(request, gw, m.DeleteMember(member_id=member_id))
+
+
+# --- API keys -------------------------------------------------------------------------------------
+@get("/api-keys")
+async def list_api_keys(request: Request[Any, Any, Any], gw: GatewayState, project_id: str | None = None) -> Response[bytes]:
+    return await _run(request, gw, m.ListApiKeys(project_id=project_id))
+
+
+@post("/api-keys")
+async def create_api_key(request: Request[Any, Any, Any], gw: GatewayState, data: ApiKeyBody) -> Response[bytes]:
+    return await _run(request, gw, _convert(data, m.CreateApiKey))
+
+
+@patch("/api-keys/{api_key_id:str}")
+async def update_api_key(request: Request[Any, Any, Any], gw: GatewayState, api_key_id: str, data: ApiKeyPatch) -> Response[bytes]:
+    return await _run(request, gw, m.UpdateApiKey(api_key_id=api_key_id, **msgspec.structs.asdict(data)))
+
+
+@delete("/api-keys/{api_key_id:str}", status_code=200)
+async def delete_api_key(request: Request[Any, Any, Any], gw: GatewayState, api_key_id: str) -> Response[bytes]:
+    return await _run(request, gw, m.DeleteApiKey(api_key_id=api_key_id))
+
+
+# --- integrations and their models ----------------------------------------------------------------
+@get("/integrations")
+async def list_integrations(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
+    return await _run(request, gw, m.ListIntegrations())
+
+
+@post("/integrations")
+async def create_integration(request: Request[Any, Any, Any], gw: GatewayState, data: IntegrationBody) -> Response[bytes]:
+    command = m.CreateIntegration(
+        provider=data.provider, name=data.name, slug=data.slug, description=data.description,
+        project_scope=data.project_scope, credentials=_credential_input(gw, data.credentials, data.custom_headers),
+        custom_host=_convert(data.custom_host, m.CustomHost) if data.custom_host else None,
+        models=_convert(data.models, m.ModelSelection),
+    )
+    return await _run(request, gw, command)
+
+
+@get("/integrations/{slug:str}")
+async def get_integration(request: Request[Any, Any, Any], gw: GatewayState, slug: str) -> Response[bytes]:
+    return await _run(request, gw, m.GetIntegration(slug=slug))
+
+
+@patch("/integrations/{slug:str}")
+async def update_integration(request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: IntegrationPatch) -> Response[bytes]:
+    return await _run(request, gw, m.UpdateIntegration(slug=slug, **msgspec.structs.asdict(data)))
+
+
+@delete("/integrations/{slug:str}", status_code=200)
+async def delete_integration(request: Request[Any, Any, Any], gw: GatewayState, slug: str) -> Response[bytes]:
+    return await _run(request, gw, m.DeleteIntegration(slug=slug))
+
+
+@put("/integrations/{slug:str}/credentials")
+async def put_credentials(request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: CredentialsBody) -> Response[bytes]:
+    command = m.PutCredentials(
+        slug=slug, credentials=_credential_input(gw, data.credentials, data.custom_headers),
+        custom_host=_convert(data.custom_host, m.CustomHost) if data.custom_host else None,
+    )
+    return await _run(request, gw, command)
+
+
+@get("/integrations/{slug:str}/models")
+async def list_models(request: Request[Any, Any, Any], gw: GatewayState, slug: str) -> Response[bytes]:
+    return await _run(request, gw, m.ListModels(slug=slug))
+
+
+@put("/integrations/{slug:str}/models")
+async def set_models(request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: ModelsBody) -> Response[bytes]:
+    return await _run(request, gw, m.SetModels(slug=slug, selection=_convert(data, m.ModelSelection)))
+
+
+@post("/integrations/{slug:str}/custom-models")
+async def add_custom_model(request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: CustomModelBody) -> Response[bytes]:
+    return await _run(request, gw, m.AddCustomModel(slug=slug, model=_convert(data, m.CustomModel)))
+
+
+@delete("/integrations/{slug:str}/custom-models/{model_slug:str}", status_code=200)
+async def delete_custom_model(request: Request[Any, Any, Any], gw: GatewayState, slug: str, model_slug: str) -> Response[bytes]:
+    return await _run(request, gw, m.DeleteCustomModel(slug=slug, model_slug=model_slug))
+
+
+# --- virtual models -------------------------------------------------------------------------------
+@get("/virtual-models")
+async def list_virtual_models(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
+    return await _run(request, gw, m.ListVirtualModels())
+
+
+@post("/virtual-models")
+async def create_virtual_model(request: Request[Any, Any, Any], gw: GatewayState, data: VirtualModelBody) -> Response[bytes]:
+    return await _run(request, gw, m.PutVirtualModel(spec=_convert(data, m.VirtualModelSpec), create_only=True))
+
+
+@get("/virtual-models/{name:str}")
+async def get_virtual_model(request: Request[Any, Any, Any], gw: GatewayState, name: str) -> Response[bytes]:
+    return await _run(request, gw, m.GetVirtualModel(name=name))
+
+
+@put("/virtual-models/{name:str}")
+async def put_virtual_model(request: Request[Any, Any, Any], gw: GatewayState, name: str, data: VirtualModelPut) -> Response[bytes]:
+    spec = m.VirtualModelSpec(name=name, strategy=data.strategy, project_id=data.project_id,
+                              targets=[m.VirtualTarget(model=t.model, weight=t.weight) for t in data.targets])
+    return await _run(request, gw, m.PutVirtualModel(spec=spec))
+
+
+@delete("/virtual-models/{name:str}", status_code=200)
+async def delete_virtual_model(request: Request[Any, Any, Any], gw: GatewayState, name: str) -> Response[bytes]:
+    return await _run(request, gw, m.DeleteVirtualModel(name=name))
+
+
+MANAGEMENT_ROUTES = [
+    list_providers, list_projects, create_project, get_project, update_project, delete_project,
+    list_members, create_member, update_member, delete_member,
+    list_api_keys, create_api_key, update_api_key, delete_api_key,
+    list_integrations, create_integration, get_integration, update_integration, delete_integration, put_credentials,
+    list_models, set_models, add_custom_model, delete_custom_model,
+    list_virtual_models, create_virtual_model, get_virtual_model, put_virtual_model, delete_virtual_model,
+]
+
+
+def management_router() -> Router:
+    return Router(path="/api/v1", route_handlers=MANAGEMENT_ROUTES)

@@ -1,0 +1,22 @@
+"""Objects the HTTP handlers share, built once in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.catalog_client import CatalogClient
+from gateway.proxy import Proxy
+from gateway.recorder import ActivityRecorder
+from gateway.settings import GatewaySettings
+from shared.bus import BusClient
+from shared.publisher import DurablePublisher
+
+
+@dataclass(slots=True)
+class GatewayState:
+    settings: GatewaySettings
+    bus: BusClient
+    catalog: CatalogClient
+    proxy: Proxy
+    recorder: ActivityRecorder
+    publisher: DurablePublisher

@@ -1,0 +1,122 @@
+"""Gateway application: `create_app(settings)` builds the Litestar app; its lifespan owns
+the NATS connection, the durable publisher, the upstream HTTP session and the caches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from litestar import Litestar
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from nats.aio.msg import Msg as NatsMsg
+
+from gateway.api.activity import ACTIVITY_ROUTES
+from gateway.api.errors import handle_http_exception, handle_keyrelay_error, handle_unexpected
+from gateway.api.health import HEALTH_ROUTES
+from gateway.api.inference import ROUTES as INFERENCE_ROUTES
+from gateway.api.management import management_router
+from gateway.api.state import GatewayState
+from gateway.catalog_client import CatalogClient
+from gateway.keyvault_client import KeyvaultClient
+from gateway.outbound import make_session
+from gateway.providers.registry import build_adapters
+from gateway.proxy import Proxy
+from gateway.recorder import ActivityRecorder
+from gateway.settings import GatewaySettings
+from shared import subjects
+from shared.bus import BusClient, connect
+from shared.errors import KeyrelayError
+from shared.logging import get_logger
+from shared.messages.catalog import CatalogChanged
+from shared.netpolicy import AddressPolicy
+from shared.publisher import DurablePublisher
+
+log = get_logger("keyrelay.gateway")
+_changed = msgspec.json.Decoder(CatalogChanged)
+
+
+class _CredentialChanged(msgspec.Struct):
+    org_id: str = ""
+    integration_id: str = ""
+
+
+_cred_changed = msgspec.json.Decoder(_CredentialChanged)
+
+
+def create_app(settings: GatewaySettings) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        holder: dict[str, Any] = {}
+
+        async def on_reconnect() -> None:
+            # Change events may have been missed while disconnected: start cold.
+            if "catalog" in holder:
+                holder["catalog"].clear()
+                holder["keyvault"].clear()
+
+        nc = await connect(settings, "gateway", on_reconnect=on_reconnect)
+        bus = BusClient(nc, default_timeout_s=settings.request_timeout_s)
+        publisher = DurablePublisher(nc)
+        publisher.start()
+        policy = AddressPolicy.from_settings(settings.upstream_allow, allow_http=settings.upstream_allow_http)
+        session = make_session(policy, limit=settings.upstream_connections)
+        catalog = CatalogClient(bus, settings)
+        keyvault = KeyvaultClient.from_settings(bus, settings)
+        holder.update(catalog=catalog, keyvault=keyvault)
+        proxy = Proxy(catalog, keyvault, build_adapters(session, settings.provider_base_urls), settings)
+
+        async def catalog_changed(msg: NatsMsg) -> None:
+            try:
+                event = _changed.decode(msg.data)
+            except msgspec.DecodeError:
+                return
+            catalog.on_changed(event)
+            if event.kind == "integration":
+                for integration_id in event.ids:
+                    keyvault.invalidate(integration_id)
+
+        async def credential_changed(msg: NatsMsg) -> None:
+            try:
+                event = _cred_changed.decode(msg.data)
+            except msgspec.DecodeError:
+                keyvault.clear()
+                return
+            if event.integration_id:
+                keyvault.invalidate(event.integration_id)
+            else:
+                keyvault.clear()
+
+        await nc.subscribe(subjects.EVENT_CATALOG_CHANGED, cb=catalog_changed)
+        await nc.subscribe(subjects.EVENT_CREDENTIAL_CHANGED, cb=credential_changed)
+        app.state.gw = GatewayState(settings=settings, bus=bus, catalog=catalog, proxy=proxy,
+                                    recorder=ActivityRecorder(publisher), publisher=publisher)
+        try:
+            yield
+        finally:
+            await publisher.stop()
+            await session.close()
+            await nc.drain()
+
+    def provide_state() -> GatewayState:
+        return app.state.gw  # type: ignore[no-any-return]
+
+    app = Litestar(
+        route_handlers=[*INFERENCE_ROUTES, *HEALTH_ROUTES, *ACTIVITY_ROUTES, management_router()],
+        dependencies={"gw": Provide(provide_state, sync_to_thread=False)},
+        lifespan=[lifespan],
+        exception_handlers={
+            KeyrelayError: handle_keyrelay_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        openapi_config=OpenAPIConfig(title="Keyrelay", version="0.1.0", path="/api/v1/openapi"),
+        request_max_body_size=settings.max_body_bytes,
+        response_cache_config=ResponseCacheConfig(),
+        debug=False,
+    )
+    return app

@@ -1,0 +1,29 @@
+"""`keyrelay serve gateway` / `python -m gateway`: Litestar on granian (uvloop)."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+from shared.logging import configure_logging
+from shared.settings import load_settings
+
+
+def app_factory() -> Litestar:
+    """Granian worker entry point: settings are read in the worker process."""
+    settings = load_settings(GatewaySettings)
+    configure_logging(fmt=settings.log_format, level=settings.log_level, service="gateway")
+    return create_app(settings)
+
+
+def main() -> None:
+    from granian import Granian  # noqa: PLC0415
+    from granian.constants import Interfaces, Loops  # noqa: PLC0415
+
+    settings = load_settings(GatewaySettings)
+    configure_logging(fmt=settings.log_format, level=settings.log_level, service="gateway")
+    Granian(
+        "gateway.main:app_factory", address=settings.http_host, port=settings.http_port, interface=Interfaces.ASGI,
+        workers=settings.http_workers, loop=Loops.uvloop, factory=True, log_access=False, log_level="warning",  # type: ignore[arg-type]
+    ).serve()

@@ -1,0 +1,70 @@
+"""Builds the activity record of each request and hands it to the durable publisher."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import subjects
+from shared.messages.activity import Attempt, RequestFinished
+from shared.messages.catalog import ApiKeyPrincipal, RouteTarget
+from shared.messages.usage import Usage
+from shared.publisher import DurablePublisher
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """Mutable while the request runs; frozen into a `RequestFinished` at the end."""
+
+    request_id: str
+    principal: ApiKeyPrincipal
+    endpoint: str
+    started: float = field(default_factory=time.perf_counter)
+    ts: datetime = field(default_factory=lambda: datetime.now(UTC))
+    model_requested: str = ""
+    virtual_model: str | None = None
+    stream: bool = False
+    attempts: list[Attempt] = field(default_factory=list)
+    served: RouteTarget | None = None
+    ttft_ms: float | None = None
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    trace_id: str | None = None
+    content: dict[str, Any] | None = None
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 3)
+
+    def mark_first_byte(self) -> None:
+        if self.ttft_ms is None:
+            self.ttft_ms = self.elapsed_ms()
+
+    def set_usage(self, usage: Usage | None) -> None:
+        if usage is None:
+            return
+        self.usage = usage.finalize()
+        if self.served is not None:
+            self.cost_usd = self.served.pricing.cost(self.usage)
+
+    def finish(self, *, status: int, error_code: str | None = None, stream_outcome: str | None = None) -> RequestFinished:
+        served = self.served
+        return RequestFinished(
+            request_id=self.request_id, ts=self.ts, org_id=self.principal.org_id,
+            project_id=self.principal.project_id, api_key_id=self.principal.api_key_id, endpoint=self.endpoint,
+            integration=served.slug if served else None, provider=served.provider if served else None,
+            model_requested=self.model_requested, model_served=served.model if served else None,
+            virtual_model=self.virtual_model, attempts=self.attempts, status=status, error_code=error_code,
+            stream=self.stream, stream_outcome=stream_outcome,  # type: ignore[arg-type]
+            latency_ms=self.elapsed_ms(), ttft_ms=self.ttft_ms, usage=self.usage, cost_usd=self.cost_usd,
+            trace_id=self.trace_id, content=self.content,
+        )
+
+
+class ActivityRecorder:
+    def __init__(self, publisher: DurablePublisher) -> None:
+        self._publisher = publisher
+
+    def record(self, event: RequestFinished, headers: dict[str, str] | None = None) -> None:
+        self._publisher.publish(subjects.ACTIVITY_REQUEST_FINISHED, event, event.request_id, headers)

@@ -1,0 +1,26 @@
+"""Gateway settings (`KEYRELAY_*`)."""
+
+from __future__ import annotations
+
+from shared.settings import CommonSettings
+
+
+class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    http_workers: int = 1
+    provider_base_urls: dict[str, str] = {}
+    upstream_allow: str = ""
+    upstream_allow_http: bool = False
+    gateway_signing_key: str = ""        # base64 Ed25519 seed: signs decryption requests
+    keyvault_public_key: str = ""        # base64 X25519: pinned keyvault identity
+    key_cache_ttl_s: float = 60.0
+    key_cache_size: int = 1024
+    snapshot_ttl_s: float = 30.0
+    principal_ttl_s: float = 30.0
+    max_body_bytes: int = 20 * 1024 * 1024
+    upstream_timeout_s: float = 120.0
+    upstream_first_byte_timeout_s: float = 60.0
+    upstream_connections: int = 512
+    catalog_timeout_s: float = 2.0
+    keyvault_timeout_s: float = 2.0

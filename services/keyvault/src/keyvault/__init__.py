@@ -1,0 +1,1 @@
+"""Keyrelay keyvault: holds encrypted provider credentials."""

@@ -1,0 +1,3 @@
+from keyvault.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Pieces every Keyrelay service shares: subjects, messages, settings, logging, secrets."""

@@ -1,0 +1,163 @@
+"""NATS plumbing shared by every service: connect, typed request-reply, typed responders.
+
+* `connect()` opens a nats-py connection as the service's own NATS user, with a private reply
+  inbox prefix (`_INBOX.<service>`) so permissions can confine replies to their requester.
+* `BusClient.request()` sends a msgspec Struct and decodes a typed reply union. "No answer"
+  (timeout, no responders) becomes `dependency_unavailable`; a `Failed` reply becomes a
+  `KeyrelayError` carrying the service's own code. The caller chooses the timeout on purpose.
+* `serve()` runs a typed handler behind a queue group and always replies: a handler that raises
+  answers `Failed(internal_error)` instead of leaving the caller to time out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import msgspec
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg as NatsMsg
+from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from shared.errors import ERROR_CODES, KeyrelayError
+from shared.logging import get_logger
+from shared.messages.base import Failed
+from shared.secret import secret_enc_hook
+from shared.settings import CommonSettings
+
+log = get_logger("keyrelay.bus")
+Req = TypeVar("Req", bound=msgspec.Struct)
+Rep = TypeVar("Rep")
+
+_encoder = msgspec.json.Encoder(enc_hook=secret_enc_hook)
+_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+def encode(msg: Any) -> bytes:
+    return _encoder.encode(msg)
+
+
+def decoder_for(tp: Any) -> msgspec.json.Decoder[Any]:
+    dec = _decoders.get(tp)
+    if dec is None:
+        dec = _decoders[tp] = msgspec.json.Decoder(tp)
+    return dec
+
+
+async def connect(
+    settings: CommonSettings,
+    service: str,
+    *,
+    on_reconnect: Callable[[], Awaitable[None]] | None = None,
+    max_reconnect_attempts: int = -1,
+    connect_timeout: float = 2.0,
+) -> NatsClient:
+    """Connect as `service`; reconnect forever (production points at a cluster)."""
+
+    async def error_cb(exc: Exception) -> None:
+        log.warning("nats.error", error=type(exc).__name__)
+
+    async def disconnected_cb() -> None:
+        log.info("nats.disconnected")
+
+    async def reconnected_cb() -> None:
+        log.info("nats.reconnected")
+        if on_reconnect is not None:
+            await on_reconnect()
+
+    options: dict[str, Any] = {
+        "servers": settings.nats_servers(),
+        "name": f"keyrelay-{service}",
+        "error_cb": error_cb,
+        "disconnected_cb": disconnected_cb,
+        "reconnected_cb": reconnected_cb,
+        "max_reconnect_attempts": max_reconnect_attempts,
+        "reconnect_time_wait": 0.25,
+        "connect_timeout": connect_timeout,
+        "allow_reconnect": True,
+        "inbox_prefix": f"_INBOX.{service}".encode(),
+    }
+    if settings.nats_user:
+        options["user"] = settings.nats_user
+        options["password"] = settings.nats_password or ""
+    return await nats.connect(**options)
+
+
+class BusClient:
+    """Typed request-reply over one NATS connection."""
+
+    def __init__(self, nc: NatsClient, default_timeout_s: float = 2.0) -> None:
+        self.nc = nc
+        self.default_timeout_s = default_timeout_s
+
+    async def request(
+        self,
+        subject: str,
+        msg: msgspec.Struct,
+        reply_type: Any,
+        *,
+        timeout_s: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        dependency: str | None = None,
+    ) -> Any:
+        """Send `msg`, return the decoded reply (never a `Failed`: that raises)."""
+        name = dependency or subject.split(".", 1)[0]
+        try:
+            reply = await self.nc.request(
+                subject, encode(msg), timeout=timeout_s or self.default_timeout_s,
+                headers=dict(headers) if headers else None,
+            )
+        except (NatsTimeoutError, TimeoutError, NoRespondersError, asyncio.TimeoutError) as exc:
+            raise KeyrelayError("dependency_unavailable", f"{name} did not answer") from exc
+        except nats.errors.ConnectionClosedError as exc:
+            raise KeyrelayError("dependency_unavailable", "message bus unavailable") from exc
+        result = decoder_for(reply_type | Failed).decode(reply.data)
+        if isinstance(result, Failed):
+            code = result.code if result.code in ERROR_CODES else "internal_error"
+            raise KeyrelayError(code, result.message, param=result.param)
+        return result
+
+
+Handler = Callable[[Any, NatsMsg], Awaitable[msgspec.Struct]]
+
+
+async def serve(
+    nc: NatsClient,
+    subject: str,
+    request_type: Any,
+    handler: Handler,
+    *,
+    queue: str = "",
+) -> Subscription:
+    """Subscribe `handler` to `subject`; every request gets exactly one reply."""
+    dec = decoder_for(request_type)
+
+    async def on_message(raw: NatsMsg) -> None:
+        reply: msgspec.Struct
+        try:
+            req = dec.decode(raw.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            reply = Failed(code="invalid_request", message=f"malformed {subject} request: {_short(exc)}")
+        else:
+            try:
+                reply = await handler(req, raw)
+            except KeyrelayError as exc:
+                reply = Failed(code=exc.code, message=exc.message, param=exc.param)
+            except Exception as exc:
+                log.exception("bus.handler_crashed", subject=subject, error=type(exc).__name__)
+                reply = Failed(code="internal_error", message="internal error")
+        if raw.reply:
+            with contextlib.suppress(Exception):
+                await raw.respond(encode(reply))
+
+    return await nc.subscribe(subject, queue=queue, cb=on_message)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:200] + "..."

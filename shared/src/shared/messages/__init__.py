@@ -1,0 +1,1 @@
+"""Typed bus payloads (msgspec Structs only). New fields always get a default."""

@@ -1,0 +1,117 @@
+"""Events that activity stores: one `RequestFinished` per inference request, `AuditEvent`s."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from shared.messages.base import Msg
+from shared.messages.usage import Usage
+
+
+class Attempt(Msg, kw_only=True, omit_defaults=False):
+    integration: str
+    model: str
+    status: int = 0
+    error_code: str | None = None
+    latency_ms: float = 0.0
+    provider: str = ""
+
+
+class RequestFinished(Msg, kw_only=True, omit_defaults=False):
+    """Contract section 3. `request_id` becomes the document `_id` (idempotent writes)."""
+
+    request_id: str
+    ts: datetime
+    org_id: str
+    project_id: str
+    api_key_id: str
+    endpoint: str = "chat.completions"
+    integration: str | None = None
+    provider: str | None = None
+    model_requested: str = ""
+    model_served: str | None = None
+    virtual_model: str | None = None
+    config: str | None = None
+    config_version: int | None = None
+    attempts: list[Attempt] = []
+    status: int = 200
+    error_code: str | None = None
+    stream: bool = False
+    stream_outcome: Literal["complete", "upstream_error", "client_cancelled"] | None = None
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    usage: Usage = msgspec.field(default_factory=Usage)
+    cost_usd: float = 0.0
+    byok: bool = True
+    trace_id: str | None = None
+    content: dict[str, Any] | None = None  # only when the project turned content logging on
+
+
+class AuditEvent(Msg, kw_only=True, omit_defaults=False):
+    """Who did what to which integration, credential, key or member. Never a secret value."""
+
+    event_id: str
+    ts: datetime
+    org_id: str
+    actor_id: str            # member id, "operator" (CLI) or "gateway"
+    actor_role: str = ""
+    action: str              # e.g. credential.create, credential.rotate, credential.denied, credential.decrypt
+    target_type: str         # integration | credential | api_key | member | project | kek
+    target_id: str
+    outcome: Literal["ok", "denied", "failed"] = "ok"
+    service: str = ""
+    detail: dict[str, str] = {}
+
+
+# --- queries (gateway -> activity) -------------------------------------------------------------
+class Scope(Msg, kw_only=True):
+    """What the caller may see: its org, and either every project (None) or these."""
+
+    org_id: str
+    project_ids: list[str] | None = None
+
+
+class GetRequestRecord(Msg, tag="requests.get", kw_only=True):
+    scope: Scope
+    request_id: str
+
+
+class ListRequestRecords(Msg, tag="requests.list", kw_only=True):
+    scope: Scope
+    integration: str | None = None
+    model: str | None = None
+    project_id: str | None = None
+    api_key_id: str | None = None
+    status: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    cursor: str | None = None
+    limit: int = 50
+
+
+class SummarizeRequests(Msg, tag="requests.summary", kw_only=True):
+    scope: Scope
+    group_by: Literal["integration", "model", "project", "day"] = "integration"
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class ListAudit(Msg, tag="audit.list", kw_only=True):
+    scope: Scope
+    cursor: str | None = None
+    limit: int = 50
+
+
+ActivityQuery = GetRequestRecord | ListRequestRecords | SummarizeRequests | ListAudit
+
+
+class ActivityQueryRequest(Msg, kw_only=True):
+    query: ActivityQuery
+
+
+class QueryResult(Msg, tag="result", kw_only=True):
+    status: int = 200
+    body: msgspec.Raw = msgspec.Raw(b"null")

@@ -1,0 +1,95 @@
+"""Durable event publishing to JetStream: `Nats-Msg-Id` = event id, retried until acknowledged.
+
+A publish that times out may still have been stored, so every retry reuses the same message id and
+JetStream's duplicate window turns it into one stored message. While NATS is unreachable, events
+wait in a bounded in-memory spool that a background task drains in order; when the spool is full
+the oldest event is dropped and counted (`dropped`), never silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from dataclasses import dataclass
+
+import msgspec
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from shared.bus import encode
+from shared.logging import get_logger
+
+log = get_logger("keyrelay.publisher")
+
+
+@dataclass(slots=True)
+class _Pending:
+    subject: str
+    data: bytes
+    msg_id: str
+    headers: dict[str, str]
+
+
+class DurablePublisher:
+    def __init__(self, nc: NatsClient, *, spool_limit: int = 10_000, ack_timeout_s: float = 2.0) -> None:
+        self._js: JetStreamContext = nc.jetstream(timeout=ack_timeout_s)
+        self._spool: deque[_Pending] = deque()
+        self._spool_limit = spool_limit
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+        self.published = 0
+
+    @property
+    def spool_depth(self) -> int:
+        return len(self._spool)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain_forever(), name="publisher-drain")
+
+    async def stop(self, flush_timeout_s: float = 5.0) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._flush(), timeout=flush_timeout_s)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def publish(self, subject: str, event: msgspec.Struct, msg_id: str, headers: dict[str, str] | None = None) -> None:
+        """Queue an event; it is sent in the background, in order, until JetStream acknowledges it."""
+        if len(self._spool) >= self._spool_limit:
+            self._spool.popleft()
+            self.dropped += 1
+            log.error("publisher.spool_full_dropped_oldest", dropped=self.dropped)
+        self._spool.append(_Pending(subject, encode(event), msg_id, headers or {}))
+        self._wake.set()
+
+    async def _flush(self) -> None:
+        while self._spool:
+            await self._send_head()
+
+    async def _send_head(self) -> None:
+        item = self._spool[0]
+        await self._js.publish(item.subject, item.data, headers={"Nats-Msg-Id": item.msg_id, **item.headers})
+        self._spool.popleft()
+        self.published += 1
+
+    async def _drain_forever(self) -> None:
+        backoff = 0.05
+        while True:
+            if not self._spool:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            try:
+                await self._send_head()
+                backoff = 0.05
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("publisher.retry", error=type(exc).__name__, spool=len(self._spool))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)

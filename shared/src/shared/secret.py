@@ -1,0 +1,52 @@
+"""`Secret`: a value that renders as `[redacted]` everywhere except through `reveal()`."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+REDACTED: Final = "[redacted]"
+
+
+class Secret:
+    """Wraps a credential in memory.
+
+    `repr`, `str`, `format`, msgspec/JSON encoding (via `enc_hook`) and structlog rendering all
+    produce `[redacted]`. Only `reveal()` returns the value, and callers use it at the last moment
+    (building an upstream header), never to log or raise.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED})"
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __format__(self, spec: str) -> str:
+        return REDACTED
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("Secret cannot be pickled")
+
+
+def secret_enc_hook(obj: Any) -> Any:
+    """msgspec `enc_hook`: a Secret that reaches an encoder becomes `[redacted]`, never its value."""
+    if isinstance(obj, Secret):
+        return REDACTED
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")

@@ -1,0 +1,1 @@
+"""Keyrelay test suite."""

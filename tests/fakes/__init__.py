@@ -1,0 +1,1 @@
+"""Test doubles for the world outside Keyrelay (LLM vendors)."""

@@ -1,0 +1,123 @@
+"""Anthropic Messages bodies and SSE streams (also used by Claude on Vertex)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from tests.fakes.providers.answers import (
+    Answer,
+    Prompt,
+    ToolSpec,
+    count_words,
+    first_property,
+    split_in,
+    split_text,
+    text_of,
+)
+from tests.fakes.providers.sse import SseEvent, StreamPlan
+
+OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+def prompt_from_messages(body: dict[str, Any]) -> Prompt:
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    last = messages[-1] if messages else {}
+    content = last.get("content")
+    has_result = isinstance(content, list) and any(
+        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+    )
+    choice = body.get("tool_choice")
+    tools = tuple(
+        ToolSpec(str(t.get("name", "")), first_property(t.get("input_schema")))
+        for t in body.get("tools") or []
+        if isinstance(t, dict) and "name" in t
+    )
+    return Prompt(
+        last_text=text_of(content),
+        last_is_user=last.get("role") == "user" and not has_result,
+        words_in=count_words(text_of(body.get("system"))) + sum(count_words(text_of(m.get("content"))) for m in messages),
+        tools=tools,
+        tools_allowed=not (isinstance(choice, dict) and choice.get("type") == "none"),
+    )
+
+
+def thinking_requested(body: dict[str, Any]) -> bool:
+    thinking = body.get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") in {"enabled", "adaptive"}
+
+
+def stop_reason(answer: Answer) -> str:
+    return "tool_use" if answer.tool_calls else "end_turn"
+
+
+def usage(answer: Answer, output_tokens: int | None = None) -> dict[str, Any]:
+    return {
+        "input_tokens": answer.prompt_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "output_tokens": answer.completion_tokens if output_tokens is None else output_tokens,
+        "service_tier": "standard",
+    }
+
+
+def _signature() -> str:
+    return "EqQBCkYIBxgCKkD" + secrets.token_urlsafe(24)
+
+
+def content_blocks(answer: Answer) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if answer.reasoning:
+        blocks.append({"type": "thinking", "thinking": answer.reasoning, "signature": _signature()})
+    if answer.text:
+        blocks.append({"type": "text", "text": answer.text})
+    blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in answer.tool_calls]
+    return blocks
+
+
+def message_body(model: str, answer: Answer, message_id: str) -> dict[str, Any]:
+    return {
+        "id": message_id, "type": "message", "role": "assistant", "model": model,
+        "content": content_blocks(answer), "stop_reason": stop_reason(answer), "stop_sequence": None,
+        "usage": usage(answer),
+    }
+
+
+def _block_events(index: int, block: dict[str, Any]) -> list[SseEvent]:
+    """content_block_start, its deltas, content_block_stop for one finished block."""
+    kind = block["type"]
+    if kind == "thinking":
+        start = {"type": "thinking", "thinking": "", "signature": ""}
+        deltas = [{"type": "thinking_delta", "thinking": p} for p in split_text(block["thinking"])]
+        deltas.append({"type": "signature_delta", "signature": block["signature"]})
+    elif kind == "text":
+        start = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": p} for p in split_text(block["text"])]
+    else:
+        start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+        raw = SseEvent.of(block["input"]).data.decode()
+        deltas = [{"type": "input_json_delta", "partial_json": p} for p in split_in(raw, 3)]
+    events = [SseEvent.of({"type": "content_block_start", "index": index, "content_block": start}, "content_block_start")]
+    events += [
+        SseEvent.of({"type": "content_block_delta", "index": index, "delta": d}, "content_block_delta") for d in deltas
+    ]
+    events.append(SseEvent.of({"type": "content_block_stop", "index": index}, "content_block_stop"))
+    return events
+
+
+def stream_plan(model: str, answer: Answer, message_id: str) -> StreamPlan:
+    start = {**message_body(model, answer, message_id), "content": [], "stop_reason": None}
+    start["usage"] = usage(answer, output_tokens=1)
+    events = [SseEvent.of({"type": "message_start", "message": start}, "message_start")]
+    for index, block in enumerate(content_blocks(answer)):
+        events += _block_events(index, block)
+        if index == 0:
+            events.insert(2, SseEvent.of({"type": "ping"}, "ping"))
+    final_usage = {k: v for k, v in usage(answer).items() if k not in {"cache_creation", "service_tier"}}
+    delta = {"type": "message_delta", "delta": {"stop_reason": stop_reason(answer), "stop_sequence": None},
+             "usage": final_usage}
+    events.append(SseEvent.of(delta, "message_delta"))
+    events.append(SseEvent.of({"type": "message_stop"}, "message_stop"))
+    malformed = SseEvent(b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"br', "content_block_delta")
+    return StreamPlan(events, 1, malformed, SseEvent.of(OVERLOADED, "error"))

@@ -1,0 +1,40 @@
+"""Every family the fake serves, in one list (mounting order does not matter: prefixes are disjoint)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tests.fakes.providers.families import (
+    anthropic,
+    azure,
+    baseten,
+    deepinfra,
+    fireworks,
+    groq,
+    minimax,
+    moonshot,
+    nebius,
+    openai,
+    perplexity,
+    together,
+    xai,
+)
+
+if TYPE_CHECKING:
+    from tests.fakes.providers.families.base import Family
+
+ALL_FAMILIES: tuple[Family, ...] = (
+    openai.FAMILY,
+    anthropic.FAMILY,
+    azure.FAMILY,
+    groq.FAMILY,
+    together.FAMILY,
+    fireworks.FAMILY,
+    deepinfra.FAMILY,
+    baseten.FAMILY,
+    nebius.FAMILY,
+    perplexity.FAMILY,
+    moonshot.FAMILY,
+    minimax.FAMILY,
+    xai.FAMILY,
+)
