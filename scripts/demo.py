@@ -16,7 +16,6 @@ import urllib.request
 from pathlib import Path
 
 from devstack import ROOT, DevStack, start
-
 from shared.embedded import free_port
 
 DATA = Path(os.environ.get("KEYRELAY_DATA_DIR", ROOT / ".keyrelay"))
@@ -42,10 +41,18 @@ def running_stack() -> dict[str, str] | None:
 
 def operator_env(info: dict[str, str], data_dir: Path) -> dict[str, str]:
     secrets_file = data_dir / "secrets.env"
-    password = next(line.split("=", 1)[1] for line in secrets_file.read_text().splitlines()
-                    if line.startswith("KEYRELAY_NATS_PASSWORD__OPERATOR="))
-    return {**os.environ, "KEYRELAY_NATS_URL": info["nats_url"], "KEYRELAY_NATS_USER": "operator",
-            "KEYRELAY_NATS_PASSWORD": password, "KEYRELAY_ENV_FILE": os.devnull}
+    password = next(
+        line.split("=", 1)[1]
+        for line in secrets_file.read_text().splitlines()
+        if line.startswith("KEYRELAY_NATS_PASSWORD__OPERATOR=")
+    )
+    return {
+        **os.environ,
+        "KEYRELAY_NATS_URL": info["nats_url"],
+        "KEYRELAY_NATS_USER": "operator",
+        "KEYRELAY_NATS_PASSWORD": password,
+        "KEYRELAY_ENV_FILE": os.devnull,
+    }
 
 
 def demo(info: dict[str, str], data_dir: Path) -> None:
@@ -55,16 +62,31 @@ def demo(info: dict[str, str], data_dir: Path) -> None:
     gateway = info["gateway_url"]
     org_name = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     say(f"keyrelay bootstrap --org {org_name} --owner-email owner@example.com")
-    result = subprocess.run([sys.executable, "-m", "shared.cli", "bootstrap", "--org", org_name, "--owner-email",
-                             "owner@example.com"], env=operator_env(info, data_dir), capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "bootstrap", "--org", org_name, "--owner-email", "owner@example.com"],
+        env=operator_env(info, data_dir),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     boot = json.loads(result.stdout)
     print(json.dumps({**boot, "owner_token": boot["owner_token"][:8] + "… (shown once)"}))
-    owner = httpx.Client(base_url=f"{gateway}/api/v1", headers={"authorization": f"Bearer {boot['owner_token']}"}, timeout=30)
+    owner = httpx.Client(
+        base_url=f"{gateway}/api/v1", headers={"authorization": f"Bearer {boot['owner_token']}"}, timeout=30
+    )
 
     say("POST /api/v1/integrations  (the org's own OpenAI key, encrypted by keyvault, never returned)")
-    created = owner.post("/integrations", json={
-        "provider": "openai", "name": "OpenAI Production", "slug": "openai-prod", "project_scope": "all",
-        "credentials": {"api_key": info["provider_key"]}, "models": {"enabled": ["gpt-4o-mini", "gpt-4.1"]}})
+    created = owner.post(
+        "/integrations",
+        json={
+            "provider": "openai",
+            "name": "OpenAI Production",
+            "slug": "openai-prod",
+            "project_scope": "all",
+            "credentials": {"api_key": info["provider_key"]},
+            "models": {"enabled": ["gpt-4o-mini", "gpt-4.1"]},
+        },
+    )
     created.raise_for_status()
     integration = created.json()
     print(json.dumps({k: integration[k] for k in ("slug", "provider", "status", "credential", "models")}, indent=2))
@@ -74,17 +96,23 @@ def demo(info: dict[str, str], data_dir: Path) -> None:
 
     say("openai SDK: chat.completions.create(model='@openai-prod/gpt-4o-mini')")
     raw = client.chat.completions.with_raw_response.create(
-        model="@openai-prod/gpt-4o-mini", messages=[{"role": "user", "content": "Hello from Keyrelay!"}])
+        model="@openai-prod/gpt-4o-mini", messages=[{"role": "user", "content": "Hello from Keyrelay!"}]
+    )
     completion = raw.parse()
     print(f"answer: {completion.choices[0].message.content!r}   usage: {completion.usage}")
-    print(f"served by {raw.headers['x-keyrelay-integration']} / {raw.headers['x-keyrelay-model']}, "
-          f"request id {raw.headers['x-request-id']}")
+    print(
+        f"served by {raw.headers['x-keyrelay-integration']} / {raw.headers['x-keyrelay-model']}, "
+        f"request id {raw.headers['x-request-id']}"
+    )
     first_id = raw.headers["x-request-id"]
 
     say("openai SDK, streamed: model='openai/gpt-4o-mini', stream=True")
     stream = client.chat.completions.with_raw_response.create(
-        model="openai/gpt-4o-mini", stream=True, stream_options={"include_usage": True},
-        messages=[{"role": "user", "content": "Stream a short greeting, please."}])
+        model="openai/gpt-4o-mini",
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "Stream a short greeting, please."}],
+    )
     text = ""
     for chunk in stream.parse():
         if chunk.choices and chunk.choices[0].delta.content:
@@ -102,9 +130,29 @@ def demo(info: dict[str, str], data_dir: Path) -> None:
                 break
             time.sleep(0.1)
         doc = record.json()
-        print(json.dumps({k: doc.get(k) for k in ("request_id", "integration", "provider", "model_requested",
-                                                   "model_served", "status", "stream", "stream_outcome", "latency_ms",
-                                                   "ttft_ms", "usage", "cost_usd", "byok")}, indent=2))
+        print(
+            json.dumps(
+                {
+                    k: doc.get(k)
+                    for k in (
+                        "request_id",
+                        "integration",
+                        "provider",
+                        "model_requested",
+                        "model_served",
+                        "status",
+                        "stream",
+                        "stream_outcome",
+                        "latency_ms",
+                        "ttft_ms",
+                        "usage",
+                        "cost_usd",
+                        "byok",
+                    )
+                },
+                indent=2,
+            )
+        )
     logs = "\n".join(p.read_text(errors="replace") for p in Path(info["logs"]).glob("*.log"))
     leaked = info["provider_key"] in logs or info["provider_key"][8:20] in logs
     say(f"provider key in any service log: {'YES (bug!)' if leaked else 'no'}")

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from devstack import ROOT, start
-
 from shared.runner import wait_for_stop_signal
 
 DATA = Path(os.environ.get("KEYRELAY_DATA_DIR", ROOT / ".keyrelay"))
@@ -23,8 +22,13 @@ def up(port: int, background: bool) -> int:
     if background:
         DATA.mkdir(parents=True, exist_ok=True)
         log = (DATA / "stack.out").open("ab")
-        proc = subprocess.Popen([sys.executable, __file__, "up", "--port", str(port)], stdout=log, stderr=log,
-                                start_new_session=True, cwd=ROOT)
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "up", "--port", str(port)],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            cwd=ROOT,
+        )
         PID.write_text(str(proc.pid))
         for _ in range(600):
             if (DATA / "stack.json").exists() and (DATA / "stack.json").stat().st_mtime > time.time() - 120:

@@ -25,9 +25,14 @@ class DevStack:
     provider_key: str
 
     def info(self) -> dict[str, str]:
-        return {"gateway_url": self.stack.gateway_url, "nats_url": self.stack.nats_url,
-                "mongodb_uri": self.stack.mongodb_uri, "fake_root": self.fake_root, "provider_key": self.provider_key,
-                "logs": str(self.stack.logs)}
+        return {
+            "gateway_url": self.stack.gateway_url,
+            "nats_url": self.stack.nats_url,
+            "mongodb_uri": self.stack.mongodb_uri,
+            "fake_root": self.fake_root,
+            "provider_key": self.provider_key,
+            "logs": str(self.stack.logs),
+        }
 
     def stop(self) -> None:
         self.stack.stop()
@@ -38,15 +43,36 @@ def start(data_dir: Path, http_port: int = 8080, *, nats_port: int = 0, mongo_po
     data_dir.mkdir(parents=True, exist_ok=True)
     provider_key = "sk-demo-" + secrets.token_hex(16)
     fake_port = free_port()
-    fake = Child("fake-providers", [sys.executable, "-m", "tests.fakes.providers", "--host", "127.0.0.1",
-                                    "--port", str(fake_port), "--keys-json", json.dumps({"openai": [provider_key]})],
-                 data_dir / "logs" / "fake-providers.log", cwd=ROOT).start()
+    fake = Child(
+        "fake-providers",
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.providers",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(fake_port),
+            "--keys-json",
+            json.dumps({"openai": [provider_key]}),
+        ],
+        data_dir / "logs" / "fake-providers.log",
+        cwd=ROOT,
+    ).start()
     wait_for_port(fake_port, proc=fake.proc)
     root = f"http://127.0.0.1:{fake_port}"
-    env = {"KEYRELAY_PROVIDER_BASE_URLS": json.dumps({"openai": root + FAKE_OPENAI_BASE}),
-           "KEYRELAY_UPSTREAM_ALLOW": "127.0.0.1/32"}
-    stack = EmbeddedStack(data_dir=data_dir, http_port=http_port, nats_port=nats_port, mongo_port=mongo_port,
-                          extra_env=env, log_format="json")
+    env = {
+        "KEYRELAY_PROVIDER_BASE_URLS": json.dumps({"openai": root + FAKE_OPENAI_BASE}),
+        "KEYRELAY_UPSTREAM_ALLOW": "127.0.0.1/32",
+    }
+    stack = EmbeddedStack(
+        data_dir=data_dir,
+        http_port=http_port,
+        nats_port=nats_port,
+        mongo_port=mongo_port,
+        extra_env=env,
+        log_format="json",
+    )
     dev = DevStack(stack, fake, root, provider_key)
     try:
         stack.start()

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from shared.embedded import free_port, wait_for_port
 from shared.stack import EmbeddedStack
 
@@ -40,11 +39,24 @@ class FakeServer:
 
 
 FAKE_BASES = {
-    "openai": "/openai/v1", "anthropic": "/anthropic", "google": "/google/v1beta", "vertex": "/vertex/v1",
-    "vertex-token": "/vertex-token/token", "groq": "/groq/openai/v1", "together": "/together/v1",
-    "fireworks": "/fireworks/inference/v1", "deepinfra": "/deepinfra/v1/openai", "baseten": "/baseten/v1",
-    "nebius": "/nebius/v1", "perplexity": "/perplexity", "moonshot": "/moonshot/v1", "minimax": "/minimax/v1",
-    "xai": "/xai/v1", "cohere": "/cohere", "fal": "/fal", "pollo": "/pollo/api/platform",
+    "openai": "/openai/v1",
+    "anthropic": "/anthropic",
+    "google": "/google/v1beta",
+    "vertex": "/vertex/v1",
+    "vertex-token": "/vertex-token/token",
+    "groq": "/groq/openai/v1",
+    "together": "/together/v1",
+    "fireworks": "/fireworks/inference/v1",
+    "deepinfra": "/deepinfra/v1/openai",
+    "baseten": "/baseten/v1",
+    "nebius": "/nebius/v1",
+    "perplexity": "/perplexity",
+    "moonshot": "/moonshot/v1",
+    "minimax": "/minimax/v1",
+    "xai": "/xai/v1",
+    "cohere": "/cohere",
+    "fal": "/fal",
+    "pollo": "/pollo/api/platform",
 }
 
 
@@ -53,9 +65,22 @@ def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeServer]:
     """The fake LLM providers every test talks to; `PROVIDER_KEY` is the one OpenAI key they accept."""
     port = free_port()
     log = (tmp_path_factory.mktemp("fake") / "fake.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.providers", "--host", "127.0.0.1", "--port", str(port),
-                             "--keys-json", json.dumps({"openai": [PROVIDER_KEY]})],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.providers",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--keys-json",
+            json.dumps({"openai": [PROVIDER_KEY]}),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     try:
         wait_for_port(port, proc=proc)
         yield FakeServer(root=f"http://127.0.0.1:{port}")
@@ -72,8 +97,9 @@ def stack(fake: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "KEYRELAY_PROVIDER_BASE_URLS": json.dumps(fake.base_urls()),
         "KEYRELAY_UPSTREAM_ALLOW": "127.0.0.1/32",
     }
-    stack = EmbeddedStack(data_dir=tmp_path_factory.mktemp("keyrelay"), http_port=free_port(), extra_env=env,
-                          log_level="debug")
+    stack = EmbeddedStack(
+        data_dir=tmp_path_factory.mktemp("keyrelay"), http_port=free_port(), extra_env=env, log_level="debug"
+    )
     try:
         stack.start()
         yield stack
@@ -83,8 +109,9 @@ def stack(fake: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 def run_cli(stack: EmbeddedStack, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **stack.operator_env(), "KEYRELAY_ENV_FILE": os.devnull}
-    return subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 class Org:
@@ -94,24 +121,36 @@ class Org:
         self.stack = stack
         self.org_id = org_id
         self.project_id = project_id
-        self.owner = httpx.Client(base_url=f"{stack.gateway_url}/api/v1", timeout=30,
-                                  headers={"authorization": f"Bearer {owner_token}"})
+        self.owner = httpx.Client(
+            base_url=f"{stack.gateway_url}/api/v1", timeout=30, headers={"authorization": f"Bearer {owner_token}"}
+        )
 
     def integration(self, slug: str, provider_key: str = PROVIDER_KEY, **extra: object) -> dict[str, object]:
-        body = {"provider": "openai", "name": f"OpenAI {slug}", "slug": slug, "project_scope": "all",
-                "credentials": {"api_key": provider_key}, "models": {"enabled": ["gpt-4o-mini"]}, **extra}
+        body = {
+            "provider": "openai",
+            "name": f"OpenAI {slug}",
+            "slug": slug,
+            "project_scope": "all",
+            "credentials": {"api_key": provider_key},
+            "models": {"enabled": ["gpt-4o-mini"]},
+            **extra,
+        }
         response = self.owner.post("/integrations", json=body)
         assert response.status_code == 201, response.text
         return response.json()  # type: ignore[no-any-return]
 
     def api_key(self, project_id: str | None = None, **extra: object) -> str:
-        response = self.owner.post("/api-keys", json={"project_id": project_id or self.project_id, "name": "test", **extra})
+        response = self.owner.post(
+            "/api-keys", json={"project_id": project_id or self.project_id, "name": "test", **extra}
+        )
         assert response.status_code == 201, response.text
         return str(response.json()["key"])
 
 
 def bootstrap(stack: EmbeddedStack, name: str | None = None) -> Org:
-    result = run_cli(stack, "bootstrap", "--org", name or f"org-{secrets.token_hex(4)}", "--owner-email", "owner@example.com")
+    result = run_cli(
+        stack, "bootstrap", "--org", name or f"org-{secrets.token_hex(4)}", "--owner-email", "owner@example.com"
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     return Org(stack, data["org_id"], data["owner_token"], data["project_id"])

@@ -12,10 +12,10 @@ import nats
 import openai
 import pytest
 from pymongo import MongoClient
-
-from shared import subjects
 from shared.messages.activity import RequestFinished
 from shared.stack import EmbeddedStack
+
+from shared import subjects
 from tests.conftest import PROVIDER_KEY, Org, bootstrap, read_logs
 
 
@@ -39,7 +39,8 @@ def test_a_completion_through_the_gateway_answers_and_is_recorded_once(org: Org)
     """The openai SDK gets the provider's answer, and activity stores one record with slug, usage and cost."""
     client = sdk(org.stack, org.api_key())
     raw = client.chat.completions.with_raw_response.create(
-        model="@openai-main/gpt-4o-mini", messages=[{"role": "user", "content": "hello keyrelay"}])
+        model="@openai-main/gpt-4o-mini", messages=[{"role": "user", "content": "hello keyrelay"}]
+    )
     completion = raw.parse()
     assert completion.choices[0].message.content == "echo: hello keyrelay"
     assert raw.headers["x-keyrelay-integration"] == "openai-main"
@@ -57,12 +58,16 @@ def test_a_streamed_completion_arrives_in_chunks_with_usage_and_is_priced(org: O
     """Streaming through the SDK yields the text, a usage chunk when asked, and a non-zero recorded cost."""
     client = sdk(org.stack, org.api_key())
     raw = client.chat.completions.with_raw_response.create(
-        model="openai/gpt-4o-mini", stream=True, stream_options={"include_usage": True},
-        messages=[{"role": "user", "content": "stream this please"}])
+        model="openai/gpt-4o-mini",
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "stream this please"}],
+    )
     chunks = list(raw.parse())
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "echo: stream this please"
-    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.total_tokens > 0
     doc = activity_doc(org.stack, raw.headers["x-request-id"])
     assert doc["stream"] is True
     assert doc["stream_outcome"] == "complete"
@@ -73,8 +78,13 @@ def test_a_streamed_completion_arrives_in_chunks_with_usage_and_is_priced(org: O
 async def test_an_activity_event_delivered_twice_is_stored_once(org: Org) -> None:
     """Redelivery (same event under two message ids, so JetStream cannot dedupe it) keeps one document."""
     nc = await nats.connect(org.stack.nats_url, user="operator", password=org.stack.password("operator"))
-    event = RequestFinished(request_id=f"req_dup_{time.time_ns()}", ts=__import__("datetime").datetime.now(
-        __import__("datetime").UTC), org_id=org.org_id, project_id=org.project_id, api_key_id="key_x")
+    event = RequestFinished(
+        request_id=f"req_dup_{time.time_ns()}",
+        ts=__import__("datetime").datetime.now(__import__("datetime").UTC),
+        org_id=org.org_id,
+        project_id=org.project_id,
+        api_key_id="key_x",
+    )
     js = nc.jetstream()
     data = msgspec.json.encode(event)
     await js.publish(subjects.ACTIVITY_REQUEST_FINISHED, data, headers={"Nats-Msg-Id": "a-" + event.request_id})
@@ -87,9 +97,14 @@ async def test_an_activity_event_delivered_twice_is_stored_once(org: Org) -> Non
 
 
 def _leaks(secret: str, text: str) -> list[str]:
-    forms = {secret, base64.b64encode(secret.encode()).decode(), secret.encode().hex(), msgspec.json.encode(secret).decode()}
+    forms = {
+        secret,
+        base64.b64encode(secret.encode()).decode(),
+        secret.encode().hex(),
+        msgspec.json.encode(secret).decode(),
+    }
     found = [f for f in forms if f in text]
-    found += [secret[i:i + 12] for i in range(len(secret) - 11) if secret[i:i + 12] in text]
+    found += [secret[i : i + 12] for i in range(len(secret) - 11) if secret[i : i + 12] in text]
     return found
 
 
@@ -107,8 +122,11 @@ async def test_the_provider_key_never_appears_in_logs_or_bus_messages(stack: Emb
     org.integration("canary-int", provider_key=canary)
     key = org.api_key()
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
-        response = await client.post("/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
-                                     json={"model": "@canary-int/gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
+        response = await client.post(
+            "/v1/chat/completions",
+            headers={"authorization": f"Bearer {key}"},
+            json={"model": "@canary-int/gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]},
+        )
     # the fake does not know the canary key: the provider refuses it, exactly like a revoked key
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_auth_failed"
@@ -130,9 +148,12 @@ def test_a_request_while_keyvault_is_down_fails_fast_with_503(stack: EmbeddedSta
     stack.children["keyvault"].stop()
     try:
         started = time.monotonic()
-        response = httpx.post(f"{stack.gateway_url}/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
-                              json={"model": "@kv-down/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
-                              timeout=30)
+        response = httpx.post(
+            f"{stack.gateway_url}/v1/chat/completions",
+            headers={"authorization": f"Bearer {key}"},
+            json={"model": "@kv-down/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+            timeout=30,
+        )
         elapsed = time.monotonic() - started
     finally:
         stack.start_service("keyvault")
@@ -142,17 +163,24 @@ def test_a_request_while_keyvault_is_down_fails_fast_with_503(stack: EmbeddedSta
     assert elapsed < 5
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    (b"{not json", "invalid_json"),
-    (b"[1, 2]", "invalid_json"),
-    (b'{"messages": []}', "invalid_model"),
-    (b'{"model": "@nope/x", "messages": []}', "model_not_found"),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{not json", "invalid_json"),
+        (b"[1, 2]", "invalid_json"),
+        (b'{"messages": []}', "invalid_model"),
+        (b'{"model": "@nope/x", "messages": []}', "model_not_found"),
+    ],
+)
 def test_a_bad_body_gets_a_4xx_in_the_contract_error_shape(org: Org, body: bytes, code: str) -> None:
     """Malformed or unroutable requests get `{"error": {message, type, code, param}}`, never a 500."""
     key = org.api_key()
-    response = httpx.post(f"{org.stack.gateway_url}/v1/chat/completions", content=body, timeout=30,
-                          headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
+    response = httpx.post(
+        f"{org.stack.gateway_url}/v1/chat/completions",
+        content=body,
+        timeout=30,
+        headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+    )
     assert 400 <= response.status_code < 500
     error = response.json()["error"]
     assert set(error) == {"message", "type", "code", "param"}
@@ -162,8 +190,9 @@ def test_a_bad_body_gets_a_4xx_in_the_contract_error_shape(org: Org, body: bytes
 def test_a_missing_or_wrong_api_key_is_refused_with_401(stack: EmbeddedStack) -> None:
     """No key and an unknown key both answer 401 in the contract shape."""
     for headers in ({}, {"authorization": "Bearer kr-nope"}):
-        response = httpx.post(f"{stack.gateway_url}/v1/chat/completions", headers=headers, timeout=30,
-                              json={"model": "x", "messages": []})
+        response = httpx.post(
+            f"{stack.gateway_url}/v1/chat/completions", headers=headers, timeout=30, json={"model": "x", "messages": []}
+        )
         assert response.status_code == 401
         assert response.json()["error"]["code"] in {"unauthorized", "invalid_api_key"}
 

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -109,10 +108,12 @@ class BusClient:
         name = dependency or subject.split(".", 1)[0]
         try:
             reply = await self.nc.request(
-                subject, encode(msg), timeout=timeout_s or self.default_timeout_s,
+                subject,
+                encode(msg),
+                timeout=timeout_s or self.default_timeout_s,
                 headers=dict(headers) if headers else None,
             )
-        except (NatsTimeoutError, TimeoutError, NoRespondersError, asyncio.TimeoutError) as exc:
+        except (NatsTimeoutError, TimeoutError, NoRespondersError) as exc:
             raise KeyrelayError("dependency_unavailable", f"{name} did not answer") from exc
         except nats.errors.ConnectionClosedError as exc:
             raise KeyrelayError("dependency_unavailable", "message bus unavailable") from exc

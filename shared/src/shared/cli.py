@@ -37,8 +37,12 @@ async def _bootstrap(org: str, email: str) -> dict[str, Any]:
     nc = await connect(_settings(), "operator", max_reconnect_attempts=3)
     try:
         reply: BootstrapReply = await BusClient(nc).request(
-            subjects.CATALOG_BOOTSTRAP, BootstrapRequest(org_name=org, owner_email=email), BootstrapReply,
-            timeout_s=10.0, dependency="catalog")
+            subjects.CATALOG_BOOTSTRAP,
+            BootstrapRequest(org_name=org, owner_email=email),
+            BootstrapReply,
+            timeout_s=10.0,
+            dependency="catalog",
+        )
     finally:
         await nc.close()
     return {"org_id": reply.org_id, "owner_token": reply.owner_token, "project_id": reply.project_id}
@@ -60,8 +64,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     from shared.runner import wait_for_stop_signal  # noqa: PLC0415
     from shared.stack import EmbeddedStack  # noqa: PLC0415
 
-    stack = EmbeddedStack(data_dir=Path(args.data_dir), http_port=args.port, nats_port=args.nats_port,
-                          mongo_port=args.mongo_port, log_format="console")
+    stack = EmbeddedStack(
+        data_dir=Path(args.data_dir),
+        http_port=args.port,
+        nats_port=args.nats_port,
+        mongo_port=args.mongo_port,
+        log_format="console",
+    )
     try:
         stack.start()
         print(f"Keyrelay is up: gateway {stack.gateway_url}  nats {stack.nats_url}  mongodb {stack.mongodb_uri}")
@@ -78,7 +87,7 @@ def cmd_kek(args: argparse.Namespace) -> int:
     return int(module.main(args.kek_command, args))
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
+def cmd_doctor(_: argparse.Namespace) -> int:
     module = importlib.import_module("shared.doctor")
     return int(asyncio.run(module.doctor(_settings())))
 

@@ -26,7 +26,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, *, host: str = "127.0.0.1", timeout_s: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, *, host: str = "127.0.0.1", timeout_s: float = 15.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -64,8 +66,12 @@ class Child:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(  # noqa: S603 - argv built from our own settings
-            list(self.argv), stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
-            cwd=self.cwd, start_new_session=True,
+            list(self.argv),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+            cwd=self.cwd,
+            start_new_session=True,
         )
         return self
 
@@ -104,8 +110,20 @@ def nats_child(*, config_path: Path, log_path: Path) -> Child:
 
 def secantus_child(*, port: int, storage: Path, log_path: Path) -> Child:
     storage.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-            "--storage-path", str(storage), "--sync-on-commit", "--log-level", "WARNING"]
+    argv = [
+        sys.executable,
+        "-m",
+        "secantus",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage-path",
+        str(storage),
+        "--sync-on-commit",
+        "--log-level",
+        "WARNING",
+    ]
     return Child("secantusdb", argv, log_path)
 
 

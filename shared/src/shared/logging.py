@@ -16,11 +16,31 @@ import structlog
 from shared.secret import REDACTED, Secret
 
 SECRET_FIELD_PARTS: Final = (
-    "api_key", "apikey", "secret", "password", "token", "authorization", "credential",
-    "private_key", "service_account", "kek", "cookie",
+    "api_key",
+    "apikey",
+    "secret",
+    "password",
+    "token",
+    "authorization",
+    "credential",
+    "private_key",
+    "service_account",
+    "kek",
+    "cookie",
 )
-SAFE_FIELDS: Final = frozenset({"api_key_id", "token_kind", "credential_fingerprint", "kek_id", "total_tokens",
-                                "prompt_tokens", "completion_tokens", "cached_tokens", "tokens"})
+SAFE_FIELDS: Final = frozenset(
+    {
+        "api_key_id",
+        "token_kind",
+        "credential_fingerprint",
+        "kek_id",
+        "total_tokens",
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_tokens",
+        "tokens",
+    }
+)
 
 
 def _scrub(key: str, value: Any) -> Any:
@@ -74,7 +94,9 @@ def configure_logging(*, fmt: str = "console", level: str = "info", service: str
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=cache,
     )
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    )
 
 
 def _add_service(service: str) -> Any:

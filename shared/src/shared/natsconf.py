@@ -41,21 +41,38 @@ def permissions() -> dict[str, dict[str, object]]:
     return {
         "gateway": {
             "publish": [
-                s.KEYVAULT_REVEAL, s.KEYVAULT_PING,
-                s.CATALOG_AUTH_API_KEY, s.CATALOG_AUTH_MEMBER, s.CATALOG_SNAPSHOT, s.CATALOG_MANAGE,
-                s.CATALOG_REPORT, s.CATALOG_PING,
-                s.ACTIVITY_QUERY, s.ACTIVITY_PING, s.ACTIVITY_REQUEST_FINISHED,
+                s.KEYVAULT_REVEAL,
+                s.KEYVAULT_PING,
+                s.CATALOG_AUTH_API_KEY,
+                s.CATALOG_AUTH_MEMBER,
+                s.CATALOG_SNAPSHOT,
+                s.CATALOG_MANAGE,
+                s.CATALOG_REPORT,
+                s.CATALOG_PING,
+                s.ACTIVITY_QUERY,
+                s.ACTIVITY_PING,
+                s.ACTIVITY_REQUEST_FINISHED,
                 _JS_STREAM_INFO,
-                f"$JS.API.STREAM.INFO.KV_{LIMITS_BUCKET}", f"$KV.{LIMITS_BUCKET}.>",
-                f"$JS.API.DIRECT.GET.KV_{LIMITS_BUCKET}.>", f"$JS.API.STREAM.MSG.GET.KV_{LIMITS_BUCKET}",
-                f"$JS.API.STREAM.CREATE.KV_{LIMITS_BUCKET}", "$JS.API.INFO",
+                f"$JS.API.STREAM.INFO.KV_{LIMITS_BUCKET}",
+                f"$KV.{LIMITS_BUCKET}.>",
+                f"$JS.API.DIRECT.GET.KV_{LIMITS_BUCKET}.>",
+                f"$JS.API.STREAM.MSG.GET.KV_{LIMITS_BUCKET}",
+                f"$JS.API.STREAM.CREATE.KV_{LIMITS_BUCKET}",
+                "$JS.API.INFO",
             ],
             "subscribe": [_inbox("gateway"), f"{s.EVENTS_PREFIX}.>"],
         },
         "catalog": {
             "publish": [
-                s.KEYVAULT_PUT, s.KEYVAULT_DELETE, s.KEYVAULT_SCOPE, s.KEYVAULT_DESCRIBE, s.KEYVAULT_PING,
-                s.EVENT_CATALOG_CHANGED, s.ACTIVITY_AUDIT_RECORDED, _JS_STREAM_INFO, "$JS.API.INFO",
+                s.KEYVAULT_PUT,
+                s.KEYVAULT_DELETE,
+                s.KEYVAULT_SCOPE,
+                s.KEYVAULT_DESCRIBE,
+                s.KEYVAULT_PING,
+                s.EVENT_CATALOG_CHANGED,
+                s.ACTIVITY_AUDIT_RECORDED,
+                _JS_STREAM_INFO,
+                "$JS.API.INFO",
             ],
             "subscribe": [_inbox("catalog"), "catalog.v1.>"],
             "allow_responses": True,
@@ -67,9 +84,14 @@ def permissions() -> dict[str, dict[str, object]]:
         },
         "activity": {
             "publish": [
-                f"$JS.API.STREAM.CREATE.{s.ACTIVITY_STREAM}", f"$JS.API.STREAM.UPDATE.{s.ACTIVITY_STREAM}",
-                _JS_STREAM_INFO, _JS_CONSUMER, f"$JS.API.CONSUMER.MSG.NEXT.{s.ACTIVITY_STREAM}.>",
-                f"$JS.API.CONSUMER.DURABLE.CREATE.{s.ACTIVITY_STREAM}.>", "$JS.ACK.>", "$JS.API.INFO",
+                f"$JS.API.STREAM.CREATE.{s.ACTIVITY_STREAM}",
+                f"$JS.API.STREAM.UPDATE.{s.ACTIVITY_STREAM}",
+                _JS_STREAM_INFO,
+                _JS_CONSUMER,
+                f"$JS.API.CONSUMER.MSG.NEXT.{s.ACTIVITY_STREAM}.>",
+                f"$JS.API.CONSUMER.DURABLE.CREATE.{s.ACTIVITY_STREAM}.>",
+                "$JS.ACK.>",
+                "$JS.API.INFO",
                 f"$JS.API.CONSUMER.INFO.{s.ACTIVITY_STREAM}.>",
             ],
             "subscribe": [_inbox("activity"), s.ACTIVITY_QUERY, s.ACTIVITY_PING],
@@ -86,10 +108,7 @@ def generate_passwords() -> dict[str, str]:
 def render_config(*, host: str, port: int, store_dir: str, passwords: dict[str, str], http_port: int = 0) -> str:
     """A nats-server config (JSON is valid NATS config syntax) with JetStream and per-service users."""
     perms = permissions()
-    users = [
-        {"user": name, "password": passwords[name], "permissions": _perm_block(perms[name])}
-        for name in SERVICES
-    ]
+    users = [{"user": name, "password": passwords[name], "permissions": _perm_block(perms[name])} for name in SERVICES]
     conf: dict[str, object] = {
         "host": host,
         "port": port,

@@ -21,6 +21,7 @@ from shared.bus import encode
 from shared.logging import get_logger
 
 log = get_logger("keyrelay.publisher")
+BATCH = 128
 
 
 @dataclass(slots=True)
@@ -69,13 +70,21 @@ class DurablePublisher:
 
     async def _flush(self) -> None:
         while self._spool:
-            await self._send_head()
+            await self._send_batch()
 
-    async def _send_head(self) -> None:
-        item = self._spool[0]
+    async def _send_one(self, item: _Pending) -> None:
         await self._js.publish(item.subject, item.data, headers={"Nats-Msg-Id": item.msg_id, **item.headers})
-        self._spool.popleft()
-        self.published += 1
+
+    async def _send_batch(self) -> None:
+        """Publish up to `BATCH` events concurrently (pipelined acks); failures go back to the front."""
+        batch = [self._spool.popleft() for _ in range(min(BATCH, len(self._spool)))]
+        results = await asyncio.gather(*(self._send_one(item) for item in batch), return_exceptions=True)
+        failed = [item for item, result in zip(batch, results, strict=True) if isinstance(result, BaseException)]
+        self.published += len(batch) - len(failed)
+        self._spool.extendleft(reversed(failed))
+        if failed:
+            error = next(r for r in results if isinstance(r, BaseException))
+            raise error if isinstance(error, Exception) else RuntimeError("publish cancelled")
 
     async def _drain_forever(self) -> None:
         backoff = 0.05
@@ -85,7 +94,7 @@ class DurablePublisher:
                 await self._wake.wait()
                 continue
             try:
-                await self._send_head()
+                await self._send_batch()
                 backoff = 0.05
             except asyncio.CancelledError:
                 raise

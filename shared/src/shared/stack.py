@@ -35,8 +35,10 @@ def load_or_create_secrets(path: Path) -> dict[str, str]:
 
     if path.is_file():
         return read_env_file(path)
-    values = {**generate_dev_keys(), **{f"KEYRELAY_NATS_PASSWORD__{k.upper()}": v
-                                        for k, v in natsconf.generate_passwords().items()}}
+    values = {
+        **generate_dev_keys(),
+        **{f"KEYRELAY_NATS_PASSWORD__{k.upper()}": v for k, v in natsconf.generate_passwords().items()},
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -85,28 +87,42 @@ class EmbeddedStack:
 
     def service_env(self, service: str) -> dict[str, str]:
         return {
-            "KEYRELAY_NATS_URL": self.nats_url, "KEYRELAY_MONGODB_URI": self.mongodb_uri,
-            "KEYRELAY_NATS_USER": service, "KEYRELAY_NATS_PASSWORD": self.password(service),
-            "KEYRELAY_LOG_FORMAT": self.log_format, "KEYRELAY_LOG_LEVEL": self.log_level,
-            "KEYRELAY_HTTP_HOST": "127.0.0.1", "KEYRELAY_HTTP_PORT": str(self.http_port),
-            "KEYRELAY_DATA_DIR": str(self.data_dir), "KEYRELAY_ENV_FILE": os.devnull,
-            **secrets_for(service, self.secrets), **self.extra_env,
+            "KEYRELAY_NATS_URL": self.nats_url,
+            "KEYRELAY_MONGODB_URI": self.mongodb_uri,
+            "KEYRELAY_NATS_USER": service,
+            "KEYRELAY_NATS_PASSWORD": self.password(service),
+            "KEYRELAY_LOG_FORMAT": self.log_format,
+            "KEYRELAY_LOG_LEVEL": self.log_level,
+            "KEYRELAY_HTTP_HOST": "127.0.0.1",
+            "KEYRELAY_HTTP_PORT": str(self.http_port),
+            "KEYRELAY_DATA_DIR": str(self.data_dir),
+            "KEYRELAY_ENV_FILE": os.devnull,
+            **secrets_for(service, self.secrets),
+            **self.extra_env,
         }
 
     def operator_env(self) -> dict[str, str]:
-        return {"KEYRELAY_NATS_URL": self.nats_url, "KEYRELAY_NATS_USER": "operator",
-                "KEYRELAY_NATS_PASSWORD": self.password("operator"), "KEYRELAY_MONGODB_URI": self.mongodb_uri}
+        return {
+            "KEYRELAY_NATS_URL": self.nats_url,
+            "KEYRELAY_NATS_USER": "operator",
+            "KEYRELAY_NATS_PASSWORD": self.password("operator"),
+            "KEYRELAY_MONGODB_URI": self.mongodb_uri,
+        }
 
     def start_infrastructure(self) -> None:
         self.secrets = load_or_create_secrets(self.data_dir / "secrets.env")
         passwords = {name: self.password(name) for name in natsconf.SERVICES}
         conf = self.data_dir / "nats.conf"
-        conf.write_text(natsconf.render_config(host="127.0.0.1", port=self.nats_port,
-                                               store_dir=str(self.data_dir / "jetstream"), passwords=passwords))
+        conf.write_text(
+            natsconf.render_config(
+                host="127.0.0.1", port=self.nats_port, store_dir=str(self.data_dir / "jetstream"), passwords=passwords
+            )
+        )
         conf.chmod(0o600)
         self.children["nats"] = nats_child(config_path=conf, log_path=self.logs / "nats.log").start()
-        self.children["mongo"] = secantus_child(port=self.mongo_port, storage=self.data_dir / "mongo",
-                                                log_path=self.logs / "secantusdb.log").start()
+        self.children["mongo"] = secantus_child(
+            port=self.mongo_port, storage=self.data_dir / "mongo", log_path=self.logs / "secantusdb.log"
+        ).start()
         wait_for_port(self.nats_port, proc=self.children["nats"].proc)
         wait_for_port(self.mongo_port, proc=self.children["mongo"].proc, timeout_s=30)
 

@@ -9,28 +9,28 @@ from __future__ import annotations
 from typing import Final
 
 # --- keyvault (core NATS request-reply; never through a JetStream stream) ---------------------
-KEYVAULT_REVEAL: Final = "keyvault.v1.credential.reveal"        # gateway only
+KEYVAULT_REVEAL: Final = "keyvault.v1.credential.reveal"  # gateway only
 KEYVAULT_ADMIN_PREFIX: Final = "keyvault.v1.admin"
-KEYVAULT_PUT: Final = "keyvault.v1.admin.credential.put"         # catalog only
-KEYVAULT_DELETE: Final = "keyvault.v1.admin.credential.delete"   # catalog only
-KEYVAULT_SCOPE: Final = "keyvault.v1.admin.credential.scope"     # catalog only
+KEYVAULT_PUT: Final = "keyvault.v1.admin.credential.put"  # catalog only
+KEYVAULT_DELETE: Final = "keyvault.v1.admin.credential.delete"  # catalog only
+KEYVAULT_SCOPE: Final = "keyvault.v1.admin.credential.scope"  # catalog only
 KEYVAULT_DESCRIBE: Final = "keyvault.v1.admin.credential.describe"  # catalog only: masked view
-KEYVAULT_ROTATE: Final = "keyvault.v1.admin.kek.rotate"          # operator CLI only
+KEYVAULT_ROTATE: Final = "keyvault.v1.admin.kek.rotate"  # operator CLI only
 KEYVAULT_PING: Final = "keyvault.v1.ping"
 
 # --- catalog (core NATS request-reply) ---------------------------------------------------------
-CATALOG_BOOTSTRAP: Final = "catalog.v1.org.bootstrap"             # operator CLI only
-CATALOG_AUTH_API_KEY: Final = "catalog.v1.apikey.authenticate"   # gateway
-CATALOG_AUTH_MEMBER: Final = "catalog.v1.member.authenticate"    # gateway
-CATALOG_SNAPSHOT: Final = "catalog.v1.routing.snapshot"          # gateway
-CATALOG_MANAGE: Final = "catalog.v1.manage"                      # gateway: management commands
-CATALOG_REPORT: Final = "catalog.v1.integration.report"          # gateway: status from real traffic
+CATALOG_BOOTSTRAP: Final = "catalog.v1.org.bootstrap"  # operator CLI only
+CATALOG_AUTH_API_KEY: Final = "catalog.v1.apikey.authenticate"  # gateway
+CATALOG_AUTH_MEMBER: Final = "catalog.v1.member.authenticate"  # gateway
+CATALOG_SNAPSHOT: Final = "catalog.v1.routing.snapshot"  # gateway
+CATALOG_MANAGE: Final = "catalog.v1.manage"  # gateway: management commands
+CATALOG_REPORT: Final = "catalog.v1.integration.report"  # gateway: status from real traffic
 CATALOG_PING: Final = "catalog.v1.ping"
 
 # --- broadcast change events (core NATS; every gateway replica listens) ------------------------
 EVENTS_PREFIX: Final = "events.v1"
-EVENT_CATALOG_CHANGED: Final = "events.v1.catalog.changed"       # carries ids only
-EVENT_CREDENTIAL_CHANGED: Final = "events.v1.credential.changed" # carries ids only
+EVENT_CATALOG_CHANGED: Final = "events.v1.catalog.changed"  # carries ids only
+EVENT_CREDENTIAL_CHANGED: Final = "events.v1.credential.changed"  # carries ids only
 
 # --- activity (JetStream for writes, core request-reply for queries) ---------------------------
 ACTIVITY_STREAM: Final = "KEYRELAY_ACTIVITY"
@@ -38,7 +38,7 @@ ACTIVITY_SUBJECTS: Final = "activity.v1.events.>"
 ACTIVITY_REQUEST_FINISHED: Final = "activity.v1.events.request.finished"
 ACTIVITY_AUDIT_RECORDED: Final = "activity.v1.events.audit.recorded"
 ACTIVITY_DURABLE: Final = "activity-writer"
-ACTIVITY_QUERY: Final = "activity.v1.query"                      # gateway: activity/audit reads
+ACTIVITY_QUERY: Final = "activity.v1.query"  # gateway: activity/audit reads
 ACTIVITY_PING: Final = "activity.v1.ping"
 
 # --- queue groups: replicas of one service share the work --------------------------------------

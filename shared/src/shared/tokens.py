@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from typing import Final
 
-MEMBER_TOKEN_PREFIX: Final = "krm_"
+MEMBER_TOKEN_PREFIX: Final = "krm_"  # noqa: S105 - a prefix, not a secret
 API_KEY_PREFIX: Final = "kr-"
 
 

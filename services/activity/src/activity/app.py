@@ -6,21 +6,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from pymongo import AsyncMongoClient
+from shared.bus import connect, serve
+from shared.messages.activity import ActivityQueryRequest, QueryResult
+from shared.messages.base import Ping, Pong
 
 from activity.consumer import ActivityConsumer
 from activity.queries import ActivityQueries
 from activity.repository import ActivityRepository
 from activity.settings import ActivitySettings
 from shared import subjects
-from shared.bus import connect, serve
-from shared.messages.activity import ActivityQueryRequest, QueryResult
-from shared.messages.base import Ping, Pong
 
 
 @asynccontextmanager
 async def lifespan(settings: ActivitySettings) -> AsyncIterator[ActivityConsumer]:
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
-    repo = ActivityRepository(mongo, settings.activity_db)  # type: ignore[arg-type]
+    repo = ActivityRepository(mongo, settings.activity_db)
     await repo.ensure_indexes(settings.retention_days)
     nc = await connect(settings, "activity")
     consumer = ActivityConsumer(nc, repo, settings)

@@ -6,7 +6,8 @@
   was already stored, which counts as stored.
 * While MongoDB is unreachable, messages are simply retried (negative ack with a delay).
 * A message that cannot be decoded, or whose write keeps failing for `max_deliveries` tries for a
-  reason other than MongoDB being unreachable, goes to the `dead_letters` collection with its reason and is then acknowledged: it never blocks the rest.
+  reason other than MongoDB being unreachable, goes to the `dead_letters` collection with its
+  reason and is then acknowledged: it never blocks the rest.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
+from shared.logging import get_logger
+from shared.messages.activity import AuditEvent, RequestFinished
 
 from activity.repository import ActivityRepository
 from activity.settings import ActivitySettings
 from shared import subjects
-from shared.logging import get_logger
-from shared.messages.activity import AuditEvent, RequestFinished
 
 log = get_logger("keyrelay.activity.consumer")
 _finished = msgspec.json.Decoder(RequestFinished)
@@ -36,9 +37,15 @@ _audit = msgspec.json.Decoder(AuditEvent)
 
 def stream_config(settings: ActivitySettings) -> StreamConfig:
     return StreamConfig(
-        name=subjects.ACTIVITY_STREAM, subjects=[subjects.ACTIVITY_SUBJECTS], storage=StorageType.FILE,
-        retention=RetentionPolicy.LIMITS, discard=DiscardPolicy.NEW, num_replicas=settings.stream_replicas,
-        max_age=settings.stream_max_age_days * 86400, max_bytes=settings.stream_max_bytes, duplicate_window=300,
+        name=subjects.ACTIVITY_STREAM,
+        subjects=[subjects.ACTIVITY_SUBJECTS],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.NEW,
+        num_replicas=settings.stream_replicas,
+        max_age=settings.stream_max_age_days * 86400,
+        max_bytes=settings.stream_max_bytes,
+        duplicate_window=300,
     )
 
 
@@ -80,11 +87,19 @@ class ActivityConsumer:
     async def start(self) -> None:
         await ensure_stream(self._js, self._settings)
         config = ConsumerConfig(
-            durable_name=subjects.ACTIVITY_DURABLE, ack_policy=AckPolicy.EXPLICIT, ack_wait=30,
-            max_deliver=-1, max_ack_pending=10_000, filter_subject=subjects.ACTIVITY_SUBJECTS,
+            durable_name=subjects.ACTIVITY_DURABLE,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=30,
+            max_deliver=-1,
+            max_ack_pending=10_000,
+            filter_subject=subjects.ACTIVITY_SUBJECTS,
         )
-        self._sub = await self._js.pull_subscribe(subjects.ACTIVITY_SUBJECTS, durable=subjects.ACTIVITY_DURABLE,
-                                                  stream=subjects.ACTIVITY_STREAM, config=config)
+        self._sub = await self._js.pull_subscribe(
+            subjects.ACTIVITY_SUBJECTS,
+            durable=subjects.ACTIVITY_DURABLE,
+            stream=subjects.ACTIVITY_STREAM,
+            config=config,
+        )
         self._task = asyncio.create_task(self._loop(), name="activity-consumer")
 
     async def stop(self) -> None:
@@ -97,7 +112,7 @@ class ActivityConsumer:
         while True:
             try:
                 batch = await self._sub.fetch(self._settings.batch_size, timeout=1.0)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 continue
             except asyncio.CancelledError:
                 raise
@@ -108,8 +123,21 @@ class ActivityConsumer:
             await self.handle_batch(batch)
 
     async def handle_batch(self, batch: list[NatsMsg]) -> None:
-        for msg in batch:
-            await self.handle(msg)
+        """Fast path: one unordered bulk insert per collection, then ack all. Any failure falls back
+        to message-by-message handling, which knows about retries and dead letters."""
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        try:
+            for msg in batch:
+                collection, doc = to_document(msg.subject, msg.data)
+                grouped.setdefault(collection, []).append(doc)
+            for collection, docs in grouped.items():
+                await self._repo.store_many(getattr(self._repo, collection), docs)
+        except Exception:
+            for msg in batch:
+                await self.handle(msg)
+            return
+        await asyncio.gather(*(msg.ack() for msg in batch), return_exceptions=True)
+        self.stored += len(batch)
 
     async def handle(self, msg: NatsMsg) -> None:
         deliveries = msg.metadata.num_delivered if msg.metadata else 1
@@ -135,9 +163,11 @@ class ActivityConsumer:
 
     async def _dead_letter(self, msg: NatsMsg, reason: str, deliveries: int, seq: int) -> None:
         try:
-            await self._repo.dead_letter(subject=msg.subject, data=msg.data, reason=reason, deliveries=deliveries, seq=seq)
+            await self._repo.dead_letter(
+                subject=msg.subject, data=msg.data, reason=reason, deliveries=deliveries, seq=seq
+            )
         except Exception as exc:
-            log.error("consumer.dead_letter_failed", error=type(exc).__name__)
+            log.exception("consumer.dead_letter_failed", error=type(exc).__name__)
             with contextlib.suppress(Exception):
                 await msg.nak(delay=2.0)
             return

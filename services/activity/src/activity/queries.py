@@ -6,14 +6,18 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-
-from activity.repository import ActivityRepository, day_bounds
 from shared.errors import KeyrelayError
 from shared.messages import activity as a
 
+from activity.repository import ActivityRepository, day_bounds
+
 Doc = dict[str, Any]
-_GROUP_FIELDS = {"integration": "$integration", "model": "$model_requested", "project": "$project_id",
-                 "day": {"$dateToString": {"format": "%Y-%m-%d", "date": "$ts"}}}
+_GROUP_FIELDS = {
+    "integration": "$integration",
+    "model": "$model_requested",
+    "project": "$project_id",
+    "day": {"$dateToString": {"format": "%Y-%m-%d", "date": "$ts"}},
+}
 
 
 def _scope_match(scope: a.Scope, project_id: str | None = None) -> Doc:
@@ -58,8 +62,12 @@ class ActivityQueries:
 
     async def list(self, q: a.ListRequestRecords) -> a.QueryResult:
         match = _scope_match(q.scope, q.project_id) | day_bounds(q.since, q.until)
-        for field, value in (("integration", q.integration), ("model_requested", q.model), ("api_key_id", q.api_key_id),
-                             ("status", q.status)):
+        for field, value in (
+            ("integration", q.integration),
+            ("model_requested", q.model),
+            ("api_key_id", q.api_key_id),
+            ("status", q.status),
+        ):
             if value is not None:
                 match[field] = value
         docs, cursor = await self._repo.page(self._repo.requests, match, q.cursor, max(1, min(q.limit, 500)))
@@ -69,27 +77,38 @@ class ActivityQueries:
         match = _scope_match(q.scope) | day_bounds(q.since, q.until)
         pipeline: list[Doc] = [
             {"$match": match},
-            {"$group": {
-                "_id": _GROUP_FIELDS[q.group_by],
-                "requests": {"$sum": 1},
-                "errors": {"$sum": {"$cond": [{"$gte": ["$status", 400]}, 1, 0]}},
-                "prompt_tokens": {"$sum": "$usage.prompt_tokens"},
-                "completion_tokens": {"$sum": "$usage.completion_tokens"},
-                "cached_tokens": {"$sum": "$usage.cached_tokens"},
-                "cost_usd": {"$sum": "$cost_usd"},
-                "latencies": {"$push": "$latency_ms"},
-            }},
+            {
+                "$group": {
+                    "_id": _GROUP_FIELDS[q.group_by],
+                    "requests": {"$sum": 1},
+                    "errors": {"$sum": {"$cond": [{"$gte": ["$status", 400]}, 1, 0]}},
+                    "prompt_tokens": {"$sum": "$usage.prompt_tokens"},
+                    "completion_tokens": {"$sum": "$usage.completion_tokens"},
+                    "cached_tokens": {"$sum": "$usage.cached_tokens"},
+                    "cost_usd": {"$sum": "$cost_usd"},
+                    "latencies": {"$push": "$latency_ms"},
+                }
+            },
             {"$sort": {"_id": 1}},
         ]
         rows = []
         for row in await self._repo.aggregate(self._repo.requests, pipeline):
             latencies = sorted(x for x in row.pop("latencies") if isinstance(x, (int, float)))
-            rows.append({"key": row.pop("_id"), **row, "cost_usd": round(row["cost_usd"], 10),
-                         "p50_latency_ms": _percentile(latencies, 0.50), "p95_latency_ms": _percentile(latencies, 0.95)})
+            rows.append(
+                {
+                    "key": row.pop("_id"),
+                    **row,
+                    "cost_usd": round(row["cost_usd"], 10),
+                    "p50_latency_ms": _percentile(latencies, 0.50),
+                    "p95_latency_ms": _percentile(latencies, 0.95),
+                }
+            )
         return _result({"group_by": q.group_by, "data": rows})
 
     async def audit(self, q: a.ListAudit) -> a.QueryResult:
-        docs, cursor = await self._repo.page(self._repo.audit, {"org_id": q.scope.org_id}, q.cursor, max(1, min(q.limit, 500)))
+        docs, cursor = await self._repo.page(
+            self._repo.audit, {"org_id": q.scope.org_id}, q.cursor, max(1, min(q.limit, 500))
+        )
         out = []
         for doc in docs:
             item = _public(doc)

@@ -54,21 +54,32 @@ class ActivityRepository:
     async def dead_letter(self, *, subject: str, data: bytes, reason: str, deliveries: int, seq: int) -> None:
         await self.dead_letters.update_one(
             {"_id": f"seq-{seq}"},
-            {"$setOnInsert": {"ts": datetime.now(UTC), "subject": subject, "reason": reason[:500],
-                              "deliveries": deliveries, "data_b64": base64.b64encode(data[:65536]).decode()}},
+            {
+                "$setOnInsert": {
+                    "ts": datetime.now(UTC),
+                    "subject": subject,
+                    "reason": reason[:500],
+                    "deliveries": deliveries,
+                    "data_b64": base64.b64encode(data[:65536]).decode(),
+                }
+            },
             upsert=True,
         )
 
     async def get(self, collection: AsyncCollection[Doc], match: Doc) -> Doc | None:
         return await collection.find_one(match)
 
-    async def page(self, collection: AsyncCollection[Doc], match: Doc, cursor: str | None, limit: int) -> tuple[list[Doc], str | None]:
+    async def page(
+        self, collection: AsyncCollection[Doc], match: Doc, cursor: str | None, limit: int
+    ) -> tuple[list[Doc], str | None]:
         """Newest first; the cursor is the (ts, _id) of the last item, opaque to callers."""
         query = dict(match)
         if cursor:
             ts, last_id = _decode_cursor(cursor)
             query["$or"] = [{"ts": {"$lt": ts}}, {"ts": ts, "_id": {"$lt": last_id}}]
-        docs = [d async for d in collection.find(query).sort([("ts", DESCENDING), ("_id", DESCENDING)]).limit(limit + 1)]
+        docs = [
+            d async for d in collection.find(query).sort([("ts", DESCENDING), ("_id", DESCENDING)]).limit(limit + 1)
+        ]
         more = len(docs) > limit
         docs = docs[:limit]
         return docs, (_encode_cursor(docs[-1]["ts"], docs[-1]["_id"]) if more and docs else None)

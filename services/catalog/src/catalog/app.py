@@ -8,6 +8,11 @@ from contextlib import asynccontextmanager
 
 from nacl.signing import SigningKey
 from pymongo import AsyncMongoClient
+from shared.bus import BusClient, connect
+from shared.netpolicy import AddressPolicy
+from shared.publisher import DurablePublisher
+from shared.settings import SettingsError
+from shared.vault.admin import VaultAdminClient
 
 from catalog.context import Ctx
 from catalog.events import CatalogEvents
@@ -16,11 +21,6 @@ from catalog.providers import load_model_catalog, load_provider_registry
 from catalog.repository import CatalogRepository
 from catalog.service import Catalog
 from catalog.settings import CatalogSettings
-from shared.bus import BusClient, connect
-from shared.netpolicy import AddressPolicy
-from shared.publisher import DurablePublisher
-from shared.settings import SettingsError
-from shared.vault.admin import VaultAdminClient
 
 
 def _signing_key(settings: CatalogSettings) -> SigningKey:
@@ -33,18 +33,21 @@ def _signing_key(settings: CatalogSettings) -> SigningKey:
 async def lifespan(settings: CatalogSettings) -> AsyncIterator[Catalog]:
     signing_key = _signing_key(settings)
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
-    repo = CatalogRepository(mongo, settings.catalog_db)  # type: ignore[arg-type]
+    repo = CatalogRepository(mongo, settings.catalog_db)
     await repo.ensure_indexes()
     nc = await connect(settings, "catalog")
     publisher = DurablePublisher(nc)
     publisher.start()
     bus = BusClient(nc, default_timeout_s=settings.keyvault_timeout_s)
     ctx = Ctx(
-        repo=repo, events=CatalogEvents(nc, publisher),
+        repo=repo,
+        events=CatalogEvents(nc, publisher),
         vault=VaultAdminClient(bus, settings.keyvault_public_key),
-        providers=load_provider_registry(), models=load_model_catalog(settings.models_file or None),
+        providers=load_provider_registry(),
+        models=load_model_catalog(settings.models_file or None),
         addresses=AddressPolicy.from_settings(settings.upstream_allow, allow_http=settings.upstream_allow_http),
-        settings=settings, signing_key=signing_key,
+        settings=settings,
+        signing_key=signing_key,
     )
     catalog = Catalog(ctx)
     await register(nc, catalog)

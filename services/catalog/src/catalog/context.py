@@ -6,10 +6,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shared.messages.catalog import MemberPrincipal
+
 from catalog.events import CatalogEvents
 from catalog.repository import CatalogRepository
 from catalog.settings import CatalogSettings
-from shared.messages.catalog import MemberPrincipal
 
 
 @dataclass(slots=True)
@@ -22,12 +23,12 @@ class Reply:
 class Ctx:
     repo: CatalogRepository
     events: CatalogEvents
-    vault: Any          # shared.vault.admin.VaultAdminClient
-    providers: Any      # catalog.providers registry
-    models: Any         # catalog.providers model catalog
-    addresses: Any      # shared.netpolicy.AddressPolicy
+    vault: Any  # shared.vault.admin.VaultAdminClient
+    providers: Any  # catalog.providers registry
+    models: Any  # catalog.providers model catalog
+    addresses: Any  # shared.netpolicy.AddressPolicy
     settings: CatalogSettings
-    signing_key: Any    # Ed25519 signing key for owner assertions
+    signing_key: Any  # Ed25519 signing key for owner assertions
 
 
 Handler = Callable[[Ctx, MemberPrincipal, Any], Awaitable[Reply]]

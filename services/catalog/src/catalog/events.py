@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from nats.aio.client import Client as NatsClient
-
-from shared import subjects
 from shared.bus import encode
 from shared.messages.activity import AuditEvent
 from shared.messages.catalog import CatalogChanged, MemberPrincipal
 from shared.publisher import DurablePublisher
 from shared.tokens import new_id
+
+from shared import subjects
 
 
 class CatalogEvents:
@@ -20,17 +20,32 @@ class CatalogEvents:
         self._publisher = publisher
 
     async def changed(self, org_id: str, kind: str, *ids: str) -> None:
-        await self._nc.publish(subjects.EVENT_CATALOG_CHANGED, encode(CatalogChanged(org_id=org_id, kind=kind, ids=list(ids))))
+        await self._nc.publish(
+            subjects.EVENT_CATALOG_CHANGED, encode(CatalogChanged(org_id=org_id, kind=kind, ids=list(ids)))
+        )
 
     def audit(
-        self, actor: MemberPrincipal | None, org_id: str, action: str, target_type: str, target_id: str,
-        *, outcome: str = "ok", detail: dict[str, str] | None = None,
+        self,
+        actor: MemberPrincipal | None,
+        org_id: str,
+        action: str,
+        target_type: str,
+        target_id: str,
+        *,
+        outcome: str = "ok",
+        detail: dict[str, str] | None = None,
     ) -> None:
         event = AuditEvent(
-            event_id=new_id("aud"), ts=datetime.now(UTC), org_id=org_id,
-            actor_id=actor.member_id if actor else "operator", actor_role=actor.org_role if actor else "operator",
-            action=action, target_type=target_type, target_id=target_id,
+            event_id=new_id("aud"),
+            ts=datetime.now(UTC),
+            org_id=org_id,
+            actor_id=actor.member_id if actor else "operator",
+            actor_role=actor.org_role if actor else "operator",
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
             outcome=outcome,  # type: ignore[arg-type]
-            service="catalog", detail=detail or {},
+            service="catalog",
+            detail=detail or {},
         )
         self._publisher.publish(subjects.ACTIVITY_AUDIT_RECORDED, event, event.event_id)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog import validation
-from catalog.context import Ctx
-from catalog.providers import adapter_for, resolve_base_url
-from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import new_id
 from shared.vault.assertions import sign_assertion
+
+from catalog import validation
+from catalog.context import Ctx
+from catalog.providers import adapter_for, resolve_base_url
+from catalog.repository import now
 
 
 def validate_slug(raw: str) -> str:
@@ -47,7 +48,9 @@ async def check_custom_host(ctx: Ctx, host: m.CustomHost | dict[str, Any] | None
     return {"base_url": base_url.rstrip("/"), "api_format": api_format}
 
 
-async def resolve_binding(ctx: Ctx, provider: str, public: dict[str, Any], custom_host: dict[str, Any] | None) -> tuple[str, str]:
+async def resolve_binding(
+    ctx: Ctx, provider: str, public: dict[str, Any], custom_host: dict[str, Any] | None
+) -> tuple[str, str]:
     """The base URL the credential is bound to (checked against the address policy) and the adapter."""
     base_url = resolve_base_url(provider, public, custom_host, ctx.settings.provider_base_urls)
     await ctx.addresses.check_url_and_host(base_url)
@@ -63,27 +66,59 @@ def selection_to_enabled(ctx: Ctx, provider: str, selection: m.ModelSelection, c
     enabled = list(dict.fromkeys(selection.enabled or []))
     unknown = [model for model in enabled if model not in known]
     if unknown and not custom_host:
-        raise KeyrelayError("model_not_found", "not a catalog model of this provider: add it as a custom model",
-                            param="models.enabled")
+        raise KeyrelayError(
+            "model_not_found", "not a catalog model of this provider: add it as a custom model", param="models.enabled"
+        )
     return enabled
 
 
 def owner_assertion(ctx: Ctx, who: m.MemberPrincipal, operation: str, integration_id: str) -> bytes:
     return sign_assertion(
-        ctx.signing_key, member_id=who.member_id, org_id=who.org_id, org_role=who.org_role,
-        operation=operation, integration_id=integration_id,
+        ctx.signing_key,
+        member_id=who.member_id,
+        org_id=who.org_id,
+        org_role=who.org_role,
+        operation=operation,
+        integration_id=integration_id,
     )
 
 
 def integration_doc(
-    *, org_id: str, slug: str, provider: str, name: str, description: str, scope: str | list[str],
-    custom_host: dict[str, Any] | None, base_url: str, adapter: str, public: dict[str, Any],
-    secret_fields: list[str], header_names: list[str], enabled: list[str], created_by: str,
+    *,
+    org_id: str,
+    slug: str,
+    provider: str,
+    name: str,
+    description: str,
+    scope: str | list[str],
+    custom_host: dict[str, Any] | None,
+    base_url: str,
+    adapter: str,
+    public: dict[str, Any],
+    secret_fields: list[str],
+    header_names: list[str],
+    enabled: list[str],
+    created_by: str,
 ) -> dict[str, Any]:
     return {
-        "_id": new_id("int"), "org_id": org_id, "slug": slug, "provider": provider, "name": name,
-        "description": description, "project_scope": scope, "custom_host": custom_host, "base_url": base_url,
-        "adapter": adapter, "credential_public": public, "secret_fields": sorted(secret_fields),
-        "header_names": header_names, "enabled_models": enabled, "custom_models": [], "status": "pending",
-        "last_error_class": None, "last_used_at": None, "created_at": now(), "created_by": created_by,
+        "_id": new_id("int"),
+        "org_id": org_id,
+        "slug": slug,
+        "provider": provider,
+        "name": name,
+        "description": description,
+        "project_scope": scope,
+        "custom_host": custom_host,
+        "base_url": base_url,
+        "adapter": adapter,
+        "credential_public": public,
+        "secret_fields": sorted(secret_fields),
+        "header_names": header_names,
+        "enabled_models": enabled,
+        "custom_models": [],
+        "status": "pending",
+        "last_error_class": None,
+        "last_used_at": None,
+        "created_at": now(),
+        "created_by": created_by,
     }

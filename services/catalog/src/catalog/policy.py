@@ -15,10 +15,11 @@ from typing import Final, Literal
 
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
+from shared.messages.base import Msg
 
 Rule = Literal["owner", "project_admin", "project_read", "member"]
 
-RULES: Final[dict[type[m.Msg], Rule]] = {
+RULES: Final[dict[type[Msg], Rule]] = {
     m.ListProviders: "member",
     m.ListProjects: "member",
     m.CreateProject: "owner",
@@ -50,7 +51,7 @@ RULES: Final[dict[type[m.Msg], Rule]] = {
 }
 
 
-def require(principal: m.MemberPrincipal, command: m.Msg, project_id: str | None = None) -> None:
+def require(principal: m.MemberPrincipal, command: Msg, project_id: str | None = None) -> None:
     """Raise `forbidden` unless `principal` may run `command` (on `project_id` when it names one)."""
     rule = RULES.get(type(command))
     if rule is None:

@@ -8,7 +8,6 @@ from typing import Any
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
-
 from shared.errors import KeyrelayError
 
 Doc = dict[str, Any]
@@ -52,15 +51,18 @@ class CatalogRepository:
         return await coll.find_one({"org_id": org_id, **match})
 
     @staticmethod
-    async def list(coll: AsyncCollection[Doc], org_id: str, **match: Any) -> list[Doc]:
+    async def find_all(coll: AsyncCollection[Doc], org_id: str, **match: Any) -> list[Doc]:
         cursor = coll.find({"org_id": org_id, **match}).sort("created_at", ASCENDING)
         return [doc async for doc in cursor]
 
     @staticmethod
-    async def update(coll: AsyncCollection[Doc], org_id: str, match: Doc, changes: Doc, *, what: str = "") -> Doc | None:
+    async def update(
+        coll: AsyncCollection[Doc], org_id: str, match: Doc, changes: Doc, *, what: str = ""
+    ) -> Doc | None:
         try:
             return await coll.find_one_and_update(
-                {"org_id": org_id, **match}, {"$set": {**changes, "updated_at": now()}},
+                {"org_id": org_id, **match},
+                {"$set": {**changes, "updated_at": now()}},
                 return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
@@ -79,10 +81,13 @@ class CatalogRepository:
         return await self.api_keys.find_one({"key_hash": key_hash})
 
     async def routable_integrations(self, org_id: str, project_id: str) -> list[Doc]:
-        cursor = self.integrations.find({
-            "org_id": org_id, "status": {"$in": ["active", "error"]},
-            "$or": [{"project_scope": "all"}, {"project_scope": project_id}],
-        }).sort("created_at", ASCENDING)
+        cursor = self.integrations.find(
+            {
+                "org_id": org_id,
+                "status": {"$in": ["active", "error"]},
+                "$or": [{"project_scope": "all"}, {"project_scope": project_id}],
+            }
+        ).sort("created_at", ASCENDING)
         return [doc async for doc in cursor]
 
     async def virtual_models_for(self, org_id: str, project_id: str) -> list[Doc]:

@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from shared.errors import KeyrelayError
+from shared.logging import get_logger
+from shared.messages import catalog as m
+from shared.tokens import hash_token, new_id, new_member_token
 
 from catalog.commands import HANDLERS
 from catalog.context import Ctx
 from catalog.repository import now
 from catalog.snapshot import build_snapshot
-from shared.errors import KeyrelayError
-from shared.logging import get_logger
-from shared.messages import catalog as m
-from shared.tokens import hash_token, new_id, new_member_token
 
 log = get_logger("keyrelay.catalog")
 
@@ -34,11 +34,20 @@ class Catalog:
         token = new_member_token()
         created = now()
         await repo.orgs.insert_one({"_id": org_id, "name": name, "created_at": created})
-        await repo.projects.insert_one({"_id": project_id, "org_id": org_id, "name": "default",
-                                        "content_logging": False, "created_at": created})
-        await repo.members.insert_one({"_id": member_id, "org_id": org_id, "email": req.owner_email.strip().lower(),
-                                       "org_role": "owner", "projects": {}, "token_hash": hash_token(token),
-                                       "created_at": created})
+        await repo.projects.insert_one(
+            {"_id": project_id, "org_id": org_id, "name": "default", "content_logging": False, "created_at": created}
+        )
+        await repo.members.insert_one(
+            {
+                "_id": member_id,
+                "org_id": org_id,
+                "email": req.owner_email.strip().lower(),
+                "org_role": "owner",
+                "projects": {},
+                "token_hash": hash_token(token),
+                "created_at": created,
+            }
+        )
         self.ctx.events.audit(None, org_id, "org.bootstrap", "org", org_id)
         return m.BootstrapReply(org_id=org_id, owner_token=token, project_id=project_id)
 
@@ -46,8 +55,13 @@ class Catalog:
         doc = await self.ctx.repo.member_by_token_hash(token_hash)
         if doc is None:
             raise KeyrelayError("unauthorized", "invalid or missing member token")
-        return m.MemberPrincipal(member_id=doc["_id"], org_id=doc["org_id"], email=doc["email"],
-                                 org_role=doc["org_role"], projects=doc.get("projects", {}))
+        return m.MemberPrincipal(
+            member_id=doc["_id"],
+            org_id=doc["org_id"],
+            email=doc["email"],
+            org_role=doc["org_role"],
+            projects=doc.get("projects", {}),
+        )
 
     async def api_key(self, key_hash: str) -> m.ApiKeyPrincipal:
         doc = await self.ctx.repo.api_key_by_hash(key_hash)
@@ -60,9 +74,16 @@ class Catalog:
         if project is None:
             raise KeyrelayError("invalid_api_key", "invalid API key")
         return m.ApiKeyPrincipal(
-            api_key_id=doc["_id"], org_id=doc["org_id"], project_id=doc["project_id"], name=doc.get("name", ""),
-            models=doc.get("models"), rpm=doc.get("rpm"), tpm=doc.get("tpm"), budget_usd=doc.get("budget_usd"),
-            budget_period=doc.get("budget_period"), expires_at=expires,
+            api_key_id=doc["_id"],
+            org_id=doc["org_id"],
+            project_id=doc["project_id"],
+            name=doc.get("name", ""),
+            models=doc.get("models"),
+            rpm=doc.get("rpm"),
+            tpm=doc.get("tpm"),
+            budget_usd=doc.get("budget_usd"),
+            budget_period=doc.get("budget_period"),
+            expires_at=expires,
             content_logging=bool(project.get("content_logging", False)),
         )
 
@@ -99,8 +120,14 @@ class Catalog:
             result = await handler(self.ctx, principal, req.command)
         except KeyrelayError as exc:
             if exc.code in {"owner_required", "forbidden"}:
-                self.ctx.events.audit(principal, principal.org_id, f"{type(req.command).__name__}.denied",
-                                      "command", type(req.command).__name__, outcome="denied")
+                self.ctx.events.audit(
+                    principal,
+                    principal.org_id,
+                    f"{type(req.command).__name__}.denied",
+                    "command",
+                    type(req.command).__name__,
+                    outcome="denied",
+                )
             raise
         return _reply(result.status, result.body)
 

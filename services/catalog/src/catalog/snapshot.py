@@ -14,7 +14,6 @@ import hashlib
 from typing import Any
 
 import msgspec
-
 from shared.messages.catalog import Route, RouteTarget, RoutingSnapshot
 from shared.messages.usage import Pricing
 
@@ -54,13 +53,20 @@ def _targets(integration: Doc, models_catalog: Any) -> dict[str, RouteTarget]:
 
 def _target(integration: Doc, model: str, pricing: Pricing) -> RouteTarget:
     return RouteTarget(
-        integration_id=integration["_id"], slug=integration["slug"], provider=integration["provider"],
-        adapter=integration.get("adapter", integration["provider"]), base_url=integration["base_url"],
-        model=model, options=_options(integration, model), pricing=pricing,
+        integration_id=integration["_id"],
+        slug=integration["slug"],
+        provider=integration["provider"],
+        adapter=str(integration.get("adapter") or integration["provider"]),
+        base_url=integration["base_url"],
+        model=model,
+        options=_options(integration, model),
+        pricing=pricing,
     )
 
 
-def build_snapshot(org_id: str, project_id: str, integrations: list[Doc], virtual_models: list[Doc], models_catalog: Any) -> RoutingSnapshot:
+def build_snapshot(
+    org_id: str, project_id: str, integrations: list[Doc], virtual_models: list[Doc], models_catalog: Any
+) -> RoutingSnapshot:
     routes: dict[str, Route] = {}
     by_provider: dict[str, list[RouteTarget]] = {}
     for integration in integrations:
@@ -70,8 +76,9 @@ def build_snapshot(org_id: str, project_id: str, integrations: list[Doc], virtua
             by_provider.setdefault(f"{integration['provider']}/{model}", []).append(target)
     for name, targets in by_provider.items():
         if name not in routes:
-            strategy = "single" if len(targets) == 1 else "loadbalance"
-            routes[name] = Route(name=name, kind="provider", strategy=strategy, targets=targets)
+            routes[name] = Route(
+                name=name, kind="provider", strategy="single" if len(targets) == 1 else "loadbalance", targets=targets
+            )
     # org-wide aliases first, so project aliases of the same name replace them
     for vm in sorted(virtual_models, key=lambda d: d.get("project_id") is not None):
         targets = []

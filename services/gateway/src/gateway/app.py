@@ -14,12 +14,19 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from nats.aio.msg import Msg as NatsMsg
+from shared.bus import BusClient, connect
+from shared.errors import KeyrelayError
+from shared.logging import get_logger
+from shared.messages.catalog import CatalogChanged
+from shared.netpolicy import AddressPolicy
+from shared.publisher import DurablePublisher
 
 from gateway.api.activity import ACTIVITY_ROUTES
 from gateway.api.errors import handle_http_exception, handle_keyrelay_error, handle_unexpected
 from gateway.api.health import HEALTH_ROUTES
 from gateway.api.inference import ROUTES as INFERENCE_ROUTES
 from gateway.api.management import management_router
+from gateway.api.openapi import OPENAPI_ROUTES
 from gateway.api.state import GatewayState
 from gateway.catalog_client import CatalogClient
 from gateway.keyvault_client import KeyvaultClient
@@ -29,12 +36,6 @@ from gateway.proxy import Proxy
 from gateway.recorder import ActivityRecorder
 from gateway.settings import GatewaySettings
 from shared import subjects
-from shared.bus import BusClient, connect
-from shared.errors import KeyrelayError
-from shared.logging import get_logger
-from shared.messages.catalog import CatalogChanged
-from shared.netpolicy import AddressPolicy
-from shared.publisher import DurablePublisher
 
 log = get_logger("keyrelay.gateway")
 _changed = msgspec.json.Decoder(CatalogChanged)
@@ -93,8 +94,14 @@ def create_app(settings: GatewaySettings) -> Litestar:
 
         await nc.subscribe(subjects.EVENT_CATALOG_CHANGED, cb=catalog_changed)
         await nc.subscribe(subjects.EVENT_CREDENTIAL_CHANGED, cb=credential_changed)
-        app.state.gw = GatewayState(settings=settings, bus=bus, catalog=catalog, proxy=proxy,
-                                    recorder=ActivityRecorder(publisher), publisher=publisher)
+        app.state.gw = GatewayState(
+            settings=settings,
+            bus=bus,
+            catalog=catalog,
+            proxy=proxy,
+            recorder=ActivityRecorder(publisher),
+            publisher=publisher,
+        )
         try:
             yield
         finally:
@@ -106,7 +113,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
         return app.state.gw  # type: ignore[no-any-return]
 
     app = Litestar(
-        route_handlers=[*INFERENCE_ROUTES, *HEALTH_ROUTES, *ACTIVITY_ROUTES, management_router()],
+        route_handlers=[*INFERENCE_ROUTES, *HEALTH_ROUTES, *ACTIVITY_ROUTES, *OPENAPI_ROUTES, management_router()],
         dependencies={"gw": Provide(provide_state, sync_to_thread=False)},
         lifespan=[lifespan],
         exception_handlers={
@@ -114,7 +121,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
-        openapi_config=OpenAPIConfig(title="Keyrelay", version="0.1.0", path="/api/v1/openapi"),
+        openapi_config=OpenAPIConfig(title="Keyrelay", version="0.1.0", path="/api/v1/schema"),
         request_max_body_size=settings.max_body_bytes,
         response_cache_config=ResponseCacheConfig(),
         debug=False,

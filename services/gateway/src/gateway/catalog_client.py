@@ -12,13 +12,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
-from gateway.cache import TTLCache
-from gateway.settings import GatewaySettings
-from shared import subjects
 from shared.bus import BusClient
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import hash_token
+
+from gateway.cache import TTLCache
+from gateway.settings import GatewaySettings
+from shared import subjects
 
 T = TypeVar("T")
 
@@ -29,14 +30,18 @@ class CatalogClient:
         self._timeout = settings.catalog_timeout_s
         self._keys: TTLCache[str, m.ApiKeyPrincipal] = TTLCache(max_size=50_000, ttl_s=settings.principal_ttl_s)
         self._bad_keys: TTLCache[str, KeyrelayError] = TTLCache(max_size=10_000, ttl_s=2.0)
-        self._members: TTLCache[str, m.MemberPrincipal] = TTLCache(max_size=5_000, ttl_s=min(5.0, settings.principal_ttl_s))
-        self._snapshots: TTLCache[tuple[str, str], m.RoutingSnapshot] = TTLCache(max_size=10_000, ttl_s=settings.snapshot_ttl_s)
+        self._members: TTLCache[str, m.MemberPrincipal] = TTLCache(
+            max_size=5_000, ttl_s=min(5.0, settings.principal_ttl_s)
+        )
+        self._snapshots: TTLCache[tuple[str, str], m.RoutingSnapshot] = TTLCache(
+            max_size=10_000, ttl_s=settings.snapshot_ttl_s
+        )
         self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
 
     async def _single_flight(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         pending = self._inflight.get(key)
         if pending is not None:
-            return await asyncio.shield(pending)  # type: ignore[no-any-return]
+            return await asyncio.shield(pending)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
@@ -63,8 +68,12 @@ class CatalogClient:
         async def load() -> m.ApiKeyPrincipal:
             try:
                 principal: m.ApiKeyPrincipal = await self._bus.request(
-                    subjects.CATALOG_AUTH_API_KEY, m.AuthenticateApiKey(key_hash=key_hash), m.ApiKeyPrincipal,
-                    timeout_s=self._timeout, dependency="catalog")
+                    subjects.CATALOG_AUTH_API_KEY,
+                    m.AuthenticateApiKey(key_hash=key_hash),
+                    m.ApiKeyPrincipal,
+                    timeout_s=self._timeout,
+                    dependency="catalog",
+                )
             except KeyrelayError as exc:
                 if exc.code == "invalid_api_key":
                     self._bad_keys.put(key_hash, exc)
@@ -80,8 +89,12 @@ class CatalogClient:
         if cached is not None:
             return cached
         principal: m.MemberPrincipal = await self._bus.request(
-            subjects.CATALOG_AUTH_MEMBER, m.AuthenticateMember(token_hash=token_hash), m.MemberPrincipal,
-            timeout_s=self._timeout, dependency="catalog")
+            subjects.CATALOG_AUTH_MEMBER,
+            m.AuthenticateMember(token_hash=token_hash),
+            m.MemberPrincipal,
+            timeout_s=self._timeout,
+            dependency="catalog",
+        )
         self._members.put(token_hash, principal)
         return principal
 
@@ -93,8 +106,12 @@ class CatalogClient:
 
         async def load() -> m.RoutingSnapshot:
             snap: m.RoutingSnapshot = await self._bus.request(
-                subjects.CATALOG_SNAPSHOT, m.SnapshotRequest(org_id=org_id, project_id=project_id), m.RoutingSnapshot,
-                timeout_s=self._timeout, dependency="catalog")
+                subjects.CATALOG_SNAPSHOT,
+                m.SnapshotRequest(org_id=org_id, project_id=project_id),
+                m.RoutingSnapshot,
+                timeout_s=self._timeout,
+                dependency="catalog",
+            )
             self._snapshots.put(key, snap)
             return snap
 
@@ -104,7 +121,10 @@ class CatalogClient:
         reply: m.ManageReply = await self._bus.request(
             subjects.CATALOG_MANAGE,
             m.ManageRequest(token_hash=hash_token(raw_token), command=command, request_id=request_id),
-            m.ManageReply, timeout_s=timeout_s, dependency="catalog")
+            m.ManageReply,
+            timeout_s=timeout_s,
+            dependency="catalog",
+        )
         return reply
 
     async def report(self, report: m.IntegrationReport) -> None:
@@ -115,7 +135,9 @@ class CatalogClient:
         self._snapshots.drop_where(lambda key, _: key[0] == event.org_id)
         if event.kind in {"api_key", "project"}:
             ids = set(event.ids)
-            self._keys.drop_where(lambda _, p: p.org_id == event.org_id and (p.api_key_id in ids or p.project_id in ids))
+            self._keys.drop_where(
+                lambda _, p: p.org_id == event.org_id and (p.api_key_id in ids or p.project_id in ids)
+            )
         if event.kind == "member":
             self._members.drop_where(lambda _, p: p.org_id == event.org_id)
 
@@ -126,5 +148,9 @@ class CatalogClient:
 
     @property
     def cache_stats(self) -> dict[str, int]:
-        return {"snapshot_hits": self._snapshots.hits, "snapshot_misses": self._snapshots.misses,
-                "key_hits": self._keys.hits, "key_misses": self._keys.misses}
+        return {
+            "snapshot_hits": self._snapshots.hits,
+            "snapshot_misses": self._snapshots.misses,
+            "key_hits": self._keys.hits,
+            "key_misses": self._keys.misses,
+        }

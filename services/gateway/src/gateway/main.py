@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from litestar import Litestar
+from shared.logging import configure_logging
+from shared.settings import load_settings
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from shared.logging import configure_logging
-from shared.settings import load_settings
 
 
 def app_factory() -> Litestar:
@@ -24,6 +24,13 @@ def main() -> None:
     settings = load_settings(GatewaySettings)
     configure_logging(fmt=settings.log_format, level=settings.log_level, service="gateway")
     Granian(
-        "gateway.main:app_factory", address=settings.http_host, port=settings.http_port, interface=Interfaces.ASGI,
-        workers=settings.http_workers, loop=Loops.uvloop, factory=True, log_access=False, log_level="warning",  # type: ignore[arg-type]
+        "gateway.main:app_factory",
+        address=settings.http_host,
+        port=settings.http_port,
+        interface=Interfaces.ASGI,
+        workers=settings.http_workers,
+        loop=Loops.uvloop,
+        factory=True,
+        log_access=False,
+        log_level="warning",  # type: ignore[arg-type]
     ).serve()

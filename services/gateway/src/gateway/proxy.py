@@ -13,33 +13,46 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from shared.errors import KeyrelayError
+from shared.logging import get_logger
+from shared.messages.activity import Attempt
+from shared.messages.catalog import ApiKeyPrincipal, IntegrationReport, RouteTarget
+
 from gateway.catalog_client import CatalogClient
 from gateway.keyvault_client import KeyvaultClient
 from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, ProviderError, Target
 from gateway.recorder import RequestRecord
 from gateway.routing.resolve import Plan, merge_fallbacks, resolve
 from gateway.settings import GatewaySettings
-from shared.errors import KeyrelayError
-from shared.logging import get_logger
-from shared.messages.activity import Attempt
-from shared.messages.catalog import ApiKeyPrincipal, IntegrationReport, RouteTarget
 
 log = get_logger("keyrelay.gateway.proxy")
 R = TypeVar("R")
 Call = Callable[[ProviderAdapter, dict[str, Any], Target, Credential, CallOptions], Awaitable[R]]
 
-_ERROR_CLASS = {"upstream_auth_failed": "auth", "upstream_rate_limited": "rate_limit",
-                "upstream_timeout": "timeout", "upstream_error": "server", "upstream_overloaded": "server"}
+REPORT_INTERVAL_S = 30.0
+_ERROR_CLASS = {
+    "upstream_auth_failed": "auth",
+    "upstream_rate_limited": "rate_limit",
+    "upstream_timeout": "timeout",
+    "upstream_error": "server",
+    "upstream_overloaded": "server",
+}
 
 
 class Proxy:
-    def __init__(self, catalog: CatalogClient, keyvault: KeyvaultClient, adapters: dict[str, ProviderAdapter],
-                 settings: GatewaySettings) -> None:
+    def __init__(
+        self,
+        catalog: CatalogClient,
+        keyvault: KeyvaultClient,
+        adapters: dict[str, ProviderAdapter],
+        settings: GatewaySettings,
+    ) -> None:
         self.catalog = catalog
         self.keyvault = keyvault
         self.adapters = adapters
         self.settings = settings
         self._background: set[asyncio.Task[None]] = set()
+        self._reported: dict[str, tuple[str | None, float]] = {}
 
     async def plan(self, principal: ApiKeyPrincipal, body: dict[str, Any], pin_slug: str | None) -> Plan:
         snapshot = await self.catalog.snapshot(principal.org_id, principal.project_id)
@@ -52,9 +65,11 @@ class Proxy:
         return plan
 
     def options(self, *, include_usage: bool = True) -> CallOptions:
-        return CallOptions(timeout_s=self.settings.upstream_timeout_s,
-                           first_byte_timeout_s=self.settings.upstream_first_byte_timeout_s,
-                           include_usage=include_usage)
+        return CallOptions(
+            timeout_s=self.settings.upstream_timeout_s,
+            first_byte_timeout_s=self.settings.upstream_first_byte_timeout_s,
+            include_usage=include_usage,
+        )
 
     async def run(self, record: RequestRecord, plan: Plan, body: dict[str, Any], call: Call[R], opts: CallOptions) -> R:
         """Try each target in order; return the first success, or raise the last error (with attempts)."""
@@ -82,11 +97,18 @@ class Proxy:
         raise last
 
     async def _prepare(self, principal: ApiKeyPrincipal, target: RouteTarget) -> tuple[Target, Credential]:
-        revealed = await self.keyvault.reveal(org_id=principal.org_id, project_id=principal.project_id,
-                                              integration_id=target.integration_id)
-        upstream = Target(adapter=target.adapter, provider=target.provider, base_url=revealed.base_url,
-                          model=target.model, integration_id=target.integration_id, slug=target.slug,
-                          options=target.options)
+        revealed = await self.keyvault.reveal(
+            org_id=principal.org_id, project_id=principal.project_id, integration_id=target.integration_id
+        )
+        upstream = Target(
+            adapter=target.adapter,
+            provider=target.provider,
+            base_url=revealed.base_url,
+            model=target.model,
+            integration_id=target.integration_id,
+            slug=target.slug,
+            options=target.options,
+        )
         return upstream, revealed.credential
 
     def _report(self, principal: ApiKeyPrincipal, target: RouteTarget, error_code: str | None) -> None:
@@ -94,8 +116,18 @@ class Proxy:
         error_class = _ERROR_CLASS.get(error_code or "")
         if error_code is not None and error_class is None:
             return
-        report = IntegrationReport(org_id=principal.org_id, integration_id=target.integration_id,
-                                   ok=error_code is None, error_class=error_class)
+        # Only a change of state, or a heartbeat every 30 s, is worth a message: not every request.
+        now = time.monotonic()
+        last = self._reported.get(target.integration_id)
+        if last is not None and last[0] == error_class and now - last[1] < REPORT_INTERVAL_S:
+            return
+        self._reported[target.integration_id] = (error_class, now)
+        report = IntegrationReport(
+            org_id=principal.org_id,
+            integration_id=target.integration_id,
+            ok=error_code is None,
+            error_class=error_class,
+        )
         task = asyncio.create_task(self._send_report(report))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -107,7 +139,9 @@ class Proxy:
             log.debug("proxy.report_failed", error=type(exc).__name__)
 
 
-async def read_first_chunk(stream: ChatStream, iterator: AsyncIterator[dict[str, Any]], timeout_s: float) -> dict[str, Any] | None:
+async def read_first_chunk(
+    stream: ChatStream, iterator: AsyncIterator[dict[str, Any]], timeout_s: float
+) -> dict[str, Any] | None:
     """Read the first chunk before the response starts, so a failure here can still fail over."""
     try:
         return await asyncio.wait_for(iterator.__anext__(), timeout=timeout_s)
@@ -122,5 +156,11 @@ async def read_first_chunk(stream: ChatStream, iterator: AsyncIterator[dict[str,
 
 
 def _attempt(target: RouteTarget, status: int, code: str | None, started: float) -> Attempt:
-    return Attempt(integration=target.slug, model=target.model, provider=target.provider, status=status,
-                   error_code=code, latency_ms=round((time.perf_counter() - started) * 1000, 3))
+    return Attempt(
+        integration=target.slug,
+        model=target.model,
+        provider=target.provider,
+        status=status,
+        error_code=code,
+        latency_ms=round((time.perf_counter() - started) * 1000, 3),
+    )

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import subjects
 from shared.messages.activity import Attempt, RequestFinished
 from shared.messages.catalog import ApiKeyPrincipal, RouteTarget
 from shared.messages.usage import Usage
 from shared.publisher import DurablePublisher
+
+from shared import subjects
 
 
 @dataclass(slots=True)
@@ -48,17 +49,33 @@ class RequestRecord:
         if self.served is not None:
             self.cost_usd = self.served.pricing.cost(self.usage)
 
-    def finish(self, *, status: int, error_code: str | None = None, stream_outcome: str | None = None) -> RequestFinished:
+    def finish(
+        self, *, status: int, error_code: str | None = None, stream_outcome: str | None = None
+    ) -> RequestFinished:
         served = self.served
         return RequestFinished(
-            request_id=self.request_id, ts=self.ts, org_id=self.principal.org_id,
-            project_id=self.principal.project_id, api_key_id=self.principal.api_key_id, endpoint=self.endpoint,
-            integration=served.slug if served else None, provider=served.provider if served else None,
-            model_requested=self.model_requested, model_served=served.model if served else None,
-            virtual_model=self.virtual_model, attempts=self.attempts, status=status, error_code=error_code,
-            stream=self.stream, stream_outcome=stream_outcome,  # type: ignore[arg-type]
-            latency_ms=self.elapsed_ms(), ttft_ms=self.ttft_ms, usage=self.usage, cost_usd=self.cost_usd,
-            trace_id=self.trace_id, content=self.content,
+            request_id=self.request_id,
+            ts=self.ts,
+            org_id=self.principal.org_id,
+            project_id=self.principal.project_id,
+            api_key_id=self.principal.api_key_id,
+            endpoint=self.endpoint,
+            integration=served.slug if served else None,
+            provider=served.provider if served else None,
+            model_requested=self.model_requested,
+            model_served=served.model if served else None,
+            virtual_model=self.virtual_model,
+            attempts=self.attempts,
+            status=status,
+            error_code=error_code,
+            stream=self.stream,
+            stream_outcome=stream_outcome,  # type: ignore[arg-type]
+            latency_ms=self.elapsed_ms(),
+            ttft_ms=self.ttft_ms,
+            usage=self.usage,
+            cost_usd=self.cost_usd,
+            trace_id=self.trace_id,
+            content=self.content,
         )
 
 

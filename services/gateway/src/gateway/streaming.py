@@ -10,16 +10,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import msgspec
+from shared.errors import KeyrelayError
+from shared.messages.usage import Usage
 
 from gateway.providers.base import ChatStream, ProviderError
 from gateway.recorder import ActivityRecorder, RequestRecord
-from shared.errors import KeyrelayError
-from shared.messages.usage import Usage
 
 _encode = msgspec.json.Encoder().encode
 DONE = b"data: [DONE]\n\n"
@@ -31,8 +32,11 @@ def sse(data: Any, event: str | None = None) -> bytes:
 
 
 def usage_json(usage: Usage) -> dict[str, Any]:
-    out: dict[str, Any] = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-                           "total_tokens": usage.total_tokens or usage.prompt_tokens + usage.completion_tokens}
+    out: dict[str, Any] = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
+    }
     out["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
     if usage.reasoning_tokens:
         out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
@@ -63,9 +67,18 @@ class OpenAIStreamFormat(StreamFormat):
         out: list[bytes] = []
         if self.include_usage:
             base = last or {}
-            out.append(sse({"id": base.get("id", ""), "object": "chat.completion.chunk",
-                            "created": base.get("created", int(time.time())), "model": base.get("model", ""),
-                            "choices": [], "usage": usage_json(usage)}))
+            out.append(
+                sse(
+                    {
+                        "id": base.get("id", ""),
+                        "object": "chat.completion.chunk",
+                        "created": base.get("created", int(time.time())),
+                        "model": base.get("model", ""),
+                        "choices": [],
+                        "usage": usage_json(usage),
+                    }
+                )
+            )
         out.append(DONE)
         return out
 
@@ -127,7 +140,5 @@ async def relay(
 
 
 async def _close(stream: ChatStream) -> None:
-    try:
+    with contextlib.suppress(BaseException):  # best effort: the upstream may already be gone
         await asyncio.shield(stream.aclose())
-    except BaseException:  # noqa: S110 - closing is best effort; the upstream may already be gone
-        pass

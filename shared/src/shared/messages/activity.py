@@ -11,7 +11,7 @@ from shared.messages.base import Msg
 from shared.messages.usage import Usage
 
 
-class Attempt(Msg, kw_only=True, omit_defaults=False):
+class Attempt(Msg, frozen=True, kw_only=True, omit_defaults=False):
     integration: str
     model: str
     status: int = 0
@@ -20,7 +20,7 @@ class Attempt(Msg, kw_only=True, omit_defaults=False):
     provider: str = ""
 
 
-class RequestFinished(Msg, kw_only=True, omit_defaults=False):
+class RequestFinished(Msg, frozen=True, kw_only=True, omit_defaults=False):
     """Contract section 3. `request_id` becomes the document `_id` (idempotent writes)."""
 
     request_id: str
@@ -50,16 +50,16 @@ class RequestFinished(Msg, kw_only=True, omit_defaults=False):
     content: dict[str, Any] | None = None  # only when the project turned content logging on
 
 
-class AuditEvent(Msg, kw_only=True, omit_defaults=False):
+class AuditEvent(Msg, frozen=True, kw_only=True, omit_defaults=False):
     """Who did what to which integration, credential, key or member. Never a secret value."""
 
     event_id: str
     ts: datetime
     org_id: str
-    actor_id: str            # member id, "operator" (CLI) or "gateway"
+    actor_id: str  # member id, "operator" (CLI) or "gateway"
     actor_role: str = ""
-    action: str              # e.g. credential.create, credential.rotate, credential.denied, credential.decrypt
-    target_type: str         # integration | credential | api_key | member | project | kek
+    action: str  # e.g. credential.create, credential.rotate, credential.denied, credential.decrypt
+    target_type: str  # integration | credential | api_key | member | project | kek
     target_id: str
     outcome: Literal["ok", "denied", "failed"] = "ok"
     service: str = ""
@@ -67,19 +67,19 @@ class AuditEvent(Msg, kw_only=True, omit_defaults=False):
 
 
 # --- queries (gateway -> activity) -------------------------------------------------------------
-class Scope(Msg, kw_only=True):
+class Scope(Msg, frozen=True, kw_only=True):
     """What the caller may see: its org, and either every project (None) or these."""
 
     org_id: str
     project_ids: list[str] | None = None
 
 
-class GetRequestRecord(Msg, tag="requests.get", kw_only=True):
+class GetRequestRecord(Msg, tag="requests.get", frozen=True, kw_only=True):
     scope: Scope
     request_id: str
 
 
-class ListRequestRecords(Msg, tag="requests.list", kw_only=True):
+class ListRequestRecords(Msg, tag="requests.list", frozen=True, kw_only=True):
     scope: Scope
     integration: str | None = None
     model: str | None = None
@@ -92,14 +92,14 @@ class ListRequestRecords(Msg, tag="requests.list", kw_only=True):
     limit: int = 50
 
 
-class SummarizeRequests(Msg, tag="requests.summary", kw_only=True):
+class SummarizeRequests(Msg, tag="requests.summary", frozen=True, kw_only=True):
     scope: Scope
     group_by: Literal["integration", "model", "project", "day"] = "integration"
     since: datetime | None = None
     until: datetime | None = None
 
 
-class ListAudit(Msg, tag="audit.list", kw_only=True):
+class ListAudit(Msg, tag="audit.list", frozen=True, kw_only=True):
     scope: Scope
     cursor: str | None = None
     limit: int = 50
@@ -108,10 +108,10 @@ class ListAudit(Msg, tag="audit.list", kw_only=True):
 ActivityQuery = GetRequestRecord | ListRequestRecords | SummarizeRequests | ListAudit
 
 
-class ActivityQueryRequest(Msg, kw_only=True):
+class ActivityQueryRequest(Msg, frozen=True, kw_only=True):
     query: ActivityQuery
 
 
-class QueryResult(Msg, tag="result", kw_only=True):
+class QueryResult(Msg, tag="result", frozen=True, kw_only=True):
     status: int = 200
     body: msgspec.Raw = msgspec.Raw(b"null")

@@ -9,7 +9,7 @@ class Msg(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Bus payload base. New fields always get a default (schema evolution)."""
 
 
-class Failed(Msg, tag="failed", kw_only=True):
+class Failed(Msg, tag="failed", frozen=True, kw_only=True):
     """A service said no (or crashed while answering): distinct from no answer at all."""
 
     code: str
@@ -17,11 +17,11 @@ class Failed(Msg, tag="failed", kw_only=True):
     param: str | None = None
 
 
-class Pong(Msg, tag="pong", kw_only=True):
+class Pong(Msg, tag="pong", frozen=True, kw_only=True):
     service: str
     ready: bool = True
     detail: str = ""
 
 
-class Ping(Msg, kw_only=True):
+class Ping(Msg, frozen=True, kw_only=True):
     pass

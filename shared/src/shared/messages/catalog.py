@@ -20,22 +20,22 @@ ProjectRole = Literal["admin", "developer"]
 
 
 # --- identity ----------------------------------------------------------------------------------
-class BootstrapRequest(Msg, kw_only=True):
+class BootstrapRequest(Msg, frozen=True, kw_only=True):
     org_name: str
     owner_email: str
 
 
-class BootstrapReply(Msg, tag="bootstrapped", kw_only=True):
+class BootstrapReply(Msg, tag="bootstrapped", frozen=True, kw_only=True):
     org_id: str
     owner_token: str
     project_id: str
 
 
-class AuthenticateApiKey(Msg, kw_only=True):
+class AuthenticateApiKey(Msg, frozen=True, kw_only=True):
     key_hash: str
 
 
-class ApiKeyPrincipal(Msg, tag="api_key", kw_only=True):
+class ApiKeyPrincipal(Msg, tag="api_key", frozen=True, kw_only=True):
     api_key_id: str
     org_id: str
     project_id: str
@@ -49,11 +49,11 @@ class ApiKeyPrincipal(Msg, tag="api_key", kw_only=True):
     content_logging: bool = False
 
 
-class AuthenticateMember(Msg, kw_only=True):
+class AuthenticateMember(Msg, frozen=True, kw_only=True):
     token_hash: str
 
 
-class MemberPrincipal(Msg, tag="member", kw_only=True):
+class MemberPrincipal(Msg, tag="member", frozen=True, kw_only=True):
     member_id: str
     org_id: str
     email: str
@@ -67,19 +67,19 @@ class MemberPrincipal(Msg, tag="member", kw_only=True):
 
 
 # --- routing snapshot ---------------------------------------------------------------------------
-class RouteTarget(Msg, kw_only=True):
+class RouteTarget(Msg, frozen=True, kw_only=True):
     integration_id: str
     slug: str
     provider: str
     adapter: str
     base_url: str
-    model: str                       # upstream model id
+    model: str  # upstream model id
     options: dict[str, str] = {}
     pricing: Pricing = Pricing()
     weight: float = 1.0
 
 
-class Route(Msg, kw_only=True):
+class Route(Msg, frozen=True, kw_only=True):
     """Everything one model string can reach, in order (fallback) or by weight (loadbalance)."""
 
     name: str
@@ -88,85 +88,85 @@ class Route(Msg, kw_only=True):
     targets: list[RouteTarget] = []
 
 
-class SnapshotRequest(Msg, kw_only=True):
+class SnapshotRequest(Msg, frozen=True, kw_only=True):
     org_id: str
     project_id: str
 
 
-class RoutingSnapshot(Msg, tag="snapshot", kw_only=True):
+class RoutingSnapshot(Msg, tag="snapshot", frozen=True, kw_only=True):
     org_id: str
     project_id: str
     version: str
     routes: dict[str, Route] = {}
 
 
-class IntegrationReport(Msg, kw_only=True):
+class IntegrationReport(Msg, frozen=True, kw_only=True):
     """The gateway tells catalog how real traffic went (status, last error class, last use)."""
 
     org_id: str
     integration_id: str
     ok: bool
-    error_class: str | None = None   # "auth" (401/403) | "rate_limit" (429) | "server" (5xx) | "timeout"
+    error_class: str | None = None  # "auth" (401/403) | "rate_limit" (429) | "server" (5xx) | "timeout"
     at: datetime | None = None
 
 
-class Ack(Msg, tag="ack", kw_only=True):
+class Ack(Msg, tag="ack", frozen=True, kw_only=True):
     pass
 
 
 # --- management ----------------------------------------------------------------------------------
-class ListProviders(Msg, tag="providers.list", kw_only=True):
+class ListProviders(Msg, tag="providers.list", frozen=True, kw_only=True):
     pass
 
 
-class ListProjects(Msg, tag="projects.list", kw_only=True):
+class ListProjects(Msg, tag="projects.list", frozen=True, kw_only=True):
     pass
 
 
-class CreateProject(Msg, tag="projects.create", kw_only=True):
+class CreateProject(Msg, tag="projects.create", frozen=True, kw_only=True):
     name: str
     content_logging: bool = False
 
 
-class GetProject(Msg, tag="projects.get", kw_only=True):
+class GetProject(Msg, tag="projects.get", frozen=True, kw_only=True):
     project_id: str
 
 
-class UpdateProject(Msg, tag="projects.update", kw_only=True):
+class UpdateProject(Msg, tag="projects.update", frozen=True, kw_only=True):
     project_id: str
     name: str | None = None
     content_logging: bool | None = None
 
 
-class DeleteProject(Msg, tag="projects.delete", kw_only=True):
+class DeleteProject(Msg, tag="projects.delete", frozen=True, kw_only=True):
     project_id: str
 
 
-class ListMembers(Msg, tag="members.list", kw_only=True):
+class ListMembers(Msg, tag="members.list", frozen=True, kw_only=True):
     pass
 
 
-class CreateMember(Msg, tag="members.create", kw_only=True):
+class CreateMember(Msg, tag="members.create", frozen=True, kw_only=True):
     email: str
     org_role: OrgRole = "member"
     projects: dict[str, ProjectRole] = {}
 
 
-class UpdateMember(Msg, tag="members.update", kw_only=True):
+class UpdateMember(Msg, tag="members.update", frozen=True, kw_only=True):
     member_id: str
     org_role: OrgRole | None = None
     projects: dict[str, ProjectRole] | None = None
 
 
-class DeleteMember(Msg, tag="members.delete", kw_only=True):
+class DeleteMember(Msg, tag="members.delete", frozen=True, kw_only=True):
     member_id: str
 
 
-class ListApiKeys(Msg, tag="api_keys.list", kw_only=True):
+class ListApiKeys(Msg, tag="api_keys.list", frozen=True, kw_only=True):
     project_id: str | None = None
 
 
-class CreateApiKey(Msg, tag="api_keys.create", kw_only=True):
+class CreateApiKey(Msg, tag="api_keys.create", frozen=True, kw_only=True):
     project_id: str
     name: str
     models: list[str] | None = None
@@ -177,7 +177,7 @@ class CreateApiKey(Msg, tag="api_keys.create", kw_only=True):
     expires_at: datetime | None = None
 
 
-class UpdateApiKey(Msg, tag="api_keys.update", kw_only=True):
+class UpdateApiKey(Msg, tag="api_keys.update", frozen=True, kw_only=True):
     api_key_id: str
     name: str | None = None
     models: list[str] | None = None
@@ -188,42 +188,42 @@ class UpdateApiKey(Msg, tag="api_keys.update", kw_only=True):
     expires_at: datetime | None = None
 
 
-class DeleteApiKey(Msg, tag="api_keys.delete", kw_only=True):
+class DeleteApiKey(Msg, tag="api_keys.delete", frozen=True, kw_only=True):
     api_key_id: str
 
 
-class CustomHost(Msg, kw_only=True):
+class CustomHost(Msg, frozen=True, kw_only=True):
     base_url: str
     api_format: Literal["openai", "anthropic", "cohere"] = "openai"
 
 
-class CredentialInput(Msg, kw_only=True):
+class CredentialInput(Msg, frozen=True, kw_only=True):
     """What the edge passes on: secrets sealed to keyvault, non-secret settings in clear."""
 
-    sealed: bytes                               # SealedBox(keyvault public key, JSON secret payload)
-    public: dict[str, Any] = {}                 # e.g. azure resource_name/deployments/api_version
-    secret_fields: list[str] = []               # names of the sealed fields (never values)
-    header_names: list[str] = []                # forwarded custom auth header names
+    sealed: bytes  # SealedBox(keyvault public key, JSON secret payload)
+    public: dict[str, Any] = {}  # e.g. azure resource_name/deployments/api_version
+    secret_fields: list[str] = []  # names of the sealed fields (never values)
+    header_names: list[str] = []  # forwarded custom auth header names
 
 
-class ModelSelection(Msg, kw_only=True):
+class ModelSelection(Msg, frozen=True, kw_only=True):
     enabled: list[str] | None = None
     all: bool = False
     none: bool = False
 
 
-class CustomModel(Msg, kw_only=True):
+class CustomModel(Msg, frozen=True, kw_only=True):
     slug: str
     base_model: str | None = None
     custom_host: CustomHost | None = None
     pricing: Pricing = Pricing()
 
 
-class ListIntegrations(Msg, tag="integrations.list", kw_only=True):
+class ListIntegrations(Msg, tag="integrations.list", frozen=True, kw_only=True):
     pass
 
 
-class CreateIntegration(Msg, tag="integrations.create", kw_only=True):
+class CreateIntegration(Msg, tag="integrations.create", frozen=True, kw_only=True):
     provider: str
     name: str
     slug: str
@@ -234,11 +234,11 @@ class CreateIntegration(Msg, tag="integrations.create", kw_only=True):
     models: ModelSelection = ModelSelection()
 
 
-class GetIntegration(Msg, tag="integrations.get", kw_only=True):
+class GetIntegration(Msg, tag="integrations.get", frozen=True, kw_only=True):
     slug: str
 
 
-class UpdateIntegration(Msg, tag="integrations.update", kw_only=True):
+class UpdateIntegration(Msg, tag="integrations.update", frozen=True, kw_only=True):
     slug: str
     name: str | None = None
     description: str | None = None
@@ -246,88 +246,110 @@ class UpdateIntegration(Msg, tag="integrations.update", kw_only=True):
     status: Literal["active", "disabled"] | None = None
 
 
-class DeleteIntegration(Msg, tag="integrations.delete", kw_only=True):
+class DeleteIntegration(Msg, tag="integrations.delete", frozen=True, kw_only=True):
     slug: str
 
 
-class PutCredentials(Msg, tag="integrations.credentials", kw_only=True):
+class PutCredentials(Msg, tag="integrations.credentials", frozen=True, kw_only=True):
     slug: str
     credentials: CredentialInput
     custom_host: CustomHost | None = None
 
 
-class ListModels(Msg, tag="models.list", kw_only=True):
+class ListModels(Msg, tag="models.list", frozen=True, kw_only=True):
     slug: str
 
 
-class SetModels(Msg, tag="models.set", kw_only=True):
+class SetModels(Msg, tag="models.set", frozen=True, kw_only=True):
     slug: str
     selection: ModelSelection
 
 
-class AddCustomModel(Msg, tag="custom_models.create", kw_only=True):
+class AddCustomModel(Msg, tag="custom_models.create", frozen=True, kw_only=True):
     slug: str
     model: CustomModel
 
 
-class DeleteCustomModel(Msg, tag="custom_models.delete", kw_only=True):
+class DeleteCustomModel(Msg, tag="custom_models.delete", frozen=True, kw_only=True):
     slug: str
     model_slug: str
 
 
-class VirtualTarget(Msg, kw_only=True):
+class VirtualTarget(Msg, frozen=True, kw_only=True):
     model: str
     weight: float = 1.0
 
 
-class VirtualModelSpec(Msg, kw_only=True):
+class VirtualModelSpec(Msg, frozen=True, kw_only=True):
     name: str
     strategy: Literal["fallback", "loadbalance"] = "fallback"
     targets: list[VirtualTarget] = []
     project_id: str | None = None
 
 
-class ListVirtualModels(Msg, tag="virtual_models.list", kw_only=True):
+class ListVirtualModels(Msg, tag="virtual_models.list", frozen=True, kw_only=True):
     pass
 
 
-class PutVirtualModel(Msg, tag="virtual_models.put", kw_only=True):
+class PutVirtualModel(Msg, tag="virtual_models.put", frozen=True, kw_only=True):
     spec: VirtualModelSpec
     create_only: bool = False
 
 
-class GetVirtualModel(Msg, tag="virtual_models.get", kw_only=True):
+class GetVirtualModel(Msg, tag="virtual_models.get", frozen=True, kw_only=True):
     name: str
 
 
-class DeleteVirtualModel(Msg, tag="virtual_models.delete", kw_only=True):
+class DeleteVirtualModel(Msg, tag="virtual_models.delete", frozen=True, kw_only=True):
     name: str
 
 
 Command = (
-    ListProviders | ListProjects | CreateProject | GetProject | UpdateProject | DeleteProject
-    | ListMembers | CreateMember | UpdateMember | DeleteMember
-    | ListApiKeys | CreateApiKey | UpdateApiKey | DeleteApiKey
-    | ListIntegrations | CreateIntegration | GetIntegration | UpdateIntegration | DeleteIntegration
-    | PutCredentials | ListModels | SetModels | AddCustomModel | DeleteCustomModel
-    | ListVirtualModels | PutVirtualModel | GetVirtualModel | DeleteVirtualModel
+    ListProviders
+    | ListProjects
+    | CreateProject
+    | GetProject
+    | UpdateProject
+    | DeleteProject
+    | ListMembers
+    | CreateMember
+    | UpdateMember
+    | DeleteMember
+    | ListApiKeys
+    | CreateApiKey
+    | UpdateApiKey
+    | DeleteApiKey
+    | ListIntegrations
+    | CreateIntegration
+    | GetIntegration
+    | UpdateIntegration
+    | DeleteIntegration
+    | PutCredentials
+    | ListModels
+    | SetModels
+    | AddCustomModel
+    | DeleteCustomModel
+    | ListVirtualModels
+    | PutVirtualModel
+    | GetVirtualModel
+    | DeleteVirtualModel
 )
 
 
-class ManageRequest(Msg, kw_only=True):
+class ManageRequest(Msg, frozen=True, kw_only=True):
     token_hash: str
     command: Command
     request_id: str = ""
 
 
-class ManageReply(Msg, tag="reply", kw_only=True):
+class ManageReply(Msg, tag="reply", frozen=True, kw_only=True):
     status: int
     body: msgspec.Raw = msgspec.Raw(b"null")
 
 
-class CatalogChanged(Msg, kw_only=True):
+class CatalogChanged(Msg, frozen=True, kw_only=True):
     """Broadcast after any change; ids only. Gateways drop cached snapshots/keys for the org."""
 
     org_id: str
-    kind: str                         # integration | project | api_key | member | virtual_model | config
+    kind: str  # integration | project | api_key | member | virtual_model | config
     ids: list[str] = []

@@ -8,35 +8,35 @@ from typing import Literal
 from shared.messages.base import Msg
 
 
-class PutCredential(Msg, kw_only=True):
-    assertion: bytes                 # owner assertion signed by catalog
+class PutCredential(Msg, frozen=True, kw_only=True):
+    assertion: bytes  # owner assertion signed by catalog
     org_id: str
     integration_id: str
     provider: str
     base_url: str
     project_scope: Literal["all"] | list[str] = "all"
-    sealed: bytes                    # SealedBox(keyvault public key, JSON secret payload)
+    sealed: bytes  # SealedBox(keyvault public key, JSON secret payload)
 
 
-class DeleteCredential(Msg, kw_only=True):
+class DeleteCredential(Msg, frozen=True, kw_only=True):
     assertion: bytes
     org_id: str
     integration_id: str
 
 
-class SetScope(Msg, kw_only=True):
+class SetScope(Msg, frozen=True, kw_only=True):
     assertion: bytes
     org_id: str
     integration_id: str
     project_scope: Literal["all"] | list[str] = "all"
 
 
-class DescribeCredentials(Msg, kw_only=True):
+class DescribeCredentials(Msg, frozen=True, kw_only=True):
     org_id: str
     integration_ids: list[str]
 
 
-class CredentialView(Msg, kw_only=True):
+class CredentialView(Msg, frozen=True, kw_only=True):
     masked: str
     fingerprint: str
     updated_at: str
@@ -45,53 +45,53 @@ class CredentialView(Msg, kw_only=True):
     kek_id: str = ""
 
 
-class Described(Msg, tag="described", kw_only=True):
+class Described(Msg, tag="described", frozen=True, kw_only=True):
     credentials: dict[str, CredentialView] = {}
 
 
-class Stored(Msg, tag="stored", kw_only=True):
+class Stored(Msg, tag="stored", frozen=True, kw_only=True):
     view: CredentialView
 
 
-class Done(Msg, tag="done", kw_only=True):
+class Done(Msg, tag="done", frozen=True, kw_only=True):
     pass
 
 
-class RevealRequest(Msg, kw_only=True):
+class RevealRequest(Msg, frozen=True, kw_only=True):
     """`signed` is an Ed25519-signed (by the gateway) JSON `RevealClaims`."""
 
     signed: bytes
 
 
-class RevealClaims(Msg, kw_only=True):
+class RevealClaims(Msg, frozen=True, kw_only=True):
     request_id: str
     expires_at: float
     org_id: str
     project_id: str
     integration_id: str
-    reply_key: bytes                 # gateway's ephemeral X25519 public key for this request
+    reply_key: bytes  # gateway's ephemeral X25519 public key for this request
 
 
-class RevealGranted(Msg, tag="granted", kw_only=True):
-    boxed: bytes                     # Box(keyvault sk, reply_key): JSON RevealedPayload
+class RevealGranted(Msg, tag="granted", frozen=True, kw_only=True):
+    boxed: bytes  # Box(keyvault sk, reply_key): JSON RevealedPayload
 
 
-class RevealedPayload(Msg, kw_only=True):
+class RevealedPayload(Msg, frozen=True, kw_only=True):
     request_id: str
     base_url: str
     fingerprint: str
     secret: dict[str, object]
 
 
-class RotateKeks(Msg, kw_only=True):
+class RotateKeks(Msg, frozen=True, kw_only=True):
     batch: int = 100
 
 
-class Rotated(Msg, tag="rotated", kw_only=True):
+class Rotated(Msg, tag="rotated", frozen=True, kw_only=True):
     rewrapped: int
     remaining_on_old: int
 
 
-class CredentialChanged(Msg, kw_only=True):
+class CredentialChanged(Msg, frozen=True, kw_only=True):
     org_id: str
     integration_id: str

@@ -8,6 +8,10 @@ from catalog.commands import api_keys, integrations, members, models, projects, 
 from catalog.context import Handler
 
 HANDLERS: dict[type[Any], Handler] = {
-    **projects.HANDLERS, **members.HANDLERS, **api_keys.HANDLERS, **integrations.HANDLERS,
-    **models.HANDLERS, **virtual_models.HANDLERS,
+    **projects.HANDLERS,
+    **members.HANDLERS,
+    **api_keys.HANDLERS,
+    **integrations.HANDLERS,
+    **models.HANDLERS,
+    **virtual_models.HANDLERS,
 }

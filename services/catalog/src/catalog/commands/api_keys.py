@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+from shared.tokens import hash_token, new_api_key, new_id
+
 from catalog import views
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx, Handler, Reply
 from catalog.policy import require, visible_projects
 from catalog.repository import now
-from shared.errors import KeyrelayError
-from shared.messages import catalog as m
-from shared.tokens import hash_token, new_api_key, new_id
 
 
 def _limits(cmd: m.CreateApiKey | m.UpdateApiKey) -> dict[str, Any]:
@@ -58,7 +59,7 @@ async def list_api_keys(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListApiKeys) ->
     require(who, cmd, cmd.project_id)
     match: dict[str, Any] = {} if cmd.project_id is None else {"project_id": cmd.project_id}
     visible = visible_projects(who)
-    docs = await ctx.repo.list(ctx.repo.api_keys, who.org_id, **match)
+    docs = await ctx.repo.find_all(ctx.repo.api_keys, who.org_id, **match)
     return Reply(200, {"data": [views.api_key(d) for d in docs if visible is None or d["project_id"] in visible]})
 
 
@@ -66,9 +67,18 @@ async def create_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateApiKey) 
     require(who, cmd, cmd.project_id)
     await get_project_doc(ctx, who.org_id, cmd.project_id)
     key = new_api_key()
-    doc = {"_id": new_id("key"), "org_id": who.org_id, "project_id": cmd.project_id, "name": _name(cmd.name),
-           "key_hash": hash_token(key), "prefix": key[:7], "created_at": now(), "created_by": who.member_id,
-           "revoked_at": None, **_limits(cmd)}
+    doc = {
+        "_id": new_id("key"),
+        "org_id": who.org_id,
+        "project_id": cmd.project_id,
+        "name": _name(cmd.name),
+        "key_hash": hash_token(key),
+        "prefix": key[:7],
+        "created_at": now(),
+        "created_by": who.member_id,
+        "revoked_at": None,
+        **_limits(cmd),
+    }
     await ctx.repo.insert(ctx.repo.api_keys, doc)
     ctx.events.audit(who, who.org_id, "api_key.create", "api_key", doc["_id"])
     return Reply(201, {**views.api_key(doc), "key": key})
@@ -98,6 +108,8 @@ async def delete_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteApiKey) 
 
 
 HANDLERS: dict[type[Any], Handler] = {
-    m.ListApiKeys: list_api_keys, m.CreateApiKey: create_api_key,
-    m.UpdateApiKey: update_api_key, m.DeleteApiKey: delete_api_key,
+    m.ListApiKeys: list_api_keys,
+    m.CreateApiKey: create_api_key,
+    m.UpdateApiKey: update_api_key,
+    m.DeleteApiKey: delete_api_key,
 }

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+
 from catalog import views
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx, Handler, Reply
@@ -25,8 +28,6 @@ from catalog.integration_support import (
 )
 from catalog.policy import require
 from catalog.repository import now
-from shared.errors import KeyrelayError
-from shared.messages import catalog as m
 
 
 async def load(ctx: Ctx, org_id: str, slug: str) -> dict[str, Any]:
@@ -41,7 +42,7 @@ async def _check_scope(ctx: Ctx, org_id: str, scope: str | list[str]) -> str | l
         return "all"
     projects = sorted(set(scope))
     if not projects:
-        raise KeyrelayError("invalid_request", "project_scope must be \"all\" or a non-empty list", param="project_scope")
+        raise KeyrelayError("invalid_request", 'project_scope must be "all" or a non-empty list', param="project_scope")
     for project_id in projects:
         await get_project_doc(ctx, org_id, project_id)
     return projects
@@ -54,7 +55,7 @@ async def _credential_view(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | No
 
 async def list_integrations(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListIntegrations) -> Reply:
     require(who, cmd)
-    docs = [d for d in await ctx.repo.list(ctx.repo.integrations, who.org_id) if d.get("status") != "pending"]
+    docs = [d for d in await ctx.repo.find_all(ctx.repo.integrations, who.org_id) if d.get("status") != "pending"]
     if who.org_role != "owner":
         mine = set(who.projects)
         docs = [d for d in docs if d.get("project_scope") == "all" or mine & set(d.get("project_scope", []))]
@@ -78,16 +79,31 @@ async def create_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateInte
     base_url, adapter = await resolve_binding(ctx, cmd.provider, public, custom_host)
     enabled = selection_to_enabled(ctx, cmd.provider, cmd.models, custom_host is not None)
     doc = integration_doc(
-        org_id=who.org_id, slug=slug, provider=cmd.provider, name=name, description=cmd.description[:2000],
-        scope=scope, custom_host=custom_host, base_url=base_url, adapter=adapter, public=public,
-        secret_fields=cmd.credentials.secret_fields, header_names=header_names, enabled=enabled,
+        org_id=who.org_id,
+        slug=slug,
+        provider=cmd.provider,
+        name=name,
+        description=cmd.description[:2000],
+        scope=scope,
+        custom_host=custom_host,
+        base_url=base_url,
+        adapter=adapter,
+        public=public,
+        secret_fields=cmd.credentials.secret_fields,
+        header_names=header_names,
+        enabled=enabled,
         created_by=who.member_id,
     )
     await ctx.repo.insert(ctx.repo.integrations, doc, conflict_code="slug_taken", what="an integration with this slug")
     try:
         await ctx.vault.put(
-            assertion=owner_assertion(ctx, who, "create", doc["_id"]), org_id=who.org_id, integration_id=doc["_id"],
-            provider=cmd.provider, base_url=base_url, project_scope=scope, sealed=cmd.credentials.sealed,
+            assertion=owner_assertion(ctx, who, "create", doc["_id"]),
+            org_id=who.org_id,
+            integration_id=doc["_id"],
+            provider=cmd.provider,
+            base_url=base_url,
+            project_scope=scope,
+            sealed=cmd.credentials.sealed,
         )
     except BaseException:
         await ctx.repo.integrations.delete_one({"_id": doc["_id"], "org_id": who.org_id, "status": "pending"})
@@ -101,7 +117,11 @@ async def create_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateInte
 async def get_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetIntegration) -> Reply:
     require(who, cmd)
     doc = await load(ctx, who.org_id, cmd.slug)
-    if who.org_role != "owner" and doc.get("project_scope") != "all" and not set(who.projects) & set(doc["project_scope"]):
+    if (
+        who.org_role != "owner"
+        and doc.get("project_scope") != "all"
+        and not set(who.projects) & set(doc["project_scope"])
+    ):
         raise KeyrelayError("integration_not_found", "integration not found", param="slug")
     return Reply(200, views.integration(doc, await _credential_view(ctx, doc)))
 
@@ -119,20 +139,26 @@ async def update_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateInte
     if cmd.project_scope is not None:
         scope = await _check_scope(ctx, who.org_id, cmd.project_scope)
         await ctx.vault.set_scope(
-            assertion=owner_assertion(ctx, who, "scope", doc["_id"]), org_id=who.org_id,
-            integration_id=doc["_id"], project_scope=scope,
+            assertion=owner_assertion(ctx, who, "scope", doc["_id"]),
+            org_id=who.org_id,
+            integration_id=doc["_id"],
+            project_scope=scope,
         )
         changes["project_scope"] = scope
     updated = await ctx.repo.update(ctx.repo.integrations, who.org_id, {"_id": doc["_id"]}, changes) or doc
     await ctx.events.changed(who.org_id, "integration", doc["_id"])
-    ctx.events.audit(who, who.org_id, "integration.update", "integration", doc["_id"], detail={"fields": ",".join(sorted(changes))})
+    ctx.events.audit(
+        who, who.org_id, "integration.update", "integration", doc["_id"], detail={"fields": ",".join(sorted(changes))}
+    )
     return Reply(200, views.integration(updated, await _credential_view(ctx, updated)))
 
 
 async def delete_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteIntegration) -> Reply:
     require(who, cmd)
     doc = await load(ctx, who.org_id, cmd.slug)
-    await ctx.vault.delete(assertion=owner_assertion(ctx, who, "delete", doc["_id"]), org_id=who.org_id, integration_id=doc["_id"])
+    await ctx.vault.delete(
+        assertion=owner_assertion(ctx, who, "delete", doc["_id"]), org_id=who.org_id, integration_id=doc["_id"]
+    )
     await ctx.repo.delete(ctx.repo.integrations, who.org_id, _id=doc["_id"])
     await ctx.events.changed(who.org_id, "integration", doc["_id"])
     ctx.events.audit(who, who.org_id, "integration.delete", "integration", doc["_id"], detail={"slug": doc["slug"]})
@@ -148,12 +174,25 @@ async def put_credentials(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutCredential
     custom_host = await check_custom_host(ctx, cmd.custom_host) if cmd.custom_host else doc.get("custom_host")
     base_url, adapter = await resolve_binding(ctx, doc["provider"], public, custom_host)
     await ctx.vault.put(
-        assertion=owner_assertion(ctx, who, "update", doc["_id"]), org_id=who.org_id, integration_id=doc["_id"],
-        provider=doc["provider"], base_url=base_url, project_scope=doc["project_scope"], sealed=cmd.credentials.sealed,
+        assertion=owner_assertion(ctx, who, "update", doc["_id"]),
+        org_id=who.org_id,
+        integration_id=doc["_id"],
+        provider=doc["provider"],
+        base_url=base_url,
+        project_scope=doc["project_scope"],
+        sealed=cmd.credentials.sealed,
     )
-    changes = {"credential_public": public, "header_names": header_names, "secret_fields": cmd.credentials.secret_fields,
-               "base_url": base_url, "adapter": adapter, "custom_host": custom_host, "status": "active",
-               "last_error_class": None, "credential_updated_at": now()}
+    changes = {
+        "credential_public": public,
+        "header_names": header_names,
+        "secret_fields": cmd.credentials.secret_fields,
+        "base_url": base_url,
+        "adapter": adapter,
+        "custom_host": custom_host,
+        "status": "active",
+        "last_error_class": None,
+        "credential_updated_at": now(),
+    }
     updated = await ctx.repo.update(ctx.repo.integrations, who.org_id, {"_id": doc["_id"]}, changes) or doc
     await ctx.events.changed(who.org_id, "integration", doc["_id"])
     ctx.events.audit(who, who.org_id, "credential.rotate", "integration", doc["_id"], detail={"slug": doc["slug"]})
@@ -161,7 +200,10 @@ async def put_credentials(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutCredential
 
 
 HANDLERS: dict[type[Any], Handler] = {
-    m.ListIntegrations: list_integrations, m.CreateIntegration: create_integration,
-    m.GetIntegration: get_integration, m.UpdateIntegration: update_integration,
-    m.DeleteIntegration: delete_integration, m.PutCredentials: put_credentials,
+    m.ListIntegrations: list_integrations,
+    m.CreateIntegration: create_integration,
+    m.GetIntegration: get_integration,
+    m.UpdateIntegration: update_integration,
+    m.DeleteIntegration: delete_integration,
+    m.PutCredentials: put_credentials,
 }

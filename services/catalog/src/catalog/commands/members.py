@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+from shared.tokens import hash_token, new_id, new_member_token
+
 from catalog import views
 from catalog.context import Ctx, Handler, Reply
 from catalog.policy import require
 from catalog.repository import now
-from shared.errors import KeyrelayError
-from shared.messages import catalog as m
-from shared.tokens import hash_token, new_id, new_member_token
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
 
@@ -37,7 +38,7 @@ async def _owner_count(ctx: Ctx, org_id: str) -> int:
 
 async def list_members(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListMembers) -> Reply:
     require(who, cmd)
-    docs = await ctx.repo.list(ctx.repo.members, who.org_id)
+    docs = await ctx.repo.find_all(ctx.repo.members, who.org_id)
     if who.org_role != "owner":
         docs = [d for d in docs if d["_id"] == who.member_id]
     return Reply(200, {"data": [views.member(d) for d in docs]})
@@ -47,8 +48,15 @@ async def create_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateMember) -
     require(who, cmd)
     await _check_projects(ctx, who.org_id, dict(cmd.projects))
     token = new_member_token()
-    doc = {"_id": new_id("mem"), "org_id": who.org_id, "email": _email(cmd.email), "org_role": cmd.org_role,
-           "projects": dict(cmd.projects), "token_hash": hash_token(token), "created_at": now()}
+    doc: dict[str, Any] = {
+        "_id": new_id("mem"),
+        "org_id": who.org_id,
+        "email": _email(cmd.email),
+        "org_role": cmd.org_role,
+        "projects": dict(cmd.projects),
+        "token_hash": hash_token(token),
+        "created_at": now(),
+    }
     await ctx.repo.insert(ctx.repo.members, doc, what="a member with this email")
     ctx.events.audit(who, who.org_id, "member.create", "member", doc["_id"], detail={"org_role": cmd.org_role})
     return Reply(201, {**views.member(doc), "token": token})
@@ -89,6 +97,8 @@ async def delete_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteMember) -
 
 
 HANDLERS: dict[type[Any], Handler] = {
-    m.ListMembers: list_members, m.CreateMember: create_member,
-    m.UpdateMember: update_member, m.DeleteMember: delete_member,
+    m.ListMembers: list_members,
+    m.CreateMember: create_member,
+    m.UpdateMember: update_member,
+    m.DeleteMember: delete_member,
 }

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+
 from catalog import views
 from catalog.commands.integrations import load
 from catalog.context import Ctx, Handler, Reply
 from catalog.integration_support import check_custom_host, selection_to_enabled, validate_model_slug
 from catalog.policy import require
-from shared.errors import KeyrelayError
-from shared.messages import catalog as m
 
 
 async def list_models(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListModels) -> Reply:
@@ -28,9 +29,14 @@ async def set_models(ctx: Ctx, who: m.MemberPrincipal, cmd: m.SetModels) -> Repl
     require(who, cmd)
     doc = await load(ctx, who.org_id, cmd.slug)
     enabled = selection_to_enabled(ctx, doc["provider"], cmd.selection, doc.get("custom_host") is not None)
-    updated = await ctx.repo.update(ctx.repo.integrations, who.org_id, {"_id": doc["_id"]}, {"enabled_models": enabled}) or doc
+    updated = (
+        await ctx.repo.update(ctx.repo.integrations, who.org_id, {"_id": doc["_id"]}, {"enabled_models": enabled})
+        or doc
+    )
     await ctx.events.changed(who.org_id, "integration", doc["_id"])
-    ctx.events.audit(who, who.org_id, "integration.models", "integration", doc["_id"], detail={"enabled": str(len(enabled))})
+    ctx.events.audit(
+        who, who.org_id, "integration.models", "integration", doc["_id"], detail={"enabled": str(len(enabled))}
+    )
     return Reply(200, {"enabled": updated.get("enabled_models", [])})
 
 
@@ -42,12 +48,26 @@ async def add_custom_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.AddCustomMod
     if host is not None and host["base_url"].rstrip("/") != doc["base_url"].rstrip("/"):
         # The integration's key is bound (inside keyvault) to one base URL; a model on another host would
         # need the key sent elsewhere. Refuse rather than leak: create a separate integration for it.
-        raise KeyrelayError("upstream_not_allowed", "a custom model's host must match its integration's credential host; "
-                            "create a separate integration for another host", param="custom_host")
-    entry = {"slug": slug, "base_model": cmd.model.base_model, "custom_host": host,
-             "pricing": {k: v for k, v in (("input_per_mtok", cmd.model.pricing.input_per_mtok),
-                                           ("output_per_mtok", cmd.model.pricing.output_per_mtok),
-                                           ("cached_input_per_mtok", cmd.model.pricing.cached_input_per_mtok)) if v is not None}}
+        raise KeyrelayError(
+            "upstream_not_allowed",
+            "a custom model's host must match its integration's credential host; "
+            "create a separate integration for another host",
+            param="custom_host",
+        )
+    entry = {
+        "slug": slug,
+        "base_model": cmd.model.base_model,
+        "custom_host": host,
+        "pricing": {
+            k: v
+            for k, v in (
+                ("input_per_mtok", cmd.model.pricing.input_per_mtok),
+                ("output_per_mtok", cmd.model.pricing.output_per_mtok),
+                ("cached_input_per_mtok", cmd.model.pricing.cached_input_per_mtok),
+            )
+            if v is not None
+        },
+    }
     if any(p < 0 for p in entry["pricing"].values()):  # type: ignore[union-attr]
         raise KeyrelayError("invalid_request", "prices must not be negative", param="pricing")
     result = await ctx.repo.integrations.update_one(
@@ -57,7 +77,9 @@ async def add_custom_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.AddCustomMod
     if result.modified_count != 1:
         raise KeyrelayError("conflict", "a custom model with this slug already exists", param="slug")
     await ctx.events.changed(who.org_id, "integration", doc["_id"])
-    ctx.events.audit(who, who.org_id, "integration.custom_model.create", "integration", doc["_id"], detail={"model": slug})
+    ctx.events.audit(
+        who, who.org_id, "integration.custom_model.create", "integration", doc["_id"], detail={"model": slug}
+    )
     return Reply(201, views.custom_model(entry))
 
 
@@ -65,16 +87,21 @@ async def delete_custom_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteCus
     require(who, cmd)
     doc = await load(ctx, who.org_id, cmd.slug)
     result = await ctx.repo.integrations.update_one(
-        {"_id": doc["_id"], "org_id": who.org_id}, {"$pull": {"custom_models": {"slug": cmd.model_slug}}},
+        {"_id": doc["_id"], "org_id": who.org_id},
+        {"$pull": {"custom_models": {"slug": cmd.model_slug}}},
     )
     if result.modified_count != 1:
         raise KeyrelayError("model_not_found", "custom model not found", param="model_slug")
     await ctx.events.changed(who.org_id, "integration", doc["_id"])
-    ctx.events.audit(who, who.org_id, "integration.custom_model.delete", "integration", doc["_id"], detail={"model": cmd.model_slug})
+    ctx.events.audit(
+        who, who.org_id, "integration.custom_model.delete", "integration", doc["_id"], detail={"model": cmd.model_slug}
+    )
     return Reply(204, None)
 
 
 HANDLERS: dict[type[Any], Handler] = {
-    m.ListModels: list_models, m.SetModels: set_models,
-    m.AddCustomModel: add_custom_model, m.DeleteCustomModel: delete_custom_model,
+    m.ListModels: list_models,
+    m.SetModels: set_models,
+    m.AddCustomModel: add_custom_model,
+    m.DeleteCustomModel: delete_custom_model,
 }

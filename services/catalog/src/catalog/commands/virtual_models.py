@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+from shared.tokens import new_id
+
 from catalog import views
 from catalog.context import Ctx, Handler, Reply
 from catalog.policy import require
 from catalog.repository import now
-from shared.errors import KeyrelayError
-from shared.messages import catalog as m
-from shared.tokens import new_id
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -30,7 +31,7 @@ def _validate(spec: m.VirtualModelSpec) -> None:
 
 async def list_virtual_models(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListVirtualModels) -> Reply:
     require(who, cmd)
-    docs = await ctx.repo.list(ctx.repo.virtual_models, who.org_id)
+    docs = await ctx.repo.find_all(ctx.repo.virtual_models, who.org_id)
     if who.org_role != "owner":
         docs = [d for d in docs if d.get("project_id") in (None, *who.projects)]
     return Reply(200, {"data": [views.virtual_model(d) for d in docs]})
@@ -42,8 +43,11 @@ async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualM
         raise KeyrelayError("owner_required", "only owners manage org-wide virtual models")
     require(who, cmd, spec.project_id)
     _validate(spec)
-    body = {"strategy": spec.strategy, "project_id": spec.project_id,
-            "targets": [{"model": t.model, "weight": t.weight} for t in spec.targets]}
+    body = {
+        "strategy": spec.strategy,
+        "project_id": spec.project_id,
+        "targets": [{"model": t.model, "weight": t.weight} for t in spec.targets],
+    }
     existing = await ctx.repo.get(ctx.repo.virtual_models, who.org_id, name=spec.name)
     if existing is not None and cmd.create_only:
         raise KeyrelayError("conflict", "a virtual model with this name exists", param="name")
@@ -85,6 +89,8 @@ async def delete_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteVi
 
 
 HANDLERS: dict[type[Any], Handler] = {
-    m.ListVirtualModels: list_virtual_models, m.PutVirtualModel: put_virtual_model,
-    m.GetVirtualModel: get_virtual_model, m.DeleteVirtualModel: delete_virtual_model,
+    m.ListVirtualModels: list_virtual_models,
+    m.PutVirtualModel: put_virtual_model,
+    m.GetVirtualModel: get_virtual_model,
+    m.DeleteVirtualModel: delete_virtual_model,
 }

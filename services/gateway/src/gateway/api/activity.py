@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from litestar import Request, Response, Router, get
+from shared.errors import KeyrelayError
+from shared.messages import activity as a
 
 from gateway.api.edge import bearer, request_id
 from gateway.api.state import GatewayState
 from shared import subjects
-from shared.errors import KeyrelayError
-from shared.messages import activity as a
 
 
 async def _scope(request: Request[Any, Any, Any], gw: GatewayState) -> tuple[str, a.Scope, str]:
@@ -22,30 +22,55 @@ async def _scope(request: Request[Any, Any, Any], gw: GatewayState) -> tuple[str
 
 
 async def _ask(gw: GatewayState, rid: str, query: a.ActivityQuery) -> Response[bytes]:
-    result: a.QueryResult = await gw.bus.request(subjects.ACTIVITY_QUERY, a.ActivityQueryRequest(query=query),
-                                                 a.QueryResult, timeout_s=10.0, dependency="activity")
-    return Response(bytes(result.body), status_code=result.status, media_type="application/json",
-                    headers={"x-request-id": rid})
+    result: a.QueryResult = await gw.bus.request(
+        subjects.ACTIVITY_QUERY,
+        a.ActivityQueryRequest(query=query),
+        a.QueryResult,
+        timeout_s=10.0,
+        dependency="activity",
+    )
+    return Response(
+        bytes(result.body), status_code=result.status, media_type="application/json", headers={"x-request-id": rid}
+    )
 
 
 @get("/activity")
 async def list_activity(
-    request: Request[Any, Any, Any], gw: GatewayState, integration: str | None = None, model: str | None = None,
-    project_id: str | None = None, api_key_id: str | None = None, status: int | None = None,
-    since: datetime | None = None, until: datetime | None = None, cursor: str | None = None, limit: int = 50,
+    request: Request[Any, Any, Any],
+    gw: GatewayState,
+    integration: str | None = None,
+    model: str | None = None,
+    project_id: str | None = None,
+    api_key_id: str | None = None,
+    status: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
 ) -> Response[bytes]:
     rid, scope, _ = await _scope(request, gw)
-    query = a.ListRequestRecords(scope=scope, integration=integration, model=model, project_id=project_id,
-                                 api_key_id=api_key_id, status=status, since=since, until=until, cursor=cursor,
-                                 limit=limit)
+    query = a.ListRequestRecords(
+        scope=scope,
+        integration=integration,
+        model=model,
+        project_id=project_id,
+        api_key_id=api_key_id,
+        status=status,
+        since=since,
+        until=until,
+        cursor=cursor,
+        limit=limit,
+    )
     return await _ask(gw, rid, query)
 
 
 @get("/activity/summary")
 async def activity_summary(
-    request: Request[Any, Any, Any], gw: GatewayState,
+    request: Request[Any, Any, Any],
+    gw: GatewayState,
     group_by: Literal["integration", "model", "project", "day"] = "integration",
-    since: datetime | None = None, until: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Response[bytes]:
     rid, scope, _ = await _scope(request, gw)
     return await _ask(gw, rid, a.SummarizeRequests(scope=scope, group_by=group_by, since=since, until=until))
@@ -58,7 +83,9 @@ async def get_activity(request: Request[Any, Any, Any], gw: GatewayState, reques
 
 
 @get("/audit")
-async def list_audit(request: Request[Any, Any, Any], gw: GatewayState, cursor: str | None = None, limit: int = 50) -> Response[bytes]:
+async def list_audit(
+    request: Request[Any, Any, Any], gw: GatewayState, cursor: str | None = None, limit: int = 50
+) -> Response[bytes]:
     rid, scope, role = await _scope(request, gw)
     if role != "owner":
         raise KeyrelayError("owner_required", "only organization owners may read the audit log")

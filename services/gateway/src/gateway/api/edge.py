@@ -8,12 +8,12 @@ from typing import Any
 import msgspec
 import structlog
 from litestar import Request
-
-from gateway.api.state import GatewayState
-from gateway.recorder import RequestRecord
 from shared.errors import KeyrelayError
 from shared.messages.catalog import ApiKeyPrincipal
 from shared.tokens import new_id
+
+from gateway.api.state import GatewayState
+from gateway.recorder import RequestRecord
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 _decoder = msgspec.json.Decoder()
@@ -55,7 +55,9 @@ async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return body
 
 
-async def begin(request: Request[Any, Any, Any], state: GatewayState, endpoint: str) -> tuple[RequestRecord, dict[str, Any]]:
+async def begin(
+    request: Request[Any, Any, Any], state: GatewayState, endpoint: str
+) -> tuple[RequestRecord, dict[str, Any]]:
     """Authenticate the key, parse the body and open the request's activity record."""
     rid = request_id(request)
     principal: ApiKeyPrincipal = await state.catalog.api_key(bearer(request))
@@ -64,8 +66,9 @@ async def begin(request: Request[Any, Any, Any], state: GatewayState, endpoint: 
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise KeyrelayError("invalid_model", "model is required", param="model")
-    record = RequestRecord(request_id=rid, principal=principal, endpoint=endpoint, model_requested=model,
-                           trace_id=trace_id(request))
+    record = RequestRecord(
+        request_id=rid, principal=principal, endpoint=endpoint, model_requested=model, trace_id=trace_id(request)
+    )
     return record, body
 
 

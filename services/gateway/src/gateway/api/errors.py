@@ -8,15 +8,23 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-
 from shared.errors import KeyrelayError, error_body
 from shared.logging import get_logger
 
 log = get_logger("keyrelay.gateway.errors")
 
-_STATUS_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-                 415: "unsupported_media_type", 429: "rate_limited", 503: "dependency_unavailable"}
+_STATUS_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "dependency_unavailable",
+}
 
 
 def error_response(exc: KeyrelayError, request_id: str | None = None) -> Response[bytes]:
@@ -25,14 +33,16 @@ def error_response(exc: KeyrelayError, request_id: str | None = None) -> Respons
         headers["retry-after"] = str(max(1, round(exc.retry_after)))
     if request_id:
         headers["x-request-id"] = request_id
-    return Response(msgspec.json.encode(exc.body()), status_code=exc.status, media_type="application/json", headers=headers)
+    return Response(
+        msgspec.json.encode(exc.body()), status_code=exc.status, media_type="application/json", headers=headers
+    )
 
 
 def handle_keyrelay_error(request: Request[Any, Any, Any], exc: KeyrelayError) -> Response[bytes]:
     return error_response(exc, request.scope.get("state", {}).get("request_id"))
 
 
-def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     code = _STATUS_CODES.get(exc.status_code, "internal_error" if exc.status_code >= 500 else "invalid_request")
     if isinstance(exc, NotFoundException):
         message = "no such endpoint"
@@ -44,8 +54,12 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     else:
         message = str(exc.detail) if exc.status_code < 500 else "internal error"
     body = msgspec.json.encode(error_body(code, message))
-    return Response(body, status_code=exc.status_code if exc.status_code != 500 else 500, media_type="application/json",
-                    headers=dict(exc.headers or {}))
+    return Response(
+        body,
+        status_code=exc.status_code if exc.status_code != 500 else 500,
+        media_type="application/json",
+        headers=dict(exc.headers or {}),
+    )
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

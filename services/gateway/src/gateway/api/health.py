@@ -7,11 +7,11 @@ from typing import Any
 
 import msgspec
 from litestar import Response, get
+from shared.errors import KeyrelayError
+from shared.messages.base import Ping, Pong
 
 from gateway.api.state import GatewayState
 from shared import subjects
-from shared.errors import KeyrelayError
-from shared.messages.base import Ping, Pong
 
 
 @get("/healthz")
@@ -22,6 +22,7 @@ async def healthz() -> dict[str, str]:
 @get("/readyz")
 async def readyz(gw: GatewayState) -> Response[bytes]:
     """Ready when NATS is connected and catalog, keyvault and activity answer a ping."""
+
     async def ping(subject: str) -> str:
         try:
             await gw.bus.request(subject, Ping(), Pong, timeout_s=1.0)

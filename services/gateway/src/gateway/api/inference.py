@@ -7,8 +7,9 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.response import Stream
+from shared.errors import KeyrelayError
 
-from gateway.api.edge import begin, bearer, request_id, response_headers
+from gateway.api.edge import bearer, begin, request_id, response_headers
 from gateway.api.errors import error_response
 from gateway.api.state import GatewayState
 from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, Target
@@ -16,7 +17,6 @@ from gateway.proxy import read_first_chunk
 from gateway.recorder import RequestRecord
 from gateway.routing.resolve import routable_names
 from gateway.streaming import OpenAIStreamFormat, StreamFormat, relay
-from shared.errors import KeyrelayError
 
 _encode = msgspec.json.Encoder().encode
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -29,19 +29,27 @@ def _json(body: Any, headers: dict[str, str], status: int = 200) -> Response[byt
 
 
 async def _fail(state: GatewayState, record: RequestRecord, exc: KeyrelayError) -> Response[bytes]:
-    state.recorder.record(record.finish(status=exc.status, error_code=exc.code,
-                                        stream_outcome="upstream_error" if record.stream else None))
+    state.recorder.record(
+        record.finish(
+            status=exc.status, error_code=exc.code, stream_outcome="upstream_error" if record.stream else None
+        )
+    )
     response = error_response(exc, record.request_id)
-    response.headers.update({k: v for k, v in response_headers(record, exc.headers).items() if k not in response.headers})
+    response.headers.update(
+        {k: v for k, v in response_headers(record, exc.headers).items() if k not in response.headers}
+    )
     return response
 
 
-async def open_stream(state: GatewayState, record: RequestRecord, body: dict[str, Any], opts: CallOptions) -> StreamOpen:
+async def open_stream(
+    state: GatewayState, record: RequestRecord, body: dict[str, Any], opts: CallOptions
+) -> StreamOpen:
     plan = await state.proxy.plan(record.principal, body, None)
     record.virtual_model = plan.virtual_model
 
-    async def call(adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential,
-                   options: CallOptions) -> StreamOpen:
+    async def call(
+        adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, options: CallOptions
+    ) -> StreamOpen:
         stream = await adapter.open_stream(payload, target, cred, options)
         iterator = stream.__aiter__()
         first = await read_first_chunk(stream, iterator, options.first_byte_timeout_s)
@@ -50,8 +58,9 @@ async def open_stream(state: GatewayState, record: RequestRecord, body: dict[str
     return await state.proxy.run(record, plan, body, call, opts)
 
 
-async def stream_response(state: GatewayState, record: RequestRecord, body: dict[str, Any], fmt: StreamFormat,
-                          opts: CallOptions) -> Response[bytes] | Stream:
+async def stream_response(
+    state: GatewayState, record: RequestRecord, body: dict[str, Any], fmt: StreamFormat, opts: CallOptions
+) -> Response[bytes] | Stream:
     record.stream = True
     try:
         stream, iterator, first = await open_stream(state, record, body, opts)
@@ -74,8 +83,9 @@ async def chat_completions(request: Request[Any, Any, Any], gw: GatewayState) ->
         plan = await gw.proxy.plan(record.principal, body, None)
         record.virtual_model = plan.virtual_model
 
-        async def call(adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential,
-                       options: CallOptions) -> Any:
+        async def call(
+            adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, options: CallOptions
+        ) -> Any:
             return await adapter.chat(payload, target, cred, options)
 
         result = await gw.proxy.run(record, plan, body, call, opts)
@@ -93,8 +103,9 @@ async def embeddings(request: Request[Any, Any, Any], gw: GatewayState) -> Respo
     try:
         plan = await gw.proxy.plan(record.principal, body, None)
 
-        async def call(adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential,
-                       options: CallOptions) -> Any:
+        async def call(
+            adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, options: CallOptions
+        ) -> Any:
             return await adapter.embed(payload, target, cred, options)
 
         result = await gw.proxy.run(record, plan, body, call, gw.proxy.options())
@@ -111,8 +122,9 @@ async def images(request: Request[Any, Any, Any], gw: GatewayState) -> Response[
     try:
         plan = await gw.proxy.plan(record.principal, body, None)
 
-        async def call(adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential,
-                       options: CallOptions) -> Any:
+        async def call(
+            adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, options: CallOptions
+        ) -> Any:
             return await adapter.images(payload, target, cred, options)
 
         result = await gw.proxy.run(record, plan, body, call, gw.proxy.options())
@@ -130,8 +142,10 @@ async def list_models(request: Request[Any, Any, Any], gw: GatewayState) -> Resp
     rid = request_id(request)
     principal = await gw.catalog.api_key(bearer(request))
     snapshot = await gw.catalog.snapshot(principal.org_id, principal.project_id)
-    data = [{"id": name, "object": "model", "created": 0, "owned_by": _owner(name)}
-            for name in routable_names(snapshot, principal)]
+    data = [
+        {"id": name, "object": "model", "created": 0, "owned_by": _owner(name)}
+        for name in routable_names(snapshot, principal)
+    ]
     return _json({"object": "list", "data": data}, {"x-request-id": rid})
 
 

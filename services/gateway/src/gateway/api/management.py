@@ -13,12 +13,12 @@ from typing import Any, Literal
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
-
-from gateway.api.edge import bearer, request_id
-from gateway.api.state import GatewayState
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.vault import seal_for_keyvault
+
+from gateway.api.edge import bearer, request_id
+from gateway.api.state import GatewayState
 
 SECRET_CREDENTIAL_FIELDS = frozenset({"api_key", "service_account_json"})
 _MAX_HEADER_VALUE = 8192
@@ -152,7 +152,9 @@ def _credential_input(gw: GatewayState, credentials: dict[str, Any], headers: di
     public = {k: v for k, v in credentials.items() if k not in SECRET_CREDENTIAL_FIELDS}
     for name, value in headers.items():
         if not isinstance(value, str) or len(value) > _MAX_HEADER_VALUE or any(c in value for c in "\r\n\x00"):
-            raise KeyrelayError("invalid_header", f"custom header {name!r} has an invalid value", param="custom_headers")
+            raise KeyrelayError(
+                "invalid_header", f"custom header {name!r} has an invalid value", param="custom_headers"
+            )
     payload = {**secret, "headers": dict(headers)}
     sealed = seal_for_keyvault(payload, gw.settings.keyvault_public_key)
     return m.CredentialInput(sealed=sealed, public=public, secret_fields=sorted(secret), header_names=sorted(headers))
@@ -180,8 +182,12 @@ async def get_project(request: Request[Any, Any, Any], gw: GatewayState, project
 
 
 @patch("/projects/{project_id:str}")
-async def update_project(request: Request[Any, Any, Any], gw: GatewayState, project_id: str, data: ProjectPatch) -> Response[bytes]:
-    return await _run(request, gw, m.UpdateProject(project_id=project_id, name=data.name, content_logging=data.content_logging))
+async def update_project(
+    request: Request[Any, Any, Any], gw: GatewayState, project_id: str, data: ProjectPatch
+) -> Response[bytes]:
+    return await _run(
+        request, gw, m.UpdateProject(project_id=project_id, name=data.name, content_logging=data.content_logging)
+    )
 
 
 @delete("/projects/{project_id:str}", status_code=200)
@@ -196,11 +202,15 @@ async def list_members(request: Request[Any, Any, Any], gw: GatewayState) -> Res
 
 @post("/members")
 async def create_member(request: Request[Any, Any, Any], gw: GatewayState, data: MemberBody) -> Response[bytes]:
-    return await _run(request, gw, m.CreateMember(email=data.email, org_role=data.org_role, projects=dict(data.projects)))
+    return await _run(
+        request, gw, m.CreateMember(email=data.email, org_role=data.org_role, projects=dict(data.projects))
+    )
 
 
 @patch("/members/{member_id:str}")
-async def update_member(request: Request[Any, Any, Any], gw: GatewayState, member_id: str, data: MemberPatch) -> Response[bytes]:
+async def update_member(
+    request: Request[Any, Any, Any], gw: GatewayState, member_id: str, data: MemberPatch
+) -> Response[bytes]:
     return await _run(request, gw, m.UpdateMember(member_id=member_id, org_role=data.org_role, projects=data.projects))
 
 
@@ -211,7 +221,9 @@ async def delete_member(request: Request[Any, Any, Any], gw: GatewayState, membe
 
 # --- API keys -------------------------------------------------------------------------------------
 @get("/api-keys")
-async def list_api_keys(request: Request[Any, Any, Any], gw: GatewayState, project_id: str | None = None) -> Response[bytes]:
+async def list_api_keys(
+    request: Request[Any, Any, Any], gw: GatewayState, project_id: str | None = None
+) -> Response[bytes]:
     return await _run(request, gw, m.ListApiKeys(project_id=project_id))
 
 
@@ -221,7 +233,9 @@ async def create_api_key(request: Request[Any, Any, Any], gw: GatewayState, data
 
 
 @patch("/api-keys/{api_key_id:str}")
-async def update_api_key(request: Request[Any, Any, Any], gw: GatewayState, api_key_id: str, data: ApiKeyPatch) -> Response[bytes]:
+async def update_api_key(
+    request: Request[Any, Any, Any], gw: GatewayState, api_key_id: str, data: ApiKeyPatch
+) -> Response[bytes]:
     return await _run(request, gw, m.UpdateApiKey(api_key_id=api_key_id, **msgspec.structs.asdict(data)))
 
 
@@ -237,10 +251,16 @@ async def list_integrations(request: Request[Any, Any, Any], gw: GatewayState) -
 
 
 @post("/integrations")
-async def create_integration(request: Request[Any, Any, Any], gw: GatewayState, data: IntegrationBody) -> Response[bytes]:
+async def create_integration(
+    request: Request[Any, Any, Any], gw: GatewayState, data: IntegrationBody
+) -> Response[bytes]:
     command = m.CreateIntegration(
-        provider=data.provider, name=data.name, slug=data.slug, description=data.description,
-        project_scope=data.project_scope, credentials=_credential_input(gw, data.credentials, data.custom_headers),
+        provider=data.provider,
+        name=data.name,
+        slug=data.slug,
+        description=data.description,
+        project_scope=data.project_scope,
+        credentials=_credential_input(gw, data.credentials, data.custom_headers),
         custom_host=_convert(data.custom_host, m.CustomHost) if data.custom_host else None,
         models=_convert(data.models, m.ModelSelection),
     )
@@ -253,7 +273,9 @@ async def get_integration(request: Request[Any, Any, Any], gw: GatewayState, slu
 
 
 @patch("/integrations/{slug:str}")
-async def update_integration(request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: IntegrationPatch) -> Response[bytes]:
+async def update_integration(
+    request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: IntegrationPatch
+) -> Response[bytes]:
     return await _run(request, gw, m.UpdateIntegration(slug=slug, **msgspec.structs.asdict(data)))
 
 
@@ -263,9 +285,12 @@ async def delete_integration(request: Request[Any, Any, Any], gw: GatewayState, 
 
 
 @put("/integrations/{slug:str}/credentials")
-async def put_credentials(request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: CredentialsBody) -> Response[bytes]:
+async def put_credentials(
+    request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: CredentialsBody
+) -> Response[bytes]:
     command = m.PutCredentials(
-        slug=slug, credentials=_credential_input(gw, data.credentials, data.custom_headers),
+        slug=slug,
+        credentials=_credential_input(gw, data.credentials, data.custom_headers),
         custom_host=_convert(data.custom_host, m.CustomHost) if data.custom_host else None,
     )
     return await _run(request, gw, command)
@@ -282,12 +307,16 @@ async def set_models(request: Request[Any, Any, Any], gw: GatewayState, slug: st
 
 
 @post("/integrations/{slug:str}/custom-models")
-async def add_custom_model(request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: CustomModelBody) -> Response[bytes]:
+async def add_custom_model(
+    request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: CustomModelBody
+) -> Response[bytes]:
     return await _run(request, gw, m.AddCustomModel(slug=slug, model=_convert(data, m.CustomModel)))
 
 
 @delete("/integrations/{slug:str}/custom-models/{model_slug:str}", status_code=200)
-async def delete_custom_model(request: Request[Any, Any, Any], gw: GatewayState, slug: str, model_slug: str) -> Response[bytes]:
+async def delete_custom_model(
+    request: Request[Any, Any, Any], gw: GatewayState, slug: str, model_slug: str
+) -> Response[bytes]:
     return await _run(request, gw, m.DeleteCustomModel(slug=slug, model_slug=model_slug))
 
 
@@ -298,7 +327,9 @@ async def list_virtual_models(request: Request[Any, Any, Any], gw: GatewayState)
 
 
 @post("/virtual-models")
-async def create_virtual_model(request: Request[Any, Any, Any], gw: GatewayState, data: VirtualModelBody) -> Response[bytes]:
+async def create_virtual_model(
+    request: Request[Any, Any, Any], gw: GatewayState, data: VirtualModelBody
+) -> Response[bytes]:
     return await _run(request, gw, m.PutVirtualModel(spec=_convert(data, m.VirtualModelSpec), create_only=True))
 
 
@@ -308,9 +339,15 @@ async def get_virtual_model(request: Request[Any, Any, Any], gw: GatewayState, n
 
 
 @put("/virtual-models/{name:str}")
-async def put_virtual_model(request: Request[Any, Any, Any], gw: GatewayState, name: str, data: VirtualModelPut) -> Response[bytes]:
-    spec = m.VirtualModelSpec(name=name, strategy=data.strategy, project_id=data.project_id,
-                              targets=[m.VirtualTarget(model=t.model, weight=t.weight) for t in data.targets])
+async def put_virtual_model(
+    request: Request[Any, Any, Any], gw: GatewayState, name: str, data: VirtualModelPut
+) -> Response[bytes]:
+    spec = m.VirtualModelSpec(
+        name=name,
+        strategy=data.strategy,
+        project_id=data.project_id,
+        targets=[m.VirtualTarget(model=t.model, weight=t.weight) for t in data.targets],
+    )
     return await _run(request, gw, m.PutVirtualModel(spec=spec))
 
 
@@ -320,12 +357,35 @@ async def delete_virtual_model(request: Request[Any, Any, Any], gw: GatewayState
 
 
 MANAGEMENT_ROUTES = [
-    list_providers, list_projects, create_project, get_project, update_project, delete_project,
-    list_members, create_member, update_member, delete_member,
-    list_api_keys, create_api_key, update_api_key, delete_api_key,
-    list_integrations, create_integration, get_integration, update_integration, delete_integration, put_credentials,
-    list_models, set_models, add_custom_model, delete_custom_model,
-    list_virtual_models, create_virtual_model, get_virtual_model, put_virtual_model, delete_virtual_model,
+    list_providers,
+    list_projects,
+    create_project,
+    get_project,
+    update_project,
+    delete_project,
+    list_members,
+    create_member,
+    update_member,
+    delete_member,
+    list_api_keys,
+    create_api_key,
+    update_api_key,
+    delete_api_key,
+    list_integrations,
+    create_integration,
+    get_integration,
+    update_integration,
+    delete_integration,
+    put_credentials,
+    list_models,
+    set_models,
+    add_custom_model,
+    delete_custom_model,
+    list_virtual_models,
+    create_virtual_model,
+    get_virtual_model,
+    put_virtual_model,
+    delete_virtual_model,
 ]
 
 

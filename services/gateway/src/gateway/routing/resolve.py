@@ -55,7 +55,9 @@ def resolve(snapshot: RoutingSnapshot, principal: ApiKeyPrincipal, model: str, *
     if pin_slug is not None:
         targets = [t for t in targets if t.slug == pin_slug]
         if not targets:
-            raise KeyrelayError("model_not_found", f"model {model!r} is not available through {pin_slug!r}", param="model")
+            raise KeyrelayError(
+                "model_not_found", f"model {model!r} is not available through {pin_slug!r}", param="model"
+            )
     return Plan(requested=model, route=route, targets=targets)
 
 
@@ -66,7 +68,7 @@ def order_targets(route: Route, rng: random.Random | None = None) -> list[RouteT
         return targets
     chooser = rng or random
     first = chooser.choices(range(len(targets)), weights=[max(t.weight, 0.0) for t in targets])[0]
-    return [targets[first], *targets[:first], *targets[first + 1:]]
+    return [targets[first], *targets[:first], *targets[first + 1 :]]
 
 
 def merge_fallbacks(primary: Plan, extra: Sequence[Plan]) -> Plan:
