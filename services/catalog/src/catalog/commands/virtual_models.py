@@ -10,6 +10,7 @@ from shared.messages import catalog as m
 from shared.tokens import new_id
 
 from catalog import views
+from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx, Handler, Reply
 from catalog.policy import require
 from catalog.repository import now
@@ -43,6 +44,8 @@ async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualM
         raise KeyrelayError("owner_required", "only owners manage org-wide virtual models")
     require(who, cmd, spec.project_id)
     _validate(spec)
+    if spec.project_id is not None:
+        await get_project_doc(ctx, who.org_id, spec.project_id)
     body = {
         "strategy": spec.strategy,
         "project_id": spec.project_id,

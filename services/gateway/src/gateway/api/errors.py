@@ -48,11 +48,13 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
         message = "no such endpoint"
     elif isinstance(exc, ValidationException):
         message = _validation_message(exc)
-        code = "invalid_json" if "JSON is malformed" in str(exc.detail) else "invalid_request"
+        code = "invalid_json" if "malformed" in f"{message} {exc.detail}".lower() else "invalid_request"
     elif exc.status_code == 413:
         message = "request body too large"
     else:
-        message = str(exc.detail) if exc.status_code < 500 else "internal error"
+        message = str(exc.detail)[:300] if exc.status_code < 500 else "internal error"
+    if exc.status_code == 400 and "json is malformed" in message.lower():
+        code = "invalid_json"
     body = msgspec.json.encode(error_body(code, message))
     return Response(
         body,

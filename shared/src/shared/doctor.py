@@ -1,0 +1,88 @@
+"""`keyrelay doctor`: is everything this installation depends on there and durable?
+
+Checks NATS (connect), JetStream (the activity stream exists, file storage, `discard: new`,
+deduplication window, replicas), MongoDB (ping) and that keyvault, catalog and activity answer.
+Prints one line per check and exits non-zero if any failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from shared import subjects
+from shared.bus import BusClient, connect
+from shared.errors import KeyrelayError
+from shared.messages.base import Ping, Pong
+from shared.settings import CommonSettings
+
+Check = tuple[str, bool, str]
+
+
+async def _check(name: str, probe: Callable[[], Awaitable[str]]) -> Check:
+    try:
+        return name, True, await probe()
+    except (KeyrelayError, OSError, TimeoutError) as exc:
+        return name, False, getattr(exc, "message", "") or type(exc).__name__
+    except Exception as exc:
+        return name, False, type(exc).__name__
+
+
+async def doctor(settings: CommonSettings) -> int:
+    checks: list[Check] = []
+    try:
+        nc = await asyncio.wait_for(connect(settings, "operator", max_reconnect_attempts=1), timeout=5)
+    except Exception as exc:
+        print(f"FAIL  nats         cannot connect ({type(exc).__name__})")
+        return 1
+    checks.append(("nats", True, f"connected to {nc.connected_url.netloc if nc.connected_url else '?'}"))
+    bus = BusClient(nc, default_timeout_s=2.0)
+
+    async def jetstream() -> str:
+        info = await nc.jetstream().stream_info(subjects.ACTIVITY_STREAM)
+        config = info.config
+        problems = []
+        if str(config.storage).lower().find("file") < 0:
+            problems.append("storage is not file")
+        if str(config.discard).lower().find("new") < 0:
+            problems.append("discard is not new")
+        if not config.duplicate_window:
+            problems.append("no duplicate window")
+        if problems:
+            raise KeyrelayError("internal_error", ", ".join(problems))
+        return (
+            f"{subjects.ACTIVITY_STREAM}: file storage, discard new, replicas {config.num_replicas}, "
+            f"{info.state.messages} msgs"
+        )
+
+    async def mongo() -> str:
+        from pymongo import AsyncMongoClient  # noqa: PLC0415 - only operators' hosts need it
+
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+            settings.mongodb_uri, serverSelectionTimeoutMS=3000
+        )
+        try:
+            await client.admin.command("ping")
+        finally:
+            await client.close()
+        return "ping ok"
+
+    def service(subject: str) -> Callable[[], Awaitable[str]]:
+        async def probe() -> str:
+            pong: Pong = await bus.request(subject, Ping(), Pong, timeout_s=2.0)
+            return pong.detail or "answers"
+
+        return probe
+
+    checks.append(await _check("jetstream", jetstream))
+    checks.append(await _check("mongodb", mongo))
+    for name, subject in (
+        ("keyvault", subjects.KEYVAULT_PING),
+        ("catalog", subjects.CATALOG_PING),
+        ("activity", subjects.ACTIVITY_PING),
+    ):
+        checks.append(await _check(name, service(subject)))
+    await nc.close()
+    for name, ok, detail in checks:
+        print(f"{'ok  ' if ok else 'FAIL'}  {name:<12} {detail}")
+    return 0 if all(ok for _, ok, _ in checks) else 1
