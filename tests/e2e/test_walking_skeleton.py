@@ -16,7 +16,7 @@ from shared.messages.activity import RequestFinished
 from shared.stack import EmbeddedStack
 
 from shared import subjects
-from tests.conftest import PROVIDER_KEY, Org, bootstrap, read_logs
+from tests.conftest import PROVIDER_KEY, Org, bootstrap, read_logs, run_cli
 
 
 def activity_doc(stack: EmbeddedStack, request_id: str, timeout_s: float = 10.0) -> dict[str, object]:
@@ -203,3 +203,30 @@ def test_models_lists_exactly_what_the_key_can_route(org: Org) -> None:
     ids = {m.id for m in client.models.list()}
     assert {"@openai-main/gpt-4o-mini", "openai/gpt-4o-mini"} <= ids
     assert PROVIDER_KEY not in str(ids)
+
+
+def test_every_service_exposes_prometheus_metrics(org: Org) -> None:
+    """The gateway on `/metrics`, the other services on their metrics port, in Prometheus text format."""
+    sdk(org.stack, org.api_key()).chat.completions.create(
+        model="@openai-main/gpt-4o-mini", messages=[{"role": "user", "content": "count me"}]
+    )
+    gateway = httpx.get(f"{org.stack.gateway_url}/metrics", timeout=10).text
+    assert (
+        'keyrelay_gateway_requests_total{endpoint="chat.completions",integration="openai-main",status="200"}' in gateway
+    )
+    assert "keyrelay_gateway_snapshot_hits" in gateway
+    for service in ("catalog", "activity"):
+        port = org.stack.metrics_ports[service]
+        assert "python_info" in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    time.sleep(0.5)
+    activity = httpx.get(f"http://127.0.0.1:{org.stack.metrics_ports['activity']}/metrics", timeout=10).text
+    assert 'keyrelay_activity_stored_total{collection="requests"}' in activity
+
+
+def test_doctor_reports_every_dependency_healthy(stack: EmbeddedStack) -> None:
+    """`keyrelay doctor` checks NATS, JetStream durability, MongoDB and the three services."""
+    result = run_cli(stack, "doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("nats", "jetstream", "mongodb", "keyvault", "catalog", "activity"):
+        assert any(line.startswith("ok") and name in line for line in result.stdout.splitlines()), result.stdout
+    assert "discard new" in result.stdout

@@ -63,6 +63,7 @@ class EmbeddedStack:
     log_level: str = "info"
     children: dict[str, Child] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.resolve()
@@ -96,6 +97,7 @@ class EmbeddedStack:
             "KEYRELAY_HTTP_HOST": "127.0.0.1",
             "KEYRELAY_HTTP_PORT": str(self.http_port),
             "KEYRELAY_DATA_DIR": str(self.data_dir),
+            "KEYRELAY_METRICS_PORT": str(self.metrics_ports.setdefault(service, free_port())),
             "KEYRELAY_ENV_FILE": os.devnull,
             **secrets_for(service, self.secrets),
             **self.extra_env,

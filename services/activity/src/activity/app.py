@@ -9,6 +9,7 @@ from pymongo import AsyncMongoClient
 from shared.bus import connect, serve
 from shared.messages.activity import ActivityQueryRequest, QueryResult
 from shared.messages.base import Ping, Pong
+from shared.metrics import serve as serve_metrics
 
 from activity.consumer import ActivityConsumer
 from activity.queries import ActivityQueries
@@ -19,6 +20,7 @@ from shared import subjects
 
 @asynccontextmanager
 async def lifespan(settings: ActivitySettings) -> AsyncIterator[ActivityConsumer]:
+    serve_metrics(settings.metrics_port)
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
     repo = ActivityRepository(mongo, settings.activity_db)
     await repo.ensure_indexes(settings.retention_days)

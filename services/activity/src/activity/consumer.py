@@ -26,6 +26,7 @@ from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 from shared.logging import get_logger
 from shared.messages.activity import AuditEvent, RequestFinished
 
+from activity import metrics
 from activity.repository import ActivityRepository
 from activity.settings import ActivitySettings
 from shared import subjects
@@ -108,7 +109,22 @@ class ActivityConsumer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def _watch_lag(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            with contextlib.suppress(Exception):
+                info = await self._js.consumer_info(subjects.ACTIVITY_STREAM, subjects.ACTIVITY_DURABLE)
+                metrics.LAG.set(info.num_pending or 0)
+                metrics.PENDING_ACKS.set(info.num_ack_pending or 0)
+
     async def _loop(self) -> None:
+        lag = asyncio.create_task(self._watch_lag(), name="activity-lag")
+        try:
+            await self._fetch_forever()
+        finally:
+            lag.cancel()
+
+    async def _fetch_forever(self) -> None:
         while True:
             try:
                 batch = await self._sub.fetch(self._settings.batch_size, timeout=1.0)
@@ -138,6 +154,8 @@ class ActivityConsumer:
             return
         await asyncio.gather(*(msg.ack() for msg in batch), return_exceptions=True)
         self.stored += len(batch)
+        for collection, docs in grouped.items():
+            metrics.STORED.labels(collection).inc(len(docs))
 
     async def handle(self, msg: NatsMsg) -> None:
         deliveries = msg.metadata.num_delivered if msg.metadata else 1
@@ -154,12 +172,14 @@ class ActivityConsumer:
             if not transient and deliveries >= self._settings.max_deliveries:
                 await self._dead_letter(msg, f"write failed {deliveries} times: {type(exc).__name__}", deliveries, seq)
                 return
+            metrics.RETRIES.inc()
             log.warning("consumer.write_failed", error=type(exc).__name__, deliveries=deliveries)
             with contextlib.suppress(Exception):
                 await msg.nak(delay=min(0.5 * deliveries, 5.0))
             return
         await msg.ack()
         self.stored += 1
+        metrics.STORED.labels(collection).inc()
 
     async def _dead_letter(self, msg: NatsMsg, reason: str, deliveries: int, seq: int) -> None:
         try:
@@ -172,5 +192,6 @@ class ActivityConsumer:
                 await msg.nak(delay=2.0)
             return
         self.dead += 1
+        metrics.DEAD_LETTERS.inc()
         log.error("consumer.dead_lettered", reason=reason[:120], seq=seq)
         await msg.ack()

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from nacl.signing import SigningKey
 from pymongo import AsyncMongoClient
 from shared.bus import BusClient, connect
+from shared.metrics import serve as serve_metrics
 from shared.netpolicy import AddressPolicy
 from shared.publisher import DurablePublisher
 from shared.settings import SettingsError
@@ -32,6 +33,7 @@ def _signing_key(settings: CatalogSettings) -> SigningKey:
 @asynccontextmanager
 async def lifespan(settings: CatalogSettings) -> AsyncIterator[Catalog]:
     signing_key = _signing_key(settings)
+    serve_metrics(settings.metrics_port)
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
     repo = CatalogRepository(mongo, settings.catalog_db)
     await repo.ensure_indexes()

@@ -21,6 +21,7 @@ from shared.messages.catalog import CatalogChanged
 from shared.netpolicy import AddressPolicy
 from shared.publisher import DurablePublisher
 
+from gateway import metrics
 from gateway.api.activity import ACTIVITY_ROUTES
 from gateway.api.errors import handle_http_exception, handle_keyrelay_error, handle_unexpected
 from gateway.api.health import HEALTH_ROUTES
@@ -94,6 +95,14 @@ def create_app(settings: GatewaySettings) -> Litestar:
 
         await nc.subscribe(subjects.EVENT_CATALOG_CHANGED, cb=catalog_changed)
         await nc.subscribe(subjects.EVENT_CREDENTIAL_CHANGED, cb=credential_changed)
+        metrics.register_state(
+            lambda: {
+                **catalog.cache_stats,
+                "keyvault_round_trips": keyvault.round_trips,
+                "activity_spool_depth": publisher.spool_depth,
+                "activity_spool_dropped": publisher.dropped,
+            }
+        )
         app.state.gw = GatewayState(
             settings=settings,
             bus=bus,

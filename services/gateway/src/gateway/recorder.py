@@ -12,6 +12,7 @@ from shared.messages.catalog import ApiKeyPrincipal, RouteTarget
 from shared.messages.usage import Usage
 from shared.publisher import DurablePublisher
 
+from gateway import metrics
 from shared import subjects
 
 
@@ -84,4 +85,5 @@ class ActivityRecorder:
         self._publisher = publisher
 
     def record(self, event: RequestFinished, headers: dict[str, str] | None = None) -> None:
+        metrics.observe(event)
         self._publisher.publish(subjects.ACTIVITY_REQUEST_FINISHED, event, event.request_id, headers)

@@ -9,6 +9,7 @@ import msgspec
 from litestar import Response, get
 from shared.errors import KeyrelayError
 from shared.messages.base import Ping, Pong
+from shared.metrics import render
 
 from gateway.api.state import GatewayState
 from shared import subjects
@@ -39,4 +40,10 @@ async def readyz(gw: GatewayState) -> Response[bytes]:
     return Response(body, status_code=200 if ready else 503, media_type="application/json")
 
 
-HEALTH_ROUTES = [healthz, readyz]
+@get("/metrics", include_in_schema=False)
+async def metrics() -> Response[bytes]:
+    body, content_type = render()
+    return Response(body, media_type=content_type)
+
+
+HEALTH_ROUTES = [healthz, readyz, metrics]
