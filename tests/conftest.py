@@ -8,6 +8,7 @@ import os
 import secrets
 import subprocess
 import sys
+from typing import Any
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,8 @@ def stack(fake: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     env = {
         "KEYRELAY_PROVIDER_BASE_URLS": json.dumps(fake.base_urls()),
         "KEYRELAY_UPSTREAM_ALLOW": "127.0.0.1/32",
+        # a quick breaker so the flapping-primary scenario runs in seconds
+        "KEYRELAY_BREAKER_THRESHOLD": "3", "KEYRELAY_BREAKER_WINDOW": "6", "KEYRELAY_BREAKER_COOLDOWN_S": "1",
     }
     stack = EmbeddedStack(
         data_dir=tmp_path_factory.mktemp("keyrelay"), http_port=free_port(), extra_env=env, log_level="debug"
@@ -125,7 +128,7 @@ class Org:
             base_url=f"{stack.gateway_url}/api/v1", timeout=30, headers={"authorization": f"Bearer {owner_token}"}
         )
 
-    def integration(self, slug: str, provider_key: str = PROVIDER_KEY, **extra: object) -> dict[str, object]:
+    def integration(self, slug: str, provider_key: str = PROVIDER_KEY, **extra: Any) -> dict[str, Any]:
         body = {
             "provider": "openai",
             "name": f"OpenAI {slug}",

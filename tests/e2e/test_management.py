@@ -118,6 +118,12 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/activity/summary"): "read",
     ("GET", "/api/v1/activity/{request_id_:str}"): "read",
     ("GET", "/api/v1/audit"): "owner",
+    ("GET", "/api/v1/configs"): "read",
+    ("POST", "/api/v1/configs"): "owner",
+    ("GET", "/api/v1/configs/{name:str}"): "read",
+    ("PUT", "/api/v1/configs/{name:str}"): "owner",
+    ("DELETE", "/api/v1/configs/{name:str}"): "owner",
+    ("POST", "/api/v1/route/explain"): "project",
 }
 ROLES = ("owner", "admin", "developer", "other_org", "anonymous")
 
@@ -210,6 +216,15 @@ class World:
                 "name": f"v-{secrets.token_hex(4)}",
                 "project_id": self.project,
                 "targets": [{"model": f"@{ids.get('slug', 'none')}/gpt-4o-mini"}],
+            },
+            ("POST", "/api/v1/configs"): {
+                "name": f"c-{secrets.token_hex(4)}",
+                "targets": [{"integration": ids.get("slug", "none")}],
+            },
+            ("PUT", "/api/v1/configs/{name:str}"): {"targets": [{"integration": ids.get("slug", "none")}]},
+            ("POST", "/api/v1/route/explain"): {
+                "model": f"@{ids.get('slug', 'none')}/gpt-4o-mini",
+                "project_id": self.project,
             },
             ("PUT", "/api/v1/virtual-models/{name:str}"): {
                 "project_id": self.project,

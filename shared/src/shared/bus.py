@@ -17,12 +17,14 @@ from typing import Any, TypeVar
 
 import msgspec
 import nats
+import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg as NatsMsg
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
+from shared import tracing
 from shared.errors import ERROR_CODES, KeyrelayError
 from shared.logging import get_logger
 from shared.messages.base import Failed
@@ -106,12 +108,13 @@ class BusClient:
     ) -> Any:
         """Send `msg`, return the decoded reply (never a `Failed`: that raises)."""
         name = dependency or subject.split(".", 1)[0]
+        outgoing = {**tracing.headers(), **(headers or {})}
         try:
             reply = await self.nc.request(
                 subject,
                 encode(msg),
                 timeout=timeout_s or self.default_timeout_s,
-                headers=dict(headers) if headers else None,
+                headers=outgoing or None,
             )
         except (NatsTimeoutError, TimeoutError, NoRespondersError) as exc:
             raise KeyrelayError("dependency_unavailable", f"{name} did not answer") from exc
@@ -139,6 +142,8 @@ async def serve(
     dec = decoder_for(request_type)
 
     async def on_message(raw: NatsMsg) -> None:
+        structlog.contextvars.clear_contextvars()
+        tracing.adopt(raw.headers)
         reply: msgspec.Struct
         try:
             req = dec.decode(raw.data)

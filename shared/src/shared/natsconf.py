@@ -29,7 +29,15 @@ SERVICES: Final = ("gateway", "catalog", "keyvault", "activity", "operator")
 
 _JS_STREAM_INFO: Final = f"$JS.API.STREAM.INFO.{s.ACTIVITY_STREAM}"
 _JS_CONSUMER: Final = f"$JS.API.CONSUMER.*.{s.ACTIVITY_STREAM}.>"
-LIMITS_BUCKET: Final = "keyrelay_limits"
+RATE_BUCKET: Final = "keyrelay_rate"
+SPEND_BUCKET: Final = "keyrelay_spend"
+
+
+def _kv_permissions(bucket: str) -> list[str]:
+    """What a KV client needs for one bucket: create it, read (direct get) and compare-and-set."""
+    stream = f"KV_{bucket}"
+    return [f"$KV.{bucket}.>", f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.STREAM.CREATE.{stream}",
+            f"$JS.API.DIRECT.GET.{stream}.>", f"$JS.API.STREAM.MSG.GET.{stream}"]
 
 
 def _inbox(service: str) -> str:
@@ -53,11 +61,8 @@ def permissions() -> dict[str, dict[str, object]]:
                 s.ACTIVITY_PING,
                 s.ACTIVITY_REQUEST_FINISHED,
                 _JS_STREAM_INFO,
-                f"$JS.API.STREAM.INFO.KV_{LIMITS_BUCKET}",
-                f"$KV.{LIMITS_BUCKET}.>",
-                f"$JS.API.DIRECT.GET.KV_{LIMITS_BUCKET}.>",
-                f"$JS.API.STREAM.MSG.GET.KV_{LIMITS_BUCKET}",
-                f"$JS.API.STREAM.CREATE.KV_{LIMITS_BUCKET}",
+                *_kv_permissions(RATE_BUCKET),
+                *_kv_permissions(SPEND_BUCKET),
                 "$JS.API.INFO",
             ],
             "subscribe": [_inbox("gateway"), f"{s.EVENTS_PREFIX}.>"],

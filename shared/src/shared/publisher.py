@@ -17,6 +17,7 @@ import msgspec
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from shared import tracing
 from shared.bus import encode
 from shared.logging import get_logger
 
@@ -33,7 +34,8 @@ class _Pending:
 
 
 class DurablePublisher:
-    def __init__(self, nc: NatsClient, *, spool_limit: int = 10_000, ack_timeout_s: float = 2.0) -> None:
+    def __init__(self, nc: NatsClient, *, spool_limit: int = 10_000, ack_timeout_s: float = 2.0,
+                 drop_acks: int = 0) -> None:
         self._js: JetStreamContext = nc.jetstream(timeout=ack_timeout_s)
         self._spool: deque[_Pending] = deque()
         self._spool_limit = spool_limit
@@ -41,6 +43,7 @@ class DurablePublisher:
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
         self.published = 0
+        self._drop_acks = drop_acks  # fault injection (tests only): pretend this many acks were lost
 
     @property
     def spool_depth(self) -> int:
@@ -65,7 +68,7 @@ class DurablePublisher:
             self._spool.popleft()
             self.dropped += 1
             log.error("publisher.spool_full_dropped_oldest", dropped=self.dropped)
-        self._spool.append(_Pending(subject, encode(event), msg_id, headers or {}))
+        self._spool.append(_Pending(subject, encode(event), msg_id, {**tracing.headers(), **(headers or {})}))
         self._wake.set()
 
     async def _flush(self) -> None:
@@ -74,6 +77,9 @@ class DurablePublisher:
 
     async def _send_one(self, item: _Pending) -> None:
         await self._js.publish(item.subject, item.data, headers={"Nats-Msg-Id": item.msg_id, **item.headers})
+        if self._drop_acks > 0:
+            self._drop_acks -= 1
+            raise TimeoutError("injected: publish ack lost")
 
     async def _send_batch(self) -> None:
         """Publish up to `BATCH` events concurrently (pipelined acks); failures go back to the front."""

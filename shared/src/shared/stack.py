@@ -128,8 +128,9 @@ class EmbeddedStack:
         wait_for_port(self.nats_port, proc=self.children["nats"].proc)
         wait_for_port(self.mongo_port, proc=self.children["mongo"].proc, timeout_s=30)
 
-    def start_service(self, service: str) -> Child:
-        child = service_child(service, env=self.service_env(service), log_path=self.logs / f"{service}.log").start()
+    def start_service(self, service: str, extra_env: Mapping[str, str] | None = None) -> Child:
+        env = {**self.service_env(service), **(extra_env or {})}
+        child = service_child(service, env=env, log_path=self.logs / f"{service}.log").start()
         self.children[service] = child
         return child
 

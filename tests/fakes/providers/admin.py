@@ -7,12 +7,12 @@ import dataclasses
 import msgspec
 from aiohttp import web
 
+from tests.fakes.providers.families.vertex import TOKEN_PATH
 from tests.fakes.providers.media import root_of
 from tests.fakes.providers.recording import state_of
+from tests.fakes.providers.registry import ALL_FAMILIES
 from tests.fakes.providers.respond import json_response, read_json_object
 from tests.fakes.providers.service_accounts import generate_service_account, load_public_key
-
-TOKEN_PATH = "/vertex-token/token"
 
 
 async def add_key(request: web.Request) -> web.Response:
@@ -27,7 +27,7 @@ async def add_service_account(request: web.Request) -> web.Response:
     body = await read_json_object(request) or {}
     try:
         email, key = str(body["client_email"]), load_public_key(str(body["public_key_pem"]))
-    except (KeyError, ValueError):
+    except (KeyError, TypeError, ValueError):
         return json_response({"error": "expected {client_email, public_key_pem}"}, status=400)
     state_of(request).service_accounts[email] = key
     return web.Response(status=204)
@@ -61,6 +61,11 @@ async def set_options(request: web.Request) -> web.Response:
     return json_response(dataclasses.asdict(options))
 
 
+async def base_urls(request: web.Request) -> web.Response:
+    """Provider id -> base URL on this server (what `KEYRELAY_PROVIDER_BASE_URLS` wants)."""
+    return json_response({family.name: root_of(request) + family.base_path for family in ALL_FAMILIES})
+
+
 async def expire_tokens(request: web.Request) -> web.Response:
     state_of(request).tokens.clear()
     return web.Response(status=204)
@@ -74,3 +79,4 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_delete("/__admin/requests", clear_requests)
     router.add_post("/__admin/options", set_options)
     router.add_delete("/__admin/tokens", expire_tokens)
+    router.add_get("/__admin/base-urls", base_urls)

@@ -44,7 +44,7 @@ def new_id(prefix: str, size: int = 12) -> str:
 @dataclass(frozen=True, slots=True)
 class ToolSpec:
     name: str
-    argument: str | None   # first property of the parameter schema, if any
+    argument: str | None  # first property of the parameter schema, if any
 
 
 @dataclass(frozen=True, slots=True)

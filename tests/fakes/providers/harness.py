@@ -24,7 +24,7 @@ def keys_from_json(text: str) -> dict[str, list[str]]:
         return {}
     raw = json.loads(text)
     if not isinstance(raw, dict):
-        raise ValueError("--keys-json must be a JSON object {provider: [keys]}")
+        raise TypeError("--keys-json must be a JSON object {provider: [keys]}")
     return {str(p): [v] if isinstance(v, str) else [str(k) for k in v] for p, v in raw.items()}
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from tests.fakes.providers.state import FakeState, RecordedRequest
 
 STATE_KEY: web.AppKey[FakeState] = web.AppKey("fake_state", FakeState)
-RECORD_KEY = "fake_record"
+RECORD_KEY: web.RequestKey[RecordedRequest] = web.RequestKey("fake_record", RecordedRequest)
 _URL_KEY_PARAMS = frozenset({"key", "api_key", "api-key", "apikey", "access_token", "token"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -24,7 +24,7 @@ def state_of(request: web.Request) -> FakeState:
 def mark_auth(request: web.Request, ok: bool) -> None:
     """Note on the recorded request whether its credential was accepted."""
     record = request.get(RECORD_KEY)
-    if isinstance(record, RecordedRequest):
+    if record is not None:
         record.auth_ok = ok
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from tests.fakes.providers import admin
+from tests.fakes.providers.families.vertex import TOKEN_PATH
 from tests.fakes.providers.media import FILES_PATH, serve_file
 from tests.fakes.providers.recording import STATE_KEY, recording_middleware
 from tests.fakes.providers.registry import ALL_FAMILIES
@@ -32,9 +33,7 @@ def build_app(state: FakeState) -> web.Application:
 class FakeProviderServer:
     """Emulates the LLM vendors on 127.0.0.1. Keys per family are registered up front or later."""
 
-    def __init__(
-        self, keys: Mapping[str, Iterable[str]] | None = None, options: FakeOptions | None = None
-    ) -> None:
+    def __init__(self, keys: Mapping[str, Iterable[str]] | None = None, options: FakeOptions | None = None) -> None:
         self.state = FakeState.create(keys, options)
         self.app = build_app(self.state)
         self._runner: web.AppRunner | None = None
@@ -50,7 +49,7 @@ class FakeProviderServer:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen (port 0 picks a free one) and return the root URL."""
-        runner = web.AppRunner(self.app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
+        runner = web.AppRunner(self.app, handler_cancellation=True, shutdown_timeout=0.2, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         self._runner = runner
@@ -83,7 +82,7 @@ class FakeProviderServer:
 
     def new_service_account(self, project_id: str = "fake-project") -> dict[str, str]:
         """A registered service-account key file whose `token_uri` is the fake token endpoint."""
-        account = generate_service_account(self.root + admin.TOKEN_PATH, project_id)
+        account = generate_service_account(self.root + TOKEN_PATH, project_id)
         self.register_service_account(account.info["client_email"], account.public_key_pem)
         return account.info
 

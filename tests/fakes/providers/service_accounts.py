@@ -37,7 +37,7 @@ def _unb64url(text: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class NewServiceAccount:
-    info: dict[str, str]     # the key file, as Google issues it
+    info: dict[str, str]  # the key file, as Google issues it
     public_key_pem: str
 
 
@@ -47,9 +47,11 @@ def generate_service_account(token_uri: str, project_id: str = "fake-project") -
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     name = f"sa-{secrets.token_hex(4)}"
     info = {
         "type": "service_account",
@@ -68,17 +70,28 @@ def generate_service_account(token_uri: str, project_id: str = "fake-project") -
 def load_public_key(pem: str) -> rsa.RSAPublicKey:
     key = serialization.load_pem_public_key(pem.encode())
     if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("not an RSA public key")
+        raise TypeError("not an RSA public key")
     return key
 
 
-def make_assertion(info: dict[str, str], *, scope: str = CLOUD_PLATFORM, lifetime_s: int = 3600,
-                   now: float | None = None, audience: str | None = None) -> str:
+def make_assertion(
+    info: dict[str, str],
+    *,
+    scope: str = CLOUD_PLATFORM,
+    lifetime_s: int = 3600,
+    now: float | None = None,
+    audience: str | None = None,
+) -> str:
     """Sign the JWT a client sends to the token endpoint (what google-auth does), for tests."""
     issued = int(time.time() if now is None else now)
     header = {"alg": "RS256", "typ": "JWT", "kid": info["private_key_id"]}
-    claims = {"iss": info["client_email"], "scope": scope, "aud": audience or info["token_uri"],
-              "iat": issued, "exp": issued + lifetime_s}
+    claims = {
+        "iss": info["client_email"],
+        "scope": scope,
+        "aud": audience or info["token_uri"],
+        "iat": issued,
+        "exp": issued + lifetime_s,
+    }
     signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
     key = serialization.load_pem_private_key(info["private_key"].encode(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
@@ -116,8 +129,14 @@ def verify_assertion(assertion: str, accounts: dict[str, rsa.RSAPublicKey], audi
     if CLOUD_PLATFORM not in str(claims.get("scope", "")).split():
         raise InvalidGrantError("Invalid OAuth scope or ID token audience provided.", "invalid_scope")
     iat, exp, now = claims.get("iat"), claims.get("exp"), time.time()
-    if not isinstance(iat, int) or not isinstance(exp, int) or exp - iat > MAX_LIFETIME_S or exp <= iat \
-            or exp < now - CLOCK_SKEW_S or iat > now + CLOCK_SKEW_S:
+    if (
+        not isinstance(iat, int)
+        or not isinstance(exp, int)
+        or exp - iat > MAX_LIFETIME_S
+        or exp <= iat
+        or exp < now - CLOCK_SKEW_S
+        or iat > now + CLOCK_SKEW_S
+    ):
         raise InvalidGrantError(
             "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. "
             "Check your iat and exp values in the JWT claim."

@@ -45,9 +45,9 @@ DONE = SseEvent(b"[DONE]")
 @dataclass(frozen=True, slots=True)
 class StreamPlan:
     events: Sequence[SseEvent]
-    end_events: int                 # trailing events that make the end marker (dropped by fault-no-done)
-    malformed: SseEvent             # inserted by fault-malformed
-    error: SseEvent | None = None   # sent by fault-midstream-error, then the stream ends
+    end_events: int  # trailing events that make the end marker (dropped by fault-no-done)
+    malformed: SseEvent  # inserted by fault-malformed
+    error: SseEvent | None = None  # sent by fault-midstream-error, then the stream ends
 
 
 def split_awkwardly(blob: bytes) -> tuple[bytes, bytes]:

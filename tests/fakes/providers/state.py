@@ -21,12 +21,12 @@ if TYPE_CHECKING:
 class FakeOptions:
     """Behaviour toggles; tests change them through the constructor or `POST /__admin/options`."""
 
-    write_delay_s: float = 0.002          # pause between the awkward SSE writes so they reach the client apart
-    token_expires_in: int = 3599          # Vertex access-token lifetime (set it low to test refresh)
+    write_delay_s: float = 0.002  # pause between the awkward SSE writes so they reach the client apart
+    token_expires_in: int = 3599  # Vertex access-token lifetime (set it low to test refresh)
     anthropic_reject_temperature_and_top_p: bool = True
-    gemini_require_thought_signature: bool = True   # gemini-3* models only, as upstream
-    job_polls_to_complete: int = 2        # FAL/Pollo: status polls before a job completes
-    webhook_deliveries: int = 2           # FAL/Pollo: every webhook is delivered this many times
+    gemini_require_thought_signature: bool = True  # gemini-3* models only, as upstream
+    job_polls_to_complete: int = 2  # FAL/Pollo: status polls before a job completes
+    webhook_deliveries: int = 2  # FAL/Pollo: every webhook is delivered this many times
     webhook_delay_s: float = 0.05
     pollo_webhook_secret: str = base64.b64encode(b"fake-pollo-webhook-secret").decode()
 
@@ -71,7 +71,7 @@ class FakeState:
     requests: list[RecordedRequest] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
     service_accounts: dict[str, RSAPublicKey] = field(default_factory=dict)
-    tokens: dict[str, float] = field(default_factory=dict)   # access token -> expiry (epoch seconds)
+    tokens: dict[str, float] = field(default_factory=dict)  # access token -> expiry (epoch seconds)
     jobs: dict[str, Job] = field(default_factory=dict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 

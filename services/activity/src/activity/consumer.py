@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import contextlib
 from typing import Any
 
@@ -84,6 +85,7 @@ class ActivityConsumer:
         self._task: asyncio.Task[None] | None = None
         self.stored = 0
         self.dead = 0
+        self._writes = 0
 
     async def start(self) -> None:
         await ensure_stream(self._js, self._settings)
@@ -148,6 +150,7 @@ class ActivityConsumer:
                 grouped.setdefault(collection, []).append(doc)
             for collection, docs in grouped.items():
                 await self._repo.store_many(getattr(self._repo, collection), docs)
+            self._maybe_crash()
         except Exception:
             for msg in batch:
                 await self.handle(msg)
@@ -156,6 +159,14 @@ class ActivityConsumer:
         self.stored += len(batch)
         for collection, docs in grouped.items():
             metrics.STORED.labels(collection).inc(len(docs))
+
+    def _maybe_crash(self) -> None:
+        """Fault injection (tests only): die between the MongoDB write and the ack."""
+        if self._settings.test_crash_after_writes:
+            self._writes += 1
+            if self._writes >= self._settings.test_crash_after_writes:
+                log.error("consumer.injected_crash", writes=self._writes)
+                os._exit(17)
 
     async def handle(self, msg: NatsMsg) -> None:
         deliveries = msg.metadata.num_delivered if msg.metadata else 1

@@ -28,15 +28,19 @@ def validate_model_slug(raw: str) -> str:
     return validation.validate_model_slug(raw)
 
 
-def validate_header_names(names: list[str]) -> list[str]:
-    validation.validate_custom_headers(dict.fromkeys(names, "x"))
-    return sorted({n.lower() for n in names})
+def validate_header_names(names: list[str], *, custom_host: bool) -> list[str]:
+    """Forwarded auth header names (values never reach catalog); auth-style names only for custom hosts."""
+    return validation.validate_header_names(names, custom_host=custom_host)
 
 
-def validate_credential_settings(ctx: Ctx, provider: str, creds: m.CredentialInput) -> dict[str, Any]:
+def validate_credential_settings(
+    ctx: Ctx, provider: str, creds: m.CredentialInput, *, custom_host: bool
+) -> dict[str, Any]:
     """Check the non-secret credential settings against the provider's schema; return them."""
     del ctx
-    return validation.validate_public_credentials(provider, creds.public, set(creds.secret_fields))
+    return validation.validate_public_credentials(
+        provider, creds.public, set(creds.secret_fields), custom_host=custom_host
+    )
 
 
 async def check_custom_host(ctx: Ctx, host: m.CustomHost | dict[str, Any] | None) -> dict[str, Any] | None:
@@ -63,7 +67,9 @@ def selection_to_enabled(ctx: Ctx, provider: str, selection: m.ModelSelection, c
         return []
     if selection.all:
         return known
-    enabled = list(dict.fromkeys(selection.enabled or []))
+    # aliases (`claude-opus-4.8`) are stored under the provider's own API id (`claude-opus-4-8`)
+    requested = [ctx.models.canonical_id(provider, model) or model for model in selection.enabled or []]
+    enabled = list(dict.fromkeys(requested))
     unknown = [model for model in enabled if model not in known]
     if unknown and not custom_host:
         raise KeyrelayError(

@@ -48,6 +48,10 @@ RULES: Final[dict[type[Msg], Rule]] = {
     m.PutVirtualModel: "project_admin",
     m.GetVirtualModel: "member",
     m.DeleteVirtualModel: "project_admin",
+    m.ListConfigs: "member",
+    m.GetConfig: "member",
+    m.PutConfig: "owner",
+    m.DeleteConfig: "owner",
 }
 
 

@@ -26,6 +26,7 @@ class CatalogRepository:
         self.api_keys: AsyncCollection[Doc] = db["api_keys"]
         self.integrations: AsyncCollection[Doc] = db["integrations"]
         self.virtual_models: AsyncCollection[Doc] = db["virtual_models"]
+        self.configs: AsyncCollection[Doc] = db["configs"]
 
     async def ensure_indexes(self) -> None:
         await self.members.create_index([("token_hash", ASCENDING)], unique=True)
@@ -36,6 +37,7 @@ class CatalogRepository:
         await self.integrations.create_index([("org_id", ASCENDING), ("slug", ASCENDING)], unique=True)
         await self.integrations.create_index([("org_id", ASCENDING), ("status", ASCENDING)])
         await self.virtual_models.create_index([("org_id", ASCENDING), ("name", ASCENDING)], unique=True)
+        await self.configs.create_index([("org_id", ASCENDING), ("name", ASCENDING)], unique=True)
 
     # --- generic, org-scoped -------------------------------------------------------------------
     @staticmethod
@@ -89,6 +91,9 @@ class CatalogRepository:
             }
         ).sort("created_at", ASCENDING)
         return [doc async for doc in cursor]
+
+    async def configs_for(self, org_id: str) -> list[Doc]:
+        return [doc async for doc in self.configs.find({"org_id": org_id})]
 
     async def virtual_models_for(self, org_id: str, project_id: str) -> list[Doc]:
         cursor = self.virtual_models.find({"org_id": org_id, "project_id": {"$in": [None, project_id]}})

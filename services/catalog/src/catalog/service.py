@@ -85,13 +85,18 @@ class Catalog:
             budget_period=doc.get("budget_period"),
             expires_at=expires,
             content_logging=bool(project.get("content_logging", False)),
+            project_rpm=project.get("rpm"),
+            project_tpm=project.get("tpm"),
+            project_budget_usd=project.get("budget_usd"),
+            project_budget_period=project.get("budget_period"),
         )
 
     async def snapshot(self, req: m.SnapshotRequest) -> m.RoutingSnapshot:
         repo = self.ctx.repo
         integrations = await repo.routable_integrations(req.org_id, req.project_id)
         virtual = await repo.virtual_models_for(req.org_id, req.project_id)
-        return build_snapshot(req.org_id, req.project_id, integrations, virtual, self.ctx.models)
+        configs = await repo.configs_for(req.org_id)
+        return build_snapshot(req.org_id, req.project_id, integrations, virtual, self.ctx.models, configs)
 
     async def report(self, req: m.IntegrationReport) -> m.Ack:
         changes: dict[str, Any] = {"last_used_at": req.at or now()}

@@ -14,7 +14,7 @@ import hashlib
 from typing import Any
 
 import msgspec
-from shared.messages.catalog import Route, RouteTarget, RoutingSnapshot
+from shared.messages.catalog import ConfigNode, Route, RouteTarget, RoutingSnapshot, SnapshotConfig
 from shared.messages.usage import Pricing
 
 Doc = dict[str, Any]
@@ -65,15 +65,18 @@ def _target(integration: Doc, model: str, pricing: Pricing) -> RouteTarget:
 
 
 def build_snapshot(
-    org_id: str, project_id: str, integrations: list[Doc], virtual_models: list[Doc], models_catalog: Any
+    org_id: str, project_id: str, integrations: list[Doc], virtual_models: list[Doc], models_catalog: Any,
+    configs: list[Doc] | None = None,
 ) -> RoutingSnapshot:
     routes: dict[str, Route] = {}
     by_provider: dict[str, list[RouteTarget]] = {}
     for integration in integrations:
         for model, target in _targets(integration, models_catalog).items():
-            name = f"@{integration['slug']}/{model}"
-            routes[name] = Route(name=name, kind="integration", targets=[target])
-            by_provider.setdefault(f"{integration['provider']}/{model}", []).append(target)
+            known = models_catalog.get(integration["provider"], model)
+            for spelling in [model, *(known.aliases if known is not None else [])]:
+                name = f"@{integration['slug']}/{spelling}"
+                routes.setdefault(name, Route(name=name, kind="integration", targets=[target]))
+                by_provider.setdefault(f"{integration['provider']}/{spelling}", []).append(target)
     for name, targets in by_provider.items():
         if name not in routes:
             routes[name] = Route(
@@ -86,7 +89,18 @@ def build_snapshot(
             route = routes.get(spec["model"])
             if route is not None and route.kind == "integration":
                 targets.append(msgspec.structs.replace(route.targets[0], weight=float(spec.get("weight", 1.0))))
-        if targets and "/" not in vm["name"]:
-            routes[vm["name"]] = Route(name=vm["name"], kind="virtual", strategy=vm["strategy"], targets=targets)
-    digest = hashlib.blake2b(msgspec.json.encode(sorted(routes)), digest_size=8).hexdigest()
-    return RoutingSnapshot(org_id=org_id, project_id=project_id, version=digest, routes=routes)
+        if (targets or vm.get("config")) and "/" not in vm["name"]:
+            routes[vm["name"]] = Route(
+                name=vm["name"], kind="virtual", strategy=vm["strategy"], targets=targets, config=vm.get("config")
+            )
+    snapshot_configs = {}
+    for doc in configs or []:
+        current = next(v for v in doc["versions"] if v["version"] == doc["current_version"])
+        snapshot_configs[doc["name"]] = SnapshotConfig(
+            name=doc["name"], version=doc["current_version"], node=msgspec.convert(current["node"], ConfigNode)
+        )
+    digest = hashlib.blake2b(
+        msgspec.json.encode([sorted(routes), sorted((c.name, c.version) for c in snapshot_configs.values())]),
+        digest_size=8,
+    ).hexdigest()
+    return RoutingSnapshot(org_id=org_id, project_id=project_id, version=digest, routes=routes, configs=snapshot_configs)

@@ -17,6 +17,10 @@ def project(doc: Doc) -> Doc:
         "id": doc["_id"],
         "name": doc["name"],
         "content_logging": doc.get("content_logging", False),
+        "rpm": doc.get("rpm"),
+        "tpm": doc.get("tpm"),
+        "budget_usd": doc.get("budget_usd"),
+        "budget_period": doc.get("budget_period"),
         "created_at": _iso(doc.get("created_at")),
     }
 
@@ -84,6 +88,7 @@ def custom_model(doc: Doc) -> Doc:
 def virtual_model(doc: Doc) -> Doc:
     return {
         "name": doc["name"],
+        "config": doc.get("config"),
         "project_id": doc.get("project_id"),
         "strategy": doc["strategy"],
         "targets": doc.get("targets", []),

@@ -24,12 +24,14 @@ from shared.publisher import DurablePublisher
 from gateway import metrics
 from gateway.api.activity import ACTIVITY_ROUTES
 from gateway.api.errors import handle_http_exception, handle_keyrelay_error, handle_unexpected
+from gateway.api.explain import EXPLAIN_ROUTES
 from gateway.api.health import HEALTH_ROUTES
 from gateway.api.inference import ROUTES as INFERENCE_ROUTES
 from gateway.api.management import management_router
 from gateway.api.openapi import OPENAPI_ROUTES
 from gateway.api.state import GatewayState
 from gateway.catalog_client import CatalogClient
+from gateway.limits import Limits
 from gateway.keyvault_client import KeyvaultClient
 from gateway.outbound import make_session
 from gateway.providers.registry import build_adapters
@@ -63,7 +65,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
 
         nc = await connect(settings, "gateway", on_reconnect=on_reconnect)
         bus = BusClient(nc, default_timeout_s=settings.request_timeout_s)
-        publisher = DurablePublisher(nc)
+        publisher = DurablePublisher(nc, drop_acks=settings.test_drop_publish_acks)
         publisher.start()
         policy = AddressPolicy.from_settings(settings.upstream_allow, allow_http=settings.upstream_allow_http)
         session = make_session(policy, limit=settings.upstream_connections)
@@ -103,13 +105,15 @@ def create_app(settings: GatewaySettings) -> Litestar:
                 "activity_spool_dropped": publisher.dropped,
             }
         )
+        limits = Limits(nc)
         app.state.gw = GatewayState(
             settings=settings,
             bus=bus,
             catalog=catalog,
             proxy=proxy,
-            recorder=ActivityRecorder(publisher),
+            recorder=ActivityRecorder(publisher, limits),
             publisher=publisher,
+            limits=limits,
         )
         try:
             yield
@@ -122,7 +126,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
         return app.state.gw  # type: ignore[no-any-return]
 
     app = Litestar(
-        route_handlers=[*INFERENCE_ROUTES, *HEALTH_ROUTES, *ACTIVITY_ROUTES, *OPENAPI_ROUTES, management_router()],
+        route_handlers=[*INFERENCE_ROUTES, *HEALTH_ROUTES, *ACTIVITY_ROUTES, *OPENAPI_ROUTES,
+            *EXPLAIN_ROUTES, management_router()],
         dependencies={"gw": Provide(provide_state, sync_to_thread=False)},
         lifespan=[lifespan],
         exception_handlers={

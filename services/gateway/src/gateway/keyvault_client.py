@@ -1,14 +1,16 @@
 """The gateway's side of the decryption protocol, with a short-lived in-memory key cache.
 
-Each request is signed with the gateway's Ed25519 key, carries a fresh id, an expiry and a
-one-time X25519 public key; the reply must open with that one-time key and keyvault's pinned
-public key (so it is from keyvault) and must name the same request id (so it is for this request).
-Decrypted credentials live only in `Secret`s, in a bounded cache with a short TTL that change
-events evict by integration id.
+Each request is signed with the gateway's Ed25519 key and carries a fresh id, an expiry and a
+one-time X25519 public key. The reply must open with that one-time key and keyvault's pinned
+public key (so it is from keyvault, unaltered) and must name the same request id and integration
+(so it is for this request). Decrypted credentials live only in `Secret`s, in a bounded LRU cache
+with a short TTL, evicted by the credential-changed / catalog-changed events (ids only).
+Concurrent misses for one key share a single keyvault round trip.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from dataclasses import dataclass
@@ -18,26 +20,28 @@ import msgspec
 from nacl.exceptions import CryptoError
 from nacl.public import Box, PrivateKey, PublicKey
 from nacl.signing import SigningKey
-
-from gateway.cache import TTLCache
-from gateway.providers.base import Credential
-from shared import subjects
 from shared.bus import BusClient
 from shared.errors import KeyrelayError
 from shared.messages import keyvault as kv
 from shared.secret import Secret
 from shared.tokens import new_id
 
+from gateway.cache import TTLCache
+from gateway.providers.base import Credential
+from shared import subjects
+
 _payload = msgspec.json.Decoder(kv.RevealedPayload)
+CacheKey = tuple[str, str, str]  # (org_id, integration_id, project_id)
 
 
 @dataclass(frozen=True, slots=True)
 class RevealedCredential:
     credential: Credential
-    base_url: str
+    base_url: str  # the only upstream base URL keyvault bound this secret to
 
 
-def _credential(secret: dict[str, Any], fingerprint: str) -> Credential:
+def to_credential(secret: dict[str, Any], fingerprint: str) -> Credential:
+    """Wrap every secret value in a `Secret` the moment it is decrypted."""
     sa = secret.get("service_account_json")
     sa_text = msgspec.json.encode(sa).decode() if isinstance(sa, dict) else sa
     headers = secret.get("headers") or {}
@@ -49,55 +53,102 @@ def _credential(secret: dict[str, Any], fingerprint: str) -> Credential:
     )
 
 
+def _refused(message: str) -> KeyrelayError:
+    return KeyrelayError("dependency_unavailable", message)
+
+
 class KeyvaultClient:
     def __init__(self, bus: BusClient, signing_key: SigningKey, keyvault_public_key: PublicKey, *,
-                 timeout_s: float = 2.0, ttl_s: float = 60.0, max_size: int = 1024) -> None:
+                 timeout_s: float = 2.0, ttl_s: float = 60.0, max_size: int = 1024,
+                 request_ttl_s: float = 10.0) -> None:
         self._bus = bus
         self._signing = signing_key
         self._keyvault = keyvault_public_key
         self._timeout = timeout_s
-        self._cache: TTLCache[tuple[str, str], RevealedCredential] = TTLCache(max_size=max_size, ttl_s=ttl_s)
+        self._request_ttl = request_ttl_s
+        self._cache: TTLCache[CacheKey, RevealedCredential] = TTLCache(max_size=max_size, ttl_s=ttl_s)
+        self._inflight: dict[CacheKey, asyncio.Future[RevealedCredential]] = {}
+        self._generation = 0  # bumped by every invalidation: a fetch that raced one is not cached
         self.round_trips = 0
 
     @classmethod
     def from_settings(cls, bus: BusClient, settings: Any) -> KeyvaultClient:
-        if not settings.gateway_signing_key or not settings.keyvault_public_key:
-            raise KeyrelayError("dependency_unavailable",
-                                "KEYRELAY_GATEWAY_SIGNING_KEY and KEYRELAY_KEYVAULT_PUBLIC_KEY are required")
-        return cls(bus, SigningKey(base64.b64decode(settings.gateway_signing_key)),
-                   PublicKey(base64.b64decode(settings.keyvault_public_key)),
-                   timeout_s=settings.keyvault_timeout_s, ttl_s=settings.key_cache_ttl_s,
+        try:
+            signing = SigningKey(base64.b64decode(settings.gateway_signing_key, validate=True))
+            keyvault = PublicKey(base64.b64decode(settings.keyvault_public_key, validate=True))
+        except Exception:
+            raise _refused("KEYRELAY_GATEWAY_SIGNING_KEY and KEYRELAY_KEYVAULT_PUBLIC_KEY are required "
+                           "(base64, 32 bytes each)") from None
+        return cls(bus, signing, keyvault, timeout_s=settings.keyvault_timeout_s, ttl_s=settings.key_cache_ttl_s,
                    max_size=settings.key_cache_size)
 
     async def reveal(self, *, org_id: str, project_id: str, integration_id: str) -> RevealedCredential:
-        key = (integration_id, project_id)
+        """The credential of `integration_id` for a request of `project_id`, from the cache or keyvault."""
+        key = (org_id, integration_id, project_id)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        revealed = await self._fetch(org_id, project_id, integration_id)
-        self._cache.put(key, revealed)
-        return revealed
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[RevealedCredential] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        generation = self._generation
+        try:
+            revealed = await self._fetch(org_id, project_id, integration_id)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: nobody else may be waiting
+            raise
+        else:
+            future.set_result(revealed)
+            if generation == self._generation:
+                self._cache.put(key, revealed)
+            return revealed
+        finally:
+            self._inflight.pop(key, None)
 
-    async def _fetch(self, org_id: str, project_id: str, integration_id: str) -> RevealedCredential:
+    def _sign(self, org_id: str, project_id: str, integration_id: str) -> tuple[str, PrivateKey, bytes]:
         one_time = PrivateKey.generate()
         request_id = new_id("kvr")
-        claims = kv.RevealClaims(request_id=request_id, expires_at=time.time() + 10.0, org_id=org_id,
-                                 project_id=project_id, integration_id=integration_id,
-                                 reply_key=bytes(one_time.public_key))
-        signed = bytes(self._signing.sign(msgspec.json.encode(claims)))
+        claims = kv.RevealClaims(purpose=kv.REVEAL_PURPOSE, request_id=request_id,
+                                 expires_at=time.time() + self._request_ttl, org_id=org_id, project_id=project_id,
+                                 integration_id=integration_id, reply_key=bytes(one_time.public_key))
+        return request_id, one_time, bytes(self._signing.sign(msgspec.json.encode(claims)))
+
+    async def _fetch(self, org_id: str, project_id: str, integration_id: str) -> RevealedCredential:
+        request_id, one_time, signed = self._sign(org_id, project_id, integration_id)
         self.round_trips += 1
         reply: kv.RevealGranted = await self._bus.request(subjects.KEYVAULT_REVEAL, kv.RevealRequest(signed=signed),
-                                                          kv.RevealGranted, timeout_s=self._timeout, dependency="keyvault")
+                                                          kv.RevealGranted, timeout_s=self._timeout,
+                                                          dependency="keyvault")
+        return self.open_reply(reply, one_time, request_id=request_id, integration_id=integration_id)
+
+    def open_reply(self, reply: kv.RevealGranted, one_time: PrivateKey, *, request_id: str,
+                   integration_id: str) -> RevealedCredential:
+        """Accept only a reply boxed by keyvault's key to this request's one-time key, naming this request."""
         try:
             payload = _payload.decode(Box(one_time, self._keyvault).decrypt(reply.boxed))
-        except (CryptoError, msgspec.DecodeError, msgspec.ValidationError, ValueError):
-            raise KeyrelayError("dependency_unavailable", "keyvault reply could not be authenticated") from None
-        if payload.request_id != request_id:
-            raise KeyrelayError("dependency_unavailable", "keyvault reply is for another request")
-        return RevealedCredential(credential=_credential(payload.secret, payload.fingerprint), base_url=payload.base_url)
+        except (CryptoError, msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError):
+            raise _refused("keyvault reply could not be authenticated") from None
+        if payload.request_id != request_id or payload.integration_id != integration_id:
+            raise _refused("keyvault reply is for another request")
+        if not payload.base_url:
+            raise _refused("keyvault reply names no base URL")
+        return RevealedCredential(credential=to_credential(payload.secret, payload.fingerprint),
+                                  base_url=payload.base_url)
 
     def invalidate(self, integration_id: str) -> None:
-        self._cache.drop_where(lambda key, _: key[0] == integration_id)
+        self._generation += 1
+        self._cache.drop_where(lambda key, _: key[1] == integration_id)
+
+    def invalidate_org(self, org_id: str) -> None:
+        self._generation += 1
+        self._cache.drop_where(lambda key, _: key[0] == org_id)
 
     def clear(self) -> None:
+        self._generation += 1
         self._cache.clear()
+
+    def __len__(self) -> int:
+        return len(self._cache)

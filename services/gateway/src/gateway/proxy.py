@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from shared.errors import KeyrelayError
@@ -22,7 +23,9 @@ from gateway.catalog_client import CatalogClient
 from gateway.keyvault_client import KeyvaultClient
 from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, ProviderError, Target
 from gateway.recorder import RequestRecord
-from gateway.routing.resolve import Plan, merge_fallbacks, resolve
+from gateway.routing.breaker import CircuitBreakers
+from gateway.routing.plan import Plan, Step
+from gateway.routing.resolve import merge_fallbacks, resolve
 from gateway.settings import GatewaySettings
 
 log = get_logger("keyrelay.gateway.proxy")
@@ -46,22 +49,30 @@ class Proxy:
         keyvault: KeyvaultClient,
         adapters: dict[str, ProviderAdapter],
         settings: GatewaySettings,
+        breakers: CircuitBreakers | None = None,
     ) -> None:
         self.catalog = catalog
         self.keyvault = keyvault
         self.adapters = adapters
         self.settings = settings
+        self.breakers = breakers or CircuitBreakers(
+            threshold=settings.breaker_threshold, window=settings.breaker_window, cooldown_s=settings.breaker_cooldown_s
+        )
         self._background: set[asyncio.Task[None]] = set()
         self._reported: dict[str, tuple[str | None, float]] = {}
 
-    async def plan(self, principal: ApiKeyPrincipal, body: dict[str, Any], pin_slug: str | None) -> Plan:
+    async def plan(self, principal: ApiKeyPrincipal, body: dict[str, Any], headers: Mapping[str, str]) -> Plan:
         snapshot = await self.catalog.snapshot(principal.org_id, principal.project_id)
-        plan = resolve(snapshot, principal, body.get("model"), pin_slug=pin_slug)  # type: ignore[arg-type]
+        pin = headers.get("x-keyrelay-integration") or None
+        config = headers.get("x-keyrelay-config") or None
+        plan = resolve(snapshot, principal, body.get("model"), body=body, pin_slug=pin, config_name=config)
         extra = body.get("models")
         if extra is not None:
             if not isinstance(extra, list) or len(extra) > 8 or not all(isinstance(x, str) for x in extra):
                 raise KeyrelayError("invalid_request", "models must be a list of up to 8 model strings", param="models")
-            plan = merge_fallbacks(plan, [resolve(snapshot, principal, name, pin_slug=pin_slug) for name in extra])
+            plan = merge_fallbacks(
+                plan, [resolve(snapshot, principal, name, body=body, pin_slug=pin) for name in extra]
+            )
         return plan
 
     def options(self, *, include_usage: bool = True) -> CallOptions:
@@ -72,29 +83,64 @@ class Proxy:
         )
 
     async def run(self, record: RequestRecord, plan: Plan, body: dict[str, Any], call: Call[R], opts: CallOptions) -> R:
-        """Try each target in order; return the first success, or raise the last error (with attempts)."""
+        """Try each step (retrying it as its policy says) until one succeeds.
+
+        Moves to the next step only on a status the step's `fallback_on` lists (by default: upstream
+        faults and credential problems, never a request the provider refused as malformed); skips
+        integrations whose circuit is open unless nothing else is left.
+        """
+        record.virtual_model = plan.virtual_model
+        record.config, record.config_version = plan.config, plan.config_version
+        deadline = time.monotonic() + plan.total_timeout_s if plan.total_timeout_s else None
+        steps = self._order_by_breaker(plan.steps)
         last: KeyrelayError | None = None
-        for target in plan.targets:
-            started = time.perf_counter()
-            try:
-                upstream, credential = await self._prepare(record.principal, target)
-                adapter = self.adapters.get(target.adapter)
-                if adapter is None:
-                    raise KeyrelayError("upstream_error", f"no adapter for {target.adapter}")
-                result = await call(adapter, {**body, "model": target.model}, upstream, credential, opts)
-            except ProviderError as exc:
-                record.attempts.append(_attempt(target, exc.upstream_status or exc.status, exc.code, started))
-                self._report(record.principal, target, exc.code)
-                last = exc
-                if not exc.retryable:
+        for step in steps:
+            for attempt in range(max(1, step.retry.attempts)):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise last or ProviderError("upstream_timeout", "the request's total timeout passed")
+                try:
+                    return await self._attempt(record, step, body, call, _options(opts, step, remaining))
+                except ProviderError as exc:
+                    last = exc
+                    status = _status_of(exc)
+                    if attempt + 1 < step.retry.attempts and status in step.retry.on_status_codes:
+                        await asyncio.sleep(_backoff(step, attempt, exc, deadline))
+                        continue
+                    if status not in step.fallback_on:
+                        raise
                     break
-                continue
-            record.attempts.append(_attempt(target, 200, None, started))
-            record.served = target
-            self._report(record.principal, target, None)
-            return result
-        assert last is not None  # noqa: S101 - a plan always has at least one target
+        assert last is not None  # noqa: S101 - a plan always has at least one step
         raise last
+
+    def _order_by_breaker(self, steps: list[Step]) -> list[Step]:
+        allowed = [s for s in steps if self.breakers.allow(s.target.integration_id)]
+        return allowed or steps  # every circuit open: try anyway rather than fail without trying
+
+    async def _attempt(
+        self, record: RequestRecord, step: Step, body: dict[str, Any], call: Call[R], opts: CallOptions
+    ) -> R:
+        target = step.target
+        started = time.perf_counter()
+        try:
+            upstream, credential = await self._prepare(record.principal, target)
+            adapter = self.adapters.get(target.adapter)
+            if adapter is None:
+                raise ProviderError("upstream_error", f"no adapter for {target.adapter} in this gateway")
+            result = await call(adapter, {**body, "model": target.model}, upstream, credential, opts)
+        except ProviderError as exc:
+            record.attempts.append(_attempt(target, exc.upstream_status or exc.status, exc.code, started))
+            if exc.code in _BREAKER_CODES:
+                self.breakers.failure(target.integration_id)
+            else:
+                self.breakers.success(target.integration_id)
+            self._report(record.principal, target, exc.code)
+            raise
+        record.attempts.append(_attempt(target, 200, None, started))
+        record.served = target
+        self.breakers.success(target.integration_id)
+        self._report(record.principal, target, None)
+        return result
 
     async def _prepare(self, principal: ApiKeyPrincipal, target: RouteTarget) -> tuple[Target, Credential]:
         revealed = await self.keyvault.reveal(
@@ -153,6 +199,33 @@ async def read_first_chunk(
     except BaseException:
         await stream.aclose()
         raise
+
+
+_BREAKER_CODES = frozenset({"upstream_error", "upstream_timeout", "upstream_overloaded"})
+# statuses used to match policies when the upstream gave none (timeouts, resets)
+_CODE_STATUS = {"upstream_timeout": 408, "upstream_error": 502}
+
+
+def _status_of(exc: ProviderError) -> int:
+    return exc.upstream_status or _CODE_STATUS.get(exc.code, exc.status)
+
+
+def _options(base: CallOptions, step: Step, remaining: float | None) -> CallOptions:
+    timeout = step.timeout_s or base.timeout_s
+    first = step.first_byte_timeout_s or base.first_byte_timeout_s
+    if remaining is not None:
+        timeout, first = min(timeout, remaining), min(first, remaining)
+    return dataclasses.replace(base, timeout_s=timeout, first_byte_timeout_s=first)
+
+
+def _backoff(step: Step, attempt: int, exc: ProviderError, deadline: float | None) -> float:
+    """Exponential backoff; a provider's `retry-after` wins when allowed, capped either way."""
+    delay = min(step.retry.backoff_ms * (2**attempt), step.retry.max_backoff_ms) / 1000
+    if step.retry.respect_retry_after and exc.retry_after is not None:
+        delay = min(float(exc.retry_after), step.retry.max_retry_after_ms / 1000)
+    if deadline is not None:
+        delay = min(delay, max(0.0, deadline - time.monotonic()))
+    return float(max(0.0, delay))
 
 
 def _attempt(target: RouteTarget, status: int, code: str | None, started: float) -> Attempt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -9,10 +10,14 @@ from typing import Any
 
 from shared.messages.activity import Attempt, RequestFinished
 from shared.messages.catalog import ApiKeyPrincipal, RouteTarget
+from shared.logging import get_logger
 from shared.messages.usage import Usage
 from shared.publisher import DurablePublisher
 
+log = get_logger("keyrelay.gateway.recorder")
+
 from gateway import metrics
+from gateway.limits import Limits
 from shared import subjects
 
 
@@ -27,6 +32,8 @@ class RequestRecord:
     ts: datetime = field(default_factory=lambda: datetime.now(UTC))
     model_requested: str = ""
     virtual_model: str | None = None
+    config: str | None = None
+    config_version: int | None = None
     stream: bool = False
     attempts: list[Attempt] = field(default_factory=list)
     served: RouteTarget | None = None
@@ -66,6 +73,8 @@ class RequestRecord:
             model_requested=self.model_requested,
             model_served=served.model if served else None,
             virtual_model=self.virtual_model,
+            config=self.config,
+            config_version=self.config_version,
             attempts=self.attempts,
             status=status,
             error_code=error_code,
@@ -81,9 +90,27 @@ class RequestRecord:
 
 
 class ActivityRecorder:
-    def __init__(self, publisher: DurablePublisher) -> None:
-        self._publisher = publisher
+    """Hands each finished request to the durable publisher, metrics and the shared limit counters."""
 
-    def record(self, event: RequestFinished, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, publisher: DurablePublisher, limits: Limits | None = None) -> None:
+        self._publisher = publisher
+        self._limits = limits
+        self._background: set[asyncio.Task[None]] = set()
+
+    def finish(self, record: RequestRecord, *, status: int, error_code: str | None = None,
+               stream_outcome: str | None = None) -> None:
+        self.record(record.finish(status=status, error_code=error_code, stream_outcome=stream_outcome), record.principal)
+
+    def record(self, event: RequestFinished, principal: ApiKeyPrincipal | None = None) -> None:
         metrics.observe(event)
-        self._publisher.publish(subjects.ACTIVITY_REQUEST_FINISHED, event, event.request_id, headers)
+        self._publisher.publish(subjects.ACTIVITY_REQUEST_FINISHED, event, event.request_id)
+        if self._limits is not None and principal is not None:
+            task = asyncio.create_task(self._account(principal, event))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _account(self, principal: ApiKeyPrincipal, event: RequestFinished) -> None:
+        try:
+            await self._limits.account(principal, event)  # type: ignore[union-attr]
+        except Exception as exc:
+            log.warning("limits.account_failed", error=type(exc).__name__)

@@ -136,7 +136,7 @@ async def relay(
         if record.attempts and outcome != "complete":
             last_attempt = record.attempts[-1]
             record.attempts[-1] = msgspec.structs.replace(last_attempt, error_code=code)
-        recorder.record(record.finish(status=status, error_code=code, stream_outcome=outcome))
+        recorder.finish(record, status=status, error_code=code, stream_outcome=outcome)
 
 
 async def _close(stream: ChatStream) -> None:

@@ -1,65 +1,45 @@
-"""Keyvault service: refuses weak key material, then serves its subjects over core NATS."""
+"""Keyvault service: refuses weak key material, then serves its subjects over core NATS.
+
+Every subject is core NATS request-reply behind the `keyvault` queue group; decryption traffic
+never touches a JetStream stream. Only audit events go to JetStream (through a durable publisher)
+and credential-changed events (ids only) are broadcast on core NATS.
+"""
 
 from __future__ import annotations
 
-import base64
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
-from nacl.public import PrivateKey
-from nacl.signing import VerifyKey
+from nats.aio.client import Client as NatsClient
+from nats.aio.subscription import Subscription
 from pymongo import AsyncMongoClient
-
-from keyvault.crypto import Sealer
-from keyvault.repository import CredentialRepository
-from keyvault.rotation import rotate
-from keyvault.settings import KeyvaultSettings, decode_key, load_keks
-from keyvault.vault import Vault
-from shared import subjects
 from shared.bus import connect, encode, serve
 from shared.messages import keyvault as kv
-from shared.messages.activity import AuditEvent
 from shared.messages.base import Ping, Pong
 from shared.publisher import DurablePublisher
-from shared.settings import SettingsError
-from shared.tokens import new_id
+from shared.runner import run_service
+
+from keyvault.audit import Auditor
+from keyvault.crypto import Sealer
+from keyvault.metrics import serve_metrics
+from keyvault.repository import CredentialRepository, Doc
+from keyvault.rotation import rotate
+from keyvault.settings import KeyMaterial, KeyvaultSettings, load_key_material
+from keyvault.vault import Vault
+from shared import subjects
 
 
-def build_sealer(settings: KeyvaultSettings) -> Sealer:
-    return Sealer(load_keks(settings), settings.keyvault_primary_kek, set(settings.keyvault_retired_keks))
+def build_sealer(material: KeyMaterial) -> Sealer:
+    return Sealer(material.keks, material.primary, material.retired)
 
 
-def _require(name: str, value: str) -> str:
-    if not value:
-        raise SettingsError(f"{name} is required")
-    return value
-
-
-@asynccontextmanager
-async def lifespan(settings: KeyvaultSettings) -> AsyncIterator[Vault]:
-    sealer = build_sealer(settings)
-    private = PrivateKey(decode_key("KEYRELAY_KEYVAULT_PRIVATE_KEY", _require("KEYRELAY_KEYVAULT_PRIVATE_KEY", settings.keyvault_private_key)))
-    gateway_key = VerifyKey(decode_key("KEYRELAY_KEYVAULT_GATEWAY_VERIFY_KEY", _require("KEYRELAY_KEYVAULT_GATEWAY_VERIFY_KEY", settings.keyvault_gateway_verify_key)))
-    catalog_key = VerifyKey(decode_key("KEYRELAY_KEYVAULT_CATALOG_VERIFY_KEY", _require("KEYRELAY_KEYVAULT_CATALOG_VERIFY_KEY", settings.keyvault_catalog_verify_key)))
-    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
-    repo = CredentialRepository(mongo, settings.keyvault_db)  # type: ignore[arg-type]
-    await repo.ensure_indexes()
-    nc = await connect(settings, "keyvault")
-    publisher = DurablePublisher(nc)
-    publisher.start()
-
-    def audit(org_id: str, actor: str, action: str, integration_id: str, outcome: str, detail: dict[str, str]) -> None:
-        event = AuditEvent(event_id=new_id("aud"), ts=datetime.now(UTC), org_id=org_id, actor_id=actor,
-                           action=action, target_type="credential", target_id=integration_id,
-                           outcome=outcome, service="keyvault", detail=detail)  # type: ignore[arg-type]
-        publisher.publish(subjects.ACTIVITY_AUDIT_RECORDED, event, event.event_id)
-
-    vault = Vault(repo, sealer, private, gateway_key, catalog_key, audit, settings.keyvault_reveal_max_age_s)
+async def _serve_all(nc: NatsClient, vault: Vault, auditor: Auditor) -> list[Subscription]:
     queue = subjects.QUEUE_KEYVAULT
 
     async def changed(org_id: str, integration_id: str) -> None:
-        await nc.publish(subjects.EVENT_CREDENTIAL_CHANGED, encode(kv.CredentialChanged(org_id=org_id, integration_id=integration_id)))
+        await nc.publish(subjects.EVENT_CREDENTIAL_CHANGED,
+                         encode(kv.CredentialChanged(org_id=org_id, integration_id=integration_id)))
 
     async def reveal(req: kv.RevealRequest, _: object) -> kv.RevealGranted:
         return await vault.reveal(req)
@@ -83,24 +63,61 @@ async def lifespan(settings: KeyvaultSettings) -> AsyncIterator[Vault]:
         return await vault.describe(req)
 
     async def rotate_keks(req: kv.RotateKeks, _: object) -> kv.Rotated:
-        return await rotate(repo, sealer, batch=req.batch)
+        return await rotate(vault.repo, vault.sealer, batch=req.batch, auditor=auditor)
 
     async def ping(_: Ping, __: object) -> Pong:
-        return Pong(service="keyvault", detail=f"primary_kek={sealer.primary}")
+        return Pong(service="keyvault", detail=f"primary_kek={vault.sealer.primary}")
 
-    await serve(nc, subjects.KEYVAULT_REVEAL, kv.RevealRequest, reveal, queue=queue)
-    await serve(nc, subjects.KEYVAULT_PUT, kv.PutCredential, put, queue=queue)
-    await serve(nc, subjects.KEYVAULT_DELETE, kv.DeleteCredential, delete, queue=queue)
-    await serve(nc, subjects.KEYVAULT_SCOPE, kv.SetScope, scope, queue=queue)
-    await serve(nc, subjects.KEYVAULT_DESCRIBE, kv.DescribeCredentials, describe, queue=queue)
-    await serve(nc, subjects.KEYVAULT_ROTATE, kv.RotateKeks, rotate_keks, queue=queue)
-    await serve(nc, subjects.KEYVAULT_PING, Ping, ping, queue=queue)
+    return [
+        await serve(nc, subjects.KEYVAULT_REVEAL, kv.RevealRequest, reveal, queue=queue),
+        await serve(nc, subjects.KEYVAULT_PUT, kv.PutCredential, put, queue=queue),
+        await serve(nc, subjects.KEYVAULT_DELETE, kv.DeleteCredential, delete, queue=queue),
+        await serve(nc, subjects.KEYVAULT_SCOPE, kv.SetScope, scope, queue=queue),
+        await serve(nc, subjects.KEYVAULT_DESCRIBE, kv.DescribeCredentials, describe, queue=queue),
+        await serve(nc, subjects.KEYVAULT_ROTATE, kv.RotateKeks, rotate_keks, queue=queue),
+        await serve(nc, subjects.KEYVAULT_PING, Ping, ping, queue=queue),
+    ]
+
+
+@asynccontextmanager
+async def lifespan(settings: KeyvaultSettings) -> AsyncIterator[Vault]:
+    """Check every key first (a `SettingsError` before any connection), then connect and serve."""
+    material = load_key_material(settings)
+    sealer = build_sealer(material)
+    mongo: AsyncMongoClient[Doc] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    nc: NatsClient | None = None
+    publisher: DurablePublisher | None = None
+    subscriptions: list[Subscription] = []
     try:
+        repo = CredentialRepository(mongo, settings.keyvault_db)
+        await repo.ensure_indexes()
+        nc = await connect(settings, "keyvault")
+        publisher = DurablePublisher(nc)
+        publisher.start()
+        auditor = Auditor(publisher)
+        vault = Vault(repo, sealer, material.private_key, gateway_key=material.gateway_key,
+                      catalog_key=material.catalog_key, auditor=auditor,
+                      max_age_s=settings.keyvault_reveal_max_age_s)
+        subscriptions = await _serve_all(nc, vault, auditor)
+        serve_metrics(settings.keyvault_metrics_host, settings.metrics_port)
         yield vault
     finally:
-        await publisher.stop()
-        await nc.drain()
+        for sub in subscriptions:  # stop taking requests, finish the ones in flight
+            with contextlib.suppress(Exception):
+                await sub.drain()  # type: ignore[no-untyped-call]
+        if publisher is not None:
+            await publisher.stop()  # then flush the audit events they produced
+        if nc is not None and not nc.is_closed:
+            await nc.drain()
         await mongo.close()
 
 
-__all__ = ["base64", "build_sealer", "lifespan"]
+async def run(settings: KeyvaultSettings) -> None:
+    """Serve until SIGTERM/SIGINT, then drain and flush audit events."""
+
+    @asynccontextmanager
+    async def service() -> AsyncIterator[None]:
+        async with lifespan(settings):
+            yield
+
+    await run_service("keyvault", service)

@@ -1,30 +1,55 @@
 """KEK rotation: re-wrap every record's data key under the primary KEK.
 
-Idempotent and resumable: each record is moved with a compare-and-set on (kek_id, version), so a
-crash mid-way leaves every record either on the old or the new KEK, both readable, and running
-it again finishes the job. The secret's own ciphertext is never re-encrypted.
+Idempotent and resumable: each record moves with a compare-and-set on (kek_id, version), so a crash
+part-way leaves every record on either the old or the new KEK, both readable, and running it again
+finishes the job; a record rewritten by a put meanwhile is already on the primary. The secret's own
+ciphertext is never re-encrypted. A record that cannot be re-wrapped (unknown KEK, tampered) is
+reported by id and skipped, so one bad record cannot stall the rest.
 """
 
 from __future__ import annotations
 
-from keyvault.crypto import Envelope, Sealer, identity
-from keyvault.repository import CredentialRepository
+from shared.logging import get_logger
 from shared.messages.keyvault import Rotated
 
+from keyvault.audit import Auditor
+from keyvault.crypto import Sealer, VaultCryptoError
+from keyvault.metrics import REWRAPS
+from keyvault.repository import CredentialRepository
 
-async def rotate(repo: CredentialRepository, sealer: Sealer, *, batch: int = 100) -> Rotated:
+log = get_logger("keyrelay.keyvault.rotation")
+
+
+async def rotate(repo: CredentialRepository, sealer: Sealer, *, batch: int = 100,
+                 auditor: Auditor | None = None, actor_id: str = "operator") -> Rotated:
     moved = 0
-    while True:
-        docs = await repo.not_on(sealer.primary, batch)
-        if not docs:
-            break
+    failed: list[str] = []
+    batch = max(1, min(batch, 1000))
+    while records := await repo.not_on(sealer.primary, batch, skip_ids=failed):
         progressed = False
-        for doc in docs:
-            env = Envelope(kek_id=doc["kek_id"], wrapped_key=doc["wrapped_key"], ciphertext=doc["ciphertext"])
-            new = sealer.rewrap(env, identity(doc["org_id"], doc["_id"], doc["provider"], doc["base_url"]))
-            if await repo.compare_and_rewrap(doc["_id"], doc["kek_id"], doc.get("version", 0), new.kek_id, new.wrapped_key):
-                moved += 1
-                progressed = True
+        for record in records:
+            old_kek = record.envelope.kek_id
+            try:
+                new = sealer.rewrap(record.envelope, record.identity)
+            except VaultCryptoError as exc:
+                REWRAPS.labels(outcome="failed").inc()
+                log.error("keyvault.rewrap_failed",  # noqa: TRY400 - the error's name is enough, no traceback integration_id=record.integration_id, kek_id=old_kek,
+                          error=type(exc).__name__)
+                failed.append(record.integration_id)
+                continue
+            if not await repo.compare_and_rewrap(record, new):
+                progressed = True  # changed meanwhile (a put moved it, or another rotation did): look again
+                continue
+            moved += 1
+            progressed = True
+            REWRAPS.labels(outcome="ok").inc()
+            log.info("keyvault.rewrapped", integration_id=record.integration_id, kek_id=old_kek, primary=new.kek_id)
+            if auditor is not None:
+                auditor.record(org_id=record.org_id, actor_id=actor_id, actor_role="operator",
+                               action="credential.rewrap", target_id=record.integration_id,
+                               detail={"from_kek": old_kek, "to_kek": new.kek_id})
         if not progressed:
             break
-    return Rotated(rewrapped=moved, remaining_on_old=await repo.count_not_on(sealer.primary))
+    remaining = await repo.count_not_on(sealer.primary)
+    log.info("keyvault.rotation_finished", rewrapped=moved, remaining_on_old=remaining, failed=len(failed))
+    return Rotated(rewrapped=moved, remaining_on_old=remaining, failed=failed)

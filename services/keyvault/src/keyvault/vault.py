@@ -1,214 +1,231 @@
 """Keyvault's policy: who may write, who may read, what is revealed, and to whom.
 
 * Writes (put, delete, scope) need an owner assertion signed by catalog for this org, this
-  integration and this operation, not yet used; anything else is refused and audited.
-* Reveals need a request signed by the gateway, fresh and never seen before, for an integration of
+  integration and this operation, fresh and never used before; anything else is refused with
+  `owner_required` and audited. The secret arrives sealed to keyvault's own public key.
+* Reveals need a request signed by the gateway, fresh, never seen before, for an integration of
   the caller's org whose scope includes the caller's project; the answer is boxed to the request's
-  one-time key, so only that request can open it.
+  one-time key, so only that request can open it (a replayed request would gain nothing anyway).
+* Describe returns masked views only.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import time
-from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
-from nacl.exceptions import BadSignatureError
+from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.public import Box, PrivateKey, PublicKey, SealedBox
 from nacl.signing import VerifyKey
-
-from keyvault.crypto import Envelope, Sealer, VaultCryptoError, identity
-from keyvault.repository import CredentialRepository
 from shared.errors import KeyrelayError
 from shared.logging import get_logger
 from shared.messages import keyvault as kv
 from shared.vault.assertions import OwnerAssertion, verify_assertion
 
+from keyvault import payloads
+from keyvault.audit import Auditor
+from keyvault.crypto import Identity, Sealer, VaultCryptoError
+from keyvault.metrics import REVEALS, WRITES
+from keyvault.replay import ReplayCache
+from keyvault.repository import CredentialRecord, CredentialRepository
+
 log = get_logger("keyrelay.keyvault")
 _claims = msgspec.json.Decoder(kv.RevealClaims)
-_payload = msgspec.json.Decoder(dict[str, Any])
-_SA_FIELDS = ("type", "project_id", "private_key", "client_email", "token_uri")
+_payload_dict = msgspec.json.Decoder(dict[str, object])
+_NOT_FOUND = "integration not found"
 
 
-class ReplayCache:
-    """Remembers ids until they expire; bounded, so memory cannot grow without limit."""
-
-    def __init__(self, max_size: int = 100_000) -> None:
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._max = max_size
-
-    def check_and_add(self, key: str, expires_at: float) -> bool:
-        now = time.time()
-        while self._seen and next(iter(self._seen.values())) < now:
-            self._seen.popitem(last=False)
-        if key in self._seen:
-            return False
-        self._seen[key] = expires_at
-        if len(self._seen) > self._max:
-            self._seen.popitem(last=False)
-        return True
+def _not_found() -> KeyrelayError:
+    return KeyrelayError("integration_not_found", _NOT_FOUND)
 
 
-def mask(secret: str) -> str:
-    prefix = ""
-    for part in secret.split("-")[:-1]:
-        candidate = f"{prefix}{part}-"
-        if len(candidate) > 7:
-            break
-        prefix = candidate
-    return f"{prefix[:7]}••••••{secret[-3:]}" if len(secret) >= 16 else "••••••"
+def check_base_url(base_url: str) -> str:
+    """An absolute http(s) origin + path, without credentials, query or fragment."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password \
+            or parts.query or parts.fragment or len(base_url) > 2048:
+        raise KeyrelayError("invalid_request", "base_url must be an http(s) URL without credentials or query",
+                            param="base_url")
+    return base_url
 
 
-def fingerprint(org_id: str, secret: bytes) -> str:
-    return hashlib.blake2b(secret, key=org_id.encode()[:64], digest_size=8, person=b"krfp-v1").hexdigest()
+def in_scope(scope: str | list[str], project_id: str) -> bool:
+    return scope == "all" or (isinstance(scope, list) and project_id in scope)
 
 
-def validate_payload(provider: str, payload: dict[str, Any]) -> None:
-    headers = payload.get("headers", {})
-    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-        raise KeyrelayError("invalid_credentials", "custom header values must be strings")
-    sa = payload.get("service_account_json")
-    if provider == "vertex" or sa is not None:
-        doc = sa
-        if isinstance(sa, str):
-            try:
-                doc = msgspec.json.decode(sa)
-            except msgspec.DecodeError:
-                raise KeyrelayError("invalid_credentials", "service_account_json is not JSON",
-                                    param="credentials.service_account_json") from None
-        if not isinstance(doc, dict) or any(not isinstance(doc.get(f), str) or not doc.get(f) for f in _SA_FIELDS) \
-                or doc.get("type") != "service_account" or "PRIVATE KEY" not in str(doc.get("private_key")):
-            raise KeyrelayError("invalid_credentials", "service_account_json must be a Google service-account key file",
-                                param="credentials.service_account_json")
-        return
-    key = payload.get("api_key")
-    if not isinstance(key, str) or not 8 <= len(key) <= 4096 or any(c in key for c in "\r\n\x00 "):
-        raise KeyrelayError("invalid_credentials", "api_key is required (8-4096 characters, no whitespace)",
-                            param="credentials.api_key")
+def view(record: CredentialRecord) -> kv.CredentialView:
+    return kv.CredentialView(masked=record.masked, fingerprint=record.fingerprint,
+                             updated_at=record.updated_at.isoformat(), updated_by=record.updated_by,
+                             header_names=record.header_names, kek_id=record.envelope.kek_id, version=record.version)
 
 
 class Vault:
-    def __init__(self, repo: CredentialRepository, sealer: Sealer, private_key: PrivateKey,
-                 gateway_key: VerifyKey, catalog_key: VerifyKey, audit: Any, max_age_s: float = 30.0) -> None:
-        self._repo = repo
+    def __init__(self, repo: CredentialRepository, sealer: Sealer, private_key: PrivateKey, *,
+                 gateway_key: VerifyKey, catalog_key: VerifyKey, auditor: Auditor, max_age_s: float = 30.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.repo = repo
         self.sealer = sealer
         self._private = private_key
         self._unseal = SealedBox(private_key)
         self._gateway_key = gateway_key
         self._catalog_key = catalog_key
-        self._audit = audit
+        self._audit = auditor
         self._max_age = max_age_s
-        self._reveal_ids = ReplayCache()
-        self._assertion_nonces = ReplayCache(10_000)
+        self._clock = clock
+        self._reveal_ids = ReplayCache(clock=clock)
+        self._assertion_nonces = ReplayCache(10_000, clock=clock)
 
     # --- writes ---------------------------------------------------------------------------------
-    def _authorize(self, blob: bytes, org_id: str, integration_id: str, operation: str) -> OwnerAssertion:
+    def _deny(self, org_id: str, integration_id: str, operation: str, reason: str,
+              claims: OwnerAssertion | None) -> KeyrelayError:
+        WRITES.labels(operation=operation, outcome="denied").inc()
+        log.warning("keyvault.write_denied", org_id=org_id, integration_id=integration_id, operation=operation,
+                    reason=reason, member_id=claims.member_id if claims else None)
+        self._audit.record(org_id=org_id, actor_id=claims.member_id if claims else "unknown",
+                           actor_role=claims.org_role if claims else "", action=f"credential.{operation}",
+                           target_id=integration_id, outcome="denied", detail={"reason": reason})
+        return KeyrelayError("owner_required", reason)
+
+    def authorize(self, blob: bytes, org_id: str, integration_id: str, operation: str) -> OwnerAssertion:
+        """The verified owner assertion for exactly this write, or `owner_required` (audited)."""
         try:
-            claims = verify_assertion(self._catalog_key, blob)
-            if (claims.org_id, claims.integration_id, claims.operation) != (org_id, integration_id, operation):
-                raise KeyrelayError("owner_required", "owner assertion is for another operation")
-            if claims.org_role != "owner":
-                raise KeyrelayError("owner_required", "only organization owners may change credentials")
-            if not self._assertion_nonces.check_and_add(claims.nonce, claims.expires_at):
-                raise KeyrelayError("owner_required", "owner assertion already used")
+            claims = verify_assertion(self._catalog_key, blob, now=self._clock())
         except KeyrelayError as exc:
-            self._audit(org_id, "unknown", f"credential.{operation}.denied", integration_id, "denied",
-                        {"reason": exc.message})
-            raise
+            raise self._deny(org_id, integration_id, operation, exc.message, None) from None
+        if (claims.org_id, claims.integration_id, claims.operation) != (org_id, integration_id, operation):
+            raise self._deny(org_id, integration_id, operation, "owner assertion is for another write", claims)
+        if claims.org_role != "owner":
+            raise self._deny(org_id, integration_id, operation, "only organization owners may change credentials",
+                             claims)
+        if self._assertion_nonces.check(claims.nonce, claims.expires_at) != "first_use":
+            raise self._deny(org_id, integration_id, operation, "owner assertion already used", claims)
         return claims
 
+    async def _owned(self, org_id: str, integration_id: str) -> CredentialRecord | None:
+        record = await self.repo.get(integration_id)
+        if record is not None and record.org_id != org_id:
+            raise _not_found()
+        return record
+
     async def put(self, req: kv.PutCredential) -> kv.CredentialView:
-        operation = "update" if await self._repo.get(req.integration_id) is not None else "create"
-        claims = self._authorize(req.assertion, req.org_id, req.integration_id,
-                                 operation if operation == "update" else "create")
+        existing = await self.repo.get(req.integration_id)
+        operation = "create" if existing is None else "update"
+        claims = self.authorize(req.assertion, req.org_id, req.integration_id, operation)
+        if existing is not None and existing.org_id != req.org_id:
+            raise self._deny(req.org_id, req.integration_id, operation, "integration belongs to another org", claims)
+        if existing is not None and existing.provider != req.provider:
+            raise KeyrelayError("invalid_request", "an integration's provider cannot change", param="provider")
+        check_base_url(req.base_url)
         try:
             raw = self._unseal.decrypt(req.sealed)
-            payload = _payload.decode(raw)
-        except Exception:
+        except (CryptoError, ValueError, TypeError):
             raise KeyrelayError("invalid_credentials", "credentials were not sealed to this keyvault") from None
-        validate_payload(req.provider, payload)
-        secret_text = str(payload.get("api_key") or "")
-        sa = payload.get("service_account_json")
-        if isinstance(sa, (dict, str)) and not secret_text:
-            doc = sa if isinstance(sa, dict) else msgspec.json.decode(sa)
-            secret_text = str(doc.get("private_key_id") or doc.get("client_email") or "service-account")
-            view_mask = f"service account {doc.get('client_email', '')}"
-        else:
-            view_mask = mask(secret_text)
-        env = self.sealer.seal(raw, identity(req.org_id, req.integration_id, req.provider, req.base_url))
-        now = datetime.now(UTC)
-        existing = await self._repo.get(req.integration_id)
-        if existing is not None and existing["org_id"] != req.org_id:
-            raise KeyrelayError("integration_not_found", "integration not found")
-        doc = {
-            "_id": req.integration_id, "org_id": req.org_id, "provider": req.provider, "base_url": req.base_url,
-            "project_scope": req.project_scope, "kek_id": env.kek_id, "wrapped_key": env.wrapped_key,
-            "ciphertext": env.ciphertext, "masked": view_mask,
-            "fingerprint": fingerprint(req.org_id, raw), "header_names": sorted(payload.get("headers", {})),
-            "updated_at": now, "updated_by": claims.member_id, "version": int((existing or {}).get("version", 0)) + 1,
-        }
-        await self._repo.upsert(doc)
-        self._audit(req.org_id, claims.member_id, f"credential.{operation}", req.integration_id, "ok",
-                    {"fingerprint": doc["fingerprint"]})
-        return _view(doc)
+        payload = payloads.parse_payload(raw)
+        payloads.validate(req.provider, payload)
+        version = 1 if existing is None else existing.version + 1
+        ident = Identity(org_id=req.org_id, integration_id=req.integration_id, provider=req.provider,
+                         base_url=req.base_url, version=version)
+        record = CredentialRecord(
+            integration_id=req.integration_id, org_id=req.org_id, provider=req.provider, base_url=req.base_url,
+            project_scope=req.project_scope, envelope=self.sealer.seal(msgspec.json.encode(payload), ident),
+            masked=payloads.mask(payload), fingerprint=self.sealer.fingerprint(req.org_id, payload.canonical()),
+            header_names=payload.header_names, updated_at=datetime.now(UTC), updated_by=claims.member_id,
+            version=version,
+        )
+        stored = await (self.repo.insert(record) if existing is None
+                        else self.repo.replace(record, expected_version=existing.version))
+        if not stored:
+            raise KeyrelayError("conflict", "the credential changed concurrently: retry")
+        WRITES.labels(operation=operation, outcome="ok").inc()
+        log.info("keyvault.credential_stored", org_id=req.org_id, integration_id=req.integration_id,
+                 operation=operation, version=version, kek_id=record.envelope.kek_id)
+        self._audit.record(org_id=req.org_id, actor_id=claims.member_id, actor_role=claims.org_role,
+                           action=f"credential.{operation}", target_id=req.integration_id,
+                           detail={"fingerprint": record.fingerprint, "version": str(version)})
+        return view(record)
 
     async def delete(self, req: kv.DeleteCredential) -> None:
-        claims = self._authorize(req.assertion, req.org_id, req.integration_id, "delete")
-        await self._repo.delete(req.org_id, req.integration_id)
-        self._audit(req.org_id, claims.member_id, "credential.delete", req.integration_id, "ok", {})
+        claims = self.authorize(req.assertion, req.org_id, req.integration_id, "delete")
+        await self._owned(req.org_id, req.integration_id)
+        deleted = await self.repo.delete(req.org_id, req.integration_id)
+        WRITES.labels(operation="delete", outcome="ok").inc()
+        log.info("keyvault.credential_deleted", org_id=req.org_id, integration_id=req.integration_id,
+                 existed=deleted)
+        self._audit.record(org_id=req.org_id, actor_id=claims.member_id, actor_role=claims.org_role,
+                           action="credential.delete", target_id=req.integration_id)
 
     async def set_scope(self, req: kv.SetScope) -> None:
-        claims = self._authorize(req.assertion, req.org_id, req.integration_id, "scope")
-        if not await self._repo.set_scope(req.org_id, req.integration_id, req.project_scope):
-            raise KeyrelayError("integration_not_found", "integration not found")
-        self._audit(req.org_id, claims.member_id, "credential.scope", req.integration_id, "ok", {})
+        claims = self.authorize(req.assertion, req.org_id, req.integration_id, "scope")
+        if not await self.repo.set_scope(req.org_id, req.integration_id, req.project_scope):
+            raise _not_found()
+        WRITES.labels(operation="scope", outcome="ok").inc()
+        self._audit.record(org_id=req.org_id, actor_id=claims.member_id, actor_role=claims.org_role,
+                           action="credential.scope", target_id=req.integration_id,
+                           detail={"project_scope": "all" if req.project_scope == "all"
+                                   else ",".join(req.project_scope)})
 
     async def describe(self, req: kv.DescribeCredentials) -> kv.Described:
-        docs = await self._repo.many(req.org_id, req.integration_ids[:1000])
-        return kv.Described(credentials={d["_id"]: _view(d) for d in docs})
+        records = await self.repo.many(req.org_id, req.integration_ids[:1000])
+        return kv.Described(credentials={r.integration_id: view(r) for r in records})
 
     # --- reveal ---------------------------------------------------------------------------------
-    async def reveal(self, req: kv.RevealRequest) -> kv.RevealGranted:
+    def _refuse(self, reason: str, claims: kv.RevealClaims | None, code: str = "forbidden") -> KeyrelayError:
+        REVEALS.labels(outcome=reason).inc()
+        log.warning("keyvault.reveal_refused", reason=reason,
+                    integration_id=claims.integration_id if claims else None)
+        if claims is not None:  # signed by the gateway: the org is trustworthy, so it is audited there
+            self._audit.record(org_id=claims.org_id, actor_id="gateway", action="credential.decrypt",
+                               target_id=claims.integration_id, outcome="denied",
+                               detail={"reason": reason, "project_id": claims.project_id})
+        return KeyrelayError(code, "integration not found" if code == "integration_not_found"
+                             else f"decryption request refused ({reason})")
+
+    def verify_request(self, req: kv.RevealRequest) -> kv.RevealClaims:
+        """Signed by the gateway, for a reveal, unexpired, not too far ahead, never seen before."""
         try:
             claims = _claims.decode(self._gateway_key.verify(req.signed))
-        except (BadSignatureError, msgspec.DecodeError, msgspec.ValidationError, ValueError):
-            log.warning("keyvault.reveal_refused", reason="bad_signature")
-            raise KeyrelayError("forbidden", "decryption request is not signed by the gateway") from None
-        now = time.time()
-        if claims.expires_at < now or claims.expires_at > now + self._max_age:
-            raise KeyrelayError("forbidden", "decryption request expired")
-        if not self._reveal_ids.check_and_add(claims.request_id, claims.expires_at):
-            raise KeyrelayError("forbidden", "decryption request replayed")
-        doc = await self._repo.get(claims.integration_id)
-        if doc is None or doc["org_id"] != claims.org_id or not _in_scope(doc.get("project_scope"), claims.project_id):
-            raise KeyrelayError("integration_not_found", "integration not found")
-        env = Envelope(kek_id=doc["kek_id"], wrapped_key=doc["wrapped_key"], ciphertext=doc["ciphertext"])
+        except (BadSignatureError, msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError):
+            raise self._refuse("bad_signature", None) from None
+        if claims.purpose != kv.REVEAL_PURPOSE or len(claims.reply_key) != PublicKey.SIZE:
+            raise self._refuse("bad_signature", None)
+        now = self._clock()
+        if claims.expires_at < now:
+            raise self._refuse("expired", claims)
+        if claims.expires_at > now + self._max_age:
+            raise self._refuse("lifetime_too_long", claims)
+        verdict = self._reveal_ids.check(claims.request_id, claims.expires_at)
+        if verdict == "replayed":
+            raise self._refuse("replayed", claims)
+        if verdict == "full":
+            raise self._refuse("busy", claims, code="rate_limited")
+        return claims
+
+    async def reveal(self, req: kv.RevealRequest) -> kv.RevealGranted:
+        claims = self.verify_request(req)
+        record = await self.repo.get(claims.integration_id)
+        if record is None or record.org_id != claims.org_id:
+            raise self._refuse("not_found", claims, code="integration_not_found")
+        if not in_scope(record.project_scope, claims.project_id):
+            raise self._refuse("project_out_of_scope", claims, code="integration_not_found")
         try:
-            raw = self.sealer.open(env, identity(doc["org_id"], doc["_id"], doc["provider"], doc["base_url"]))
+            secret = _payload_dict.decode(self.sealer.open(record.envelope, record.identity))
         except VaultCryptoError as exc:
-            log.error("keyvault.decrypt_failed", error=type(exc).__name__, integration_id=doc["_id"])
+            REVEALS.labels(outcome="undecryptable").inc()
+            log.error("keyvault.decrypt_failed",  # noqa: TRY400 - the error's name is enough, no traceback error=type(exc).__name__, integration_id=record.integration_id,
+                      kek_id=record.envelope.kek_id)
+            self._audit.record(org_id=record.org_id, actor_id="gateway", action="credential.decrypt",
+                               target_id=record.integration_id, outcome="failed",
+                               detail={"error": type(exc).__name__, "project_id": claims.project_id})
             raise KeyrelayError("internal_error", f"credential cannot be decrypted ({type(exc).__name__})") from None
-        payload = kv.RevealedPayload(request_id=claims.request_id, base_url=doc["base_url"],
-                                     fingerprint=doc.get("fingerprint", ""), secret=_payload.decode(raw))
+        payload = kv.RevealedPayload(request_id=claims.request_id, integration_id=record.integration_id,
+                                     base_url=record.base_url, fingerprint=record.fingerprint, secret=secret)
         boxed = Box(self._private, PublicKey(claims.reply_key)).encrypt(msgspec.json.encode(payload))
-        self._audit(claims.org_id, "gateway", "credential.decrypt", doc["_id"], "ok", {"project_id": claims.project_id})
+        REVEALS.labels(outcome="ok").inc()
+        log.debug("keyvault.revealed", org_id=record.org_id, integration_id=record.integration_id,
+                  project_id=claims.project_id, kek_id=record.envelope.kek_id)
+        self._audit.record(org_id=record.org_id, actor_id="gateway", action="credential.decrypt",
+                           target_id=record.integration_id, detail={"project_id": claims.project_id})
         return kv.RevealGranted(boxed=bytes(boxed))
-
-
-def _in_scope(scope: Any, project_id: str) -> bool:
-    return scope == "all" or (isinstance(scope, list) and project_id in scope)
-
-
-def _view(doc: dict[str, Any]) -> kv.CredentialView:
-    updated = doc.get("updated_at")
-    return kv.CredentialView(masked=doc.get("masked", ""), fingerprint=doc.get("fingerprint", ""),
-                             updated_at=updated.isoformat() if isinstance(updated, datetime) else "",
-                             updated_by=doc.get("updated_by", ""), header_names=doc.get("header_names", []),
-                             kek_id=doc.get("kek_id", ""))
-
-
-__all__ = ["Vault", "base64"]

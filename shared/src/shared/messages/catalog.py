@@ -47,6 +47,10 @@ class ApiKeyPrincipal(Msg, tag="api_key", frozen=True, kw_only=True):
     budget_period: str | None = None
     expires_at: datetime | None = None
     content_logging: bool = False
+    project_rpm: int | None = None
+    project_tpm: int | None = None
+    project_budget_usd: float | None = None
+    project_budget_period: str | None = None
 
 
 class AuthenticateMember(Msg, frozen=True, kw_only=True):
@@ -86,6 +90,7 @@ class Route(Msg, frozen=True, kw_only=True):
     kind: Literal["integration", "virtual", "provider"]
     strategy: Literal["single", "fallback", "loadbalance"] = "single"
     targets: list[RouteTarget] = []
+    config: str | None = None                  # a gateway config attached to a virtual model
 
 
 class SnapshotRequest(Msg, frozen=True, kw_only=True):
@@ -98,6 +103,7 @@ class RoutingSnapshot(Msg, tag="snapshot", frozen=True, kw_only=True):
     project_id: str
     version: str
     routes: dict[str, Route] = {}
+    configs: dict[str, SnapshotConfig] = {}
 
 
 class IntegrationReport(Msg, frozen=True, kw_only=True):
@@ -126,6 +132,10 @@ class ListProjects(Msg, tag="projects.list", frozen=True, kw_only=True):
 class CreateProject(Msg, tag="projects.create", frozen=True, kw_only=True):
     name: str
     content_logging: bool = False
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    budget_period: Literal["day", "week", "month", "total"] | None = None
 
 
 class GetProject(Msg, tag="projects.get", frozen=True, kw_only=True):
@@ -136,6 +146,10 @@ class UpdateProject(Msg, tag="projects.update", frozen=True, kw_only=True):
     project_id: str
     name: str | None = None
     content_logging: bool | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    budget_period: Literal["day", "week", "month", "total"] | None = None
 
 
 class DeleteProject(Msg, tag="projects.delete", frozen=True, kw_only=True):
@@ -285,6 +299,7 @@ class VirtualModelSpec(Msg, frozen=True, kw_only=True):
     strategy: Literal["fallback", "loadbalance"] = "fallback"
     targets: list[VirtualTarget] = []
     project_id: str | None = None
+    config: str | None = None
 
 
 class ListVirtualModels(Msg, tag="virtual_models.list", frozen=True, kw_only=True):
@@ -302,6 +317,75 @@ class GetVirtualModel(Msg, tag="virtual_models.get", frozen=True, kw_only=True):
 
 class DeleteVirtualModel(Msg, tag="virtual_models.delete", frozen=True, kw_only=True):
     name: str
+
+
+# --- gateway configs ------------------------------------------------------------------------------
+class RetryPolicy(Msg, frozen=True, kw_only=True):
+    attempts: int = 1                          # tries per target, including the first
+    on_status_codes: list[int] = msgspec.field(default_factory=lambda: [429, 500, 502, 503, 504, 529])
+    backoff_ms: int = 200
+    max_backoff_ms: int = 5_000
+    respect_retry_after: bool = True
+    max_retry_after_ms: int = 10_000
+
+
+class Condition(Msg, frozen=True, kw_only=True):
+    """`field` is a dotted path into the request (`metadata.tier`, `model`, `max_tokens`)."""
+
+    field: str
+    op: Literal["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "exists"] = "eq"
+    value: Any = None
+    then: int = 0                              # index into `targets`
+
+
+class Strategy(Msg, frozen=True, kw_only=True):
+    mode: Literal["single", "fallback", "loadbalance", "conditional"] = "fallback"
+    on_status_codes: list[int] = msgspec.field(
+        default_factory=lambda: [401, 403, 404, 408, 409, 429, 500, 502, 503, 504, 529]
+    )
+    conditions: list[Condition] = []
+    default: int = 0
+
+
+class ConfigTarget(Msg, frozen=True, kw_only=True):
+    integration: str | None = None             # slug; a nested node leaves it empty
+    model: str | None = None                   # None: the request's model
+    weight: float = 1.0
+    node: ConfigNode | None = None
+
+
+class ConfigNode(Msg, frozen=True, kw_only=True):
+    strategy: Strategy = Strategy()
+    retry: RetryPolicy = RetryPolicy()
+    timeout_ms: int | None = None              # per attempt (non-streaming) / between chunks
+    first_byte_timeout_ms: int | None = None   # time to first byte, per attempt
+    total_timeout_ms: int | None = None        # whole request, all attempts
+    targets: list[ConfigTarget] = []
+
+
+class ListConfigs(Msg, tag="configs.list", frozen=True, kw_only=True):
+    pass
+
+
+class PutConfig(Msg, tag="configs.put", frozen=True, kw_only=True):
+    name: str
+    node: ConfigNode | None = None
+    rollback_to: int | None = None
+    create_only: bool = False
+
+
+class GetConfig(Msg, tag="configs.get", frozen=True, kw_only=True):
+    name: str
+
+
+class DeleteConfig(Msg, tag="configs.delete", frozen=True, kw_only=True):
+    name: str
+
+
+class SnapshotConfig(Msg, frozen=True, kw_only=True):
+    name: str
+    version: int
+    node: ConfigNode
 
 
 Command = (
@@ -333,6 +417,10 @@ Command = (
     | PutVirtualModel
     | GetVirtualModel
     | DeleteVirtualModel
+    | ListConfigs
+    | PutConfig
+    | GetConfig
+    | DeleteConfig
 )
 
 

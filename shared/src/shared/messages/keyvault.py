@@ -1,21 +1,31 @@
 """Keyvault bus messages. Secrets only ever travel sealed: to keyvault's public key (writes) or in a
-per-request NaCl Box to the requesting gateway (reveals)."""
+per-request NaCl Box to the requesting gateway (reveals). Everything else here is ids and masks.
+
+    catalog  --PutCredential/DeleteCredential/SetScope (+ owner assertion)-->  keyvault   (admin)
+    catalog  --DescribeCredentials-->  keyvault  --Described (masked views)-->  catalog
+    gateway  --RevealRequest (signed RevealClaims)-->  keyvault  --RevealGranted (Box)-->  gateway
+    operator --RotateKeks-->  keyvault  --Rotated-->  operator
+    keyvault --CredentialChanged (ids only, core NATS)-->  every gateway
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from shared.messages.base import Msg
 
+REVEAL_PURPOSE: Final = "keyrelay.keyvault.reveal.v1"
+Scope = Literal["all"] | list[str]
+
 
 class PutCredential(Msg, frozen=True, kw_only=True):
-    assertion: bytes  # owner assertion signed by catalog
+    assertion: bytes  # owner assertion signed by catalog (shared.vault.assertions)
     org_id: str
     integration_id: str
     provider: str
     base_url: str
-    project_scope: Literal["all"] | list[str] = "all"
-    sealed: bytes  # SealedBox(keyvault public key, JSON secret payload)
+    project_scope: Scope = "all"
+    sealed: bytes  # SealedBox(keyvault public key, JSON secret payload): opaque to everyone else
 
 
 class DeleteCredential(Msg, frozen=True, kw_only=True):
@@ -28,7 +38,7 @@ class SetScope(Msg, frozen=True, kw_only=True):
     assertion: bytes
     org_id: str
     integration_id: str
-    project_scope: Literal["all"] | list[str] = "all"
+    project_scope: Scope = "all"
 
 
 class DescribeCredentials(Msg, frozen=True, kw_only=True):
@@ -37,12 +47,15 @@ class DescribeCredentials(Msg, frozen=True, kw_only=True):
 
 
 class CredentialView(Msg, frozen=True, kw_only=True):
+    """What anyone may see of a stored credential: never its value, never header values."""
+
     masked: str
     fingerprint: str
     updated_at: str
     updated_by: str
     header_names: list[str] = []
     kek_id: str = ""
+    version: int = 0
 
 
 class Described(Msg, tag="described", frozen=True, kw_only=True):
@@ -64,21 +77,23 @@ class RevealRequest(Msg, frozen=True, kw_only=True):
 
 
 class RevealClaims(Msg, frozen=True, kw_only=True):
-    request_id: str
-    expires_at: float
+    purpose: str  # REVEAL_PURPOSE (required): a signature over anything else is not a reveal
+    request_id: str  # fresh per request: keyvault refuses a second use
+    expires_at: float  # unix seconds; keyvault refuses it after this, or if it is too far ahead
     org_id: str
     project_id: str
     integration_id: str
-    reply_key: bytes  # gateway's ephemeral X25519 public key for this request
+    reply_key: bytes  # the gateway's one-time X25519 public key for this request
 
 
 class RevealGranted(Msg, tag="granted", frozen=True, kw_only=True):
-    boxed: bytes  # Box(keyvault sk, reply_key): JSON RevealedPayload
+    boxed: bytes  # Box(keyvault secret key, reply_key): JSON RevealedPayload, nonce prefixed
 
 
 class RevealedPayload(Msg, frozen=True, kw_only=True):
-    request_id: str
-    base_url: str
+    request_id: str  # the gateway checks it is its own request
+    integration_id: str = ""
+    base_url: str  # the only upstream base URL this secret may be sent to
     fingerprint: str
     secret: dict[str, object]
 
@@ -90,8 +105,9 @@ class RotateKeks(Msg, frozen=True, kw_only=True):
 class Rotated(Msg, tag="rotated", frozen=True, kw_only=True):
     rewrapped: int
     remaining_on_old: int
+    failed: list[str] = []  # integration ids that could not be re-wrapped (named error in keyvault's log)
 
 
 class CredentialChanged(Msg, frozen=True, kw_only=True):
     org_id: str
-    integration_id: str
+    integration_id: str = ""  # empty: every credential of the org

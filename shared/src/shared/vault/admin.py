@@ -1,12 +1,19 @@
-"""Catalog's client for keyvault's admin subjects (put, delete, scope, describe)."""
+"""Catalog's client for keyvault's admin subjects (put, delete, scope, describe).
+
+Every write carries an owner assertion (`shared.vault.assertions.sign_assertion`) and the secret
+sealed to keyvault (`shared.vault.seal_for_keyvault`); this client never sees a secret in clear.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from shared import subjects
 from shared.bus import BusClient
 from shared.messages import keyvault as kv
+from shared.vault import public_key
 
 
 class VaultAdminClient:
@@ -15,27 +22,39 @@ class VaultAdminClient:
         self._timeout = timeout_s
         self.keyvault_public_key = keyvault_public_key
 
+    def check_configured(self) -> None:
+        """Raise `dependency_unavailable` if keyvault's public key is missing or malformed."""
+        public_key(self.keyvault_public_key)
+
+    async def _call(self, subject: str, msg: msgspec.Struct, reply_type: Any) -> Any:
+        return await self._bus.request(subject, msg, reply_type, timeout_s=self._timeout, dependency="keyvault")
+
     async def put(self, *, assertion: bytes, org_id: str, integration_id: str, provider: str, base_url: str,
-                  project_scope: str | list[str], sealed: bytes) -> kv.CredentialView:
+                  project_scope: kv.Scope, sealed: bytes) -> kv.CredentialView:
+        """Create or replace the credential (keyvault decides which from whether it exists)."""
         msg = kv.PutCredential(assertion=assertion, org_id=org_id, integration_id=integration_id, provider=provider,
-                               base_url=base_url, project_scope=project_scope, sealed=sealed)  # type: ignore[arg-type]
-        reply: kv.Stored = await self._bus.request(subjects.KEYVAULT_PUT, msg, kv.Stored, timeout_s=self._timeout,
-                                                   dependency="keyvault")
+                               base_url=base_url, project_scope=project_scope, sealed=sealed)
+        reply: kv.Stored = await self._call(subjects.KEYVAULT_PUT, msg, kv.Stored)
         return reply.view
 
     async def delete(self, *, assertion: bytes, org_id: str, integration_id: str) -> None:
-        await self._bus.request(subjects.KEYVAULT_DELETE, kv.DeleteCredential(
-            assertion=assertion, org_id=org_id, integration_id=integration_id), kv.Done, timeout_s=self._timeout,
-            dependency="keyvault")
+        msg = kv.DeleteCredential(assertion=assertion, org_id=org_id, integration_id=integration_id)
+        await self._call(subjects.KEYVAULT_DELETE, msg, kv.Done)
 
-    async def set_scope(self, *, assertion: bytes, org_id: str, integration_id: str, project_scope: str | list[str]) -> None:
-        await self._bus.request(subjects.KEYVAULT_SCOPE, kv.SetScope(
-            assertion=assertion, org_id=org_id, integration_id=integration_id, project_scope=project_scope),  # type: ignore[arg-type]
-            kv.Done, timeout_s=self._timeout, dependency="keyvault")
+    async def set_scope(self, *, assertion: bytes, org_id: str, integration_id: str,
+                        project_scope: kv.Scope) -> None:
+        msg = kv.SetScope(assertion=assertion, org_id=org_id, integration_id=integration_id,
+                          project_scope=project_scope)
+        await self._call(subjects.KEYVAULT_SCOPE, msg, kv.Done)
+
+    async def views(self, *, org_id: str, integration_ids: list[str]) -> dict[str, kv.CredentialView]:
+        """Masked views (with header names, KEK id, version) of this org's credentials."""
+        msg = kv.DescribeCredentials(org_id=org_id, integration_ids=integration_ids)
+        reply: kv.Described = await self._call(subjects.KEYVAULT_DESCRIBE, msg, kv.Described)
+        return reply.credentials
 
     async def describe(self, *, org_id: str, integration_ids: list[str]) -> dict[str, dict[str, Any]]:
-        reply: kv.Described = await self._bus.request(
-            subjects.KEYVAULT_DESCRIBE, kv.DescribeCredentials(org_id=org_id, integration_ids=integration_ids),
-            kv.Described, timeout_s=self._timeout, dependency="keyvault")
+        """The contract's `credential` object per integration: masked, fingerprint, updated_at, updated_by."""
+        found = await self.views(org_id=org_id, integration_ids=integration_ids)
         return {k: {"masked": v.masked, "fingerprint": v.fingerprint, "updated_at": v.updated_at,
-                    "updated_by": v.updated_by} for k, v in reply.credentials.items()}
+                    "updated_by": v.updated_by} for k, v in found.items()}

@@ -1,11 +1,16 @@
 """Owner assertions: short-lived statements, signed by catalog (which authenticates members), that a
-member with a given role asks for one operation on one integration. Keyvault verifies them itself,
-so owner-only writes do not rest on a flag set by the edge."""
+member with a given org role asks for one operation on one integration of one org.
+
+Keyvault verifies them itself with catalog's pinned public key, so owner-only writes do not rest on
+a flag set by the edge: it checks signature, purpose, lifetime (at most 60 s), org, integration,
+operation, role and that the nonce was never used before.
+"""
 
 from __future__ import annotations
 
 import secrets
 import time
+from typing import Final, Literal
 
 import msgspec
 from nacl.exceptions import BadSignatureError
@@ -13,8 +18,14 @@ from nacl.signing import SigningKey, VerifyKey
 
 from shared.errors import KeyrelayError
 
+ASSERTION_PURPOSE: Final = "keyrelay.keyvault.owner-assertion.v1"
+MAX_TTL_S: Final = 60.0
+CLOCK_SKEW_S: Final = 5.0
+Operation = Literal["create", "update", "delete", "scope"]
+
 
 class OwnerAssertion(msgspec.Struct, frozen=True, kw_only=True):
+    purpose: str
     member_id: str
     org_id: str
     org_role: str
@@ -26,22 +37,26 @@ class OwnerAssertion(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def sign_assertion(key: SigningKey, *, member_id: str, org_id: str, org_role: str, operation: str,
-                   integration_id: str, ttl_s: float = 60.0) -> bytes:
-    now = time.time()
-    claims = OwnerAssertion(member_id=member_id, org_id=org_id, org_role=org_role, operation=operation,
-                            integration_id=integration_id, issued_at=now, expires_at=now + ttl_s,
-                            nonce=secrets.token_hex(16))
+                   integration_id: str, ttl_s: float = MAX_TTL_S, now: float | None = None) -> bytes:
+    """Catalog's side: a signed assertion for one operation, valid `ttl_s` seconds (at most 60)."""
+    issued = time.time() if now is None else now
+    claims = OwnerAssertion(purpose=ASSERTION_PURPOSE, member_id=member_id, org_id=org_id, org_role=org_role,
+                            operation=operation, integration_id=integration_id, issued_at=issued,
+                            expires_at=issued + min(ttl_s, MAX_TTL_S), nonce=secrets.token_hex(16))
     return bytes(key.sign(msgspec.json.encode(claims)))
 
 
 def verify_assertion(key: VerifyKey, blob: bytes, *, now: float | None = None) -> OwnerAssertion:
-    """Signature and expiry only; the caller checks org, integration, operation, role and replay."""
+    """Signature, purpose and lifetime. The caller checks org, integration, operation, role and replay."""
     try:
-        raw = key.verify(blob)
-        claims = msgspec.json.decode(raw, type=OwnerAssertion)
-    except (BadSignatureError, msgspec.DecodeError, msgspec.ValidationError, ValueError):
+        claims = msgspec.json.decode(key.verify(blob), type=OwnerAssertion)
+    except (BadSignatureError, msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError):
         raise KeyrelayError("owner_required", "owner assertion missing or not signed by catalog") from None
+    if claims.purpose != ASSERTION_PURPOSE:
+        raise KeyrelayError("owner_required", "owner assertion missing or not signed by catalog")
     current = time.time() if now is None else now
-    if claims.expires_at < current or claims.issued_at > current + 5 or claims.expires_at - claims.issued_at > 120:
+    if claims.expires_at - claims.issued_at > MAX_TTL_S or claims.issued_at > current + CLOCK_SKEW_S:
+        raise KeyrelayError("owner_required", "owner assertion lifetime is not acceptable")
+    if claims.expires_at < current:
         raise KeyrelayError("owner_required", "owner assertion expired")
     return claims

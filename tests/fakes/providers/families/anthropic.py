@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
 BASE = "/anthropic"
-_VERSION = re.compile(r"^20\d\d-\d\d-\d\d$")   # 2023-06-01 is the stable one; newer SDKs send later dates
+_VERSION = re.compile(r"^20\d\d-\d\d-\d\d$")  # 2023-06-01 is the stable one; newer SDKs send later dates
 VERTEX_VERSION = "vertex-2023-10-16"
 MODELS = ("claude-opus-4-8", "claude-sonnet-4-6", "claude-haiku-4-5", "claude-sonnet-5", "claude-opus-5")
 
@@ -28,11 +28,13 @@ _ERRORS: dict[ErrorKind, tuple[int, str, str]] = {
     ErrorKind.BAD_REQUEST: (400, "invalid_request_error", "invalid request"),
     ErrorKind.NOT_FOUND: (404, "not_found_error", "model: not found"),
     ErrorKind.RATE_LIMITED: (
-        429, "rate_limit_error",
+        429,
+        "rate_limit_error",
         "This request would exceed the rate limit for your organization of 50 requests per minute.",
     ),
     ErrorKind.QUOTA: (
-        402, "billing_error",
+        402,
+        "billing_error",
         "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade.",
     ),
     ErrorKind.SERVER_ERROR: (500, "api_error", "Internal server error"),
@@ -73,8 +75,10 @@ def _messages_problem(messages: Any) -> str | None:
     for i, message in enumerate(messages):
         role = message.get("role") if isinstance(message, dict) else None
         if role == "system":
-            return ('messages: Unexpected role "system". The Messages API accepts a top-level `system` '
-                    'parameter, not "system" as an input message role.')
+            return (
+                'messages: Unexpected role "system". The Messages API accepts a top-level `system` '
+                'parameter, not "system" as an input message role.'
+            )
         if role not in {"user", "assistant"}:
             return f"messages.{i}.role: Input should be 'user' or 'assistant'"
         if "content" not in message:
@@ -113,8 +117,9 @@ async def serve_messages(
     faults = parse_faults(model)
     if (early := await apply_faults(request, faults, errors, state, model)) is not None:
         return early
-    answer = plan_answer(wire.prompt_from_messages(body), tool_id_prefix="toolu_",
-                         reasoning=wire.thinking_requested(body))
+    answer = plan_answer(
+        wire.prompt_from_messages(body), tool_id_prefix="toolu_", reasoning=wire.thinking_requested(body)
+    )
     message_id = new_id("msg_vrtx_" if vertex else "msg_", 12)
     headers = {"request-id": new_id("req_011", 10), **({} if vertex else limit_headers(False))}
     if body.get("stream"):
@@ -169,8 +174,14 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
 
 
 def _model_object(model: str) -> dict[str, Any]:
-    return {"type": "model", "id": model, "display_name": model.replace("-", " ").title(),
-            "created_at": "2026-05-01T00:00:00Z", "max_input_tokens": 200000, "max_tokens": 64000}
+    return {
+        "type": "model",
+        "id": model,
+        "display_name": model.replace("-", " ").title(),
+        "created_at": "2026-05-01T00:00:00Z",
+        "max_input_tokens": 200000,
+        "max_tokens": 64000,
+    }
 
 
 async def list_models(request: web.Request) -> web.StreamResponse:

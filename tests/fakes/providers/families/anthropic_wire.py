@@ -36,7 +36,8 @@ def prompt_from_messages(body: dict[str, Any]) -> Prompt:
     return Prompt(
         last_text=text_of(content),
         last_is_user=last.get("role") == "user" and not has_result,
-        words_in=count_words(text_of(body.get("system"))) + sum(count_words(text_of(m.get("content"))) for m in messages),
+        words_in=count_words(text_of(body.get("system")))
+        + sum(count_words(text_of(m.get("content"))) for m in messages),
         tools=tools,
         tools_allowed=not (isinstance(choice, dict) and choice.get("type") == "none"),
     )
@@ -78,8 +79,13 @@ def content_blocks(answer: Answer) -> list[dict[str, Any]]:
 
 def message_body(model: str, answer: Answer, message_id: str) -> dict[str, Any]:
     return {
-        "id": message_id, "type": "message", "role": "assistant", "model": model,
-        "content": content_blocks(answer), "stop_reason": stop_reason(answer), "stop_sequence": None,
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content_blocks(answer),
+        "stop_reason": stop_reason(answer),
+        "stop_sequence": None,
         "usage": usage(answer),
     }
 
@@ -88,7 +94,7 @@ def _block_events(index: int, block: dict[str, Any]) -> list[SseEvent]:
     """content_block_start, its deltas, content_block_stop for one finished block."""
     kind = block["type"]
     if kind == "thinking":
-        start = {"type": "thinking", "thinking": "", "signature": ""}
+        start: dict[str, Any] = {"type": "thinking", "thinking": "", "signature": ""}
         deltas = [{"type": "thinking_delta", "thinking": p} for p in split_text(block["thinking"])]
         deltas.append({"type": "signature_delta", "signature": block["signature"]})
     elif kind == "text":
@@ -98,7 +104,9 @@ def _block_events(index: int, block: dict[str, Any]) -> list[SseEvent]:
         start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
         raw = SseEvent.of(block["input"]).data.decode()
         deltas = [{"type": "input_json_delta", "partial_json": p} for p in split_in(raw, 3)]
-    events = [SseEvent.of({"type": "content_block_start", "index": index, "content_block": start}, "content_block_start")]
+    events = [
+        SseEvent.of({"type": "content_block_start", "index": index, "content_block": start}, "content_block_start")
+    ]
     events += [
         SseEvent.of({"type": "content_block_delta", "index": index, "delta": d}, "content_block_delta") for d in deltas
     ]
@@ -115,9 +123,14 @@ def stream_plan(model: str, answer: Answer, message_id: str) -> StreamPlan:
         if index == 0:
             events.insert(2, SseEvent.of({"type": "ping"}, "ping"))
     final_usage = {k: v for k, v in usage(answer).items() if k not in {"cache_creation", "service_tier"}}
-    delta = {"type": "message_delta", "delta": {"stop_reason": stop_reason(answer), "stop_sequence": None},
-             "usage": final_usage}
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": stop_reason(answer), "stop_sequence": None},
+        "usage": final_usage,
+    }
     events.append(SseEvent.of(delta, "message_delta"))
     events.append(SseEvent.of({"type": "message_stop"}, "message_stop"))
-    malformed = SseEvent(b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"br', "content_block_delta")
+    malformed = SseEvent(
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"br', "content_block_delta"
+    )
     return StreamPlan(events, 1, malformed, SseEvent.of(OVERLOADED, "error"))

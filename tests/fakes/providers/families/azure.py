@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.providers.families.base import Family, bearer
-from tests.fakes.providers.families.openai_compat import OpenAICompatRoutes
+from tests.fakes.providers.families.openai_compat import OpenAICompatRoutes, openai_rules
 from tests.fakes.providers.families.openai_dialect import Dialect, Reasoning
 from tests.fakes.providers.families.openai_errors import OpenAIStyleErrors
 from tests.fakes.providers.faults import RETRY_AFTER_S, ErrorKind
@@ -30,9 +30,19 @@ def _azure(code: str) -> Any:
 
 
 def _content_filter(message: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": None, "param": "prompt", "code": "content_filter", "status": 400,
-                      "innererror": {"code": "ResponsibleAIPolicyViolation",
-                                     "content_filter_result": {"violence": {"filtered": True, "severity": "medium"}}}}}
+    return {
+        "error": {
+            "message": message,
+            "type": None,
+            "param": "prompt",
+            "code": "content_filter",
+            "status": 400,
+            "innererror": {
+                "code": "ResponsibleAIPolicyViolation",
+                "content_filter_result": {"violence": {"filtered": True, "severity": "medium"}},
+            },
+        }
+    }
 
 
 ERRORS = OpenAIStyleErrors(
@@ -45,15 +55,15 @@ ERRORS = OpenAIStyleErrors(
     },
     messages={
         ErrorKind.AUTH_MISSING: "Access denied due to missing subscription key. Make sure to include "
-                                "subscription key when making requests to an API.",
+        "subscription key when making requests to an API.",
         ErrorKind.AUTH_INVALID: "Access denied due to invalid subscription key or wrong API endpoint. Make sure "
-                                "to provide a valid key for an active subscription and use a correct regional "
-                                "API endpoint for your resource.",
+        "to provide a valid key for an active subscription and use a correct regional "
+        "API endpoint for your resource.",
         ErrorKind.RATE_LIMITED: "Requests to the ChatCompletions_Create Operation under Azure OpenAI API have "
-                                f"exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry "
-                                f"after {RETRY_AFTER_S} second.",
+        f"exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry "
+        f"after {RETRY_AFTER_S} second.",
         ErrorKind.NOT_FOUND: "The API deployment for this resource does not exist. If you created the deployment "
-                             "within the last 5 minutes, please wait a moment and try again.",
+        "within the last 5 minutes, please wait a moment and try again.",
     },
     request_id_header="apim-request-id",
 )
@@ -67,9 +77,17 @@ def success_headers() -> dict[str, str]:
     return {"x-ratelimit-remaining-requests": "99", "x-ratelimit-remaining-tokens": "99000"}
 
 
-DIALECT = Dialect(name="azure", base_path=BASE, errors=ERRORS, credential=azure_credential,
-                  reasoning=Reasoning.HIDDEN, content_filters=True, success_headers=success_headers,
-                  models=("gpt-4o-mini", "gpt-4.1", "o4-mini"))
+DIALECT = Dialect(
+    name="azure",
+    base_path=BASE,
+    errors=ERRORS,
+    credential=azure_credential,
+    reasoning=Reasoning.HIDDEN,
+    content_filters=True,
+    success_headers=success_headers,
+    validate=openai_rules,
+    models=("gpt-4o-mini", "gpt-4.1", "o4-mini"),
+)
 
 
 class AzureRoutes(OpenAICompatRoutes):

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class Family:
     name: str
-    base_path: str                                   # path part of the base URL, e.g. "/openai/v1"
+    base_path: str  # path part of the base URL, e.g. "/openai/v1"
     register: Callable[[web.UrlDispatcher], None]
 
 

@@ -31,8 +31,11 @@ DIALECT = Dialect(
     base_path="/fireworks/inference/v1",
     errors=ERRORS,
     usage=UsageStyle.LAST_CHUNK,
-    models=("accounts/fireworks/models/gpt-oss-120b", "accounts/fireworks/models/kimi-k2p6",
-            "accounts/fireworks/models/deepseek-v3p2"),
+    models=(
+        "accounts/fireworks/models/gpt-oss-120b",
+        "accounts/fireworks/models/kimi-k2p6",
+        "accounts/fireworks/models/deepseek-v3p2",
+    ),
     endpoints=frozenset({"chat", "embeddings", "models"}),
 )
 FAMILY = Family(DIALECT.name, DIALECT.base_path, OpenAICompatRoutes(DIALECT).register)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from tests.fakes.providers.answers import count_words, embedding_of, plan_answer
+from tests.fakes.providers.answers import embedding_of, plan_answer
 from tests.fakes.providers.families import gemini_wire as wire
 from tests.fakes.providers.families.base import Family
 from tests.fakes.providers.families.google_rpc import gemini_error
@@ -45,8 +45,10 @@ def _part_problem(index: int, parts: list[Any]) -> str | None:
     for j, part in enumerate(parts):
         response = part.get("functionResponse") if isinstance(part, dict) else None
         if isinstance(response, dict) and not isinstance(response.get("response"), dict):
-            return (f"Invalid value at 'contents[{index}].parts[{j}].function_response.response' "
-                    f"(type.googleapis.com/google.protobuf.Struct), {response.get('response')!r}")
+            return (
+                f"Invalid value at 'contents[{index}].parts[{j}].function_response.response' "
+                f"(type.googleapis.com/google.protobuf.Struct), {response.get('response')!r}"
+            )
     return None
 
 
@@ -73,8 +75,9 @@ async def serve_generate(
 ) -> web.StreamResponse:
     """Validate, apply faults and answer generateContent / streamGenerateContent (shared with Vertex)."""
     state = state_of(request)
-    problem = request_problem(body, model, vertex=vertex,
-                              require_signature=state.options.gemini_require_thought_signature)
+    problem = request_problem(
+        body, model, vertex=vertex, require_signature=state.options.gemini_require_thought_signature
+    )
     if problem is not None:
         return errors(ErrorKind.BAD_REQUEST, problem)
     faults = parse_faults(model)
@@ -92,7 +95,7 @@ async def serve_generate(
     if not streaming:
         return await send_json(request, shape.full(), faults)
     if request.query.get("alt") != "sse":
-        return await send_json(request, shape.chunks(), faults)   # the JSON-array stream mode
+        return await send_json(request, shape.chunks(), faults)  # the JSON-array stream mode
     return await send_stream(request, wire.stream_plan(shape), faults, state, {})
 
 
@@ -118,8 +121,10 @@ async def _embed(request: web.Request, body: dict[str, Any], model: str, action:
     if action == "embedContent":
         text = " ".join(str(p.get("text", "")) for p in (body.get("content") or {}).get("parts") or [])
         return await send_json(request, {"embedding": {"values": embedding_of(text, dims)}}, faults)
-    texts = [" ".join(str(p.get("text", "")) for p in (r.get("content") or {}).get("parts") or [])
-             for r in body.get("requests") or []]
+    texts = [
+        " ".join(str(p.get("text", "")) for p in (r.get("content") or {}).get("parts") or [])
+        for r in body.get("requests") or []
+    ]
     return await send_json(request, {"embeddings": [{"values": embedding_of(t, dims)} for t in texts]}, faults)
 
 
@@ -155,8 +160,17 @@ async def model_action(request: web.Request) -> web.StreamResponse:
 
 def _model_object(model: str) -> dict[str, Any]:
     methods = ["embedContent"] if "embedding" in model else ["generateContent", "countTokens"]
-    return {"name": f"models/{model}", "displayName": model, "inputTokenLimit": 1048576, "outputTokenLimit": 65536,
-            "supportedGenerationMethods": methods, "temperature": 1, "maxTemperature": 2, "topP": 0.95, "topK": 64}
+    return {
+        "name": f"models/{model}",
+        "displayName": model,
+        "inputTokenLimit": 1048576,
+        "outputTokenLimit": 65536,
+        "supportedGenerationMethods": methods,
+        "temperature": 1,
+        "maxTemperature": 2,
+        "topP": 0.95,
+        "topK": 64,
+    }
 
 
 async def list_models(request: web.Request) -> web.StreamResponse:
@@ -181,4 +195,3 @@ def register(router: web.UrlDispatcher) -> None:
 
 
 FAMILY = Family("google", BASE, register)
-_ = count_words  # re-exported helper used by tests

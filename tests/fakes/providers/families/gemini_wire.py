@@ -10,8 +10,9 @@ from typing import Any
 from tests.fakes.providers.answers import Answer, Prompt, ToolSpec, count_words, first_property, split_text
 from tests.fakes.providers.sse import SseEvent, StreamPlan
 
-MIDSTREAM_ERROR = {"error": {"code": 503, "message": "The model is overloaded. Please try again later.",
-                             "status": "UNAVAILABLE"}}
+MIDSTREAM_ERROR = {
+    "error": {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}
+}
 
 
 def _parts(content: object) -> list[dict[str, Any]]:
@@ -33,8 +34,10 @@ def prompt_from_request(body: dict[str, Any]) -> Prompt:
     is_result = any("functionResponse" in p for p in last_parts)
     tools = tuple(
         ToolSpec(str(decl.get("name", "")), first_property(decl.get("parametersJsonSchema") or decl.get("parameters")))
-        for tool in body.get("tools") or [] if isinstance(tool, dict)
-        for decl in tool.get("functionDeclarations") or [] if isinstance(decl, dict)
+        for tool in body.get("tools") or []
+        if isinstance(tool, dict)
+        for decl in tool.get("functionDeclarations") or []
+        if isinstance(decl, dict)
     )
     mode = ((body.get("toolConfig") or {}).get("functionCallingConfig") or {}).get("mode")
     texts = [_part_text(p) for c in [body.get("systemInstruction"), *contents] for p in _parts(c)]
@@ -93,8 +96,10 @@ class GeminiShape:
         return body
 
     def call_parts(self) -> list[dict[str, Any]]:
-        return [{"functionCall": {"name": c.name, "args": c.arguments}, "thoughtSignature": signature()}
-                for c in self.answer.tool_calls]
+        return [
+            {"functionCall": {"name": c.name, "args": c.arguments}, "thoughtSignature": signature()}
+            for c in self.answer.tool_calls
+        ]
 
     def full(self) -> dict[str, Any]:
         parts: list[dict[str, Any]] = []
@@ -105,8 +110,11 @@ class GeminiShape:
         return self.wrap(parts + self.call_parts(), self.usage(), finish=True)
 
     def blocked(self) -> dict[str, Any]:
-        body = self.wrap(None, {"promptTokenCount": self.answer.prompt_tokens,
-                                "totalTokenCount": self.answer.prompt_tokens}, finish=False)
+        body = self.wrap(
+            None,
+            {"promptTokenCount": self.answer.prompt_tokens, "totalTokenCount": self.answer.prompt_tokens},
+            finish=False,
+        )
         return {"promptFeedback": {"blockReason": "SAFETY"}, **body}
 
     def chunks(self) -> list[dict[str, Any]]:

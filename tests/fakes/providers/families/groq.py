@@ -34,8 +34,10 @@ def validate(body: dict[str, Any]) -> str | None:
         return "'n' : number must be at most 1"
     for i, message in enumerate(body.get("messages") or []):
         if isinstance(message, dict) and "name" in message:
-            return f"'messages.{i}' : for 'role:{message.get('role')}' the following must be satisfied" \
-                   f"[('messages.{i}.name' : property 'name' is unsupported)]"
+            return (
+                f"'messages.{i}' : for 'role:{message.get('role')}' the following must be satisfied"
+                f"[('messages.{i}.name' : property 'name' is unsupported)]"
+            )
     return None
 
 
@@ -45,8 +47,8 @@ ERRORS = OpenAIStyleErrors(
         ErrorKind.AUTH_INVALID: "Invalid API Key",
         ErrorKind.AUTH_MISSING: "Invalid API Key",
         ErrorKind.RATE_LIMITED: "Rate limit reached for model in organization `org_fake` service tier `on_demand` "
-                                "on tokens per minute (TPM): Limit 6000, Used 5990, Requested 120. "
-                                f"Please try again in {RETRY_AFTER_S}s.",
+        "on tokens per minute (TPM): Limit 6000, Used 5990, Requested 120. "
+        f"Please try again in {RETRY_AFTER_S}s.",
         ErrorKind.CONTEXT_LENGTH: "Please reduce the length of the messages or completion.",
     },
     retry_after_ms=False,
@@ -61,8 +63,13 @@ DIALECT = Dialect(
     reasoning=Reasoning.GROQ_FIELD,
     success_headers=lambda: {"x-request-id": new_id("req_", 13), **limit_headers(False)},
     validate=validate,
-    models=("openai/gpt-oss-120b", "openai/gpt-oss-20b", "llama-3.3-70b-versatile", "llama-3.1-8b-instant",
-            "qwen/qwen3-32b"),
+    models=(
+        "openai/gpt-oss-120b",
+        "openai/gpt-oss-20b",
+        "llama-3.3-70b-versatile",
+        "llama-3.1-8b-instant",
+        "qwen/qwen3-32b",
+    ),
     endpoints=frozenset({"chat", "models"}),
 )
 FAMILY = Family(DIALECT.name, DIALECT.base_path, OpenAICompatRoutes(DIALECT).register)

@@ -15,8 +15,7 @@ from tests.fakes.providers.faults import ErrorKind
 
 def _minimax(http_code: int, type_: str) -> tuple[int, Any]:
     def body(message: str) -> dict[str, Any]:
-        return {"error": {"http_code": str(http_code), "message": message, "type": type_},
-                "request_id": new_id("", 16)}
+        return {"error": {"http_code": str(http_code), "message": message, "type": type_}, "request_id": new_id("", 16)}
 
     return http_code, body
 
@@ -34,7 +33,7 @@ ERRORS = OpenAIStyleErrors(
     },
     messages={
         ErrorKind.AUTH_MISSING: "login fail: Please carry the API secret key in the 'Authorization' field of "
-                                "the request header (1004)",
+        "the request header (1004)",
         ErrorKind.AUTH_INVALID: "invalid api key (2049)",
         ErrorKind.RATE_LIMITED: "rate limit exceeded(RPM) (1002)",
         ErrorKind.QUOTA: "insufficient balance (1008)",

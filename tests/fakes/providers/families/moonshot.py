@@ -35,7 +35,7 @@ ERRORS = OpenAIStyleErrors(
         ErrorKind.AUTH_MISSING: "Invalid Authentication",
         ErrorKind.AUTH_INVALID: "Invalid Authentication",
         ErrorKind.RATE_LIMITED: f"Your account org-fake request reached organization max RPM: 3, please try "
-                                f"again after {RETRY_AFTER_S} seconds",
+        f"again after {RETRY_AFTER_S} seconds",
         ErrorKind.QUOTA: "Your account org-fake is suspended, please check your plan and billing details",
         ErrorKind.CONTEXT_LENGTH: "Invalid request: Your request exceeded model token limit: 131072",
         ErrorKind.UNAVAILABLE: "The engine is currently overloaded, please try again later",

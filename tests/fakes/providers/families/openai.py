@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from tests.fakes.providers.answers import new_id
 from tests.fakes.providers.families.base import Family
-from tests.fakes.providers.families.openai_compat import OpenAICompatRoutes
+from tests.fakes.providers.families.openai_compat import OpenAICompatRoutes, openai_rules
 from tests.fakes.providers.families.openai_dialect import Dialect, Reasoning
 from tests.fakes.providers.families.openai_errors import OpenAIStyleErrors, openai_limit_headers
 
-MODELS = ("gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.4-nano", "gpt-4.1", "gpt-4o-mini", "o4-mini",
-          "text-embedding-3-small", "text-embedding-3-large", "gpt-image-1.5")
+MODELS = (
+    "gpt-5.5",
+    "gpt-5.4",
+    "gpt-5.4-mini",
+    "gpt-5.4-nano",
+    "gpt-4.1",
+    "gpt-4o-mini",
+    "o4-mini",
+    "text-embedding-3-small",
+    "text-embedding-3-large",
+    "gpt-image-1.5",
+)
 
 
 def success_headers() -> dict[str, str]:
-    return {"x-request-id": new_id("req_", 16), "openai-processing-ms": "42", "openai-version": "2020-10-01",
-            **openai_limit_headers(False)}
+    return {
+        "x-request-id": new_id("req_", 16),
+        "openai-processing-ms": "42",
+        "openai-version": "2020-10-01",
+        **openai_limit_headers(False),
+    }
 
 
 DIALECT = Dialect(
@@ -24,6 +38,7 @@ DIALECT = Dialect(
     reasoning=Reasoning.HIDDEN,
     obfuscation=True,
     success_headers=success_headers,
+    validate=openai_rules,
     models=MODELS,
 )
 FAMILY = Family(DIALECT.name, DIALECT.base_path, OpenAICompatRoutes(DIALECT).register)

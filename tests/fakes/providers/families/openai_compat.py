@@ -74,14 +74,32 @@ def chat_problem(body: dict[str, Any]) -> str | None:
         return "you must provide a model parameter"
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        return "[] is too short - 'messages'" if isinstance(messages, list) else "Missing required parameter: 'messages'."
+        return (
+            "[] is too short - 'messages'" if isinstance(messages, list) else "Missing required parameter: 'messages'."
+        )
     for i, message in enumerate(messages):
         role = message.get("role") if isinstance(message, dict) else None
         if role not in ROLES:
-            return (f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', "
-                    f"'function', 'tool', and 'developer'. (messages[{i}].role)")
+            return (
+                f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', "
+                f"'function', 'tool', and 'developer'. (messages[{i}].role)"
+            )
         if role == "tool" and not message.get("tool_call_id"):
-            return f"Missing parameter 'tool_call_id': messages with role 'tool' must have a 'tool_call_id'. (messages[{i}])"
+            return f"Missing parameter 'tool_call_id': messages with role 'tool' must have one. (messages[{i}])"
+    return None
+
+
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+
+def openai_rules(body: dict[str, Any]) -> str | None:
+    """OpenAI's own extra refusals: stream_options without stream, max_tokens on reasoning models."""
+    if body.get("stream_options") is not None and not body.get("stream"):
+        return "The 'stream_options' parameter is only allowed when 'stream' is enabled."
+    if "max_tokens" in body and str(body.get("model", "")).startswith(_REASONING_PREFIXES):
+        return (
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+        )
     return None
 
 
@@ -197,8 +215,12 @@ class OpenAICompatRoutes:
         out = {
             "created": int(time.time()),
             "data": [dict(item) for _ in range(count)],
-            "usage": {"total_tokens": words + 272 * count, "input_tokens": words, "output_tokens": 272 * count,
-                      "input_tokens_details": {"text_tokens": words, "image_tokens": 0}},
+            "usage": {
+                "total_tokens": words + 272 * count,
+                "input_tokens": words,
+                "output_tokens": 272 * count,
+                "input_tokens_details": {"text_tokens": words, "image_tokens": 0},
+            },
         }
         return await send_json(request, out, faults, self.dialect.success_headers())
 

@@ -17,18 +17,18 @@ if TYPE_CHECKING:
 
 
 class UsageStyle(StrEnum):
-    REQUESTED = "requested"      # usage chunk with `choices: []` only with stream_options.include_usage
-    LAST_CHUNK = "last_chunk"    # usage on the finish chunk, always (Together, Fireworks, DeepInfra)
-    GROQ = "groq"                # `x_groq.usage` on the finish chunk (+ top-level usage if requested)
-    MOONSHOT = "moonshot"        # `choices[0].usage` (+ top-level, + duplicate usage chunk if requested)
-    PERPLEXITY = "perplexity"    # usage on every chunk, closing chunk `chat.completion.done`, no [DONE]
+    REQUESTED = "requested"  # usage chunk with `choices: []` only with stream_options.include_usage
+    LAST_CHUNK = "last_chunk"  # usage on the finish chunk, always (Together, Fireworks, DeepInfra)
+    GROQ = "groq"  # `x_groq.usage` on the finish chunk (+ top-level usage if requested)
+    MOONSHOT = "moonshot"  # `choices[0].usage` (+ top-level, + duplicate usage chunk if requested)
+    PERPLEXITY = "perplexity"  # usage on every chunk, closing chunk `chat.completion.done`, no [DONE]
 
 
 class Reasoning(StrEnum):
     CONTENT_FIELD = "reasoning_content"
     GROQ_FIELD = "reasoning"
-    THINK_TAGS = "think"          # MiniMax M2: <think>...</think> inside content
-    HIDDEN = "hidden"             # OpenAI/Azure: only `reasoning_tokens` in usage
+    THINK_TAGS = "think"  # MiniMax M2: <think>...</think> inside content
+    HIDDEN = "hidden"  # OpenAI/Azure: only `reasoning_tokens` in usage
 
 
 def no_rules(_body: dict[str, Any]) -> str | None:
@@ -63,7 +63,7 @@ class Dialect:
     content_filters: bool = False
     success_headers: Callable[[], dict[str, str]] = no_headers
     validate: Callable[[dict[str, Any]], str | None] = no_rules
-    body_extras: Callable[[str], dict[str, Any]] = no_extras       # model -> extra top-level fields
+    body_extras: Callable[[str], dict[str, Any]] = no_extras  # model -> extra top-level fields
     usage_quirk: Callable[[dict[str, Any], str], None] = no_usage_quirk
     models: tuple[str, ...] = ()
     endpoints: frozenset[str] = field(default=ALL_ENDPOINTS)

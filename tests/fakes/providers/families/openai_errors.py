@@ -26,8 +26,10 @@ def envelope(type_: str | None, code: str | int | None, param: str | None = None
 _DEFAULTS: dict[ErrorKind, tuple[int, str, BodyFn]] = {
     ErrorKind.AUTH_MISSING: (
         401,
-        "You didn't provide an API key. You need to provide your API key in an Authorization header "
-        "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        (
+            "You didn't provide an API key. You need to provide your API key in an Authorization header "
+            "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+        ),
         envelope("invalid_request_error", None),
     ),
     ErrorKind.AUTH_INVALID: (
@@ -43,8 +45,10 @@ _DEFAULTS: dict[ErrorKind, tuple[int, str, BodyFn]] = {
     ),
     ErrorKind.RATE_LIMITED: (
         429,
-        f"Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1. "
-        f"Please try again in {RETRY_AFTER_S}s.",
+        (
+            f"Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1. "
+            f"Please try again in {RETRY_AFTER_S}s."
+        ),
         envelope("requests", "rate_limit_exceeded"),
     ),
     ErrorKind.QUOTA: (
@@ -64,8 +68,10 @@ _DEFAULTS: dict[ErrorKind, tuple[int, str, BodyFn]] = {
     ),
     ErrorKind.CONTEXT_LENGTH: (
         400,
-        "This model's maximum context length is 128000 tokens. However, your messages resulted in "
-        "131072 tokens. Please reduce the length of the messages.",
+        (
+            "This model's maximum context length is 128000 tokens. However, your messages resulted in "
+            "131072 tokens. Please reduce the length of the messages."
+        ),
         envelope("invalid_request_error", "context_length_exceeded", "messages"),
     ),
     ErrorKind.CONTENT_FILTER: (
@@ -83,7 +89,7 @@ class OpenAIStyleErrors:
 
     overrides: Mapping[ErrorKind, tuple[int, BodyFn]] = field(default_factory=dict)
     messages: Mapping[ErrorKind, str] = field(default_factory=dict)
-    retry_after_ms: bool = True        # send `retry-after-ms` next to `retry-after` on 429
+    retry_after_ms: bool = True  # send `retry-after-ms` next to `retry-after` on 429
     request_id_header: str = "x-request-id"
     limit_headers: Callable[[bool], dict[str, str]] = lambda _exhausted: {}
 

@@ -10,9 +10,7 @@ from tests.fakes.providers.answers import Answer, split_in, split_text
 from tests.fakes.providers.families.openai_dialect import Dialect, Reasoning, UsageStyle
 from tests.fakes.providers.sse import DONE, SseEvent, StreamPlan
 
-SAFE_FILTERS = {
-    name: {"filtered": False, "severity": "safe"} for name in ("hate", "self_harm", "sexual", "violence")
-}
+SAFE_FILTERS = {name: {"filtered": False, "severity": "safe"} for name in ("hate", "self_harm", "sexual", "violence")}
 PROMPT_FILTERS = [{"prompt_index": 0, "content_filter_results": SAFE_FILTERS}]
 MID_STREAM_ERROR = {
     "error": {
@@ -117,8 +115,12 @@ class _Chunks:
 
     def chunk(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-            "model": self.model, "system_fingerprint": "fp_fake0001", "choices": choices,
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": "fp_fake0001",
+            "choices": choices,
         }
         if self.dialect.usage is UsageStyle.REQUESTED and self.include_usage:
             body["usage"] = None
@@ -155,9 +157,7 @@ def _finish_chunks(c: _Chunks, answer: Answer, usage: dict[str, Any]) -> list[di
     return [*chunks, c.chunk([], usage=usage)] if c.include_usage else chunks
 
 
-def stream_plan(
-    dialect: Dialect, model: str, answer: Answer, completion_id: str, include_usage: bool
-) -> StreamPlan:
+def stream_plan(dialect: Dialect, model: str, answer: Answer, completion_id: str, include_usage: bool) -> StreamPlan:
     c = _Chunks(dialect, model, completion_id, include_usage)
     usage = usage_body(dialect, model, answer)
     first_extra: dict[str, Any] = {"x_groq": {"id": c.groq_id}} if dialect.usage is UsageStyle.GROQ else {}
@@ -166,8 +166,9 @@ def stream_plan(
         every = {"usage": usage, **dialect.body_extras(model)}
     chunks: list[dict[str, Any]] = []
     if dialect.content_filters:
-        chunks.append({"id": "", "object": "", "created": 0, "model": "", "choices": [],
-                       "prompt_filter_results": PROMPT_FILTERS})
+        chunks.append(
+            {"id": "", "object": "", "created": 0, "model": "", "choices": [], "prompt_filter_results": PROMPT_FILTERS}
+        )
     chunks.append(c.delta({"role": "assistant", "content": ""}, **first_extra, **every))
     chunks += [c.delta(delta, **every) for delta in _deltas(dialect, answer)]
     chunks += _finish_chunks(c, answer, usage)
@@ -176,7 +177,6 @@ def stream_plan(
     if dialect.usage is not UsageStyle.PERPLEXITY:
         events.append(DONE)
     malformed = SseEvent(
-        f'{{"id":"{completion_id}","object":"chat.completion.chunk","choices":[{{"index":0,"delta":{{"content":"br'
-        .encode()
+        f'{{"id":"{completion_id}","object":"chat.completion.chunk","choices":[{{"index":0,"delta":{{"content":"br'.encode()
     )
     return StreamPlan(events, ends, malformed, SseEvent.of(MID_STREAM_ERROR))

@@ -40,9 +40,19 @@ def body_extras(_model: str) -> dict[str, Any]:
 
 def usage_quirk(usage: dict[str, Any], _model: str) -> None:
     inp, out = usage["prompt_tokens"] * 1e-6, usage["completion_tokens"] * 1e-6
-    usage.update({"citation_tokens": 0, "num_search_queries": 1, "reasoning_tokens": 0,
-                  "cost": {"input_tokens_cost": inp, "output_tokens_cost": out, "request_cost": 0.005,
-                           "total_cost": round(inp + out + 0.005, 8)}})
+    usage.update(
+        {
+            "citation_tokens": 0,
+            "num_search_queries": 1,
+            "reasoning_tokens": 0,
+            "cost": {
+                "input_tokens_cost": inp,
+                "output_tokens_cost": out,
+                "request_cost": 0.005,
+                "total_cost": round(inp + out + 0.005, 8),
+            },
+        }
+    )
 
 
 ERRORS = OpenAIStyleErrors(
@@ -51,7 +61,10 @@ ERRORS = OpenAIStyleErrors(
         ErrorKind.AUTH_MISSING: (401, _typed("invalid_api_key", 401)),
         ErrorKind.AUTH_INVALID: (401, _typed("invalid_api_key", 401)),
     },
-    messages=dict.fromkeys((ErrorKind.AUTH_MISSING, ErrorKind.AUTH_INVALID), "Invalid API key provided. You can find your API key at https://www.perplexity.ai/settings/api."),
+    messages=dict.fromkeys(
+        (ErrorKind.AUTH_MISSING, ErrorKind.AUTH_INVALID),
+        "Invalid API key provided. You can find your API key at https://www.perplexity.ai/settings/api.",
+    ),
     retry_after_ms=False,
 )
 DIALECT = Dialect(

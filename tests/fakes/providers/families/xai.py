@@ -33,9 +33,9 @@ ERRORS = OpenAIStyleErrors(
     messages={
         ErrorKind.AUTH_MISSING: "No API key provided. You can obtain an API key from https://console.x.ai.",
         ErrorKind.AUTH_INVALID: "Incorrect API key provided: xa***ey. You can obtain an API key from "
-                                "https://console.x.ai.",
+        "https://console.x.ai.",
         ErrorKind.CONTEXT_LENGTH: "This model's maximum prompt length is 131072 but the request contains "
-                                  "140000 tokens.",
+        "140000 tokens.",
         ErrorKind.QUOTA: "Your team has either used all available credits or reached its monthly spending limit.",
     },
     retry_after_ms=False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog.commands import api_keys, integrations, members, models, projects, virtual_models
+from catalog.commands import api_keys, configs, integrations, members, models, projects, virtual_models
 from catalog.context import Handler
 
 HANDLERS: dict[type[Any], Handler] = {
@@ -14,4 +14,5 @@ HANDLERS: dict[type[Any], Handler] = {
     **integrations.HANDLERS,
     **models.HANDLERS,
     **virtual_models.HANDLERS,
+    **configs.HANDLERS,
 }

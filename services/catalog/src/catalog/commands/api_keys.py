@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from shared.errors import KeyrelayError
@@ -10,35 +9,11 @@ from shared.messages import catalog as m
 from shared.tokens import hash_token, new_api_key, new_id
 
 from catalog import views
+from catalog.commands.limits import limit_fields
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx, Handler, Reply
 from catalog.policy import require, visible_projects
 from catalog.repository import now
-
-
-def _limits(cmd: m.CreateApiKey | m.UpdateApiKey) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for field in ("rpm", "tpm"):
-        value = getattr(cmd, field)
-        if value is not None:
-            if value < 1:
-                raise KeyrelayError("invalid_request", f"{field} must be a positive integer", param=field)
-            out[field] = value
-    if cmd.budget_usd is not None:
-        if cmd.budget_usd < 0:
-            raise KeyrelayError("invalid_request", "budget_usd must not be negative", param="budget_usd")
-        out["budget_usd"] = cmd.budget_usd
-        out["budget_period"] = cmd.budget_period or "month"
-    elif cmd.budget_period is not None:
-        out["budget_period"] = cmd.budget_period
-    if cmd.models is not None:
-        if len(cmd.models) > 500 or any(not isinstance(x, str) or not 1 <= len(x) <= 200 for x in cmd.models):
-            raise KeyrelayError("invalid_request", "models must be a list of model strings", param="models")
-        out["models"] = list(cmd.models)
-    if cmd.expires_at is not None:
-        expires = cmd.expires_at if cmd.expires_at.tzinfo else cmd.expires_at.replace(tzinfo=UTC)
-        out["expires_at"] = expires
-    return out
 
 
 def _name(raw: str) -> str:
@@ -77,7 +52,7 @@ async def create_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateApiKey) 
         "created_at": now(),
         "created_by": who.member_id,
         "revoked_at": None,
-        **_limits(cmd),
+        **limit_fields(cmd),
     }
     await ctx.repo.insert(ctx.repo.api_keys, doc)
     ctx.events.audit(who, who.org_id, "api_key.create", "api_key", doc["_id"])
@@ -87,7 +62,7 @@ async def create_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateApiKey) 
 async def update_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateApiKey) -> Reply:
     current = await _key_doc(ctx, who, cmd.api_key_id)
     require(who, cmd, current["project_id"])
-    changes = _limits(cmd)
+    changes = limit_fields(cmd)
     if cmd.name is not None:
         changes["name"] = _name(cmd.name)
     doc = await ctx.repo.update(ctx.repo.api_keys, who.org_id, {"_id": cmd.api_key_id}, changes)

@@ -73,9 +73,9 @@ async def create_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateInte
     if not 1 <= len(name) <= 100:
         raise KeyrelayError("invalid_request", "name must be 1-100 characters", param="name")
     scope = await _check_scope(ctx, who.org_id, cmd.project_scope)
-    public = validate_credential_settings(ctx, cmd.provider, cmd.credentials)
-    header_names = validate_header_names(cmd.credentials.header_names)
     custom_host = await check_custom_host(ctx, cmd.custom_host)
+    public = validate_credential_settings(ctx, cmd.provider, cmd.credentials, custom_host=custom_host is not None)
+    header_names = validate_header_names(cmd.credentials.header_names, custom_host=custom_host is not None)
     base_url, adapter = await resolve_binding(ctx, cmd.provider, public, custom_host)
     enabled = selection_to_enabled(ctx, cmd.provider, cmd.models, custom_host is not None)
     doc = integration_doc(
@@ -169,9 +169,9 @@ async def put_credentials(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutCredential
     """Replace (rotate) the credential; the provider never changes after creation."""
     require(who, cmd)
     doc = await load(ctx, who.org_id, cmd.slug)
-    public = validate_credential_settings(ctx, doc["provider"], cmd.credentials)
-    header_names = validate_header_names(cmd.credentials.header_names)
     custom_host = await check_custom_host(ctx, cmd.custom_host) if cmd.custom_host else doc.get("custom_host")
+    public = validate_credential_settings(ctx, doc["provider"], cmd.credentials, custom_host=custom_host is not None)
+    header_names = validate_header_names(cmd.credentials.header_names, custom_host=custom_host is not None)
     base_url, adapter = await resolve_binding(ctx, doc["provider"], public, custom_host)
     await ctx.vault.put(
         assertion=owner_assertion(ctx, who, "update", doc["_id"]),

@@ -9,6 +9,7 @@ from shared.messages import catalog as m
 from shared.tokens import new_id
 
 from catalog import views
+from catalog.commands.limits import limit_fields
 from catalog.context import Ctx, Handler, Reply
 from catalog.policy import require, visible_projects
 from catalog.repository import now
@@ -43,6 +44,7 @@ async def create_project(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateProject)
         "name": _name(cmd.name),
         "content_logging": cmd.content_logging,
         "created_at": now(),
+        **limit_fields(cmd),
     }
     await ctx.repo.insert(ctx.repo.projects, doc, what="a project with this name")
     await ctx.events.changed(who.org_id, "project", doc["_id"])
@@ -57,7 +59,7 @@ async def get_project(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetProject) -> Re
 
 async def update_project(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateProject) -> Reply:
     require(who, cmd, cmd.project_id)
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = limit_fields(cmd)
     if cmd.name is not None:
         changes["name"] = _name(cmd.name)
     if cmd.content_logging is not None:

@@ -21,7 +21,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 def _validate(spec: m.VirtualModelSpec) -> None:
     if not _NAME.match(spec.name) or "/" in spec.name or spec.name.startswith("@"):
         raise KeyrelayError("invalid_request", "name must be 1-64 of [a-z0-9._-]", param="name")
-    if not 1 <= len(spec.targets) <= 16:
+    if not 1 <= len(spec.targets) <= 16 and not (spec.config and not spec.targets):
         raise KeyrelayError("invalid_request", "a virtual model needs 1-16 targets", param="targets")
     for target in spec.targets:
         if not target.model.startswith("@") or "/" not in target.model:
@@ -46,7 +46,10 @@ async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualM
     _validate(spec)
     if spec.project_id is not None:
         await get_project_doc(ctx, who.org_id, spec.project_id)
+    if spec.config is not None and await ctx.repo.get(ctx.repo.configs, who.org_id, name=spec.config) is None:
+        raise KeyrelayError("not_found", "no gateway config with this name", param="config")
     body = {
+        "config": spec.config,
         "strategy": spec.strategy,
         "project_id": spec.project_id,
         "targets": [{"model": t.model, "weight": t.weight} for t in spec.targets],

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import msgspec
 import structlog
 from litestar import Request
+from shared import tracing
 from shared.errors import KeyrelayError
 from shared.messages.catalog import ApiKeyPrincipal
 from shared.tokens import new_id
@@ -15,7 +15,6 @@ from shared.tokens import new_id
 from gateway.api.state import GatewayState
 from gateway.recorder import RequestRecord
 
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 _decoder = msgspec.json.Decoder()
 
 
@@ -31,15 +30,17 @@ def bearer(request: Request[Any, Any, Any], *, allow_x_api_key: bool = True) -> 
 
 
 def request_id(request: Request[Any, Any, Any]) -> str:
+    """A fresh request id, bound (with the W3C trace) into logs and every NATS message that follows."""
     rid = new_id("req")
     request.scope.setdefault("state", {})["request_id"] = rid
-    structlog.contextvars.bind_contextvars(request_id=rid)
+    structlog.contextvars.clear_contextvars()
+    request.scope["state"]["trace_id"] = tracing.start(request.headers.get("traceparent"), rid)
     return rid
 
 
 def trace_id(request: Request[Any, Any, Any]) -> str | None:
-    match = _TRACEPARENT.match(request.headers.get("traceparent", "").strip())
-    return match.group(1) if match else None
+    trace: str | None = request.scope.get("state", {}).get("trace_id")
+    return trace
 
 
 async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -62,6 +63,7 @@ async def begin(
     rid = request_id(request)
     principal: ApiKeyPrincipal = await state.catalog.api_key(bearer(request))
     structlog.contextvars.bind_contextvars(org_id=principal.org_id, project_id=principal.project_id)
+    await state.limits.admit(principal)
     body = await json_object(request)
     model = body.get("model")
     if not isinstance(model, str) or not model:

@@ -27,11 +27,19 @@ _MAX_HEADER_VALUE = 8192
 class ProjectBody(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     content_logging: bool = False
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    budget_period: Literal["day", "week", "month", "total"] | None = None
 
 
 class ProjectPatch(msgspec.Struct, forbid_unknown_fields=True):
     name: str | None = None
     content_logging: bool | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    budget_period: Literal["day", "week", "month", "total"] | None = None
 
 
 class MemberBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -122,15 +130,17 @@ class VirtualTargetBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class VirtualModelBody(msgspec.Struct, forbid_unknown_fields=True):
     name: str
-    targets: list[VirtualTargetBody]
+    targets: list[VirtualTargetBody] = []
     strategy: Literal["fallback", "loadbalance"] = "fallback"
     project_id: str | None = None
+    config: str | None = None
 
 
 class VirtualModelPut(msgspec.Struct, forbid_unknown_fields=True):
-    targets: list[VirtualTargetBody]
+    targets: list[VirtualTargetBody] = []
     strategy: Literal["fallback", "loadbalance"] = "fallback"
     project_id: str | None = None
+    config: str | None = None
 
 
 async def _run(request: Request[Any, Any, Any], gw: GatewayState, command: Any) -> Response[bytes]:
@@ -173,7 +183,7 @@ async def list_projects(request: Request[Any, Any, Any], gw: GatewayState) -> Re
 
 @post("/projects")
 async def create_project(request: Request[Any, Any, Any], gw: GatewayState, data: ProjectBody) -> Response[bytes]:
-    return await _run(request, gw, m.CreateProject(name=data.name, content_logging=data.content_logging))
+    return await _run(request, gw, _convert(data, m.CreateProject))
 
 
 @get("/projects/{project_id:str}")
@@ -185,9 +195,7 @@ async def get_project(request: Request[Any, Any, Any], gw: GatewayState, project
 async def update_project(
     request: Request[Any, Any, Any], gw: GatewayState, project_id: str, data: ProjectPatch
 ) -> Response[bytes]:
-    return await _run(
-        request, gw, m.UpdateProject(project_id=project_id, name=data.name, content_logging=data.content_logging)
-    )
+    return await _run(request, gw, m.UpdateProject(project_id=project_id, **msgspec.structs.asdict(data)))
 
 
 @delete("/projects/{project_id:str}", status_code=200)
@@ -346,6 +354,7 @@ async def put_virtual_model(
         name=name,
         strategy=data.strategy,
         project_id=data.project_id,
+        config=data.config,
         targets=[m.VirtualTarget(model=t.model, weight=t.weight) for t in data.targets],
     )
     return await _run(request, gw, m.PutVirtualModel(spec=spec))
@@ -356,7 +365,66 @@ async def delete_virtual_model(request: Request[Any, Any, Any], gw: GatewayState
     return await _run(request, gw, m.DeleteVirtualModel(name=name))
 
 
+# --- gateway configs ------------------------------------------------------------------------------
+def config_node(raw: Any) -> m.ConfigNode:
+    """The contract's tree: a target is `{integration, model?, weight?}` or, itself, a nested config."""
+
+    def normalize(node: Any, depth: int = 0) -> Any:
+        if not isinstance(node, dict) or depth > 8:
+            raise KeyrelayError("invalid_request", "a config is a JSON object", param="config")
+        targets = []
+        for target in node.get("targets") or []:
+            if isinstance(target, dict) and ("targets" in target or "strategy" in target):
+                weight = target.get("weight", 1.0)
+                nested = {k: v for k, v in target.items() if k != "weight"}
+                targets.append({"node": normalize(nested, depth + 1), "weight": weight})
+            else:
+                targets.append(target)
+        return {**node, "targets": targets}
+
+    try:
+        return msgspec.convert(normalize(raw), m.ConfigNode)
+    except msgspec.ValidationError as exc:
+        raise KeyrelayError("invalid_request", f"invalid config: {exc}", param="config") from None
+
+
+@get("/configs")
+async def list_configs(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
+    return await _run(request, gw, m.ListConfigs())
+
+
+@post("/configs")
+async def create_config(request: Request[Any, Any, Any], gw: GatewayState, data: dict[str, Any]) -> Response[bytes]:
+    name = data.get("name")
+    if not isinstance(name, str):
+        raise KeyrelayError("invalid_request", "name is required", param="name")
+    body = data.get("config", {k: v for k, v in data.items() if k != "name"})
+    return await _run(request, gw, m.PutConfig(name=name, node=config_node(body), create_only=True))
+
+
+@get("/configs/{name:str}")
+async def get_config(request: Request[Any, Any, Any], gw: GatewayState, name: str) -> Response[bytes]:
+    return await _run(request, gw, m.GetConfig(name=name))
+
+
+@put("/configs/{name:str}")
+async def put_config(request: Request[Any, Any, Any], gw: GatewayState, name: str, data: dict[str, Any]) -> Response[bytes]:
+    """Each PUT makes a new immutable version; `{"rollback_to": N}` re-points to version N."""
+    if "rollback_to" in data:
+        version = data["rollback_to"]
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise KeyrelayError("invalid_request", "rollback_to must be a version number", param="rollback_to")
+        return await _run(request, gw, m.PutConfig(name=name, rollback_to=version))
+    return await _run(request, gw, m.PutConfig(name=name, node=config_node(data.get("config", data))))
+
+
+@delete("/configs/{name:str}", status_code=200)
+async def delete_config(request: Request[Any, Any, Any], gw: GatewayState, name: str) -> Response[bytes]:
+    return await _run(request, gw, m.DeleteConfig(name=name))
+
+
 MANAGEMENT_ROUTES = [
+    list_configs, create_config, get_config, put_config, delete_config,
     list_providers,
     list_projects,
     create_project,

@@ -8,6 +8,7 @@ from shared.bus import BusClient
 from shared.publisher import DurablePublisher
 
 from gateway.catalog_client import CatalogClient
+from gateway.limits import Limits
 from gateway.proxy import Proxy
 from gateway.recorder import ActivityRecorder
 from gateway.settings import GatewaySettings
@@ -21,3 +22,4 @@ class GatewayState:
     proxy: Proxy
     recorder: ActivityRecorder
     publisher: DurablePublisher
+    limits: Limits

@@ -1,50 +1,36 @@
-"""The upstream HTTP session: keep-alive, bounded, and every connection checked by the policy.
+"""Outbound HTTP to providers: every connection checked by the address policy (SSRF defence).
 
-`PolicyResolver` applies `AddressPolicy.check_ip` to each address right before aiohttp connects,
-so the address checked is the address used (DNS rebinding cannot slip through). aiohttp does not
-resolve IP literals, so `guard_url()` checks literal-IP URLs before each request. Callers never
-follow redirects (`allow_redirects=False`).
+* `PolicyResolver` checks every DNS answer (any refused answer refuses the host);
+* `GuardedConnector` checks each request's URL (scheme, literal IPs, which aiohttp never resolves)
+  and every socket right before it connects, so the address checked is the address used and a DNS
+  answer that changed since the save-time check (rebinding) cannot slip through;
+* `make_session()` builds the bounded keep-alive session on it, with redirects refused;
+* `request()` is `session.request` with `allow_redirects=False` enforced.
+
+At request time a refusal raises `ProviderError("upstream_not_allowed")` (a non-retryable
+`KeyrelayError`), so the proxy records it and falls back like any upstream failure; a redirect
+raises `RedirectRefused` (an `aiohttp.ClientError`, mapped like a connection failure).
 """
 
-from __future__ import annotations
+from gateway.outbound.connector import AddressRefused, GuardedConnector
+from gateway.outbound.resolver import PolicyResolver
+from gateway.outbound.session import (
+    RedirectRefused,
+    guard_url,
+    make_session,
+    policy_of,
+    refuse_redirects,
+    request,
+)
 
-import ipaddress
-import socket
-from typing import Any
-
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
-
-from shared.netpolicy import AddressPolicy
-
-
-class PolicyResolver(AbstractResolver):
-    def __init__(self, policy: AddressPolicy, inner: AbstractResolver | None = None) -> None:
-        self._policy = policy
-        self._inner = inner or DefaultResolver()
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        for result in results:
-            self._policy.check_ip(ipaddress.ip_address(result["host"]), host)
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-def guard_url(policy: AddressPolicy, url: str) -> None:
-    """Connect-time check for what the resolver never sees: literal IP hosts and the scheme."""
-    parsed = policy.check_url(url)
-    if parsed.literal_ip is not None:
-        policy.check_ip(parsed.literal_ip, parsed.host)
-
-
-def make_session(policy: AddressPolicy, *, limit: int = 512, resolver: AbstractResolver | None = None,
-                 **kwargs: Any) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, keepalive_timeout=30,
-                                     resolver=PolicyResolver(policy, resolver), ttl_dns_cache=10)
-    session = aiohttp.ClientSession(connector=connector, auto_decompress=True, **kwargs)
-    session.policy = policy  # type: ignore[attr-defined]
-    return session
+__all__ = [
+    "AddressRefused",
+    "GuardedConnector",
+    "PolicyResolver",
+    "RedirectRefused",
+    "guard_url",
+    "make_session",
+    "policy_of",
+    "refuse_redirects",
+    "request",
+]

@@ -47,7 +47,8 @@ class Target:
     model: str                # upstream model id
     integration_id: str = ""
     slug: str = ""
-    options: Mapping[str, str] = field(default_factory=dict)  # azure: deployment/api_version; vertex: project_id/location
+    # Azure: deployment + api_version. Vertex: project_id + location.
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -105,7 +106,9 @@ class ProviderAdapter(Protocol):
         self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
     ) -> EmbeddingResult: ...
 
-    async def images(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> ImageResult: ...
+    async def images(
+        self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
+    ) -> ImageResult: ...
 
 
 class ProviderError(KeyrelayError):

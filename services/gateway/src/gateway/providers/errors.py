@@ -1,67 +1,200 @@
-"""One mapping from an upstream failure to a stable `ProviderError`; never echoes the body."""
+"""The one mapping from an upstream failure to a stable `ProviderError`.
+
+Input: provider id, HTTP status, the parsed error body (any envelope: OpenAI, Anthropic, Google
+RPC, Cohere, FAL, Pollo, MiniMax, plain strings) and the response headers. Output: a
+`ProviderError` with a stable code, a retry hint and the rate-limit headers to pass through.
+
+The message is built from a fixed sentence plus, at most, the provider's error *type* or *code*
+when it is a plain identifier (letters and underscores only, so no key can ride along). The
+upstream body is read for classification only and never echoed.
+"""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from gateway.providers.base import ProviderError
 
-PASS_HEADERS = ("retry-after", "retry-after-ms")
+_PASS_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "x-tokenlimit-")
+_PASS_NAMES = frozenset({"retry-after", "retry-after-ms"})
+_LABEL = re.compile(r"[a-z][a-z_]{1,47}|[A-Z][A-Za-z_]{1,47}")
+_TRY_AGAIN = re.compile(
+    r"(?:try again|retry)(?:\s+(?:in|after))?\s+(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?)\b", re.IGNORECASE
+)
+_CONTEXT_MARKERS = (
+    "context_length", "context length", "context window", "maximum context", "too many tokens",
+    "prompt is too long", "input is too long", "exceeds the maximum number of tokens", "token limit",
+    "input token count", "prompt length",
+)
+# Billing problems named by an identifier are certain; described in prose they are only likely
+# (a Gemini 429 with a retry hint also says "check your plan and billing details").
+_QUOTA_CODES = ("insufficient_quota", "insufficient_balance", "exceeded_current_quota", "billing_error", "(1008)")
+_QUOTA_MARKERS = (
+    "billing", "not enough credits", "payment required", "credit balance", "available credits", "spending limit",
+    "suspended",
+)
+_AUTH_MARKERS = (
+    "api_key_invalid", "authentication_error", "invalid_api_key", "incorrect api key", "invalid api key",
+    "api key not valid", "no api key provided", "invalid authentication",
+)
+_FILTER_MARKERS = ("content_filter", "content_policy", "responsibleaipolicyviolation")
+# Stream error events carry a type but no HTTP status; give them the status that type comes with.
+_STATUS_OF_TYPE = {
+    "overloaded_error": 529, "rate_limit_error": 429, "api_error": 500, "timeout_error": 504,
+    "authentication_error": 401, "permission_error": 403, "invalid_request_error": 400,
+    "billing_error": 402, "not_found_error": 404, "request_too_large": 413, "server_error": 500,
+    "rate_limit_exceeded": 429, "insufficient_quota": 429, "RESOURCE_EXHAUSTED": 429, "UNAVAILABLE": 503,
+    "INTERNAL": 500, "DEADLINE_EXCEEDED": 504, "INVALID_ARGUMENT": 400, "PERMISSION_DENIED": 403,
+}
 
 
 def passthrough_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items() if k.lower().startswith("x-ratelimit-") or k.lower() in PASS_HEADERS}
+    """Rate-limit and retry headers worth handing to the client, with lower-case names."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        low = name.lower()
+        if low in _PASS_NAMES or low.startswith(_PASS_PREFIXES):
+            out[low] = value
+    return out
 
 
-def retry_after_s(headers: Mapping[str, str]) -> float | None:
+def retry_after_s(headers: Mapping[str, str], body: Any = None) -> float | None:
+    """`retry-after-ms`, `retry-after` (seconds or HTTP date), Gemini `RetryInfo`, or "try again in Ns"."""
     lowered = {k.lower(): v for k, v in headers.items()}
+    if (ms := _number(lowered.get("retry-after-ms"))) is not None:
+        return ms / 1000
+    raw = lowered.get("retry-after")
+    if raw is not None:
+        if (seconds := _number(raw)) is not None:
+            return seconds
+        try:
+            return max(parsedate_to_datetime(raw).timestamp() - time.time(), 0.0)
+        except (TypeError, ValueError, IndexError):
+            pass
+    return _body_retry_after(body)
+
+
+def _number(raw: str | None) -> float | None:
+    if raw is None:
+        return None
     try:
-        if "retry-after-ms" in lowered:
-            return float(lowered["retry-after-ms"]) / 1000
-        if "retry-after" in lowered:
-            return float(lowered["retry-after"])
+        value = float(raw)
     except ValueError:
         return None
+    return value if value >= 0 else None
+
+
+def _body_retry_after(body: Any) -> float | None:
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict):
+        for detail in err.get("details") or ():
+            if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+                delay = str(detail.get("retryDelay", ""))
+                if delay.endswith("s") and (seconds := _number(delay[:-1])) is not None:
+                    return seconds
+        message = err.get("message")
+    else:
+        message = body.get("message") if isinstance(body, dict) else None
+    if isinstance(message, str) and (match := _TRY_AGAIN.search(message)):
+        value = float(match[1])
+        return value / 1000 if match[2].lower() == "ms" else value
     return None
 
 
-def _error_fields(body: Any) -> tuple[str, str]:
-    """(type, code) from the usual envelopes, as short identifiers only."""
-    err = body.get("error") if isinstance(body, dict) else None
-    if isinstance(err, dict):
-        return str(err.get("type") or err.get("status") or "")[:64], str(err.get("code") or "")[:64]
-    if isinstance(body, dict) and isinstance(body.get("type"), str):
-        return body["type"][:64], ""
-    return "", ""
+def _fields(body: Any, headers: Mapping[str, str]) -> tuple[list[str], str]:
+    """(identifiers from the envelope, lower-cased text used only to classify)."""
+    idents: list[str] = []
+    texts: list[str] = []
+    if isinstance(body, list) and body:  # Google streaming errors can come wrapped in an array
+        body = body[0]
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            idents += [str(err.get(k)) for k in ("code", "type", "status") if isinstance(err.get(k), str)]
+            texts.append(str(err.get("message", "")))
+            inner = err.get("innererror")
+            if isinstance(inner, dict) and isinstance(inner.get("code"), str):
+                idents.append(inner["code"])
+            for detail in err.get("details") or ():
+                if isinstance(detail, dict) and isinstance(detail.get("reason"), str):
+                    idents.append(detail["reason"])
+        elif isinstance(err, str):
+            texts.append(err)
+        if isinstance(body.get("type"), str) and body["type"] != "error":
+            idents.append(body["type"])
+        if isinstance(body.get("code"), str):
+            idents.append(body["code"])
+        for key in ("message", "detail", "error_type"):
+            if isinstance(body.get(key), str):
+                texts.append(body[key])
+    elif isinstance(body, str):
+        texts.append(body)
+    fal_type = {k.lower(): v for k, v in headers.items()}.get("x-fal-error-type")
+    if fal_type:
+        idents.append(fal_type)
+    return idents, " ".join([*idents, *texts]).lower()
+
+
+def _label(idents: list[str], status: int) -> str:
+    for ident in idents:
+        if _LABEL.fullmatch(ident):
+            return ident
+    return f"HTTP {status}" if status else "no status"
 
 
 def map_error(provider: str, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError:
-    err_type, err_code = _error_fields(body)
-    marker = f"{err_type} {err_code}".lower()
+    """Classify an upstream error response; see the module docstring for what is (not) kept."""
+    idents, text = _fields(body, headers)
+    label = _label(idents, status)
     passed = passthrough_headers(headers)
-    label = err_code or err_type or f"HTTP {status}"
-    if status == 429 and "insufficient_quota" not in marker:
-        return ProviderError("upstream_rate_limited", f"{provider}: rate limited ({label})", upstream_status=status,
-                             retry_after=retry_after_s(headers), headers=passed)
-    if "insufficient_quota" in marker or status == 402:
-        return ProviderError("upstream_insufficient_quota", f"{provider}: insufficient quota", upstream_status=status)
-    if status in (401, 403):
-        return ProviderError("upstream_auth_failed", f"{provider}: the integration's credential was rejected ({label})",
-                             upstream_status=status)
-    if "context_length" in marker or "too long" in marker:
-        return ProviderError("context_length_exceeded", f"{provider}: the request exceeds the model's context length",
-                             upstream_status=status)
-    if "content_filter" in marker or "content_policy" in marker:
-        return ProviderError("content_filtered", f"{provider}: the request was blocked by the provider's content filter",
-                             upstream_status=status)
-    if status in (503, 529) or "overloaded" in marker:
-        return ProviderError("upstream_overloaded", f"{provider}: overloaded ({label})", upstream_status=status,
-                             retry_after=retry_after_s(headers), headers=passed)
+
+    def error(code: str, reason: str, *, retry: bool = False) -> ProviderError:
+        return ProviderError(code, f"{provider}: {reason} ({label})", upstream_status=status,
+                             retry_after=retry_after_s(headers, body) if retry else None, headers=passed)
+
+    hinted = retry_after_s(headers, body) is not None
+    if status == 402 or any(m in text for m in _QUOTA_CODES) or (
+        400 <= status < 500 and not (status == 429 and hinted) and any(m in text for m in _QUOTA_MARKERS)
+    ):
+        return error("upstream_insufficient_quota", "the account has no quota or credit left")
+    server_side = status >= 500 or status == 0
+    if status == 429 or (server_side and ("resource_exhausted" in text or "rate_limit" in text)):
+        return error("upstream_rate_limited", "rate limited", retry=True)
+    if status in (401, 403) or (400 <= status < 500 and any(m in text for m in _AUTH_MARKERS)):
+        return error("upstream_auth_failed", "the integration's credential was rejected")
+    if status in (400, 413, 422) and any(m in text for m in _CONTEXT_MARKERS):
+        return error("context_length_exceeded", "the request exceeds the model's context length")
+    if status in (400, 422) and any(m in text for m in _FILTER_MARKERS):
+        return error("content_filtered", "the provider's content filter blocked the request")
+    if status in (503, 529) or (server_side and ("overloaded" in text or "unavailable" in text)):
+        return error("upstream_overloaded", "overloaded", retry=True)
+    if status in (408, 504) or (server_side and ("deadline_exceeded" in text or "timeout" in text)):
+        return error("upstream_timeout", "timed out upstream")
     if status == 404:
-        return ProviderError("upstream_bad_request", f"{provider}: model or deployment not found upstream",
-                             upstream_status=status)
+        return error("upstream_bad_request", "model or deployment not found upstream")
     if 400 <= status < 500:
-        return ProviderError("upstream_bad_request", f"{provider}: the provider refused the request ({label})",
-                             upstream_status=status)
-    return ProviderError("upstream_error", f"{provider}: upstream error ({label})", upstream_status=status)
+        return error("upstream_bad_request", "the provider refused the request")
+    return error("upstream_error", "upstream error", retry=status == 500)
+
+
+def map_stream_error(provider: str, body: Any) -> ProviderError:
+    """An error event inside a 200 stream: infer the status its type stands for, then map it."""
+    idents, _ = _fields(body, {})
+    status = next((_STATUS_OF_TYPE[i] for i in idents if i in _STATUS_OF_TYPE), 500)
+    return map_error(provider, status, body, {})
+
+
+def connection_error(provider: str, exc: BaseException) -> ProviderError:
+    return ProviderError("upstream_error", f"{provider}: connection failed ({type(exc).__name__})")
+
+
+def timeout_error(provider: str, what: str = "no response in time") -> ProviderError:
+    return ProviderError("upstream_timeout", f"{provider}: {what}")
+
+
+def interrupted(provider: str, why: str = "stream interrupted") -> ProviderError:
+    return ProviderError("upstream_error", f"{provider}: {why}")

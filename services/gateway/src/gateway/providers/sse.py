@@ -1,9 +1,16 @@
-"""Incremental SSE parsing: bytes in (split anywhere, even mid-UTF-8), events out."""
+"""Incremental SSE parsing: bytes in (split anywhere, even mid-line or mid-UTF-8), events out.
+
+Lines end with LF, CRLF or a lone CR. Splitting happens on bytes, so a multi-byte UTF-8 sequence
+cut by the network is decoded only once its line is complete. `:` lines are comments
+(keep-alives) and are ignored; `event:` and `data:` are the only fields kept (`id:`/`retry:` are
+irrelevant to provider streams).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
+
+_LF, _CR = 0x0A, 0x0D
 
 
 @dataclass(slots=True)
@@ -13,43 +20,68 @@ class SseEvent:
 
 
 class SseParser:
+    __slots__ = ("_buffer", "_data", "_event", "_skip_lf")
+
     def __init__(self) -> None:
-        self._buffer = b""
+        self._buffer = bytearray()
         self._event: str | None = None
         self._data: list[str] = []
+        self._skip_lf = False  # the previous chunk ended in CR: a leading LF belongs to it
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
+        """Add bytes; return every event completed by them (possibly none)."""
+        if self._skip_lf and chunk[:1] == b"\n":
+            chunk = chunk[1:]
+        self._skip_lf = False
         self._buffer += chunk
         out: list[SseEvent] = []
-        while True:
-            index = self._buffer.find(b"\n")
-            if index < 0:
-                return out
-            raw, self._buffer = self._buffer[:index], self._buffer[index + 1:]
-            line = raw.rstrip(b"\r").decode("utf-8", "replace")
-            if not line:
-                if self._data or self._event:
-                    out.append(SseEvent(self._event, "\n".join(self._data)))
-                self._event, self._data = None, []
-            elif line.startswith(":"):
-                continue
+        buffer = self._buffer
+        start = 0
+        size = len(buffer)
+        while start < size:
+            lf = buffer.find(b"\n", start)
+            cr = buffer.find(b"\r", start, lf if lf >= 0 else size)
+            if cr >= 0:
+                end, step = cr, 1
+                if cr + 1 < size:
+                    if buffer[cr + 1] == _LF:
+                        step = 2
+                else:
+                    self._skip_lf = True
+            elif lf >= 0:
+                end, step = lf, 1
             else:
-                field, _, value = line.partition(":")
-                value = value.removeprefix(" ")
-                if field == "data":
-                    self._data.append(value)
-                elif field == "event":
-                    self._event = value
+                break
+            self._line(bytes(buffer[start:end]), out)
+            start = end + step
+        del buffer[:start]
+        return out
 
     def close(self) -> list[SseEvent]:
-        events = self.feed(b"\n\n") if self._buffer or self._data else []
-        return events
+        """End of body: a final event without its blank line still counts (servers often omit it)."""
+        out: list[SseEvent] = []
+        if self._buffer:
+            self._line(bytes(self._buffer), out)
+            self._buffer.clear()
+        self._dispatch(out)
+        return out
 
+    def _line(self, raw: bytes, out: list[SseEvent]) -> None:
+        if not raw:
+            self._dispatch(out)
+            return
+        if raw[0] == 0x3A:  # ':' comment / keep-alive
+            return
+        line = raw.decode("utf-8", "replace")
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
 
-async def iter_events(content: AsyncIterator[bytes]) -> AsyncIterator[SseEvent]:
-    parser = SseParser()
-    async for chunk in content:
-        for event in parser.feed(chunk):
-            yield event
-    for event in parser.close():
-        yield event
+    def _dispatch(self, out: list[SseEvent]) -> None:
+        if self._data:
+            out.append(SseEvent(self._event, "\n".join(self._data)))
+        self._event, self._data = None, []

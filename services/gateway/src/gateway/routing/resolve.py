@@ -1,29 +1,24 @@
-"""Model string -> ordered attempt plan, from the project's cached routing snapshot.
+"""Model string (and optional config header) -> attempt plan, from the cached routing snapshot.
 
 Resolution order (contract section 1): `@slug/model`, then a virtual model name, then
 `provider/model`. Unknown, disabled, out-of-scope and not-allowed-for-this-key models all answer
-404 `model_not_found`, so the answer never reveals what exists elsewhere.
+404 `model_not_found`, so the answer never reveals what exists elsewhere. A gateway config
+(header `x-keyrelay-config`, or attached to a virtual model) replaces the route's own order.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
+from gateway.routing.plan import Plan, Step, plan_from_config, steps_for_route
 from shared.errors import KeyrelayError
 from shared.messages.catalog import ApiKeyPrincipal, Route, RouteTarget, RoutingSnapshot
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    requested: str
-    route: Route
-    targets: list[RouteTarget]
-
-    @property
-    def virtual_model(self) -> str | None:
-        return self.route.name if self.route.kind == "virtual" else None
+def _target_allowed(allow: set[str], target: RouteTarget) -> bool:
+    return f"@{target.slug}/{target.model}" in allow or f"{target.provider}/{target.model}" in allow
 
 
 def allowed(principal: ApiKeyPrincipal, name: str, route: Route) -> bool:
@@ -36,48 +31,66 @@ def allowed(principal: ApiKeyPrincipal, name: str, route: Route) -> bool:
     if principal.models is None:
         return True
     allow = set(principal.models)
-    if name in allow:
-        return True
-    return all(f"@{t.slug}/{t.model}" in allow or f"{t.provider}/{t.model}" in allow for t in route.targets)
+    return name in allow or all(_target_allowed(allow, t) for t in route.targets)
 
 
 def routable_names(snapshot: RoutingSnapshot, principal: ApiKeyPrincipal) -> list[str]:
     return sorted(name for name, route in snapshot.routes.items() if allowed(principal, name, route))
 
 
-def resolve(snapshot: RoutingSnapshot, principal: ApiKeyPrincipal, model: str, *, pin_slug: str | None = None) -> Plan:
+def _not_found(model: str) -> KeyrelayError:
+    return KeyrelayError("model_not_found", f"model {model!r} is not available to this key", param="model")
+
+
+def resolve(
+    snapshot: RoutingSnapshot,
+    principal: ApiKeyPrincipal,
+    model: Any,
+    *,
+    body: dict[str, Any] | None = None,
+    pin_slug: str | None = None,
+    config_name: str | None = None,
+    rng: random.Random | None = None,
+) -> Plan:
     if not isinstance(model, str) or not model or len(model) > 256:
         raise KeyrelayError("invalid_model", "model must be a non-empty string", param="model")
     route = snapshot.routes.get(model)
-    if route is None or not allowed(principal, model, route):
-        raise KeyrelayError("model_not_found", f"model {model!r} is not available to this key", param="model")
-    targets = order_targets(route)
+    if config_name is None and route is not None and route.kind == "virtual" and route.config:
+        config_name = route.config
+    if config_name is not None:
+        config = snapshot.configs.get(config_name)
+        if config is None:
+            raise KeyrelayError("not_found", f"gateway config {config_name!r} not found", param="x-keyrelay-config")
+        plan = plan_from_config(config, snapshot, body or {}, model, rng)
+        if principal.models is not None:
+            allow = set(principal.models)
+            plan.steps = [s for s in plan.steps if model in allow or _target_allowed(allow, s.target)]
+        if route is not None and route.kind == "virtual":
+            plan.virtual_model = route.name
+    else:
+        if route is None or not allowed(principal, model, route):
+            raise _not_found(model)
+        plan = Plan(
+            requested=model,
+            steps=steps_for_route(route, rng),
+            virtual_model=route.name if route.kind == "virtual" else None,
+        )
     if pin_slug is not None:
-        targets = [t for t in targets if t.slug == pin_slug]
-        if not targets:
-            raise KeyrelayError(
-                "model_not_found", f"model {model!r} is not available through {pin_slug!r}", param="model"
-            )
-    return Plan(requested=model, route=route, targets=targets)
-
-
-def order_targets(route: Route, rng: random.Random | None = None) -> list[RouteTarget]:
-    """`fallback`/`single`: as listed. `loadbalance`: weighted pick first, the rest after as fallbacks."""
-    targets = list(route.targets)
-    if route.strategy != "loadbalance" or len(targets) < 2:
-        return targets
-    chooser = rng or random
-    first = chooser.choices(range(len(targets)), weights=[max(t.weight, 0.0) for t in targets])[0]
-    return [targets[first], *targets[:first], *targets[first + 1 :]]
+        plan.steps = [s for s in plan.steps if s.target.slug == pin_slug]
+    if not plan.steps:
+        raise _not_found(model)
+    return plan
 
 
 def merge_fallbacks(primary: Plan, extra: Sequence[Plan]) -> Plan:
-    """Body `models: [...]`: later plans' targets follow the primary's, without repeats."""
-    seen = {(t.integration_id, t.model) for t in primary.targets}
-    targets = list(primary.targets)
+    """Body `models: [...]`: later plans' steps follow the primary's, without repeats."""
+    seen = {(s.target.integration_id, s.target.model) for s in primary.steps}
+    steps: list[Step] = list(primary.steps)
     for plan in extra:
-        for target in plan.targets:
-            if (target.integration_id, target.model) not in seen:
-                seen.add((target.integration_id, target.model))
-                targets.append(target)
-    return Plan(requested=primary.requested, route=primary.route, targets=targets)
+        for step in plan.steps:
+            key = (step.target.integration_id, step.target.model)
+            if key not in seen:
+                seen.add(key)
+                steps.append(step)
+    primary.steps = steps
+    return primary

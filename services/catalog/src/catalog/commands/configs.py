@@ -1,0 +1,133 @@
+"""Gateway configs: named, immutable versions. Each change adds a version; roll back by re-pointing."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from catalog.context import Ctx, Handler, Reply
+from catalog.policy import require
+from catalog.repository import now
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+from shared.tokens import new_id
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MAX_DEPTH = 4
+MAX_TARGETS = 32
+
+
+def _check_node(node: m.ConfigNode, slugs: set[str], depth: int = 0) -> int:
+    if depth > MAX_DEPTH:
+        raise KeyrelayError("invalid_request", f"configs nest at most {MAX_DEPTH} levels", param="targets")
+    if not node.targets:
+        raise KeyrelayError("invalid_request", "every config node needs targets", param="targets")
+    if node.retry.attempts < 1 or node.retry.attempts > 10:
+        raise KeyrelayError("invalid_request", "retry.attempts must be 1-10", param="retry.attempts")
+    for condition in node.strategy.conditions:
+        if not 0 <= condition.then < len(node.targets):
+            raise KeyrelayError("invalid_request", "a condition points past the targets", param="strategy.conditions")
+    for timeout in (node.timeout_ms, node.first_byte_timeout_ms, node.total_timeout_ms):
+        if timeout is not None and not 1 <= timeout <= 3_600_000:
+            raise KeyrelayError("invalid_request", "timeouts must be 1 ms to 1 hour", param="timeout_ms")
+    count = 0
+    for target in node.targets:
+        if target.weight <= 0:
+            raise KeyrelayError("invalid_request", "weights must be positive", param="targets")
+        if target.node is not None:
+            count += _check_node(target.node, slugs, depth + 1)
+        elif target.integration is None or target.integration not in slugs:
+            raise KeyrelayError("integration_not_found", f"unknown integration {target.integration!r}", param="targets")
+        else:
+            count += 1
+    if count > MAX_TARGETS:
+        raise KeyrelayError("invalid_request", f"a config may reach at most {MAX_TARGETS} targets", param="targets")
+    return count
+
+
+def _view(doc: dict[str, Any]) -> dict[str, Any]:
+    current = next(v for v in doc["versions"] if v["version"] == doc["current_version"])
+    return {
+        "name": doc["name"], "version": doc["current_version"], "config": current["node"],
+        "versions": [{"version": v["version"], "created_at": _iso(v.get("created_at")), "created_by": v.get("created_by")}
+                     for v in doc["versions"]],
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else None
+
+
+async def _slugs(ctx: Ctx, org_id: str) -> set[str]:
+    return {d["slug"] for d in await ctx.repo.find_all(ctx.repo.integrations, org_id) if d.get("status") != "pending"}
+
+
+async def list_configs(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListConfigs) -> Reply:
+    require(who, cmd)
+    return Reply(200, {"data": [_view(d) for d in await ctx.repo.find_all(ctx.repo.configs, who.org_id)]})
+
+
+async def get_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetConfig) -> Reply:
+    require(who, cmd)
+    doc = await ctx.repo.get(ctx.repo.configs, who.org_id, name=cmd.name)
+    if doc is None:
+        raise KeyrelayError("not_found", "config not found", param="name")
+    return Reply(200, _view(doc))
+
+
+async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Reply:
+    require(who, cmd)
+    if not _NAME.match(cmd.name):
+        raise KeyrelayError("invalid_request", "name must be 1-64 of [a-z0-9._-]", param="name")
+    doc = await ctx.repo.get(ctx.repo.configs, who.org_id, name=cmd.name)
+    if cmd.rollback_to is not None:
+        if doc is None or not any(v["version"] == cmd.rollback_to for v in doc["versions"]):
+            raise KeyrelayError("not_found", "no such config version", param="rollback_to")
+        doc = await ctx.repo.update(ctx.repo.configs, who.org_id, {"_id": doc["_id"]}, {"current_version": cmd.rollback_to})
+        assert doc is not None  # noqa: S101 - it was just read
+        await ctx.events.changed(who.org_id, "config", doc["_id"])
+        ctx.events.audit(who, who.org_id, "config.rollback", "config", doc["_id"], detail={"version": str(cmd.rollback_to)})
+        return Reply(200, _view(doc))
+    if cmd.node is None:
+        raise KeyrelayError("invalid_request", "a config body is required", param="config")
+    _check_node(cmd.node, await _slugs(ctx, who.org_id))
+    version = {"node": msgspec.to_builtins(cmd.node), "created_at": now(), "created_by": who.member_id}
+    if doc is None:
+        version["version"] = 1
+        doc = {"_id": new_id("cfg"), "org_id": who.org_id, "name": cmd.name, "current_version": 1,
+               "versions": [version], "created_at": now()}
+        await ctx.repo.insert(ctx.repo.configs, doc, what="a config with this name")
+        status = 201
+    else:
+        if cmd.create_only:
+            raise KeyrelayError("conflict", "a config with this name exists", param="name")
+        version["version"] = max(v["version"] for v in doc["versions"]) + 1
+        doc = await ctx.repo.configs.find_one_and_update(
+            {"_id": doc["_id"], "org_id": who.org_id},
+            {"$push": {"versions": version}, "$set": {"current_version": version["version"], "updated_at": now()}},
+            return_document=True,
+        )
+        status = 200
+    assert doc is not None  # noqa: S101
+    await ctx.events.changed(who.org_id, "config", doc["_id"])
+    ctx.events.audit(who, who.org_id, "config.put", "config", doc["_id"], detail={"version": str(doc["current_version"])})
+    return Reply(status, _view(doc))
+
+
+async def delete_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteConfig) -> Reply:
+    require(who, cmd)
+    doc = await ctx.repo.get(ctx.repo.configs, who.org_id, name=cmd.name)
+    if doc is None:
+        raise KeyrelayError("not_found", "config not found", param="name")
+    await ctx.repo.delete(ctx.repo.configs, who.org_id, _id=doc["_id"])
+    await ctx.events.changed(who.org_id, "config", doc["_id"])
+    ctx.events.audit(who, who.org_id, "config.delete", "config", doc["_id"])
+    return Reply(204, None)
+
+
+HANDLERS: dict[type[Any], Handler] = {
+    m.ListConfigs: list_configs, m.GetConfig: get_config, m.PutConfig: put_config, m.DeleteConfig: delete_config,
+}

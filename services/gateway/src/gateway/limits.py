@@ -1,0 +1,152 @@
+"""Rate limits and budgets, enforced across every gateway replica through NATS JetStream KV.
+
+* RPM: a counter per (scope, minute) is raised by compare-and-set *before* the request, so N
+  replicas together let exactly N requests through in a minute, never N per replica.
+* TPM and budgets: what was used so far is checked before the request, and the request's real
+  usage (streamed requests included, once their usage arrived) is added after it; so traffic
+  stops within one request of the limit.
+Scopes are the API key and its project. Keys and projects without limits cost nothing here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from nats.aio.client import Client as NatsClient
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.kv import KeyValue
+
+from shared.errors import KeyrelayError
+from shared.logging import get_logger
+from shared.messages.activity import RequestFinished
+from shared.messages.catalog import ApiKeyPrincipal
+from shared.natsconf import RATE_BUCKET, SPEND_BUCKET
+
+log = get_logger("keyrelay.gateway.limits")
+MICRO = 1_000_000
+_CAS_TRIES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    name: str            # "key" | "project"
+    ident: str
+    rpm: int | None
+    tpm: int | None
+    budget_usd: float | None
+    budget_period: str | None
+
+
+def scopes(principal: ApiKeyPrincipal) -> list[Scope]:
+    out = []
+    if principal.rpm or principal.tpm or principal.budget_usd is not None:
+        out.append(Scope("key", principal.api_key_id, principal.rpm, principal.tpm, principal.budget_usd,
+                         principal.budget_period))
+    if principal.project_rpm or principal.project_tpm or principal.project_budget_usd is not None:
+        out.append(Scope("project", principal.project_id, principal.project_rpm, principal.project_tpm,
+                         principal.project_budget_usd, principal.project_budget_period))
+    return out
+
+
+def period_key(period: str | None, now: datetime) -> str:
+    if period == "day":
+        return now.strftime("d%Y%m%d")
+    if period == "week":
+        year, week, _ = now.isocalendar()
+        return f"w{year}{week:02d}"
+    if period == "total":
+        return "total"
+    return now.strftime("m%Y%m")
+
+
+class Limits:
+    def __init__(self, nc: NatsClient) -> None:
+        self._js = nc.jetstream()
+        self._rate: KeyValue | None = None
+        self._spend: KeyValue | None = None
+        self._lock = asyncio.Lock()
+
+    async def _buckets(self) -> tuple[KeyValue, KeyValue]:
+        if self._rate is None or self._spend is None:
+            async with self._lock:
+                if self._rate is None or self._spend is None:
+                    self._rate = await self._bucket(RATE_BUCKET, ttl=180)
+                    self._spend = await self._bucket(SPEND_BUCKET, ttl=0)
+        return self._rate, self._spend
+
+    async def _bucket(self, name: str, ttl: float) -> KeyValue:
+        try:
+            return await self._js.key_value(name)
+        except (BucketNotFoundError, NotFoundError):
+            return await self._js.create_key_value(bucket=name, ttl=ttl or None, history=1)
+
+    async def _get(self, kv: KeyValue, key: str) -> tuple[int, int | None]:
+        try:
+            entry = await kv.get(key)
+        except KeyNotFoundError:
+            return 0, None
+        return int(entry.value or b"0"), entry.revision
+
+    async def _add(self, kv: KeyValue, key: str, amount: int, limit: int | None = None) -> bool:
+        """Compare-and-set add; with `limit`, refuse (False) when the result would pass it."""
+        for _ in range(_CAS_TRIES):
+            value, revision = await self._get(kv, key)
+            if limit is not None and value + amount > limit:
+                return False
+            with contextlib.suppress(KeyWrongLastSequenceError):
+                if revision is None:
+                    await kv.create(key, str(value + amount).encode())
+                else:
+                    await kv.update(key, str(value + amount).encode(), last=revision)
+                return True
+            await asyncio.sleep(0)
+        raise KeyrelayError("dependency_unavailable", "rate limit store is too contended, try again")
+
+    async def admit(self, principal: ApiKeyPrincipal) -> None:
+        """Before a request: raise `rate_limited` (429) or `budget_exceeded` (402), or let it pass."""
+        active = scopes(principal)
+        if not active:
+            return
+        rate, spend = await self._buckets()
+        now = datetime.now(UTC)
+        minute = now.strftime("%Y%m%d%H%M")
+        retry_after = 60 - now.second
+        for scope in active:
+            base = f"{scope.name}.{scope.ident}"
+            if scope.budget_usd is not None:
+                spent, _ = await self._get(spend, f"{base}.usd.{period_key(scope.budget_period, now)}")
+                if spent >= scope.budget_usd * MICRO:
+                    raise KeyrelayError("budget_exceeded", f"the {scope.name}'s budget of ${scope.budget_usd:g} "
+                                        f"per {scope.budget_period or 'month'} is used up")
+            if scope.tpm:
+                used, _ = await self._get(rate, f"{base}.tpm.{minute}")
+                if used >= scope.tpm:
+                    raise KeyrelayError("rate_limited", f"the {scope.name}'s limit of {scope.tpm} tokens per minute "
+                                        "is reached", retry_after=retry_after)
+        for scope in active:
+            if scope.rpm and not await self._add(rate, f"{scope.name}.{scope.ident}.rpm.{minute}", 1, scope.rpm):
+                raise KeyrelayError("rate_limited", f"the {scope.name}'s limit of {scope.rpm} requests per minute "
+                                    "is reached", retry_after=retry_after)
+
+    async def account(self, principal: ApiKeyPrincipal, event: RequestFinished) -> None:
+        """After a request: add its tokens and cost to every limited scope."""
+        active = scopes(principal)
+        if not active or (not event.usage.total_tokens and not event.cost_usd):
+            return
+        rate, spend = await self._buckets()
+        now = datetime.now(UTC)
+        minute = now.strftime("%Y%m%d%H%M")
+        for scope in active:
+            base = f"{scope.name}.{scope.ident}"
+            if scope.tpm and event.usage.total_tokens:
+                await self._add(rate, f"{base}.tpm.{minute}", event.usage.total_tokens)
+            if scope.budget_usd is not None and event.cost_usd:
+                await self._add(spend, f"{base}.usd.{period_key(scope.budget_period, now)}",
+                                max(1, round(event.cost_usd * MICRO)))
+
+
+__all__ = ["Limits", "Scope", "period_key", "scopes", "time"]

@@ -1,0 +1,69 @@
+"""Anthropic Messages (providers.md 3): `x-api-key` + `anthropic-version`, translated both ways.
+
+Also serves custom hosts speaking the Anthropic format (e.g. MiniMax's Anthropic surface): the
+base URL may or may not end in `/v1`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import aiohttp
+
+from gateway.providers.base import (
+    CallOptions,
+    ChatResult,
+    Credential,
+    Target,
+)
+from gateway.providers.errors import passthrough_headers
+from gateway.providers.http import JSON_HEADERS, ProviderStream, read_json, send
+from gateway.providers.unsupported import NoEmbeddings, NoImages
+from gateway.translate.anthropic import (
+    AnthropicStreamTranslator,
+    anthropic_to_openai_response,
+    openai_to_anthropic_request,
+)
+
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+def messages_url(base_url: str) -> str:
+    base = base_url.rstrip("/")
+    return base + ("/messages" if base.endswith("/v1") else "/v1/messages")
+
+
+class AnthropicAdapter(NoEmbeddings, NoImages):
+    name: ClassVar[str] = "anthropic"
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    def headers(self, cred: Credential) -> dict[str, str]:
+        out = {**JSON_HEADERS, "anthropic-version": ANTHROPIC_VERSION}
+        if cred.api_key is not None:
+            out["x-api-key"] = cred.api_key.reveal()
+        for name, value in cred.headers.items():
+            out[name.lower()] = value.reveal()
+        return out
+
+    def payload(self, body: dict[str, Any], target: Target, stream: bool) -> dict[str, Any]:
+        payload = openai_to_anthropic_request({**body, "model": target.model, "stream": stream})
+        if not stream:
+            payload.pop("stream", None)
+        return payload
+
+    async def chat(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> ChatResult:
+        response = await send(self._session, self.name, "POST", messages_url(target.base_url),
+                              headers=self.headers(cred), opts=opts, payload=self.payload(body, target, False))
+        headers = passthrough_headers(response.headers)
+        data = await read_json(self.name, response)
+        out, usage = anthropic_to_openai_response(data, target.model)
+        return ChatResult(body=out, usage=usage, headers=headers)
+
+    async def open_stream(self, body: dict[str, Any], target: Target, cred: Credential,
+                          opts: CallOptions) -> ProviderStream:
+        response = await send(self._session, self.name, "POST", messages_url(target.base_url),
+                              headers=self.headers(cred), opts=opts, payload=self.payload(body, target, True),
+                              stream=True)
+        return ProviderStream(self.name, response, AnthropicStreamTranslator(self.name, target.model), opts)

@@ -1,0 +1,178 @@
+"""The one way adapters talk HTTP: guarded URL, timeouts from `CallOptions`, errors mapped once.
+
+* Non-streaming calls get a total deadline of `opts.timeout_s`.
+* Streaming calls must send their response headers and then their first body bytes within
+  `opts.first_byte_timeout_s`; after that every read must bring bytes within `opts.timeout_s`.
+* Any non-2xx status is read (bounded) and mapped by `errors.map_error`; connection failures
+  become `upstream_error` and timeouts `upstream_timeout`, both with `upstream_status=0`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+
+import aiohttp
+import msgspec
+from shared.messages.usage import Usage
+
+from gateway.outbound import guard_url
+from gateway.providers.base import CallOptions, ProviderError
+from gateway.providers.errors import (
+    connection_error,
+    interrupted,
+    map_error,
+    passthrough_headers,
+    timeout_error,
+)
+from gateway.providers.sse import SseEvent, SseParser
+
+MAX_ERROR_BODY = 64 * 1024
+ERROR_BODY_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 10.0
+JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+decode_json = msgspec.json.Decoder().decode
+encode_json = msgspec.json.Encoder().encode
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    provider: str,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    opts: CallOptions,
+    payload: Any = None,
+    data: bytes | str | None = None,
+    stream: bool = False,
+) -> aiohttp.ClientResponse:
+    """Send one request; return the 2xx response (caller reads/releases it) or raise `ProviderError`."""
+    policy = getattr(session, "policy", None)
+    if policy is not None:
+        guard_url(policy, url)
+    body = encode_json(payload) if payload is not None else data
+    connect = min(CONNECT_TIMEOUT_S, opts.first_byte_timeout_s)
+    if stream:
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=None)
+        deadline = opts.first_byte_timeout_s
+    else:
+        timeout = aiohttp.ClientTimeout(total=opts.timeout_s, sock_connect=connect)
+        deadline = opts.timeout_s
+    try:
+        async with asyncio.timeout(deadline):
+            response = await session.request(method, url, data=body, headers=dict(headers), timeout=timeout,
+                                             allow_redirects=False)
+    except TimeoutError:
+        raise timeout_error(provider) from None
+    except (aiohttp.ClientError, OSError) as exc:
+        raise connection_error(provider, exc) from None
+    if 200 <= response.status < 300:
+        return response
+    raise await error_from(provider, response)
+
+
+async def error_from(provider: str, response: aiohttp.ClientResponse) -> ProviderError:
+    """Read (bounded) and map a failed response, then release it."""
+    body: Any = None
+    try:
+        async with asyncio.timeout(ERROR_BODY_TIMEOUT_S):
+            raw = await response.content.read(MAX_ERROR_BODY)
+        body = decode_json(raw) if raw else None
+    except (msgspec.DecodeError, TimeoutError, aiohttp.ClientError, OSError, UnicodeDecodeError):
+        body = None
+    finally:
+        response.release()
+    return map_error(provider, response.status, body, response.headers)
+
+
+async def read_json(provider: str, response: aiohttp.ClientResponse) -> dict[str, Any]:
+    """The whole JSON object body of a 2xx response (the request's total timeout applies)."""
+    try:
+        raw = await response.read()
+    except TimeoutError:
+        raise timeout_error(provider, "response body timed out") from None
+    except (aiohttp.ClientError, OSError):
+        raise interrupted(provider, "response interrupted") from None
+    finally:
+        response.release()
+    try:
+        body = decode_json(raw)
+    except msgspec.DecodeError:
+        raise interrupted(provider, "malformed response body") from None
+    if not isinstance(body, dict):
+        raise interrupted(provider, "malformed response body")
+    return body
+
+
+async def iter_sse(provider: str, response: aiohttp.ClientResponse, opts: CallOptions) -> AsyncIterator[SseEvent]:
+    """SSE events of a streaming response; first bytes within the first-byte timeout, then per chunk."""
+    parser = SseParser()
+    limit = opts.first_byte_timeout_s
+    content = response.content
+    while True:
+        try:
+            async with asyncio.timeout(limit):
+                chunk = await content.readany()
+        except TimeoutError:
+            raise timeout_error(provider, "stream stalled") from None
+        except (aiohttp.ClientError, OSError):
+            raise interrupted(provider) from None
+        if not chunk:
+            break
+        limit = opts.timeout_s
+        for event in parser.feed(chunk):
+            yield event
+    for event in parser.close():
+        yield event
+
+
+class StreamTranslator(Protocol):
+    """Turns one provider's SSE events into normalised OpenAI chunks (see `base.ChatStream`)."""
+
+    usage: Usage | None
+    finished: bool  # the terminal event was seen: stop reading
+
+    def feed(self, event: SseEvent) -> list[dict[str, Any]]: ...
+
+    def end(self) -> list[dict[str, Any]]:
+        """End of body: flush, or raise `ProviderError` if the terminal event never came."""
+        ...
+
+
+class ProviderStream:
+    """A `ChatStream` over one upstream response and the translator for its wire format."""
+
+    def __init__(self, provider: str, response: aiohttp.ClientResponse, translator: StreamTranslator,
+                 opts: CallOptions) -> None:
+        self._provider = provider
+        self._response = response
+        self._translator = translator
+        self._opts = opts
+        self.headers = passthrough_headers(response.headers)
+        self.usage: Usage | None = None
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+        translator = self._translator
+        try:
+            async for event in iter_sse(self._provider, self._response, self._opts):
+                chunks = translator.feed(event)
+                self.usage = translator.usage
+                for chunk in chunks:
+                    yield chunk
+                if translator.finished:
+                    break
+            chunks = translator.end()
+            self.usage = translator.usage
+            for chunk in chunks:
+                yield chunk
+        finally:
+            self._response.release()
+
+    async def aclose(self) -> None:
+        self._response.close()

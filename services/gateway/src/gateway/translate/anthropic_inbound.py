@@ -1,0 +1,300 @@
+"""Inbound Anthropic Messages (`POST /v1/messages`) <-> the gateway's internal OpenAI format.
+
+* `anthropic_request_to_openai(body)`: a client's Messages request as an OpenAI chat request.
+* `openai_response_to_anthropic(body, model)`: an OpenAI chat.completion as an Anthropic message.
+* `AnthropicStreamEmitter`: OpenAI chunks (from any `ChatStream`) -> Anthropic SSE events, as
+  `(event_name, data)` pairs; usage is supplied at the end, errors become an `error` event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.errors import KeyrelayError
+from shared.messages.usage import Usage
+
+from gateway.translate.common import (
+    data_url,
+    dumps,
+    new_id,
+    tool_arguments,
+    tool_call,
+    usage_from_openai,
+)
+
+FINISH_TO_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
+                  "function_call": "tool_use", "content_filter": "refusal"}
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+                403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+                429: "rate_limit_error", 503: "overloaded_error", 504: "timeout_error"}
+Event = tuple[str, dict[str, Any]]
+
+
+# --- request -----------------------------------------------------------------------------------
+def anthropic_request_to_openai(body: dict[str, Any]) -> dict[str, Any]:
+    """A Messages request as an OpenAI chat request (for routing to any provider)."""
+    messages: list[dict[str, Any]] = []
+    system = body.get("system")
+    if system:
+        messages.append({"role": "system", "content": _text(system)})
+    for message in body.get("messages") or []:
+        role = message.get("role")
+        blocks = _blocks(message.get("content"))
+        if role == "user":
+            messages.extend(_user_messages(blocks))
+        elif role == "assistant":
+            messages.append(_assistant_message(blocks))
+        else:
+            raise KeyrelayError("invalid_request", f"unsupported message role {role!r}", param="messages")
+    out: dict[str, Any] = {"model": body.get("model"), "messages": messages}
+    if isinstance(body.get("max_tokens"), int):
+        out["max_tokens"] = body["max_tokens"]
+    for name in ("temperature", "top_p"):
+        if body.get(name) is not None:
+            out[name] = body[name]
+    if body.get("stop_sequences"):
+        out["stop"] = list(body["stop_sequences"])
+    user = (body.get("metadata") or {}).get("user_id")
+    if isinstance(user, str):
+        out["user"] = user
+    _tools(body, out)
+    _output_config(body, out)
+    if body.get("stream"):
+        out["stream"] = True
+        out["stream_options"] = {"include_usage": True}
+    return out
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if isinstance(content, list):
+        return [b for b in content if isinstance(b, dict)]
+    raise KeyrelayError("invalid_request", "message content must be a string or a list of blocks", param="messages")
+
+
+def _text(content: Any) -> str:
+    return "".join(str(b.get("text", "")) for b in _blocks(content) if b.get("type") == "text")
+
+
+def _user_messages(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tool results first (OpenAI wants them right after the assistant's calls), then the rest."""
+    out: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "tool_result":
+            content = block.get("content")
+            text = content if isinstance(content, str) else _text(content or [])
+            out.append({"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text})
+        elif kind == "text":
+            parts.append({"type": "text", "text": str(block.get("text", ""))})
+        elif kind == "image":
+            parts.append({"type": "image_url", "image_url": {"url": _image_url(block.get("source") or {})}})
+        else:
+            raise KeyrelayError("invalid_request", f"content block {kind!r} is not supported", param="messages")
+    if parts:
+        only_text = all(p["type"] == "text" for p in parts)
+        merged: Any = "".join(p["text"] for p in parts) if only_text else parts
+        out.append({"role": "user", "content": merged})
+    return out
+
+
+def _image_url(source: dict[str, Any]) -> str:
+    if source.get("type") == "base64":
+        return data_url(str(source.get("media_type", "image/png")), str(source.get("data", "")))
+    if source.get("type") == "url":
+        return str(source.get("url", ""))
+    raise KeyrelayError("invalid_request", "image source must be base64 or url", param="messages")
+
+
+def _assistant_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    text = "".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
+    calls = [tool_call(str(b.get("id")), str(b.get("name")), dumps(b.get("input") or {}))
+             for b in blocks if b.get("type") == "tool_use"]
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("name")]
+    if tools:
+        out["tools"] = [{"type": "function", "function": {
+            "name": t["name"], "description": t.get("description", ""),
+            "parameters": t.get("input_schema") or {"type": "object", "properties": {}}}} for t in tools]
+    choice = body.get("tool_choice")
+    if not isinstance(choice, dict):
+        return
+    kind = choice.get("type")
+    if kind == "auto":
+        out["tool_choice"] = "auto"
+    elif kind == "any":
+        out["tool_choice"] = "required"
+    elif kind == "none":
+        out["tool_choice"] = "none"
+    elif kind == "tool":
+        out["tool_choice"] = {"type": "function", "function": {"name": choice.get("name")}}
+    if choice.get("disable_parallel_tool_use") is True:
+        out["parallel_tool_calls"] = False
+
+
+def _output_config(body: dict[str, Any], out: dict[str, Any]) -> None:
+    config = body.get("output_config") or {}
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        out["response_format"] = {"type": "json_schema",
+                                  "json_schema": {"name": "response", "schema": fmt.get("schema") or {}}}
+    effort = config.get("effort") if isinstance(config, dict) else None
+    thinking = body.get("thinking")
+    if isinstance(effort, str):
+        out["reasoning_effort"] = effort
+    elif isinstance(thinking, dict) and thinking.get("type") == "enabled":
+        budget = int(thinking.get("budget_tokens") or 0)
+        out["reasoning_effort"] = "low" if budget <= 2048 else "medium" if budget <= 8192 else "high"
+
+
+# --- response ----------------------------------------------------------------------------------
+def anthropic_usage_json(usage: Usage) -> dict[str, int]:
+    """OpenAI-style totals as Anthropic usage (input excludes cache reads and writes)."""
+    fresh = max(usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens, 0)
+    return {"input_tokens": fresh, "output_tokens": usage.completion_tokens,
+            "cache_creation_input_tokens": usage.cache_write_tokens,
+            "cache_read_input_tokens": usage.cached_tokens}
+
+
+def openai_response_to_anthropic(body: dict[str, Any], model: str) -> dict[str, Any]:
+    """An OpenAI chat.completion as an Anthropic message object."""
+    choices = body.get("choices") or [{}]
+    choice = choices[0]
+    message = choice.get("message") or {}
+    content: list[dict[str, Any]] = []
+    if message.get("reasoning_content"):
+        content.append({"type": "thinking", "thinking": str(message["reasoning_content"]), "signature": ""})
+    if message.get("content"):
+        text = message["content"]
+        content.append({"type": "text", "text": text if isinstance(text, str) else _openai_text(text)})
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        content.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"),
+                        "input": _input(function.get("arguments"))})
+    usage = usage_from_openai(body.get("usage")) or Usage()
+    return {"id": new_id("msg_"), "type": "message", "role": "assistant", "model": model, "content": content,
+            "stop_reason": FINISH_TO_STOP.get(str(choice.get("finish_reason")), "end_turn"),
+            "stop_sequence": None, "usage": anthropic_usage_json(usage)}
+
+
+def _openai_text(parts: Any) -> str:
+    return "".join(p.get("text", "") for p in parts if isinstance(p, dict)) if isinstance(parts, list) else ""
+
+
+def _input(arguments: Any) -> dict[str, Any]:
+    try:
+        return tool_arguments(arguments)
+    except KeyrelayError:
+        return {}
+
+
+def error_event(exc: KeyrelayError) -> Event:
+    """A gateway error as an Anthropic `error` SSE event (also the shape of an error body)."""
+    kind = _ERROR_TYPES.get(exc.status, "api_error")
+    if exc.code == "upstream_overloaded":
+        kind = "overloaded_error"
+    return "error", {"type": "error", "error": {"type": kind, "message": exc.message}}
+
+
+# --- stream ------------------------------------------------------------------------------------
+class AnthropicStreamEmitter:
+    """OpenAI chunks -> Anthropic events: message_start, content blocks, message_delta, message_stop.
+
+    Text, reasoning (as `thinking`) and each tool call get their own block; a new block closes the
+    open one. Usage is only known at the end, so `message_start` carries zeros and the final
+    `message_delta` carries the full (cumulative) usage.
+    """
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._started = False
+        self._open: tuple[str, int] | None = None  # (kind, block index) of the open block
+        self._blocks = 0
+        self._tool_blocks: dict[int, int] = {}  # OpenAI tool index -> block index
+        self._stop_reason = "end_turn"
+
+    def feed(self, chunk: dict[str, Any]) -> list[Event]:
+        events = self._start()
+        for choice in chunk.get("choices") or []:
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if delta.get("reasoning_content"):
+                events += self._delta("thinking", {"type": "thinking_delta", "thinking": delta["reasoning_content"]})
+            if delta.get("content"):
+                events += self._delta("text", {"type": "text_delta", "text": delta["content"]})
+            for call in delta.get("tool_calls") or []:
+                events += self._tool(call)
+            if choice.get("finish_reason"):
+                self._stop_reason = FINISH_TO_STOP.get(str(choice["finish_reason"]), "end_turn")
+        return events
+
+    def finish(self, usage: Usage | None) -> list[Event]:
+        events = [*self._start(), *self._close()]
+        events.append(("message_delta", {"type": "message_delta",
+                                         "delta": {"stop_reason": self._stop_reason, "stop_sequence": None},
+                                         "usage": anthropic_usage_json(usage or Usage())}))
+        events.append(("message_stop", {"type": "message_stop"}))
+        return events
+
+    def error(self, exc: KeyrelayError) -> list[Event]:
+        return [error_event(exc)]
+
+    def _start(self) -> list[Event]:
+        if self._started:
+            return []
+        self._started = True
+        message: dict[str, Any] = {"id": new_id("msg_"), "type": "message", "role": "assistant", "model": self._model,
+                   "content": [], "stop_reason": None, "stop_sequence": None,
+                   "usage": {"input_tokens": 0, "output_tokens": 0}}
+        return [("message_start", {"type": "message_start", "message": message})]
+
+    def _close(self) -> list[Event]:
+        if self._open is None:
+            return []
+        index = self._open[1]
+        self._open = None
+        return [("content_block_stop", {"type": "content_block_stop", "index": index})]
+
+    def _begin(self, kind: str, block: dict[str, Any]) -> list[Event]:
+        events = self._close()
+        index = self._blocks
+        self._blocks += 1
+        self._open = (kind, index)
+        events.append(("content_block_start", {"type": "content_block_start", "index": index, "content_block": block}))
+        return events
+
+    def _delta(self, kind: str, delta: dict[str, Any]) -> list[Event]:
+        events: list[Event] = []
+        if self._open is None or self._open[0] != kind:
+            block = {"type": "text", "text": ""} if kind == "text" else {"type": "thinking", "thinking": "",
+                                                                          "signature": ""}
+            events = self._begin(kind, block)
+        assert self._open is not None  # noqa: S101 - _begin just opened it
+        events.append(("content_block_delta", {"type": "content_block_delta", "index": self._open[1], "delta": delta}))
+        return events
+
+    def _tool(self, call: dict[str, Any]) -> list[Event]:
+        events: list[Event] = []
+        index = int(call.get("index", 0))
+        function = call.get("function") or {}
+        if index not in self._tool_blocks:
+            block = {"type": "tool_use", "id": call.get("id") or new_id("toolu_"),
+                     "name": function.get("name", ""), "input": {}}
+            events = self._begin("tool", block)
+            self._tool_blocks[index] = self._blocks - 1
+        fragment = function.get("arguments")
+        if fragment:
+            # An interleaved fragment for an earlier call keeps its own block index (the SDKs index by it).
+            events.append(("content_block_delta", {"type": "content_block_delta", "index": self._tool_blocks[index],
+                                                   "delta": {"type": "input_json_delta", "partial_json": fragment}}))
+        return events
+

@@ -1,0 +1,165 @@
+"""Every request the client got an answer for has exactly one activity document: none lost, none
+invented, none duplicated, through the faults of issue 7 (real nats-server, real SecantusDB)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import httpx
+import nats
+import pytest
+from pymongo import MongoClient
+
+from shared import subjects
+from shared.embedded import wait_for_port
+from shared.stack import EmbeddedStack
+from tests.conftest import Org
+
+pytestmark = pytest.mark.slow
+CONCURRENCY = 16
+
+
+class Traffic:
+    def __init__(self, org: Org) -> None:
+        self.org = org
+        self.key = org.api_key()
+        self.key_id = next(
+            k["id"] for k in org.owner.get("/api-keys").json()["data"] if self.key.startswith(k["prefix"])
+        )
+        self.answered: set[str] = set()
+
+    async def run(self, count: int, *, pause_s: float = 0.0) -> None:
+        queue = iter(range(count))
+        async with httpx.AsyncClient(
+            base_url=self.org.stack.gateway_url, timeout=60, headers={"authorization": f"Bearer {self.key}"}
+        ) as client:
+
+            async def worker() -> None:
+                for _ in queue:
+                    response = await client.post(
+                        "/v1/chat/completions",
+                        json={
+                            "model": "@openai-main/gpt-4o-mini",
+                            "messages": [{"role": "user", "content": "count me"}],
+                        },
+                    )
+                    self.answered.add(response.headers["x-request-id"])
+                    if pause_s:
+                        await asyncio.sleep(pause_s)
+
+            await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+
+    def assert_exactly_once(self, timeout_s: float = 90.0) -> None:
+        with MongoClient(self.org.stack.mongodb_uri) as mongo:
+            coll = mongo["keyrelay_activity"]["requests"]
+            deadline = time.monotonic() + timeout_s
+            stored: list[str] = []
+            while time.monotonic() < deadline:
+                stored = [d["_id"] for d in coll.find({"api_key_id": self.key_id}, {"_id": 1})]
+                if len(stored) >= len(self.answered):
+                    break
+                time.sleep(0.5)
+        assert len(stored) == len(set(stored)), "duplicated documents"
+        assert set(stored) - self.answered == set(), "invented documents"
+        assert self.answered - set(stored) == set(), f"{len(self.answered - set(stored))} answered requests lost"
+
+
+@pytest.fixture
+def traffic(org: Org) -> Iterator[Traffic]:
+    yield Traffic(org)
+    stack = org.stack
+    for name in ("nats", "mongo", "activity", "gateway"):  # whatever a test stopped comes back
+        if not stack.children[name].running:
+            restart(stack, name)
+
+
+def restart(stack: EmbeddedStack, name: str, extra_env: dict[str, str] | None = None) -> None:
+    if name == "nats":
+        stack.children["nats"].start()
+        wait_for_port(stack.nats_port)
+    elif name == "mongo":
+        stack.children["mongo"].start()
+        wait_for_port(stack.mongo_port, timeout_s=30)
+    else:
+        stack.children[name].stop()
+        stack.start_service(name, extra_env)
+        if name == "gateway":
+            wait_for_port(stack.http_port, timeout_s=30)
+    stack.wait_ready(60)
+
+
+async def test_activity_killed_under_traffic_then_restarted_loses_nothing(traffic: Traffic) -> None:
+    """SIGKILL the consumer mid-traffic; after a restart every answered request is stored once."""
+    stack = traffic.org.stack
+    run = asyncio.create_task(traffic.run(600))
+    await asyncio.sleep(1.0)
+    stack.children["activity"].kill()
+    await asyncio.sleep(2.0)
+    stack.start_service("activity")
+    await run
+    traffic.assert_exactly_once()
+
+
+async def test_activity_crashing_between_write_and_ack_duplicates_nothing(traffic: Traffic) -> None:
+    """A consumer that dies after the MongoDB write but before the ack gets the batch redelivered:
+    the idempotent write keeps one document each."""
+    stack = traffic.org.stack
+    stack.children["activity"].stop()
+    stack.start_service("activity", {"KEYRELAY_TEST_CRASH_AFTER_WRITES": "3"})
+    await traffic.run(300)
+    await asyncio.sleep(3.0)
+    assert not stack.children["activity"].running, "the injected crash did not happen"
+    stack.start_service("activity")
+    traffic.assert_exactly_once()
+
+
+async def test_mongodb_stopped_for_a_while_loses_nothing(traffic: Traffic) -> None:
+    """With the database down, events wait in JetStream; they are all stored once it is back."""
+    stack = traffic.org.stack
+    await traffic.run(100)
+    stack.children["mongo"].stop()
+    await traffic.run(300)
+    await asyncio.sleep(2.0)
+    restart(stack, "mongo")
+    traffic.assert_exactly_once()
+
+
+async def test_nats_restarted_under_traffic_loses_nothing(traffic: Traffic) -> None:
+    """The gateway spools events while NATS is down and replays them; requests keep being answered
+    from warm caches."""
+    stack = traffic.org.stack
+    await traffic.run(50)
+    run = asyncio.create_task(traffic.run(400, pause_s=0.01))
+    await asyncio.sleep(1.0)
+    stack.children["nats"].stop()
+    await asyncio.sleep(2.0)
+    restart(stack, "nats")
+    await run
+    traffic.assert_exactly_once()
+
+
+async def test_a_poison_event_is_dead_lettered_and_the_rest_keep_flowing(traffic: Traffic) -> None:
+    """An undecodable event lands in `dead_letters` with its reason; real events are still stored."""
+    stack = traffic.org.stack
+    nc = await nats.connect(stack.nats_url, user="operator", password=stack.password("operator"))
+    ack = await nc.jetstream().publish(
+        subjects.ACTIVITY_REQUEST_FINISHED, b'{"not": "an event"', headers={"Nats-Msg-Id": f"poison-{time.time_ns()}"}
+    )
+    await nc.close()
+    await traffic.run(200)
+    traffic.assert_exactly_once()
+    with MongoClient(stack.mongodb_uri) as mongo:
+        letter = mongo["keyrelay_activity"]["dead_letters"].find_one({"_id": f"seq-{ack.seq}"})
+    assert letter is not None
+    assert "undecodable" in letter["reason"]
+
+
+async def test_lost_publish_acks_make_the_gateway_retry_without_duplicates(traffic: Traffic) -> None:
+    """The gateway republishes under the same Nats-Msg-Id when an ack is lost: still one document."""
+    stack = traffic.org.stack
+    restart(stack, "gateway", {"KEYRELAY_TEST_DROP_PUBLISH_ACKS": "50"})
+    await traffic.run(300)
+    traffic.assert_exactly_once()
+    restart(stack, "gateway")
