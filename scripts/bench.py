@@ -21,6 +21,7 @@ from pathlib import Path
 
 import aiohttp
 from devstack import start
+
 from shared.embedded import free_port
 
 BODY = {"model": "", "messages": [{"role": "user", "content": "benchmark me please, a short answer"}]}

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from devstack import ROOT, DevStack, start
+
 from shared.embedded import free_port
 
 DATA = Path(os.environ.get("KEYRELAY_DATA_DIR", ROOT / ".keyrelay"))

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from devstack import ROOT, start
+
 from shared.runner import wait_for_stop_signal
 
 DATA = Path(os.environ.get("KEYRELAY_DATA_DIR", ROOT / ".keyrelay"))

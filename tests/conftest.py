@@ -8,13 +8,14 @@ import os
 import secrets
 import subprocess
 import sys
-from typing import Any
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+
 from shared.embedded import free_port, wait_for_port
 from shared.stack import EmbeddedStack
 
@@ -98,7 +99,9 @@ def stack(fake: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "KEYRELAY_PROVIDER_BASE_URLS": json.dumps(fake.base_urls()),
         "KEYRELAY_UPSTREAM_ALLOW": "127.0.0.1/32",
         # a quick breaker so the flapping-primary scenario runs in seconds
-        "KEYRELAY_BREAKER_THRESHOLD": "3", "KEYRELAY_BREAKER_WINDOW": "6", "KEYRELAY_BREAKER_COOLDOWN_S": "1",
+        "KEYRELAY_BREAKER_THRESHOLD": "3",
+        "KEYRELAY_BREAKER_WINDOW": "6",
+        "KEYRELAY_BREAKER_COOLDOWN_S": "1",
     }
     stack = EmbeddedStack(
         data_dir=tmp_path_factory.mktemp("keyrelay"), http_port=free_port(), extra_env=env, log_level="debug"

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import openai
 import pytest
+
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from shared.stack import EmbeddedStack
-
 from tests.conftest import PROVIDER_KEY, Org, bootstrap
 
 

@@ -12,10 +12,10 @@ import nats
 import openai
 import pytest
 from pymongo import MongoClient
-from shared.messages.activity import RequestFinished
-from shared.stack import EmbeddedStack
 
 from shared import subjects
+from shared.messages.activity import RequestFinished
+from shared.stack import EmbeddedStack
 from tests.conftest import PROVIDER_KEY, Org, bootstrap, read_logs, run_cli
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 import msgspec
 import structlog
@@ -70,12 +70,17 @@ def _serialize(obj: Any, **_: Any) -> str:
     return msgspec.json.encode(obj, enc_hook=_json_default).decode()
 
 
-def configure_logging(*, fmt: str = "console", level: str = "info", service: str = "", cache: bool = True) -> None:
+def configure_logging(
+    *, fmt: str = "console", level: str = "info", service: str = "", cache: bool = True, stream: TextIO | None = None
+) -> None:
     """Configure structlog and route stdlib logging through the same renderer."""
+    # Tracebacks never include frame locals: a local may hold settings with keys, or a request body.
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_serialize)
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     processors: list[Any] = [
@@ -87,11 +92,15 @@ def configure_logging(*, fmt: str = "console", level: str = "info", service: str
     if service:
         processors.insert(1, _add_service(service))
     if fmt == "json":
-        processors.append(structlog.processors.dict_tracebacks)
+        processors.append(
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False, max_frames=20)
+            )
+        )
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
         cache_logger_on_first_use=cache,
     )
     logging.basicConfig(

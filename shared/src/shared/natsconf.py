@@ -36,8 +36,13 @@ SPEND_BUCKET: Final = "keyrelay_spend"
 def _kv_permissions(bucket: str) -> list[str]:
     """What a KV client needs for one bucket: create it, read (direct get) and compare-and-set."""
     stream = f"KV_{bucket}"
-    return [f"$KV.{bucket}.>", f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.STREAM.CREATE.{stream}",
-            f"$JS.API.DIRECT.GET.{stream}.>", f"$JS.API.STREAM.MSG.GET.{stream}"]
+    return [
+        f"$KV.{bucket}.>",
+        f"$JS.API.STREAM.INFO.{stream}",
+        f"$JS.API.STREAM.CREATE.{stream}",
+        f"$JS.API.DIRECT.GET.{stream}.>",
+        f"$JS.API.STREAM.MSG.GET.{stream}",
+    ]
 
 
 def _inbox(service: str) -> str:

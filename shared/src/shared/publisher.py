@@ -34,8 +34,9 @@ class _Pending:
 
 
 class DurablePublisher:
-    def __init__(self, nc: NatsClient, *, spool_limit: int = 10_000, ack_timeout_s: float = 2.0,
-                 drop_acks: int = 0) -> None:
+    def __init__(
+        self, nc: NatsClient, *, spool_limit: int = 10_000, ack_timeout_s: float = 2.0, drop_acks: int = 0
+    ) -> None:
         self._js: JetStreamContext = nc.jetstream(timeout=ack_timeout_s)
         self._spool: deque[_Pending] = deque()
         self._spool_limit = spool_limit

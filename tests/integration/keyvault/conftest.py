@@ -22,12 +22,14 @@ from typing import Any
 import msgspec
 import nats
 import pytest
-from gateway.keyvault_client import KeyvaultClient, RevealedCredential
 from nacl.public import PublicKey
 from nacl.signing import SigningKey
 from nats.aio.client import Client as NatsClient
 from nats.js.api import StreamConfig
 from pymongo import AsyncMongoClient
+
+from gateway.keyvault_client import KeyvaultClient, RevealedCredential
+from shared import subjects
 from shared.bus import BusClient
 from shared.embedded import executable, free_port, wait_for_port
 from shared.messages import keyvault as kv
@@ -37,8 +39,6 @@ from shared.vault import seal_for_keyvault
 from shared.vault.admin import VaultAdminClient
 from shared.vault.assertions import sign_assertion
 from shared.vault.devkeys import generate_dev_keys
-
-from shared import subjects
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 OPENAI_BASE = "https://api.openai.com/v1"
@@ -70,18 +70,35 @@ def kv_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KvServers]:
     mongo_log = (root / "mongo.log").open("wb")
     nats_proc = subprocess.Popen(
         [executable("nats-server"), "-a", "127.0.0.1", "-p", str(nats_port), "-js", "-sd", str(store)],
-        stdout=nats_log, stderr=subprocess.STDOUT,
+        stdout=nats_log,
+        stderr=subprocess.STDOUT,
     )
     mongo_proc = subprocess.Popen(
-        [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(mongo_port), "--storage-path",
-         str(root / "mongo"), "--sync-on-commit", "--log-level", "WARNING"],
-        stdout=mongo_log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "secantus",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(mongo_port),
+            "--storage-path",
+            str(root / "mongo"),
+            "--sync-on-commit",
+            "--log-level",
+            "WARNING",
+        ],
+        stdout=mongo_log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(nats_port, proc=nats_proc)  # type: ignore[arg-type]
         wait_for_port(mongo_port, proc=mongo_proc, timeout_s=30)  # type: ignore[arg-type]
-        yield KvServers(nats_url=f"nats://127.0.0.1:{nats_port}", nats_store=store,
-                        mongo_uri=f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true")
+        yield KvServers(
+            nats_url=f"nats://127.0.0.1:{nats_port}",
+            nats_store=store,
+            mongo_uri=f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true",
+        )
     finally:
         _stop(nats_proc)
         _stop(mongo_proc)
@@ -107,8 +124,9 @@ class KeyvaultProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         before = self.log_text().count("service.started")
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "keyvault"], env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "keyvault"], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+            )
         if wait:
             self.wait_started(before)
         return self
@@ -169,12 +187,14 @@ def kv_spawn(kv_servers: KvServers, kv_keys: dict[str, str], tmp_path: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def kv_keyvault(kv_servers: KvServers, kv_keys: dict[str, str],
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyvaultProcess]:
+def kv_keyvault(
+    kv_servers: KvServers, kv_keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KeyvaultProcess]:
     """One keyvault for a test module (stopped at the module's end, so modules never share subjects)."""
     db = f"kv_{secrets.token_hex(4)}"
-    process = KeyvaultProcess(env=keyvault_env(kv_servers, kv_keys, db),
-                              log_path=tmp_path_factory.mktemp("keyvault") / "keyvault.log")
+    process = KeyvaultProcess(
+        env=keyvault_env(kv_servers, kv_keys, db), log_path=tmp_path_factory.mktemp("keyvault") / "keyvault.log"
+    )
     process.start()
     try:
         yield process
@@ -189,8 +209,11 @@ async def kv_stream(kv_servers: KvServers) -> None:
     try:
         js = nc.jetstream()
         with contextlib.suppress(Exception):
-            await js.add_stream(StreamConfig(name=subjects.ACTIVITY_STREAM, subjects=[subjects.ACTIVITY_SUBJECTS],
-                                             duplicate_window=120.0))
+            await js.add_stream(
+                StreamConfig(
+                    name=subjects.ACTIVITY_STREAM, subjects=[subjects.ACTIVITY_SUBJECTS], duplicate_window=120.0
+                )
+            )
     finally:
         await nc.close()
 
@@ -214,29 +237,67 @@ class Kv:
         self.gateway = self.new_gateway()
 
     def new_gateway(self, **kwargs: Any) -> KeyvaultClient:
-        return KeyvaultClient(self.bus, SigningKey(base64.b64decode(self.keys["KEYRELAY_GATEWAY_SIGNING_KEY"])),
-                              PublicKey(base64.b64decode(self.keys["KEYRELAY_KEYVAULT_PUBLIC_KEY"])),
-                              timeout_s=5.0, **kwargs)
+        return KeyvaultClient(
+            self.bus,
+            SigningKey(base64.b64decode(self.keys["KEYRELAY_GATEWAY_SIGNING_KEY"])),
+            PublicKey(base64.b64decode(self.keys["KEYRELAY_KEYVAULT_PUBLIC_KEY"])),
+            timeout_s=5.0,
+            **kwargs,
+        )
 
     @property
     def collection(self) -> Any:
         return self.mongo[self.db]["credentials"]
 
-    def assertion(self, org_id: str, integration_id: str, operation: str, *, role: str = "owner",
-                  member_id: str = "mem_owner", key: SigningKey | None = None, ttl_s: float = 60.0,
-                  now: float | None = None) -> bytes:
-        return sign_assertion(key or self.catalog_key, member_id=member_id, org_id=org_id, org_role=role,
-                              operation=operation, integration_id=integration_id, ttl_s=ttl_s, now=now)
+    def assertion(
+        self,
+        org_id: str,
+        integration_id: str,
+        operation: str,
+        *,
+        role: str = "owner",
+        member_id: str = "mem_owner",
+        key: SigningKey | None = None,
+        ttl_s: float = 60.0,
+        now: float | None = None,
+    ) -> bytes:
+        return sign_assertion(
+            key or self.catalog_key,
+            member_id=member_id,
+            org_id=org_id,
+            org_role=role,
+            operation=operation,
+            integration_id=integration_id,
+            ttl_s=ttl_s,
+            now=now,
+        )
 
     def seal(self, payload: dict[str, Any]) -> bytes:
         return seal_for_keyvault(payload, self.keys["KEYRELAY_KEYVAULT_PUBLIC_KEY"])
 
-    async def put(self, org_id: str, integration_id: str, payload: dict[str, Any], *, operation: str = "create",
-                  role: str = "owner", provider: str = "openai", base_url: str = OPENAI_BASE,
-                  scope: kv.Scope = "all", assertion: bytes | None = None) -> kv.CredentialView:
+    async def put(
+        self,
+        org_id: str,
+        integration_id: str,
+        payload: dict[str, Any],
+        *,
+        operation: str = "create",
+        role: str = "owner",
+        provider: str = "openai",
+        base_url: str = OPENAI_BASE,
+        scope: kv.Scope = "all",
+        assertion: bytes | None = None,
+    ) -> kv.CredentialView:
         blob = assertion if assertion is not None else self.assertion(org_id, integration_id, operation, role=role)
-        return await self.admin.put(assertion=blob, org_id=org_id, integration_id=integration_id, provider=provider,
-                                    base_url=base_url, project_scope=scope, sealed=self.seal(payload))
+        return await self.admin.put(
+            assertion=blob,
+            org_id=org_id,
+            integration_id=integration_id,
+            provider=provider,
+            base_url=base_url,
+            project_scope=scope,
+            sealed=self.seal(payload),
+        )
 
     async def create(self, payload: dict[str, Any] | None = None, **kwargs: Any) -> tuple[str, str]:
         """A new credential in a new org; returns (org_id, integration_id)."""
@@ -245,8 +306,9 @@ class Kv:
         return org_id, integration_id
 
     async def reveal(self, org_id: str, integration_id: str, project_id: str = "prj_1") -> RevealedCredential:
-        return await self.new_gateway(ttl_s=0.0).reveal(org_id=org_id, project_id=project_id,
-                                                        integration_id=integration_id)
+        return await self.new_gateway(ttl_s=0.0).reveal(
+            org_id=org_id, project_id=project_id, integration_id=integration_id
+        )
 
     async def audit_events(self, target_id: str, *, expect: int = 1, timeout_s: float = 10.0) -> list[AuditEvent]:
         """Audit events about `target_id` stored in the activity stream (waits for at least `expect`)."""

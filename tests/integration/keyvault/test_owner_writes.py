@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from nacl.signing import SigningKey
+
 from shared.errors import KeyrelayError
 from shared.tokens import new_id
-
 from tests.integration.keyvault.conftest import Kv
 
 
@@ -22,14 +22,16 @@ async def write(kv: Kv, operation: str, org_id: str, integration_id: str, assert
     if operation == "delete":
         await kv.admin.delete(assertion=assertion, org_id=org_id, integration_id=integration_id)
     elif operation == "scope":
-        await kv.admin.set_scope(assertion=assertion, org_id=org_id, integration_id=integration_id,
-                                 project_scope=["prj_x"])
+        await kv.admin.set_scope(
+            assertion=assertion, org_id=org_id, integration_id=integration_id, project_scope=["prj_x"]
+        )
     else:
         await kv.put(org_id, integration_id, {"api_key": "sk-attempt-0123456789"}, assertion=assertion)
 
 
-async def assert_refused_unchanged_and_audited(kv: Kv, operation: str, org_id: str, integration_id: str,
-                                               assertion: bytes, reason: str) -> None:
+async def assert_refused_unchanged_and_audited(
+    kv: Kv, operation: str, org_id: str, integration_id: str, assertion: bytes, reason: str
+) -> None:
     before = await snapshot(kv, integration_id)
     with pytest.raises(KeyrelayError) as info:
         await write(kv, operation, org_id, integration_id, assertion)
@@ -109,9 +111,14 @@ async def test_an_owner_write_is_audited_with_the_member_and_fingerprint(kv_live
     await write(kv_live, "scope", org_id, integration_id, kv_live.assertion(org_id, integration_id, "scope"))
     await write(kv_live, "delete", org_id, integration_id, kv_live.assertion(org_id, integration_id, "delete"))
     events = await kv_live.audit_events(integration_id, expect=4)
-    assert [e.action for e in events] == ["credential.create", "credential.update", "credential.scope",
-                                          "credential.delete"]
+    assert [e.action for e in events] == [
+        "credential.create",
+        "credential.update",
+        "credential.scope",
+        "credential.delete",
+    ]
     assert {(e.actor_id, e.actor_role, e.outcome, e.org_id, e.service) for e in events} == {
-        ("mem_owner", "owner", "ok", org_id, "keyvault")}
+        ("mem_owner", "owner", "ok", org_id, "keyvault")
+    }
     assert events[1].detail["version"] == "2"
     assert len(events[1].detail["fingerprint"]) == 24

@@ -10,23 +10,27 @@ from typing import Any
 import msgspec
 import nats
 import pytest
-from gateway.keyvault_client import KeyvaultClient
 from nacl.public import Box, PrivateKey, PublicKey
 from nacl.signing import SigningKey
+
+from gateway.keyvault_client import KeyvaultClient
+from shared import subjects
 from shared.bus import BusClient, encode
 from shared.embedded import executable, free_port, wait_for_port
 from shared.errors import KeyrelayError
 from shared.messages import keyvault as kv
 from shared.tokens import new_id
-
-from shared import subjects
 from tests.integration.keyvault.conftest import Kv
 
 
 def claims(org_id: str, integration_id: str, **overrides: Any) -> kv.RevealClaims:
     fields: dict[str, Any] = {
-        "purpose": kv.REVEAL_PURPOSE, "request_id": new_id("kvr"), "expires_at": time.time() + 10,
-        "org_id": org_id, "project_id": "prj_1", "integration_id": integration_id,
+        "purpose": kv.REVEAL_PURPOSE,
+        "request_id": new_id("kvr"),
+        "expires_at": time.time() + 10,
+        "org_id": org_id,
+        "project_id": "prj_1",
+        "integration_id": integration_id,
         "reply_key": bytes(PrivateKey.generate().public_key),
     }
     fields.update(overrides)
@@ -38,8 +42,9 @@ def gateway_key(kv_: Kv) -> SigningKey:
 
 
 async def send(kv_: Kv, signed: bytes) -> kv.RevealGranted:
-    reply: kv.RevealGranted = await kv_.bus.request(subjects.KEYVAULT_REVEAL, kv.RevealRequest(signed=signed),
-                                                    kv.RevealGranted, timeout_s=5.0)
+    reply: kv.RevealGranted = await kv_.bus.request(
+        subjects.KEYVAULT_REVEAL, kv.RevealRequest(signed=signed), kv.RevealGranted, timeout_s=5.0
+    )
     return reply
 
 
@@ -75,8 +80,9 @@ async def test_a_tampered_signed_request_is_refused(kv_live: Kv) -> None:
 async def test_an_expired_request_is_refused(kv_live: Kv) -> None:
     """A signed request past its expiry is refused and audited."""
     org_id, integration_id = await kv_live.create()
-    signed = bytes(gateway_key(kv_live).sign(msgspec.json.encode(
-        claims(org_id, integration_id, expires_at=time.time() - 1))))
+    signed = bytes(
+        gateway_key(kv_live).sign(msgspec.json.encode(claims(org_id, integration_id, expires_at=time.time() - 1)))
+    )
     assert (await refused(kv_live, signed)).message.endswith("(expired)")
     denied = [e for e in await kv_live.audit_events(integration_id, expect=2) if e.outcome == "denied"]
     assert denied[0].detail["reason"] == "expired"
@@ -85,8 +91,9 @@ async def test_an_expired_request_is_refused(kv_live: Kv) -> None:
 async def test_a_request_valid_for_too_long_is_refused(kv_live: Kv) -> None:
     """Expiries further ahead than the allowed maximum age are refused (they would outlive the replay cache)."""
     org_id, integration_id = await kv_live.create()
-    signed = bytes(gateway_key(kv_live).sign(msgspec.json.encode(
-        claims(org_id, integration_id, expires_at=time.time() + 3600))))
+    signed = bytes(
+        gateway_key(kv_live).sign(msgspec.json.encode(claims(org_id, integration_id, expires_at=time.time() + 3600)))
+    )
     assert (await refused(kv_live, signed)).message.endswith("(lifetime_too_long)")
 
 
@@ -113,8 +120,9 @@ async def test_the_reply_opens_only_with_the_requests_one_time_key(kv_live: Kv) 
     reply = await send(kv_live, bytes(gateway_key(kv_live).sign(msgspec.json.encode(request))))
     keyvault_public = PublicKey(base64.b64decode(kv_live.keys["KEYRELAY_KEYVAULT_PUBLIC_KEY"]))
     gateway = kv_live.new_gateway()
-    assert gateway.open_reply(reply, one_time, request_id=request.request_id,
-                              integration_id=integration_id).base_url.startswith("https://")
+    assert gateway.open_reply(
+        reply, one_time, request_id=request.request_id, integration_id=integration_id
+    ).base_url.startswith("https://")
     with pytest.raises(KeyrelayError, match="another request"):
         gateway.open_reply(reply, one_time, request_id=new_id("kvr"), integration_id=integration_id)
     with pytest.raises(Exception, match="decrypt"):
@@ -124,8 +132,11 @@ async def test_the_reply_opens_only_with_the_requests_one_time_key(kv_live: Kv) 
 async def test_the_gateway_rejects_a_reply_from_an_impostor_keyvault(kv_keys: dict[str, str], tmp_path: Any) -> None:
     """On a bus where an impostor answers the reveal subject, the gateway refuses the reply."""
     port = free_port()
-    proc = subprocess.Popen([executable("nats-server"), "-a", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [executable("nats-server"), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port, proc=proc)  # type: ignore[arg-type]
         nc = await nats.connect(f"nats://127.0.0.1:{port}")
@@ -134,14 +145,22 @@ async def test_the_gateway_rejects_a_reply_from_an_impostor_keyvault(kv_keys: di
         async def answer(msg: Any) -> None:
             request = msgspec.json.decode(msg.data, type=kv.RevealRequest)
             body = msgspec.json.decode(request.signed[64:], type=kv.RevealClaims)
-            payload = kv.RevealedPayload(request_id=body.request_id, integration_id=body.integration_id,
-                                         base_url="https://attacker.example", fingerprint="", secret={})
+            payload = kv.RevealedPayload(
+                request_id=body.request_id,
+                integration_id=body.integration_id,
+                base_url="https://attacker.example",
+                fingerprint="",
+                secret={},
+            )
             boxed = Box(impostor, PublicKey(body.reply_key)).encrypt(msgspec.json.encode(payload))
             await msg.respond(encode(kv.RevealGranted(boxed=bytes(boxed))))
 
         await nc.subscribe(subjects.KEYVAULT_REVEAL, cb=answer)
-        client = KeyvaultClient(BusClient(nc), SigningKey(base64.b64decode(kv_keys["KEYRELAY_GATEWAY_SIGNING_KEY"])),
-                                PublicKey(base64.b64decode(kv_keys["KEYRELAY_KEYVAULT_PUBLIC_KEY"])))
+        client = KeyvaultClient(
+            BusClient(nc),
+            SigningKey(base64.b64decode(kv_keys["KEYRELAY_GATEWAY_SIGNING_KEY"])),
+            PublicKey(base64.b64decode(kv_keys["KEYRELAY_KEYVAULT_PUBLIC_KEY"])),
+        )
         with pytest.raises(KeyrelayError) as info:
             await client.reveal(org_id="org_1", project_id="prj_1", integration_id="int_1")
         assert info.value.message == "keyvault reply could not be authenticated"
@@ -154,13 +173,15 @@ async def test_the_gateway_rejects_a_reply_from_an_impostor_keyvault(kv_keys: di
 async def test_no_keyvault_means_dependency_unavailable(kv_keys: dict[str, str]) -> None:
     """A gateway whose keyvault does not answer gets `dependency_unavailable`, not a hang."""
     port = free_port()
-    proc = subprocess.Popen([executable("nats-server"), "-a", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [executable("nats-server"), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port, proc=proc)  # type: ignore[arg-type]
         nc = await nats.connect(f"nats://127.0.0.1:{port}")
-        client = KeyvaultClient(BusClient(nc), SigningKey.generate(), PrivateKey.generate().public_key,
-                                timeout_s=0.5)
+        client = KeyvaultClient(BusClient(nc), SigningKey.generate(), PrivateKey.generate().public_key, timeout_s=0.5)
         with pytest.raises(KeyrelayError) as info:
             await client.reveal(org_id="o", project_id="p", integration_id="i")
         assert info.value.code == "dependency_unavailable"

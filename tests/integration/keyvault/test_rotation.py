@@ -11,15 +11,15 @@ import sys
 from typing import Any
 
 import pytest
+
 from keyvault.crypto import Envelope, Sealer
 from keyvault.repository import CredentialRecord, CredentialRepository
 from keyvault.rotation import rotate
 from keyvault.settings import check_random, decode_key
+from shared import subjects
 from shared.errors import KeyrelayError
 from shared.messages import keyvault as kv
-
-from shared import subjects
-from tests.integration.keyvault.conftest import REPO_ROOT, KvServers, Kv, db_of, kek_env
+from tests.integration.keyvault.conftest import REPO_ROOT, Kv, KvServers, db_of, kek_env
 
 K1, K2 = secrets.token_bytes(32), secrets.token_bytes(32)
 
@@ -63,8 +63,9 @@ async def test_rotation_under_traffic_keeps_every_reveal_working_and_leaves_noth
 
     workers = [asyncio.create_task(traffic()) for _ in range(4)]
     await asyncio.sleep(0.2)
-    result: kv.Rotated = await kv.bus.request(subjects.KEYVAULT_ROTATE, kv.RotateKeks(batch=5), kv.Rotated,
-                                              timeout_s=60)
+    result: kv.Rotated = await kv.bus.request(
+        subjects.KEYVAULT_ROTATE, kv.RotateKeks(batch=5), kv.Rotated, timeout_s=60
+    )
     await asyncio.sleep(0.2)
     done.set()
     await asyncio.gather(*workers)
@@ -74,8 +75,10 @@ async def test_rotation_under_traffic_keeps_every_reveal_working_and_leaves_noth
     after = {d["_id"]: d["envelope"] async for d in kv.collection.find({})}
     assert {e["kek_id"] for e in after.values()} == {"k2"}
     for integration_id, env in after.items():  # the secret itself was never re-encrypted
-        assert (env["nonce"], env["ciphertext"]) == (before[integration_id]["nonce"],
-                                                     before[integration_id]["ciphertext"])
+        assert (env["nonce"], env["ciphertext"]) == (
+            before[integration_id]["nonce"],
+            before[integration_id]["ciphertext"],
+        )
         assert env["wrapped_key"] != before[integration_id]["wrapped_key"]
     rewraps = await kv.audit_events(ids[0][1], expect=2)
     assert [e.action for e in rewraps if e.action == "credential.rewrap"] == ["credential.rewrap"]
@@ -146,17 +149,22 @@ async def test_the_cli_generates_usable_keks_and_rotates_over_the_bus(
     kv: Kv, kv_spawn: Any, kv_servers: KvServers
 ) -> None:
     """`keyrelay kek generate` prints a KEK keyvault accepts; `keyrelay kek rotate` finishes a rotation."""
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("KEYRELAY_")},
-           "KEYRELAY_ENV_FILE": os.devnull, "KEYRELAY_NATS_URL": kv_servers.nats_url}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KEYRELAY_")},
+        "KEYRELAY_ENV_FILE": os.devnull,
+        "KEYRELAY_NATS_URL": kv_servers.nats_url,
+    }
     cli = [sys.executable, "-m", "shared.cli", "kek"]
-    generated = subprocess.run([*cli, "generate"], env=env, capture_output=True, text=True, check=True,
-                               cwd=REPO_ROOT, timeout=60)
+    generated = subprocess.run(
+        [*cli, "generate"], env=env, capture_output=True, text=True, check=True, cwd=REPO_ROOT, timeout=60
+    )
     new = json.loads(generated.stdout)
     check_random("generated", decode_key("generated", new["kek"]))
     db, _, _ = await seed(kv, kv_spawn, 2)
     kv_spawn(db=db, **kek_env({"k1": K1, new["kek_id"]: decode_key("new", new["kek"])}, new["kek_id"]))
-    rotated = subprocess.run([*cli, "rotate"], env=env, capture_output=True, text=True, check=False,
-                             cwd=REPO_ROOT, timeout=60)
+    rotated = subprocess.run(
+        [*cli, "rotate"], env=env, capture_output=True, text=True, check=False, cwd=REPO_ROOT, timeout=60
+    )
     assert rotated.returncode == 0, rotated.stderr
     assert json.loads(rotated.stdout) == {"rewrapped": 2, "remaining_on_old": 0, "failed": []}
     assert new["kek"] not in rotated.stdout + rotated.stderr

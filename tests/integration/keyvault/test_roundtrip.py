@@ -7,12 +7,12 @@ import secrets
 
 import msgspec
 import pytest
+
+from shared import subjects
 from shared.errors import KeyrelayError
 from shared.messages import keyvault as kv
 from shared.messages.base import Ping, Pong
 from shared.tokens import new_id
-
-from shared import subjects
 from tests.integration.keyvault.conftest import OPENAI_BASE, Kv
 from tests.unit.keyvault.test_payloads import SERVICE_ACCOUNT
 
@@ -27,8 +27,11 @@ async def test_keyvault_answers_ping_with_its_primary_kek(kv_live: Kv) -> None:
 async def test_a_stored_api_key_and_headers_come_back_to_the_gateway_with_the_bound_base_url(kv_live: Kv) -> None:
     """Round trip: sealed put, then a signed reveal yields the same secrets and the stored base URL."""
     key = "sk-ant-api03-" + secrets.token_hex(16)
-    org_id, integration_id = await kv_live.create({"api_key": key, "headers": {"X-Org-Auth": "hv-" + key[-6:]}},
-                                                  provider="anthropic", base_url="https://api.anthropic.com")
+    org_id, integration_id = await kv_live.create(
+        {"api_key": key, "headers": {"X-Org-Auth": "hv-" + key[-6:]}},
+        provider="anthropic",
+        base_url="https://api.anthropic.com",
+    )
     revealed = await kv_live.reveal(org_id, integration_id)
     assert revealed.base_url == "https://api.anthropic.com"
     assert revealed.credential.api_key is not None
@@ -38,8 +41,11 @@ async def test_a_stored_api_key_and_headers_come_back_to_the_gateway_with_the_bo
 
 async def test_a_vertex_service_account_round_trips_as_json_text(kv_live: Kv) -> None:
     """The key file is validated on save and handed to the gateway as JSON text in a Secret."""
-    org_id, integration_id = await kv_live.create({"service_account_json": SERVICE_ACCOUNT}, provider="vertex",
-                                                  base_url="https://us-central1-aiplatform.googleapis.com/v1")
+    org_id, integration_id = await kv_live.create(
+        {"service_account_json": SERVICE_ACCOUNT},
+        provider="vertex",
+        base_url="https://us-central1-aiplatform.googleapis.com/v1",
+    )
     revealed = await kv_live.reveal(org_id, integration_id)
     assert revealed.credential.service_account_json is not None
     assert msgspec.json.decode(revealed.credential.service_account_json.reveal()) == SERVICE_ACCOUNT
@@ -83,17 +89,24 @@ async def test_an_update_needs_an_update_assertion_and_bumps_the_version(kv_live
     assert revealed.credential.api_key is not None
     assert revealed.credential.api_key.reveal() == "sk-second-key-123456"
     assert [e.action for e in await kv_live.audit_events(integration_id, expect=2)][:2] == [
-        "credential.create", "credential.update"]
+        "credential.create",
+        "credential.update",
+    ]
 
 
 async def test_every_write_publishes_a_credential_changed_event_with_ids_only(kv_live: Kv) -> None:
     """Gateways evict their cache on `events.v1.credential.changed`, which carries org and integration ids."""
     sub = await kv_live.nc.subscribe(subjects.EVENT_CREDENTIAL_CHANGED)
     org_id, integration_id = await kv_live.create()
-    await kv_live.admin.set_scope(assertion=kv_live.assertion(org_id, integration_id, "scope"), org_id=org_id,
-                                  integration_id=integration_id, project_scope=["prj_1"])
-    await kv_live.admin.delete(assertion=kv_live.assertion(org_id, integration_id, "delete"), org_id=org_id,
-                               integration_id=integration_id)
+    await kv_live.admin.set_scope(
+        assertion=kv_live.assertion(org_id, integration_id, "scope"),
+        org_id=org_id,
+        integration_id=integration_id,
+        project_scope=["prj_1"],
+    )
+    await kv_live.admin.delete(
+        assertion=kv_live.assertion(org_id, integration_id, "delete"), org_id=org_id, integration_id=integration_id
+    )
     seen: list[bytes] = []
     with contextlib.suppress(TimeoutError):
         while True:
@@ -122,8 +135,12 @@ async def test_a_project_outside_the_scope_is_refused_and_audited(kv_live: Kv) -
 async def test_a_scope_change_takes_effect_on_the_next_reveal(kv_live: Kv) -> None:
     """Catalog keeps keyvault's copy of the scope in sync; keyvault enforces the new one."""
     org_id, integration_id = await kv_live.create(scope="all")
-    await kv_live.admin.set_scope(assertion=kv_live.assertion(org_id, integration_id, "scope"), org_id=org_id,
-                                  integration_id=integration_id, project_scope=["prj_only"])
+    await kv_live.admin.set_scope(
+        assertion=kv_live.assertion(org_id, integration_id, "scope"),
+        org_id=org_id,
+        integration_id=integration_id,
+        project_scope=["prj_only"],
+    )
     with pytest.raises(KeyrelayError):
         await kv_live.reveal(org_id, integration_id, "prj_1")
     await kv_live.reveal(org_id, integration_id, "prj_only")
@@ -147,8 +164,9 @@ async def test_another_orgs_integration_is_not_found(kv_live: Kv) -> None:
 async def test_a_deleted_credential_cannot_be_revealed(kv_live: Kv) -> None:
     """Delete removes the record; the next reveal is not found."""
     org_id, integration_id = await kv_live.create()
-    await kv_live.admin.delete(assertion=kv_live.assertion(org_id, integration_id, "delete"), org_id=org_id,
-                               integration_id=integration_id)
+    await kv_live.admin.delete(
+        assertion=kv_live.assertion(org_id, integration_id, "delete"), org_id=org_id, integration_id=integration_id
+    )
     assert await kv_live.collection.find_one({"_id": integration_id}) is None
     with pytest.raises(KeyrelayError) as info:
         await kv_live.reveal(org_id, integration_id)
@@ -159,9 +177,15 @@ async def test_a_put_not_sealed_to_keyvault_is_refused(kv_live: Kv) -> None:
     """Only SealedBox payloads for keyvault's public key are accepted."""
     org_id, integration_id = new_id("org"), new_id("int")
     with pytest.raises(KeyrelayError) as info:
-        await kv_live.admin.put(assertion=kv_live.assertion(org_id, integration_id, "create"), org_id=org_id,
-                                integration_id=integration_id, provider="openai", base_url=OPENAI_BASE,
-                                project_scope="all", sealed=b'{"api_key": "sk-plain-text-123"}')
+        await kv_live.admin.put(
+            assertion=kv_live.assertion(org_id, integration_id, "create"),
+            org_id=org_id,
+            integration_id=integration_id,
+            provider="openai",
+            base_url=OPENAI_BASE,
+            project_scope="all",
+            sealed=b'{"api_key": "sk-plain-text-123"}',
+        )
     assert info.value.code == "invalid_credentials"
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from shared.errors import KeyrelayError
 
+from shared.errors import KeyrelayError
 from tests.integration.keyvault.conftest import KeyvaultProcess, Kv
 
 
@@ -38,7 +38,8 @@ async def test_swapping_only_the_secret_ciphertext_fails_with_ciphertext_mismatc
     (_, int_a), (org_b, int_b) = await two_records(kv_live)
     env_a = (await kv_live.collection.find_one({"_id": int_a}))["envelope"]
     await kv_live.collection.update_one(
-        {"_id": int_b}, {"$set": {"envelope.nonce": env_a["nonce"], "envelope.ciphertext": env_a["ciphertext"]}})
+        {"_id": int_b}, {"$set": {"envelope.nonce": env_a["nonce"], "envelope.ciphertext": env_a["ciphertext"]}}
+    )
     assert "CiphertextMismatch" in await reveal_error(kv_live, org_b, int_b)
 
 

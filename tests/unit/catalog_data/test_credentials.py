@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
+
 from catalog.validation import validate_credentials, validate_public_credentials, validate_service_account
 from shared.errors import KeyrelayError
-
 from tests.fakes.providers.service_accounts import generate_service_account
 
 API_KEY = "sk-test-0123456789abcdef"
@@ -55,7 +55,8 @@ def test_unknown_fields_are_refused() -> None:
 def test_azure_credentials_split_public_settings_from_the_secret_key_and_fill_the_api_version() -> None:
     """resource_name and deployments are public, api_key secret, api_version defaulted."""
     public, secret = validate_credentials(
-        "azure", {"api_key": API_KEY, "resource_name": "acme-eu", "deployments": {"gpt-4.1": "prod-gpt41"}})
+        "azure", {"api_key": API_KEY, "resource_name": "acme-eu", "deployments": {"gpt-4.1": "prod-gpt41"}}
+    )
     assert public == {"resource_name": "acme-eu", "deployments": {"gpt-4.1": "prod-gpt41"}, "api_version": "2024-10-21"}
     assert secret == {"api_key": API_KEY}
 
@@ -131,7 +132,9 @@ def test_a_custom_host_needs_no_credential_fields() -> None:
 def test_the_catalog_side_checks_public_settings_and_secret_names_only() -> None:
     """Catalog sees `public` and the sealed field names; it checks both against the schema."""
     assert validate_public_credentials("azure", {"resource_name": "acme"}, ["api_key"]) == {
-        "resource_name": "acme", "api_version": "2024-10-21"}
+        "resource_name": "acme",
+        "api_version": "2024-10-21",
+    }
     with pytest.raises(KeyrelayError, match=r"credentials\.api_key is required"):
         validate_public_credentials("azure", {"resource_name": "acme"}, [])
     with pytest.raises(KeyrelayError, match="sealed"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from catalog.validation import validate_custom_headers, validate_header_names
 from shared.errors import KeyrelayError
 
@@ -17,12 +18,33 @@ def refused(headers: dict[str, object], *, custom_host: bool = False) -> Keyrela
 def test_ordinary_custom_headers_pass_with_lower_cased_names() -> None:
     """Vendor extras such as OpenAI-Organization are allowed and normalised."""
     assert validate_custom_headers({"OpenAI-Organization": "org-1", "anthropic-beta": "a,b", "X-Team": "x\ty"}) == {
-        "openai-organization": "org-1", "anthropic-beta": "a,b", "x-team": "x\ty"}
+        "openai-organization": "org-1",
+        "anthropic-beta": "a,b",
+        "x-team": "x\ty",
+    }
 
 
-@pytest.mark.parametrize("name", ["Connection", "keep-alive", "Proxy-Authorization", "proxy-foo", "TE", "Trailer",
-                                  "Transfer-Encoding", "Upgrade", "Host", "Content-Length", "Cookie", "Set-Cookie",
-                                  "X-Keyrelay-Config", "Sec-Fetch-Mode", "X-Forwarded-For", "Content-Type"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Connection",
+        "keep-alive",
+        "Proxy-Authorization",
+        "proxy-foo",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        "Host",
+        "Content-Length",
+        "Cookie",
+        "Set-Cookie",
+        "X-Keyrelay-Config",
+        "Sec-Fetch-Mode",
+        "X-Forwarded-For",
+        "Content-Type",
+    ],
+)
 def test_headers_http_or_keyrelay_controls_are_refused(name: str) -> None:
     """Hop-by-hop, framing, cookie and Keyrelay's own headers cannot be set."""
     error = refused({name: "v"}, custom_host=True)

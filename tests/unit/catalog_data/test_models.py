@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from catalog.providers import CatalogDataError, load_model_catalog, load_provider_registry
 from shared.messages.usage import Usage
 
@@ -24,8 +25,12 @@ def test_reference_prices_are_carried_into_pricing() -> None:
     model = load_model_catalog().get("anthropic", "claude-opus-4-8")
     assert model is not None
     pricing = model.pricing
-    assert (pricing.input_per_mtok, pricing.cached_input_per_mtok, pricing.cache_write_per_mtok,
-            pricing.output_per_mtok) == (5, 0.5, 6.25, 25)
+    assert (
+        pricing.input_per_mtok,
+        pricing.cached_input_per_mtok,
+        pricing.cache_write_per_mtok,
+        pricing.output_per_mtok,
+    ) == (5, 0.5, 6.25, 25)
     cost = pricing.cost(Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000).finalize())
     assert cost == pytest.approx(30.0)
 
@@ -68,13 +73,17 @@ def test_models_unknown_to_a_provider_are_not_found() -> None:
 def test_an_operator_file_adds_and_overrides_models(tmp_path: Path) -> None:
     """`KEYRELAY_MODELS_FILE` entries with a known id replace it; new ids are added."""
     extra = tmp_path / "models.json"
-    extra.write_text(json.dumps({
-        "_comment": "ours",
-        "groq": [
-            {"id": "llama-3.3-70b-versatile", "input": 0.5, "output": 0.7, "price_source": "negotiated"},
-            {"id": "our/finetune", "input": 1, "output": 2},
-        ],
-    }))
+    extra.write_text(
+        json.dumps(
+            {
+                "_comment": "ours",
+                "groq": [
+                    {"id": "llama-3.3-70b-versatile", "input": 0.5, "output": 0.7, "price_source": "negotiated"},
+                    {"id": "our/finetune", "input": 1, "output": 2},
+                ],
+            }
+        )
+    )
     catalog = load_model_catalog(extra)
     llama = catalog.get("groq", "llama-3.3-70b-versatile")
     assert llama is not None

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import pytest
+
 from catalog.providers import adapter_for, load_provider_registry, resolve_base_url
 from shared.errors import KeyrelayError
 
-PROVIDERS = ["openai", "anthropic", "google", "vertex", "azure", "groq", "together", "fireworks", "deepinfra",
-             "baseten", "nebius", "perplexity", "moonshot", "minimax", "xai", "fal", "pollo"]
+PROVIDERS = [
+    "openai",
+    "anthropic",
+    "google",
+    "vertex",
+    "azure",
+    "groq",
+    "together",
+    "fireworks",
+    "deepinfra",
+    "baseten",
+    "nebius",
+    "perplexity",
+    "moonshot",
+    "minimax",
+    "xai",
+    "fal",
+    "pollo",
+]
 
 
 def test_the_registry_lists_all_seventeen_providers_in_order() -> None:
@@ -42,11 +60,18 @@ def test_vertex_and_azure_credential_schemas_match_the_contract() -> None:
     """Vertex: key file, project_id?, location. Azure: api_key, resource_name, deployments, api_version."""
     registry = load_provider_registry()
     vertex = {f.name: (f.secret, f.required, f.type) for f in registry.require("vertex").credentials}
-    assert vertex == {"service_account_json": (True, True, "json"), "project_id": (False, False, "string"),
-                      "location": (False, True, "string")}
+    assert vertex == {
+        "service_account_json": (True, True, "json"),
+        "project_id": (False, False, "string"),
+        "location": (False, True, "string"),
+    }
     azure = {f.name: (f.secret, f.required, f.type) for f in registry.require("azure").credentials}
-    assert azure == {"api_key": (True, True, "string"), "resource_name": (False, True, "string"),
-                     "deployments": (False, False, "map"), "api_version": (False, False, "string")}
+    assert azure == {
+        "api_key": (True, True, "string"),
+        "resource_name": (False, True, "string"),
+        "deployments": (False, False, "map"),
+        "api_version": (False, False, "string"),
+    }
 
 
 def test_the_public_list_carries_schemas_but_not_internal_url_variants() -> None:
@@ -73,9 +98,12 @@ def test_default_base_urls_come_from_the_data() -> None:
 
 def test_azure_and_vertex_templates_are_filled_from_public_settings() -> None:
     """`{resource_name}` and `{location}` come from the credential's public fields."""
-    assert resolve_base_url("azure", {"resource_name": "acme-eu"}, None, {}) == "https://acme-eu.openai.azure.com/openai"
+    assert (
+        resolve_base_url("azure", {"resource_name": "acme-eu"}, None, {}) == "https://acme-eu.openai.azure.com/openai"
+    )
     assert resolve_base_url("vertex", {"location": "europe-west4"}, None, {}) == (
-        "https://europe-west4-aiplatform.googleapis.com/v1")
+        "https://europe-west4-aiplatform.googleapis.com/v1"
+    )
 
 
 def test_vertex_global_and_multi_region_locations_use_their_own_hosts() -> None:
@@ -95,9 +123,12 @@ def test_a_missing_or_unsafe_template_value_is_refused(bad: object) -> None:
 def test_operator_overrides_win_and_may_use_placeholders() -> None:
     """`KEYRELAY_PROVIDER_BASE_URLS` replaces the default, placeholders included; other keys are ignored."""
     overrides = {"azure": "http://127.0.0.1:9000/azure/{resource_name}/openai/", "vertex-token": "http://x/token"}
-    assert resolve_base_url("azure", {"resource_name": "r1"}, None, overrides) == "http://127.0.0.1:9000/azure/r1/openai"
+    assert (
+        resolve_base_url("azure", {"resource_name": "r1"}, None, overrides) == "http://127.0.0.1:9000/azure/r1/openai"
+    )
     assert resolve_base_url("vertex", {"location": "global"}, None, {"vertex": "http://127.0.0.1:1/v"}) == (
-        "http://127.0.0.1:1/v")
+        "http://127.0.0.1:1/v"
+    )
     assert resolve_base_url("openai", {}, None, overrides) == "https://api.openai.com/v1"
 
 

@@ -7,12 +7,12 @@ import time
 import msgspec
 import pytest
 from nacl.signing import SigningKey
+
 from shared.errors import KeyrelayError
 from shared.vault.assertions import ASSERTION_PURPOSE, OwnerAssertion, sign_assertion, verify_assertion
 
 CATALOG = SigningKey.generate()
-ARGS = {"member_id": "mem_1", "org_id": "org_1", "org_role": "owner", "operation": "create",
-        "integration_id": "int_1"}
+ARGS = {"member_id": "mem_1", "org_id": "org_1", "org_role": "owner", "operation": "create", "integration_id": "int_1"}
 
 
 def test_a_fresh_assertion_verifies_with_catalogs_key() -> None:

@@ -7,6 +7,7 @@ import secrets
 
 import msgspec
 import pytest
+
 from keyvault.crypto import (
     CiphertextMismatch,
     Envelope,
@@ -20,10 +21,15 @@ from keyvault.crypto import (
 SECRET = b'{"api_key":"sk-test-0123456789abcdef"}'
 
 
-def ident(integration_id: str = "int_a", *, base_url: str = "https://api.openai.com/v1", version: int = 1,
-          org_id: str = "org_1", provider: str = "openai") -> Identity:
-    return Identity(org_id=org_id, integration_id=integration_id, provider=provider, base_url=base_url,
-                    version=version)
+def ident(
+    integration_id: str = "int_a",
+    *,
+    base_url: str = "https://api.openai.com/v1",
+    version: int = 1,
+    org_id: str = "org_1",
+    provider: str = "openai",
+) -> Identity:
+    return Identity(org_id=org_id, integration_id=integration_id, provider=provider, base_url=base_url, version=version)
 
 
 @pytest.fixture
@@ -158,6 +164,7 @@ def test_fingerprints_are_keyed_stable_and_org_scoped(keks: dict[str, bytes]) ->
 
 def test_envelope_round_trips_through_msgspec() -> None:
     """The stored form keeps bytes as bytes."""
-    env = Envelope(kek_id="k", wrap_nonce=b"\x00" * 24, wrapped_key=b"\x01" * 48, nonce=b"\x02" * 24,
-                   ciphertext=b"\x03" * 40)
+    env = Envelope(
+        kek_id="k", wrap_nonce=b"\x00" * 24, wrapped_key=b"\x01" * 48, nonce=b"\x02" * 24, ciphertext=b"\x03" * 40
+    )
     assert msgspec.convert(msgspec.to_builtins(env, builtin_types=(bytes,)), Envelope, builtin_types=(bytes,)) == env

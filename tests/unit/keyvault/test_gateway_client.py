@@ -7,9 +7,10 @@ from typing import Any
 
 import msgspec
 import pytest
-from gateway.keyvault_client import KeyvaultClient
 from nacl.public import Box, PrivateKey, PublicKey
 from nacl.signing import SigningKey
+
+from gateway.keyvault_client import KeyvaultClient
 from shared.errors import KeyrelayError
 from shared.messages import keyvault as kv
 
@@ -20,8 +21,14 @@ KEYVAULT = PrivateKey.generate()
 class FakeKeyvault:
     """Stands in for the bus: answers like keyvault would, or like an impostor when told to."""
 
-    def __init__(self, *, signer: PrivateKey = KEYVAULT, request_id: str | None = None,
-                 integration_id: str | None = None, delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        signer: PrivateKey = KEYVAULT,
+        request_id: str | None = None,
+        integration_id: str | None = None,
+        delay_s: float = 0.0,
+    ) -> None:
         self.signer = signer
         self.request_id = request_id
         self.integration_id = integration_id
@@ -32,10 +39,13 @@ class FakeKeyvault:
         claims = msgspec.json.decode(GATEWAY.verify_key.verify(msg.signed), type=kv.RevealClaims)
         self.calls.append(claims)
         await asyncio.sleep(self.delay_s)
-        payload = kv.RevealedPayload(request_id=self.request_id or claims.request_id,
-                                     integration_id=self.integration_id or claims.integration_id,
-                                     base_url="https://api.openai.com/v1", fingerprint="fp",
-                                     secret={"api_key": "sk-test-abcdefgh", "headers": {"x-h": "v"}})
+        payload = kv.RevealedPayload(
+            request_id=self.request_id or claims.request_id,
+            integration_id=self.integration_id or claims.integration_id,
+            base_url="https://api.openai.com/v1",
+            fingerprint="fp",
+            secret={"api_key": "sk-test-abcdefgh", "headers": {"x-h": "v"}},
+        )
         boxed = Box(self.signer, PublicKey(claims.reply_key)).encrypt(msgspec.json.encode(payload))
         return kv.RevealGranted(boxed=bytes(boxed))
 
@@ -58,8 +68,11 @@ async def test_a_genuine_reply_yields_secrets_and_the_bound_base_url() -> None:
 
 @pytest.mark.parametrize(
     "bus",
-    [FakeKeyvault(signer=PrivateKey.generate()), FakeKeyvault(request_id="kvr_other"),
-     FakeKeyvault(integration_id="int_other")],
+    [
+        FakeKeyvault(signer=PrivateKey.generate()),
+        FakeKeyvault(request_id="kvr_other"),
+        FakeKeyvault(integration_id="int_other"),
+    ],
     ids=["not-from-keyvault", "for-another-request", "for-another-integration"],
 )
 async def test_a_forged_or_misdirected_reply_is_rejected(bus: FakeKeyvault) -> None:
@@ -73,8 +86,9 @@ async def test_a_tampered_reply_is_rejected() -> None:
     """Flipping a byte of the box makes it fail authentication."""
     gw = client(FakeKeyvault())
     one_time = PrivateKey.generate()
-    payload = kv.RevealedPayload(request_id="kvr_1", integration_id="int_1", base_url="https://x", fingerprint="",
-                                 secret={})
+    payload = kv.RevealedPayload(
+        request_id="kvr_1", integration_id="int_1", base_url="https://x", fingerprint="", secret={}
+    )
     boxed = bytearray(Box(KEYVAULT, one_time.public_key).encrypt(msgspec.json.encode(payload)))
     boxed[-1] ^= 1
     with pytest.raises(KeyrelayError, match="authenticated"):

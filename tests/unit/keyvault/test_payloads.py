@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+
 from keyvault.payloads import MASK, SecretPayload, mask, parse_payload, validate
 from shared.errors import KeyrelayError
 
@@ -43,8 +44,13 @@ def test_a_vertex_payload_needs_a_real_service_account_key_file() -> None:
     """Vertex accepts the key file as an object or as JSON text and refuses anything else."""
     validate("vertex", SecretPayload(service_account_json=SERVICE_ACCOUNT))
     validate("vertex", SecretPayload(service_account_json=msgspec.json.encode(SERVICE_ACCOUNT).decode()))
-    for broken in ({**SERVICE_ACCOUNT, "type": "user"}, {**SERVICE_ACCOUNT, "private_key": "nope"},
-                   {k: v for k, v in SERVICE_ACCOUNT.items() if k != "client_email"}, "{not json", None):
+    for broken in (
+        {**SERVICE_ACCOUNT, "type": "user"},
+        {**SERVICE_ACCOUNT, "private_key": "nope"},
+        {k: v for k, v in SERVICE_ACCOUNT.items() if k != "client_email"},
+        "{not json",
+        None,
+    ):
         with pytest.raises(KeyrelayError) as info:
             validate("vertex", SecretPayload(service_account_json=broken))
         assert info.value.code == "invalid_credentials"

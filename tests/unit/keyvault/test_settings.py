@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import pytest
+
 from keyvault.settings import SAMPLE_VALUES, KeyvaultSettings, load_key_material
 from shared.settings import SettingsError, load_settings, read_env_file
 from shared.vault.devkeys import generate_dev_keys
@@ -23,8 +24,7 @@ def b64(raw: bytes) -> str:
 def settings(**overrides: str) -> KeyvaultSettings:
     env = {k: v for k, v in generate_dev_keys().items() if k.startswith("KEYRELAY_KEYVAULT_")}
     env.update(overrides)
-    return load_settings(KeyvaultSettings, {k: v for k, v in env.items() if v is not None},
-                         env_file=Path(os.devnull))
+    return load_settings(KeyvaultSettings, {k: v for k, v in env.items() if v is not None}, env_file=Path(os.devnull))
 
 
 def refusal(**overrides: str) -> str:
@@ -70,8 +70,11 @@ def test_an_unknown_primary_is_refused() -> None:
 def test_a_retired_primary_is_refused() -> None:
     """The primary cannot also be retired."""
     kek = b64(secrets.token_bytes(32))
-    message = refusal(KEYRELAY_KEYVAULT_KEKS=json.dumps({"k1": kek}), KEYRELAY_KEYVAULT_PRIMARY_KEK="k1",
-                      KEYRELAY_KEYVAULT_RETIRED_KEKS='["k1"]')
+    message = refusal(
+        KEYRELAY_KEYVAULT_KEKS=json.dumps({"k1": kek}),
+        KEYRELAY_KEYVAULT_PRIMARY_KEK="k1",
+        KEYRELAY_KEYVAULT_RETIRED_KEKS='["k1"]',
+    )
     assert "RETIRED" in message
 
 
@@ -86,23 +89,35 @@ def test_every_key_in_the_shipped_sample_file_is_refused() -> None:
     """The sample's placeholders are known to keyvault and refused, one variable at a time and all together."""
     sample = read_env_file(SAMPLE_FILE)
     keks = json.loads(sample["KEYRELAY_KEYVAULT_KEKS"])
-    placeholders = [*keks.values()] + [sample[k] for k in (
-        "KEYRELAY_KEYVAULT_PRIVATE_KEY", "KEYRELAY_KEYVAULT_GATEWAY_VERIFY_KEY", "KEYRELAY_KEYVAULT_CATALOG_VERIFY_KEY")]
+    placeholders = [*keks.values()] + [
+        sample[k]
+        for k in (
+            "KEYRELAY_KEYVAULT_PRIVATE_KEY",
+            "KEYRELAY_KEYVAULT_GATEWAY_VERIFY_KEY",
+            "KEYRELAY_KEYVAULT_CATALOG_VERIFY_KEY",
+        )
+    ]
     assert set(placeholders) <= SAMPLE_VALUES
     with pytest.raises(SettingsError, match="placeholder"):
         load_key_material(load_settings(KeyvaultSettings, sample, env_file=Path(os.devnull)))
     for kek_id, value in keks.items():
-        assert "placeholder" in refusal(KEYRELAY_KEYVAULT_KEKS=json.dumps({kek_id: value}),
-                                        KEYRELAY_KEYVAULT_PRIMARY_KEK=kek_id)
-    for name in ("KEYRELAY_KEYVAULT_PRIVATE_KEY", "KEYRELAY_KEYVAULT_GATEWAY_VERIFY_KEY",
-                 "KEYRELAY_KEYVAULT_CATALOG_VERIFY_KEY"):
+        assert "placeholder" in refusal(
+            KEYRELAY_KEYVAULT_KEKS=json.dumps({kek_id: value}), KEYRELAY_KEYVAULT_PRIMARY_KEK=kek_id
+        )
+    for name in (
+        "KEYRELAY_KEYVAULT_PRIVATE_KEY",
+        "KEYRELAY_KEYVAULT_GATEWAY_VERIFY_KEY",
+        "KEYRELAY_KEYVAULT_CATALOG_VERIFY_KEY",
+    ):
         message = refusal(**{name: sample[name]})
         assert name in message
         assert sample[name] not in message
 
 
-@pytest.mark.parametrize("name", ["KEYRELAY_KEYVAULT_PRIVATE_KEY", "KEYRELAY_KEYVAULT_GATEWAY_VERIFY_KEY",
-                                  "KEYRELAY_KEYVAULT_CATALOG_VERIFY_KEY"])
+@pytest.mark.parametrize(
+    "name",
+    ["KEYRELAY_KEYVAULT_PRIVATE_KEY", "KEYRELAY_KEYVAULT_GATEWAY_VERIFY_KEY", "KEYRELAY_KEYVAULT_CATALOG_VERIFY_KEY"],
+)
 def test_each_identity_key_is_required(name: str) -> None:
     """Keyvault will not start without its own key or either pinned verify key."""
     assert f"{name} is required" in refusal(**{name: ""})

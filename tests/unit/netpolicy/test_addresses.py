@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+
 from shared.errors import KeyrelayError
 from shared.netpolicy import AddressPolicy, parse_ipv4, refusal_reason
 
@@ -55,8 +56,15 @@ REFUSED_V6 = {
     "2002:c0a8:101::1": "private (6to4)",
     "2001:0:4136:e378:8000:63bf:80ff:fffe": "loopback (Teredo)",
 }
-PUBLIC = ["8.8.8.8", "1.1.1.1", "93.184.216.34", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808",
-          "2002:808:808::1"]
+PUBLIC = [
+    "8.8.8.8",
+    "1.1.1.1",
+    "93.184.216.34",
+    "2606:4700:4700::1111",
+    "::ffff:8.8.8.8",
+    "64:ff9b::808:808",
+    "2002:808:808::1",
+]
 
 
 @pytest.mark.parametrize(("address", "reason"), sorted(REFUSED_V4.items()))
@@ -85,16 +93,40 @@ def test_a_scoped_ipv6_address_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "spelling",
-    ["2130706433", "0177.0.0.1", "0x7f.1", "127.1", "0x7f000001", "017700000001", "0x7F.0.0.1", "127.0.0.1.",
-     "0177.0.1", "127.0x0.0.01", "0x7f.0x00.0x00.0x01"],
+    [
+        "2130706433",
+        "0177.0.0.1",
+        "0x7f.1",
+        "127.1",
+        "0x7f000001",
+        "017700000001",
+        "0x7F.0.0.1",
+        "127.0.0.1.",
+        "0177.0.1",
+        "127.0x0.0.01",
+        "0x7f.0x00.0x00.0x01",
+    ],
 )
 def test_every_legacy_ipv4_spelling_of_loopback_is_read_as_loopback(spelling: str) -> None:
     """Decimal, octal, hex and short forms are parsed the way resolvers and browsers read them."""
     assert parse_ipv4(spelling) == ipaddress.IPv4Address("127.0.0.1")
 
 
-@pytest.mark.parametrize("text", ["example.com", "1.2.3.4.5", "256.0.0.1", "4294967296", "1..2", "0x1g", "1_0.0.0.1",
-                                  "+1.0.0.1", " 127.0.0.1", "08.0.0.1"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "example.com",
+        "1.2.3.4.5",
+        "256.0.0.1",
+        "4294967296",
+        "1..2",
+        "0x1g",
+        "1_0.0.0.1",
+        "+1.0.0.1",
+        " 127.0.0.1",
+        "08.0.0.1",
+    ],
+)
 def test_text_that_is_not_an_ipv4_spelling_is_not_read_as_one(text: str) -> None:
     """Out-of-range numbers, separators, signs and non-octal digits never become an address."""
     assert parse_ipv4(text) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+
 from shared.errors import KeyrelayError
 from shared.netpolicy import AddressPolicy
 

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
+
 from gateway.outbound import RedirectRefused, make_session, request
 from gateway.providers.base import ProviderError
 from shared.errors import KeyrelayError
@@ -35,9 +36,14 @@ class StubResolver(AbstractResolver):
         answers = self.table[host]
         current = answers.pop(0) if len(answers) > 1 else answers[0]
         return [
-            ResolveResult(hostname=host, host=address, port=port,
-                          family=socket.AF_INET6 if ":" in address else socket.AF_INET, proto=0,
-                          flags=socket.AI_NUMERICHOST)
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
             for address in current
         ]
 
@@ -92,10 +98,12 @@ async def upstream() -> AsyncIterator[Upstream]:
         await runner.cleanup()
 
 
-async def fetch(policy: AddressPolicy, url: str, resolver: AbstractResolver | None = None,
-                sockets: RecordingSockets | None = None) -> int:
-    async with make_session(policy, resolver=resolver or StubResolver({}), socket_factory=sockets,
-                            ttl_dns_cache=0) as session:
+async def fetch(
+    policy: AddressPolicy, url: str, resolver: AbstractResolver | None = None, sockets: RecordingSockets | None = None
+) -> int:
+    async with make_session(
+        policy, resolver=resolver or StubResolver({}), socket_factory=sockets, ttl_dns_cache=0
+    ) as session:
         response = await request(session, "GET", url)
         async with response:
             return response.status
@@ -108,8 +116,9 @@ async def test_an_allowed_loopback_upstream_is_reached(upstream: Upstream) -> No
     assert sockets.attempts == ["127.0.0.1"]
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]", "[::ffff:127.0.0.1]", "2130706433", "0x7f.1", "127.1",
-                                  "0177.0.0.1"])
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "[::1]", "[::ffff:127.0.0.1]", "2130706433", "0x7f.1", "127.1", "0177.0.0.1"]
+)
 async def test_a_literal_refused_address_is_never_connected(upstream: Upstream, host: str) -> None:
     """aiohttp skips the resolver for IP literals; the connector still refuses before any socket."""
     sockets = RecordingSockets()
@@ -207,8 +216,9 @@ async def test_redirects_are_never_followed_even_when_asked(upstream: Upstream) 
 async def test_keep_alive_reuses_one_connection_for_sequential_requests(upstream: Upstream) -> None:
     """The session pools connections: two requests, one socket."""
     sockets = RecordingSockets()
-    async with make_session(AddressPolicy(["127.0.0.1/32"]), resolver=StubResolver({}),
-                            socket_factory=sockets) as session:
+    async with make_session(
+        AddressPolicy(["127.0.0.1/32"]), resolver=StubResolver({}), socket_factory=sockets
+    ) as session:
         for _ in range(2):
             async with await request(session, "GET", upstream.url()) as response:
                 assert response.status == 200

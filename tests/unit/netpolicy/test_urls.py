@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from shared.errors import KeyrelayError
 from shared.netpolicy import AddressPolicy, split_url
 
@@ -104,7 +105,12 @@ def test_a_public_https_base_url_is_parsed_into_its_parts() -> None:
     """Host is lower-cased, the default port filled in, and no literal address is reported."""
     parsed = AddressPolicy().check_base_url("https://API.OpenAI.com/v1")
     assert (parsed.scheme, parsed.host, parsed.port, parsed.literal_ip, parsed.path) == (
-        "https", "api.openai.com", 443, None, "/v1")
+        "https",
+        "api.openai.com",
+        443,
+        None,
+        "/v1",
+    )
 
 
 def test_request_urls_may_carry_a_query_but_base_urls_may_not() -> None:

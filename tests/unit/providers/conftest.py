@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import msgspec
 import pytest
+
 from gateway.providers.base import CallOptions, Credential, ProviderAdapter, Target
 from gateway.providers.registry import build_adapters
 from shared.secret import Secret
-
 from tests.fakes.providers import FakeOptions, run_fake_providers
 from tests.fakes.providers.families.vertex import TOKEN_PATH
 from tests.fakes.providers.registry import ALL_FAMILIES
@@ -102,8 +102,7 @@ def target_for(fake: FakeProviderServer, case: Case, model: str | None = None) -
     options = dict(case.options)
     if case.adapter == "azure":
         options["deployment"] = model or case.model
-    return Target(adapter=case.adapter, provider=case.family, base_url=base, model=model or case.model,
-                  options=options)
+    return Target(adapter=case.adapter, provider=case.family, base_url=base, model=model or case.model, options=options)
 
 
 def credential_for(case: Case, service_account: dict[str, str], key: str | None = None) -> Credential:

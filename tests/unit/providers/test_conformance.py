@@ -6,18 +6,26 @@ import logging
 from typing import Any
 
 import pytest
-from gateway.providers.base import CallOptions, ProviderError
 from structlog.testing import capture_logs
 
+from gateway.providers.base import CallOptions, ProviderError
 from tests.unit.providers.conftest import CASES, FAST, KEYS, Case, credential_for, target_for, user
 
-TOOLS = [{"type": "function", "function": {"name": "lookup", "description": "Search a thing",
-                                           "parameters": {"type": "object", "properties": {"q": {"type": "string"}},
-                                                          "required": ["q"]}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "description": "Search a thing",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
+        },
+    }
+]
 NO_RETRY_HINT = {"cohere"}  # Cohere documents no retry header and says "try again later"
 # gemini-3 models refuse a replayed function call without its thought signature.
 WITH_TOOLS = [c for c in CASES if c.adapter != "perplexity"] + [
-    Case("google", "gemini-3.5-flash"), Case("vertex", "gemini-3.5-flash", {"location": "us-central1"}),
+    Case("google", "gemini-3.5-flash"),
+    Case("vertex", "gemini-3.5-flash", {"location": "us-central1"}),
 ]
 ids = [c.id for c in CASES]
 
@@ -26,16 +34,35 @@ def faulty(case: Case, marker: str) -> str:
     return f"{case.model}-fault-{marker}"
 
 
-async def chat(adapters, fake, service_account, case: Case, body: dict[str, Any], *, model: str | None = None,
-               key: str | None = None, opts: CallOptions = FAST):
-    return await adapters[case.adapter].chat(body, target_for(fake, case, model),
-                                             credential_for(case, service_account, key), opts)
+async def chat(
+    adapters,
+    fake,
+    service_account,
+    case: Case,
+    body: dict[str, Any],
+    *,
+    model: str | None = None,
+    key: str | None = None,
+    opts: CallOptions = FAST,
+):
+    return await adapters[case.adapter].chat(
+        body, target_for(fake, case, model), credential_for(case, service_account, key), opts
+    )
 
 
-async def stream(adapters, fake, service_account, case: Case, body: dict[str, Any], *, model: str | None = None,
-                 opts: CallOptions = FAST):
-    opened = await adapters[case.adapter].open_stream({**body, "stream": True}, target_for(fake, case, model),
-                                                      credential_for(case, service_account), opts)
+async def stream(
+    adapters,
+    fake,
+    service_account,
+    case: Case,
+    body: dict[str, Any],
+    *,
+    model: str | None = None,
+    opts: CallOptions = FAST,
+):
+    opened = await adapters[case.adapter].open_stream(
+        {**body, "stream": True}, target_for(fake, case, model), credential_for(case, service_account), opts
+    )
     chunks = [chunk async for chunk in opened]
     return opened, chunks
 

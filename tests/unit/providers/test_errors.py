@@ -5,63 +5,207 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from gateway.providers.errors import map_error, map_stream_error, passthrough_headers, retry_after_s
 
 KEY = "sk-proj-AbC123xyz987secret"
 GOOGLE_RETRY = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "34.4s"}
 
 TABLE: list[tuple[str, int, Any, dict[str, str], str]] = [
-    ("openai", 401, {"error": {"message": f"Incorrect API key provided: {KEY}", "type": "invalid_request_error",
-                              "code": "invalid_api_key"}}, {}, "upstream_auth_failed"),
-    ("openai", 429, {"error": {"message": "Rate limit", "type": "requests", "code": "rate_limit_exceeded"}},
-     {"retry-after": "2"}, "upstream_rate_limited"),
-    ("openai", 429, {"error": {"message": "You exceeded your current quota, please check your plan and billing "
-                              "details.", "type": "insufficient_quota", "code": "insufficient_quota"}}, {},
-     "upstream_insufficient_quota"),
-    ("openai", 400, {"error": {"message": "This model's maximum context length is 128000 tokens.",
-                              "type": "invalid_request_error", "code": "context_length_exceeded"}}, {},
-     "context_length_exceeded"),
-    ("openai", 400, {"error": {"message": "bad", "type": "invalid_request_error", "code": None}}, {},
-     "upstream_bad_request"),
-    ("openai", 404, {"error": {"message": "The model does not exist", "code": "model_not_found"}}, {},
-     "upstream_bad_request"),
+    (
+        "openai",
+        401,
+        {
+            "error": {
+                "message": f"Incorrect API key provided: {KEY}",
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+            }
+        },
+        {},
+        "upstream_auth_failed",
+    ),
+    (
+        "openai",
+        429,
+        {"error": {"message": "Rate limit", "type": "requests", "code": "rate_limit_exceeded"}},
+        {"retry-after": "2"},
+        "upstream_rate_limited",
+    ),
+    (
+        "openai",
+        429,
+        {
+            "error": {
+                "message": "You exceeded your current quota, please check your plan and billing details.",
+                "type": "insufficient_quota",
+                "code": "insufficient_quota",
+            }
+        },
+        {},
+        "upstream_insufficient_quota",
+    ),
+    (
+        "openai",
+        400,
+        {
+            "error": {
+                "message": "This model's maximum context length is 128000 tokens.",
+                "type": "invalid_request_error",
+                "code": "context_length_exceeded",
+            }
+        },
+        {},
+        "context_length_exceeded",
+    ),
+    (
+        "openai",
+        400,
+        {"error": {"message": "bad", "type": "invalid_request_error", "code": None}},
+        {},
+        "upstream_bad_request",
+    ),
+    (
+        "openai",
+        404,
+        {"error": {"message": "The model does not exist", "code": "model_not_found"}},
+        {},
+        "upstream_bad_request",
+    ),
     ("openai", 500, {"error": {"message": "oops", "type": "server_error"}}, {}, "upstream_error"),
     ("openai", 502, "<html>bad gateway</html>", {}, "upstream_error"),
     ("openai", 503, None, {}, "upstream_overloaded"),
-    ("anthropic", 529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, {},
-     "upstream_overloaded"),
-    ("anthropic", 400, {"type": "error", "error": {"type": "invalid_request_error",
-                                                   "message": "prompt is too long: 210000 tokens > 200000 maximum"}},
-     {}, "context_length_exceeded"),
-    ("anthropic", 400, {"type": "error", "error": {"type": "invalid_request_error", "message":
-                                                   "Your credit balance is too low to access the Anthropic API."}},
-     {}, "upstream_insufficient_quota"),
-    ("anthropic", 403, {"type": "error", "error": {"type": "permission_error", "message": "no"}}, {},
-     "upstream_auth_failed"),
-    ("anthropic", 504, {"type": "error", "error": {"type": "timeout_error", "message": "slow"}}, {},
-     "upstream_timeout"),
-    ("google", 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "API key not valid.",
-                               "details": [{"reason": "API_KEY_INVALID"}]}}, {}, "upstream_auth_failed"),
-    ("google", 429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message":
-                               "You exceeded your current quota, please check your plan and billing details.",
-                               "details": [GOOGLE_RETRY]}}, {}, "upstream_rate_limited"),
-    ("google", 400, {"error": {"code": 400, "status": "FAILED_PRECONDITION",
-                               "message": "This API method requires billing to be enabled."}}, {},
-     "upstream_insufficient_quota"),
-    ("google", 503, {"error": {"code": 503, "status": "UNAVAILABLE", "message": "overloaded"}}, {},
-     "upstream_overloaded"),
-    ("azure", 400, {"error": {"code": "content_filter", "message": "filtered", "status": 400,
-                              "innererror": {"code": "ResponsibleAIPolicyViolation"}}}, {}, "content_filtered"),
-    ("minimax", 429, {"error": {"http_code": "429", "message": "insufficient balance (1008)",
-                                "type": "insufficient_balance_error"}}, {}, "upstream_insufficient_quota"),
+    (
+        "anthropic",
+        529,
+        {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+        {},
+        "upstream_overloaded",
+    ),
+    (
+        "anthropic",
+        400,
+        {
+            "type": "error",
+            "error": {"type": "invalid_request_error", "message": "prompt is too long: 210000 tokens > 200000 maximum"},
+        },
+        {},
+        "context_length_exceeded",
+    ),
+    (
+        "anthropic",
+        400,
+        {
+            "type": "error",
+            "error": {
+                "type": "invalid_request_error",
+                "message": "Your credit balance is too low to access the Anthropic API.",
+            },
+        },
+        {},
+        "upstream_insufficient_quota",
+    ),
+    (
+        "anthropic",
+        403,
+        {"type": "error", "error": {"type": "permission_error", "message": "no"}},
+        {},
+        "upstream_auth_failed",
+    ),
+    (
+        "anthropic",
+        504,
+        {"type": "error", "error": {"type": "timeout_error", "message": "slow"}},
+        {},
+        "upstream_timeout",
+    ),
+    (
+        "google",
+        400,
+        {
+            "error": {
+                "code": 400,
+                "status": "INVALID_ARGUMENT",
+                "message": "API key not valid.",
+                "details": [{"reason": "API_KEY_INVALID"}],
+            }
+        },
+        {},
+        "upstream_auth_failed",
+    ),
+    (
+        "google",
+        429,
+        {
+            "error": {
+                "code": 429,
+                "status": "RESOURCE_EXHAUSTED",
+                "message": "You exceeded your current quota, please check your plan and billing details.",
+                "details": [GOOGLE_RETRY],
+            }
+        },
+        {},
+        "upstream_rate_limited",
+    ),
+    (
+        "google",
+        400,
+        {
+            "error": {
+                "code": 400,
+                "status": "FAILED_PRECONDITION",
+                "message": "This API method requires billing to be enabled.",
+            }
+        },
+        {},
+        "upstream_insufficient_quota",
+    ),
+    (
+        "google",
+        503,
+        {"error": {"code": 503, "status": "UNAVAILABLE", "message": "overloaded"}},
+        {},
+        "upstream_overloaded",
+    ),
+    (
+        "azure",
+        400,
+        {
+            "error": {
+                "code": "content_filter",
+                "message": "filtered",
+                "status": 400,
+                "innererror": {"code": "ResponsibleAIPolicyViolation"},
+            }
+        },
+        {},
+        "content_filtered",
+    ),
+    (
+        "minimax",
+        429,
+        {"error": {"http_code": "429", "message": "insufficient balance (1008)", "type": "insufficient_balance_error"}},
+        {},
+        "upstream_insufficient_quota",
+    ),
     ("fireworks", 400, {"error": "plain string error"}, {}, "upstream_bad_request"),
-    ("cohere", 400, {"id": "x", "message": "too many tokens: total number of tokens in the prompt cannot exceed"},
-     {}, "context_length_exceeded"),
+    (
+        "cohere",
+        400,
+        {"id": "x", "message": "too many tokens: total number of tokens in the prompt cannot exceed"},
+        {},
+        "context_length_exceeded",
+    ),
     ("cohere", 402, {"message": "Please add a payment method"}, {}, "upstream_insufficient_quota"),
     ("pollo", 403, {"code": "FORBIDDEN", "message": "Not enough credits"}, {}, "upstream_insufficient_quota"),
     ("fal", 401, {"detail": "Invalid API key."}, {"x-fal-error-type": "unauthorized"}, "upstream_auth_failed"),
-    ("xai", 400, {"code": "Client specified an invalid argument", "error": "Incorrect API key provided: xa***ey"},
-     {}, "upstream_auth_failed"),
+    (
+        "xai",
+        400,
+        {"code": "Client specified an invalid argument", "error": "Incorrect API key provided: xa***ey"},
+        {},
+        "upstream_auth_failed",
+    ),
 ]
 
 
@@ -114,10 +258,18 @@ def test_an_http_date_retry_after_becomes_seconds_from_now():
 
 def test_rate_limit_headers_are_passed_through_and_nothing_else():
     """x-ratelimit-*, anthropic-ratelimit-*, retry-after pass; other headers (cookies, ids) do not."""
-    headers = {"X-RateLimit-Remaining-Requests": "9", "retry-after": "1", "anthropic-ratelimit-tokens-reset": "t",
-               "set-cookie": "a=b", "x-request-id": "r"}
-    assert passthrough_headers(headers) == {"x-ratelimit-remaining-requests": "9", "retry-after": "1",
-                                            "anthropic-ratelimit-tokens-reset": "t"}
+    headers = {
+        "X-RateLimit-Remaining-Requests": "9",
+        "retry-after": "1",
+        "anthropic-ratelimit-tokens-reset": "t",
+        "set-cookie": "a=b",
+        "x-request-id": "r",
+    }
+    assert passthrough_headers(headers) == {
+        "x-ratelimit-remaining-requests": "9",
+        "retry-after": "1",
+        "anthropic-ratelimit-tokens-reset": "t",
+    }
     assert map_error("openai", 429, None, headers).headers["retry-after"] == "1"
 
 

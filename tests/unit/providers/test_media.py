@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+
 from gateway.providers.base import CallOptions, Credential, ProviderError, Target
 from shared.errors import KeyrelayError
 from shared.secret import Secret
-
 from tests.unit.providers.conftest import FAST, KEYS
 
 
@@ -21,8 +21,12 @@ def key(provider: str) -> Credential:
 @pytest.mark.parametrize(("provider", "model"), [("fal", "fal-ai/flux/dev"), ("pollo", "pollo/pollo-v2-0")])
 async def test_a_job_is_awaited_and_returned_as_an_openai_images_response(adapters, fake, provider, model):
     """Submit, poll until done, answer `{"created", "data": [{"url"}]}`."""
-    result = await adapters[provider].images({"model": model, "prompt": "a paper boat", "n": 1, "size": "1024x768"},
-                                             target(fake, provider, model), key(provider), FAST)
+    result = await adapters[provider].images(
+        {"model": model, "prompt": "a paper boat", "n": 1, "size": "1024x768"},
+        target(fake, provider, model),
+        key(provider),
+        FAST,
+    )
     assert isinstance(result.body["created"], int)
     assert result.body["data"][0]["url"].startswith(fake.root)
     assert all(r.auth_ok for r in fake.requests(provider))
@@ -33,8 +37,12 @@ async def test_a_job_still_running_at_the_deadline_comes_back_as_a_handle(adapte
     """Past the deadline: `{"id", "status", "provider"}` instead of waiting on."""
     fake.options.job_polls_to_complete = 50
     try:
-        result = await adapters[provider].images({"prompt": "slow boat"}, target(fake, provider, model),
-                                                 key(provider), CallOptions(timeout_s=0.05, first_byte_timeout_s=5))
+        result = await adapters[provider].images(
+            {"prompt": "slow boat"},
+            target(fake, provider, model),
+            key(provider),
+            CallOptions(timeout_s=0.05, first_byte_timeout_s=5),
+        )
     finally:
         fake.options.job_polls_to_complete = 2
     assert set(result.body) == {"id", "status", "provider"}
@@ -54,26 +62,30 @@ async def test_fal_uses_the_key_scheme_and_pollo_the_api_key_header(adapters, fa
     """A wrong key is refused by each: upstream_auth_failed."""
     for provider, model in (("fal", "fal-ai/flux/dev"), ("pollo", "pollo/pollo-v2-0")):
         with pytest.raises(ProviderError) as caught:
-            await adapters[provider].images({"prompt": "x"}, target(fake, provider, model),
-                                            Credential(api_key=Secret("wrong")), FAST)
+            await adapters[provider].images(
+                {"prompt": "x"}, target(fake, provider, model), Credential(api_key=Secret("wrong")), FAST
+            )
         assert caught.value.code == "upstream_auth_failed"
 
 
 async def test_pollo_out_of_credits_is_insufficient_quota(adapters, fake):
     """403 "Not enough credits" is a billing problem, not an auth failure."""
     with pytest.raises(ProviderError) as caught:
-        await adapters["pollo"].images({"prompt": "x"}, target(fake, "pollo", "pollo/fault-no-credits"),
-                                       key("pollo"), FAST)
+        await adapters["pollo"].images(
+            {"prompt": "x"}, target(fake, "pollo", "pollo/fault-no-credits"), key("pollo"), FAST
+        )
     assert caught.value.code == "upstream_insufficient_quota"
 
 
 async def test_openai_images_and_embeddings_pass_through(adapters, fake):
     """OpenAI-family images and embeddings are forwarded as they are."""
-    images = await adapters["openai"].images({"model": "gpt-image-1.5", "prompt": "boat"},
-                                             target(fake, "openai", "gpt-image-1.5"), key("openai"), FAST)
+    images = await adapters["openai"].images(
+        {"model": "gpt-image-1.5", "prompt": "boat"}, target(fake, "openai", "gpt-image-1.5"), key("openai"), FAST
+    )
     assert images.body["data"]
-    embeddings = await adapters["openai"].embed({"model": "x", "input": ["a", "b"]},
-                                                target(fake, "openai", "text-embedding-3-small"), key("openai"), FAST)
+    embeddings = await adapters["openai"].embed(
+        {"model": "x", "input": ["a", "b"]}, target(fake, "openai", "text-embedding-3-small"), key("openai"), FAST
+    )
     assert len(embeddings.body["data"]) == 2
     assert embeddings.usage.prompt_tokens > 0
 
@@ -81,8 +93,9 @@ async def test_openai_images_and_embeddings_pass_through(adapters, fake):
 @pytest.mark.parametrize(("provider", "model"), [("google", "gemini-embedding-001"), ("cohere", "embed-v4.0")])
 async def test_gemini_and_cohere_embeddings_come_back_in_openai_shape(adapters, fake, provider, model):
     """batchEmbedContents / v2 embed answers become an OpenAI embeddings list."""
-    result = await adapters[provider].embed({"input": ["a", "b"], "dimensions": 8}, target(fake, provider, model),
-                                            key(provider), FAST)
+    result = await adapters[provider].embed(
+        {"input": ["a", "b"], "dimensions": 8}, target(fake, provider, model), key(provider), FAST
+    )
     assert [d["index"] for d in result.body["data"]] == [0, 1]
     assert all(d["object"] == "embedding" and d["embedding"] for d in result.body["data"])
 

@@ -7,6 +7,7 @@ from typing import Any, cast
 import aiohttp
 import msgspec
 import pytest
+
 from gateway.providers.azure import AzureAdapter
 from gateway.providers.base import ProviderError, Target
 from gateway.providers.deepinfra import DeepInfraAdapter
@@ -42,27 +43,32 @@ def run(adapter: OpenAICompatAdapter, items: list[Any]) -> tuple[list[dict[str, 
 
 def test_azure_filter_only_chunks_are_skipped_and_annotations_dropped():
     """The empty first chunk with prompt_filter_results and delta-less filter chunks never reach clients."""
-    chunks, _ = run(AzureAdapter(NO_SESSION), [
-        {"id": "", "object": "", "created": 0, "model": "", "choices": [], "prompt_filter_results": [{}]},
-        c({"role": "assistant", "content": ""}),
-        c({"content": "Hi"}),
-        {**c(), "choices": [{"index": 0, "finish_reason": None, "content_filter_results": {}}]},
-        c({}, "stop"),
-        {**c(), "choices": [], "usage": USAGE},
-        "[DONE]",
-    ])
-    assert [ch["choices"][0]["delta"] for ch in chunks] == [{"role": "assistant", "content": ""},
-                                                            {"content": "Hi"}, {}]
+    chunks, _ = run(
+        AzureAdapter(NO_SESSION),
+        [
+            {"id": "", "object": "", "created": 0, "model": "", "choices": [], "prompt_filter_results": [{}]},
+            c({"role": "assistant", "content": ""}),
+            c({"content": "Hi"}),
+            {**c(), "choices": [{"index": 0, "finish_reason": None, "content_filter_results": {}}]},
+            c({}, "stop"),
+            {**c(), "choices": [], "usage": USAGE},
+            "[DONE]",
+        ],
+    )
+    assert [ch["choices"][0]["delta"] for ch in chunks] == [{"role": "assistant", "content": ""}, {"content": "Hi"}, {}]
 
 
 def test_groq_usage_comes_from_x_groq_and_reasoning_is_renamed():
     """x_groq.usage on the finish chunk; `reasoning` becomes `reasoning_content`; x_groq is dropped."""
-    chunks, usage = run(GroqAdapter(NO_SESSION), [
-        c({"role": "assistant", "content": ""}, x_groq={"id": "req_1"}),
-        c({"reasoning": "hmm"}),
-        c({}, "stop", x_groq={"id": "req_1", "usage": {**USAGE, "queue_time": 0.1}}),
-        "[DONE]",
-    ])
+    chunks, usage = run(
+        GroqAdapter(NO_SESSION),
+        [
+            c({"role": "assistant", "content": ""}, x_groq={"id": "req_1"}),
+            c({"reasoning": "hmm"}),
+            c({}, "stop", x_groq={"id": "req_1", "usage": {**USAGE, "queue_time": 0.1}}),
+            "[DONE]",
+        ],
+    )
     assert chunks[1]["choices"][0]["delta"] == {"reasoning_content": "hmm"}
     assert all("x_groq" not in ch for ch in chunks)
     assert usage == Usage(prompt_tokens=4, completion_tokens=2, total_tokens=6)
@@ -70,24 +76,33 @@ def test_groq_usage_comes_from_x_groq_and_reasoning_is_renamed():
 
 def test_moonshot_usage_inside_the_choice_is_read_once_even_when_repeated():
     """choices[0].usage, the same at top level and again in a usage-only chunk: counted once."""
-    chunks, usage = run(MoonshotAdapter(NO_SESSION), [
-        c({"role": "assistant", "content": "ok"}),
-        {**c({}, "stop"), "choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "usage": USAGE}],
-         "usage": USAGE},
-        {**c(), "choices": [], "usage": USAGE},
-        "[DONE]",
-    ])
+    chunks, usage = run(
+        MoonshotAdapter(NO_SESSION),
+        [
+            c({"role": "assistant", "content": "ok"}),
+            {
+                **c({}, "stop"),
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "usage": USAGE}],
+                "usage": USAGE,
+            },
+            {**c(), "choices": [], "usage": USAGE},
+            "[DONE]",
+        ],
+    )
     assert usage == Usage(prompt_tokens=4, completion_tokens=2, total_tokens=6)
     assert all("usage" not in ch and "usage" not in ch["choices"][0] for ch in chunks)
 
 
 def test_perplexity_closing_chunk_ends_the_stream_without_done():
     """Usage on every chunk (last wins); `chat.completion.done` is terminal and rewritten."""
-    chunks, usage = run(PerplexityAdapter(NO_SESSION), [
-        c({"role": "assistant", "content": ""}, usage={**USAGE, "completion_tokens": 0}, citations=["u"]),
-        c({"content": "Hi"}, usage={**USAGE, "completion_tokens": 1}, citations=["u"]),
-        {**c({}, "stop", usage=USAGE, citations=["u"]), "object": "chat.completion.done"},
-    ])
+    chunks, usage = run(
+        PerplexityAdapter(NO_SESSION),
+        [
+            c({"role": "assistant", "content": ""}, usage={**USAGE, "completion_tokens": 0}, citations=["u"]),
+            c({"content": "Hi"}, usage={**USAGE, "completion_tokens": 1}, citations=["u"]),
+            {**c({}, "stop", usage=USAGE, citations=["u"]), "object": "chat.completion.done"},
+        ],
+    )
     assert [ch["object"] for ch in chunks] == ["chat.completion.chunk"] * 3
     assert all("citations" not in ch for ch in chunks)
     assert usage is not None
@@ -102,11 +117,22 @@ def test_a_repeated_finish_reason_is_sent_once():
 
 def test_deepinfra_reasoning_tokens_missing_from_completion_are_added():
     """reasoning_tokens > completion_tokens means they were left out: add them."""
-    _, usage = run(DeepInfraAdapter(NO_SESSION), [
-        c({}, "stop", usage={"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8,
-                             "completion_tokens_details": {"reasoning_tokens": 40}}),
-        "[DONE]",
-    ])
+    _, usage = run(
+        DeepInfraAdapter(NO_SESSION),
+        [
+            c(
+                {},
+                "stop",
+                usage={
+                    "prompt_tokens": 3,
+                    "completion_tokens": 5,
+                    "total_tokens": 8,
+                    "completion_tokens_details": {"reasoning_tokens": 40},
+                },
+            ),
+            "[DONE]",
+        ],
+    )
     assert usage == Usage(prompt_tokens=3, completion_tokens=45, reasoning_tokens=40, total_tokens=48)
 
 
@@ -122,8 +148,10 @@ def test_minimax_think_tags_cut_anywhere_still_split_reasoning_from_text(cut):
     """`<think>...</think>` across chunk boundaries: reasoning and text come out whole."""
     content = "<think>ponder it</think>\nAnswer!"
     pieces = [content[:cut], content[cut:]]
-    chunks, _ = run(MiniMaxAdapter(NO_SESSION), [c({"role": "assistant", "content": ""}),
-                                                 *[c({"content": p}) for p in pieces], c({}, "stop"), "[DONE]"])
+    chunks, _ = run(
+        MiniMaxAdapter(NO_SESSION),
+        [c({"role": "assistant", "content": ""}), *[c({"content": p}) for p in pieces], c({}, "stop"), "[DONE]"],
+    )
     reasoning = "".join(ch["choices"][0]["delta"].get("reasoning_content", "") for ch in chunks)
     text = "".join(ch["choices"][0]["delta"].get("content", "") for ch in chunks)
     assert (reasoning, text) == ("ponder it", "Answer!")
@@ -141,8 +169,15 @@ def test_vendor_request_fixups():
     """Groq strips unsupported fields; Perplexity merges turns and drops tools; OpenAI caps with
     max_completion_tokens; everyone asks for stream usage."""
     target = Target(adapter="x", provider="openai", base_url="http://h", model="up-model")
-    body = {"model": "alias", "models": ["fallback"], "n": 1, "logprobs": True, "max_tokens": 5, "tools": [{}],
-            "messages": [{"role": "user", "content": "a", "name": "n"}, {"role": "user", "content": "b"}]}
+    body = {
+        "model": "alias",
+        "models": ["fallback"],
+        "n": 1,
+        "logprobs": True,
+        "max_tokens": 5,
+        "tools": [{}],
+        "messages": [{"role": "user", "content": "a", "name": "n"}, {"role": "user", "content": "b"}],
+    }
     groq = GroqAdapter(NO_SESSION).prepare(body, target, True)
     assert "logprobs" not in groq
     assert "n" not in groq
@@ -154,18 +189,33 @@ def test_vendor_request_fixups():
     assert perplexity["messages"] == [{"role": "user", "content": "a\n\nb", "name": "n"}]
     assert "tools" not in perplexity
     assert OpenAIAdapter(NO_SESSION).prepare(body, target, False)["max_completion_tokens"] == 5
-    assert merge_turns([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u"}}]},
-                        {"role": "user", "content": "b"}])[0]["content"][1] == {"type": "text", "text": "b"}
+    assert merge_turns(
+        [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u"}}]},
+            {"role": "user", "content": "b"},
+        ]
+    )[0]["content"][1] == {"type": "text", "text": "b"}
 
 
 def test_azure_builds_deployment_urls_or_the_v1_surface():
     """Classic: deployment path + api-version; `api_version: v1`: the version-less v1 API."""
     adapter = AzureAdapter(NO_SESSION)
-    classic = Target(adapter="azure", provider="azure", base_url="https://r.openai.azure.com/openai", model="gpt",
-                     options={"deployment": "dep", "api_version": "2025-04-01-preview"})
+    classic = Target(
+        adapter="azure",
+        provider="azure",
+        base_url="https://r.openai.azure.com/openai",
+        model="gpt",
+        options={"deployment": "dep", "api_version": "2025-04-01-preview"},
+    )
     assert adapter.url(classic, "/chat/completions") == (
-        "https://r.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2025-04-01-preview")
-    v1 = Target(adapter="azure", provider="azure", base_url="https://r.openai.azure.com/openai", model="gpt",
-                options={"deployment": "dep", "api_version": "v1"})
+        "https://r.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2025-04-01-preview"
+    )
+    v1 = Target(
+        adapter="azure",
+        provider="azure",
+        base_url="https://r.openai.azure.com/openai",
+        model="gpt",
+        options={"deployment": "dep", "api_version": "v1"},
+    )
     assert adapter.url(v1, "/chat/completions") == "https://r.openai.azure.com/openai/v1/chat/completions"
     assert adapter.prepare({"messages": []}, v1, False)["model"] == "dep"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+
 from gateway.providers.base import Credential, ProviderError
 from gateway.providers.google_auth import AccessTokens
 from shared.secret import Secret
-
 from tests.fakes.providers.families.vertex import TOKEN_PATH
 from tests.unit.providers.conftest import CASES, FAST, credential_for, target_for, user
 
@@ -47,8 +47,9 @@ async def test_a_401_drops_the_token_and_retries_once(adapters, fake, service_ac
     await adapters["vertex"].chat(user(), target_for(fake, VERTEX), credential_for(VERTEX, service_account), FAST)
     fake.expire_tokens()
     fake.clear_requests()
-    result = await adapters["vertex"].chat(user(), target_for(fake, VERTEX), credential_for(VERTEX, service_account),
-                                           FAST)
+    result = await adapters["vertex"].chat(
+        user(), target_for(fake, VERTEX), credential_for(VERTEX, service_account), FAST
+    )
     assert result.body["choices"][0]["message"]["content"] == "echo: hi there"
     assert len(fake.requests("vertex-token")) == 1
     assert [r.auth_ok for r in fake.requests("vertex")] == [False, True]

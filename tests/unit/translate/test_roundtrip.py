@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+
 from gateway.translate.anthropic import anthropic_to_openai_response, openai_to_anthropic_request
 from gateway.translate.anthropic_inbound import anthropic_request_to_openai, openai_response_to_anthropic
 from gateway.translate.cohere import cohere_request_to_openai, openai_to_cohere_request
@@ -18,21 +19,35 @@ from gateway.translate.gemini import (
 from shared.errors import KeyrelayError
 
 PNG = "data:image/png;base64,iVBORw0KGgo="
-TOOLS = [{"type": "function", "function": {"name": "lookup", "description": "Search a thing",
-                                           "parameters": {"type": "object", "properties": {"q": {"type": "string"}},
-                                                          "required": ["q"]}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "description": "Search a thing",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
+        },
+    }
+]
 OPENAI_REQUEST: dict[str, Any] = {
     "model": "m",
     "messages": [
         {"role": "system", "content": "Answer tersely."},
-        {"role": "user", "content": [
-            {"type": "text", "text": "What is in these pictures?"},
-            {"type": "image_url", "image_url": {"url": PNG}},
-            {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
-        ]},
-        {"role": "assistant", "content": "Let me check.", "tool_calls": [
-            {"id": "call_a1", "type": "function", "function": {"name": "lookup", "arguments": '{"q":"cat"}'}},
-        ]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is in these pictures?"},
+                {"type": "image_url", "image_url": {"url": PNG}},
+                {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": "Let me check.",
+            "tool_calls": [
+                {"id": "call_a1", "type": "function", "function": {"name": "lookup", "arguments": '{"q":"cat"}'}},
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_a1", "content": '{"found":true}'},
         {"role": "user", "content": "Thanks"},
     ],
@@ -65,11 +80,18 @@ def test_openai_to_anthropic_and_back_keeps_tools_images_and_turns():
     """System prompt, data-URL and https images, tool call + result, tool_choice survive the trip."""
     anthropic = openai_to_anthropic_request(OPENAI_REQUEST)
     assert anthropic["system"] == "Answer tersely."
-    assert anthropic["messages"][0]["content"][1]["source"] == {"type": "base64", "media_type": "image/png",
-                                                                "data": "iVBORw0KGgo="}
+    assert anthropic["messages"][0]["content"][1]["source"] == {
+        "type": "base64",
+        "media_type": "image/png",
+        "data": "iVBORw0KGgo=",
+    }
     assert anthropic["messages"][0]["content"][2]["source"] == {"type": "url", "url": "https://example.com/cat.jpg"}
-    assert anthropic["messages"][1]["content"][1] == {"type": "tool_use", "id": "call_a1", "name": "lookup",
-                                                      "input": {"q": "cat"}}
+    assert anthropic["messages"][1]["content"][1] == {
+        "type": "tool_use",
+        "id": "call_a1",
+        "name": "lookup",
+        "input": {"q": "cat"},
+    }
     assert anthropic["tool_choice"] == {"type": "tool", "name": "lookup"}
     back = anthropic_request_to_openai(anthropic)
     assert comparable(back) == comparable(OPENAI_REQUEST)
@@ -80,10 +102,10 @@ def test_openai_to_gemini_and_back_keeps_tools_images_and_turns():
     gemini = openai_to_gemini_request(OPENAI_REQUEST)
     assert gemini["systemInstruction"] == {"parts": [{"text": "Answer tersely."}]}
     assert gemini["contents"][0]["parts"][1] == {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}
-    assert gemini["contents"][0]["parts"][2] == {"fileData": {"mimeType": "image/jpeg",
-                                                              "fileUri": "https://example.com/cat.jpg"}}
-    assert gemini["contents"][2]["parts"][0] == {"functionResponse": {"name": "lookup",
-                                                                      "response": {"found": True}}}
+    assert gemini["contents"][0]["parts"][2] == {
+        "fileData": {"mimeType": "image/jpeg", "fileUri": "https://example.com/cat.jpg"}
+    }
+    assert gemini["contents"][2]["parts"][0] == {"functionResponse": {"name": "lookup", "response": {"found": True}}}
     assert gemini["toolConfig"] == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["lookup"]}}
     back = gemini_request_to_openai(gemini, "m")
     assert comparable(ids_by_position(back)) == comparable(ids_by_position(OPENAI_REQUEST))
@@ -104,12 +126,17 @@ ANTHROPIC_REQUEST: dict[str, Any] = {
     "max_tokens": 256,
     "system": "Answer tersely.",
     "messages": [
-        {"role": "user", "content": [
-            {"type": "text", "text": "What is this?"},
-            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
-        ]},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "lookup",
-                                           "input": {"q": "cat"}}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"q": "cat"}}],
+        },
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "found"}]},
     ],
     "tools": [{"name": "lookup", "description": "Search a thing", "input_schema": TOOLS[0]["function"]["parameters"]}],
@@ -153,12 +180,22 @@ def test_an_anthropic_request_survives_a_trip_through_each_other_format(via):
 def test_an_anthropic_response_survives_openai_and_back():
     """Text + tool_use blocks, stop reason and usage (cache reads included) round-trip."""
     message = {
-        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude",
-        "content": [{"type": "text", "text": "Let me check."},
-                    {"type": "tool_use", "id": "toolu_2", "name": "lookup", "input": {"q": "dog"}}],
-        "stop_reason": "tool_use", "stop_sequence": None,
-        "usage": {"input_tokens": 52, "output_tokens": 31, "cache_creation_input_tokens": 10,
-                  "cache_read_input_tokens": 1800},
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude",
+        "content": [
+            {"type": "text", "text": "Let me check."},
+            {"type": "tool_use", "id": "toolu_2", "name": "lookup", "input": {"q": "dog"}},
+        ],
+        "stop_reason": "tool_use",
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": 52,
+            "output_tokens": 31,
+            "cache_creation_input_tokens": 10,
+            "cache_read_input_tokens": 1800,
+        },
     }
     openai_body, usage = anthropic_to_openai_response(message, "claude")
     assert openai_body["choices"][0]["finish_reason"] == "tool_calls"
@@ -172,25 +209,44 @@ def test_an_anthropic_response_survives_openai_and_back():
 
 def test_gemini_thought_signatures_ride_in_the_tool_call_id_and_come_back():
     """The id the client sees carries the signature; the next request puts it back on the part."""
-    response = {"candidates": [{"content": {"role": "model", "parts": [
-        {"functionCall": {"name": "lookup", "args": {"q": "dog"}}, "thoughtSignature": "EqUC+/sig=="}]},
-        "finishReason": "STOP", "index": 0}],
-        "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 5, "thoughtsTokenCount": 40,
-                          "cachedContentTokenCount": 4, "totalTokenCount": 54}}
+    response = {
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [
+                        {"functionCall": {"name": "lookup", "args": {"q": "dog"}}, "thoughtSignature": "EqUC+/sig=="}
+                    ],
+                },
+                "finishReason": "STOP",
+                "index": 0,
+            }
+        ],
+        "usageMetadata": {
+            "promptTokenCount": 9,
+            "candidatesTokenCount": 5,
+            "thoughtsTokenCount": 40,
+            "cachedContentTokenCount": 4,
+            "totalTokenCount": 54,
+        },
+    }
     body, usage = gemini_to_openai_response(response, "gemini-3.5-flash")
     call = body["choices"][0]["message"]["tool_calls"][0]
     assert body["choices"][0]["finish_reason"] == "tool_calls"
     assert (usage.completion_tokens, usage.reasoning_tokens, usage.cached_tokens) == (45, 40, 4)
     assert decode_call_id(call["id"])[1] == "EqUC+/sig=="
     assert set(call["id"]) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-    replay = openai_to_gemini_request({"messages": [
-        {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": None, "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": call["id"], "content": "sunny"},
-    ]})
+    replay = openai_to_gemini_request(
+        {
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": call["id"], "content": "sunny"},
+            ]
+        }
+    )
     assert replay["contents"][1]["parts"][0]["thoughtSignature"] == "EqUC+/sig=="
-    assert replay["contents"][2]["parts"][0]["functionResponse"] == {"name": "lookup",
-                                                                     "response": {"result": "sunny"}}
+    assert replay["contents"][2]["parts"][0]["functionResponse"] == {"name": "lookup", "response": {"result": "sunny"}}
 
 
 def test_a_blocked_gemini_prompt_finishes_with_content_filter():
@@ -202,30 +258,41 @@ def test_a_blocked_gemini_prompt_finishes_with_content_filter():
 @pytest.mark.parametrize(
     ("translate", "field", "expected"),
     [
-        (openai_to_anthropic_request, "output_config", {"format": {"type": "json_schema",
-                                                                   "schema": {"type": "object"}}}),
-        (openai_to_gemini_request, "generationConfig", {"responseMimeType": "application/json",
-                                                        "responseJsonSchema": {"type": "object"}}),
+        (
+            openai_to_anthropic_request,
+            "output_config",
+            {"format": {"type": "json_schema", "schema": {"type": "object"}}},
+        ),
+        (
+            openai_to_gemini_request,
+            "generationConfig",
+            {"responseMimeType": "application/json", "responseJsonSchema": {"type": "object"}},
+        ),
         (openai_to_cohere_request, "response_format", {"type": "json_object", "json_schema": {"type": "object"}}),
     ],
 )
 def test_json_schema_response_format_maps_to_each_native_switch(translate, field, expected):
     """response_format json_schema becomes output_config / responseJsonSchema / json_object+schema."""
-    body = {"messages": [{"role": "user", "content": "hi"}],
-            "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}}}}
+    body = {
+        "messages": [{"role": "user", "content": "hi"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}}},
+    }
     assert translate(body)[field] == expected
 
 
 def test_anthropic_requests_get_alternating_roles_a_default_max_tokens_and_one_sampling_knob():
     """Consecutive tool results merge into one user turn; max_tokens defaults; top_p drops with temperature."""
-    body = openai_to_anthropic_request({
-        "messages": [
-            {"role": "assistant", "content": "hello"},
-            {"role": "tool", "tool_call_id": "a", "content": "1"},
-            {"role": "tool", "tool_call_id": "b", "content": "2"},
-        ],
-        "temperature": 1.7, "top_p": 0.5,
-    })
+    body = openai_to_anthropic_request(
+        {
+            "messages": [
+                {"role": "assistant", "content": "hello"},
+                {"role": "tool", "tool_call_id": "a", "content": "1"},
+                {"role": "tool", "tool_call_id": "b", "content": "2"},
+            ],
+            "temperature": 1.7,
+            "top_p": 0.5,
+        }
+    )
     assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
     assert len(body["messages"][2]["content"]) == 2
     assert body["max_tokens"] == 4096
@@ -243,5 +310,15 @@ def test_several_choices_are_refused_for_single_choice_formats():
 def test_tool_arguments_that_are_not_json_objects_are_refused():
     """An assistant tool call whose arguments are not a JSON object is a client error."""
     with pytest.raises(KeyrelayError):
-        openai_to_anthropic_request({"messages": [{"role": "assistant", "tool_calls": [
-            {"id": "x", "type": "function", "function": {"name": "f", "arguments": "[1, 2"}}]}]})
+        openai_to_anthropic_request(
+            {
+                "messages": [
+                    {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {"id": "x", "type": "function", "function": {"name": "f", "arguments": "[1, 2"}}
+                        ],
+                    }
+                ]
+            }
+        )

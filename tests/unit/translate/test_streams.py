@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from gateway.providers.base import ProviderError
 from gateway.providers.sse import SseParser
 from gateway.translate.anthropic import AnthropicStreamTranslator
@@ -25,7 +26,7 @@ def run(translator: Any, blob: bytes, step: int = 7) -> list[dict[str, Any]]:
     """Feed the bytes in awkward pieces, as the network would, and collect the chunks."""
     parser, chunks = SseParser(), []
     for start in range(0, len(blob), step):
-        for event in parser.feed(blob[start:start + step]):
+        for event in parser.feed(blob[start : start + step]):
             chunks += translator.feed(event)
     for event in parser.close():
         chunks += translator.feed(event)
@@ -43,12 +44,24 @@ def test_anthropic_events_become_openai_chunks():
     assert deltas(chunks) == [
         ({"role": "assistant", "content": ""}, None),
         ({"content": "Checking"}, None),
-        ({"tool_calls": [{"index": 0, "id": "toolu_01C", "type": "function",
-                          "function": {"name": "lookup", "arguments": ""}}]}, None),
+        (
+            {
+                "tool_calls": [
+                    {"index": 0, "id": "toolu_01C", "type": "function", "function": {"name": "lookup", "arguments": ""}}
+                ]
+            },
+            None,
+        ),
         ({"tool_calls": [{"index": 0, "function": {"arguments": '{"q": "c'}}]}, None),
         ({"tool_calls": [{"index": 0, "function": {"arguments": 'at"}'}}]}, None),
-        ({"tool_calls": [{"index": 1, "id": "toolu_01D", "type": "function",
-                          "function": {"name": "now", "arguments": ""}}]}, None),
+        (
+            {
+                "tool_calls": [
+                    {"index": 1, "id": "toolu_01D", "type": "function", "function": {"name": "now", "arguments": ""}}
+                ]
+            },
+            None,
+        ),
         ({"tool_calls": [{"index": 1, "function": {"arguments": "{}"}}]}, None),
         ({}, "tool_calls"),
     ]
@@ -62,8 +75,12 @@ def test_gemini_events_become_openai_chunks():
     chunks = run(translator, GEMINI)
     got = deltas(chunks)
     call = got[4][0]["tool_calls"][0]
-    assert got[:4] == [({"role": "assistant", "content": ""}, None), ({"content": "Hel"}, None),
-                       ({"reasoning_content": "thinking..."}, None), ({"content": "lo!"}, None)]
+    assert got[:4] == [
+        ({"role": "assistant", "content": ""}, None),
+        ({"content": "Hel"}, None),
+        ({"reasoning_content": "thinking..."}, None),
+        ({"content": "lo!"}, None),
+    ]
     assert call["function"] == {"name": "lookup", "arguments": '{"q":"cat"}'}
     assert decode_call_id(call["id"])[1] == "EqsF"
     assert got[5] == ({}, "tool_calls")
@@ -77,8 +94,19 @@ def test_cohere_events_become_openai_chunks():
     assert deltas(chunks) == [
         ({"role": "assistant", "content": ""}, None),
         ({"reasoning_content": "I will check."}, None),
-        ({"tool_calls": [{"index": 0, "id": "get_weather_1", "type": "function",
-                          "function": {"name": "get_weather", "arguments": ""}}]}, None),
+        (
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "get_weather_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": ""},
+                    }
+                ]
+            },
+            None,
+        ),
         ({"tool_calls": [{"index": 0, "function": {"arguments": '{"city":"Paris"}'}}]}, None),
         ({}, "tool_calls"),
     ]
@@ -104,15 +132,21 @@ def test_a_stream_without_its_terminal_event_raises_upstream_error(translator, b
 def test_an_anthropic_error_event_raises_the_mapped_error():
     """`event: error` with overloaded_error inside a 200 stream is upstream_overloaded."""
     blob = ANTHROPIC.split(b"event: content_block_start")[0] + (
-        b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n')
+        b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+    )
     with pytest.raises(ProviderError) as caught:
         run(AnthropicStreamTranslator("anthropic", "m"), blob)
     assert caught.value.code == "upstream_overloaded"
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
 
 
 def test_openai_chunks_become_anthropic_events():
@@ -123,12 +157,22 @@ def test_openai_chunks_become_anthropic_events():
         chunk({"role": "assistant", "content": ""}),
         chunk({"reasoning_content": "hmm"}),
         chunk({"content": "Checking"}),
-        chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-                               "function": {"name": "lookup", "arguments": ""}}]}),
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 0, "id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": ""}}
+                ]
+            }
+        ),
         chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"q":'}}]}),
         chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"cat"}'}}]}),
-        chunk({"tool_calls": [{"index": 1, "id": "call_2", "type": "function",
-                               "function": {"name": "now", "arguments": "{}"}}]}),
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 1, "id": "call_2", "type": "function", "function": {"name": "now", "arguments": "{}"}}
+                ]
+            }
+        ),
         chunk({}, "tool_calls"),
     ]:
         events += emitter.feed(item)
@@ -136,11 +180,21 @@ def test_openai_chunks_become_anthropic_events():
     names = [name for name, _ in events]
     assert names == [
         "message_start",
-        "content_block_start", "content_block_delta",
-        "content_block_stop", "content_block_start", "content_block_delta",
-        "content_block_stop", "content_block_start", "content_block_delta", "content_block_delta",
-        "content_block_stop", "content_block_start", "content_block_delta",
-        "content_block_stop", "message_delta", "message_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
     ]
     starts = [data["content_block"] for name, data in events if name == "content_block_start"]
     assert starts == [
@@ -154,15 +208,19 @@ def test_openai_chunks_become_anthropic_events():
     assert all(data["type"] == name for name, data in events)
     final = events[-2][1]
     assert final["delta"]["stop_reason"] == "tool_use"
-    assert final["usage"] == {"input_tokens": 30, "output_tokens": 9, "cache_creation_input_tokens": 0,
-                              "cache_read_input_tokens": 20}
+    assert final["usage"] == {
+        "input_tokens": 30,
+        "output_tokens": 9,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 20,
+    }
 
 
 def test_a_failed_stream_ends_with_an_anthropic_error_event():
     """A gateway error after the first chunk becomes `event: error` with Anthropic's error types."""
     emitter = AnthropicStreamEmitter("m")
     emitter.feed(chunk({"content": "Hi"}))
-    (name, data), = emitter.error(KeyrelayError("upstream_overloaded", "anthropic: overloaded"))
+    ((name, data),) = emitter.error(KeyrelayError("upstream_overloaded", "anthropic: overloaded"))
     assert name == "error"
     assert data == {"type": "error", "error": {"type": "overloaded_error", "message": "anthropic: overloaded"}}
 

@@ -6,16 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from pymongo import AsyncMongoClient
-from shared.bus import connect, serve
-from shared.messages.activity import ActivityQueryRequest, QueryResult
-from shared.messages.base import Ping, Pong
-from shared.metrics import serve as serve_metrics
 
 from activity.consumer import ActivityConsumer
 from activity.queries import ActivityQueries
 from activity.repository import ActivityRepository
 from activity.settings import ActivitySettings
 from shared import subjects
+from shared.bus import connect, serve
+from shared.messages.activity import ActivityQueryRequest, QueryResult
+from shared.messages.base import Ping, Pong
+from shared.metrics import serve as serve_metrics
 
 
 @asynccontextmanager

@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import contextlib
+import os
 from typing import Any
 
 import msgspec
@@ -24,13 +24,13 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
-from shared.logging import get_logger
-from shared.messages.activity import AuditEvent, RequestFinished
 
 from activity import metrics
 from activity.repository import ActivityRepository
 from activity.settings import ActivitySettings
 from shared import subjects
+from shared.logging import get_logger
+from shared.messages.activity import AuditEvent, RequestFinished
 
 log = get_logger("keyrelay.activity.consumer")
 _finished = msgspec.json.Decoder(RequestFinished)

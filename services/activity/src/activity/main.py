@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from activity.app import lifespan
+from activity.settings import ActivitySettings
 from shared.logging import configure_logging
 from shared.runner import run
 from shared.settings import load_settings
-
-from activity.app import lifespan
-from activity.settings import ActivitySettings
 
 
 def main() -> None:

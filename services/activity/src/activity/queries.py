@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from shared.errors import KeyrelayError
-from shared.messages import activity as a
 
 from activity.repository import ActivityRepository, day_bounds
+from shared.errors import KeyrelayError
+from shared.messages import activity as a
 
 Doc = dict[str, Any]
 _GROUP_FIELDS = {

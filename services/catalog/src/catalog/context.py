@@ -6,11 +6,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.messages.catalog import MemberPrincipal
-
 from catalog.events import CatalogEvents
 from catalog.repository import CatalogRepository
 from catalog.settings import CatalogSettings
+from shared.messages.catalog import MemberPrincipal
 
 
 @dataclass(slots=True)

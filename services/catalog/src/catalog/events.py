@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from nats.aio.client import Client as NatsClient
+
+from shared import subjects
 from shared.bus import encode
 from shared.messages.activity import AuditEvent
 from shared.messages.catalog import CatalogChanged, MemberPrincipal
 from shared.publisher import DurablePublisher
 from shared.tokens import new_id
-
-from shared import subjects
 
 
 class CatalogEvents:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from nats.aio.client import Client as NatsClient
-from shared.bus import serve
-from shared.messages import catalog as m
-from shared.messages.base import Ping, Pong
 
 from catalog.service import Catalog
 from shared import subjects
+from shared.bus import serve
+from shared.messages import catalog as m
+from shared.messages.base import Ping, Pong
 
 
 async def register(nc: NatsClient, catalog: Catalog) -> None:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.errors import KeyrelayError
-from shared.messages import catalog as m
-from shared.tokens import new_id
-from shared.vault.assertions import sign_assertion
-
 from catalog import validation
 from catalog.context import Ctx
 from catalog.providers import adapter_for, resolve_base_url
 from catalog.repository import now
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+from shared.tokens import new_id
+from shared.vault.assertions import sign_assertion
 
 
 def validate_slug(raw: str) -> str:

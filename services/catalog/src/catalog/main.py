@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from catalog.app import lifespan
+from catalog.settings import CatalogSettings
 from shared.logging import configure_logging
 from shared.runner import run
 from shared.settings import load_settings
-
-from catalog.app import lifespan
-from catalog.settings import CatalogSettings
 
 
 def main() -> None:

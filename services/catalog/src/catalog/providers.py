@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
+
 from shared.errors import KeyrelayError
 from shared.messages.usage import Pricing
 
@@ -138,7 +139,8 @@ def adapter_for(provider: str, custom_host: Mapping[str, Any] | None) -> str:
         fmt = str(custom_host.get("api_format") or "openai")
         if fmt not in load_provider_registry().custom_host_formats:
             raise KeyrelayError(
-                "invalid_request", "custom_host.api_format must be openai, anthropic or cohere",
+                "invalid_request",
+                "custom_host.api_format must be openai, anthropic or cohere",
                 param="custom_host.api_format",
             )
         return fmt

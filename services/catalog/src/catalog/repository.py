@@ -8,6 +8,7 @@ from typing import Any
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+
 from shared.errors import KeyrelayError
 
 Doc = dict[str, Any]

@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from shared.errors import KeyrelayError
-from shared.logging import get_logger
-from shared.messages import catalog as m
-from shared.tokens import hash_token, new_id, new_member_token
 
 from catalog.commands import HANDLERS
 from catalog.context import Ctx
 from catalog.repository import now
 from catalog.snapshot import build_snapshot
+from shared.errors import KeyrelayError
+from shared.logging import get_logger
+from shared.messages import catalog as m
+from shared.tokens import hash_token, new_id, new_member_token
 
 log = get_logger("keyrelay.catalog")
 

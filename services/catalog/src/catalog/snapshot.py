@@ -14,6 +14,7 @@ import hashlib
 from typing import Any
 
 import msgspec
+
 from shared.messages.catalog import ConfigNode, Route, RouteTarget, RoutingSnapshot, SnapshotConfig
 from shared.messages.usage import Pricing
 
@@ -65,7 +66,11 @@ def _target(integration: Doc, model: str, pricing: Pricing) -> RouteTarget:
 
 
 def build_snapshot(
-    org_id: str, project_id: str, integrations: list[Doc], virtual_models: list[Doc], models_catalog: Any,
+    org_id: str,
+    project_id: str,
+    integrations: list[Doc],
+    virtual_models: list[Doc],
+    models_catalog: Any,
     configs: list[Doc] | None = None,
 ) -> RoutingSnapshot:
     routes: dict[str, Route] = {}
@@ -103,4 +108,6 @@ def build_snapshot(
         msgspec.json.encode([sorted(routes), sorted((c.name, c.version) for c in snapshot_configs.values())]),
         digest_size=8,
     ).hexdigest()
-    return RoutingSnapshot(org_id=org_id, project_id=project_id, version=digest, routes=routes, configs=snapshot_configs)
+    return RoutingSnapshot(
+        org_id=org_id, project_id=project_id, version=digest, routes=routes, configs=snapshot_configs
+    )

@@ -29,21 +29,57 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from shared.errors import KeyrelayError
-
 from catalog.providers import CredentialField, load_provider_registry
+from shared.errors import KeyrelayError
 
 # --- slugs ---------------------------------------------------------------------------------------
 SLUG_MIN: Final = 3
 SLUG_MAX: Final = 64
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _VERSION_LIKE = re.compile(r"^v[0-9]+$")
-RESERVED_SLUGS: Final = frozenset({
-    "admin", "all", "any", "api", "api-keys", "activity", "audit", "auth", "config", "configs", "custom", "default",
-    "docs", "healthz", "integrations", "internal", "keyrelay", "login", "logout", "me", "members", "metrics", "model",
-    "models", "new", "none", "null", "openapi", "projects", "providers", "readyz", "root", "route", "routing", "self",
-    "static", "system", "undefined", "virtual-models",
-})
+RESERVED_SLUGS: Final = frozenset(
+    {
+        "admin",
+        "all",
+        "any",
+        "api",
+        "api-keys",
+        "activity",
+        "audit",
+        "auth",
+        "config",
+        "configs",
+        "custom",
+        "default",
+        "docs",
+        "healthz",
+        "integrations",
+        "internal",
+        "keyrelay",
+        "login",
+        "logout",
+        "me",
+        "members",
+        "metrics",
+        "model",
+        "models",
+        "new",
+        "none",
+        "null",
+        "openapi",
+        "projects",
+        "providers",
+        "readyz",
+        "root",
+        "route",
+        "routing",
+        "self",
+        "static",
+        "system",
+        "undefined",
+        "virtual-models",
+    }
+)
 
 
 def _invalid_slug(message: str, param: str) -> KeyrelayError:
@@ -106,15 +142,38 @@ MAX_HEADERS: Final = 32
 MAX_HEADER_NAME: Final = 64
 MAX_HEADER_VALUE: Final = 8192
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 7230 token
-HOP_BY_HOP: Final = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
-    "transfer-encoding", "upgrade",
-})
-FORBIDDEN_HEADERS: Final = HOP_BY_HOP | frozenset({
-    "host", "content-length", "content-type", "content-encoding", "accept-encoding", "cookie", "set-cookie",
-    "expect", "forwarded", "via", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
-    "x-request-id",
-})
+HOP_BY_HOP: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+FORBIDDEN_HEADERS: Final = HOP_BY_HOP | frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "content-encoding",
+        "accept-encoding",
+        "cookie",
+        "set-cookie",
+        "expect",
+        "forwarded",
+        "via",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "x-real-ip",
+        "x-request-id",
+    }
+)
 FORBIDDEN_PREFIXES: Final = ("proxy-", "sec-", "x-keyrelay-")
 PROVIDER_AUTH_HEADERS: Final = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
 

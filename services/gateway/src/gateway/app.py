@@ -14,12 +14,6 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from nats.aio.msg import Msg as NatsMsg
-from shared.bus import BusClient, connect
-from shared.errors import KeyrelayError
-from shared.logging import get_logger
-from shared.messages.catalog import CatalogChanged
-from shared.netpolicy import AddressPolicy
-from shared.publisher import DurablePublisher
 
 from gateway import metrics
 from gateway.api.activity import ACTIVITY_ROUTES
@@ -28,17 +22,24 @@ from gateway.api.explain import EXPLAIN_ROUTES
 from gateway.api.health import HEALTH_ROUTES
 from gateway.api.inference import ROUTES as INFERENCE_ROUTES
 from gateway.api.management import management_router
+from gateway.api.messages import MESSAGES_ROUTES
 from gateway.api.openapi import OPENAPI_ROUTES
 from gateway.api.state import GatewayState
 from gateway.catalog_client import CatalogClient
-from gateway.limits import Limits
 from gateway.keyvault_client import KeyvaultClient
+from gateway.limits import Limits
 from gateway.outbound import make_session
 from gateway.providers.registry import build_adapters
 from gateway.proxy import Proxy
 from gateway.recorder import ActivityRecorder
 from gateway.settings import GatewaySettings
 from shared import subjects
+from shared.bus import BusClient, connect
+from shared.errors import KeyrelayError
+from shared.logging import get_logger
+from shared.messages.catalog import CatalogChanged
+from shared.netpolicy import AddressPolicy
+from shared.publisher import DurablePublisher
 
 log = get_logger("keyrelay.gateway")
 _changed = msgspec.json.Decoder(CatalogChanged)
@@ -126,8 +127,15 @@ def create_app(settings: GatewaySettings) -> Litestar:
         return app.state.gw  # type: ignore[no-any-return]
 
     app = Litestar(
-        route_handlers=[*INFERENCE_ROUTES, *HEALTH_ROUTES, *ACTIVITY_ROUTES, *OPENAPI_ROUTES,
-            *EXPLAIN_ROUTES, management_router()],
+        route_handlers=[
+            *INFERENCE_ROUTES,
+            *MESSAGES_ROUTES,
+            *HEALTH_ROUTES,
+            *ACTIVITY_ROUTES,
+            *OPENAPI_ROUTES,
+            *EXPLAIN_ROUTES,
+            management_router(),
+        ],
         dependencies={"gw": Provide(provide_state, sync_to_thread=False)},
         lifespan=[lifespan],
         exception_handlers={

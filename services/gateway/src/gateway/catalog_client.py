@@ -12,14 +12,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
+from gateway.cache import TTLCache
+from gateway.settings import GatewaySettings
+from shared import subjects
 from shared.bus import BusClient
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import hash_token
-
-from gateway.cache import TTLCache
-from gateway.settings import GatewaySettings
-from shared import subjects
 
 T = TypeVar("T")
 

@@ -20,15 +20,15 @@ import msgspec
 from nacl.exceptions import CryptoError
 from nacl.public import Box, PrivateKey, PublicKey
 from nacl.signing import SigningKey
+
+from gateway.cache import TTLCache
+from gateway.providers.base import Credential
+from shared import subjects
 from shared.bus import BusClient
 from shared.errors import KeyrelayError
 from shared.messages import keyvault as kv
 from shared.secret import Secret
 from shared.tokens import new_id
-
-from gateway.cache import TTLCache
-from gateway.providers.base import Credential
-from shared import subjects
 
 _payload = msgspec.json.Decoder(kv.RevealedPayload)
 CacheKey = tuple[str, str, str]  # (org_id, integration_id, project_id)
@@ -58,9 +58,17 @@ def _refused(message: str) -> KeyrelayError:
 
 
 class KeyvaultClient:
-    def __init__(self, bus: BusClient, signing_key: SigningKey, keyvault_public_key: PublicKey, *,
-                 timeout_s: float = 2.0, ttl_s: float = 60.0, max_size: int = 1024,
-                 request_ttl_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        bus: BusClient,
+        signing_key: SigningKey,
+        keyvault_public_key: PublicKey,
+        *,
+        timeout_s: float = 2.0,
+        ttl_s: float = 60.0,
+        max_size: int = 1024,
+        request_ttl_s: float = 10.0,
+    ) -> None:
         self._bus = bus
         self._signing = signing_key
         self._keyvault = keyvault_public_key
@@ -77,10 +85,17 @@ class KeyvaultClient:
             signing = SigningKey(base64.b64decode(settings.gateway_signing_key, validate=True))
             keyvault = PublicKey(base64.b64decode(settings.keyvault_public_key, validate=True))
         except Exception:
-            raise _refused("KEYRELAY_GATEWAY_SIGNING_KEY and KEYRELAY_KEYVAULT_PUBLIC_KEY are required "
-                           "(base64, 32 bytes each)") from None
-        return cls(bus, signing, keyvault, timeout_s=settings.keyvault_timeout_s, ttl_s=settings.key_cache_ttl_s,
-                   max_size=settings.key_cache_size)
+            raise _refused(
+                "KEYRELAY_GATEWAY_SIGNING_KEY and KEYRELAY_KEYVAULT_PUBLIC_KEY are required (base64, 32 bytes each)"
+            ) from None
+        return cls(
+            bus,
+            signing,
+            keyvault,
+            timeout_s=settings.keyvault_timeout_s,
+            ttl_s=settings.key_cache_ttl_s,
+            max_size=settings.key_cache_size,
+        )
 
     async def reveal(self, *, org_id: str, project_id: str, integration_id: str) -> RevealedCredential:
         """The credential of `integration_id` for a request of `project_id`, from the cache or keyvault."""
@@ -111,21 +126,32 @@ class KeyvaultClient:
     def _sign(self, org_id: str, project_id: str, integration_id: str) -> tuple[str, PrivateKey, bytes]:
         one_time = PrivateKey.generate()
         request_id = new_id("kvr")
-        claims = kv.RevealClaims(purpose=kv.REVEAL_PURPOSE, request_id=request_id,
-                                 expires_at=time.time() + self._request_ttl, org_id=org_id, project_id=project_id,
-                                 integration_id=integration_id, reply_key=bytes(one_time.public_key))
+        claims = kv.RevealClaims(
+            purpose=kv.REVEAL_PURPOSE,
+            request_id=request_id,
+            expires_at=time.time() + self._request_ttl,
+            org_id=org_id,
+            project_id=project_id,
+            integration_id=integration_id,
+            reply_key=bytes(one_time.public_key),
+        )
         return request_id, one_time, bytes(self._signing.sign(msgspec.json.encode(claims)))
 
     async def _fetch(self, org_id: str, project_id: str, integration_id: str) -> RevealedCredential:
         request_id, one_time, signed = self._sign(org_id, project_id, integration_id)
         self.round_trips += 1
-        reply: kv.RevealGranted = await self._bus.request(subjects.KEYVAULT_REVEAL, kv.RevealRequest(signed=signed),
-                                                          kv.RevealGranted, timeout_s=self._timeout,
-                                                          dependency="keyvault")
+        reply: kv.RevealGranted = await self._bus.request(
+            subjects.KEYVAULT_REVEAL,
+            kv.RevealRequest(signed=signed),
+            kv.RevealGranted,
+            timeout_s=self._timeout,
+            dependency="keyvault",
+        )
         return self.open_reply(reply, one_time, request_id=request_id, integration_id=integration_id)
 
-    def open_reply(self, reply: kv.RevealGranted, one_time: PrivateKey, *, request_id: str,
-                   integration_id: str) -> RevealedCredential:
+    def open_reply(
+        self, reply: kv.RevealGranted, one_time: PrivateKey, *, request_id: str, integration_id: str
+    ) -> RevealedCredential:
         """Accept only a reply boxed by keyvault's key to this request's one-time key, naming this request."""
         try:
             payload = _payload.decode(Box(one_time, self._keyvault).decrypt(reply.boxed))
@@ -135,8 +161,9 @@ class KeyvaultClient:
             raise _refused("keyvault reply is for another request")
         if not payload.base_url:
             raise _refused("keyvault reply names no base URL")
-        return RevealedCredential(credential=to_credential(payload.secret, payload.fingerprint),
-                                  base_url=payload.base_url)
+        return RevealedCredential(
+            credential=to_credential(payload.secret, payload.fingerprint), base_url=payload.base_url
+        )
 
     def invalidate(self, integration_id: str) -> None:
         self._generation += 1

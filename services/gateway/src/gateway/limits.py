@@ -33,7 +33,7 @@ _CAS_TRIES = 20
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    name: str            # "key" | "project"
+    name: str  # "key" | "project"
     ident: str
     rpm: int | None
     tpm: int | None
@@ -44,11 +44,22 @@ class Scope:
 def scopes(principal: ApiKeyPrincipal) -> list[Scope]:
     out = []
     if principal.rpm or principal.tpm or principal.budget_usd is not None:
-        out.append(Scope("key", principal.api_key_id, principal.rpm, principal.tpm, principal.budget_usd,
-                         principal.budget_period))
+        out.append(
+            Scope(
+                "key", principal.api_key_id, principal.rpm, principal.tpm, principal.budget_usd, principal.budget_period
+            )
+        )
     if principal.project_rpm or principal.project_tpm or principal.project_budget_usd is not None:
-        out.append(Scope("project", principal.project_id, principal.project_rpm, principal.project_tpm,
-                         principal.project_budget_usd, principal.project_budget_period))
+        out.append(
+            Scope(
+                "project",
+                principal.project_id,
+                principal.project_rpm,
+                principal.project_tpm,
+                principal.project_budget_usd,
+                principal.project_budget_period,
+            )
+        )
     return out
 
 
@@ -120,17 +131,26 @@ class Limits:
             if scope.budget_usd is not None:
                 spent, _ = await self._get(spend, f"{base}.usd.{period_key(scope.budget_period, now)}")
                 if spent >= scope.budget_usd * MICRO:
-                    raise KeyrelayError("budget_exceeded", f"the {scope.name}'s budget of ${scope.budget_usd:g} "
-                                        f"per {scope.budget_period or 'month'} is used up")
+                    raise KeyrelayError(
+                        "budget_exceeded",
+                        f"the {scope.name}'s budget of ${scope.budget_usd:g} "
+                        f"per {scope.budget_period or 'month'} is used up",
+                    )
             if scope.tpm:
                 used, _ = await self._get(rate, f"{base}.tpm.{minute}")
                 if used >= scope.tpm:
-                    raise KeyrelayError("rate_limited", f"the {scope.name}'s limit of {scope.tpm} tokens per minute "
-                                        "is reached", retry_after=retry_after)
+                    raise KeyrelayError(
+                        "rate_limited",
+                        f"the {scope.name}'s limit of {scope.tpm} tokens per minute is reached",
+                        retry_after=retry_after,
+                    )
         for scope in active:
             if scope.rpm and not await self._add(rate, f"{scope.name}.{scope.ident}.rpm.{minute}", 1, scope.rpm):
-                raise KeyrelayError("rate_limited", f"the {scope.name}'s limit of {scope.rpm} requests per minute "
-                                    "is reached", retry_after=retry_after)
+                raise KeyrelayError(
+                    "rate_limited",
+                    f"the {scope.name}'s limit of {scope.rpm} requests per minute is reached",
+                    retry_after=retry_after,
+                )
 
     async def account(self, principal: ApiKeyPrincipal, event: RequestFinished) -> None:
         """After a request: add its tokens and cost to every limited scope."""
@@ -145,8 +165,9 @@ class Limits:
             if scope.tpm and event.usage.total_tokens:
                 await self._add(rate, f"{base}.tpm.{minute}", event.usage.total_tokens)
             if scope.budget_usd is not None and event.cost_usd:
-                await self._add(spend, f"{base}.usd.{period_key(scope.budget_period, now)}",
-                                max(1, round(event.cost_usd * MICRO)))
+                await self._add(
+                    spend, f"{base}.usd.{period_key(scope.budget_period, now)}", max(1, round(event.cost_usd * MICRO))
+                )
 
 
 __all__ = ["Limits", "Scope", "period_key", "scopes", "time"]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from litestar import Litestar
-from shared.logging import configure_logging
-from shared.settings import load_settings
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
+from shared.logging import configure_logging
+from shared.settings import load_settings
 
 
 def app_factory() -> Litestar:

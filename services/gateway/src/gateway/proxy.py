@@ -9,15 +9,10 @@ stops at once instead of cascading through every fallback.
 from __future__ import annotations
 
 import asyncio
-import time
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
-
-from shared.errors import KeyrelayError
-from shared.logging import get_logger
-from shared.messages.activity import Attempt
-from shared.messages.catalog import ApiKeyPrincipal, IntegrationReport, RouteTarget
 
 from gateway.catalog_client import CatalogClient
 from gateway.keyvault_client import KeyvaultClient
@@ -27,6 +22,10 @@ from gateway.routing.breaker import CircuitBreakers
 from gateway.routing.plan import Plan, Step
 from gateway.routing.resolve import merge_fallbacks, resolve
 from gateway.settings import GatewaySettings
+from shared.errors import KeyrelayError
+from shared.logging import get_logger
+from shared.messages.activity import Attempt
+from shared.messages.catalog import ApiKeyPrincipal, IntegrationReport, RouteTarget
 
 log = get_logger("keyrelay.gateway.proxy")
 R = TypeVar("R")
@@ -124,10 +123,7 @@ class Proxy:
         started = time.perf_counter()
         try:
             upstream, credential = await self._prepare(record.principal, target)
-            adapter = self.adapters.get(target.adapter)
-            if adapter is None:
-                raise ProviderError("upstream_error", f"no adapter for {target.adapter} in this gateway")
-            result = await call(adapter, {**body, "model": target.model}, upstream, credential, opts)
+            result = await call(self._adapter(target), {**body, "model": target.model}, upstream, credential, opts)
         except ProviderError as exc:
             record.attempts.append(_attempt(target, exc.upstream_status or exc.status, exc.code, started))
             if exc.code in _BREAKER_CODES:
@@ -141,6 +137,12 @@ class Proxy:
         self.breakers.success(target.integration_id)
         self._report(record.principal, target, None)
         return result
+
+    def _adapter(self, target: RouteTarget) -> ProviderAdapter:
+        adapter = self.adapters.get(target.adapter)
+        if adapter is None:
+            raise ProviderError("upstream_error", f"no adapter for {target.adapter} in this gateway")
+        return adapter
 
     async def _prepare(self, principal: ApiKeyPrincipal, target: RouteTarget) -> tuple[Target, Credential]:
         revealed = await self.keyvault.reveal(

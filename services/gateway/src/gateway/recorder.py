@@ -8,17 +8,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway import metrics
+from gateway.limits import Limits
+from shared import subjects
+from shared.logging import get_logger
 from shared.messages.activity import Attempt, RequestFinished
 from shared.messages.catalog import ApiKeyPrincipal, RouteTarget
-from shared.logging import get_logger
 from shared.messages.usage import Usage
 from shared.publisher import DurablePublisher
 
 log = get_logger("keyrelay.gateway.recorder")
-
-from gateway import metrics
-from gateway.limits import Limits
-from shared import subjects
 
 
 @dataclass(slots=True)
@@ -97,9 +96,12 @@ class ActivityRecorder:
         self._limits = limits
         self._background: set[asyncio.Task[None]] = set()
 
-    def finish(self, record: RequestRecord, *, status: int, error_code: str | None = None,
-               stream_outcome: str | None = None) -> None:
-        self.record(record.finish(status=status, error_code=error_code, stream_outcome=stream_outcome), record.principal)
+    def finish(
+        self, record: RequestRecord, *, status: int, error_code: str | None = None, stream_outcome: str | None = None
+    ) -> None:
+        self.record(
+            record.finish(status=status, error_code=error_code, stream_outcome=stream_outcome), record.principal
+        )
 
     def record(self, event: RequestFinished, principal: ApiKeyPrincipal | None = None) -> None:
         metrics.observe(event)

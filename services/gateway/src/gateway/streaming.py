@@ -16,11 +16,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import msgspec
-from shared.errors import KeyrelayError
-from shared.messages.usage import Usage
 
 from gateway.providers.base import ChatStream, ProviderError
 from gateway.recorder import ActivityRecorder, RequestRecord
+from shared.errors import KeyrelayError
+from shared.messages.usage import Usage
 
 _encode = msgspec.json.Encoder().encode
 DONE = b"data: [DONE]\n\n"

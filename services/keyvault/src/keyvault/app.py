@@ -14,11 +14,6 @@ from contextlib import asynccontextmanager
 from nats.aio.client import Client as NatsClient
 from nats.aio.subscription import Subscription
 from pymongo import AsyncMongoClient
-from shared.bus import connect, encode, serve
-from shared.messages import keyvault as kv
-from shared.messages.base import Ping, Pong
-from shared.publisher import DurablePublisher
-from shared.runner import run_service
 
 from keyvault.audit import Auditor
 from keyvault.crypto import Sealer
@@ -28,6 +23,11 @@ from keyvault.rotation import rotate
 from keyvault.settings import KeyMaterial, KeyvaultSettings, load_key_material
 from keyvault.vault import Vault
 from shared import subjects
+from shared.bus import connect, encode, serve
+from shared.messages import keyvault as kv
+from shared.messages.base import Ping, Pong
+from shared.publisher import DurablePublisher
+from shared.runner import run_service
 
 
 def build_sealer(material: KeyMaterial) -> Sealer:
@@ -38,8 +38,10 @@ async def _serve_all(nc: NatsClient, vault: Vault, auditor: Auditor) -> list[Sub
     queue = subjects.QUEUE_KEYVAULT
 
     async def changed(org_id: str, integration_id: str) -> None:
-        await nc.publish(subjects.EVENT_CREDENTIAL_CHANGED,
-                         encode(kv.CredentialChanged(org_id=org_id, integration_id=integration_id)))
+        await nc.publish(
+            subjects.EVENT_CREDENTIAL_CHANGED,
+            encode(kv.CredentialChanged(org_id=org_id, integration_id=integration_id)),
+        )
 
     async def reveal(req: kv.RevealRequest, _: object) -> kv.RevealGranted:
         return await vault.reveal(req)
@@ -95,9 +97,15 @@ async def lifespan(settings: KeyvaultSettings) -> AsyncIterator[Vault]:
         publisher = DurablePublisher(nc)
         publisher.start()
         auditor = Auditor(publisher)
-        vault = Vault(repo, sealer, material.private_key, gateway_key=material.gateway_key,
-                      catalog_key=material.catalog_key, auditor=auditor,
-                      max_age_s=settings.keyvault_reveal_max_age_s)
+        vault = Vault(
+            repo,
+            sealer,
+            material.private_key,
+            gateway_key=material.gateway_key,
+            catalog_key=material.catalog_key,
+            auditor=auditor,
+            max_age_s=settings.keyvault_reveal_max_age_s,
+        )
         subscriptions = await _serve_all(nc, vault, auditor)
         serve_metrics(settings.keyvault_metrics_host, settings.metrics_port)
         yield vault

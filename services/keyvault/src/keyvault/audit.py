@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
+from shared import subjects
 from shared.messages.activity import AuditEvent
 from shared.tokens import new_id
-
-from shared import subjects
 
 Outcome = Literal["ok", "denied", "failed"]
 
@@ -26,9 +25,29 @@ class Auditor:
     def __init__(self, sink: EventSink) -> None:
         self._sink = sink
 
-    def record(self, *, org_id: str, actor_id: str, action: str, target_id: str, outcome: Outcome = "ok",
-               actor_role: str = "", target_type: str = "credential", detail: dict[str, str] | None = None) -> None:
-        event = AuditEvent(event_id=new_id("aud"), ts=datetime.now(UTC), org_id=org_id, actor_id=actor_id,
-                           actor_role=actor_role, action=action, target_type=target_type, target_id=target_id,
-                           outcome=outcome, service="keyvault", detail=detail or {})
+    def record(
+        self,
+        *,
+        org_id: str,
+        actor_id: str,
+        action: str,
+        target_id: str,
+        outcome: Outcome = "ok",
+        actor_role: str = "",
+        target_type: str = "credential",
+        detail: dict[str, str] | None = None,
+    ) -> None:
+        event = AuditEvent(
+            event_id=new_id("aud"),
+            ts=datetime.now(UTC),
+            org_id=org_id,
+            actor_id=actor_id,
+            actor_role=actor_role,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            outcome=outcome,
+            service="keyvault",
+            detail=detail or {},
+        )
         self._sink.publish(subjects.ACTIVITY_AUDIT_RECORDED, event, event.event_id)

@@ -11,15 +11,16 @@ import argparse
 import asyncio
 import json
 
+from shared import subjects
 from shared.bus import BusClient, connect
 from shared.messages.keyvault import Rotated, RotateKeks
 from shared.settings import CommonSettings, load_settings
 from shared.vault.devkeys import new_kek
 
-from shared import subjects
-
-_HINT = ("add it to KEYRELAY_KEYVAULT_KEKS, make it KEYRELAY_KEYVAULT_PRIMARY_KEK, restart keyvault, "
-         "then run `keyrelay kek rotate`")
+_HINT = (
+    "add it to KEYRELAY_KEYVAULT_KEKS, make it KEYRELAY_KEYVAULT_PRIMARY_KEK, restart keyvault, "
+    "then run `keyrelay kek rotate`"
+)
 
 
 def kek_generate() -> tuple[str, str]:
@@ -30,8 +31,9 @@ def kek_generate() -> tuple[str, str]:
 async def rotate_via_bus(settings: CommonSettings, *, batch: int = 100, timeout_s: float = 600.0) -> Rotated:
     nc = await connect(settings, "operator", max_reconnect_attempts=3)
     try:
-        reply: Rotated = await BusClient(nc).request(subjects.KEYVAULT_ROTATE, RotateKeks(batch=batch), Rotated,
-                                                     timeout_s=timeout_s, dependency="keyvault")
+        reply: Rotated = await BusClient(nc).request(
+            subjects.KEYVAULT_ROTATE, RotateKeks(batch=batch), Rotated, timeout_s=timeout_s, dependency="keyvault"
+        )
         return reply
     finally:
         await nc.close()
@@ -43,6 +45,9 @@ def main(command: str, _: argparse.Namespace) -> int:
         print(json.dumps({"kek_id": kek_id, "kek": value, "hint": _HINT}))
         return 0
     result = asyncio.run(rotate_via_bus(load_settings(CommonSettings)))
-    print(json.dumps({"rewrapped": result.rewrapped, "remaining_on_old": result.remaining_on_old,
-                      "failed": result.failed}))
+    print(
+        json.dumps(
+            {"rewrapped": result.rewrapped, "remaining_on_old": result.remaining_on_old, "failed": result.failed}
+        )
+    )
     return 0 if result.remaining_on_old == 0 else 1

@@ -120,8 +120,9 @@ class Sealer:
         data_key = secrets.token_bytes(KEY_BYTES)
         nonce, ciphertext = _encrypt(data_key, plaintext, ident.aad("secret"))
         wrap_nonce, wrapped = _encrypt(self._kek(self.primary), data_key, ident.aad("wrap", self.primary))
-        return Envelope(kek_id=self.primary, wrap_nonce=wrap_nonce, wrapped_key=wrapped, nonce=nonce,
-                        ciphertext=ciphertext)
+        return Envelope(
+            kek_id=self.primary, wrap_nonce=wrap_nonce, wrapped_key=wrapped, nonce=nonce, ciphertext=ciphertext
+        )
 
     def _data_key(self, env: Envelope, ident: Identity, *, allow_retired: bool = False) -> bytes:
         kek = self._kek(env.kek_id, allow_retired=allow_retired)

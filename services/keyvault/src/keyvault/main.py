@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from shared.logging import configure_logging, get_logger
-from shared.settings import SettingsError, load_settings
-
 from keyvault.app import run
 from keyvault.settings import KeyvaultSettings
+from shared.logging import configure_logging, get_logger
+from shared.settings import SettingsError, load_settings
 
 EXIT_BAD_SETTINGS = 2
 

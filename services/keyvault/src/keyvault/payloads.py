@@ -11,6 +11,7 @@ import re
 from typing import Any, Final
 
 import msgspec
+
 from shared.errors import KeyrelayError
 
 MASK: Final = "••••••"
@@ -30,8 +31,11 @@ class SecretPayload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     def canonical(self) -> bytes:
         """Stable bytes for the fingerprint: the service account as an object, keys sorted."""
         sa = self.service_account_json
-        doc = {"api_key": self.api_key, "service_account_json": _as_object(sa) if isinstance(sa, str) else sa,
-               "headers": {k.lower(): v for k, v in self.headers.items()}}
+        doc = {
+            "api_key": self.api_key,
+            "service_account_json": _as_object(sa) if isinstance(sa, str) else sa,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+        }
         return msgspec.json.encode(doc, order="sorted")
 
     @property
@@ -59,8 +63,9 @@ def parse_payload(raw: bytes) -> SecretPayload:
     try:
         return _decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        raise _invalid("credentials must be an object with api_key, service_account_json and headers",
-                       "credentials") from None
+        raise _invalid(
+            "credentials must be an object with api_key, service_account_json and headers", "credentials"
+        ) from None
 
 
 def _check_service_account(sa: dict[str, Any] | str | None) -> dict[str, Any]:
@@ -73,8 +78,11 @@ def _check_service_account(sa: dict[str, Any] | str | None) -> dict[str, Any]:
         or "@" not in doc["client_email"]
         or not str(doc["token_uri"]).startswith("https://")
     ):
-        raise _invalid("service_account_json must be a Google service-account key file "
-                       "(type, project_id, private_key, client_email, token_uri)", "credentials.service_account_json")
+        raise _invalid(
+            "service_account_json must be a Google service-account key file "
+            "(type, project_id, private_key, client_email, token_uri)",
+            "credentials.service_account_json",
+        )
     return doc
 
 

@@ -39,8 +39,13 @@ class CredentialRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def identity(self) -> Identity:
-        return Identity(org_id=self.org_id, integration_id=self.integration_id, provider=self.provider,
-                        base_url=self.base_url, version=self.version)
+        return Identity(
+            org_id=self.org_id,
+            integration_id=self.integration_id,
+            provider=self.provider,
+            base_url=self.base_url,
+            version=self.version,
+        )
 
 
 def _to_doc(record: CredentialRecord) -> Doc:
@@ -107,9 +112,18 @@ class CredentialRepository:
     async def compare_and_rewrap(self, record: CredentialRecord, new: Envelope) -> bool:
         """Swap in a re-wrapped key only if the record is still on the same KEK and version."""
         result = await self.credentials.update_one(
-            {"_id": record.integration_id, "envelope.kek_id": record.envelope.kek_id, "version": record.version,
-             "envelope.ciphertext": record.envelope.ciphertext},
-            {"$set": {"envelope.kek_id": new.kek_id, "envelope.wrap_nonce": new.wrap_nonce,
-                      "envelope.wrapped_key": new.wrapped_key}},
+            {
+                "_id": record.integration_id,
+                "envelope.kek_id": record.envelope.kek_id,
+                "version": record.version,
+                "envelope.ciphertext": record.envelope.ciphertext,
+            },
+            {
+                "$set": {
+                    "envelope.kek_id": new.kek_id,
+                    "envelope.wrap_nonce": new.wrap_nonce,
+                    "envelope.wrapped_key": new.wrapped_key,
+                }
+            },
         )
         return result.modified_count == 1

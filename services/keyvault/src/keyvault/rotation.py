@@ -9,19 +9,24 @@ reported by id and skipped, so one bad record cannot stall the rest.
 
 from __future__ import annotations
 
-from shared.logging import get_logger
-from shared.messages.keyvault import Rotated
-
 from keyvault.audit import Auditor
 from keyvault.crypto import Sealer, VaultCryptoError
 from keyvault.metrics import REWRAPS
 from keyvault.repository import CredentialRepository
+from shared.logging import get_logger
+from shared.messages.keyvault import Rotated
 
 log = get_logger("keyrelay.keyvault.rotation")
 
 
-async def rotate(repo: CredentialRepository, sealer: Sealer, *, batch: int = 100,
-                 auditor: Auditor | None = None, actor_id: str = "operator") -> Rotated:
+async def rotate(
+    repo: CredentialRepository,
+    sealer: Sealer,
+    *,
+    batch: int = 100,
+    auditor: Auditor | None = None,
+    actor_id: str = "operator",
+) -> Rotated:
     moved = 0
     failed: list[str] = []
     batch = max(1, min(batch, 1000))
@@ -33,8 +38,10 @@ async def rotate(repo: CredentialRepository, sealer: Sealer, *, batch: int = 100
                 new = sealer.rewrap(record.envelope, record.identity)
             except VaultCryptoError as exc:
                 REWRAPS.labels(outcome="failed").inc()
-                log.error("keyvault.rewrap_failed",  # noqa: TRY400 - the error's name is enough, no traceback integration_id=record.integration_id, kek_id=old_kek,
-                          error=type(exc).__name__)
+                log.error(
+                    "keyvault.rewrap_failed",  # noqa: TRY400 - the error's name is enough, no traceback integration_id=record.integration_id, kek_id=old_kek,
+                    error=type(exc).__name__,
+                )
                 failed.append(record.integration_id)
                 continue
             if not await repo.compare_and_rewrap(record, new):
@@ -45,9 +52,14 @@ async def rotate(repo: CredentialRepository, sealer: Sealer, *, batch: int = 100
             REWRAPS.labels(outcome="ok").inc()
             log.info("keyvault.rewrapped", integration_id=record.integration_id, kek_id=old_kek, primary=new.kek_id)
             if auditor is not None:
-                auditor.record(org_id=record.org_id, actor_id=actor_id, actor_role="operator",
-                               action="credential.rewrap", target_id=record.integration_id,
-                               detail={"from_kek": old_kek, "to_kek": new.kek_id})
+                auditor.record(
+                    org_id=record.org_id,
+                    actor_id=actor_id,
+                    actor_role="operator",
+                    action="credential.rewrap",
+                    target_id=record.integration_id,
+                    detail={"from_kek": old_kek, "to_kek": new.kek_id},
+                )
         if not progressed:
             break
     remaining = await repo.count_not_on(sealer.primary)

@@ -13,6 +13,7 @@ from typing import Final
 
 from nacl.public import PrivateKey
 from nacl.signing import VerifyKey
+
 from shared.settings import CommonSettings, SettingsError
 
 # The placeholders shipped in deploy/keyvault.env.sample. Refused, so nobody runs on them
@@ -102,14 +103,20 @@ def load_keks(settings: KeyvaultSettings) -> dict[str, bytes]:
 def load_key_material(settings: KeyvaultSettings) -> KeyMaterial:
     """Decode and check every key; raise `SettingsError` on the first problem."""
     keks = load_keks(settings)
-    private = check_random("KEYRELAY_KEYVAULT_PRIVATE_KEY",
-                           decode_key("KEYRELAY_KEYVAULT_PRIVATE_KEY", settings.keyvault_private_key))
+    private = check_random(
+        "KEYRELAY_KEYVAULT_PRIVATE_KEY", decode_key("KEYRELAY_KEYVAULT_PRIVATE_KEY", settings.keyvault_private_key)
+    )
     gateway = decode_key("KEYRELAY_KEYVAULT_GATEWAY_VERIFY_KEY", settings.keyvault_gateway_verify_key)
     catalog = decode_key("KEYRELAY_KEYVAULT_CATALOG_VERIFY_KEY", settings.keyvault_catalog_verify_key)
     if gateway == catalog:
         raise SettingsError("KEYRELAY_KEYVAULT_GATEWAY_VERIFY_KEY and KEYRELAY_KEYVAULT_CATALOG_VERIFY_KEY must differ")
     if settings.keyvault_reveal_max_age_s <= 0 or settings.keyvault_reveal_max_age_s > 300:
         raise SettingsError("KEYRELAY_KEYVAULT_REVEAL_MAX_AGE_S must be between 0 and 300 seconds")
-    return KeyMaterial(keks=keks, primary=settings.keyvault_primary_kek,
-                       retired=frozenset(settings.keyvault_retired_keks), private_key=PrivateKey(private),
-                       gateway_key=VerifyKey(gateway), catalog_key=VerifyKey(catalog))
+    return KeyMaterial(
+        keks=keks,
+        primary=settings.keyvault_primary_kek,
+        retired=frozenset(settings.keyvault_retired_keks),
+        private_key=PrivateKey(private),
+        gateway_key=VerifyKey(gateway),
+        catalog_key=VerifyKey(catalog),
+    )

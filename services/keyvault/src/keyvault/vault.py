@@ -20,10 +20,6 @@ import msgspec
 from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.public import Box, PrivateKey, PublicKey, SealedBox
 from nacl.signing import VerifyKey
-from shared.errors import KeyrelayError
-from shared.logging import get_logger
-from shared.messages import keyvault as kv
-from shared.vault.assertions import OwnerAssertion, verify_assertion
 
 from keyvault import payloads
 from keyvault.audit import Auditor
@@ -31,6 +27,10 @@ from keyvault.crypto import Identity, Sealer, VaultCryptoError
 from keyvault.metrics import REVEALS, WRITES
 from keyvault.replay import ReplayCache
 from keyvault.repository import CredentialRecord, CredentialRepository
+from shared.errors import KeyrelayError
+from shared.logging import get_logger
+from shared.messages import keyvault as kv
+from shared.vault.assertions import OwnerAssertion, verify_assertion
 
 log = get_logger("keyrelay.keyvault")
 _claims = msgspec.json.Decoder(kv.RevealClaims)
@@ -45,10 +45,18 @@ def _not_found() -> KeyrelayError:
 def check_base_url(base_url: str) -> str:
     """An absolute http(s) origin + path, without credentials, query or fragment."""
     parts = urlsplit(base_url)
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password \
-            or parts.query or parts.fragment or len(base_url) > 2048:
-        raise KeyrelayError("invalid_request", "base_url must be an http(s) URL without credentials or query",
-                            param="base_url")
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or parts.username
+        or parts.password
+        or parts.query
+        or parts.fragment
+        or len(base_url) > 2048
+    ):
+        raise KeyrelayError(
+            "invalid_request", "base_url must be an http(s) URL without credentials or query", param="base_url"
+        )
     return base_url
 
 
@@ -57,15 +65,30 @@ def in_scope(scope: str | list[str], project_id: str) -> bool:
 
 
 def view(record: CredentialRecord) -> kv.CredentialView:
-    return kv.CredentialView(masked=record.masked, fingerprint=record.fingerprint,
-                             updated_at=record.updated_at.isoformat(), updated_by=record.updated_by,
-                             header_names=record.header_names, kek_id=record.envelope.kek_id, version=record.version)
+    return kv.CredentialView(
+        masked=record.masked,
+        fingerprint=record.fingerprint,
+        updated_at=record.updated_at.isoformat(),
+        updated_by=record.updated_by,
+        header_names=record.header_names,
+        kek_id=record.envelope.kek_id,
+        version=record.version,
+    )
 
 
 class Vault:
-    def __init__(self, repo: CredentialRepository, sealer: Sealer, private_key: PrivateKey, *,
-                 gateway_key: VerifyKey, catalog_key: VerifyKey, auditor: Auditor, max_age_s: float = 30.0,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        repo: CredentialRepository,
+        sealer: Sealer,
+        private_key: PrivateKey,
+        *,
+        gateway_key: VerifyKey,
+        catalog_key: VerifyKey,
+        auditor: Auditor,
+        max_age_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.repo = repo
         self.sealer = sealer
         self._private = private_key
@@ -79,14 +102,27 @@ class Vault:
         self._assertion_nonces = ReplayCache(10_000, clock=clock)
 
     # --- writes ---------------------------------------------------------------------------------
-    def _deny(self, org_id: str, integration_id: str, operation: str, reason: str,
-              claims: OwnerAssertion | None) -> KeyrelayError:
+    def _deny(
+        self, org_id: str, integration_id: str, operation: str, reason: str, claims: OwnerAssertion | None
+    ) -> KeyrelayError:
         WRITES.labels(operation=operation, outcome="denied").inc()
-        log.warning("keyvault.write_denied", org_id=org_id, integration_id=integration_id, operation=operation,
-                    reason=reason, member_id=claims.member_id if claims else None)
-        self._audit.record(org_id=org_id, actor_id=claims.member_id if claims else "unknown",
-                           actor_role=claims.org_role if claims else "", action=f"credential.{operation}",
-                           target_id=integration_id, outcome="denied", detail={"reason": reason})
+        log.warning(
+            "keyvault.write_denied",
+            org_id=org_id,
+            integration_id=integration_id,
+            operation=operation,
+            reason=reason,
+            member_id=claims.member_id if claims else None,
+        )
+        self._audit.record(
+            org_id=org_id,
+            actor_id=claims.member_id if claims else "unknown",
+            actor_role=claims.org_role if claims else "",
+            action=f"credential.{operation}",
+            target_id=integration_id,
+            outcome="denied",
+            detail={"reason": reason},
+        )
         return KeyrelayError("owner_required", reason)
 
     def authorize(self, blob: bytes, org_id: str, integration_id: str, operation: str) -> OwnerAssertion:
@@ -98,8 +134,9 @@ class Vault:
         if (claims.org_id, claims.integration_id, claims.operation) != (org_id, integration_id, operation):
             raise self._deny(org_id, integration_id, operation, "owner assertion is for another write", claims)
         if claims.org_role != "owner":
-            raise self._deny(org_id, integration_id, operation, "only organization owners may change credentials",
-                             claims)
+            raise self._deny(
+                org_id, integration_id, operation, "only organization owners may change credentials", claims
+            )
         if self._assertion_nonces.check(claims.nonce, claims.expires_at) != "first_use":
             raise self._deny(org_id, integration_id, operation, "owner assertion already used", claims)
         return claims
@@ -126,25 +163,51 @@ class Vault:
         payload = payloads.parse_payload(raw)
         payloads.validate(req.provider, payload)
         version = 1 if existing is None else existing.version + 1
-        ident = Identity(org_id=req.org_id, integration_id=req.integration_id, provider=req.provider,
-                         base_url=req.base_url, version=version)
-        record = CredentialRecord(
-            integration_id=req.integration_id, org_id=req.org_id, provider=req.provider, base_url=req.base_url,
-            project_scope=req.project_scope, envelope=self.sealer.seal(msgspec.json.encode(payload), ident),
-            masked=payloads.mask(payload), fingerprint=self.sealer.fingerprint(req.org_id, payload.canonical()),
-            header_names=payload.header_names, updated_at=datetime.now(UTC), updated_by=claims.member_id,
+        ident = Identity(
+            org_id=req.org_id,
+            integration_id=req.integration_id,
+            provider=req.provider,
+            base_url=req.base_url,
             version=version,
         )
-        stored = await (self.repo.insert(record) if existing is None
-                        else self.repo.replace(record, expected_version=existing.version))
+        record = CredentialRecord(
+            integration_id=req.integration_id,
+            org_id=req.org_id,
+            provider=req.provider,
+            base_url=req.base_url,
+            project_scope=req.project_scope,
+            envelope=self.sealer.seal(msgspec.json.encode(payload), ident),
+            masked=payloads.mask(payload),
+            fingerprint=self.sealer.fingerprint(req.org_id, payload.canonical()),
+            header_names=payload.header_names,
+            updated_at=datetime.now(UTC),
+            updated_by=claims.member_id,
+            version=version,
+        )
+        stored = await (
+            self.repo.insert(record)
+            if existing is None
+            else self.repo.replace(record, expected_version=existing.version)
+        )
         if not stored:
             raise KeyrelayError("conflict", "the credential changed concurrently: retry")
         WRITES.labels(operation=operation, outcome="ok").inc()
-        log.info("keyvault.credential_stored", org_id=req.org_id, integration_id=req.integration_id,
-                 operation=operation, version=version, kek_id=record.envelope.kek_id)
-        self._audit.record(org_id=req.org_id, actor_id=claims.member_id, actor_role=claims.org_role,
-                           action=f"credential.{operation}", target_id=req.integration_id,
-                           detail={"fingerprint": record.fingerprint, "version": str(version)})
+        log.info(
+            "keyvault.credential_stored",
+            org_id=req.org_id,
+            integration_id=req.integration_id,
+            operation=operation,
+            version=version,
+            kek_id=record.envelope.kek_id,
+        )
+        self._audit.record(
+            org_id=req.org_id,
+            actor_id=claims.member_id,
+            actor_role=claims.org_role,
+            action=f"credential.{operation}",
+            target_id=req.integration_id,
+            detail={"fingerprint": record.fingerprint, "version": str(version)},
+        )
         return view(record)
 
     async def delete(self, req: kv.DeleteCredential) -> None:
@@ -152,20 +215,28 @@ class Vault:
         await self._owned(req.org_id, req.integration_id)
         deleted = await self.repo.delete(req.org_id, req.integration_id)
         WRITES.labels(operation="delete", outcome="ok").inc()
-        log.info("keyvault.credential_deleted", org_id=req.org_id, integration_id=req.integration_id,
-                 existed=deleted)
-        self._audit.record(org_id=req.org_id, actor_id=claims.member_id, actor_role=claims.org_role,
-                           action="credential.delete", target_id=req.integration_id)
+        log.info("keyvault.credential_deleted", org_id=req.org_id, integration_id=req.integration_id, existed=deleted)
+        self._audit.record(
+            org_id=req.org_id,
+            actor_id=claims.member_id,
+            actor_role=claims.org_role,
+            action="credential.delete",
+            target_id=req.integration_id,
+        )
 
     async def set_scope(self, req: kv.SetScope) -> None:
         claims = self.authorize(req.assertion, req.org_id, req.integration_id, "scope")
         if not await self.repo.set_scope(req.org_id, req.integration_id, req.project_scope):
             raise _not_found()
         WRITES.labels(operation="scope", outcome="ok").inc()
-        self._audit.record(org_id=req.org_id, actor_id=claims.member_id, actor_role=claims.org_role,
-                           action="credential.scope", target_id=req.integration_id,
-                           detail={"project_scope": "all" if req.project_scope == "all"
-                                   else ",".join(req.project_scope)})
+        self._audit.record(
+            org_id=req.org_id,
+            actor_id=claims.member_id,
+            actor_role=claims.org_role,
+            action="credential.scope",
+            target_id=req.integration_id,
+            detail={"project_scope": "all" if req.project_scope == "all" else ",".join(req.project_scope)},
+        )
 
     async def describe(self, req: kv.DescribeCredentials) -> kv.Described:
         records = await self.repo.many(req.org_id, req.integration_ids[:1000])
@@ -174,14 +245,20 @@ class Vault:
     # --- reveal ---------------------------------------------------------------------------------
     def _refuse(self, reason: str, claims: kv.RevealClaims | None, code: str = "forbidden") -> KeyrelayError:
         REVEALS.labels(outcome=reason).inc()
-        log.warning("keyvault.reveal_refused", reason=reason,
-                    integration_id=claims.integration_id if claims else None)
+        log.warning("keyvault.reveal_refused", reason=reason, integration_id=claims.integration_id if claims else None)
         if claims is not None:  # signed by the gateway: the org is trustworthy, so it is audited there
-            self._audit.record(org_id=claims.org_id, actor_id="gateway", action="credential.decrypt",
-                               target_id=claims.integration_id, outcome="denied",
-                               detail={"reason": reason, "project_id": claims.project_id})
-        return KeyrelayError(code, "integration not found" if code == "integration_not_found"
-                             else f"decryption request refused ({reason})")
+            self._audit.record(
+                org_id=claims.org_id,
+                actor_id="gateway",
+                action="credential.decrypt",
+                target_id=claims.integration_id,
+                outcome="denied",
+                detail={"reason": reason, "project_id": claims.project_id},
+            )
+        return KeyrelayError(
+            code,
+            "integration not found" if code == "integration_not_found" else f"decryption request refused ({reason})",
+        )
 
     def verify_request(self, req: kv.RevealRequest) -> kv.RevealClaims:
         """Signed by the gateway, for a reveal, unexpired, not too far ahead, never seen before."""
@@ -214,18 +291,40 @@ class Vault:
             secret = _payload_dict.decode(self.sealer.open(record.envelope, record.identity))
         except VaultCryptoError as exc:
             REVEALS.labels(outcome="undecryptable").inc()
-            log.error("keyvault.decrypt_failed",  # noqa: TRY400 - the error's name is enough, no traceback error=type(exc).__name__, integration_id=record.integration_id,
-                      kek_id=record.envelope.kek_id)
-            self._audit.record(org_id=record.org_id, actor_id="gateway", action="credential.decrypt",
-                               target_id=record.integration_id, outcome="failed",
-                               detail={"error": type(exc).__name__, "project_id": claims.project_id})
+            log.error(
+                "keyvault.decrypt_failed",  # noqa: TRY400 - the error's name is enough, no traceback error=type(exc).__name__, integration_id=record.integration_id,
+                kek_id=record.envelope.kek_id,
+            )
+            self._audit.record(
+                org_id=record.org_id,
+                actor_id="gateway",
+                action="credential.decrypt",
+                target_id=record.integration_id,
+                outcome="failed",
+                detail={"error": type(exc).__name__, "project_id": claims.project_id},
+            )
             raise KeyrelayError("internal_error", f"credential cannot be decrypted ({type(exc).__name__})") from None
-        payload = kv.RevealedPayload(request_id=claims.request_id, integration_id=record.integration_id,
-                                     base_url=record.base_url, fingerprint=record.fingerprint, secret=secret)
+        payload = kv.RevealedPayload(
+            request_id=claims.request_id,
+            integration_id=record.integration_id,
+            base_url=record.base_url,
+            fingerprint=record.fingerprint,
+            secret=secret,
+        )
         boxed = Box(self._private, PublicKey(claims.reply_key)).encrypt(msgspec.json.encode(payload))
         REVEALS.labels(outcome="ok").inc()
-        log.debug("keyvault.revealed", org_id=record.org_id, integration_id=record.integration_id,
-                  project_id=claims.project_id, kek_id=record.envelope.kek_id)
-        self._audit.record(org_id=record.org_id, actor_id="gateway", action="credential.decrypt",
-                           target_id=record.integration_id, detail={"project_id": claims.project_id})
+        log.debug(
+            "keyvault.revealed",
+            org_id=record.org_id,
+            integration_id=record.integration_id,
+            project_id=claims.project_id,
+            kek_id=record.envelope.kek_id,
+        )
+        self._audit.record(
+            org_id=record.org_id,
+            actor_id="gateway",
+            action="credential.decrypt",
+            target_id=record.integration_id,
+            detail={"project_id": claims.project_id},
+        )
         return kv.RevealGranted(boxed=bytes(boxed))

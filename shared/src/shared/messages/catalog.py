@@ -90,7 +90,7 @@ class Route(Msg, frozen=True, kw_only=True):
     kind: Literal["integration", "virtual", "provider"]
     strategy: Literal["single", "fallback", "loadbalance"] = "single"
     targets: list[RouteTarget] = []
-    config: str | None = None                  # a gateway config attached to a virtual model
+    config: str | None = None  # a gateway config attached to a virtual model
 
 
 class SnapshotRequest(Msg, frozen=True, kw_only=True):
@@ -321,7 +321,7 @@ class DeleteVirtualModel(Msg, tag="virtual_models.delete", frozen=True, kw_only=
 
 # --- gateway configs ------------------------------------------------------------------------------
 class RetryPolicy(Msg, frozen=True, kw_only=True):
-    attempts: int = 1                          # tries per target, including the first
+    attempts: int = 1  # tries per target, including the first
     on_status_codes: list[int] = msgspec.field(default_factory=lambda: [429, 500, 502, 503, 504, 529])
     backoff_ms: int = 200
     max_backoff_ms: int = 5_000
@@ -335,7 +335,7 @@ class Condition(Msg, frozen=True, kw_only=True):
     field: str
     op: Literal["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "exists"] = "eq"
     value: Any = None
-    then: int = 0                              # index into `targets`
+    then: int = 0  # index into `targets`
 
 
 class Strategy(Msg, frozen=True, kw_only=True):
@@ -348,8 +348,8 @@ class Strategy(Msg, frozen=True, kw_only=True):
 
 
 class ConfigTarget(Msg, frozen=True, kw_only=True):
-    integration: str | None = None             # slug; a nested node leaves it empty
-    model: str | None = None                   # None: the request's model
+    integration: str | None = None  # slug; a nested node leaves it empty
+    model: str | None = None  # None: the request's model
     weight: float = 1.0
     node: ConfigNode | None = None
 
@@ -357,9 +357,9 @@ class ConfigTarget(Msg, frozen=True, kw_only=True):
 class ConfigNode(Msg, frozen=True, kw_only=True):
     strategy: Strategy = Strategy()
     retry: RetryPolicy = RetryPolicy()
-    timeout_ms: int | None = None              # per attempt (non-streaming) / between chunks
-    first_byte_timeout_ms: int | None = None   # time to first byte, per attempt
-    total_timeout_ms: int | None = None        # whole request, all attempts
+    timeout_ms: int | None = None  # per attempt (non-streaming) / between chunks
+    first_byte_timeout_ms: int | None = None  # time to first byte, per attempt
+    total_timeout_ms: int | None = None  # whole request, all attempts
     targets: list[ConfigTarget] = []
 
 

@@ -29,11 +29,27 @@ class VaultAdminClient:
     async def _call(self, subject: str, msg: msgspec.Struct, reply_type: Any) -> Any:
         return await self._bus.request(subject, msg, reply_type, timeout_s=self._timeout, dependency="keyvault")
 
-    async def put(self, *, assertion: bytes, org_id: str, integration_id: str, provider: str, base_url: str,
-                  project_scope: kv.Scope, sealed: bytes) -> kv.CredentialView:
+    async def put(
+        self,
+        *,
+        assertion: bytes,
+        org_id: str,
+        integration_id: str,
+        provider: str,
+        base_url: str,
+        project_scope: kv.Scope,
+        sealed: bytes,
+    ) -> kv.CredentialView:
         """Create or replace the credential (keyvault decides which from whether it exists)."""
-        msg = kv.PutCredential(assertion=assertion, org_id=org_id, integration_id=integration_id, provider=provider,
-                               base_url=base_url, project_scope=project_scope, sealed=sealed)
+        msg = kv.PutCredential(
+            assertion=assertion,
+            org_id=org_id,
+            integration_id=integration_id,
+            provider=provider,
+            base_url=base_url,
+            project_scope=project_scope,
+            sealed=sealed,
+        )
         reply: kv.Stored = await self._call(subjects.KEYVAULT_PUT, msg, kv.Stored)
         return reply.view
 
@@ -41,10 +57,10 @@ class VaultAdminClient:
         msg = kv.DeleteCredential(assertion=assertion, org_id=org_id, integration_id=integration_id)
         await self._call(subjects.KEYVAULT_DELETE, msg, kv.Done)
 
-    async def set_scope(self, *, assertion: bytes, org_id: str, integration_id: str,
-                        project_scope: kv.Scope) -> None:
-        msg = kv.SetScope(assertion=assertion, org_id=org_id, integration_id=integration_id,
-                          project_scope=project_scope)
+    async def set_scope(self, *, assertion: bytes, org_id: str, integration_id: str, project_scope: kv.Scope) -> None:
+        msg = kv.SetScope(
+            assertion=assertion, org_id=org_id, integration_id=integration_id, project_scope=project_scope
+        )
         await self._call(subjects.KEYVAULT_SCOPE, msg, kv.Done)
 
     async def views(self, *, org_id: str, integration_ids: list[str]) -> dict[str, kv.CredentialView]:
@@ -56,5 +72,12 @@ class VaultAdminClient:
     async def describe(self, *, org_id: str, integration_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The contract's `credential` object per integration: masked, fingerprint, updated_at, updated_by."""
         found = await self.views(org_id=org_id, integration_ids=integration_ids)
-        return {k: {"masked": v.masked, "fingerprint": v.fingerprint, "updated_at": v.updated_at,
-                    "updated_by": v.updated_by} for k, v in found.items()}
+        return {
+            k: {
+                "masked": v.masked,
+                "fingerprint": v.fingerprint,
+                "updated_at": v.updated_at,
+                "updated_by": v.updated_by,
+            }
+            for k, v in found.items()
+        }

@@ -36,13 +36,30 @@ class OwnerAssertion(msgspec.Struct, frozen=True, kw_only=True):
     nonce: str
 
 
-def sign_assertion(key: SigningKey, *, member_id: str, org_id: str, org_role: str, operation: str,
-                   integration_id: str, ttl_s: float = MAX_TTL_S, now: float | None = None) -> bytes:
+def sign_assertion(
+    key: SigningKey,
+    *,
+    member_id: str,
+    org_id: str,
+    org_role: str,
+    operation: str,
+    integration_id: str,
+    ttl_s: float = MAX_TTL_S,
+    now: float | None = None,
+) -> bytes:
     """Catalog's side: a signed assertion for one operation, valid `ttl_s` seconds (at most 60)."""
     issued = time.time() if now is None else now
-    claims = OwnerAssertion(purpose=ASSERTION_PURPOSE, member_id=member_id, org_id=org_id, org_role=org_role,
-                            operation=operation, integration_id=integration_id, issued_at=issued,
-                            expires_at=issued + min(ttl_s, MAX_TTL_S), nonce=secrets.token_hex(16))
+    claims = OwnerAssertion(
+        purpose=ASSERTION_PURPOSE,
+        member_id=member_id,
+        org_id=org_id,
+        org_role=org_role,
+        operation=operation,
+        integration_id=integration_id,
+        issued_at=issued,
+        expires_at=issued + min(ttl_s, MAX_TTL_S),
+        nonce=secrets.token_hex(16),
+    )
     return bytes(key.sign(msgspec.json.encode(claims)))
 
 

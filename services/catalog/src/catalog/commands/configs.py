@@ -51,9 +51,13 @@ def _check_node(node: m.ConfigNode, slugs: set[str], depth: int = 0) -> int:
 def _view(doc: dict[str, Any]) -> dict[str, Any]:
     current = next(v for v in doc["versions"] if v["version"] == doc["current_version"])
     return {
-        "name": doc["name"], "version": doc["current_version"], "config": current["node"],
-        "versions": [{"version": v["version"], "created_at": _iso(v.get("created_at")), "created_by": v.get("created_by")}
-                     for v in doc["versions"]],
+        "name": doc["name"],
+        "version": doc["current_version"],
+        "config": current["node"],
+        "versions": [
+            {"version": v["version"], "created_at": _iso(v.get("created_at")), "created_by": v.get("created_by")}
+            for v in doc["versions"]
+        ],
     }
 
 
@@ -86,10 +90,14 @@ async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Repl
     if cmd.rollback_to is not None:
         if doc is None or not any(v["version"] == cmd.rollback_to for v in doc["versions"]):
             raise KeyrelayError("not_found", "no such config version", param="rollback_to")
-        doc = await ctx.repo.update(ctx.repo.configs, who.org_id, {"_id": doc["_id"]}, {"current_version": cmd.rollback_to})
+        doc = await ctx.repo.update(
+            ctx.repo.configs, who.org_id, {"_id": doc["_id"]}, {"current_version": cmd.rollback_to}
+        )
         assert doc is not None  # noqa: S101 - it was just read
         await ctx.events.changed(who.org_id, "config", doc["_id"])
-        ctx.events.audit(who, who.org_id, "config.rollback", "config", doc["_id"], detail={"version": str(cmd.rollback_to)})
+        ctx.events.audit(
+            who, who.org_id, "config.rollback", "config", doc["_id"], detail={"version": str(cmd.rollback_to)}
+        )
         return Reply(200, _view(doc))
     if cmd.node is None:
         raise KeyrelayError("invalid_request", "a config body is required", param="config")
@@ -97,8 +105,14 @@ async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Repl
     version = {"node": msgspec.to_builtins(cmd.node), "created_at": now(), "created_by": who.member_id}
     if doc is None:
         version["version"] = 1
-        doc = {"_id": new_id("cfg"), "org_id": who.org_id, "name": cmd.name, "current_version": 1,
-               "versions": [version], "created_at": now()}
+        doc = {
+            "_id": new_id("cfg"),
+            "org_id": who.org_id,
+            "name": cmd.name,
+            "current_version": 1,
+            "versions": [version],
+            "created_at": now(),
+        }
         await ctx.repo.insert(ctx.repo.configs, doc, what="a config with this name")
         status = 201
     else:
@@ -113,7 +127,9 @@ async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Repl
         status = 200
     assert doc is not None  # noqa: S101
     await ctx.events.changed(who.org_id, "config", doc["_id"])
-    ctx.events.audit(who, who.org_id, "config.put", "config", doc["_id"], detail={"version": str(doc["current_version"])})
+    ctx.events.audit(
+        who, who.org_id, "config.put", "config", doc["_id"], detail={"version": str(doc["current_version"])}
+    )
     return Reply(status, _view(doc))
 
 
@@ -129,5 +145,8 @@ async def delete_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteConfig) -
 
 
 HANDLERS: dict[type[Any], Handler] = {
-    m.ListConfigs: list_configs, m.GetConfig: get_config, m.PutConfig: put_config, m.DeleteConfig: delete_config,
+    m.ListConfigs: list_configs,
+    m.GetConfig: get_config,
+    m.PutConfig: put_config,
+    m.DeleteConfig: delete_config,
 }

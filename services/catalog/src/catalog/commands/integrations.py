@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.errors import KeyrelayError
-from shared.messages import catalog as m
-
 from catalog import views
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx, Handler, Reply
@@ -28,6 +25,8 @@ from catalog.integration_support import (
 )
 from catalog.policy import require
 from catalog.repository import now
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
 
 
 async def load(ctx: Ctx, org_id: str, slug: str) -> dict[str, Any]:

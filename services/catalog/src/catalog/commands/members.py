@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from shared.errors import KeyrelayError
-from shared.messages import catalog as m
-from shared.tokens import hash_token, new_id, new_member_token
-
 from catalog import views
 from catalog.context import Ctx, Handler, Reply
 from catalog.policy import require
 from catalog.repository import now
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+from shared.tokens import hash_token, new_id, new_member_token
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.errors import KeyrelayError
-from shared.messages import catalog as m
-
 from catalog import views
 from catalog.commands.integrations import load
 from catalog.context import Ctx, Handler, Reply
 from catalog.integration_support import check_custom_host, selection_to_enabled, validate_model_slug
 from catalog.policy import require
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
 
 
 async def list_models(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListModels) -> Reply:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.errors import KeyrelayError
-from shared.messages import catalog as m
-from shared.tokens import new_id
-
 from catalog import views
 from catalog.commands.limits import limit_fields
 from catalog.context import Ctx, Handler, Reply
 from catalog.policy import require, visible_projects
 from catalog.repository import now
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+from shared.tokens import new_id
 
 
 def _name(raw: str) -> str:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from shared.errors import KeyrelayError
-from shared.messages import catalog as m
-from shared.tokens import new_id
-
 from catalog import views
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx, Handler, Reply
 from catalog.policy import require
 from catalog.repository import now
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+from shared.tokens import new_id
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from litestar import Request, Response, Router, get
-from shared.errors import KeyrelayError
-from shared.messages import activity as a
 
 from gateway.api.edge import bearer, request_id
 from gateway.api.state import GatewayState
 from shared import subjects
+from shared.errors import KeyrelayError
+from shared.messages import activity as a
 
 
 async def _scope(request: Request[Any, Any, Any], gw: GatewayState) -> tuple[str, a.Scope, str]:

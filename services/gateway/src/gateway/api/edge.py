@@ -7,13 +7,13 @@ from typing import Any
 import msgspec
 import structlog
 from litestar import Request
+
+from gateway.api.state import GatewayState
+from gateway.recorder import RequestRecord
 from shared import tracing
 from shared.errors import KeyrelayError
 from shared.messages.catalog import ApiKeyPrincipal
 from shared.tokens import new_id
-
-from gateway.api.state import GatewayState
-from gateway.recorder import RequestRecord
 
 _decoder = msgspec.json.Decoder()
 

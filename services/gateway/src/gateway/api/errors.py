@@ -8,6 +8,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
 from shared.errors import KeyrelayError, error_body
 from shared.logging import get_logger
 
@@ -65,7 +66,7 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    log.error("gateway.unhandled", error=type(exc).__name__, path=request.url.path)
+    log.error("gateway.unhandled", error=type(exc).__name__, path=request.url.path, exc_info=exc)
     body = msgspec.json.encode(error_body("internal_error", "internal error"))
     return Response(body, status_code=HTTP_500_INTERNAL_SERVER_ERROR, media_type="application/json")
 

@@ -60,16 +60,23 @@ async def explain(request: Request[Any, Any, Any], gw: GatewayState, data: Expla
         "config_version": plan.config_version,
         "plan": [
             {
-                "integration": step.target.slug, "provider": step.target.provider, "model": step.target.model,
-                "weight": step.target.weight, "breaker": breakers.state(step.target.integration_id),
+                "integration": step.target.slug,
+                "provider": step.target.provider,
+                "model": step.target.model,
+                "weight": step.target.weight,
+                "breaker": breakers.state(step.target.integration_id),
                 "retry": {"attempts": step.retry.attempts, "on_status_codes": step.retry.on_status_codes},
                 "fallback_on": sorted(step.fallback_on),
                 "pricing": msgspec.to_builtins(step.target.pricing),
             }
             for step in plan.steps
         ],
-        "notes": plan.notes + (["loadbalance: the first target is a weighted pick per request"]
-                               if route and route.strategy == "loadbalance" and not plan.config else []),
+        "notes": plan.notes
+        + (
+            ["loadbalance: the first target is a weighted pick per request"]
+            if route and route.strategy == "loadbalance" and not plan.config
+            else []
+        ),
     }
     return Response(msgspec.json.encode(answer), media_type="application/json", headers={"x-request-id": rid})
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import msgspec
 from litestar import Response, get
-from shared.errors import KeyrelayError
-from shared.messages.base import Ping, Pong
-from shared.metrics import render
 
 from gateway.api.state import GatewayState
 from shared import subjects
+from shared.errors import KeyrelayError
+from shared.messages.base import Ping, Pong
+from shared.metrics import render
 
 
 @get("/healthz")

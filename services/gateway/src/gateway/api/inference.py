@@ -9,7 +9,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.response import Stream
 
-from gateway.api.edge import begin, bearer, request_id, response_headers
+from gateway.api.edge import bearer, begin, request_id, response_headers
 from gateway.api.errors import error_response
 from gateway.api.state import GatewayState
 from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, Target

@@ -13,12 +13,12 @@ from typing import Any, Literal
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
-from shared.errors import KeyrelayError
-from shared.messages import catalog as m
-from shared.vault import seal_for_keyvault
 
 from gateway.api.edge import bearer, request_id
 from gateway.api.state import GatewayState
+from shared.errors import KeyrelayError
+from shared.messages import catalog as m
+from shared.vault import seal_for_keyvault
 
 SECRET_CREDENTIAL_FIELDS = frozenset({"api_key", "service_account_json"})
 _MAX_HEADER_VALUE = 8192
@@ -408,7 +408,9 @@ async def get_config(request: Request[Any, Any, Any], gw: GatewayState, name: st
 
 
 @put("/configs/{name:str}")
-async def put_config(request: Request[Any, Any, Any], gw: GatewayState, name: str, data: dict[str, Any]) -> Response[bytes]:
+async def put_config(
+    request: Request[Any, Any, Any], gw: GatewayState, name: str, data: dict[str, Any]
+) -> Response[bytes]:
     """Each PUT makes a new immutable version; `{"rollback_to": N}` re-points to version N."""
     if "rollback_to" in data:
         version = data["rollback_to"]
@@ -424,7 +426,11 @@ async def delete_config(request: Request[Any, Any, Any], gw: GatewayState, name:
 
 
 MANAGEMENT_ROUTES = [
-    list_configs, create_config, get_config, put_config, delete_config,
+    list_configs,
+    create_config,
+    get_config,
+    put_config,
+    delete_config,
     list_providers,
     list_projects,
     create_project,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.bus import BusClient
-from shared.publisher import DurablePublisher
-
 from gateway.catalog_client import CatalogClient
 from gateway.limits import Limits
 from gateway.proxy import Proxy
 from gateway.recorder import ActivityRecorder
 from gateway.settings import GatewaySettings
+from shared.bus import BusClient
+from shared.publisher import DurablePublisher
 
 
 @dataclass(slots=True)

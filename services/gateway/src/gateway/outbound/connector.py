@@ -17,11 +17,11 @@ from aiohappyeyeballs import AddrInfoType, SocketFactoryType
 from aiohttp import ClientRequest, ClientTimeout
 from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
-from shared.errors import KeyrelayError
-from shared.netpolicy import AddressPolicy, IPAddress, refusal_reason, to_ip
 
 from gateway.outbound.resolver import PolicyResolver
 from gateway.providers.base import ProviderError
+from shared.errors import KeyrelayError
+from shared.netpolicy import AddressPolicy, IPAddress, refusal_reason, to_ip
 
 UPSTREAM_PARAM = "upstream"
 
@@ -64,7 +64,10 @@ class GuardedConnector(aiohttp.TCPConnector):
         return socket.socket(family=family, type=type_, proto=proto)
 
     async def connect(
-        self, req: ClientRequest, traces: list[Trace], timeout: ClientTimeout  # noqa: ASYNC109 - aiohttp signature
+        self,
+        req: ClientRequest,
+        traces: list[Trace],
+        timeout: ClientTimeout,  # noqa: ASYNC109 - aiohttp signature
     ) -> Connection:
         """Check the request's URL, then connect; any refusal becomes `ProviderError(upstream_not_allowed)`.
 

@@ -7,6 +7,7 @@ from collections.abc import MutableSet
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+
 from shared.netpolicy import AddressPolicy, IPAddress
 
 MAX_VOUCHED = 4096

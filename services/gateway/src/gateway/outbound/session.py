@@ -12,9 +12,9 @@ from typing import Any, Final
 import aiohttp
 from aiohappyeyeballs import SocketFactoryType
 from aiohttp.abc import AbstractResolver
-from shared.netpolicy import AddressPolicy
 
 from gateway.outbound.connector import UPSTREAM_PARAM, GuardedConnector
+from shared.netpolicy import AddressPolicy
 
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 

@@ -54,16 +54,31 @@ class AnthropicAdapter(NoEmbeddings, NoImages):
         return payload
 
     async def chat(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> ChatResult:
-        response = await send(self._session, self.name, "POST", messages_url(target.base_url),
-                              headers=self.headers(cred), opts=opts, payload=self.payload(body, target, False))
+        response = await send(
+            self._session,
+            self.name,
+            "POST",
+            messages_url(target.base_url),
+            headers=self.headers(cred),
+            opts=opts,
+            payload=self.payload(body, target, False),
+        )
         headers = passthrough_headers(response.headers)
         data = await read_json(self.name, response)
         out, usage = anthropic_to_openai_response(data, target.model)
         return ChatResult(body=out, usage=usage, headers=headers)
 
-    async def open_stream(self, body: dict[str, Any], target: Target, cred: Credential,
-                          opts: CallOptions) -> ProviderStream:
-        response = await send(self._session, self.name, "POST", messages_url(target.base_url),
-                              headers=self.headers(cred), opts=opts, payload=self.payload(body, target, True),
-                              stream=True)
+    async def open_stream(
+        self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
+    ) -> ProviderStream:
+        response = await send(
+            self._session,
+            self.name,
+            "POST",
+            messages_url(target.base_url),
+            headers=self.headers(cred),
+            opts=opts,
+            payload=self.payload(body, target, True),
+            stream=True,
+        )
         return ProviderStream(self.name, response, AnthropicStreamTranslator(self.name, target.model), opts)

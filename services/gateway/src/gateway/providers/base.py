@@ -32,7 +32,7 @@ class Credential:
     """A decrypted credential, held only in memory and only inside `Secret`s."""
 
     api_key: Secret | None = None
-    service_account_json: Secret | None = None   # Vertex: the whole service-account JSON document
+    service_account_json: Secret | None = None  # Vertex: the whole service-account JSON document
     headers: Mapping[str, Secret] = field(default_factory=dict)  # forwarded custom auth headers
     fingerprint: str = ""
 
@@ -41,10 +41,10 @@ class Credential:
 class Target:
     """Where one attempt goes: chosen by routing, built from catalog data, never from the request."""
 
-    adapter: str              # registry key: "openai", "anthropic", "gemini", "vertex", "azure", "groq", ...
-    provider: str             # provider id of the integration ("openai", "anthropic", ...)
-    base_url: str             # resolved base URL (custom host, settings override or provider default)
-    model: str                # upstream model id
+    adapter: str  # registry key: "openai", "anthropic", "gemini", "vertex", "azure", "groq", ...
+    provider: str  # provider id of the integration ("openai", "anthropic", ...)
+    base_url: str  # resolved base URL (custom host, settings override or provider default)
+    model: str  # upstream model id
     integration_id: str = ""
     slug: str = ""
     # Azure: deployment + api_version. Vertex: project_id + location.
@@ -55,28 +55,28 @@ class Target:
 class CallOptions:
     """Per-attempt limits chosen by routing."""
 
-    timeout_s: float = 60.0           # whole attempt (non-streaming) / between chunks (streaming)
+    timeout_s: float = 60.0  # whole attempt (non-streaming) / between chunks (streaming)
     first_byte_timeout_s: float = 30.0  # time to first byte / first chunk
-    include_usage: bool = True        # the client asked for stream usage (upstream is always asked)
+    include_usage: bool = True  # the client asked for stream usage (upstream is always asked)
 
 
 @dataclass(slots=True)
 class ChatResult:
-    body: dict[str, Any]             # OpenAI chat.completion object
+    body: dict[str, Any]  # OpenAI chat.completion object
     usage: Usage
     headers: dict[str, str] = field(default_factory=dict)  # pass-through: x-ratelimit-*, retry-after
 
 
 @dataclass(slots=True)
 class EmbeddingResult:
-    body: dict[str, Any]             # OpenAI embeddings list object
+    body: dict[str, Any]  # OpenAI embeddings list object
     usage: Usage
     headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class ImageResult:
-    body: dict[str, Any]             # OpenAI images response, or a job handle for async providers
+    body: dict[str, Any]  # OpenAI images response, or a job handle for async providers
     usage: Usage
     headers: dict[str, str] = field(default_factory=dict)
     cost_usd: float | None = None

@@ -15,9 +15,11 @@ from gateway.providers.openai_compat import OpenAICompatAdapter
 def is_dedicated(target: Target) -> bool:
     parts = urlsplit(target.base_url)
     host = parts.hostname or ""
-    return (target.options.get("auth_scheme") == "Api-Key"
-            or (host.startswith("model-") and host.endswith(".api.baseten.co"))
-            or "/environments/" in parts.path)
+    return (
+        target.options.get("auth_scheme") == "Api-Key"
+        or (host.startswith("model-") and host.endswith(".api.baseten.co"))
+        or "/environments/" in parts.path
+    )
 
 
 class BasetenAdapter(OpenAICompatAdapter):

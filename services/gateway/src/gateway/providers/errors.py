@@ -26,29 +26,62 @@ _TRY_AGAIN = re.compile(
     r"(?:try again|retry)(?:\s+(?:in|after))?\s+(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?)\b", re.IGNORECASE
 )
 _CONTEXT_MARKERS = (
-    "context_length", "context length", "context window", "maximum context", "too many tokens",
-    "prompt is too long", "input is too long", "exceeds the maximum number of tokens", "token limit",
-    "input token count", "prompt length",
+    "context_length",
+    "context length",
+    "context window",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",
+    "input is too long",
+    "exceeds the maximum number of tokens",
+    "token limit",
+    "input token count",
+    "prompt length",
 )
 # Billing problems named by an identifier are certain; described in prose they are only likely
 # (a Gemini 429 with a retry hint also says "check your plan and billing details").
 _QUOTA_CODES = ("insufficient_quota", "insufficient_balance", "exceeded_current_quota", "billing_error", "(1008)")
 _QUOTA_MARKERS = (
-    "billing", "not enough credits", "payment required", "credit balance", "available credits", "spending limit",
+    "billing",
+    "not enough credits",
+    "payment required",
+    "credit balance",
+    "available credits",
+    "spending limit",
     "suspended",
 )
 _AUTH_MARKERS = (
-    "api_key_invalid", "authentication_error", "invalid_api_key", "incorrect api key", "invalid api key",
-    "api key not valid", "no api key provided", "invalid authentication",
+    "api_key_invalid",
+    "authentication_error",
+    "invalid_api_key",
+    "incorrect api key",
+    "invalid api key",
+    "api key not valid",
+    "no api key provided",
+    "invalid authentication",
 )
 _FILTER_MARKERS = ("content_filter", "content_policy", "responsibleaipolicyviolation")
 # Stream error events carry a type but no HTTP status; give them the status that type comes with.
 _STATUS_OF_TYPE = {
-    "overloaded_error": 529, "rate_limit_error": 429, "api_error": 500, "timeout_error": 504,
-    "authentication_error": 401, "permission_error": 403, "invalid_request_error": 400,
-    "billing_error": 402, "not_found_error": 404, "request_too_large": 413, "server_error": 500,
-    "rate_limit_exceeded": 429, "insufficient_quota": 429, "RESOURCE_EXHAUSTED": 429, "UNAVAILABLE": 503,
-    "INTERNAL": 500, "DEADLINE_EXCEEDED": 504, "INVALID_ARGUMENT": 400, "PERMISSION_DENIED": 403,
+    "overloaded_error": 529,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "invalid_request_error": 400,
+    "billing_error": 402,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "server_error": 500,
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
+    "RESOURCE_EXHAUSTED": 429,
+    "UNAVAILABLE": 503,
+    "INTERNAL": 500,
+    "DEADLINE_EXCEEDED": 504,
+    "INVALID_ARGUMENT": 400,
+    "PERMISSION_DENIED": 403,
 }
 
 
@@ -153,12 +186,19 @@ def map_error(provider: str, status: int, body: Any, headers: Mapping[str, str])
     passed = passthrough_headers(headers)
 
     def error(code: str, reason: str, *, retry: bool = False) -> ProviderError:
-        return ProviderError(code, f"{provider}: {reason} ({label})", upstream_status=status,
-                             retry_after=retry_after_s(headers, body) if retry else None, headers=passed)
+        return ProviderError(
+            code,
+            f"{provider}: {reason} ({label})",
+            upstream_status=status,
+            retry_after=retry_after_s(headers, body) if retry else None,
+            headers=passed,
+        )
 
     hinted = retry_after_s(headers, body) is not None
-    if status == 402 or any(m in text for m in _QUOTA_CODES) or (
-        400 <= status < 500 and not (status == 429 and hinted) and any(m in text for m in _QUOTA_MARKERS)
+    if (
+        status == 402
+        or any(m in text for m in _QUOTA_CODES)
+        or (400 <= status < 500 and not (status == 429 and hinted) and any(m in text for m in _QUOTA_MARKERS))
     ):
         return error("upstream_insufficient_quota", "the account has no quota or credit left")
     server_side = status >= 500 or status == 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import aiohttp
-from shared.messages.usage import Usage
 
 from gateway.providers.base import (
     CallOptions,
@@ -24,6 +23,7 @@ from gateway.providers.errors import passthrough_headers
 from gateway.providers.http import JSON_HEADERS, read_json, send
 from gateway.providers.jobs import JobState, images_body, job_handle, same_origin, wait_for_job
 from gateway.providers.unsupported import NoChat, NoEmbeddings
+from shared.messages.usage import Usage
 
 _OPENAI_ONLY = frozenset({"model", "models", "n", "size", "response_format", "user", "quality", "style"})
 
@@ -67,8 +67,9 @@ class FalAdapter(NoChat, NoEmbeddings):
         base = target.base_url.rstrip("/")
         app = target.model.strip("/")
         headers = self.headers(cred)
-        response = await send(self._session, self.name, "POST", f"{base}/{app}", headers=headers, opts=opts,
-                              payload=fal_input(body))
+        response = await send(
+            self._session, self.name, "POST", f"{base}/{app}", headers=headers, opts=opts, payload=fal_input(body)
+        )
         passed = passthrough_headers(response.headers)
         submitted = await read_json(self.name, response)
         request_id = str(submitted.get("request_id", ""))

@@ -19,10 +19,10 @@ import aiohttp
 import msgspec
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from shared.secret import Secret
 
 from gateway.providers.base import CallOptions, Credential, ProviderError
 from gateway.providers.http import encode_json, read_json, send
+from shared.secret import Secret
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a secret
@@ -121,8 +121,11 @@ class AccessTokens:
             response = await send(self._session, self._provider, "POST", url, headers=headers, opts=opts, data=form)
         except ProviderError as exc:
             if exc.code == "upstream_bad_request":  # invalid_grant: wrong/revoked key, bad claims
-                raise ProviderError("upstream_auth_failed", f"{self._provider}: the token endpoint refused the "
-                                    "service account", upstream_status=exc.upstream_status) from None
+                raise ProviderError(
+                    "upstream_auth_failed",
+                    f"{self._provider}: the token endpoint refused the service account",
+                    upstream_status=exc.upstream_status,
+                ) from None
             raise
         body = await read_json(self._provider, response)
         token = body.get("access_token")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.messages.usage import Usage
-
 from gateway.providers.base import Target
 from gateway.providers.openai_compat import OpenAICompatAdapter
 from gateway.translate.common import usage_from_openai
+from shared.messages.usage import Usage
 
 
 class GroqAdapter(OpenAICompatAdapter):
@@ -21,8 +20,9 @@ class GroqAdapter(OpenAICompatAdapter):
         payload.pop("n", None)
         messages = payload.get("messages")
         if isinstance(messages, list):
-            payload["messages"] = [{k: v for k, v in m.items() if k != "name"} if isinstance(m, dict) else m
-                                   for m in messages]
+            payload["messages"] = [
+                {k: v for k, v in m.items() if k != "name"} if isinstance(m, dict) else m for m in messages
+            ]
         return payload
 
     def chunk_usage(self, chunk: dict[str, Any]) -> Usage | None:

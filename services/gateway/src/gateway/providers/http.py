@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 import aiohttp
 import msgspec
-from shared.messages.usage import Usage
 
 from gateway.outbound import guard_url
 from gateway.providers.base import CallOptions, ProviderError
@@ -27,6 +26,7 @@ from gateway.providers.errors import (
     timeout_error,
 )
 from gateway.providers.sse import SseEvent, SseParser
+from shared.messages.usage import Usage
 
 MAX_ERROR_BODY = 64 * 1024
 ERROR_BODY_TIMEOUT_S = 5.0
@@ -63,8 +63,9 @@ async def send(
         deadline = opts.timeout_s
     try:
         async with asyncio.timeout(deadline):
-            response = await session.request(method, url, data=body, headers=dict(headers), timeout=timeout,
-                                             allow_redirects=False)
+            response = await session.request(
+                method, url, data=body, headers=dict(headers), timeout=timeout, allow_redirects=False
+            )
     except TimeoutError:
         raise timeout_error(provider) from None
     except (aiohttp.ClientError, OSError) as exc:
@@ -145,8 +146,9 @@ class StreamTranslator(Protocol):
 class ProviderStream:
     """A `ChatStream` over one upstream response and the translator for its wire format."""
 
-    def __init__(self, provider: str, response: aiohttp.ClientResponse, translator: StreamTranslator,
-                 opts: CallOptions) -> None:
+    def __init__(
+        self, provider: str, response: aiohttp.ClientResponse, translator: StreamTranslator, opts: CallOptions
+    ) -> None:
         self._provider = provider
         self._response = response
         self._translator = translator

@@ -36,14 +36,14 @@ class ThinkSplitter:
                 self._state = "text"
                 return "", data
             self._state = "thinking"
-            data = stripped[len(OPEN):]
+            data = stripped[len(OPEN) :]
         if self._state == "thinking":
             end = data.find(CLOSE)
             if end >= 0:
                 self._state = "text"
-                return data[:end], data[end + len(CLOSE):].lstrip("\n")
+                return data[:end], data[end + len(CLOSE) :].lstrip("\n")
             keep = _partial_suffix(data, CLOSE)
-            self._held = data[len(data) - keep:] if keep else ""
+            self._held = data[len(data) - keep :] if keep else ""
             return data[: len(data) - keep], ""
         return "", data
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.messages.usage import Usage
-
 from gateway.providers.openai_compat import OpenAICompatAdapter
 from gateway.translate.common import usage_from_openai
+from shared.messages.usage import Usage
 
 
 class MoonshotAdapter(OpenAICompatAdapter):

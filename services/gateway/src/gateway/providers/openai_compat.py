@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 
 import aiohttp
 import msgspec
-from shared.messages.usage import Usage
 
 from gateway.providers.base import (
     CallOptions,
@@ -31,6 +30,7 @@ from gateway.providers.errors import interrupted, map_stream_error, passthrough_
 from gateway.providers.http import JSON_HEADERS, ProviderStream, decode_json, read_json, send
 from gateway.providers.sse import SseEvent
 from gateway.translate.common import merge_usage_json, usage_from_openai
+from shared.messages.usage import Usage
 
 GATEWAY_FIELDS = ("models",)  # request extras the gateway consumes itself
 
@@ -105,7 +105,7 @@ class OpenAICompatAdapter:
     name: ClassVar[str] = "openai"
     chat_path: ClassVar[str] = "/chat/completions"
     reasoning_field: ClassVar[str | None] = None  # vendor name of the reasoning text, if not `reasoning_content`
-    drop_fields: ClassVar[tuple[str, ...]] = ()   # request fields the vendor rejects
+    drop_fields: ClassVar[tuple[str, ...]] = ()  # request fields the vendor rejects
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self._session = session
@@ -161,10 +161,18 @@ class OpenAICompatAdapter:
         return usage_from_openai(body.get("usage")) or Usage()
 
     # --- calls --------------------------------------------------------------------------------------
-    async def _call(self, path: str, payload: dict[str, Any], target: Target, cred: Credential,
-                    opts: CallOptions) -> tuple[dict[str, Any], dict[str, str]]:
-        response = await send(self._session, self.name, "POST", self.url(target, path),
-                              headers=self.headers(cred, target), opts=opts, payload=payload)
+    async def _call(
+        self, path: str, payload: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        response = await send(
+            self._session,
+            self.name,
+            "POST",
+            self.url(target, path),
+            headers=self.headers(cred, target),
+            opts=opts,
+            payload=payload,
+        )
         headers = passthrough_headers(response.headers)
         return await read_json(self.name, response), headers
 
@@ -175,11 +183,19 @@ class OpenAICompatAdapter:
         data["usage"] = merge_usage_json(usage, data.get("usage"))
         return ChatResult(body=data, usage=usage, headers=headers)
 
-    async def open_stream(self, body: dict[str, Any], target: Target, cred: Credential,
-                          opts: CallOptions) -> ProviderStream:
-        response = await send(self._session, self.name, "POST", self.url(target, self.chat_path),
-                              headers=self.headers(cred, target), opts=opts,
-                              payload=self.prepare(body, target, True), stream=True)
+    async def open_stream(
+        self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
+    ) -> ProviderStream:
+        response = await send(
+            self._session,
+            self.name,
+            "POST",
+            self.url(target, self.chat_path),
+            headers=self.headers(cred, target),
+            opts=opts,
+            payload=self.prepare(body, target, True),
+            stream=True,
+        )
         return ProviderStream(self.name, response, self.normalizer(), opts)
 
     def normalizer(self) -> OpenAIChunkNormalizer:
@@ -197,8 +213,12 @@ class OpenAICompatAdapter:
         payload["model"] = target.model
         data, headers = await self._call("/images/generations", payload, target, cred, opts)
         usage = data.get("usage")
-        tokens = Usage(prompt_tokens=int(usage.get("input_tokens") or 0),
-                       completion_tokens=int(usage.get("output_tokens") or 0)).finalize() \
-            if isinstance(usage, dict) else Usage()
+        tokens = (
+            Usage(
+                prompt_tokens=int(usage.get("input_tokens") or 0),
+                completion_tokens=int(usage.get("output_tokens") or 0),
+            ).finalize()
+            if isinstance(usage, dict)
+            else Usage()
+        )
         return ImageResult(body=data, usage=tokens, headers=headers)
-

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import aiohttp
-from shared.messages.usage import Usage
 
 from gateway.providers.base import (
     CallOptions,
@@ -23,6 +22,7 @@ from gateway.providers.errors import passthrough_headers
 from gateway.providers.http import JSON_HEADERS, read_json, send
 from gateway.providers.jobs import JobState, images_body, job_handle, wait_for_job
 from gateway.providers.unsupported import NoChat, NoEmbeddings
+from shared.messages.usage import Usage
 
 _OPENAI_ONLY = frozenset({"model", "models", "n", "size", "response_format", "user", "quality", "style"})
 
@@ -61,16 +61,24 @@ class PolloAdapter(NoChat, NoEmbeddings):
         base = target.base_url.rstrip("/")
         headers = self.headers(cred)
         task_input = {k: v for k, v in body.items() if k not in _OPENAI_ONLY}
-        response = await send(self._session, self.name, "POST", f"{base}/generation/{target.model.strip('/')}",
-                              headers=headers, opts=opts, payload={"input": task_input})
+        response = await send(
+            self._session,
+            self.name,
+            "POST",
+            f"{base}/generation/{target.model.strip('/')}",
+            headers=headers,
+            opts=opts,
+            payload={"input": task_input},
+        )
         passed = passthrough_headers(response.headers)
         task_id = str(unwrap(await read_json(self.name, response)).get("taskId", ""))
         if not task_id or "/" in task_id:
             raise ProviderError("upstream_error", "pollo: the task was not accepted")
 
         async def poll() -> JobState:
-            reply = await send(self._session, self.name, "GET", f"{base}/generation/{task_id}/status",
-                               headers=headers, opts=opts)
+            reply = await send(
+                self._session, self.name, "GET", f"{base}/generation/{task_id}/status", headers=headers, opts=opts
+            )
             return task_state(unwrap(await read_json(self.name, reply)))
 
         state = await wait_for_job(poll, opts.timeout_s)

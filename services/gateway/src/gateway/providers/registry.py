@@ -31,9 +31,23 @@ from gateway.providers.vertex import VertexAdapter
 from gateway.providers.xai import XaiAdapter
 
 SIMPLE_ADAPTERS: tuple[type[ProviderAdapter], ...] = (
-    OpenAIAdapter, AnthropicAdapter, GoogleAdapter, AzureAdapter, GroqAdapter, TogetherAdapter,
-    FireworksAdapter, DeepInfraAdapter, BasetenAdapter, NebiusAdapter, PerplexityAdapter, MoonshotAdapter,
-    MiniMaxAdapter, XaiAdapter, FalAdapter, PolloAdapter, CohereAdapter,
+    OpenAIAdapter,
+    AnthropicAdapter,
+    GoogleAdapter,
+    AzureAdapter,
+    GroqAdapter,
+    TogetherAdapter,
+    FireworksAdapter,
+    DeepInfraAdapter,
+    BasetenAdapter,
+    NebiusAdapter,
+    PerplexityAdapter,
+    MoonshotAdapter,
+    MiniMaxAdapter,
+    XaiAdapter,
+    FalAdapter,
+    PolloAdapter,
+    CohereAdapter,
 )
 
 

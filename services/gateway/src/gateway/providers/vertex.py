@@ -66,8 +66,10 @@ class VertexAdapter(NoEmbeddings, NoImages):
         if not project:
             raise ProviderError("upstream_auth_failed", "vertex: no project id in the integration or key file")
         publisher = "anthropic" if is_claude(target.model) else "google"
-        return (f"{target.base_url.rstrip('/')}/projects/{project}/locations/{location_of(target)}"
-                f"/publishers/{publisher}/models/{bare_model(target.model)}:{method}")
+        return (
+            f"{target.base_url.rstrip('/')}/projects/{project}/locations/{location_of(target)}"
+            f"/publishers/{publisher}/models/{bare_model(target.model)}:{method}"
+        )
 
     async def _headers(self, cred: Credential, opts: CallOptions) -> dict[str, str]:
         out = {**JSON_HEADERS, "authorization": f"Bearer {await self._tokens.token(cred, opts)}"}
@@ -75,8 +77,9 @@ class VertexAdapter(NoEmbeddings, NoImages):
             out[name.lower()] = value.reveal()
         return out
 
-    async def _with_refresh(self, cred: Credential, opts: CallOptions,
-                            call: Callable[[dict[str, str]], Awaitable[R]]) -> R:
+    async def _with_refresh(
+        self, cred: Credential, opts: CallOptions, call: Callable[[dict[str, str]], Awaitable[R]]
+    ) -> R:
         try:
             return await call(await self._headers(cred, opts))
         except ProviderError as exc:
@@ -96,8 +99,9 @@ class VertexAdapter(NoEmbeddings, NoImages):
     async def chat(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> ChatResult:
         if not is_claude(target.model):
             url = self.url(target, cred, "generateContent")
-            return await self._with_refresh(cred, opts, lambda h: gemini_chat(
-                self._session, self.name, url, h, body, target.model, opts))
+            return await self._with_refresh(
+                cred, opts, lambda h: gemini_chat(self._session, self.name, url, h, body, target.model, opts)
+            )
         url = self.url(target, cred, "rawPredict")
         payload = self._claude_payload(body, target, False)
 
@@ -109,18 +113,21 @@ class VertexAdapter(NoEmbeddings, NoImages):
 
         return await self._with_refresh(cred, opts, call)
 
-    async def open_stream(self, body: dict[str, Any], target: Target, cred: Credential,
-                          opts: CallOptions) -> ProviderStream:
+    async def open_stream(
+        self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
+    ) -> ProviderStream:
         if not is_claude(target.model):
             url = self.url(target, cred, "streamGenerateContent") + "?alt=sse"
-            return await self._with_refresh(cred, opts, lambda h: gemini_stream(
-                self._session, self.name, url, h, body, target.model, opts))
+            return await self._with_refresh(
+                cred, opts, lambda h: gemini_stream(self._session, self.name, url, h, body, target.model, opts)
+            )
         url = self.url(target, cred, "streamRawPredict")
         payload = self._claude_payload(body, target, True)
 
         async def call(headers: dict[str, str]) -> ProviderStream:
-            response = await send(self._session, self.name, "POST", url, headers=headers, opts=opts, payload=payload,
-                                  stream=True)
+            response = await send(
+                self._session, self.name, "POST", url, headers=headers, opts=opts, payload=payload, stream=True
+            )
             return ProviderStream(self.name, response, AnthropicStreamTranslator(self.name, target.model), opts)
 
         return await self._with_refresh(cred, opts, call)

@@ -22,8 +22,14 @@ class _Circuit:
 
 
 class CircuitBreakers:
-    def __init__(self, *, threshold: int = 5, window: int = 10, cooldown_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        threshold: int = 5,
+        window: int = 10,
+        cooldown_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._threshold = threshold
         self._window = max(window, threshold)
         self._cooldown = cooldown_s

@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from shared.errors import KeyrelayError
-from shared.messages.usage import Usage
 
 from gateway.providers.errors import interrupted, map_stream_error
 from gateway.providers.sse import SseEvent
@@ -32,10 +30,17 @@ from gateway.translate.common import (
     tool_arguments,
     tool_call,
 )
+from shared.errors import KeyrelayError
+from shared.messages.usage import Usage
 
 STOP_REASONS = {
-    "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "max_tokens": "length",
-    "model_context_window_exceeded": "length", "tool_use": "tool_calls", "refusal": "content_filter",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
 }
 JSON_INSTRUCTION = "Respond with one valid JSON object and nothing else."
 _EFFORTS = frozenset({"low", "medium", "high", "xhigh", "max"})
@@ -62,8 +67,11 @@ def openai_to_anthropic_request(body: dict[str, Any]) -> dict[str, Any]:
             raise KeyrelayError("invalid_request", f"unsupported message role {role!r}", param="messages")
     if messages and messages[0]["role"] != "user":
         messages.insert(0, {"role": "user", "content": [{"type": "text", "text": "."}]})
-    out: dict[str, Any] = {"model": body.get("model"), "max_tokens": max_tokens_of(body) or DEFAULT_MAX_TOKENS,
-                           "messages": messages}
+    out: dict[str, Any] = {
+        "model": body.get("model"),
+        "max_tokens": max_tokens_of(body) or DEFAULT_MAX_TOKENS,
+        "messages": messages,
+    }
     _sampling(body, out)
     _tools(body, out)
     _response_format(body, out, system)
@@ -96,8 +104,9 @@ def _user_block(part: dict[str, Any]) -> dict[str, Any]:
         if inline is not None:
             return {"type": "image", "source": {"type": "base64", "media_type": inline[0], "data": inline[1]}}
         return {"type": "image", "source": {"type": "url", "url": url}}
-    raise KeyrelayError("invalid_request", f"content part {kind!r} is not supported for Anthropic models",
-                        param="messages")
+    raise KeyrelayError(
+        "invalid_request", f"content part {kind!r} is not supported for Anthropic models", param="messages"
+    )
 
 
 def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -106,14 +115,23 @@ def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
         blocks.append({"type": "text", "text": text})
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
-        blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"),
-                       "input": tool_arguments(function.get("arguments"))})
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id"),
+                "name": function.get("name"),
+                "input": tool_arguments(function.get("arguments")),
+            }
+        )
     return blocks
 
 
 def _tool_result(message: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "tool_result", "tool_use_id": message.get("tool_call_id"),
-            "content": text_of(message.get("content"))}
+    return {
+        "type": "tool_result",
+        "tool_use_id": message.get("tool_call_id"),
+        "content": text_of(message.get("content")),
+    }
 
 
 def _sampling(body: dict[str, Any], out: dict[str, Any]) -> None:
@@ -154,8 +172,10 @@ def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
 
 def _tool(tool: dict[str, Any]) -> dict[str, Any]:
     function = tool.get("function") or {}
-    out: dict[str, Any] = {"name": function.get("name"),
-                           "input_schema": function.get("parameters") or {"type": "object", "properties": {}}}
+    out: dict[str, Any] = {
+        "name": function.get("name"),
+        "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
+    }
     if function.get("description"):
         out["description"] = function["description"]
     return out
@@ -187,10 +207,14 @@ def anthropic_usage(raw: Any, previous: Usage | None = None) -> Usage:
     prompt = (int(fresh) + cached + written) if isinstance(fresh, int) else base.prompt_tokens
     output = raw.get("output_tokens")
     completion = int(output) if isinstance(output, int) else base.completion_tokens
-    return Usage(prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached,
-                 cache_write_tokens=written,
-                 reasoning_tokens=int(thinking) if isinstance(thinking, int) else base.reasoning_tokens,
-                 total_tokens=prompt + completion)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cached_tokens=cached,
+        cache_write_tokens=written,
+        reasoning_tokens=int(thinking) if isinstance(thinking, int) else base.reasoning_tokens,
+        total_tokens=prompt + completion,
+    )
 
 
 def anthropic_to_openai_response(body: dict[str, Any], model: str) -> tuple[dict[str, Any], Usage]:

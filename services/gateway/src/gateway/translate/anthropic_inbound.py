@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.errors import KeyrelayError
-from shared.messages.usage import Usage
-
 from gateway.translate.common import (
     data_url,
     dumps,
@@ -21,12 +18,27 @@ from gateway.translate.common import (
     tool_call,
     usage_from_openai,
 )
+from shared.errors import KeyrelayError
+from shared.messages.usage import Usage
 
-FINISH_TO_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
-                  "function_call": "tool_use", "content_filter": "refusal"}
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
-                403: "permission_error", 404: "not_found_error", 413: "request_too_large",
-                429: "rate_limit_error", 503: "overloaded_error", 504: "timeout_error"}
+FINISH_TO_STOP = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+}
 Event = tuple[str, dict[str, Any]]
 
 
@@ -110,8 +122,11 @@ def _image_url(source: dict[str, Any]) -> str:
 
 def _assistant_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     text = "".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
-    calls = [tool_call(str(b.get("id")), str(b.get("name")), dumps(b.get("input") or {}))
-             for b in blocks if b.get("type") == "tool_use"]
+    calls = [
+        tool_call(str(b.get("id")), str(b.get("name")), dumps(b.get("input") or {}))
+        for b in blocks
+        if b.get("type") == "tool_use"
+    ]
     message: dict[str, Any] = {"role": "assistant", "content": text or None}
     if calls:
         message["tool_calls"] = calls
@@ -121,9 +136,17 @@ def _assistant_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
 def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("name")]
     if tools:
-        out["tools"] = [{"type": "function", "function": {
-            "name": t["name"], "description": t.get("description", ""),
-            "parameters": t.get("input_schema") or {"type": "object", "properties": {}}}} for t in tools]
+        out["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t["name"],
+                    "description": t.get("description", ""),
+                    "parameters": t.get("input_schema") or {"type": "object", "properties": {}},
+                },
+            }
+            for t in tools
+        ]
     choice = body.get("tool_choice")
     if not isinstance(choice, dict):
         return
@@ -144,8 +167,10 @@ def _output_config(body: dict[str, Any], out: dict[str, Any]) -> None:
     config = body.get("output_config") or {}
     fmt = config.get("format") if isinstance(config, dict) else None
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-        out["response_format"] = {"type": "json_schema",
-                                  "json_schema": {"name": "response", "schema": fmt.get("schema") or {}}}
+        out["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "response", "schema": fmt.get("schema") or {}},
+        }
     effort = config.get("effort") if isinstance(config, dict) else None
     thinking = body.get("thinking")
     if isinstance(effort, str):
@@ -159,9 +184,12 @@ def _output_config(body: dict[str, Any], out: dict[str, Any]) -> None:
 def anthropic_usage_json(usage: Usage) -> dict[str, int]:
     """OpenAI-style totals as Anthropic usage (input excludes cache reads and writes)."""
     fresh = max(usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens, 0)
-    return {"input_tokens": fresh, "output_tokens": usage.completion_tokens,
-            "cache_creation_input_tokens": usage.cache_write_tokens,
-            "cache_read_input_tokens": usage.cached_tokens}
+    return {
+        "input_tokens": fresh,
+        "output_tokens": usage.completion_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens,
+        "cache_read_input_tokens": usage.cached_tokens,
+    }
 
 
 def openai_response_to_anthropic(body: dict[str, Any], model: str) -> dict[str, Any]:
@@ -177,12 +205,25 @@ def openai_response_to_anthropic(body: dict[str, Any], model: str) -> dict[str, 
         content.append({"type": "text", "text": text if isinstance(text, str) else _openai_text(text)})
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
-        content.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"),
-                        "input": _input(function.get("arguments"))})
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id"),
+                "name": function.get("name"),
+                "input": _input(function.get("arguments")),
+            }
+        )
     usage = usage_from_openai(body.get("usage")) or Usage()
-    return {"id": new_id("msg_"), "type": "message", "role": "assistant", "model": model, "content": content,
-            "stop_reason": FINISH_TO_STOP.get(str(choice.get("finish_reason")), "end_turn"),
-            "stop_sequence": None, "usage": anthropic_usage_json(usage)}
+    return {
+        "id": new_id("msg_"),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": FINISH_TO_STOP.get(str(choice.get("finish_reason")), "end_turn"),
+        "stop_sequence": None,
+        "usage": anthropic_usage_json(usage),
+    }
 
 
 def _openai_text(parts: Any) -> str:
@@ -239,9 +280,16 @@ class AnthropicStreamEmitter:
 
     def finish(self, usage: Usage | None) -> list[Event]:
         events = [*self._start(), *self._close()]
-        events.append(("message_delta", {"type": "message_delta",
-                                         "delta": {"stop_reason": self._stop_reason, "stop_sequence": None},
-                                         "usage": anthropic_usage_json(usage or Usage())}))
+        events.append(
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": self._stop_reason, "stop_sequence": None},
+                    "usage": anthropic_usage_json(usage or Usage()),
+                },
+            )
+        )
         events.append(("message_stop", {"type": "message_stop"}))
         return events
 
@@ -252,9 +300,16 @@ class AnthropicStreamEmitter:
         if self._started:
             return []
         self._started = True
-        message: dict[str, Any] = {"id": new_id("msg_"), "type": "message", "role": "assistant", "model": self._model,
-                   "content": [], "stop_reason": None, "stop_sequence": None,
-                   "usage": {"input_tokens": 0, "output_tokens": 0}}
+        message: dict[str, Any] = {
+            "id": new_id("msg_"),
+            "type": "message",
+            "role": "assistant",
+            "model": self._model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }
         return [("message_start", {"type": "message_start", "message": message})]
 
     def _close(self) -> list[Event]:
@@ -275,8 +330,11 @@ class AnthropicStreamEmitter:
     def _delta(self, kind: str, delta: dict[str, Any]) -> list[Event]:
         events: list[Event] = []
         if self._open is None or self._open[0] != kind:
-            block = {"type": "text", "text": ""} if kind == "text" else {"type": "thinking", "thinking": "",
-                                                                          "signature": ""}
+            block = (
+                {"type": "text", "text": ""}
+                if kind == "text"
+                else {"type": "thinking", "thinking": "", "signature": ""}
+            )
             events = self._begin(kind, block)
         assert self._open is not None  # noqa: S101 - _begin just opened it
         events.append(("content_block_delta", {"type": "content_block_delta", "index": self._open[1], "delta": delta}))
@@ -287,14 +345,25 @@ class AnthropicStreamEmitter:
         index = int(call.get("index", 0))
         function = call.get("function") or {}
         if index not in self._tool_blocks:
-            block = {"type": "tool_use", "id": call.get("id") or new_id("toolu_"),
-                     "name": function.get("name", ""), "input": {}}
+            block = {
+                "type": "tool_use",
+                "id": call.get("id") or new_id("toolu_"),
+                "name": function.get("name", ""),
+                "input": {},
+            }
             events = self._begin("tool", block)
             self._tool_blocks[index] = self._blocks - 1
         fragment = function.get("arguments")
         if fragment:
             # An interleaved fragment for an earlier call keeps its own block index (the SDKs index by it).
-            events.append(("content_block_delta", {"type": "content_block_delta", "index": self._tool_blocks[index],
-                                                   "delta": {"type": "input_json_delta", "partial_json": fragment}}))
+            events.append(
+                (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": self._tool_blocks[index],
+                        "delta": {"type": "input_json_delta", "partial_json": fragment},
+                    },
+                )
+            )
         return events
-

@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from shared.errors import KeyrelayError
-from shared.messages.usage import Usage
 
 from gateway.providers.errors import interrupted, map_stream_error
 from gateway.providers.sse import SseEvent
@@ -27,6 +25,8 @@ from gateway.translate.common import (
     text_of,
     tool_call,
 )
+from shared.errors import KeyrelayError
+from shared.messages.usage import Usage
 
 FINISH_REASONS = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls"}
 _THINKING_BUDGET = {"low": 1024, "medium": 4096, "high": 16384, "xhigh": 32768, "max": 32768}
@@ -39,8 +39,13 @@ def openai_to_cohere_request(body: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"model": body.get("model"), "messages": messages}
     if (max_tokens := max_tokens_of(body)) is not None:
         out["max_tokens"] = max_tokens
-    for src, dst in (("temperature", "temperature"), ("top_p", "p"), ("seed", "seed"),
-                     ("frequency_penalty", "frequency_penalty"), ("presence_penalty", "presence_penalty")):
+    for src, dst in (
+        ("temperature", "temperature"),
+        ("top_p", "p"),
+        ("seed", "seed"),
+        ("frequency_penalty", "frequency_penalty"),
+        ("presence_penalty", "presence_penalty"),
+    ):
         if isinstance(body.get(src), int | float):
             out[dst] = body[src]
     if stops := stop_list(body.get("stop")):
@@ -73,13 +78,17 @@ def _message(message: dict[str, Any]) -> dict[str, Any]:
         if text := text_of(message.get("content")):
             out["content"] = text
         if message.get("tool_calls"):
-            out["tool_calls"] = [tool_call(str(c.get("id")), str((c.get("function") or {}).get("name")),
-                                           str((c.get("function") or {}).get("arguments") or "{}"))
-                                 for c in message["tool_calls"]]
+            out["tool_calls"] = [
+                tool_call(
+                    str(c.get("id")),
+                    str((c.get("function") or {}).get("name")),
+                    str((c.get("function") or {}).get("arguments") or "{}"),
+                )
+                for c in message["tool_calls"]
+            ]
         return out
     if role == "tool":
-        return {"role": "tool", "tool_call_id": message.get("tool_call_id"),
-                "content": text_of(message.get("content"))}
+        return {"role": "tool", "tool_call_id": message.get("tool_call_id"), "content": text_of(message.get("content"))}
     raise KeyrelayError("invalid_request", f"unsupported message role {role!r}", param="messages")
 
 
@@ -91,9 +100,15 @@ def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
         tools = [t for t in tools if (t.get("function") or {}).get("name") == name]
         choice = "required"
     if tools:
-        out["tools"] = [{"type": "function", "function": {k: v for k, v in (t.get("function") or {}).items()
-                                                          if k in ("name", "description", "parameters")}}
-                        for t in tools]
+        out["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    k: v for k, v in (t.get("function") or {}).items() if k in ("name", "description", "parameters")
+                },
+            }
+            for t in tools
+        ]
         if any((t.get("function") or {}).get("strict") for t in tools):
             out["strict_tools"] = True
         if choice == "required":
@@ -109,8 +124,12 @@ def cohere_usage(raw: Any) -> Usage:
     tokens = raw.get("tokens") if isinstance(raw.get("tokens"), dict) else {}
     prompt = int(billed.get("input_tokens") or tokens.get("input_tokens") or 0)
     completion = int(billed.get("output_tokens") or tokens.get("output_tokens") or 0)
-    return Usage(prompt_tokens=prompt, completion_tokens=completion, cached_tokens=int(raw.get("cached_tokens") or 0),
-                 total_tokens=prompt + completion)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cached_tokens=int(raw.get("cached_tokens") or 0),
+        total_tokens=prompt + completion,
+    )
 
 
 def _finish(reason: Any, provider: str) -> str:
@@ -130,13 +149,19 @@ def cohere_to_openai_response(
             texts.append(str(item.get("text", "")))
         elif item.get("type") == "thinking":
             thoughts.append(str(item.get("thinking", "")))
-    calls = [tool_call(str(c.get("id")), str((c.get("function") or {}).get("name")),
-                       str((c.get("function") or {}).get("arguments") or "{}"))
-             for c in message.get("tool_calls") or []]
+    calls = [
+        tool_call(
+            str(c.get("id")),
+            str((c.get("function") or {}).get("name")),
+            str((c.get("function") or {}).get("arguments") or "{}"),
+        )
+        for c in message.get("tool_calls") or []
+    ]
     usage = cohere_usage(body.get("usage"))
     finish = _finish(body.get("finish_reason"), provider)
-    return completion_body(model, assistant_message("".join(texts), calls, "".join(thoughts)), finish, usage,
-                           body.get("id")), usage
+    return completion_body(
+        model, assistant_message("".join(texts), calls, "".join(thoughts)), finish, usage, body.get("id")
+    ), usage
 
 
 # --- stream ------------------------------------------------------------------------------------
@@ -186,8 +211,9 @@ class CohereStreamTranslator:
     def _tool(self, kind: str, index: int, call: dict[str, Any]) -> list[dict[str, Any]]:
         function = call.get("function") or {}
         if kind == "tool-call-start":
-            return self._out.tool_start(index, str(call.get("id")), str(function.get("name")),
-                                        str(function.get("arguments") or ""))
+            return self._out.tool_start(
+                index, str(call.get("id")), str(function.get("name")), str(function.get("arguments") or "")
+            )
         return self._out.tool_args(index, str(function.get("arguments") or ""))
 
     def _end(self, delta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -213,8 +239,13 @@ def cohere_request_to_openai(body: dict[str, Any]) -> dict[str, Any]:
         if message.get("role") == "assistant":
             converted.setdefault("content", None)
         out["messages"].append(converted)
-    for src, dst in (("max_tokens", "max_tokens"), ("temperature", "temperature"), ("p", "top_p"),
-                     ("seed", "seed"), ("stop_sequences", "stop")):
+    for src, dst in (
+        ("max_tokens", "max_tokens"),
+        ("temperature", "temperature"),
+        ("p", "top_p"),
+        ("seed", "seed"),
+        ("stop_sequences", "stop"),
+    ):
         if src in body:
             out[dst] = body[src]
     if body.get("tools"):
@@ -224,6 +255,9 @@ def cohere_request_to_openai(body: dict[str, Any]) -> dict[str, Any]:
     fmt = body.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_object":
         schema = fmt.get("json_schema")
-        out["response_format"] = ({"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
-                                  if schema else {"type": "json_object"})
+        out["response_format"] = (
+            {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
+            if schema
+            else {"type": "json_object"}
+        )
     return out

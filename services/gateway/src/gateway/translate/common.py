@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import msgspec
+
 from shared.errors import KeyrelayError
 from shared.messages.usage import Usage
 
@@ -36,8 +37,7 @@ def tool_arguments(raw: Any) -> dict[str, Any]:
     try:
         value = loads(raw)
     except (msgspec.DecodeError, TypeError):
-        raise KeyrelayError("invalid_request", "tool call arguments must be a JSON object",
-                            param="messages") from None
+        raise KeyrelayError("invalid_request", "tool call arguments must be a JSON object", param="messages") from None
     if not isinstance(value, dict):
         raise KeyrelayError("invalid_request", "tool call arguments must be a JSON object", param="messages")
     return value
@@ -59,8 +59,13 @@ def data_url(media_type: str, data: str) -> str:
 
 def guess_image_type(url: str) -> str:
     path = url.split("?", 1)[0].lower()
-    for ext, media in ((".png", "image/png"), (".gif", "image/gif"), (".webp", "image/webp"),
-                       (".heic", "image/heic"), (".pdf", "application/pdf")):
+    for ext, media in (
+        (".png", "image/png"),
+        (".gif", "image/gif"),
+        (".webp", "image/webp"),
+        (".heic", "image/heic"),
+        (".pdf", "application/pdf"),
+    ):
         if path.endswith(ext):
             return media
     return "image/jpeg"
@@ -136,8 +141,12 @@ def merge_usage_json(usage: Usage, raw: Any) -> dict[str, Any]:
     normal = usage_to_openai(usage)
     if not isinstance(raw, dict):
         return normal
-    out = {**raw, "prompt_tokens": normal["prompt_tokens"], "completion_tokens": normal["completion_tokens"],
-           "total_tokens": normal["total_tokens"]}
+    out = {
+        **raw,
+        "prompt_tokens": normal["prompt_tokens"],
+        "completion_tokens": normal["completion_tokens"],
+        "total_tokens": normal["total_tokens"],
+    }
     for key in ("prompt_tokens_details", "completion_tokens_details"):
         details = raw.get(key)
         out[key] = {**(details if isinstance(details, dict) else {}), **normal[key]}
@@ -166,8 +175,9 @@ def _int(value: Any) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
-def completion_body(model: str, message: dict[str, Any], finish_reason: str, usage: Usage,
-                    response_id: str | None = None) -> dict[str, Any]:
+def completion_body(
+    model: str, message: dict[str, Any], finish_reason: str, usage: Usage, response_id: str | None = None
+) -> dict[str, Any]:
     """An OpenAI `chat.completion` object with one choice."""
     return {
         "id": response_id or new_id("chatcmpl-"),
@@ -205,8 +215,13 @@ class ChunkBuilder:
         self._role_sent = False
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        }
 
     def role(self) -> list[dict[str, Any]]:
         if self._role_sent:

@@ -13,8 +13,6 @@ import binascii
 from typing import Any
 
 import msgspec
-from shared.errors import KeyrelayError
-from shared.messages.usage import Usage
 
 from gateway.providers.errors import interrupted, map_stream_error
 from gateway.providers.sse import SseEvent
@@ -36,15 +34,26 @@ from gateway.translate.common import (
     tool_arguments,
     tool_call,
 )
+from shared.errors import KeyrelayError
+from shared.messages.usage import Usage
 
 SIGNATURE_MARK = "__sig_"
-FILTER_REASONS = frozenset({
-    "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
-    "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION", "NO_IMAGE", "IMAGE_OTHER",
-})
+FILTER_REASONS = frozenset(
+    {
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+        "NO_IMAGE",
+        "IMAGE_OTHER",
+    }
+)
 ERROR_REASONS = frozenset({"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"})
-_THINKING_BUDGET = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768,
-                    "max": 32768}
+_THINKING_BUDGET = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 32768}
 _MAX_STOPS = 5
 
 
@@ -115,8 +124,9 @@ def _user_part(part: dict[str, Any]) -> dict[str, Any]:
         if inline is not None:
             return {"inlineData": {"mimeType": inline[0], "data": inline[1]}}
         return {"fileData": {"mimeType": guess_image_type(url), "fileUri": url}}
-    raise KeyrelayError("invalid_request", f"content part {kind!r} is not supported for Gemini models",
-                        param="messages")
+    raise KeyrelayError(
+        "invalid_request", f"content part {kind!r} is not supported for Gemini models", param="messages"
+    )
 
 
 def _model_parts(message: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
@@ -140,8 +150,9 @@ def _function_response(message: dict[str, Any], names: dict[str, str]) -> dict[s
     call_id = str(message.get("tool_call_id", ""))
     name = names.get(call_id)
     if name is None:
-        raise KeyrelayError("invalid_request", "a tool message must answer a tool call of an earlier assistant turn",
-                            param="messages")
+        raise KeyrelayError(
+            "invalid_request", "a tool message must answer a tool call of an earlier assistant turn", param="messages"
+        )
     text = text_of(message.get("content"))
     try:
         value = loads(text) if text else {}
@@ -153,8 +164,13 @@ def _function_response(message: dict[str, Any], names: dict[str, str]) -> dict[s
 
 def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {}
-    for src, dst in (("temperature", "temperature"), ("top_p", "topP"), ("seed", "seed"),
-                     ("presence_penalty", "presencePenalty"), ("frequency_penalty", "frequencyPenalty")):
+    for src, dst in (
+        ("temperature", "temperature"),
+        ("top_p", "topP"),
+        ("seed", "seed"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+    ):
         if isinstance(body.get(src), int | float):
             config[dst] = body[src]
     if (max_tokens := max_tokens_of(body)) is not None:
@@ -204,9 +220,13 @@ def gemini_usage(raw: Any) -> Usage:
     prompt = int(raw.get("promptTokenCount") or 0) + int(raw.get("toolUsePromptTokenCount") or 0)
     thoughts = int(raw.get("thoughtsTokenCount") or 0)
     completion = int(raw.get("candidatesTokenCount") or 0) + thoughts
-    return Usage(prompt_tokens=prompt, completion_tokens=completion,
-                 cached_tokens=int(raw.get("cachedContentTokenCount") or 0), reasoning_tokens=thoughts,
-                 total_tokens=int(raw.get("totalTokenCount") or 0) or prompt + completion)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cached_tokens=int(raw.get("cachedContentTokenCount") or 0),
+        reasoning_tokens=thoughts,
+        total_tokens=int(raw.get("totalTokenCount") or 0) or prompt + completion,
+    )
 
 
 def finish_reason(reason: str | None, called: bool, provider: str) -> str:
@@ -238,14 +258,22 @@ def gemini_to_openai_response(
             elif isinstance(part.get("text"), str):
                 (thoughts if part.get("thought") else texts).append(part["text"])
         finish = finish_reason(candidate.get("finishReason"), bool(calls), provider)
-        choices.append({"index": int(candidate.get("index", position)), "logprobs": None, "finish_reason": finish,
-                        "message": assistant_message("".join(texts), calls, "".join(thoughts))})
+        choices.append(
+            {
+                "index": int(candidate.get("index", position)),
+                "logprobs": None,
+                "finish_reason": finish,
+                "message": assistant_message("".join(texts), calls, "".join(thoughts)),
+            }
+        )
     if not choices:  # the prompt itself was blocked (promptFeedback.blockReason)
-        choices.append({"index": 0, "logprobs": None, "finish_reason": "content_filter",
-                        "message": assistant_message("", [])})
+        choices.append(
+            {"index": 0, "logprobs": None, "finish_reason": "content_filter", "message": assistant_message("", [])}
+        )
     response_id = body.get("responseId")
-    out = completion_body(model, choices[0]["message"], choices[0]["finish_reason"], usage,
-                          str(response_id) if response_id else None)
+    out = completion_body(
+        model, choices[0]["message"], choices[0]["finish_reason"], usage, str(response_id) if response_id else None
+    )
     out["choices"] = choices
     return out, usage
 
@@ -319,20 +347,36 @@ def gemini_request_to_openai(body: dict[str, Any], model: str) -> dict[str, Any]
             messages.extend(_openai_user(parts, pending))
     out: dict[str, Any] = {"model": model, "messages": messages}
     config = body.get("generationConfig") or {}
-    for src, dst in (("temperature", "temperature"), ("topP", "top_p"), ("seed", "seed"),
-                     ("maxOutputTokens", "max_tokens"), ("stopSequences", "stop")):
+    for src, dst in (
+        ("temperature", "temperature"),
+        ("topP", "top_p"),
+        ("seed", "seed"),
+        ("maxOutputTokens", "max_tokens"),
+        ("stopSequences", "stop"),
+    ):
         if src in config:
             out[dst] = config[src]
     if config.get("responseMimeType") == "application/json":
         schema = config.get("responseJsonSchema")
-        out["response_format"] = ({"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
-                                  if schema else {"type": "json_object"})
+        out["response_format"] = (
+            {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
+            if schema
+            else {"type": "json_object"}
+        )
     declarations = [d for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
     if declarations:
-        out["tools"] = [{"type": "function", "function": {
-            "name": d.get("name"), "description": d.get("description", ""),
-            "parameters": d.get("parametersJsonSchema") or d.get("parameters") or {}}} for d in declarations]
-    mode = ((body.get("toolConfig") or {}).get("functionCallingConfig") or {})
+        out["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": d.get("name"),
+                    "description": d.get("description", ""),
+                    "parameters": d.get("parametersJsonSchema") or d.get("parameters") or {},
+                },
+            }
+            for d in declarations
+        ]
+    mode = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
     if mode.get("allowedFunctionNames"):
         out["tool_choice"] = {"type": "function", "function": {"name": mode["allowedFunctionNames"][0]}}
     elif mode.get("mode") in ("AUTO", "NONE", "ANY"):
@@ -360,8 +404,11 @@ def _openai_user(parts: list[dict[str, Any]], pending: dict[str, list[str]]) -> 
             response = part["functionResponse"]
             ids = pending.get(str(response.get("name"))) or [new_id("call_")]
             value = response.get("response")
-            text = value["result"] if isinstance(value, dict) and set(value) == {"result"} and \
-                isinstance(value["result"], str) else dumps(value)
+            text = (
+                value["result"]
+                if isinstance(value, dict) and set(value) == {"result"} and isinstance(value["result"], str)
+                else dumps(value)
+            )
             out.append({"role": "tool", "tool_call_id": ids.pop(0), "content": text})
         elif isinstance(part.get("text"), str):
             items.append({"type": "text", "text": part["text"]})
