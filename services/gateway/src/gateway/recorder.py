@@ -42,6 +42,24 @@ class RequestRecord:
     trace_id: str | None = None
     content: dict[str, Any] | None = None
 
+    # --- content logging (only when the project turned it on; off by default) ----------------------
+    def capture_request(self, body: dict[str, Any]) -> None:
+        if self.principal.content_logging:
+            kept = {k: body[k] for k in ("messages", "system", "input", "prompt", "tools") if k in body}
+            self.content = {"request": kept, "response": None}
+
+    def capture_answer(self, body: dict[str, Any]) -> None:
+        if self.content is not None:
+            choices = body.get("choices") or [{}]
+            self.content["response"] = (choices[0].get("message") or {}).get("content")
+
+    def capture_chunk(self, chunk: dict[str, Any]) -> None:
+        if self.content is not None:
+            for choice in chunk.get("choices") or []:
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    self.content["response"] = (self.content.get("response") or "") + text
+
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 3)
 

@@ -103,6 +103,7 @@ async def relay(
             yield piece
         if first is not None:
             record.mark_first_byte()
+            record.capture_chunk(first)
             if on_chunk:
                 on_chunk(first)
             for piece in fmt.chunk(first):
@@ -116,6 +117,7 @@ async def relay(
                 raise ProviderError("upstream_timeout", "upstream stream stalled") from None
             last = chunk
             record.mark_first_byte()
+            record.capture_chunk(chunk)
             if on_chunk:
                 on_chunk(chunk)
             for piece in fmt.chunk(chunk):

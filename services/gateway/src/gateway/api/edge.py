@@ -71,6 +71,7 @@ async def begin(
     record = RequestRecord(
         request_id=rid, principal=principal, endpoint=endpoint, model_requested=model, trace_id=trace_id(request)
     )
+    record.capture_request(body)
     return record, body
 
 

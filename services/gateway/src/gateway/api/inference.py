@@ -114,6 +114,7 @@ async def chat_completions(request: Request[Any, Any, Any], gw: GatewayState) ->
         return fail(gw, record, exc)
     record.mark_first_byte()
     record.set_usage(result.usage)
+    record.capture_answer(result.body)
     gw.recorder.finish(record, status=200)
     return json_response(result.body, response_headers(record, result.headers))
 

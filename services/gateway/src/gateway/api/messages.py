@@ -72,6 +72,7 @@ async def messages(request: Request[Any, Any, Any], gw: GatewayState) -> Respons
         return _anthropic_error(fail(gw, record, exc))
     record.mark_first_byte()
     record.set_usage(result.usage)
+    record.capture_answer(result.body)
     gw.recorder.finish(record, status=200)
     return json_response(openai_response_to_anthropic(result.body, model), response_headers(record, result.headers))
 
