@@ -4,12 +4,14 @@ Gemini, Vertex, Azure and OpenAI-compatible integrations, streaming and not (iss
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 import anthropic
 import httpx
 import openai
 import pytest
+from pymongo import MongoClient
 
 from shared.stack import EmbeddedStack
 from tests.conftest import FakeServer, Org, bootstrap
@@ -93,3 +95,34 @@ def test_the_anthropic_sdk_gets_answers_from_every_provider_family(sdk_org: tupl
         final = stream.get_final_message()
     assert "hello events" in streamed
     assert final.usage.output_tokens > 0
+
+
+def test_embeddings_and_fal_images_go_through_the_gateway_with_cost(
+    stack: EmbeddedStack, fake: FakeServer, org: Org
+) -> None:
+    """`/v1/embeddings` reaches OpenAI with usage; `/v1/images/generations` awaits a FAL queue job and
+    prices it per image from the catalog."""
+    client = openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key=org.api_key(), max_retries=0)
+    org.owner.put("/integrations/openai-main/models", json={"enabled": ["gpt-4o-mini", "text-embedding-3-small"]})
+    vectors = client.embeddings.create(model="@openai-main/text-embedding-3-small", input=["one", "two"])
+    assert len(vectors.data) == 2
+    assert vectors.usage.total_tokens > 0
+    fal_key = f"fal-{secrets.token_hex(12)}"
+    fake.add_key("fal", fal_key)
+    created = org.owner.post("/integrations", json={
+        "provider": "fal", "name": "fal", "slug": f"fal-{secrets.token_hex(3)}", "credentials": {"api_key": fal_key},
+        "models": {"enabled": ["fal-ai/flux/schnell"]}})
+    assert created.status_code == 201, created.text
+    raw = client.images.with_raw_response.generate(model=f"@{created.json()['slug']}/fal-ai/flux/schnell",
+                                                  prompt="a lighthouse")
+    image = raw.parse()
+    assert image.data
+    assert image.data[0].url
+    with MongoClient(stack.mongodb_uri) as mongo:
+        deadline = time.monotonic() + 10
+        doc = None
+        while doc is None and time.monotonic() < deadline:
+            doc = mongo["keyrelay_activity"]["requests"].find_one({"_id": raw.headers["x-request-id"]})
+            time.sleep(0.1)
+    assert doc is not None
+    assert doc["cost_usd"] == pytest.approx(0.003)
