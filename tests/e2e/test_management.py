@@ -119,10 +119,10 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/activity/{request_id_:str}"): "read",
     ("GET", "/api/v1/audit"): "owner",
     ("GET", "/api/v1/configs"): "read",
-    ("POST", "/api/v1/configs"): "owner",
+    ("POST", "/api/v1/configs"): "admin",
     ("GET", "/api/v1/configs/{name:str}"): "read",
-    ("PUT", "/api/v1/configs/{name:str}"): "owner",
-    ("DELETE", "/api/v1/configs/{name:str}"): "owner",
+    ("PUT", "/api/v1/configs/{name:str}"): "admin",
+    ("DELETE", "/api/v1/configs/{name:str}"): "admin",
     ("POST", "/api/v1/route/explain"): "project",
 }
 ROLES = ("owner", "admin", "developer", "other_org", "anonymous")
@@ -184,6 +184,7 @@ class World:
             "/virtual-models",
             json={"name": vm, "project_id": self.project, "targets": [{"model": f"@{slug}/gpt-4o-mini"}]},
         )
+        owner.post("/configs", json={"name": vm, "project_id": self.project, "targets": [{"integration": slug}]})
         return {
             "slug": slug,
             "project_id": project if True else self.project,
@@ -219,6 +220,7 @@ class World:
             },
             ("POST", "/api/v1/configs"): {
                 "name": f"c-{secrets.token_hex(4)}",
+                "project_id": self.project,
                 "targets": [{"integration": ids.get("slug", "none")}],
             },
             ("PUT", "/api/v1/configs/{name:str}"): {"targets": [{"integration": ids.get("slug", "none")}]},

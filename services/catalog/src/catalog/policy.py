@@ -50,8 +50,8 @@ RULES: Final[dict[type[Msg], Rule]] = {
     m.DeleteVirtualModel: "project_admin",
     m.ListConfigs: "member",
     m.GetConfig: "member",
-    m.PutConfig: "owner",
-    m.DeleteConfig: "owner",
+    m.PutConfig: "project_admin",
+    m.DeleteConfig: "project_admin",
 }
 
 

@@ -93,8 +93,10 @@ class CatalogRepository:
         ).sort("created_at", ASCENDING)
         return [doc async for doc in cursor]
 
-    async def configs_for(self, org_id: str) -> list[Doc]:
-        return [doc async for doc in self.configs.find({"org_id": org_id})]
+    async def configs_for(self, org_id: str, project_id: str) -> list[Doc]:
+        """Org-wide configs and the project's own (which shadow org-wide ones of the same name)."""
+        cursor = self.configs.find({"org_id": org_id, "project_id": {"$in": [None, project_id]}})
+        return sorted([doc async for doc in cursor], key=lambda d: d.get("project_id") is not None)
 
     async def virtual_models_for(self, org_id: str, project_id: str) -> list[Doc]:
         cursor = self.virtual_models.find({"org_id": org_id, "project_id": {"$in": [None, project_id]}})

@@ -95,7 +95,7 @@ class Catalog:
         repo = self.ctx.repo
         integrations = await repo.routable_integrations(req.org_id, req.project_id)
         virtual = await repo.virtual_models_for(req.org_id, req.project_id)
-        configs = await repo.configs_for(req.org_id)
+        configs = await repo.configs_for(req.org_id, req.project_id)
         return build_snapshot(req.org_id, req.project_id, integrations, virtual, self.ctx.models, configs)
 
     async def report(self, req: m.IntegrationReport) -> m.Ack:

@@ -8,11 +8,13 @@ from typing import Any
 
 import msgspec
 
+from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx, Handler, Reply
 from catalog.policy import require
 from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
+from shared.messages.base import Msg
 from shared.tokens import new_id
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -52,6 +54,7 @@ def _view(doc: dict[str, Any]) -> dict[str, Any]:
     current = next(v for v in doc["versions"] if v["version"] == doc["current_version"])
     return {
         "name": doc["name"],
+        "project_id": doc.get("project_id"),
         "version": doc["current_version"],
         "config": current["node"],
         "versions": [
@@ -69,24 +72,39 @@ async def _slugs(ctx: Ctx, org_id: str) -> set[str]:
     return {d["slug"] for d in await ctx.repo.find_all(ctx.repo.integrations, org_id) if d.get("status") != "pending"}
 
 
+def _visible(who: m.MemberPrincipal, doc: dict[str, Any]) -> bool:
+    return who.org_role == "owner" or doc.get("project_id") in (None, *who.projects)
+
+
 async def list_configs(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListConfigs) -> Reply:
     require(who, cmd)
-    return Reply(200, {"data": [_view(d) for d in await ctx.repo.find_all(ctx.repo.configs, who.org_id)]})
+    docs = await ctx.repo.find_all(ctx.repo.configs, who.org_id)
+    return Reply(200, {"data": [_view(d) for d in docs if _visible(who, d)]})
 
 
 async def get_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetConfig) -> Reply:
     require(who, cmd)
     doc = await ctx.repo.get(ctx.repo.configs, who.org_id, name=cmd.name)
-    if doc is None:
+    if doc is None or not _visible(who, doc):
         raise KeyrelayError("not_found", "config not found", param="name")
     return Reply(200, _view(doc))
 
 
+def _authorize(who: m.MemberPrincipal, command: Msg, project_id: str | None) -> None:
+    """Org-wide configs are the owners'; a project's configs are also its admins'."""
+    if project_id is None and who.org_role != "owner":
+        raise KeyrelayError("owner_required", "only owners manage org-wide configs")
+    require(who, command, project_id)
+
+
 async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Reply:
-    require(who, cmd)
     if not _NAME.match(cmd.name):
         raise KeyrelayError("invalid_request", "name must be 1-64 of [a-z0-9._-]", param="name")
     doc = await ctx.repo.get(ctx.repo.configs, who.org_id, name=cmd.name)
+    project_id = doc.get("project_id") if doc is not None else cmd.project_id
+    _authorize(who, cmd, project_id)
+    if doc is None and project_id is not None:
+        await get_project_doc(ctx, who.org_id, project_id)
     if cmd.rollback_to is not None:
         if doc is None or not any(v["version"] == cmd.rollback_to for v in doc["versions"]):
             raise KeyrelayError("not_found", "no such config version", param="rollback_to")
@@ -109,6 +127,7 @@ async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Repl
             "_id": new_id("cfg"),
             "org_id": who.org_id,
             "name": cmd.name,
+            "project_id": project_id,
             "current_version": 1,
             "versions": [version],
             "created_at": now(),
@@ -134,10 +153,10 @@ async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Repl
 
 
 async def delete_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteConfig) -> Reply:
-    require(who, cmd)
     doc = await ctx.repo.get(ctx.repo.configs, who.org_id, name=cmd.name)
-    if doc is None:
+    if doc is None or not _visible(who, doc):
         raise KeyrelayError("not_found", "config not found", param="name")
+    _authorize(who, cmd, doc.get("project_id"))
     await ctx.repo.delete(ctx.repo.configs, who.org_id, _id=doc["_id"])
     await ctx.events.changed(who.org_id, "config", doc["_id"])
     ctx.events.audit(who, who.org_id, "config.delete", "config", doc["_id"])

@@ -398,8 +398,13 @@ async def create_config(request: Request[Any, Any, Any], gw: GatewayState, data:
     name = data.get("name")
     if not isinstance(name, str):
         raise KeyrelayError("invalid_request", "name is required", param="name")
-    body = data.get("config", {k: v for k, v in data.items() if k != "name"})
-    return await _run(request, gw, m.PutConfig(name=name, node=config_node(body), create_only=True))
+    project_id = data.get("project_id")
+    if project_id is not None and not isinstance(project_id, str):
+        raise KeyrelayError("invalid_request", "project_id must be a string", param="project_id")
+    body = data.get("config", {k: v for k, v in data.items() if k not in {"name", "project_id"}})
+    return await _run(
+        request, gw, m.PutConfig(name=name, node=config_node(body), project_id=project_id, create_only=True)
+    )
 
 
 @get("/configs/{name:str}")
@@ -417,7 +422,11 @@ async def put_config(
         if not isinstance(version, int) or isinstance(version, bool):
             raise KeyrelayError("invalid_request", "rollback_to must be a version number", param="rollback_to")
         return await _run(request, gw, m.PutConfig(name=name, rollback_to=version))
-    return await _run(request, gw, m.PutConfig(name=name, node=config_node(data.get("config", data))))
+    project_id = data.get("project_id")
+    if project_id is not None and not isinstance(project_id, str):
+        raise KeyrelayError("invalid_request", "project_id must be a string", param="project_id")
+    body = data.get("config", {k: v for k, v in data.items() if k != "project_id"})
+    return await _run(request, gw, m.PutConfig(name=name, node=config_node(body), project_id=project_id))
 
 
 @delete("/configs/{name:str}", status_code=200)
