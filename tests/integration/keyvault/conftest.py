@@ -32,7 +32,7 @@ from gateway.keyvault_client import KeyvaultClient, RevealedCredential
 from shared import subjects
 from shared.bus import BusClient
 from shared.embedded import executable, free_port, wait_for_port
-from shared.messages import keyvault as kv
+from shared.messages import keyvault as kvm
 from shared.messages.activity import AuditEvent
 from shared.tokens import new_id
 from shared.vault import seal_for_keyvault
@@ -92,8 +92,8 @@ def kv_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KvServers]:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for_port(nats_port, proc=nats_proc)  # type: ignore[arg-type]
-        wait_for_port(mongo_port, proc=mongo_proc, timeout_s=30)  # type: ignore[arg-type]
+        wait_for_port(nats_port, proc=nats_proc)
+        wait_for_port(mongo_port, proc=mongo_proc, timeout_s=30)
         yield KvServers(
             nats_url=f"nats://127.0.0.1:{nats_port}",
             nats_store=store,
@@ -147,7 +147,7 @@ class KeyvaultProcess:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            _stop(self.proc)  # type: ignore[arg-type]
+            _stop(self.proc)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -285,9 +285,9 @@ class Kv:
         role: str = "owner",
         provider: str = "openai",
         base_url: str = OPENAI_BASE,
-        scope: kv.Scope = "all",
+        scope: kvm.Scope = "all",
         assertion: bytes | None = None,
-    ) -> kv.CredentialView:
+    ) -> kvm.CredentialView:
         blob = assertion if assertion is not None else self.assertion(org_id, integration_id, operation, role=role)
         return await self.admin.put(
             assertion=blob,

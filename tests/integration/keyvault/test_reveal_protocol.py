@@ -138,7 +138,7 @@ async def test_the_gateway_rejects_a_reply_from_an_impostor_keyvault(kv_keys: di
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port, proc=proc)  # type: ignore[arg-type]
+        wait_for_port(port, proc=proc)
         nc = await nats.connect(f"nats://127.0.0.1:{port}")
         impostor = PrivateKey.generate()
 
@@ -179,7 +179,7 @@ async def test_no_keyvault_means_dependency_unavailable(kv_keys: dict[str, str])
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port, proc=proc)  # type: ignore[arg-type]
+        wait_for_port(port, proc=proc)
         nc = await nats.connect(f"nats://127.0.0.1:{port}")
         client = KeyvaultClient(BusClient(nc), SigningKey.generate(), PrivateKey.generate().public_key, timeout_s=0.5)
         with pytest.raises(KeyrelayError) as info:

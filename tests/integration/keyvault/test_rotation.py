@@ -18,7 +18,7 @@ from keyvault.rotation import rotate
 from keyvault.settings import check_random, decode_key
 from shared import subjects
 from shared.errors import KeyrelayError
-from shared.messages import keyvault as kv
+from shared.messages import keyvault as kvm
 from tests.integration.keyvault.conftest import REPO_ROOT, Kv, KvServers, db_of, kek_env
 
 K1, K2 = secrets.token_bytes(32), secrets.token_bytes(32)
@@ -60,11 +60,12 @@ async def test_rotation_under_traffic_keeps_every_reveal_working_and_leaves_noth
                 reveals += 1
             except KeyrelayError as exc:
                 errors.append(exc)
+                await asyncio.sleep(0.05)
 
     workers = [asyncio.create_task(traffic()) for _ in range(4)]
     await asyncio.sleep(0.2)
-    result: kv.Rotated = await kv.bus.request(
-        subjects.KEYVAULT_ROTATE, kv.RotateKeks(batch=5), kv.Rotated, timeout_s=60
+    result: kvm.Rotated = await kv.bus.request(
+        subjects.KEYVAULT_ROTATE, kvm.RotateKeks(batch=5), kvm.Rotated, timeout_s=60
     )
     await asyncio.sleep(0.2)
     done.set()
@@ -88,7 +89,7 @@ async def test_after_rotation_the_old_kek_can_be_retired_then_removed(kv: Kv, kv
     """Once every record is on k2, keyvault runs with k1 retired, and with k1 gone, and still reveals."""
     db, ids, _ = await seed(kv, kv_spawn, 3)
     rotator = kv_spawn(db=db, **kek_env({"k1": K1, "k2": K2}, "k2"))
-    await kv.bus.request(subjects.KEYVAULT_ROTATE, kv.RotateKeks(), kv.Rotated, timeout_s=30)
+    await kv.bus.request(subjects.KEYVAULT_ROTATE, kvm.RotateKeks(), kvm.Rotated, timeout_s=30)
     rotator.stop()
     retired = kv_spawn(db=db, **kek_env({"k1": K1, "k2": K2}, "k2", retired=["k1"]))
     await reveal_all(kv, ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import msgspec
 import pytest
@@ -12,7 +13,13 @@ from shared.errors import KeyrelayError
 from shared.vault.assertions import ASSERTION_PURPOSE, OwnerAssertion, sign_assertion, verify_assertion
 
 CATALOG = SigningKey.generate()
-ARGS = {"member_id": "mem_1", "org_id": "org_1", "org_role": "owner", "operation": "create", "integration_id": "int_1"}
+ARGS: dict[str, Any] = {
+    "member_id": "mem_1",
+    "org_id": "org_1",
+    "org_role": "owner",
+    "operation": "create",
+    "integration_id": "int_1",
+}
 
 
 def test_a_fresh_assertion_verifies_with_catalogs_key() -> None:

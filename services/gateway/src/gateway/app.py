@@ -84,6 +84,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
             if event.kind == "integration":
                 for integration_id in event.ids:
                     keyvault.invalidate(integration_id)
+            elif event.kind == "project":
+                keyvault.invalidate_org(event.org_id)  # a deleted project must lose its cached keys at once
 
         async def credential_changed(msg: NatsMsg) -> None:
             try:

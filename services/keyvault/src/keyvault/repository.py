@@ -8,6 +8,7 @@ so concurrent writers and a rotation running alongside never overwrite each othe
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any, Literal
 
@@ -98,7 +99,12 @@ class CredentialRepository:
         return result.matched_count == 1
 
     async def many(self, org_id: str, ids: list[str]) -> list[CredentialRecord]:
-        return [_from_doc(d) async for d in self.credentials.find({"org_id": org_id, "_id": {"$in": ids}})]
+        """This org's records among `ids`; a record that no longer parses is left out (reveal names it)."""
+        found: list[CredentialRecord] = []
+        async for doc in self.credentials.find({"org_id": org_id, "_id": {"$in": ids}}):
+            with contextlib.suppress(MalformedEnvelope):
+                found.append(_from_doc(doc))
+        return found
 
     async def not_on(self, kek_id: str, limit: int, *, skip_ids: list[str] | None = None) -> list[CredentialRecord]:
         query: Doc = {"envelope.kek_id": {"$ne": kek_id}}

@@ -38,8 +38,10 @@ async def rotate(
                 new = sealer.rewrap(record.envelope, record.identity)
             except VaultCryptoError as exc:
                 REWRAPS.labels(outcome="failed").inc()
-                log.error(
-                    "keyvault.rewrap_failed",  # noqa: TRY400 - the error's name is enough, no traceback integration_id=record.integration_id, kek_id=old_kek,
+                log.error(  # noqa: TRY400 - the error's name is enough, no traceback
+                    "keyvault.rewrap_failed",
+                    integration_id=record.integration_id,
+                    kek_id=old_kek,
                     error=type(exc).__name__,
                 )
                 failed.append(record.integration_id)

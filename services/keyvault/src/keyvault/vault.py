@@ -137,8 +137,10 @@ class Vault:
             raise self._deny(
                 org_id, integration_id, operation, "only organization owners may change credentials", claims
             )
-        if self._assertion_nonces.check(claims.nonce, claims.expires_at) != "first_use":
-            raise self._deny(org_id, integration_id, operation, "owner assertion already used", claims)
+        verdict = self._assertion_nonces.check(claims.nonce, claims.expires_at)
+        if verdict != "first_use":
+            reason = "owner assertion already used" if verdict == "replayed" else "too many writes at once: retry"
+            raise self._deny(org_id, integration_id, operation, reason, claims)
         return claims
 
     async def _owned(self, org_id: str, integration_id: str) -> CredentialRecord | None:
@@ -291,8 +293,10 @@ class Vault:
             secret = _payload_dict.decode(self.sealer.open(record.envelope, record.identity))
         except VaultCryptoError as exc:
             REVEALS.labels(outcome="undecryptable").inc()
-            log.error(
-                "keyvault.decrypt_failed",  # noqa: TRY400 - the error's name is enough, no traceback error=type(exc).__name__, integration_id=record.integration_id,
+            log.error(  # noqa: TRY400 - the error's name is enough, no traceback
+                "keyvault.decrypt_failed",
+                error=type(exc).__name__,
+                integration_id=record.integration_id,
                 kek_id=record.envelope.kek_id,
             )
             self._audit.record(
