@@ -8,6 +8,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from shared.embedded import free_port, wait_for_port
 from shared.stack import EmbeddedStack
@@ -168,6 +170,19 @@ def org(stack: EmbeddedStack) -> Org:
     created = bootstrap(stack)
     created.integration("openai-main")
     return created
+
+
+def wait_for_record(stack: EmbeddedStack, request_id: str, timeout_s: float = 10.0) -> dict[str, Any]:
+    """The activity document of one request, once activity has stored it."""
+    with MongoClient(stack.mongodb_uri) as client:
+        coll = client["keyrelay_activity"]["requests"]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            doc = coll.find_one({"_id": request_id})
+            if doc is not None:
+                return doc
+            time.sleep(0.1)
+    raise AssertionError(f"no activity document for {request_id}")
 
 
 def read_logs(stack: EmbeddedStack) -> str:

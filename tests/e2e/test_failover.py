@@ -13,10 +13,9 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from pymongo import MongoClient
 
 from shared.stack import EmbeddedStack
-from tests.conftest import Org, bootstrap
+from tests.conftest import Org, bootstrap, wait_for_record
 
 FAULTS = [
     "fault-429",
@@ -72,15 +71,7 @@ class Scenario:
         return response, text
 
     def record(self, request_id: str) -> dict[str, Any]:
-        with MongoClient(self.stack.mongodb_uri) as client:
-            coll = client["keyrelay_activity"]["requests"]
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                doc = coll.find_one({"_id": request_id})
-                if doc is not None:
-                    return doc
-                time.sleep(0.1)
-        raise AssertionError(f"no activity record for {request_id}")
+        return wait_for_record(self.stack, request_id)
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,11 @@ from shared.stack import EmbeddedStack
 
 # (user, subject it must not publish to)
 FORBIDDEN_PUBLISH = [
-    ("gateway", subjects.KEYVAULT_PUT),           # the edge never reaches keyvault's admin subjects
+    ("gateway", subjects.KEYVAULT_PUT),  # the edge never reaches keyvault's admin subjects
     ("gateway", subjects.KEYVAULT_ROTATE),
     ("gateway", subjects.ACTIVITY_AUDIT_RECORDED),
     ("gateway", subjects.CATALOG_BOOTSTRAP),
-    ("catalog", subjects.KEYVAULT_REVEAL),        # nobody but the gateway may request decryption
+    ("catalog", subjects.KEYVAULT_REVEAL),  # nobody but the gateway may request decryption
     ("activity", subjects.KEYVAULT_REVEAL),
     ("keyvault", subjects.KEYVAULT_REVEAL),
     ("activity", subjects.CATALOG_MANAGE),
@@ -30,7 +30,7 @@ FORBIDDEN_SUBSCRIBE = [
     ("gateway", "keyvault.v1.>"),
     ("catalog", subjects.KEYVAULT_REVEAL),
     ("activity", "catalog.v1.>"),
-    ("gateway", "_INBOX.keyvault.>"),             # another service's private reply inbox
+    ("gateway", "_INBOX.keyvault.>"),  # another service's private reply inbox
     ("catalog", "_INBOX.gateway.>"),
     ("keyvault", ">"),
 ]
@@ -40,8 +40,14 @@ async def _connect(stack: EmbeddedStack, user: str, errors: list[str]) -> nats.N
     async def on_error(exc: Exception) -> None:
         errors.append(str(exc).lower())
 
-    return await nats.connect(stack.nats_url, user=user, password=stack.password(user), error_cb=on_error,
-                              inbox_prefix=f"_INBOX.{user}".encode(), max_reconnect_attempts=0)
+    return await nats.connect(
+        stack.nats_url,
+        user=user,
+        password=stack.password(user),
+        error_cb=on_error,
+        inbox_prefix=f"_INBOX.{user}".encode(),
+        max_reconnect_attempts=0,
+    )
 
 
 @pytest.mark.parametrize(("user", "subject"), FORBIDDEN_PUBLISH)

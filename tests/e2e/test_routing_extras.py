@@ -9,22 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from pymongo import MongoClient
 
 from shared.stack import EmbeddedStack
-from tests.conftest import Org, bootstrap
+from tests.conftest import Org, bootstrap, wait_for_record
 
 
 def record(stack: EmbeddedStack, request_id: str, timeout_s: float = 10.0) -> dict[str, Any]:
-    with MongoClient(stack.mongodb_uri) as client:
-        coll = client["keyrelay_activity"]["requests"]
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            doc = coll.find_one({"_id": request_id})
-            if doc is not None:
-                return doc
-            time.sleep(0.1)
-    raise AssertionError(f"no activity record for {request_id}")
+    return wait_for_record(stack, request_id, timeout_s)
 
 
 @pytest.fixture(scope="module")

@@ -4,17 +4,15 @@ Gemini, Vertex, Azure and OpenAI-compatible integrations, streaming and not (iss
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
 import anthropic
 import httpx
 import openai
 import pytest
-from pymongo import MongoClient
 
 from shared.stack import EmbeddedStack
-from tests.conftest import FakeServer, Org, bootstrap
+from tests.conftest import FakeServer, Org, bootstrap, wait_for_record
 
 CASES = {
     "anthropic": ("claude-sonnet-4-6", {}),
@@ -109,20 +107,22 @@ def test_embeddings_and_fal_images_go_through_the_gateway_with_cost(
     assert vectors.usage.total_tokens > 0
     fal_key = f"fal-{secrets.token_hex(12)}"
     fake.add_key("fal", fal_key)
-    created = org.owner.post("/integrations", json={
-        "provider": "fal", "name": "fal", "slug": f"fal-{secrets.token_hex(3)}", "credentials": {"api_key": fal_key},
-        "models": {"enabled": ["fal-ai/flux/schnell"]}})
+    created = org.owner.post(
+        "/integrations",
+        json={
+            "provider": "fal",
+            "name": "fal",
+            "slug": f"fal-{secrets.token_hex(3)}",
+            "credentials": {"api_key": fal_key},
+            "models": {"enabled": ["fal-ai/flux/schnell"]},
+        },
+    )
     assert created.status_code == 201, created.text
-    raw = client.images.with_raw_response.generate(model=f"@{created.json()['slug']}/fal-ai/flux/schnell",
-                                                  prompt="a lighthouse")
+    raw = client.images.with_raw_response.generate(
+        model=f"@{created.json()['slug']}/fal-ai/flux/schnell", prompt="a lighthouse"
+    )
     image = raw.parse()
     assert image.data
     assert image.data[0].url
-    with MongoClient(stack.mongodb_uri) as mongo:
-        deadline = time.monotonic() + 10
-        doc = None
-        while doc is None and time.monotonic() < deadline:
-            doc = mongo["keyrelay_activity"]["requests"].find_one({"_id": raw.headers["x-request-id"]})
-            time.sleep(0.1)
-    assert doc is not None
+    doc = wait_for_record(stack, raw.headers["x-request-id"])
     assert doc["cost_usd"] == pytest.approx(0.003)

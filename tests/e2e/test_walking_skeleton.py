@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from typing import Any
 
 import httpx
 import msgspec
@@ -16,19 +17,11 @@ from pymongo import MongoClient
 from shared import subjects
 from shared.messages.activity import RequestFinished
 from shared.stack import EmbeddedStack
-from tests.conftest import PROVIDER_KEY, Org, bootstrap, read_logs, run_cli
+from tests.conftest import PROVIDER_KEY, Org, bootstrap, read_logs, run_cli, wait_for_record
 
 
-def activity_doc(stack: EmbeddedStack, request_id: str, timeout_s: float = 10.0) -> dict[str, object]:
-    with MongoClient(stack.mongodb_uri) as client:
-        coll = client["keyrelay_activity"]["requests"]
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            doc = coll.find_one({"_id": request_id})
-            if doc is not None:
-                return doc
-            time.sleep(0.1)
-    raise AssertionError(f"no activity document for {request_id}")
+def activity_doc(stack: EmbeddedStack, request_id: str, timeout_s: float = 10.0) -> dict[str, Any]:
+    return wait_for_record(stack, request_id, timeout_s)
 
 
 def sdk(stack: EmbeddedStack, key: str) -> openai.OpenAI:

@@ -370,7 +370,7 @@ class ListConfigs(Msg, tag="configs.list", frozen=True, kw_only=True):
 class PutConfig(Msg, tag="configs.put", frozen=True, kw_only=True):
     name: str
     node: ConfigNode | None = None
-    project_id: str | None = None              # None: org-wide (owners); else that project's admins
+    project_id: str | None = None  # None: org-wide (owners); else that project's admins
     rollback_to: int | None = None
     create_only: bool = False
 
