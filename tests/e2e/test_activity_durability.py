@@ -75,7 +75,9 @@ def traffic(org: Org) -> Iterator[Traffic]:
             restart(stack, name)
 
 
-def restart(stack: EmbeddedStack, name: str, extra_env: dict[str, str] | None = None) -> None:
+def restart(
+    stack: EmbeddedStack, name: str, extra_env: dict[str, str] | None = None, *, wait_ready: bool = True
+) -> None:
     if name == "nats":
         stack.children["nats"].start()
         wait_for_port(stack.nats_port)
@@ -87,7 +89,8 @@ def restart(stack: EmbeddedStack, name: str, extra_env: dict[str, str] | None = 
         stack.start_service(name, extra_env)
         if name == "gateway":
             wait_for_port(stack.http_port, timeout_s=30)
-    stack.wait_ready(60)
+    if wait_ready:
+        stack.wait_ready(60)
 
 
 async def test_activity_killed_under_traffic_then_restarted_loses_nothing(traffic: Traffic) -> None:
@@ -163,3 +166,15 @@ async def test_lost_publish_acks_make_the_gateway_retry_without_duplicates(traff
     await traffic.run(300)
     traffic.assert_exactly_once()
     restart(stack, "gateway")
+
+
+async def test_a_gateway_killed_while_nats_is_down_replays_its_spool_on_restart(traffic: Traffic) -> None:
+    """Events answered while NATS was down survive the gateway's SIGKILL in its on-disk spool."""
+    stack = traffic.org.stack
+    await traffic.run(40)  # warm caches: requests are answered without NATS
+    stack.children["nats"].stop()
+    await traffic.run(120)
+    stack.children["gateway"].kill()
+    restart(stack, "nats", wait_ready=False)
+    restart(stack, "gateway")
+    traffic.assert_exactly_once()

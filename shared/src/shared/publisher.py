@@ -2,8 +2,9 @@
 
 A publish that times out may still have been stored, so every retry reuses the same message id and
 JetStream's duplicate window turns it into one stored message. While NATS is unreachable, events
-wait in a bounded in-memory spool that a background task drains in order; when the spool is full
-the oldest event is dropped and counted (`dropped`), never silently.
+wait in a bounded spool that a background task drains in order; when the spool is full the oldest
+event is dropped and counted (`dropped`), never silently. With a `journal`, every spooled event is
+also on disk until acknowledged, and a restarted process replays what a dead one left behind.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from nats.js import JetStreamContext
 from shared import tracing
 from shared.bus import encode
 from shared.logging import get_logger
+from shared.spool import SpooledEvent, SpoolJournal
 
 log = get_logger("keyrelay.publisher")
 BATCH = 128
@@ -31,11 +33,18 @@ class _Pending:
     data: bytes
     msg_id: str
     headers: dict[str, str]
+    segment: str | None = None
 
 
 class DurablePublisher:
     def __init__(
-        self, nc: NatsClient, *, spool_limit: int = 10_000, ack_timeout_s: float = 2.0, drop_acks: int = 0
+        self,
+        nc: NatsClient,
+        *,
+        spool_limit: int = 10_000,
+        ack_timeout_s: float = 2.0,
+        drop_acks: int = 0,
+        journal: SpoolJournal | None = None,
     ) -> None:
         self._js: JetStreamContext = nc.jetstream(timeout=ack_timeout_s)
         self._spool: deque[_Pending] = deque()
@@ -45,6 +54,10 @@ class DurablePublisher:
         self.dropped = 0
         self.published = 0
         self._drop_acks = drop_acks  # fault injection (tests only): pretend this many acks were lost
+        self._journal = journal
+        if journal is not None:
+            for event in journal.recover():
+                self._enqueue(_Pending(event.subject, event.data, event.msg_id, dict(event.headers)))
 
     @property
     def spool_depth(self) -> int:
@@ -55,22 +68,34 @@ class DurablePublisher:
             self._task = asyncio.create_task(self._drain_forever(), name="publisher-drain")
 
     async def stop(self, flush_timeout_s: float = 5.0) -> None:
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(self._flush(), timeout=flush_timeout_s)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._journal is not None:
+            self._journal.close(all_acked=not self._spool)
 
     def publish(self, subject: str, event: msgspec.Struct, msg_id: str, headers: dict[str, str] | None = None) -> None:
         """Queue an event; it is sent in the background, in order, until JetStream acknowledges it."""
+        self._enqueue(_Pending(subject, encode(event), msg_id, {**tracing.headers(), **(headers or {})}))
+
+    def _enqueue(self, item: _Pending) -> None:
         if len(self._spool) >= self._spool_limit:
-            self._spool.popleft()
+            dropped = self._spool.popleft()
+            self._settled(dropped)
             self.dropped += 1
             log.error("publisher.spool_full_dropped_oldest", dropped=self.dropped)
-        self._spool.append(_Pending(subject, encode(event), msg_id, {**tracing.headers(), **(headers or {})}))
+        if self._journal is not None:
+            item.segment = self._journal.append(SpooledEvent(item.subject, item.data, item.msg_id, item.headers))
+        self._spool.append(item)
         self._wake.set()
+
+    def _settled(self, item: _Pending) -> None:
+        if self._journal is not None and item.segment is not None:
+            self._journal.ack(item.segment)
 
     async def _flush(self) -> None:
         while self._spool:
@@ -87,6 +112,9 @@ class DurablePublisher:
         batch = [self._spool.popleft() for _ in range(min(BATCH, len(self._spool)))]
         results = await asyncio.gather(*(self._send_one(item) for item in batch), return_exceptions=True)
         failed = [item for item, result in zip(batch, results, strict=True) if isinstance(result, BaseException)]
+        for item, result in zip(batch, results, strict=True):
+            if not isinstance(result, BaseException):
+                self._settled(item)
         self.published += len(batch) - len(failed)
         self._spool.extendleft(reversed(failed))
         if failed:

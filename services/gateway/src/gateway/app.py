@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -40,6 +41,7 @@ from shared.logging import get_logger
 from shared.messages.catalog import CatalogChanged
 from shared.netpolicy import AddressPolicy
 from shared.publisher import DurablePublisher
+from shared.spool import SpoolJournal
 
 log = get_logger("keyrelay.gateway")
 _changed = msgspec.json.Decoder(CatalogChanged)
@@ -66,7 +68,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
 
         nc = await connect(settings, "gateway", on_reconnect=on_reconnect)
         bus = BusClient(nc, default_timeout_s=settings.request_timeout_s)
-        publisher = DurablePublisher(nc, drop_acks=settings.test_drop_publish_acks)
+        journal = SpoolJournal(Path(settings.spool_dir or Path(settings.data_dir) / "spool" / "gateway"))
+        publisher = DurablePublisher(nc, drop_acks=settings.test_drop_publish_acks, journal=journal)
         publisher.start()
         policy = AddressPolicy.from_settings(settings.upstream_allow, allow_http=settings.upstream_allow_http)
         session = make_session(policy, limit=settings.upstream_connections)

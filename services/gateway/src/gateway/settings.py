@@ -23,6 +23,7 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     upstream_first_byte_timeout_s: float = 60.0
     upstream_connections: int = 512
     catalog_timeout_s: float = 2.0
+    spool_dir: str = ""  # on-disk journal of unacknowledged events; default <data_dir>/spool/gateway
     test_drop_publish_acks: int = 0  # fault injection for the durability tests only
     breaker_threshold: int = 5
     breaker_window: int = 10
