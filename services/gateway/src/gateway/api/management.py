@@ -14,7 +14,7 @@ from typing import Any, Literal
 import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
 
-from gateway.api.edge import bearer, request_id
+from gateway.api.configs import CONFIG_ROUTES, run_command
 from gateway.api.state import GatewayState
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
@@ -143,14 +143,7 @@ class VirtualModelPut(msgspec.Struct, forbid_unknown_fields=True):
     config: str | None = None
 
 
-async def _run(request: Request[Any, Any, Any], gw: GatewayState, command: Any) -> Response[bytes]:
-    rid = request_id(request)
-    token = bearer(request, allow_x_api_key=False)
-    reply = await gw.catalog.manage(token, command, rid)
-    headers = {"x-request-id": rid}
-    if reply.status == 204:
-        return Response(b"", status_code=204, headers=headers)
-    return Response(bytes(reply.body), status_code=reply.status, media_type="application/json", headers=headers)
+_run = run_command
 
 
 def _convert(value: Any, tp: Any) -> Any:
@@ -365,81 +358,8 @@ async def delete_virtual_model(request: Request[Any, Any, Any], gw: GatewayState
     return await _run(request, gw, m.DeleteVirtualModel(name=name))
 
 
-# --- gateway configs ------------------------------------------------------------------------------
-def config_node(raw: Any) -> m.ConfigNode:
-    """The contract's tree: a target is `{integration, model?, weight?}` or, itself, a nested config."""
-
-    def normalize(node: Any, depth: int = 0) -> Any:
-        if not isinstance(node, dict) or depth > 8:
-            raise KeyrelayError("invalid_request", "a config is a JSON object", param="config")
-        targets = []
-        for target in node.get("targets") or []:
-            if isinstance(target, dict) and ("targets" in target or "strategy" in target):
-                weight = target.get("weight", 1.0)
-                nested = {k: v for k, v in target.items() if k != "weight"}
-                targets.append({"node": normalize(nested, depth + 1), "weight": weight})
-            else:
-                targets.append(target)
-        return {**node, "targets": targets}
-
-    try:
-        return msgspec.convert(normalize(raw), m.ConfigNode)
-    except msgspec.ValidationError as exc:
-        raise KeyrelayError("invalid_request", f"invalid config: {exc}", param="config") from None
-
-
-@get("/configs")
-async def list_configs(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
-    return await _run(request, gw, m.ListConfigs())
-
-
-@post("/configs")
-async def create_config(request: Request[Any, Any, Any], gw: GatewayState, data: dict[str, Any]) -> Response[bytes]:
-    name = data.get("name")
-    if not isinstance(name, str):
-        raise KeyrelayError("invalid_request", "name is required", param="name")
-    project_id = data.get("project_id")
-    if project_id is not None and not isinstance(project_id, str):
-        raise KeyrelayError("invalid_request", "project_id must be a string", param="project_id")
-    body = data.get("config", {k: v for k, v in data.items() if k not in {"name", "project_id"}})
-    return await _run(
-        request, gw, m.PutConfig(name=name, node=config_node(body), project_id=project_id, create_only=True)
-    )
-
-
-@get("/configs/{name:str}")
-async def get_config(request: Request[Any, Any, Any], gw: GatewayState, name: str) -> Response[bytes]:
-    return await _run(request, gw, m.GetConfig(name=name))
-
-
-@put("/configs/{name:str}")
-async def put_config(
-    request: Request[Any, Any, Any], gw: GatewayState, name: str, data: dict[str, Any]
-) -> Response[bytes]:
-    """Each PUT makes a new immutable version; `{"rollback_to": N}` re-points to version N."""
-    if "rollback_to" in data:
-        version = data["rollback_to"]
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise KeyrelayError("invalid_request", "rollback_to must be a version number", param="rollback_to")
-        return await _run(request, gw, m.PutConfig(name=name, rollback_to=version))
-    project_id = data.get("project_id")
-    if project_id is not None and not isinstance(project_id, str):
-        raise KeyrelayError("invalid_request", "project_id must be a string", param="project_id")
-    body = data.get("config", {k: v for k, v in data.items() if k != "project_id"})
-    return await _run(request, gw, m.PutConfig(name=name, node=config_node(body), project_id=project_id))
-
-
-@delete("/configs/{name:str}", status_code=200)
-async def delete_config(request: Request[Any, Any, Any], gw: GatewayState, name: str) -> Response[bytes]:
-    return await _run(request, gw, m.DeleteConfig(name=name))
-
-
 MANAGEMENT_ROUTES = [
-    list_configs,
-    create_config,
-    get_config,
-    put_config,
-    delete_config,
+    *CONFIG_ROUTES,
     list_providers,
     list_projects,
     create_project,
