@@ -223,3 +223,27 @@ def test_doctor_reports_every_dependency_healthy(stack: EmbeddedStack) -> None:
     for name in ("nats", "jetstream", "mongodb", "keyvault", "catalog", "activity"):
         assert any(line.startswith("ok") and name in line for line in result.stdout.splitlines()), result.stdout
     assert "discard new" in result.stdout
+
+
+def _keyvault_round_trips(stack: EmbeddedStack) -> float:
+    text = httpx.get(f"{stack.gateway_url}/metrics", timeout=10).text
+    line = next(x for x in text.splitlines() if x.startswith("keyrelay_gateway_keyvault_round_trips "))
+    return float(line.split()[1])
+
+
+def test_a_key_of_another_project_gets_404_and_keyvault_is_not_even_asked(stack: EmbeddedStack) -> None:
+    """An integration scoped to project A is invisible to a project-B key: 404 before any decryption."""
+    org = bootstrap(stack)
+    project_a = org.owner.post("/projects", json={"name": "project-a"}).json()["id"]
+    org.integration("only-a", project_scope=[project_a])
+    key_b = org.api_key()  # the default project
+    before = _keyvault_round_trips(stack)
+    response = httpx.post(
+        f"{stack.gateway_url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {key_b}"},
+        json={"model": "@only-a/gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]},
+        timeout=30,
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "model_not_found"
+    assert _keyvault_round_trips(stack) == before
