@@ -161,7 +161,9 @@ async def serve(
             with contextlib.suppress(Exception):
                 await raw.respond(encode(reply))
 
-    return await nc.subscribe(subject, queue=queue, cb=on_message)
+    subscription = await nc.subscribe(subject, queue=queue, cb=on_message)
+    await nc.flush()  # the server knows the subscription before anyone is told the service is up
+    return subscription
 
 
 def _short(exc: Exception) -> str:
