@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from nats.aio.client import Client as NatsClient
 
 from shared import subjects
 from shared.bus import encode
-from shared.messages.activity import AuditEvent
+from shared.messages.activity import audit_event
 from shared.messages.catalog import CatalogChanged, MemberPrincipal
 from shared.publisher import DurablePublisher
-from shared.tokens import new_id
 
 
 class CatalogEvents:
@@ -35,9 +32,7 @@ class CatalogEvents:
         outcome: str = "ok",
         detail: dict[str, str] | None = None,
     ) -> None:
-        event = AuditEvent(
-            event_id=new_id("aud"),
-            ts=datetime.now(UTC),
+        event = audit_event(
             org_id=org_id,
             actor_id=actor.member_id if actor else "operator",
             actor_role=actor.org_role if actor else "operator",
@@ -46,6 +41,6 @@ class CatalogEvents:
             target_id=target_id,
             outcome=outcome,  # type: ignore[arg-type]
             service="catalog",
-            detail=detail or {},
+            detail=detail,
         )
         self._publisher.publish(subjects.ACTIVITY_AUDIT_RECORDED, event, event.event_id)

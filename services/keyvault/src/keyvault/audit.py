@@ -7,12 +7,10 @@ one event: the gateway caches revealed keys (60 s by default), so reveals are ra
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from shared import subjects
-from shared.messages.activity import AuditEvent
-from shared.tokens import new_id
+from shared.messages.activity import AuditEvent, audit_event
 
 Outcome = Literal["ok", "denied", "failed"]
 
@@ -37,9 +35,7 @@ class Auditor:
         target_type: str = "credential",
         detail: dict[str, str] | None = None,
     ) -> None:
-        event = AuditEvent(
-            event_id=new_id("aud"),
-            ts=datetime.now(UTC),
+        event = audit_event(
             org_id=org_id,
             actor_id=actor_id,
             actor_role=actor_role,
@@ -48,6 +44,6 @@ class Auditor:
             target_id=target_id,
             outcome=outcome,
             service="keyvault",
-            detail=detail or {},
+            detail=detail,
         )
         self._sink.publish(subjects.ACTIVITY_AUDIT_RECORDED, event, event.event_id)

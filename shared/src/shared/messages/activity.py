@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import secrets
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
@@ -64,6 +65,34 @@ class AuditEvent(Msg, frozen=True, kw_only=True, omit_defaults=False):
     outcome: Literal["ok", "denied", "failed"] = "ok"
     service: str = ""
     detail: dict[str, str] = {}
+
+
+def audit_event(
+    *,
+    org_id: str,
+    actor_id: str,
+    actor_role: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    outcome: Literal["ok", "denied", "failed"],
+    service: str,
+    detail: dict[str, str] | None = None,
+) -> AuditEvent:
+    """A new audit event with a fresh id and the current time (the one place they are made)."""
+    return AuditEvent(
+        event_id=f"aud_{secrets.token_hex(12)}",
+        ts=datetime.now(UTC),
+        org_id=org_id,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        outcome=outcome,
+        service=service,
+        detail=detail or {},
+    )
 
 
 # --- queries (gateway -> activity) -------------------------------------------------------------
