@@ -265,11 +265,15 @@ class SystemResolver:
 
 
 # --- the policy ----------------------------------------------------------------------------------
+_APPROVED_MAX = 4096
+
+
 class AddressPolicy:
     """The refusal rules plus the operator's exemptions (`KEYRELAY_UPSTREAM_ALLOW`)."""
 
     def __init__(self, allow: Iterable[str] = (), *, allow_http: bool = False) -> None:
         self.allow_http = allow_http
+        self._approved: dict[str, ParsedUrl] = {}
         self._hosts: set[str] = set()
         self._suffixes: list[str] = []
         self._nets: list[IPNetwork] = []
@@ -327,7 +331,22 @@ class AddressPolicy:
         return address
 
     def check_url(self, url: str, *, param: str = "base_url") -> ParsedUrl:
-        """Any upstream URL (queries allowed): scheme, shape, and a literal address if there is one."""
+        """Any upstream URL (queries allowed): scheme, shape, and a literal address if there is one.
+
+        The verdict depends on the URL string and the (immutable) policy only, so approved URLs are
+        remembered (bounded): the hot path re-checks the same few upstream URLs on every request.
+        Refusals are not cached. DNS answers are not covered here: sockets are checked at connect.
+        """
+        cached = self._approved.get(url)
+        if cached is not None:
+            return cached
+        parsed = self._check_url(url, param)
+        if len(self._approved) >= _APPROVED_MAX:
+            self._approved.clear()
+        self._approved[url] = parsed
+        return parsed
+
+    def _check_url(self, url: str, param: str) -> ParsedUrl:
         parsed = split_url(url, param)
         exempt = self.is_exempt(parsed)
         if parsed.scheme != "https" and not (exempt or self.allow_http):

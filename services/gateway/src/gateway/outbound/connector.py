@@ -75,7 +75,7 @@ class GuardedConnector(aiohttp.TCPConnector):
         target like any other upstream failure.
         """
         try:
-            self.policy.check_url(str(req.url), param=UPSTREAM_PARAM)
+            self.policy.check_url(str(req.url), param=UPSTREAM_PARAM)  # cached per URL by the policy
             return await super().connect(req, traces, timeout)
         except KeyrelayError as exc:  # the URL check or `PolicyResolver`
             raise _refused(exc.message) from None
