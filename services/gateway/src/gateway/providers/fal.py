@@ -21,15 +21,13 @@ from gateway.providers.base import (
 )
 from gateway.providers.errors import passthrough_headers
 from gateway.providers.http import JSON_HEADERS, read_json, send
-from gateway.providers.jobs import JobState, images_body, job_handle, same_origin, wait_for_job
+from gateway.providers.jobs import OPENAI_IMAGE_FIELDS, JobState, images_body, job_handle, same_origin, wait_for_job
 from gateway.providers.unsupported import NoChat, NoEmbeddings
 from shared.messages.usage import Usage
 
-_OPENAI_ONLY = frozenset({"model", "models", "n", "size", "response_format", "user", "quality", "style"})
-
 
 def fal_input(body: dict[str, Any]) -> dict[str, Any]:
-    payload = {k: v for k, v in body.items() if k not in _OPENAI_ONLY}
+    payload = {k: v for k, v in body.items() if k not in OPENAI_IMAGE_FIELDS}
     if isinstance(body.get("n"), int):
         payload["num_images"] = body["n"]
     size = body.get("size")

@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 FIRST_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 2.0
 
+# OpenAI Images request fields that media providers do not take as model input
+OPENAI_IMAGE_FIELDS = frozenset({"model", "models", "n", "size", "response_format", "user", "quality", "style"})
+
 
 @dataclass(slots=True)
 class JobState:

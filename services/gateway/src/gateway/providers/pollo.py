@@ -20,11 +20,9 @@ from gateway.providers.base import (
 )
 from gateway.providers.errors import passthrough_headers
 from gateway.providers.http import JSON_HEADERS, read_json, send
-from gateway.providers.jobs import JobState, images_body, job_handle, wait_for_job
+from gateway.providers.jobs import OPENAI_IMAGE_FIELDS, JobState, images_body, job_handle, wait_for_job
 from gateway.providers.unsupported import NoChat, NoEmbeddings
 from shared.messages.usage import Usage
-
-_OPENAI_ONLY = frozenset({"model", "models", "n", "size", "response_format", "user", "quality", "style"})
 
 
 def unwrap(body: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +58,7 @@ class PolloAdapter(NoChat, NoEmbeddings):
     async def images(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> ImageResult:
         base = target.base_url.rstrip("/")
         headers = self.headers(cred)
-        task_input = {k: v for k, v in body.items() if k not in _OPENAI_ONLY}
+        task_input = {k: v for k, v in body.items() if k not in OPENAI_IMAGE_FIELDS}
         response = await send(
             self._session,
             self.name,
