@@ -19,6 +19,7 @@ import msgspec
 
 from gateway.providers.base import ChatStream, ProviderError
 from gateway.recorder import ActivityRecorder, RequestRecord
+from gateway.translate.common import usage_to_openai
 from shared.errors import KeyrelayError
 from shared.messages.usage import Usage
 
@@ -29,18 +30,6 @@ DONE = b"data: [DONE]\n\n"
 def sse(data: Any, event: str | None = None) -> bytes:
     head = f"event: {event}\n".encode() if event else b""
     return head + b"data: " + _encode(data) + b"\n\n"
-
-
-def usage_json(usage: Usage) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
-    }
-    out["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
-    if usage.reasoning_tokens:
-        out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
-    return out
 
 
 class StreamFormat:
@@ -75,7 +64,7 @@ class OpenAIStreamFormat(StreamFormat):
                         "created": base.get("created", int(time.time())),
                         "model": base.get("model", ""),
                         "choices": [],
-                        "usage": usage_json(usage),
+                        "usage": usage_to_openai(usage),
                     }
                 )
             )

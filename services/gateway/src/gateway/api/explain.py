@@ -13,7 +13,7 @@ from litestar import Request, Response, post
 
 from gateway.api.edge import bearer, request_id
 from gateway.api.state import GatewayState
-from gateway.routing.resolve import resolve
+from gateway.routing.resolve import merge_fallbacks, resolve
 from shared.errors import KeyrelayError
 from shared.messages.catalog import ApiKeyPrincipal
 from shared.tokens import API_KEY_PREFIX
@@ -47,8 +47,9 @@ async def explain(request: Request[Any, Any, Any], gw: GatewayState, data: Expla
     snapshot = await gw.catalog.snapshot(principal.org_id, principal.project_id)
     body = {**data.request, "model": data.model}
     plan = resolve(snapshot, principal, data.model, body=body, pin_slug=data.integration, config_name=data.config)
-    for extra in data.models or []:
-        plan.steps += [s for s in resolve(snapshot, principal, extra, body=body).steps if s not in plan.steps]
+    if data.models:
+        extra = [resolve(snapshot, principal, name, body=body, pin_slug=data.integration) for name in data.models]
+        plan = merge_fallbacks(plan, extra)
     route = snapshot.routes.get(data.model)
     breakers = gw.proxy.breakers
     answer = {

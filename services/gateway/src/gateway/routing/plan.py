@@ -16,6 +16,7 @@ from typing import Any
 from shared.messages.catalog import (
     Condition,
     ConfigNode,
+    ConfigTarget,
     RetryPolicy,
     Route,
     RouteTarget,
@@ -108,6 +109,36 @@ def bare_model(requested: str) -> str:
     return tail if sep and "/" not in head and not head.startswith("@") else requested
 
 
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    """What a config node hands down to its targets (nested nodes inherit unset timeouts)."""
+
+    retry: RetryPolicy
+    fallback_on: frozenset[int]
+    timeout_s: float | None
+    first_byte_timeout_s: float | None
+
+    @classmethod
+    def of(cls, node: ConfigNode, parent: _Policy | None) -> _Policy:
+        return cls(
+            retry=node.retry,
+            fallback_on=frozenset(node.strategy.on_status_codes),
+            timeout_s=node.timeout_ms / 1000 if node.timeout_ms else (parent.timeout_s if parent else None),
+            first_byte_timeout_s=node.first_byte_timeout_ms / 1000
+            if node.first_byte_timeout_ms
+            else (parent.first_byte_timeout_s if parent else None),
+        )
+
+    def step(self, target: RouteTarget) -> Step:
+        return Step(
+            target=target,
+            retry=self.retry,
+            fallback_on=self.fallback_on,
+            timeout_s=self.timeout_s,
+            first_byte_timeout_s=self.first_byte_timeout_s,
+        )
+
+
 @dataclass(slots=True)
 class _Builder:
     snapshot: RoutingSnapshot
@@ -116,51 +147,36 @@ class _Builder:
     rng: random.Random | None
     notes: list[str]
 
-    def node(self, node: ConfigNode, inherited: Step | None, depth: int = 0) -> list[Step]:
+    def node(self, node: ConfigNode, parent: _Policy | None, depth: int = 0) -> list[Step]:
         if depth > 8:
             return []
-        template = Step(
-            target=inherited.target if inherited else _PLACEHOLDER,
-            retry=node.retry,
-            fallback_on=frozenset(node.strategy.on_status_codes),
-            timeout_s=node.timeout_ms / 1000 if node.timeout_ms else (inherited.timeout_s if inherited else None),
-            first_byte_timeout_s=node.first_byte_timeout_ms / 1000
-            if node.first_byte_timeout_ms
-            else (inherited.first_byte_timeout_s if inherited else None),
-        )
-        targets = list(node.targets)
-        mode = node.strategy.mode
-        if mode == "loadbalance":
-            targets = weighted_order(targets, [t.weight for t in targets], self.rng)
-        elif mode == "conditional":
-            chosen = next((c.then for c in node.strategy.conditions if matches(c, self.body)), node.strategy.default)
-            targets = [targets[chosen]] if 0 <= chosen < len(targets) else []
-            self.notes.append(f"conditional picked target {chosen}")
-        elif mode == "single":
-            targets = targets[:1]
+        policy = _Policy.of(node, parent)
         steps: list[Step] = []
-        for target in targets:
+        for target in self._chosen(node):
             if target.node is not None:
-                steps.extend(self.node(target.node, template, depth + 1))
+                steps.extend(self.node(target.node, policy, depth + 1))
                 continue
             name = f"@{target.integration}/{target.model or self.model}"
             route = self.snapshot.routes.get(name)
             if route is None or route.kind != "integration":
                 self.notes.append(f"{name} is not routable for this key: skipped")
                 continue
-            steps.append(
-                Step(
-                    target=route.targets[0],
-                    retry=template.retry,
-                    fallback_on=template.fallback_on,
-                    timeout_s=template.timeout_s,
-                    first_byte_timeout_s=template.first_byte_timeout_s,
-                )
-            )
+            steps.append(policy.step(route.targets[0]))
         return steps
 
-
-_PLACEHOLDER = RouteTarget(integration_id="", slug="", provider="", adapter="", base_url="", model="")
+    def _chosen(self, node: ConfigNode) -> list[ConfigTarget]:
+        """The node's targets in the order its strategy tries them."""
+        targets = list(node.targets)
+        mode = node.strategy.mode
+        if mode == "loadbalance":
+            return weighted_order(targets, [t.weight for t in targets], self.rng)
+        if mode == "conditional":
+            chosen = next((c.then for c in node.strategy.conditions if matches(c, self.body)), node.strategy.default)
+            self.notes.append(f"conditional picked target {chosen}")
+            return [targets[chosen]] if 0 <= chosen < len(targets) else []
+        if mode == "single":
+            return targets[:1]
+        return targets
 
 
 def plan_from_config(
