@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from shared.logging import get_logger
@@ -38,4 +38,4 @@ def run(name: str, lifespan: Callable[[], AbstractAsyncContextManager[None]]) ->
         uvloop.run(run_service(name, lifespan))
 
 
-__all__ = ["AsyncIterator", "run", "run_service", "wait_for_stop_signal"]
+__all__ = ["run", "run_service", "wait_for_stop_signal"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -117,4 +117,4 @@ def day_bounds(since: datetime | None, until: datetime | None) -> Doc:
     return match
 
 
-__all__ = ["ActivityRepository", "day_bounds", "timedelta"]
+__all__ = ["ActivityRepository", "day_bounds"]

@@ -19,14 +19,6 @@ from shared.tokens import new_id
 from shared.vault.assertions import sign_assertion
 
 
-def validate_slug(raw: str) -> str:
-    return validation.canonical_slug(raw)
-
-
-def validate_model_slug(raw: str) -> str:
-    return validation.validate_model_slug(raw)
-
-
 def validate_header_names(names: list[str], *, custom_host: bool) -> list[str]:
     """Forwarded auth header names (values never reach catalog); auth-style names only for custom hosts."""
     return validation.validate_header_names(names, custom_host=custom_host)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -170,4 +169,4 @@ class Limits:
                 )
 
 
-__all__ = ["Limits", "Scope", "period_key", "scopes", "time"]
+__all__ = ["Limits", "Scope", "period_key", "scopes"]

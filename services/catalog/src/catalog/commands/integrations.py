@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog import views
+from catalog import validation, views
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx, Handler, Reply
 from catalog.integration_support import (
@@ -21,7 +21,6 @@ from catalog.integration_support import (
     selection_to_enabled,
     validate_credential_settings,
     validate_header_names,
-    validate_slug,
 )
 from catalog.policy import require
 from catalog.repository import now
@@ -64,7 +63,7 @@ async def list_integrations(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListIntegra
 
 async def create_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateIntegration) -> Reply:
     require(who, cmd)
-    slug = validate_slug(cmd.slug)
+    slug = validation.canonical_slug(cmd.slug)
     provider = ctx.providers.get(cmd.provider)
     if provider is None:
         raise KeyrelayError("invalid_request", "unknown provider", param="provider")

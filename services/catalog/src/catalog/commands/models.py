@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog import views
+from catalog import validation, views
 from catalog.commands.integrations import load
 from catalog.context import Ctx, Handler, Reply
-from catalog.integration_support import check_custom_host, selection_to_enabled, validate_model_slug
+from catalog.integration_support import check_custom_host, selection_to_enabled
 from catalog.policy import require
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
@@ -42,7 +42,7 @@ async def set_models(ctx: Ctx, who: m.MemberPrincipal, cmd: m.SetModels) -> Repl
 async def add_custom_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.AddCustomModel) -> Reply:
     require(who, cmd)
     doc = await load(ctx, who.org_id, cmd.slug)
-    slug = validate_model_slug(cmd.model.slug)
+    slug = validation.validate_model_slug(cmd.model.slug)
     host = await check_custom_host(ctx, cmd.model.custom_host)
     if host is not None and host["base_url"].rstrip("/") != doc["base_url"].rstrip("/"):
         # The integration's key is bound (inside keyvault) to one base URL; a model on another host would
