@@ -4,12 +4,18 @@ The hot path pays no NATS round trip once warm: principals and snapshots are cac
 dropped at once when catalog broadcasts a change for the org (`events.v1.catalog.changed`), so a
 revoked key stops working on every replica immediately. Concurrent misses for one key share a
 single request (single flight).
+
+A cached API-key principal is checked again on every hit: past its `expires_at` it is refused
+at once, however long the cache would keep it. A principal loaded while an API-key or project
+change arrived is used for that request but not cached, so a revocation that lands during the
+load cannot be undone by the load putting the old principal back.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from gateway.cache import TTLCache
@@ -36,6 +42,7 @@ class CatalogClient:
             max_size=10_000, ttl_s=settings.snapshot_ttl_s
         )
         self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
+        self._key_changes = 0  # bumped by every API-key or project change event
 
     async def _single_flight(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         pending = self._inflight.get(key)
@@ -59,12 +66,16 @@ class CatalogClient:
         key_hash = hash_token(raw_key)
         cached = self._keys.get(key_hash)
         if cached is not None:
+            if expired(cached):
+                self._keys.drop(key_hash)
+                raise KeyrelayError("invalid_api_key", "API key expired")
             return cached
         refused = self._bad_keys.get(key_hash)
         if refused is not None:
             raise KeyrelayError(refused.code, refused.message)
 
         async def load() -> m.ApiKeyPrincipal:
+            changes_before = self._key_changes
             try:
                 principal: m.ApiKeyPrincipal = await self._bus.request(
                     subjects.CATALOG_AUTH_API_KEY,
@@ -77,7 +88,8 @@ class CatalogClient:
                 if exc.code == "invalid_api_key":
                     self._bad_keys.put(key_hash, exc)
                 raise
-            self._keys.put(key_hash, principal)
+            if changes_before == self._key_changes:
+                self._keys.put(key_hash, principal)
             return principal
 
         return await self._single_flight(("key", key_hash), load)
@@ -133,6 +145,7 @@ class CatalogClient:
         """Drop everything cached for the org that the change can affect."""
         self._snapshots.drop_where(lambda key, _: key[0] == event.org_id)
         if event.kind in {"api_key", "project"}:
+            self._key_changes += 1
             ids = set(event.ids)
             self._keys.drop_where(
                 lambda _, p: p.org_id == event.org_id and (p.api_key_id in ids or p.project_id in ids)
@@ -153,3 +166,13 @@ class CatalogClient:
             "key_hits": self._keys.hits,
             "key_misses": self._keys.misses,
         }
+
+
+def expired(principal: m.ApiKeyPrincipal, now: datetime | None = None) -> bool:
+    """Whether the key's `expires_at` has passed (a naive timestamp is UTC, as catalog stores it)."""
+    expires = principal.expires_at
+    if expires is None:
+        return False
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return expires <= (now or datetime.now(UTC))

@@ -8,7 +8,7 @@ from catalog import views
 from catalog.commands.limits import limit_fields
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx, Handler, Reply
-from catalog.policy import require, visible_projects
+from catalog.policy import require, require_on_stored, visible_projects
 from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
@@ -60,7 +60,7 @@ async def create_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateApiKey) 
 
 async def update_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateApiKey) -> Reply:
     current = await _key_doc(ctx, who, cmd.api_key_id)
-    require(who, cmd, current["project_id"])
+    require_on_stored(who, cmd, current["project_id"])  # an API key never changes project
     changes = limit_fields(cmd)
     if cmd.name is not None:
         changes["name"] = _name(cmd.name)
@@ -74,7 +74,7 @@ async def update_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateApiKey) 
 
 async def delete_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteApiKey) -> Reply:
     current = await _key_doc(ctx, who, cmd.api_key_id)
-    require(who, cmd, current["project_id"])
+    require_on_stored(who, cmd, current["project_id"])  # an API key never changes project
     await ctx.repo.update(ctx.repo.api_keys, who.org_id, {"_id": cmd.api_key_id}, {"revoked_at": now()})
     await ctx.events.changed(who.org_id, "api_key", cmd.api_key_id)
     ctx.events.audit(who, who.org_id, "api_key.revoke", "api_key", cmd.api_key_id)

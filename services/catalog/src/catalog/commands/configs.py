@@ -10,11 +10,10 @@ import msgspec
 
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx, Handler, Reply
-from catalog.policy import require
+from catalog.policy import require, require_on_project, require_on_stored
 from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
-from shared.messages.base import Msg
 from shared.tokens import new_id
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -76,6 +75,10 @@ def _visible(who: m.MemberPrincipal, doc: dict[str, Any]) -> bool:
     return who.org_role == "owner" or doc.get("project_id") in (None, *who.projects)
 
 
+def _changed_meanwhile() -> KeyrelayError:
+    return KeyrelayError("conflict", "the config changed meanwhile; read it and retry", param="name")
+
+
 async def list_configs(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListConfigs) -> Reply:
     require(who, cmd)
     docs = await ctx.repo.find_all(ctx.repo.configs, who.org_id)
@@ -90,28 +93,33 @@ async def get_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetConfig) -> Repl
     return Reply(200, _view(doc))
 
 
-def _authorize(who: m.MemberPrincipal, command: Msg, project_id: str | None) -> None:
-    """Org-wide configs are the owners'; a project's configs are also its admins'."""
-    if project_id is None and who.org_role != "owner":
-        raise KeyrelayError("owner_required", "only owners manage org-wide configs")
-    require(who, command, project_id)
-
-
 async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Reply:
     if not _NAME.match(cmd.name):
         raise KeyrelayError("invalid_request", "name must be 1-64 of [a-z0-9._-]", param="name")
     doc = await ctx.repo.get(ctx.repo.configs, who.org_id, name=cmd.name)
-    project_id = doc.get("project_id") if doc is not None else cmd.project_id
-    _authorize(who, cmd, project_id)
-    if doc is None and project_id is not None:
+    if doc is None or cmd.create_only:
+        require_on_project(who, cmd, cmd.project_id)
+        project_id = cmd.project_id
+    else:
+        # A PUT without `project_id` keeps the config where it is; naming another project moves it (owners).
+        stored = doc.get("project_id")
+        project_id = stored if cmd.project_id is None else cmd.project_id
+        require_on_stored(who, cmd, stored, project_id)
+    if doc is not None and cmd.create_only:
+        raise KeyrelayError("conflict", "a config with this name exists", param="name")
+    if project_id is not None and (doc is None or project_id != doc.get("project_id")):
         await get_project_doc(ctx, who.org_id, project_id)
     if cmd.rollback_to is not None:
         if doc is None or not any(v["version"] == cmd.rollback_to for v in doc["versions"]):
             raise KeyrelayError("not_found", "no such config version", param="rollback_to")
         doc = await ctx.repo.update(
-            ctx.repo.configs, who.org_id, {"_id": doc["_id"]}, {"current_version": cmd.rollback_to}
+            ctx.repo.configs,
+            who.org_id,
+            {"_id": doc["_id"], "project_id": doc.get("project_id")},
+            {"current_version": cmd.rollback_to, "project_id": project_id},
         )
-        assert doc is not None  # noqa: S101 - it was just read
+        if doc is None:
+            raise _changed_meanwhile()
         await ctx.events.changed(who.org_id, "config", doc["_id"])
         ctx.events.audit(
             who, who.org_id, "config.rollback", "config", doc["_id"], detail={"version": str(cmd.rollback_to)}
@@ -135,16 +143,19 @@ async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Repl
         await ctx.repo.insert(ctx.repo.configs, doc, what="a config with this name")
         status = 201
     else:
-        if cmd.create_only:
-            raise KeyrelayError("conflict", "a config with this name exists", param="name")
         version["version"] = max(v["version"] for v in doc["versions"]) + 1
+        # Matched on the project it was authorised against, so a concurrent move cannot slip in between.
         doc = await ctx.repo.configs.find_one_and_update(
-            {"_id": doc["_id"], "org_id": who.org_id},
-            {"$push": {"versions": version}, "$set": {"current_version": version["version"], "updated_at": now()}},
+            {"_id": doc["_id"], "org_id": who.org_id, "project_id": doc.get("project_id")},
+            {
+                "$push": {"versions": version},
+                "$set": {"current_version": version["version"], "project_id": project_id, "updated_at": now()},
+            },
             return_document=True,
         )
+        if doc is None:
+            raise _changed_meanwhile()
         status = 200
-    assert doc is not None  # noqa: S101
     await ctx.events.changed(who.org_id, "config", doc["_id"])
     ctx.events.audit(
         who, who.org_id, "config.put", "config", doc["_id"], detail={"version": str(doc["current_version"])}
@@ -156,8 +167,9 @@ async def delete_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteConfig) -
     doc = await ctx.repo.get(ctx.repo.configs, who.org_id, name=cmd.name)
     if doc is None or not _visible(who, doc):
         raise KeyrelayError("not_found", "config not found", param="name")
-    _authorize(who, cmd, doc.get("project_id"))
-    await ctx.repo.delete(ctx.repo.configs, who.org_id, _id=doc["_id"])
+    require_on_stored(who, cmd, doc.get("project_id"))
+    if not await ctx.repo.delete(ctx.repo.configs, who.org_id, _id=doc["_id"], project_id=doc.get("project_id")):
+        raise _changed_meanwhile()
     await ctx.events.changed(who.org_id, "config", doc["_id"])
     ctx.events.audit(who, who.org_id, "config.delete", "config", doc["_id"])
     return Reply(204, None)

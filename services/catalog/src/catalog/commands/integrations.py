@@ -22,7 +22,7 @@ from catalog.integration_support import (
     validate_credential_settings,
     validate_header_names,
 )
-from catalog.policy import require
+from catalog.policy import in_scope, require
 from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
@@ -31,6 +31,14 @@ from shared.messages import catalog as m
 async def load(ctx: Ctx, org_id: str, slug: str) -> dict[str, Any]:
     doc = await ctx.repo.get(ctx.repo.integrations, org_id, slug=slug.lower())
     if doc is None or doc.get("status") == "pending":
+        raise KeyrelayError("integration_not_found", "integration not found", param="slug")
+    return doc
+
+
+async def load_visible(ctx: Ctx, who: m.MemberPrincipal, slug: str) -> dict[str, Any]:
+    """`load` for reads: outside the caller's project scope an integration does not exist (404)."""
+    doc = await load(ctx, who.org_id, slug)
+    if not in_scope(who, doc.get("project_scope", [])):
         raise KeyrelayError("integration_not_found", "integration not found", param="slug")
     return doc
 
@@ -54,9 +62,7 @@ async def _credential_view(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | No
 async def list_integrations(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListIntegrations) -> Reply:
     require(who, cmd)
     docs = [d for d in await ctx.repo.find_all(ctx.repo.integrations, who.org_id) if d.get("status") != "pending"]
-    if who.org_role != "owner":
-        mine = set(who.projects)
-        docs = [d for d in docs if d.get("project_scope") == "all" or mine & set(d.get("project_scope", []))]
+    docs = [d for d in docs if in_scope(who, d.get("project_scope", []))]
     described = await ctx.vault.describe(org_id=who.org_id, integration_ids=[d["_id"] for d in docs]) if docs else {}
     return Reply(200, {"data": [views.integration(d, described.get(d["_id"])) for d in docs]})
 
@@ -114,13 +120,7 @@ async def create_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateInte
 
 async def get_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetIntegration) -> Reply:
     require(who, cmd)
-    doc = await load(ctx, who.org_id, cmd.slug)
-    if (
-        who.org_role != "owner"
-        and doc.get("project_scope") != "all"
-        and not set(who.projects) & set(doc["project_scope"])
-    ):
-        raise KeyrelayError("integration_not_found", "integration not found", param="slug")
+    doc = await load_visible(ctx, who, cmd.slug)
     return Reply(200, views.integration(doc, await _credential_view(ctx, doc)))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from catalog import validation, views
-from catalog.commands.integrations import load
+from catalog.commands.integrations import load, load_visible
 from catalog.context import Ctx, Handler, Reply
 from catalog.integration_support import check_custom_host, selection_to_enabled
 from catalog.policy import require
@@ -15,7 +15,7 @@ from shared.messages import catalog as m
 
 async def list_models(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListModels) -> Reply:
     require(who, cmd)
-    doc = await load(ctx, who.org_id, cmd.slug)
+    doc = await load_visible(ctx, who, cmd.slug)
     enabled = set(doc.get("enabled_models", []))
     catalog_models = [
         {"id": model.id, "enabled": model.id in enabled, "pricing": model.pricing_dict(), "kind": model.kind}

@@ -8,7 +8,7 @@ from typing import Any
 from catalog import views
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx, Handler, Reply
-from catalog.policy import require
+from catalog.policy import require, require_on_project, require_on_stored
 from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
@@ -39,27 +39,33 @@ async def list_virtual_models(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListVirtu
 
 async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualModel) -> Reply:
     spec = cmd.spec
-    if spec.project_id is None and who.org_role != "owner":
-        raise KeyrelayError("owner_required", "only owners manage org-wide virtual models")
-    require(who, cmd, spec.project_id)
+    existing = await ctx.repo.get(ctx.repo.virtual_models, who.org_id, name=spec.name)
+    if existing is None or cmd.create_only:
+        require_on_project(who, cmd, spec.project_id)
+    else:
+        require_on_stored(who, cmd, existing.get("project_id"), spec.project_id)
+    if existing is not None and cmd.create_only:
+        raise KeyrelayError("conflict", "a virtual model with this name exists", param="name")
     _validate(spec)
     if spec.project_id is not None:
         await get_project_doc(ctx, who.org_id, spec.project_id)
-    if spec.config is not None and await ctx.repo.get(ctx.repo.configs, who.org_id, name=spec.config) is None:
-        raise KeyrelayError("not_found", "no gateway config with this name", param="config")
+    if spec.config is not None:
+        # A project's virtual model may use the org-wide configs and its own project's, nothing else.
+        config = await ctx.repo.get(ctx.repo.configs, who.org_id, name=spec.config)
+        if config is None or (spec.project_id is not None and config.get("project_id") not in (None, spec.project_id)):
+            raise KeyrelayError("not_found", "no gateway config with this name", param="config")
     body = {
         "config": spec.config,
         "strategy": spec.strategy,
         "project_id": spec.project_id,
         "targets": [{"model": t.model, "weight": t.weight} for t in spec.targets],
     }
-    existing = await ctx.repo.get(ctx.repo.virtual_models, who.org_id, name=spec.name)
-    if existing is not None and cmd.create_only:
-        raise KeyrelayError("conflict", "a virtual model with this name exists", param="name")
     if existing is not None:
-        if existing.get("project_id") is None and who.org_role != "owner":
-            raise KeyrelayError("owner_required", "only owners manage org-wide virtual models")
-        doc = await ctx.repo.update(ctx.repo.virtual_models, who.org_id, {"_id": existing["_id"]}, body) or existing
+        # Matched on the project it was authorised against, so a concurrent move cannot slip in between.
+        match = {"_id": existing["_id"], "project_id": existing.get("project_id")}
+        doc = await ctx.repo.update(ctx.repo.virtual_models, who.org_id, match, body)
+        if doc is None:
+            raise KeyrelayError("conflict", "the virtual model changed meanwhile; read it and retry", param="name")
         status = 200
     else:
         doc = {"_id": new_id("vm"), "org_id": who.org_id, "name": spec.name, "created_at": now(), **body}
@@ -84,10 +90,9 @@ async def get_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetVirtualM
 
 async def delete_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteVirtualModel) -> Reply:
     doc = await _find(ctx, who, cmd.name)
-    if doc.get("project_id") is None and who.org_role != "owner":
-        raise KeyrelayError("owner_required", "only owners manage org-wide virtual models")
-    require(who, cmd, doc.get("project_id"))
-    await ctx.repo.delete(ctx.repo.virtual_models, who.org_id, _id=doc["_id"])
+    require_on_stored(who, cmd, doc.get("project_id"))
+    if not await ctx.repo.delete(ctx.repo.virtual_models, who.org_id, _id=doc["_id"], project_id=doc.get("project_id")):
+        raise KeyrelayError("conflict", "the virtual model changed meanwhile; read it and retry", param="name")
     await ctx.events.changed(who.org_id, "virtual_model", doc["_id"])
     ctx.events.audit(who, who.org_id, "virtual_model.delete", "virtual_model", doc["_id"], detail={"name": cmd.name})
     return Reply(204, None)
