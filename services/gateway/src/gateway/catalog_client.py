@@ -42,7 +42,7 @@ class CatalogClient:
             max_size=10_000, ttl_s=settings.snapshot_ttl_s
         )
         self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
-        self._key_changes = 0  # bumped by every API-key or project change event
+        self._key_changes = 0  # bumped by every API-key or project change event and by `clear`
 
     async def _single_flight(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         pending = self._inflight.get(key)
@@ -154,6 +154,7 @@ class CatalogClient:
             self._members.drop_where(lambda _, p: p.org_id == event.org_id)
 
     def clear(self) -> None:
+        self._key_changes += 1
         self._keys.clear()
         self._members.clear()
         self._snapshots.clear()
