@@ -8,7 +8,8 @@ from `shared.subjects`, so a subject is granted where it is declared:
   reach keyvault's admin subjects or publish audit events.
 * catalog  — serves catalog subjects; may call keyvault's admin subjects; publishes change and
   audit events.
-* keyvault — serves keyvault subjects; publishes credential-changed and audit events only.
+* keyvault — serves keyvault subjects; publishes credential-changed and audit events; alone (with
+  the operator) reads and writes its version floors (`shared.vault.versions`).
 * activity — consumes the activity stream and serves activity queries.
 * operator — the `keyrelay` CLI (bootstrap, kek rotate, doctor): everything.
 
@@ -24,6 +25,7 @@ from typing import Final
 import msgspec
 
 from shared import subjects as s
+from shared.vault import versions
 
 SERVICES: Final = ("gateway", "catalog", "keyvault", "activity", "operator")
 
@@ -88,7 +90,13 @@ def permissions() -> dict[str, dict[str, object]]:
             "allow_responses": True,
         },
         "keyvault": {
-            "publish": [s.EVENT_CREDENTIAL_CHANGED, s.ACTIVITY_AUDIT_RECORDED, _JS_STREAM_INFO, "$JS.API.INFO"],
+            "publish": [
+                s.EVENT_CREDENTIAL_CHANGED,
+                s.ACTIVITY_AUDIT_RECORDED,
+                _JS_STREAM_INFO,
+                "$JS.API.INFO",
+                *versions.keyvault_permissions(),
+            ],
             "subscribe": [_inbox("keyvault"), "keyvault.v1.>"],
             "allow_responses": True,
         },

@@ -17,6 +17,7 @@ from pathlib import Path
 from shared import natsconf
 from shared.embedded import Child, free_port, nats_child, secantus_child, service_child, wait_for_port
 from shared.settings import read_env_file
+from shared.vault.versions import provision_sync
 
 SERVICES = ("keyvault", "catalog", "activity", "gateway")
 
@@ -127,6 +128,7 @@ class EmbeddedStack:
         ).start()
         wait_for_port(self.nats_port, proc=self.children["nats"].proc)
         wait_for_port(self.mongo_port, proc=self.children["mongo"].proc, timeout_s=30)
+        provision_sync(self.nats_url, "operator", self.password("operator"))
 
     def start_service(self, service: str, extra_env: Mapping[str, str] | None = None) -> Child:
         env = {**self.service_env(service), **(extra_env or {})}

@@ -35,10 +35,11 @@ from shared.embedded import executable, free_port, wait_for_port
 from shared.messages import keyvault as kvm
 from shared.messages.activity import AuditEvent
 from shared.tokens import new_id
-from shared.vault import seal_for_keyvault
+from shared.vault import seal_for_keyvault, versions
 from shared.vault.admin import VaultAdminClient
-from shared.vault.assertions import sign_assertion
+from shared.vault.assertions import sign_assertion, write_digest
 from shared.vault.devkeys import generate_dev_keys
+from shared.vault.membership import sign_membership
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 OPENAI_BASE = "https://api.openai.com/v1"
@@ -204,10 +205,12 @@ def kv_keyvault(
 
 @pytest.fixture(scope="session")
 async def kv_stream(kv_servers: KvServers) -> None:
-    """The activity stream keyvault's audit events go to (the activity service normally creates it)."""
+    """The activity stream keyvault's audit events go to (the activity service normally creates it), and
+    keyvault's version-floor bucket (the operator side provisions it)."""
     nc = await nats.connect(kv_servers.nats_url)
     try:
         js = nc.jetstream()
+        await versions.provision(js)
         with contextlib.suppress(Exception):
             await js.add_stream(
                 StreamConfig(
@@ -260,7 +263,15 @@ class Kv:
         key: SigningKey | None = None,
         ttl_s: float = 60.0,
         now: float | None = None,
+        provider: str = "",
+        base_url: str = "",
+        project_scope: kvm.Scope | None = None,
+        sealed: bytes = b"",
     ) -> bytes:
+        """Catalog's assertion for one write; the content arguments must be what the write carries."""
+        digest = write_digest(
+            operation, provider=provider, base_url=base_url, project_scope=project_scope, sealed=sealed
+        )
         return sign_assertion(
             key or self.catalog_key,
             member_id=member_id,
@@ -268,6 +279,7 @@ class Kv:
             org_role=role,
             operation=operation,
             integration_id=integration_id,
+            digest=digest,
             ttl_s=ttl_s,
             now=now,
         )
@@ -288,7 +300,19 @@ class Kv:
         scope: kvm.Scope = "all",
         assertion: bytes | None = None,
     ) -> kvm.CredentialView:
-        blob = assertion if assertion is not None else self.assertion(org_id, integration_id, operation, role=role)
+        sealed = self.seal(payload)
+        blob = assertion
+        if blob is None:
+            blob = self.assertion(
+                org_id,
+                integration_id,
+                operation,
+                role=role,
+                provider=provider,
+                base_url=base_url,
+                project_scope=scope,
+                sealed=sealed,
+            )
         return await self.admin.put(
             assertion=blob,
             org_id=org_id,
@@ -296,7 +320,7 @@ class Kv:
             provider=provider,
             base_url=base_url,
             project_scope=scope,
-            sealed=self.seal(payload),
+            sealed=sealed,
         )
 
     async def create(self, payload: dict[str, Any] | None = None, **kwargs: Any) -> tuple[str, str]:
@@ -305,9 +329,16 @@ class Kv:
         await self.put(org_id, integration_id, payload or {"api_key": "sk-test-" + secrets.token_hex(12)}, **kwargs)
         return org_id, integration_id
 
+    def project_proof(self, org_id: str, project_id: str) -> bytes:
+        """What catalog attaches to an API key's principal: its word that the project is the org's."""
+        return sign_membership(self.catalog_key, org_id=org_id, project_id=project_id)
+
     async def reveal(self, org_id: str, integration_id: str, project_id: str = "prj_1") -> RevealedCredential:
         return await self.new_gateway(ttl_s=0.0).reveal(
-            org_id=org_id, project_id=project_id, integration_id=integration_id
+            org_id=org_id,
+            project_id=project_id,
+            integration_id=integration_id,
+            project_proof=self.project_proof(org_id, project_id),
         )
 
     async def audit_events(self, target_id: str, *, expect: int = 1, timeout_s: float = 10.0) -> list[AuditEvent]:

@@ -87,7 +87,7 @@ async def test_an_expired_assertion_is_refused(kv_live: Kv) -> None:
 async def test_a_replayed_assertion_is_refused(kv_live: Kv) -> None:
     """An owner assertion works once."""
     org_id, integration_id = await kv_live.create()
-    blob = kv_live.assertion(org_id, integration_id, "scope")
+    blob = kv_live.assertion(org_id, integration_id, "scope", project_scope=["prj_x"])
     await write(kv_live, "scope", org_id, integration_id, blob)
     await assert_refused_unchanged_and_audited(kv_live, "scope", org_id, integration_id, blob, "already used")
 
@@ -108,7 +108,8 @@ async def test_an_owner_write_is_audited_with_the_member_and_fingerprint(kv_live
     """Create, update, scope and delete by an owner each leave an `ok` audit event naming the member."""
     org_id, integration_id = await kv_live.create()
     await kv_live.put(org_id, integration_id, {"api_key": "sk-rotated-0123456789"}, operation="update")
-    await write(kv_live, "scope", org_id, integration_id, kv_live.assertion(org_id, integration_id, "scope"))
+    scope_blob = kv_live.assertion(org_id, integration_id, "scope", project_scope=["prj_x"])
+    await write(kv_live, "scope", org_id, integration_id, scope_blob)
     await write(kv_live, "delete", org_id, integration_id, kv_live.assertion(org_id, integration_id, "delete"))
     events = await kv_live.audit_events(integration_id, expect=4)
     assert [e.action for e in events] == [

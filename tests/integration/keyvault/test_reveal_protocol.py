@@ -20,6 +20,7 @@ from shared.embedded import executable, free_port, wait_for_port
 from shared.errors import KeyrelayError
 from shared.messages import keyvault as kv
 from shared.tokens import new_id
+from shared.vault.membership import sign_membership
 from tests.integration.keyvault.conftest import Kv
 
 
@@ -100,7 +101,8 @@ async def test_a_request_valid_for_too_long_is_refused(kv_live: Kv) -> None:
 async def test_a_replayed_request_is_refused(kv_live: Kv) -> None:
     """The same signed request id is answered once only."""
     org_id, integration_id = await kv_live.create()
-    signed = bytes(gateway_key(kv_live).sign(msgspec.json.encode(claims(org_id, integration_id))))
+    proof = kv_live.project_proof(org_id, "prj_1")
+    signed = bytes(gateway_key(kv_live).sign(msgspec.json.encode(claims(org_id, integration_id, project_proof=proof))))
     await send(kv_live, signed)
     assert (await refused(kv_live, signed)).message.endswith("(replayed)")
 
@@ -116,7 +118,12 @@ async def test_the_reply_opens_only_with_the_requests_one_time_key(kv_live: Kv) 
     """Someone watching the bus (or replaying the reply) cannot open it without the one-time key."""
     org_id, integration_id = await kv_live.create()
     one_time = PrivateKey.generate()
-    request = claims(org_id, integration_id, reply_key=bytes(one_time.public_key))
+    request = claims(
+        org_id,
+        integration_id,
+        reply_key=bytes(one_time.public_key),
+        project_proof=kv_live.project_proof(org_id, "prj_1"),
+    )
     reply = await send(kv_live, bytes(gateway_key(kv_live).sign(msgspec.json.encode(request))))
     keyvault_public = PublicKey(base64.b64decode(kv_live.keys["KEYRELAY_KEYVAULT_PUBLIC_KEY"]))
     gateway = kv_live.new_gateway()
@@ -189,3 +196,22 @@ async def test_no_keyvault_means_dependency_unavailable(kv_keys: dict[str, str])
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("proof", ["none", "other-org", "other-project", "forged"])
+async def test_a_reveal_without_catalogs_word_that_the_project_is_the_orgs_is_refused_and_audited(
+    kv_live: Kv, proof: str
+) -> None:
+    """An all-scoped credential is never revealed for a project catalog did not vouch for as this org's."""
+    org_id, integration_id = await kv_live.create(scope="all")
+    blobs = {
+        "none": b"",
+        "other-org": kv_live.project_proof(new_id("org"), "prj_1"),
+        "other-project": kv_live.project_proof(org_id, "prj_other"),
+        "forged": sign_membership(SigningKey.generate(), org_id=org_id, project_id="prj_1"),
+    }
+    request = claims(org_id, integration_id, project_proof=blobs[proof])
+    error = await refused(kv_live, bytes(gateway_key(kv_live).sign(msgspec.json.encode(request))))
+    assert error.code == "integration_not_found"
+    denied = [e for e in await kv_live.audit_events(integration_id, expect=2) if e.outcome == "denied"]
+    assert denied[-1].detail == {"reason": "project_not_in_org", "project_id": "prj_1"}

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from keyvault.crypto import Envelope, Sealer
+from keyvault.crypto import Sealer
+from keyvault.floors import VersionFloors
 from keyvault.repository import CredentialRecord, CredentialRepository
 from keyvault.rotation import rotate
 from keyvault.settings import check_random, decode_key
@@ -22,6 +23,10 @@ from shared.messages import keyvault as kvm
 from tests.integration.keyvault.conftest import REPO_ROOT, Kv, KvServers, db_of, kek_env
 
 K1, K2 = secrets.token_bytes(32), secrets.token_bytes(32)
+
+
+def floors(kv_: Kv) -> VersionFloors:
+    return VersionFloors(kv_.nc.jetstream())
 
 
 async def seed(kv_: Kv, kv_spawn: Any, count: int) -> tuple[str, list[tuple[str, str]], dict[str, Any]]:
@@ -114,11 +119,11 @@ class CrashingRepository(CredentialRepository):
         super().__init__(*args)
         self.allowed = allowed
 
-    async def compare_and_rewrap(self, record: CredentialRecord, new: Envelope) -> bool:
+    async def swap(self, old: CredentialRecord, new: CredentialRecord) -> bool:
         if self.allowed == 0:
             raise RuntimeError("crash")
         self.allowed -= 1
-        return await super().compare_and_rewrap(record, new)
+        return await super().swap(old, new)
 
 
 async def test_an_interrupted_rotation_resumes_and_reveals_work_in_between(kv: Kv, kv_spawn: Any) -> None:
@@ -126,14 +131,14 @@ async def test_an_interrupted_rotation_resumes_and_reveals_work_in_between(kv: K
     db, ids, _ = await seed(kv, kv_spawn, 10)
     sealer = Sealer({"k1": K1, "k2": K2}, "k2")
     with pytest.raises(RuntimeError):
-        await rotate(CrashingRepository(kv.mongo, db, allowed=4), sealer, batch=3)
+        await rotate(CrashingRepository(kv.mongo, db, allowed=4), sealer, floors(kv), batch=3)
     kinds = [d["envelope"]["kek_id"] async for d in kv.collection.find({})]
     assert sorted(kinds) == ["k1"] * 6 + ["k2"] * 4
     kv_spawn(db=db, **kek_env({"k1": K1, "k2": K2}, "k2"))
     await reveal_all(kv, ids)
-    result = await rotate(CredentialRepository(kv.mongo, db), sealer, batch=3)
+    result = await rotate(CredentialRepository(kv.mongo, db), sealer, floors(kv), batch=3)
     assert (result.rewrapped, result.remaining_on_old) == (6, 0)
-    again = await rotate(CredentialRepository(kv.mongo, db), sealer)
+    again = await rotate(CredentialRepository(kv.mongo, db), sealer, floors(kv))
     assert (again.rewrapped, again.remaining_on_old) == (0, 0)
     await reveal_all(kv, ids)
 
@@ -142,8 +147,49 @@ async def test_a_record_that_cannot_be_rewrapped_is_reported_not_retried_forever
     """A record on a KEK that is no longer loaded is listed as failed; the others still move."""
     db, ids, _ = await seed(kv, kv_spawn, 3)
     await kv.collection.update_one({"_id": ids[0][1]}, {"$set": {"envelope.kek_id": "k0"}})
-    result = await rotate(CredentialRepository(kv.mongo, db), Sealer({"k1": K1, "k2": K2}, "k2"))
+    result = await rotate(CredentialRepository(kv.mongo, db), Sealer({"k1": K1, "k2": K2}, "k2"), floors(kv))
     assert (result.rewrapped, result.remaining_on_old, result.failed) == (2, 1, [ids[0][1]])
+
+
+DAMAGES: list[dict[str, Any]] = [
+    {"$unset": {"org_id": ""}},
+    {"$set": {"envelope": "not an envelope"}},
+    {"$set": {"version": "seven"}},
+    {"$set": {"project_scope": 42}},
+]
+
+
+async def test_malformed_records_are_reported_by_id_and_the_rest_still_rotate(kv: Kv, kv_spawn: Any) -> None:
+    """Records that no longer parse (a field missing, of the wrong type) do not abort `kek rotate`: each is
+    named, every other record moves and still reveals."""
+    db, ids, _ = await seed(kv, kv_spawn, 7)
+    broken = [ids[i][1] for i in (1, 2, 4, 6)]
+    for integration_id, damage in zip(broken, DAMAGES, strict=True):
+        await kv.collection.update_one({"_id": integration_id}, damage)
+    kv_spawn(db=db, **kek_env({"k1": K1, "k2": K2}, "k2"))
+    result: kvm.Rotated = await kv.bus.request(
+        subjects.KEYVAULT_ROTATE, kvm.RotateKeks(batch=2), kvm.Rotated, timeout_s=60
+    )
+    assert (result.rewrapped, result.remaining_on_old) == (3, 4)
+    assert sorted(result.failed) == sorted(broken)
+    await reveal_all(kv, [pair for pair in ids if pair[1] not in broken])
+
+
+async def test_a_rolled_back_record_is_reported_audited_and_not_rotated(kv: Kv, kv_spawn: Any) -> None:
+    """An old version put back in the database is not laundered onto the new KEK: rotation names it and moves on."""
+    db, ids, _ = await seed(kv, kv_spawn, 3)
+    org_id, target = ids[0]
+    writer = kv_spawn(db=db, **kek_env({"k1": K1}, "k1"))
+    old = await kv.collection.find_one({"_id": target})
+    await kv.put(org_id, target, {"api_key": "sk-newer-0123456789abcdef"}, operation="update")
+    writer.stop()
+    await kv.collection.replace_one({"_id": target}, old)  # the database writer's rollback
+    kv_spawn(db=db, **kek_env({"k1": K1, "k2": K2}, "k2"))
+    result: kvm.Rotated = await kv.bus.request(subjects.KEYVAULT_ROTATE, kvm.RotateKeks(), kvm.Rotated, timeout_s=60)
+    assert (result.rewrapped, result.remaining_on_old, result.failed) == (2, 1, [target])
+    failed = [e for e in await kv.audit_events(target, expect=3) if e.outcome == "failed"]
+    assert failed[-1].action == "credential.rewrap"
+    assert failed[-1].detail["error"] == "RolledBack"
 
 
 async def test_the_cli_generates_usable_keks_and_rotates_over_the_bus(

@@ -99,7 +99,7 @@ async def test_every_write_publishes_a_credential_changed_event_with_ids_only(kv
     sub = await kv_live.nc.subscribe(subjects.EVENT_CREDENTIAL_CHANGED)
     org_id, integration_id = await kv_live.create()
     await kv_live.admin.set_scope(
-        assertion=kv_live.assertion(org_id, integration_id, "scope"),
+        assertion=kv_live.assertion(org_id, integration_id, "scope", project_scope=["prj_1"]),
         org_id=org_id,
         integration_id=integration_id,
         project_scope=["prj_1"],
@@ -136,7 +136,7 @@ async def test_a_scope_change_takes_effect_on_the_next_reveal(kv_live: Kv) -> No
     """Catalog keeps keyvault's copy of the scope in sync; keyvault enforces the new one."""
     org_id, integration_id = await kv_live.create(scope="all")
     await kv_live.admin.set_scope(
-        assertion=kv_live.assertion(org_id, integration_id, "scope"),
+        assertion=kv_live.assertion(org_id, integration_id, "scope", project_scope=["prj_only"]),
         org_id=org_id,
         integration_id=integration_id,
         project_scope=["prj_only"],
@@ -176,15 +176,19 @@ async def test_a_deleted_credential_cannot_be_revealed(kv_live: Kv) -> None:
 async def test_a_put_not_sealed_to_keyvault_is_refused(kv_live: Kv) -> None:
     """Only SealedBox payloads for keyvault's public key are accepted."""
     org_id, integration_id = new_id("org"), new_id("int")
+    plain = b'{"api_key": "sk-plain-text-123"}'
+    blob = kv_live.assertion(
+        org_id, integration_id, "create", provider="openai", base_url=OPENAI_BASE, project_scope="all", sealed=plain
+    )
     with pytest.raises(KeyrelayError) as info:
         await kv_live.admin.put(
-            assertion=kv_live.assertion(org_id, integration_id, "create"),
+            assertion=blob,
             org_id=org_id,
             integration_id=integration_id,
             provider="openai",
             base_url=OPENAI_BASE,
             project_scope="all",
-            sealed=b'{"api_key": "sk-plain-text-123"}',
+            sealed=plain,
         )
     assert info.value.code == "invalid_credentials"
 

@@ -10,7 +10,13 @@ import pytest
 from nacl.signing import SigningKey
 
 from shared.errors import KeyrelayError
-from shared.vault.assertions import ASSERTION_PURPOSE, OwnerAssertion, sign_assertion, verify_assertion
+from shared.vault.assertions import (
+    ASSERTION_PURPOSE,
+    OwnerAssertion,
+    sign_assertion,
+    verify_assertion,
+    write_digest,
+)
 
 CATALOG = SigningKey.generate()
 ARGS: dict[str, Any] = {
@@ -19,6 +25,7 @@ ARGS: dict[str, Any] = {
     "org_role": "owner",
     "operation": "create",
     "integration_id": "int_1",
+    "digest": write_digest("create", provider="openai", base_url="https://api.openai.com/v1", sealed=b"blob"),
 }
 
 
@@ -66,3 +73,18 @@ def test_a_signature_over_something_else_is_not_an_assertion() -> None:
     other = OwnerAssertion(purpose="something-else", issued_at=now, expires_at=now + 30, nonce="n", **ARGS)
     with pytest.raises(KeyrelayError):
         verify_assertion(CATALOG.verify_key, bytes(CATALOG.sign(msgspec.json.encode(other))))
+
+
+def test_the_write_digest_changes_with_everything_a_write_authorises() -> None:
+    """Provider, base URL, scope and sealed blob each change the digest an assertion is signed over."""
+    base: dict[str, Any] = {"provider": "openai", "base_url": "https://api.openai.com/v1", "project_scope": "all"}
+    reference = write_digest("update", **base, sealed=b"blob")
+    variants = [
+        write_digest("create", **base, sealed=b"blob"),
+        write_digest("update", **{**base, "provider": "groq"}, sealed=b"blob"),
+        write_digest("update", **{**base, "base_url": "https://attacker.example/v1"}, sealed=b"blob"),
+        write_digest("update", **{**base, "project_scope": ["prj_1"]}, sealed=b"blob"),
+        write_digest("update", **base, sealed=b"other blob"),
+    ]
+    assert reference not in variants
+    assert len(set(variants)) == len(variants)

@@ -28,8 +28,18 @@ def ident(
     version: int = 1,
     org_id: str = "org_1",
     provider: str = "openai",
+    project_scope: str | list[str] = "all",
+    fingerprint: str = "fp1",
 ) -> Identity:
-    return Identity(org_id=org_id, integration_id=integration_id, provider=provider, base_url=base_url, version=version)
+    return Identity(
+        org_id=org_id,
+        integration_id=integration_id,
+        provider=provider,
+        base_url=base_url,
+        project_scope=project_scope,  # type: ignore[arg-type]
+        version=version,
+        fingerprint=fingerprint,
+    )
 
 
 @pytest.fixture
@@ -94,10 +104,14 @@ def test_truncated_fields_fail_with_malformed_envelope(keks: dict[str, bytes]) -
         ident(org_id="org_2"),
         ident(provider="anthropic"),
         ident(version=2),
+        ident(project_scope=["prj_1"]),
+        ident(project_scope=[]),
+        ident(fingerprint="fp2"),
     ],
+    ids=["base-url", "org", "provider", "version", "scope-narrowed", "scope-empty", "fingerprint"],
 )
 def test_a_changed_identity_fails_with_ciphertext_mismatch(keks: dict[str, bytes], changed: Identity) -> None:
-    """Base URL, org, provider and version are all bound: changing one behind keyvault's back fails."""
+    """Base URL, org, provider, scope, version and fingerprint are all bound: changing one fails."""
     sealer = Sealer(keks, "kek-old")
     env = sealer.seal(SECRET, ident())
     with pytest.raises(CiphertextMismatch):
@@ -127,20 +141,43 @@ def test_a_retired_kek_fails_with_retired_kek_but_can_still_be_rewrapped(keks: d
     sealer = Sealer(keks, "kek-new", retired={"kek-old"})
     with pytest.raises(RetiredKek):
         sealer.open(env, ident())
-    assert sealer.open(sealer.rewrap(env, ident()), ident()) == SECRET
+    assert sealer.open(sealer.rewrap(env, ident(), ident(version=2)), ident(version=2)) == SECRET
 
 
 def test_rewrap_moves_the_data_key_and_never_touches_the_ciphertext(keks: dict[str, bytes]) -> None:
     """Rotation changes the KEK id and wrapped key only; the secret's nonce and ciphertext are identical."""
     env = Sealer(keks, "kek-old").seal(SECRET, ident())
     sealer = Sealer(keks, "kek-new")
-    moved = sealer.rewrap(env, ident())
+    moved = sealer.rewrap(env, ident(), ident(version=2))
     assert (moved.kek_id, moved.nonce, moved.ciphertext) == ("kek-new", env.nonce, env.ciphertext)
     assert moved.wrapped_key != env.wrapped_key
-    assert sealer.open(moved, ident()) == SECRET
-    assert sealer.rewrap(moved, ident()) is moved
+    assert sealer.open(moved, ident(version=2)) == SECRET
+    with pytest.raises(CiphertextMismatch):  # the re-wrapped key is bound to the new version only
+        sealer.open(moved, ident())
     with pytest.raises(UnknownKek):
-        Sealer({"kek-old": keks["kek-old"]}, "kek-old").open(moved, ident())
+        Sealer({"kek-old": keks["kek-old"]}, "kek-old").open(moved, ident(version=2))
+
+
+def test_a_scope_change_rebinds_the_data_key_and_the_old_binding_stops_opening(keks: dict[str, bytes]) -> None:
+    """Re-wrapping to a narrower scope at the next version: the all-scoped binding no longer opens it."""
+    sealer = Sealer(keks, "kek-old")
+    env = sealer.seal(SECRET, ident())
+    narrowed = ident(project_scope=["prj_1"], version=2)
+    moved = sealer.rewrap(env, ident(), narrowed)
+    assert sealer.open(moved, narrowed) == SECRET
+    for stale in (ident(), ident(version=2), ident(project_scope=["prj_1"])):
+        with pytest.raises(CiphertextMismatch):
+            sealer.open(moved, stale)
+
+
+def test_a_rewrap_cannot_change_what_the_secret_is_or_launder_a_tampered_record(keks: dict[str, bytes]) -> None:
+    """Base URL or org cannot change in a re-wrap, and a record that does not authenticate is not re-wrapped."""
+    sealer = Sealer(keks, "kek-old")
+    env = sealer.seal(SECRET, ident())
+    with pytest.raises(MalformedEnvelope):
+        sealer.rewrap(env, ident(), ident(base_url="https://attacker.example/v1", version=2))
+    with pytest.raises(CiphertextMismatch):
+        sealer.rewrap(env, ident(project_scope=["prj_1"]), ident(version=2))
 
 
 def test_the_primary_must_be_loaded_and_not_retired(keks: dict[str, bytes]) -> None:

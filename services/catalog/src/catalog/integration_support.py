@@ -16,7 +16,7 @@ from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import new_id
-from shared.vault.assertions import sign_assertion
+from shared.vault.assertions import sign_assertion, write_digest
 
 
 def validate_header_names(names: list[str], *, custom_host: bool) -> list[str]:
@@ -69,7 +69,18 @@ def selection_to_enabled(ctx: Ctx, provider: str, selection: m.ModelSelection, c
     return enabled
 
 
-def owner_assertion(ctx: Ctx, who: m.MemberPrincipal, operation: str, integration_id: str) -> bytes:
+def owner_assertion(
+    ctx: Ctx,
+    who: m.MemberPrincipal,
+    operation: str,
+    integration_id: str,
+    *,
+    provider: str = "",
+    base_url: str = "",
+    project_scope: str | list[str] | None = None,
+    sealed: bytes = b"",
+) -> bytes:
+    """Catalog's signed word that this owner asks for exactly this write (keyvault checks the digest)."""
     return sign_assertion(
         ctx.signing_key,
         member_id=who.member_id,
@@ -77,6 +88,9 @@ def owner_assertion(ctx: Ctx, who: m.MemberPrincipal, operation: str, integratio
         org_role=who.org_role,
         operation=operation,
         integration_id=integration_id,
+        digest=write_digest(
+            operation, provider=provider, base_url=base_url, project_scope=project_scope, sealed=sealed
+        ),
     )
 
 

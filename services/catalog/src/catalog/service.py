@@ -15,6 +15,7 @@ from shared.errors import KeyrelayError
 from shared.logging import get_logger
 from shared.messages import catalog as m
 from shared.tokens import hash_token, new_id, new_member_token
+from shared.vault.membership import sign_membership
 
 log = get_logger("keyrelay.catalog")
 
@@ -89,6 +90,7 @@ class Catalog:
             project_tpm=project.get("tpm"),
             project_budget_usd=project.get("budget_usd"),
             project_budget_period=project.get("budget_period"),
+            project_proof=sign_membership(self.ctx.signing_key, org_id=doc["org_id"], project_id=doc["project_id"]),
         )
 
     async def snapshot(self, req: m.SnapshotRequest) -> m.RoutingSnapshot:

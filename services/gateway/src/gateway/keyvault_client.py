@@ -97,8 +97,14 @@ class KeyvaultClient:
             max_size=settings.key_cache_size,
         )
 
-    async def reveal(self, *, org_id: str, project_id: str, integration_id: str) -> RevealedCredential:
-        """The credential of `integration_id` for a request of `project_id`, from the cache or keyvault."""
+    async def reveal(
+        self, *, org_id: str, project_id: str, integration_id: str, project_proof: bytes = b""
+    ) -> RevealedCredential:
+        """The credential of `integration_id` for a request of `project_id`, from the cache or keyvault.
+
+        `project_proof` is catalog's signature that the project belongs to the org (from the API key's
+        principal); keyvault refuses a reveal without it.
+        """
         key = (org_id, integration_id, project_id)
         cached = self._cache.get(key)
         if cached is not None:
@@ -110,7 +116,7 @@ class KeyvaultClient:
         self._inflight[key] = future
         generation = self._generation
         try:
-            revealed = await self._fetch(org_id, project_id, integration_id)
+            revealed = await self._fetch(org_id, project_id, integration_id, project_proof)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: nobody else may be waiting
@@ -123,7 +129,9 @@ class KeyvaultClient:
         finally:
             self._inflight.pop(key, None)
 
-    def _sign(self, org_id: str, project_id: str, integration_id: str) -> tuple[str, PrivateKey, bytes]:
+    def _sign(
+        self, org_id: str, project_id: str, integration_id: str, project_proof: bytes = b""
+    ) -> tuple[str, PrivateKey, bytes]:
         one_time = PrivateKey.generate()
         request_id = new_id("kvr")
         claims = kv.RevealClaims(
@@ -134,11 +142,14 @@ class KeyvaultClient:
             project_id=project_id,
             integration_id=integration_id,
             reply_key=bytes(one_time.public_key),
+            project_proof=project_proof,
         )
         return request_id, one_time, bytes(self._signing.sign(msgspec.json.encode(claims)))
 
-    async def _fetch(self, org_id: str, project_id: str, integration_id: str) -> RevealedCredential:
-        request_id, one_time, signed = self._sign(org_id, project_id, integration_id)
+    async def _fetch(
+        self, org_id: str, project_id: str, integration_id: str, project_proof: bytes
+    ) -> RevealedCredential:
+        request_id, one_time, signed = self._sign(org_id, project_id, integration_id, project_proof)
         self.round_trips += 1
         reply: kv.RevealGranted = await self._bus.request(
             subjects.KEYVAULT_REVEAL,

@@ -146,7 +146,10 @@ class Proxy:
 
     async def _prepare(self, principal: ApiKeyPrincipal, target: RouteTarget) -> tuple[Target, Credential]:
         revealed = await self.keyvault.reveal(
-            org_id=principal.org_id, project_id=principal.project_id, integration_id=target.integration_id
+            org_id=principal.org_id,
+            project_id=principal.project_id,
+            integration_id=target.integration_id,
+            project_proof=principal.project_proof,
         )
         upstream = Target(
             adapter=target.adapter,

@@ -1,8 +1,9 @@
 """Keyvault service: refuses weak key material, then serves its subjects over core NATS.
 
 Every subject is core NATS request-reply behind the `keyvault` queue group; decryption traffic
-never touches a JetStream stream. Only audit events go to JetStream (through a durable publisher)
-and credential-changed events (ids only) are broadcast on core NATS.
+never touches a JetStream stream. Only audit events go to JetStream (through a durable publisher),
+credential-changed events (ids only) are broadcast on core NATS, and each record's version floor
+lives in a JetStream KV bucket the operator provisions and only keyvault writes (`keyvault.floors`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pymongo import AsyncMongoClient
 
 from keyvault.audit import Auditor
 from keyvault.crypto import Sealer
+from keyvault.floors import VersionFloors
 from keyvault.metrics import serve_metrics
 from keyvault.repository import CredentialRepository, Doc
 from keyvault.rotation import rotate
@@ -65,7 +67,7 @@ async def _serve_all(nc: NatsClient, vault: Vault, auditor: Auditor) -> list[Sub
         return await vault.describe(req)
 
     async def rotate_keks(req: kv.RotateKeks, _: object) -> kv.Rotated:
-        return await rotate(vault.repo, vault.sealer, batch=req.batch, auditor=auditor)
+        return await rotate(vault.repo, vault.sealer, vault.floors, batch=req.batch, auditor=auditor)
 
     async def ping(_: Ping, __: object) -> Pong:
         return Pong(service="keyvault", detail=f"primary_kek={vault.sealer.primary}")
@@ -101,6 +103,7 @@ async def lifespan(settings: KeyvaultSettings) -> AsyncIterator[Vault]:
             repo,
             sealer,
             material.private_key,
+            floors=VersionFloors(nc.jetstream()),
             gateway_key=material.gateway_key,
             catalog_key=material.catalog_key,
             auditor=auditor,

@@ -1,12 +1,17 @@
 """Envelope encryption: a fresh data key per write, wrapped by a named key-encryption key (KEK).
 
-    secret payload --XChaCha20-Poly1305(data key, AAD = "secret" + record identity)--> ciphertext
-    data key       --XChaCha20-Poly1305(KEK,      AAD = "wrap" + record identity + kek id)--> wrapped key
+    secret payload --XChaCha20-Poly1305(data key, AAD = "secret" + what the secret is)--> ciphertext
+    data key       --XChaCha20-Poly1305(KEK,      AAD = "wrap" + every decided-on field + kek id)--> wrapped key
 
-The record identity is (org, integration, provider, base URL, version), so a ciphertext copied onto
-another record, a base URL changed behind keyvault's back, a flipped byte, a wrapped key moved
-between KEKs or an unknown or retired KEK all fail to open, each with a named error. Rotation
-re-wraps the data key only: the secret's own ciphertext and nonce never change.
+What the secret is: (org, integration, provider, base URL). Every field keyvault decides on is
+bound into the wrapped key: those four plus the project scope, the record version and the
+fingerprint it returns with a reveal, and the KEK id. So a ciphertext copied onto another record,
+a base URL, scope, version or provider changed behind keyvault's back, a flipped byte, a wrapped
+key moved between KEKs or an unknown or retired KEK all fail to open, each with a named error.
+A data key is fresh for every put, so a ciphertext only ever opens with the wrapped keys of its
+own put. A scope change and a rotation re-wrap the data key under a new binding (a new version);
+the secret's own ciphertext and nonce never change. That an old, still authentic record was put
+back is caught by the version floor (`keyvault.floors`), not here.
 
 Fingerprints are keyed (BLAKE2b under a key derived from the primary KEK), so a stored
 fingerprint cannot be used to test guesses of the secret without the KEK.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
+from typing import Literal
 
 import msgspec
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt, crypto_aead_xchacha20poly1305_ietf_encrypt
@@ -52,19 +58,31 @@ class MalformedEnvelope(VaultCryptoError):
     """A stored field has the wrong length or type."""
 
 
+Scope = Literal["all"] | list[str]
+
+
 class Identity(msgspec.Struct, frozen=True, kw_only=True):
-    """What a ciphertext is bound to."""
+    """What a record's envelope is bound to: everything keyvault decides on or hands out."""
 
     org_id: str
     integration_id: str
     provider: str
     base_url: str
+    project_scope: Scope
     version: int
+    fingerprint: str
 
-    def aad(self, purpose: str, *extra: str) -> bytes:
-        """Canonical, unambiguous encoding (a JSON array), domain-separated by `purpose`."""
-        fields = [_SCHEME, purpose, self.org_id, self.integration_id, self.provider, self.base_url, self.version]
-        return msgspec.json.encode([*fields, *extra])
+    def content(self) -> tuple[str, str, str, str]:
+        """What the secret is; a re-wrap may change anything but this."""
+        return (self.org_id, self.integration_id, self.provider, self.base_url)
+
+    def secret_aad(self) -> bytes:
+        """Canonical, unambiguous encoding (a JSON array), domain-separated from the wrap."""
+        return msgspec.json.encode([_SCHEME, "secret", *self.content()])
+
+    def wrap_aad(self, kek_id: str) -> bytes:
+        fields = [_SCHEME, "wrap", *self.content(), self.project_scope, self.version, self.fingerprint, kek_id]
+        return msgspec.json.encode(fields)
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
@@ -118,28 +136,34 @@ class Sealer:
 
     def seal(self, plaintext: bytes, ident: Identity) -> Envelope:
         data_key = secrets.token_bytes(KEY_BYTES)
-        nonce, ciphertext = _encrypt(data_key, plaintext, ident.aad("secret"))
-        wrap_nonce, wrapped = _encrypt(self._kek(self.primary), data_key, ident.aad("wrap", self.primary))
+        nonce, ciphertext = _encrypt(data_key, plaintext, ident.secret_aad())
+        wrap_nonce, wrapped = _encrypt(self._kek(self.primary), data_key, ident.wrap_aad(self.primary))
         return Envelope(
             kek_id=self.primary, wrap_nonce=wrap_nonce, wrapped_key=wrapped, nonce=nonce, ciphertext=ciphertext
         )
 
     def _data_key(self, env: Envelope, ident: Identity, *, allow_retired: bool = False) -> bytes:
         kek = self._kek(env.kek_id, allow_retired=allow_retired)
-        data_key = _decrypt(kek, env.wrap_nonce, env.wrapped_key, ident.aad("wrap", env.kek_id), "wrapped_key")
+        data_key = _decrypt(kek, env.wrap_nonce, env.wrapped_key, ident.wrap_aad(env.kek_id), "wrapped_key")
         if len(data_key) != KEY_BYTES:
             raise MalformedEnvelope("data key has the wrong length")
         return data_key
 
     def open(self, env: Envelope, ident: Identity) -> bytes:
-        return _decrypt(self._data_key(env, ident), env.nonce, env.ciphertext, ident.aad("secret"), "ciphertext")
+        return _decrypt(self._data_key(env, ident), env.nonce, env.ciphertext, ident.secret_aad(), "ciphertext")
 
-    def rewrap(self, env: Envelope, ident: Identity) -> Envelope:
-        """Move the data key under the primary KEK (also from a retired one); the ciphertext stays as it is."""
-        if env.kek_id == self.primary:
-            return env
-        data_key = self._data_key(env, ident, allow_retired=True)
-        wrap_nonce, wrapped = _encrypt(self._kek(self.primary), data_key, ident.aad("wrap", self.primary))
+    def rewrap(self, env: Envelope, old: Identity, new: Identity) -> Envelope:
+        """Bind the data key to `new` under the primary KEK (also from a retired one).
+
+        Only the binding may change (scope, version, KEK): the ciphertext and nonce stay as they are,
+        so what the secret is (org, integration, provider, base URL) cannot. The whole old envelope
+        must authenticate first, so a tampered record is never laundered into a valid one.
+        """
+        if old.content() != new.content():
+            raise MalformedEnvelope("a re-wrap cannot change what the secret is")
+        data_key = self._data_key(env, old, allow_retired=True)
+        _decrypt(data_key, env.nonce, env.ciphertext, old.secret_aad(), "ciphertext")
+        wrap_nonce, wrapped = _encrypt(self._kek(self.primary), data_key, new.wrap_aad(self.primary))
         return msgspec.structs.replace(env, kek_id=self.primary, wrap_nonce=wrap_nonce, wrapped_key=wrapped)
 
     def fingerprint(self, org_id: str, plaintext: bytes) -> str:

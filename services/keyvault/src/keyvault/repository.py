@@ -2,25 +2,26 @@
 
 One record per integration (`_id` = integration id). It holds the envelope and non-secret
 metadata only: the masked form, a keyed fingerprint, header names, who changed it and when.
-Writes are compare-and-set on `version` (puts) and on `(envelope.kek_id, version)` (rotation),
-so concurrent writers and a rotation running alongside never overwrite each other.
+Writes are compare-and-set on `version` (puts) and on `(version, envelope)` (scope changes and
+rotation, which re-wrap), so concurrent writers and a rotation running alongside never overwrite
+each other. Nothing read from here is trusted as is: every field keyvault decides on is bound into
+the envelope (`keyvault.crypto`) and the version is checked against its floor (`keyvault.floors`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from keyvault.crypto import Envelope, Identity, MalformedEnvelope
+from keyvault.crypto import Envelope, Identity, MalformedEnvelope, Scope, Sealer
 
 Doc = dict[str, Any]
-Scope = Literal["all"] | list[str]
 _BUILTINS = (bytes, datetime)
 
 
@@ -45,8 +46,38 @@ class CredentialRecord(msgspec.Struct, frozen=True, kw_only=True):
             integration_id=self.integration_id,
             provider=self.provider,
             base_url=self.base_url,
+            project_scope=self.project_scope,
             version=self.version,
+            fingerprint=self.fingerprint,
         )
+
+    def rebound(
+        self, sealer: Sealer, *, version: int, project_scope: Scope | None = None, updated_by: str = ""
+    ) -> CredentialRecord:
+        """This record at `version` (optionally another scope), its data key re-wrapped under the primary KEK.
+
+        Raises the named `VaultCryptoError` if this record does not authenticate as it is.
+        """
+        scope = self.project_scope if project_scope is None else project_scope
+        new_ident = msgspec.structs.replace(self.identity, project_scope=scope, version=version)
+        return msgspec.structs.replace(
+            self,
+            project_scope=scope,
+            version=version,
+            envelope=sealer.rewrap(self.envelope, self.identity, new_ident),
+            updated_at=datetime.now(UTC) if updated_by else self.updated_at,
+            updated_by=updated_by or self.updated_by,
+        )
+
+
+class Unreadable(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored document that does not parse as a record: named by its id, never used."""
+
+    raw_id: Any
+
+    @property
+    def integration_id(self) -> str:
+        return str(self.raw_id)[:128]
 
 
 def _to_doc(record: CredentialRecord) -> Doc:
@@ -92,12 +123,6 @@ class CredentialRepository:
         result = await self.credentials.delete_one({"_id": integration_id, "org_id": org_id})
         return result.deleted_count == 1
 
-    async def set_scope(self, org_id: str, integration_id: str, scope: Scope) -> bool:
-        result = await self.credentials.update_one(
-            {"_id": integration_id, "org_id": org_id}, {"$set": {"project_scope": scope}}
-        )
-        return result.matched_count == 1
-
     async def many(self, org_id: str, ids: list[str]) -> list[CredentialRecord]:
         """This org's records among `ids`; a record that no longer parses is left out (reveal names it)."""
         found: list[CredentialRecord] = []
@@ -106,30 +131,35 @@ class CredentialRepository:
                 found.append(_from_doc(doc))
         return found
 
-    async def not_on(self, kek_id: str, limit: int, *, skip_ids: list[str] | None = None) -> list[CredentialRecord]:
+    async def not_on(
+        self, kek_id: str, limit: int, *, skip_ids: list[Any] | None = None
+    ) -> list[CredentialRecord | Unreadable]:
+        """Records not on `kek_id`, in id order; a document that does not parse comes back as `Unreadable`."""
         query: Doc = {"envelope.kek_id": {"$ne": kek_id}}
         if skip_ids:
             query["_id"] = {"$nin": skip_ids}
-        return [_from_doc(d) async for d in self.credentials.find(query).sort("_id", ASCENDING).limit(limit)]
+        found: list[CredentialRecord | Unreadable] = []
+        async for doc in self.credentials.find(query).sort("_id", ASCENDING).limit(limit):
+            try:
+                found.append(_from_doc(doc))
+            except MalformedEnvelope:
+                found.append(Unreadable(raw_id=doc.get("_id")))
+        return found
 
     async def count_not_on(self, kek_id: str) -> int:
         return await self.credentials.count_documents({"envelope.kek_id": {"$ne": kek_id}})
 
-    async def compare_and_rewrap(self, record: CredentialRecord, new: Envelope) -> bool:
-        """Swap in a re-wrapped key only if the record is still on the same KEK and version."""
-        result = await self.credentials.update_one(
+    async def swap(self, old: CredentialRecord, new: CredentialRecord) -> bool:
+        """Replace `old` by its re-wrapped successor only if it is still exactly the same version and envelope."""
+        result = await self.credentials.replace_one(
             {
-                "_id": record.integration_id,
-                "envelope.kek_id": record.envelope.kek_id,
-                "version": record.version,
-                "envelope.ciphertext": record.envelope.ciphertext,
+                "_id": old.integration_id,
+                "org_id": old.org_id,
+                "version": old.version,
+                "envelope.kek_id": old.envelope.kek_id,
+                "envelope.wrapped_key": old.envelope.wrapped_key,
+                "envelope.ciphertext": old.envelope.ciphertext,
             },
-            {
-                "$set": {
-                    "envelope.kek_id": new.kek_id,
-                    "envelope.wrap_nonce": new.wrap_nonce,
-                    "envelope.wrapped_key": new.wrapped_key,
-                }
-            },
+            _to_doc(new),
         )
-        return result.modified_count == 1
+        return result.matched_count == 1

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
 from nacl.public import PrivateKey
-from nacl.signing import VerifyKey
+from nacl.signing import SigningKey, VerifyKey
 
 from shared.settings import CommonSettings, SettingsError
 
@@ -29,6 +32,46 @@ SAMPLE_VALUES: Final = frozenset(
 )
 _GENERATE_HINT: Final = "generate one with `keyrelay kek generate`"
 _MIN_DISTINCT_BYTES: Final = 16
+_MIN_DISTINCT_STEPS: Final = 12  # distinct differences between neighbouring bytes (of 31)
+_MAX_PRINTABLE: Final = 30  # printable ASCII bytes (of 32)
+_MAX_BIT_BIAS: Final = 48  # set bits away from 128 (6 standard deviations)
+_GUESSABLE_WORDS: Final = (
+    "",
+    "kek",
+    "key",
+    "secret",
+    "password",
+    "passw0rd",
+    "changeme",
+    "change-me",
+    "replace-me",
+    "keyrelay",
+    "keyvault",
+    "master",
+    "masterkey",
+    "master-key",
+    "default",
+    "admin",
+    "root",
+    "test",
+    "testing",
+    "example",
+    "sample",
+    "dev",
+    "development",
+    "prod",
+    "production",
+    "letmein",
+    "qwerty",
+    "123456",
+    "12345678",
+    "0123456789",
+    "hunter2",
+    "primary",
+    "kek-1",
+    "kek1",
+    "k1",
+)
 
 
 class KeyvaultSettings(CommonSettings, frozen=True, kw_only=True):
@@ -69,15 +112,74 @@ def decode_key(name: str, value: str, *, length: int = 32) -> bytes:
     return raw
 
 
-def check_random(name: str, raw: bytes) -> bytes:
-    """Refuse material that is plainly not random: all zero, few distinct bytes, or readable text."""
+def _derived_from_a_word(raw: bytes, context: Iterable[str]) -> bool:
+    """Is `raw` a plain hash of a guessable word (or of the key's own id)? Only a known list can be checked."""
+    for word in (*_GUESSABLE_WORDS, *context):
+        for form in {word, word.lower(), word.upper(), word.capitalize()}:
+            data = form.encode()
+            digests = (
+                hashlib.sha256(data).digest(),
+                hashlib.sha3_256(data).digest(),
+                hashlib.blake2b(data, digest_size=32).digest(),
+                hashlib.blake2s(data).digest(),
+            )
+            if raw in digests:
+                return True
+    return False
+
+
+def _weakness(raw: bytes, context: Iterable[str]) -> str | None:
+    """Why `raw` is plainly not 32 random bytes, or None.
+
+    Each statistical threshold is far outside what random keys show (200,000 fresh keys: at least
+    23 distinct bytes, at least 22 distinct steps, at most 24 printable bytes, at most 37 set bits
+    away from 128); a random key fails one with a probability below 1e-8.
+    """
     if raw == bytes(len(raw)):
-        raise SettingsError(f"{name} is all zero: {_GENERATE_HINT}")
+        return "is all zero"
     if len(set(raw)) < _MIN_DISTINCT_BYTES:
-        raise SettingsError(f"{name} has too little entropy (repeated bytes): {_GENERATE_HINT}")
-    if all(0x20 <= b < 0x7F for b in raw):
-        raise SettingsError(f"{name} is readable text, not random bytes: {_GENERATE_HINT}")
+        return "has too little entropy (repeated bytes)"
+    steps = {(b - a) % 256 for a, b in itertools.pairwise(raw)}
+    if len(steps) < _MIN_DISTINCT_STEPS:
+        return "is a counting or arithmetic sequence, not random bytes"
+    if any(raw[period:] == raw[:-period] for period in range(1, len(raw) // 2 + 1)):
+        return "repeats a pattern, not random bytes"
+    if list(raw) in (sorted(raw), sorted(raw, reverse=True)):
+        return "is a sorted sequence, not random bytes"
+    if sum(0x20 <= b < 0x7F for b in raw) >= _MAX_PRINTABLE:
+        return "is readable text, not random bytes"
+    ones = sum(b.bit_count() for b in raw)
+    if abs(ones - 4 * len(raw)) > _MAX_BIT_BIAS:
+        return "has far too many zero or one bits to be random"
+    if _derived_from_a_word(raw, context):
+        return "is the hash of a guessable word"
+    return None
+
+
+def check_random(name: str, raw: bytes, *, context: Iterable[str] = ()) -> bytes:
+    """Refuse material that is plainly not random: known weak patterns plus a few statistical tests.
+
+    `context` adds words the key must not be a hash of (e.g. its own id). A key derived from a secret
+    word nobody lists cannot be recognised; keys must come from `keyrelay kek generate`.
+    """
+    reason = _weakness(raw, context)
+    if reason is not None:
+        raise SettingsError(f"{name} {reason}: {_GENERATE_HINT}")
     return raw
+
+
+def _check_no_reuse(named: dict[str, bytes], derived: dict[str, bytes]) -> None:
+    """Every key is its own: no two configured keys (or a key and a public key it yields) may be equal."""
+    seen: dict[bytes, str] = {}
+    for name, raw in named.items():
+        other = seen.get(raw)
+        if other is not None:
+            raise SettingsError(f"{name} reuses {other}: every key must be its own ({_GENERATE_HINT})")
+        seen[raw] = name
+    for name, raw in derived.items():
+        other = seen.get(raw)
+        if other is not None:
+            raise SettingsError(f"{name} is the key behind {other}: every key must be its own ({_GENERATE_HINT})")
 
 
 def load_keks(settings: KeyvaultSettings) -> dict[str, bytes]:
@@ -88,7 +190,7 @@ def load_keks(settings: KeyvaultSettings) -> dict[str, bytes]:
         name = f"KEYRELAY_KEYVAULT_KEKS[{kek_id}]"
         if not kek_id or len(kek_id) > 64 or not kek_id.replace("-", "").replace("_", "").isalnum():
             raise SettingsError("KEYRELAY_KEYVAULT_KEKS has an invalid KEK id (1-64 letters, digits, - or _)")
-        keks[kek_id] = check_random(name, decode_key(name, value))
+        keks[kek_id] = check_random(name, decode_key(name, value), context=(kek_id,))
     if len(set(keks.values())) != len(keks):
         raise SettingsError("KEYRELAY_KEYVAULT_KEKS holds the same key under two ids")
     if not settings.keyvault_primary_kek:
@@ -110,6 +212,24 @@ def load_key_material(settings: KeyvaultSettings) -> KeyMaterial:
     catalog = decode_key("KEYRELAY_KEYVAULT_CATALOG_VERIFY_KEY", settings.keyvault_catalog_verify_key)
     if gateway == catalog:
         raise SettingsError("KEYRELAY_KEYVAULT_GATEWAY_VERIFY_KEY and KEYRELAY_KEYVAULT_CATALOG_VERIFY_KEY must differ")
+    named_keks = {f"KEYRELAY_KEYVAULT_KEKS[{kek_id}]": raw for kek_id, raw in keks.items()}
+    public = bytes(PrivateKey(private).public_key)
+    _check_no_reuse(
+        {
+            **named_keks,
+            "KEYRELAY_KEYVAULT_PRIVATE_KEY": private,
+            "KEYRELAY_KEYVAULT_PUBLIC_KEY": public,
+            "KEYRELAY_KEYVAULT_GATEWAY_VERIFY_KEY": gateway,
+            "KEYRELAY_KEYVAULT_CATALOG_VERIFY_KEY": catalog,
+        },
+        # the public halves a secret would have as a signing or box key: equal to a configured public
+        # key means the secret *is* the gateway's or catalog's signing key (or keyvault's private key)
+        {
+            **{f"{name} (as a signing key)": bytes(SigningKey(raw).verify_key) for name, raw in named_keks.items()},
+            **{f"{name} (as a box key)": bytes(PrivateKey(raw).public_key) for name, raw in named_keks.items()},
+            "KEYRELAY_KEYVAULT_PRIVATE_KEY (as a signing key)": bytes(SigningKey(private).verify_key),
+        },
+    )
     if settings.keyvault_reveal_max_age_s <= 0 or settings.keyvault_reveal_max_age_s > 300:
         raise SettingsError("KEYRELAY_KEYVAULT_REVEAL_MAX_AGE_S must be between 0 and 300 seconds")
     return KeyMaterial(

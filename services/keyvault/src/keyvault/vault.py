@@ -1,16 +1,22 @@
 """Keyvault's policy: who may write, who may read, what is revealed, and to whom.
 
 * Writes (put, delete, scope) need an owner assertion signed by catalog for this org, this
-  integration and this operation, fresh and never used before; anything else is refused with
-  `owner_required` and audited. The secret arrives sealed to keyvault's own public key.
-* Reveals need a request signed by the gateway, fresh, never seen before, for an integration of
-  the caller's org whose scope includes the caller's project; the answer is boxed to the request's
-  one-time key, so only that request can open it (a replayed request would gain nothing anyway).
+  integration, this operation and exactly this content (a digest of provider, base URL, scope and
+  sealed blob), fresh and never used before; anything else is refused with `owner_required` and
+  audited. The secret arrives sealed to keyvault's own public key and is validated here, the one
+  place that sees it in clear (`keyvault.payloads`).
+* Reveals need a request signed by the gateway, fresh, never seen before, carrying catalog's
+  statement that the caller's project belongs to the caller's org, for an integration of that org
+  whose scope includes that project; the answer is boxed to the request's one-time key.
+* Nothing read from MongoDB is trusted as is: the record must authenticate under its KEK (every
+  field keyvault decides on is bound into the envelope) and its version must not be below the
+  floor keyvault keeps outside the database (`keyvault.floors`). Anything else is refused and audited.
 * Describe returns masked views only.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,14 +29,16 @@ from nacl.signing import VerifyKey
 
 from keyvault import payloads
 from keyvault.audit import Auditor
-from keyvault.crypto import Identity, Sealer, VaultCryptoError
+from keyvault.crypto import Identity, MalformedEnvelope, Sealer, VaultCryptoError
+from keyvault.floors import VersionFloors
 from keyvault.metrics import REVEALS, WRITES
 from keyvault.replay import ReplayCache
 from keyvault.repository import CredentialRecord, CredentialRepository
 from shared.errors import KeyrelayError
 from shared.logging import get_logger
 from shared.messages import keyvault as kv
-from shared.vault.assertions import OwnerAssertion, verify_assertion
+from shared.vault.assertions import OwnerAssertion, verify_assertion, write_digest
+from shared.vault.membership import membership_holds
 
 log = get_logger("keyrelay.keyvault")
 _claims = msgspec.json.Decoder(kv.RevealClaims)
@@ -83,6 +91,7 @@ class Vault:
         sealer: Sealer,
         private_key: PrivateKey,
         *,
+        floors: VersionFloors,
         gateway_key: VerifyKey,
         catalog_key: VerifyKey,
         auditor: Auditor,
@@ -91,6 +100,7 @@ class Vault:
     ) -> None:
         self.repo = repo
         self.sealer = sealer
+        self.floors = floors
         self._private = private_key
         self._unseal = SealedBox(private_key)
         self._gateway_key = gateway_key
@@ -125,7 +135,7 @@ class Vault:
         )
         return KeyrelayError("owner_required", reason)
 
-    def authorize(self, blob: bytes, org_id: str, integration_id: str, operation: str) -> OwnerAssertion:
+    def authorize(self, blob: bytes, org_id: str, integration_id: str, operation: str, digest: str) -> OwnerAssertion:
         """The verified owner assertion for exactly this write, or `owner_required` (audited)."""
         try:
             claims = verify_assertion(self._catalog_key, blob, now=self._clock())
@@ -137,6 +147,8 @@ class Vault:
             raise self._deny(
                 org_id, integration_id, operation, "only organization owners may change credentials", claims
             )
+        if not hmac.compare_digest(claims.digest, digest):
+            raise self._deny(org_id, integration_id, operation, "owner assertion is for other content", claims)
         verdict = self._assertion_nonces.check(claims.nonce, claims.expires_at)
         if verdict != "first_use":
             reason = "owner assertion already used" if verdict == "replayed" else "too many writes at once: retry"
@@ -144,15 +156,29 @@ class Vault:
         return claims
 
     async def _owned(self, org_id: str, integration_id: str) -> CredentialRecord | None:
-        record = await self.repo.get(integration_id)
+        try:
+            record = await self.repo.get(integration_id)
+        except MalformedEnvelope:
+            return None
         if record is not None and record.org_id != org_id:
             raise _not_found()
         return record
 
     async def put(self, req: kv.PutCredential) -> kv.CredentialView:
-        existing = await self.repo.get(req.integration_id)
+        floor = await self.floors.get(req.integration_id)
+        try:
+            existing = await self.repo.get(req.integration_id)
+        except MalformedEnvelope:
+            raise KeyrelayError("internal_error", "the stored credential is unreadable: delete it first") from None
         operation = "create" if existing is None else "update"
-        claims = self.authorize(req.assertion, req.org_id, req.integration_id, operation)
+        digest = write_digest(
+            operation,
+            provider=req.provider,
+            base_url=req.base_url,
+            project_scope=req.project_scope,
+            sealed=req.sealed,
+        )
+        claims = self.authorize(req.assertion, req.org_id, req.integration_id, operation, digest)
         if existing is not None and existing.org_id != req.org_id:
             raise self._deny(req.org_id, req.integration_id, operation, "integration belongs to another org", claims)
         if existing is not None and existing.provider != req.provider:
@@ -164,13 +190,16 @@ class Vault:
             raise KeyrelayError("invalid_credentials", "credentials were not sealed to this keyvault") from None
         payload = payloads.parse_payload(raw)
         payloads.validate(req.provider, payload)
-        version = 1 if existing is None else existing.version + 1
+        version = max(existing.version if existing is not None else 0, floor) + 1
+        fingerprint = self.sealer.fingerprint(req.org_id, payload.canonical())
         ident = Identity(
             org_id=req.org_id,
             integration_id=req.integration_id,
             provider=req.provider,
             base_url=req.base_url,
+            project_scope=req.project_scope,
             version=version,
+            fingerprint=fingerprint,
         )
         record = CredentialRecord(
             integration_id=req.integration_id,
@@ -180,7 +209,7 @@ class Vault:
             project_scope=req.project_scope,
             envelope=self.sealer.seal(msgspec.json.encode(payload), ident),
             masked=payloads.mask(payload),
-            fingerprint=self.sealer.fingerprint(req.org_id, payload.canonical()),
+            fingerprint=fingerprint,
             header_names=payload.header_names,
             updated_at=datetime.now(UTC),
             updated_by=claims.member_id,
@@ -193,6 +222,7 @@ class Vault:
         )
         if not stored:
             raise KeyrelayError("conflict", "the credential changed concurrently: retry")
+        await self.floors.follow(req.integration_id, version)
         WRITES.labels(operation=operation, outcome="ok").inc()
         log.info(
             "keyvault.credential_stored",
@@ -213,9 +243,12 @@ class Vault:
         return view(record)
 
     async def delete(self, req: kv.DeleteCredential) -> None:
-        claims = self.authorize(req.assertion, req.org_id, req.integration_id, "delete")
-        await self._owned(req.org_id, req.integration_id)
+        claims = self.authorize(req.assertion, req.org_id, req.integration_id, "delete", write_digest("delete"))
+        floor = await self.floors.get(req.integration_id)
+        existing = await self._owned(req.org_id, req.integration_id)
         deleted = await self.repo.delete(req.org_id, req.integration_id)
+        # past the deleted version: the deleted record can never be put back
+        await self.floors.follow(req.integration_id, max(existing.version if existing else 0, floor) + 1)
         WRITES.labels(operation="delete", outcome="ok").inc()
         log.info("keyvault.credential_deleted", org_id=req.org_id, integration_id=req.integration_id, existed=deleted)
         self._audit.record(
@@ -227,9 +260,23 @@ class Vault:
         )
 
     async def set_scope(self, req: kv.SetScope) -> None:
-        claims = self.authorize(req.assertion, req.org_id, req.integration_id, "scope")
-        if not await self.repo.set_scope(req.org_id, req.integration_id, req.project_scope):
+        """Re-bind the record to the new scope at a new version (the data key is re-wrapped, the secret stays)."""
+        digest = write_digest("scope", project_scope=req.project_scope)
+        claims = self.authorize(req.assertion, req.org_id, req.integration_id, "scope", digest)
+        floor = await self.floors.get(req.integration_id)
+        record = await self._owned(req.org_id, req.integration_id)
+        if record is None:
             raise _not_found()
+        self._check_current(record, floor, actor_id=claims.member_id, action="credential.scope")
+        new = record.rebound(
+            self.sealer,
+            version=max(record.version, floor) + 1,
+            project_scope=req.project_scope,
+            updated_by=claims.member_id,
+        )
+        if not await self.repo.swap(record, new):
+            raise KeyrelayError("conflict", "the credential changed concurrently: retry")
+        await self.floors.follow(req.integration_id, new.version)
         WRITES.labels(operation="scope", outcome="ok").inc()
         self._audit.record(
             org_id=req.org_id,
@@ -237,7 +284,46 @@ class Vault:
             actor_role=claims.org_role,
             action="credential.scope",
             target_id=req.integration_id,
-            detail={"project_scope": "all" if req.project_scope == "all" else ",".join(req.project_scope)},
+            detail={
+                "project_scope": "all" if req.project_scope == "all" else ",".join(req.project_scope),
+                "version": str(new.version),
+            },
+        )
+
+    def _check_current(self, record: CredentialRecord, floor: int, *, actor_id: str, action: str) -> None:
+        """Refuse (and audit) a record that does not authenticate or is older than keyvault's last write."""
+        try:
+            self.sealer.open(record.envelope, record.identity)
+        except VaultCryptoError as exc:
+            self._audit_inconsistent(record, type(exc).__name__, actor_id=actor_id, action=action)
+            raise KeyrelayError("internal_error", f"credential cannot be decrypted ({type(exc).__name__})") from None
+        if record.version < floor:
+            self._audit_inconsistent(record, "RolledBack", actor_id=actor_id, action=action, floor=floor)
+            raise KeyrelayError("internal_error", "credential record is older than keyvault's last write (RolledBack)")
+
+    def _audit_inconsistent(
+        self, record: CredentialRecord, error: str, *, actor_id: str, action: str, floor: int = 0, project_id: str = ""
+    ) -> None:
+        log.error(
+            "keyvault.record_refused",
+            error=error,
+            integration_id=record.integration_id,
+            kek_id=record.envelope.kek_id,
+            version=record.version,
+            floor=floor,
+        )
+        detail = {"error": error, "version": str(record.version)}
+        if floor:
+            detail["floor"] = str(floor)
+        if project_id:
+            detail["project_id"] = project_id
+        self._audit.record(
+            org_id=record.org_id,
+            actor_id=actor_id,
+            action=action,
+            target_id=record.integration_id,
+            outcome="failed",
+            detail=detail,
         )
 
     async def describe(self, req: kv.DescribeCredentials) -> kv.Described:
@@ -280,34 +366,54 @@ class Vault:
             raise self._refuse("replayed", claims)
         if verdict == "full":
             raise self._refuse("busy", claims, code="rate_limited")
+        if not membership_holds(
+            self._catalog_key, claims.project_proof, org_id=claims.org_id, project_id=claims.project_id
+        ):
+            raise self._refuse("project_not_in_org", claims, code="integration_not_found")
         return claims
 
-    async def reveal(self, req: kv.RevealRequest) -> kv.RevealGranted:
-        claims = self.verify_request(req)
-        record = await self.repo.get(claims.integration_id)
+    async def _current(self, claims: kv.RevealClaims) -> tuple[CredentialRecord, dict[str, object]]:
+        """The record and its opened secret, only if it authenticates and is not older than its floor."""
+        floor = await self.floors.get(claims.integration_id)  # before the record: a legitimate record is never below it
+        try:
+            record = await self.repo.get(claims.integration_id)
+        except MalformedEnvelope:
+            REVEALS.labels(outcome="undecryptable").inc()
+            raise KeyrelayError("internal_error", "credential cannot be decrypted (MalformedEnvelope)") from None
         if record is None or record.org_id != claims.org_id:
             raise self._refuse("not_found", claims, code="integration_not_found")
-        if not in_scope(record.project_scope, claims.project_id):
-            raise self._refuse("project_out_of_scope", claims, code="integration_not_found")
         try:
             secret = _payload_dict.decode(self.sealer.open(record.envelope, record.identity))
         except VaultCryptoError as exc:
             REVEALS.labels(outcome="undecryptable").inc()
-            log.error(  # noqa: TRY400 - the error's name is enough, no traceback
-                "keyvault.decrypt_failed",
-                error=type(exc).__name__,
-                integration_id=record.integration_id,
-                kek_id=record.envelope.kek_id,
-            )
-            self._audit.record(
-                org_id=record.org_id,
+            self._audit_inconsistent(
+                record,
+                type(exc).__name__,
                 actor_id="gateway",
                 action="credential.decrypt",
-                target_id=record.integration_id,
-                outcome="failed",
-                detail={"error": type(exc).__name__, "project_id": claims.project_id},
+                project_id=claims.project_id,
             )
             raise KeyrelayError("internal_error", f"credential cannot be decrypted ({type(exc).__name__})") from None
+        if record.version < floor:
+            REVEALS.labels(outcome="rolled_back").inc()
+            self._audit_inconsistent(
+                record,
+                "RolledBack",
+                actor_id="gateway",
+                action="credential.decrypt",
+                floor=floor,
+                project_id=claims.project_id,
+            )
+            raise KeyrelayError("internal_error", "credential record is older than keyvault's last write (RolledBack)")
+        if record.version > floor:
+            await self.floors.follow(record.integration_id, record.version)
+        return record, secret
+
+    async def reveal(self, req: kv.RevealRequest) -> kv.RevealGranted:
+        claims = self.verify_request(req)
+        record, secret = await self._current(claims)
+        if not in_scope(record.project_scope, claims.project_id):
+            raise self._refuse("project_out_of_scope", claims, code="integration_not_found")
         payload = kv.RevealedPayload(
             request_id=claims.request_id,
             integration_id=record.integration_id,

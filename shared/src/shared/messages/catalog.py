@@ -51,6 +51,7 @@ class ApiKeyPrincipal(Msg, tag="api_key", frozen=True, kw_only=True):
     project_tpm: int | None = None
     project_budget_usd: float | None = None
     project_budget_period: str | None = None
+    project_proof: bytes = b""  # catalog's signature that project_id belongs to org_id (for keyvault)
 
 
 class AuthenticateMember(Msg, frozen=True, kw_only=True):

@@ -84,6 +84,7 @@ class RevealClaims(Msg, frozen=True, kw_only=True):
     project_id: str
     integration_id: str
     reply_key: bytes  # the gateway's one-time X25519 public key for this request
+    project_proof: bytes = b""  # catalog's signature that project_id belongs to org_id (shared.vault.membership)
 
 
 class RevealGranted(Msg, tag="granted", frozen=True, kw_only=True):

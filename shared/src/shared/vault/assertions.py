@@ -3,11 +3,14 @@ member with a given org role asks for one operation on one integration of one or
 
 Keyvault verifies them itself with catalog's pinned public key, so owner-only writes do not rest on
 a flag set by the edge: it checks signature, purpose, lifetime (at most 60 s), org, integration,
-operation, role and that the nonce was never used before.
+operation, role, that the nonce was never used before, and that `digest` is the digest of exactly
+what the write carries (`write_digest`: provider, base URL, scope, sealed blob), so an assertion
+cannot authorise other content than the write it was signed for.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from typing import Final, Literal
@@ -34,6 +37,27 @@ class OwnerAssertion(msgspec.Struct, frozen=True, kw_only=True):
     issued_at: float
     expires_at: float
     nonce: str
+    digest: str
+
+
+def write_digest(
+    operation: str,
+    *,
+    provider: str = "",
+    base_url: str = "",
+    project_scope: str | list[str] | None = None,
+    sealed: bytes = b"",
+) -> str:
+    """SHA-256 over what a write authorises: for a put all four, for a scope change the scope, for a delete nothing."""
+    fields: list[object] = [
+        ASSERTION_PURPOSE,
+        operation,
+        provider,
+        base_url,
+        project_scope,
+        hashlib.sha256(sealed).hexdigest(),
+    ]
+    return hashlib.sha256(msgspec.json.encode(fields)).hexdigest()
 
 
 def sign_assertion(
@@ -44,10 +68,11 @@ def sign_assertion(
     org_role: str,
     operation: str,
     integration_id: str,
+    digest: str,
     ttl_s: float = MAX_TTL_S,
     now: float | None = None,
 ) -> bytes:
-    """Catalog's side: a signed assertion for one operation, valid `ttl_s` seconds (at most 60)."""
+    """Catalog's side: a signed assertion for one operation on exactly `digest`, valid `ttl_s` s (at most 60)."""
     issued = time.time() if now is None else now
     claims = OwnerAssertion(
         purpose=ASSERTION_PURPOSE,
@@ -59,6 +84,7 @@ def sign_assertion(
         issued_at=issued,
         expires_at=issued + min(ttl_s, MAX_TTL_S),
         nonce=secrets.token_hex(16),
+        digest=digest,
     )
     return bytes(key.sign(msgspec.json.encode(claims)))
 

@@ -101,7 +101,16 @@ async def create_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateInte
     await ctx.repo.insert(ctx.repo.integrations, doc, conflict_code="slug_taken", what="an integration with this slug")
     try:
         await ctx.vault.put(
-            assertion=owner_assertion(ctx, who, "create", doc["_id"]),
+            assertion=owner_assertion(
+                ctx,
+                who,
+                "create",
+                doc["_id"],
+                provider=cmd.provider,
+                base_url=base_url,
+                project_scope=scope,
+                sealed=cmd.credentials.sealed,
+            ),
             org_id=who.org_id,
             integration_id=doc["_id"],
             provider=cmd.provider,
@@ -137,7 +146,7 @@ async def update_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateInte
     if cmd.project_scope is not None:
         scope = await _check_scope(ctx, who.org_id, cmd.project_scope)
         await ctx.vault.set_scope(
-            assertion=owner_assertion(ctx, who, "scope", doc["_id"]),
+            assertion=owner_assertion(ctx, who, "scope", doc["_id"], project_scope=scope),
             org_id=who.org_id,
             integration_id=doc["_id"],
             project_scope=scope,
@@ -172,7 +181,16 @@ async def put_credentials(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutCredential
     header_names = validate_header_names(cmd.credentials.header_names, custom_host=custom_host is not None)
     base_url, adapter = await resolve_binding(ctx, doc["provider"], public, custom_host)
     await ctx.vault.put(
-        assertion=owner_assertion(ctx, who, "update", doc["_id"]),
+        assertion=owner_assertion(
+            ctx,
+            who,
+            "update",
+            doc["_id"],
+            provider=doc["provider"],
+            base_url=base_url,
+            project_scope=doc["project_scope"],
+            sealed=cmd.credentials.sealed,
+        ),
         org_id=who.org_id,
         integration_id=doc["_id"],
         provider=doc["provider"],
