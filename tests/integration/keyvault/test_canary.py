@@ -66,11 +66,7 @@ async def test_a_canary_key_never_leaves_the_encrypted_blob(
     await monitor.flush()
     try:
         org_id, api_int = await kv_live.create({"api_key": canary, "headers": {"x-canary-auth": canary}})
-        sa = {
-            **SERVICE_ACCOUNT,
-            "private_key_id": canary,
-            "private_key": f"-----BEGIN PRIVATE KEY-----\n{canary}\n-----END PRIVATE KEY-----\n",
-        }
+        sa = {**SERVICE_ACCOUNT, "private_key_id": canary}  # the private key itself must be a real PEM key
         sa_org, sa_int = await kv_live.create({"service_account_json": sa}, provider="vertex")
         # refused writes carrying the canary: a non-owner, a malformed key file, an API key with a space
         with pytest.raises(KeyrelayError):

@@ -1,11 +1,12 @@
-"""Custom header rules: RFC 7230 names, nothing HTTP or Keyrelay controls, single-line values."""
+"""Custom header rules (`shared.vault.rules`, applied by keyvault to values and by catalog to names): RFC 7230
+names, nothing HTTP or Keyrelay controls, single-line values."""
 
 from __future__ import annotations
 
 import pytest
 
-from catalog.validation import validate_custom_headers, validate_header_names
 from shared.errors import KeyrelayError
+from shared.vault.rules import validate_custom_headers, validate_header_names
 
 
 def refused(headers: dict[str, object], *, custom_host: bool = False) -> KeyrelayError:

@@ -16,12 +16,13 @@ from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import new_id
+from shared.vault import rules
 from shared.vault.assertions import sign_assertion, write_digest
 
 
 def validate_header_names(names: list[str], *, custom_host: bool) -> list[str]:
     """Forwarded auth header names (values never reach catalog); auth-style names only for custom hosts."""
-    return validation.validate_header_names(names, custom_host=custom_host)
+    return rules.validate_header_names(names, custom_host=custom_host)
 
 
 def validate_credential_settings(

@@ -2,7 +2,9 @@
 
 A payload is `{"api_key"?: str, "service_account_json"?: object | str, "headers": {name: value}}`.
 All of it is secret (header values included); only header names and a masked form leave keyvault.
-Error messages name fields, never values.
+Keyvault is the one place that sees these values in clear, so it is where they are validated, with
+the one set of rules (`shared.vault.rules`) catalog also applies to header names. Error messages
+name fields, never values.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from typing import Any, Final
 import msgspec
 
 from shared.errors import KeyrelayError
+from shared.vault import rules
 
 MASK: Final = "••••••"
 MAX_PAYLOAD_BYTES: Final = 64 * 1024
-_SA_FIELDS: Final = ("type", "project_id", "private_key", "client_email", "token_uri")
-_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+FIELDS: Final = frozenset({"api_key", "service_account_json", "headers"})
 _PREFIX_SEGMENT = re.compile(r"[a-z]{1,6}[-_]")
 _MAX_PREFIX = 7
 _MIN_MASKED_LENGTH = 16
@@ -57,9 +59,19 @@ def _as_object(sa: str) -> Any:
         raise _invalid("service_account_json is not JSON", "credentials.service_account_json") from None
 
 
+_fields = msgspec.json.Decoder(dict[str, Any])
+
+
 def parse_payload(raw: bytes) -> SecretPayload:
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise _invalid("credentials are too large", "credentials")
+    try:
+        names = _fields.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        names = None
+    for name in names or ():
+        if name not in FIELDS:
+            raise rules.unknown_field(name)
     try:
         return _decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
@@ -68,35 +80,19 @@ def parse_payload(raw: bytes) -> SecretPayload:
         ) from None
 
 
-def _check_service_account(sa: dict[str, Any] | str | None) -> dict[str, Any]:
-    doc = _as_object(sa) if isinstance(sa, str) else sa
-    if (
-        not isinstance(doc, dict)
-        or any(not isinstance(doc.get(f), str) or not doc.get(f) for f in _SA_FIELDS)
-        or doc.get("type") != "service_account"
-        or "-----BEGIN PRIVATE KEY-----" not in doc["private_key"]
-        or "@" not in doc["client_email"]
-        or not str(doc["token_uri"]).startswith("https://")
-    ):
-        raise _invalid(
-            "service_account_json must be a Google service-account key file "
-            "(type, project_id, private_key, client_email, token_uri)",
-            "credentials.service_account_json",
-        )
-    return doc
-
-
 def validate(provider: str, payload: SecretPayload) -> None:
-    """Loose shape checks per provider: Vertex needs a service-account key file, the others an API key."""
-    for name, value in payload.headers.items():
-        if not _HEADER_NAME.fullmatch(name) or len(value) > 8192 or any(c in value for c in "\r\n\x00"):
-            raise _invalid("custom headers need token names and single-line values", "custom_headers")
+    """The values catalog never sees: header values, the API key or the service-account key file.
+
+    Header names are checked as for a custom host (auth headers allowed): whether the integration
+    may carry auth headers is decided by catalog, which sees the names and knows the host.
+    """
+    rules.validate_custom_headers(payload.headers, custom_host=True)
     if provider == "vertex" or payload.service_account_json is not None:
-        _check_service_account(payload.service_account_json)
+        rules.validate_service_account(payload.service_account_json)
         return
-    key = payload.api_key
-    if key is None or not 8 <= len(key) <= 4096 or any(c.isspace() or c == "\x00" for c in key):
-        raise _invalid("api_key is required (8-4096 characters, no whitespace)", "credentials.api_key")
+    if payload.api_key is None:
+        raise _invalid("credentials.api_key is required", "credentials.api_key")
+    rules.check_secret_string(payload.api_key, "credentials.api_key")
 
 
 def _prefix(secret: str) -> str:

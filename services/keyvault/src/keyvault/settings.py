@@ -137,13 +137,14 @@ def _weakness(raw: bytes, context: Iterable[str]) -> str | None:
     """
     if raw == bytes(len(raw)):
         return "is all zero"
-    if len(set(raw)) < _MIN_DISTINCT_BYTES:
-        return "has too little entropy (repeated bytes)"
-    steps = {(b - a) % 256 for a, b in itertools.pairwise(raw)}
-    if len(steps) < _MIN_DISTINCT_STEPS:
-        return "is a counting or arithmetic sequence, not random bytes"
     if any(raw[period:] == raw[:-period] for period in range(1, len(raw) // 2 + 1)):
         return "repeats a pattern, not random bytes"
+    steps = [(b - a) % 256 for a, b in itertools.pairwise(raw)]
+    steps_of_steps = [(b - a) % 256 for a, b in itertools.pairwise(steps)]
+    if len(set(steps)) < _MIN_DISTINCT_STEPS or len(set(steps_of_steps)) < _MIN_DISTINCT_STEPS:
+        return "is a counting or arithmetic sequence, not random bytes"
+    if len(set(raw)) < _MIN_DISTINCT_BYTES:
+        return "has too little entropy (repeated bytes)"
     if list(raw) in (sorted(raw), sorted(raw, reverse=True)):
         return "is a sorted sequence, not random bytes"
     if sum(0x20 <= b < 0x7F for b in raw) >= _MAX_PRINTABLE:

@@ -305,7 +305,7 @@ class Vault:
         self, record: CredentialRecord, error: str, *, actor_id: str, action: str, floor: int = 0, project_id: str = ""
     ) -> None:
         log.error(
-            "keyvault.record_refused",
+            "keyvault.rolled_back" if error == "RolledBack" else "keyvault.decrypt_failed",
             error=error,
             integration_id=record.integration_id,
             kek_id=record.envelope.kek_id,

@@ -16,12 +16,9 @@ from litestar import Request, Response, Router, delete, get, patch, post, put
 
 from gateway.api.configs import CONFIG_ROUTES, run_command
 from gateway.api.state import GatewayState
-from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.vault import seal_for_keyvault
-
-SECRET_CREDENTIAL_FIELDS = frozenset({"api_key", "service_account_json"})
-_MAX_HEADER_VALUE = 8192
+from shared.vault.rules import PUBLIC_CREDENTIAL_FIELDS
 
 
 class ProjectBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -151,13 +148,13 @@ def _convert(value: Any, tp: Any) -> Any:
 
 
 def _credential_input(gw: GatewayState, credentials: dict[str, Any], headers: dict[str, str]) -> m.CredentialInput:
-    secret = {k: v for k, v in credentials.items() if k in SECRET_CREDENTIAL_FIELDS and v not in (None, "")}
-    public = {k: v for k, v in credentials.items() if k not in SECRET_CREDENTIAL_FIELDS}
-    for name, value in headers.items():
-        if not isinstance(value, str) or len(value) > _MAX_HEADER_VALUE or any(c in value for c in "\r\n\x00"):
-            raise KeyrelayError(
-                "invalid_header", f"custom header {name!r} has an invalid value", param="custom_headers"
-            )
+    """Seal every credential value that is not a known public setting, and every header value.
+
+    An unknown or misspelt field (`apikey`) is sealed too, so its value never travels in clear;
+    catalog refuses it by name and keyvault validates every sealed value (`shared.vault.rules`).
+    """
+    public = {k: v for k, v in credentials.items() if k in PUBLIC_CREDENTIAL_FIELDS}
+    secret = {k: v for k, v in credentials.items() if k not in PUBLIC_CREDENTIAL_FIELDS and v not in (None, "")}
     payload = {**secret, "headers": dict(headers)}
     sealed = seal_for_keyvault(payload, gw.settings.keyvault_public_key)
     return m.CredentialInput(sealed=sealed, public=public, secret_fields=sorted(secret), header_names=sorted(headers))
