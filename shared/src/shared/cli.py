@@ -73,7 +73,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     )
     try:
         stack.start()
-        print(f"Keyrelay is up: gateway {stack.gateway_url}  nats {stack.nats_url}  mongodb {stack.mongodb_uri}")
+        mongodb = f"127.0.0.1:{stack.mongo_port} (users and passwords in {stack.data_dir / 'secrets.env'})"
+        print(f"Keyrelay is up: gateway {stack.gateway_url}  nats {stack.nats_url}  mongodb {mongodb}")
         print(f"logs: {stack.logs}   (Ctrl-C stops everything)")
         sys.stdout.flush()
         asyncio.run(wait_for_stop_signal())

@@ -108,7 +108,7 @@ def nats_child(*, config_path: Path, log_path: Path) -> Child:
     return Child("nats-server", [executable("nats-server"), "-c", str(config_path)], log_path)
 
 
-def secantus_child(*, port: int, storage: Path, log_path: Path) -> Child:
+def secantus_child(*, port: int, storage: Path, log_path: Path, auth: bool = False) -> Child:
     storage.mkdir(parents=True, exist_ok=True)
     argv = [
         sys.executable,
@@ -123,6 +123,7 @@ def secantus_child(*, port: int, storage: Path, log_path: Path) -> Child:
         "--sync-on-commit",
         "--log-level",
         "WARNING",
+        *(["--auth"] if auth else []),
     ]
     return Child("secantusdb", argv, log_path)
 

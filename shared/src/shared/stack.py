@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared import natsconf
+from shared import mongousers, natsconf
 from shared.embedded import Child, free_port, nats_child, secantus_child, service_child, wait_for_port
 from shared.settings import read_env_file
 from shared.vault.versions import provision_sync
@@ -34,11 +34,12 @@ def load_or_create_secrets(path: Path) -> dict[str, str]:
     """Dev key material: generated once into `path` (0600), then reused."""
     from shared.vault.devkeys import generate_dev_keys  # noqa: PLC0415 - only the stack needs it
 
-    if path.is_file():
-        return read_env_file(path)
+    if path.is_file() and mongousers.password_setting(mongousers.ADMIN) in (existing := read_env_file(path)):
+        return existing
     values = {
         **generate_dev_keys(),
         **{f"KEYRELAY_NATS_PASSWORD__{k.upper()}": v for k, v in natsconf.generate_passwords().items()},
+        **mongousers.generate_passwords(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -78,7 +79,13 @@ class EmbeddedStack:
 
     @property
     def mongodb_uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.mongo_port}/?directConnection=true"
+        """The operator's (database administrator's) URI; each service gets its own user instead."""
+        return self.service_mongodb_uri(mongousers.ADMIN)
+
+    def service_mongodb_uri(self, user: str) -> str:
+        if user not in mongousers.USERS:
+            return mongousers.uri(self.mongo_port)  # the gateway: no database credentials at all
+        return mongousers.uri(self.mongo_port, user, self.secrets[mongousers.password_setting(user)])
 
     @property
     def gateway_url(self) -> str:
@@ -90,7 +97,7 @@ class EmbeddedStack:
     def service_env(self, service: str) -> dict[str, str]:
         return {
             "KEYRELAY_NATS_URL": self.nats_url,
-            "KEYRELAY_MONGODB_URI": self.mongodb_uri,
+            "KEYRELAY_MONGODB_URI": self.service_mongodb_uri(service),
             "KEYRELAY_NATS_USER": service,
             "KEYRELAY_NATS_PASSWORD": self.password(service),
             "KEYRELAY_LOG_FORMAT": self.log_format,
@@ -123,12 +130,28 @@ class EmbeddedStack:
         )
         conf.chmod(0o600)
         self.children["nats"] = nats_child(config_path=conf, log_path=self.logs / "nats.log").start()
+        self._provision_mongo_users()
         self.children["mongo"] = secantus_child(
-            port=self.mongo_port, storage=self.data_dir / "mongo", log_path=self.logs / "secantusdb.log"
+            port=self.mongo_port, storage=self.data_dir / "mongo", log_path=self.logs / "secantusdb.log", auth=True
         ).start()
         wait_for_port(self.nats_port, proc=self.children["nats"].proc)
         wait_for_port(self.mongo_port, proc=self.children["mongo"].proc, timeout_s=30)
         provision_sync(self.nats_url, "operator", self.password("operator"))
+
+    def _provision_mongo_users(self) -> None:
+        """Once per data directory: create every service's user on a server without `--auth`."""
+        marker = self.data_dir / "mongo" / ".keyrelay-users"
+        if marker.is_file():
+            return
+        setup = secantus_child(
+            port=self.mongo_port, storage=self.data_dir / "mongo", log_path=self.logs / "secantusdb-setup.log"
+        ).start()
+        try:
+            wait_for_port(self.mongo_port, proc=setup.proc, timeout_s=30)
+            mongousers.provision(self.mongo_port, self.secrets)
+        finally:
+            setup.stop()
+        marker.write_text("users provisioned; passwords in secrets.env\n")
 
     def start_service(self, service: str, extra_env: Mapping[str, str] | None = None) -> Child:
         env = {**self.service_env(service), **(extra_env or {})}

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 from pymongo.collection import Collection
+from pymongo.errors import OperationFailure
 
 from shared.stack import EmbeddedStack
 from tests.conftest import PROVIDER_KEY, FakeServer, Org, bootstrap
@@ -149,3 +150,20 @@ def test_tampering_with_a_records_provider_base_url_kek_id_or_version_is_refused
     events = refusals(org, created["id"])
     assert events, "the refused decryption is audited"
     assert events[0]["detail"]["error"] == error
+
+
+@pytest.mark.parametrize("user", ["catalog", "activity", "gateway"])
+def test_only_keyvaults_own_database_user_can_read_or_write_the_credential_records(
+    stack: EmbeddedStack, user: str
+) -> None:
+    """SecantusDB runs with `--auth`: another service's user (or the gateway, which has none) gets nothing."""
+    with MongoClient(stack.service_mongodb_uri(user), serverSelectionTimeoutMS=5000) as client:
+        records = client["keyrelay_keyvault"]["credentials"]
+        with pytest.raises(OperationFailure):
+            records.find_one()
+        with pytest.raises(OperationFailure):
+            records.update_many({}, {"$set": {"project_scope": "all"}})
+    with MongoClient(stack.service_mongodb_uri("keyvault"), serverSelectionTimeoutMS=5000) as client:
+        assert client["keyrelay_keyvault"]["credentials"].estimated_document_count() >= 0
+        with pytest.raises(OperationFailure):
+            client["keyrelay_catalog"]["integrations"].find_one()
