@@ -8,18 +8,23 @@ attack is refused, audited, and no request reaches the provider with the credent
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import nats
 import pytest
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import OperationFailure
 
 from shared.stack import EmbeddedStack
+from shared.vault import versions
 from tests.conftest import PROVIDER_KEY, FakeServer, Org, bootstrap
 
 
@@ -167,3 +172,30 @@ def test_only_keyvaults_own_database_user_can_read_or_write_the_credential_recor
         assert client["keyrelay_keyvault"]["credentials"].estimated_document_count() >= 0
         with pytest.raises(OperationFailure):
             client["keyrelay_catalog"]["integrations"].find_one()
+
+
+@pytest.mark.parametrize("user", ["gateway", "catalog", "activity"])
+async def test_no_other_service_can_lower_a_version_floor(stack: EmbeddedStack, user: str) -> None:
+    """The floors live in a JetStream KV bucket only keyvault (and the operator) may write or read."""
+    errors: list[str] = []
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(str(exc).lower())
+
+    nc = await nats.connect(
+        stack.nats_url,
+        user=user,
+        password=stack.password(user),
+        error_cb=on_error,
+        inbox_prefix=f"_INBOX.{user}".encode(),
+        max_reconnect_attempts=0,
+    )
+    try:
+        with pytest.raises((NoRespondersError, NatsTimeoutError, TimeoutError)):
+            await nc.request(f"$KV.{versions.BUCKET}.int_attacked", b"0", timeout=0.5)
+        with pytest.raises(Exception):  # noqa: B017, PT011 - refused in whichever way the client reports it
+            await nc.jetstream().key_value(versions.BUCKET)
+        await asyncio.sleep(0.2)
+    finally:
+        await nc.close()
+    assert any("permissions violation" in e and "publish" in e for e in errors), errors

@@ -67,8 +67,8 @@ class _Rotation:
             raise _Skip(exc.code) from None
         if record.version < floor:
             current = await self.repo.get(record.integration_id)
-            if current is not None and current.version != record.version:
-                return False  # a write moved it after this batch was read
+            if current is None or current.version != record.version:
+                return False  # a write moved (or a delete removed) it after this batch was read
             raise _Skip("RolledBack")
         try:
             new = record.rebound(self.sealer, version=max(record.version, floor) + 1)
@@ -116,6 +116,8 @@ class _Rotation:
                         self._changed(entry)
                 except _Skip as skip:
                     self._fail(entry.integration_id, entry.integration_id, skip.error, entry)
+                except VaultCryptoError as exc:  # e.g. the record became unreadable while we looked
+                    self._fail(entry.integration_id, entry.integration_id, type(exc).__name__, entry)
                 progressed = True  # moved, skipped, or changed meanwhile (a put moved it): look again
             if not progressed:
                 break
