@@ -34,13 +34,15 @@ def load_or_create_secrets(path: Path) -> dict[str, str]:
     """Dev key material: generated once into `path` (0600), then reused."""
     from shared.vault.devkeys import generate_dev_keys  # noqa: PLC0415 - only the stack needs it
 
-    if path.is_file() and mongousers.password_setting(mongousers.ADMIN) in (existing := read_env_file(path)):
-        return existing
-    values = {
+    existing = read_env_file(path) if path.is_file() else {}
+    values = {  # what is missing (all of it the first time; database passwords for an older file)
         **generate_dev_keys(),
         **{f"KEYRELAY_NATS_PASSWORD__{k.upper()}": v for k, v in natsconf.generate_passwords().items()},
         **mongousers.generate_passwords(),
+        **existing,
     }
+    if existing and values.keys() == existing.keys():
+        return existing
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
