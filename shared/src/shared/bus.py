@@ -3,8 +3,8 @@
 * `connect()` opens a nats-py connection as the service's own NATS user, with a private reply
   inbox prefix (`_INBOX.<service>`) so permissions can confine replies to their requester.
 * `BusClient.request()` sends a msgspec Struct and decodes a typed reply union. "No answer"
-  (timeout, no responders) becomes `dependency_unavailable`; a `Failed` reply becomes a
-  `KeyrelayError` carrying the service's own code. The caller chooses the timeout on purpose.
+  (timeout, no responders, bus down) becomes `DependencyUnavailable` (`dependency_unavailable`);
+  a `Failed` reply becomes a `KeyrelayError` carrying the service's own code. The caller chooses the timeout on purpose.
 * `serve()` runs a typed handler behind a queue group and always replies: a handler that raises
   answers `Failed(internal_error)` instead of leaving the caller to time out.
 """
@@ -25,7 +25,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from shared import tracing
-from shared.errors import ERROR_CODES, KeyrelayError
+from shared.errors import ERROR_CODES, DependencyUnavailable, KeyrelayError
 from shared.logging import get_logger
 from shared.messages.base import Failed
 from shared.secret import secret_enc_hook
@@ -117,9 +117,14 @@ class BusClient:
                 headers=outgoing or None,
             )
         except (NatsTimeoutError, TimeoutError, NoRespondersError) as exc:
-            raise KeyrelayError("dependency_unavailable", f"{name} did not answer") from exc
-        except nats.errors.ConnectionClosedError as exc:
-            raise KeyrelayError("dependency_unavailable", "message bus unavailable") from exc
+            raise DependencyUnavailable(f"{name} did not answer") from exc
+        except (
+            nats.errors.ConnectionClosedError,
+            nats.errors.ConnectionReconnectingError,
+            nats.errors.OutboundBufferLimitError,
+            nats.errors.StaleConnectionError,
+        ) as exc:
+            raise DependencyUnavailable("message bus unavailable") from exc
         result = decoder_for(reply_type | Failed).decode(reply.data)
         if isinstance(result, Failed):
             code = result.code if result.code in ERROR_CODES else "internal_error"

@@ -97,5 +97,15 @@ class KeyrelayError(Exception):
         return ErrorBody(error=ErrorDetail(message=self.message, type=self.type, code=self.code, param=self.param))
 
 
+class DependencyUnavailable(KeyrelayError):
+    """A service the caller needs did not answer (timeout, no responders, message bus down).
+
+    Worth retrying, and the only failure a gateway cache may answer stale for (`gateway.cache`).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__("dependency_unavailable", message)
+
+
 def error_body(code: str, message: str, param: str | None = None) -> ErrorBody:
     return KeyrelayError(code, message, param=param).body()

@@ -4,7 +4,8 @@ A publish that times out may still have been stored, so every retry reuses the s
 JetStream's duplicate window turns it into one stored message. While NATS is unreachable, events
 wait in a bounded spool that a background task drains in order; when the spool is full the oldest
 event is dropped and counted (`dropped`), never silently. With a `journal`, every spooled event is
-also on disk until acknowledged, and a restarted process replays what a dead one left behind.
+also on disk until acknowledged, and a restarted process replays what a dead one left
+unacknowledged; `provisional()` journals an outcome to report only if this process dies first.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from nats.js import JetStreamContext
 from shared import tracing
 from shared.bus import encode
 from shared.logging import get_logger
-from shared.spool import SpooledEvent, SpoolJournal
+from shared.spool import SpooledEvent, SpoolJournal, SpoolRef
 
 log = get_logger("keyrelay.publisher")
 BATCH = 128
@@ -33,7 +34,7 @@ class _Pending:
     data: bytes
     msg_id: str
     headers: dict[str, str]
-    segment: str | None = None
+    ref: SpoolRef | None = None
 
 
 class DurablePublisher:
@@ -55,9 +56,10 @@ class DurablePublisher:
         self.published = 0
         self._drop_acks = drop_acks  # fault injection (tests only): pretend this many acks were lost
         self._journal = journal
+        self._provisional: dict[str, SpoolRef] = {}  # msg_id awaited -> its provisional stand-in
         if journal is not None:
-            for event in journal.recover():
-                self._enqueue(_Pending(event.subject, event.data, event.msg_id, dict(event.headers)))
+            for event, ref in journal.recover():
+                self._enqueue(_Pending(event.subject, event.data, event.msg_id, dict(event.headers), ref))
 
     @property
     def spool_depth(self) -> int:
@@ -81,21 +83,35 @@ class DurablePublisher:
     def publish(self, subject: str, event: msgspec.Struct, msg_id: str, headers: dict[str, str] | None = None) -> None:
         """Queue an event; it is sent in the background, in order, until JetStream acknowledges it."""
         self._enqueue(_Pending(subject, encode(event), msg_id, {**tracing.headers(), **(headers or {})}))
+        stand_in = self._provisional.pop(msg_id, None)
+        if stand_in is not None and self._journal is not None:
+            self._journal.ack([stand_in])  # the real outcome is journaled: the stand-in is void
+
+    def provisional(self, subject: str, event: msgspec.Struct, msg_id: str, *, unless: str) -> None:
+        """Journal (disk only, nothing is sent) an event that a restart replays only if this process
+        died before publishing the event `unless` (e.g. "interrupted" until a stream's record)."""
+        if self._journal is None:
+            return
+        ref = self._journal.append(SpooledEvent(subject, encode(event), msg_id, tracing.headers(), unless=unless))
+        previous = self._provisional.pop(unless, None)
+        self._provisional[unless] = ref
+        if previous is not None:
+            self._journal.ack([previous])
 
     def _enqueue(self, item: _Pending) -> None:
         if len(self._spool) >= self._spool_limit:
             dropped = self._spool.popleft()
-            self._settled(dropped)
+            self._settled([dropped])
             self.dropped += 1
             log.error("publisher.spool_full_dropped_oldest", dropped=self.dropped)
-        if self._journal is not None:
-            item.segment = self._journal.append(SpooledEvent(item.subject, item.data, item.msg_id, item.headers))
+        if self._journal is not None and item.ref is None:
+            item.ref = self._journal.append(SpooledEvent(item.subject, item.data, item.msg_id, item.headers))
         self._spool.append(item)
         self._wake.set()
 
-    def _settled(self, item: _Pending) -> None:
-        if self._journal is not None and item.segment is not None:
-            self._journal.ack(item.segment)
+    def _settled(self, items: list[_Pending]) -> None:
+        if self._journal is not None:
+            self._journal.ack(item.ref for item in items if item.ref is not None)
 
     async def _flush(self) -> None:
         while self._spool:
@@ -112,9 +128,9 @@ class DurablePublisher:
         batch = [self._spool.popleft() for _ in range(min(BATCH, len(self._spool)))]
         results = await asyncio.gather(*(self._send_one(item) for item in batch), return_exceptions=True)
         failed = [item for item, result in zip(batch, results, strict=True) if isinstance(result, BaseException)]
-        for item, result in zip(batch, results, strict=True):
-            if not isinstance(result, BaseException):
-                self._settled(item)
+        self._settled(
+            [item for item, result in zip(batch, results, strict=True) if not isinstance(result, BaseException)]
+        )
         self.published += len(batch) - len(failed)
         self._spool.extendleft(reversed(failed))
         if failed:

@@ -1,12 +1,18 @@
 """An on-disk journal for events not yet acknowledged by JetStream, so a crash loses none.
 
 Every queued event is appended (one JSON line) to the current segment file; when JetStream
-acknowledges it, its segment's count goes down, and a full segment whose events were all
-acknowledged is deleted. A process that starts finds the segments left by a dead one (files it
-can lock: a live process holds a lock on its own), replays their events and removes them; the
-republished events carry their original `Nats-Msg-Id`, and activity writes by event id, so a
-replay never creates a second record. Lines are flushed to the OS on every append (no fsync: a
-process crash is covered, a power cut of the host is not).
+acknowledges events, an ack line naming their positions in the segment is appended too, and a full
+segment whose events were all acknowledged is deleted. A process that starts finds the segments
+left by a dead one (files it can lock: a live process holds a lock on its own) and takes over only
+the events that were never acknowledged: it journals them in its own segment, then deletes the
+dead one's files. Republished events carry their original `Nats-Msg-Id`, and activity writes by
+event id, so a replay never creates a second record.
+
+A *provisional* event (`unless` set) is journaled but not sent: it stands for an outcome the
+process may not live to report (a stream cut by a crash). It is settled (acknowledged) when the
+event it waits for (`msg_id == unless`) is queued; a replay sends it only if that event is in none
+of the dead process's segments. Lines are flushed to the OS on every append (no fsync: a process
+crash is covered, a power cut of the host is not).
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ import contextlib
 import fcntl
 import os
 import secrets
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 import msgspec
 
@@ -31,10 +39,17 @@ class SpooledEvent(msgspec.Struct, frozen=True, array_like=True):
     data: bytes
     msg_id: str
     headers: dict[str, str] = {}
+    unless: str = ""  # provisional: send only if the event with this msg_id was never queued
+
+
+class SpoolRef(NamedTuple):
+    segment: str
+    position: int
 
 
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(SpooledEvent)
+# an ack line: {"acked": [positions (0-based, events only) in this segment JetStream acknowledged]}
+_decoder = msgspec.json.Decoder(SpooledEvent | dict[str, list[int]])
 
 
 @dataclass(slots=True)
@@ -56,42 +71,66 @@ class SpoolJournal:
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
 
-    def recover(self) -> list[SpooledEvent]:
-        """Events left by processes that died before JetStream acknowledged them (their files go)."""
-        events: list[SpooledEvent] = []
+    def recover(self) -> list[tuple[SpooledEvent, SpoolRef]]:
+        """Take over what dead processes left unacknowledged: journaled again here, their files gone.
+
+        Provisional events come back as ordinary ones when the event they waited for is not there.
+        """
+        pending: list[SpooledEvent] = []
+        queued: set[str] = set()
+        taken: list[tuple[Path, IO[bytes]]] = []
         for path in sorted(self.directory.glob("*.jsonl")):
             if path.stem in self._segments:
                 continue
-            with path.open("rb") as handle:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # a live process owns it
-                for line in handle.read().splitlines():
-                    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
-                        events.append(_decoder.decode(line))  # a torn last line is skipped
+            handle: IO[bytes] = path.open("rb")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue  # a live process owns it
+            taken.append((path, handle))
+            events, acked = _read_segment(handle.read())
+            queued.update(e.msg_id for e in events if not e.unless)
+            pending.extend(e for i, e in enumerate(events) if i not in acked)
+        survivors = [
+            msgspec.structs.replace(e, unless="") if e.unless else e
+            for e in pending
+            if not e.unless or e.unless not in queued
+        ]
+        recovered = [(event, self.append(event)) for event in survivors]
+        for path, handle in taken:  # only now: everything they still owed is in our own segment
             path.unlink(missing_ok=True)
-        if events:
-            log.info("spool.recovered", events=len(events))
-        return events
+            handle.close()
+        if taken:
+            log.info("spool.recovered", segments=len(taken), events=len(recovered))
+        return recovered
 
-    def append(self, event: SpooledEvent) -> str:
+    def append(self, event: SpooledEvent) -> SpoolRef:
         segment = self._open_segment()
         segment.handle.write(_encoder.encode(event) + b"\n")
         segment.handle.flush()
+        ref = SpoolRef(segment.path.stem, segment.written)
         segment.written += 1
         if segment.written >= self.segment_events:
             segment.closed = True
             self._current = None
-        return segment.path.stem
+        return ref
 
-    def ack(self, segment_id: str) -> None:
-        segment = self._segments.get(segment_id)
-        if segment is None:
-            return
-        segment.acked += 1
-        if segment.closed and segment.acked >= segment.written:
-            self._remove(segment_id)
+    def ack(self, refs: Iterable[SpoolRef]) -> None:
+        """Journal that these events were acknowledged (one line per segment); drop finished segments."""
+        by_segment: dict[str, list[int]] = {}
+        for ref in refs:
+            by_segment.setdefault(ref.segment, []).append(ref.position)
+        for segment_id, indexes in by_segment.items():
+            segment = self._segments.get(segment_id)
+            if segment is None:
+                continue
+            segment.acked += len(indexes)
+            if segment.closed and segment.acked >= segment.written:
+                self._remove(segment_id)
+                continue
+            segment.handle.write(_encoder.encode({"acked": indexes}) + b"\n")
+            segment.handle.flush()
 
     def close(self, *, all_acked: bool) -> None:
         """At a clean stop: delete segments whose events were all acknowledged, keep the rest."""
@@ -104,7 +143,7 @@ class SpoolJournal:
     def _open_segment(self) -> _Segment:
         if self._current is not None:
             return self._segments[self._current]
-        segment_id = f"{os.getpid()}-{secrets.token_hex(6)}"
+        segment_id = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"  # names sort by age
         path = self.directory / f"{segment_id}.jsonl"
         handle = path.open("ab")
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -118,3 +157,17 @@ class SpoolJournal:
         segment.path.unlink(missing_ok=True)
         if self._current == segment_id:
             self._current = None
+
+
+def _read_segment(raw: bytes) -> tuple[list[SpooledEvent], set[int]]:
+    """A segment's events in order and the positions acknowledged; a torn last line is skipped."""
+    events: list[SpooledEvent] = []
+    acked: set[int] = set()
+    for line in raw.splitlines():
+        with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+            item = _decoder.decode(line)
+            if isinstance(item, dict):
+                acked.update(item.get("acked", ()))
+            else:
+                events.append(item)
+    return events, acked

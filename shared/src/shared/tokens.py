@@ -12,6 +12,7 @@ from typing import Final
 
 MEMBER_TOKEN_PREFIX: Final = "krm_"  # noqa: S105 - a prefix, not a secret
 API_KEY_PREFIX: Final = "kr-"
+API_KEY_PUBLIC_CHARS: Final = 7  # the `prefix` catalog stores and lists for each key
 
 
 def new_member_token() -> str:
@@ -20,6 +21,12 @@ def new_member_token() -> str:
 
 def new_api_key() -> str:
     return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def api_key_prefix(raw: str) -> str | None:
+    """The public start of a project API key (what the key listing shows as `prefix`); None for
+    anything that is not shaped like one of our keys (it could be some other secret)."""
+    return raw[:API_KEY_PUBLIC_CHARS] if raw.startswith(API_KEY_PREFIX) and len(raw) > 32 else None
 
 
 def hash_token(raw: str) -> str:

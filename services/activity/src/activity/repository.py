@@ -13,6 +13,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 Doc = dict[str, Any]
 _DUPLICATE = 11000
+INTERRUPTED = "interrupted"
 
 
 class ActivityRepository:
@@ -38,6 +39,7 @@ class ActivityRepository:
         try:
             await collection.insert_one(doc)
         except DuplicateKeyError:
+            await self._supersede(collection, [doc])
             return False
         return True
 
@@ -50,6 +52,14 @@ class ActivityRepository:
             errors = exc.details.get("writeErrors", [])
             if any(err.get("code") != _DUPLICATE for err in errors):
                 raise
+            await self._supersede(collection, [docs[err["index"]] for err in errors if "index" in err])
+
+    async def _supersede(self, collection: AsyncCollection[Doc], docs: list[Doc]) -> None:
+        """A request's real record replaces a provisional `interrupted` one (written by a replay after
+        a gateway crash), never the other way round: still one document per request."""
+        for doc in docs:
+            if doc.get("stream_outcome") not in (None, INTERRUPTED) and collection.name == "requests":
+                await collection.replace_one({"_id": doc["_id"], "stream_outcome": INTERRUPTED}, doc)
 
     async def dead_letter(self, *, subject: str, data: bytes, reason: str, deliveries: int, seq: int) -> None:
         await self.dead_letters.update_one(

@@ -61,10 +61,11 @@ def create_app(settings: GatewaySettings) -> Litestar:
         holder: dict[str, Any] = {}
 
         async def on_reconnect() -> None:
-            # Change events may have been missed while disconnected: start cold.
+            # Change events may have been missed while disconnected: revalidate every entry on its
+            # next use (answering stale within the grace while catalog/keyvault are not back yet).
             if "catalog" in holder:
-                holder["catalog"].clear()
-                holder["keyvault"].clear()
+                holder["catalog"].revalidate()
+                holder["keyvault"].revalidate()
 
         nc = await connect(settings, "gateway", on_reconnect=on_reconnect)
         bus = BusClient(nc, default_timeout_s=settings.request_timeout_s)

@@ -3,20 +3,20 @@
 The hot path pays no NATS round trip once warm: principals and snapshots are cached with a TTL and
 dropped at once when catalog broadcasts a change for the org (`events.v1.catalog.changed`), so a
 revoked key stops working on every replica immediately. Concurrent misses for one key share a
-single request (single flight).
+single request, and while catalog cannot be reached an entry no event invalidated answers stale
+for a bounded grace (both in `gateway.cache`).
 
-A cached API-key principal is checked again on every hit: past its `expires_at` it is refused
-at once, however long the cache would keep it. A principal loaded while an API-key or project
-change arrived is used for that request but not cached, so a revocation that lands during the
-load cannot be undone by the load putting the old principal back.
+A cached API-key principal is checked again on every answer, fresh or stale: past its
+`expires_at` it is refused at once, however long the cache would keep it. A principal loaded while
+an API-key or project change arrived is used for that request but not cached (the cache's
+generation check), so a revocation that lands during the load cannot be undone by the load
+putting the old principal back.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from gateway.cache import TTLCache
 from gateway.settings import GatewaySettings
@@ -26,56 +26,30 @@ from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import hash_token
 
-T = TypeVar("T")
-
 
 class CatalogClient:
     def __init__(self, bus: BusClient, settings: GatewaySettings) -> None:
         self._bus = bus
         self._timeout = settings.catalog_timeout_s
-        self._keys: TTLCache[str, m.ApiKeyPrincipal] = TTLCache(max_size=50_000, ttl_s=settings.principal_ttl_s)
+        grace = settings.stale_grace_s
+        self._keys: TTLCache[str, m.ApiKeyPrincipal] = TTLCache(
+            max_size=50_000, ttl_s=settings.principal_ttl_s, grace_s=grace, name="principal"
+        )
         self._bad_keys: TTLCache[str, KeyrelayError] = TTLCache(max_size=10_000, ttl_s=2.0)
         self._members: TTLCache[str, m.MemberPrincipal] = TTLCache(
             max_size=5_000, ttl_s=min(5.0, settings.principal_ttl_s)
         )
         self._snapshots: TTLCache[tuple[str, str], m.RoutingSnapshot] = TTLCache(
-            max_size=10_000, ttl_s=settings.snapshot_ttl_s
+            max_size=10_000, ttl_s=settings.snapshot_ttl_s, grace_s=grace, name="routing"
         )
-        self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
-        self._key_changes = 0  # bumped by every API-key or project change event and by `clear`
-
-    async def _single_flight(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            value = await load()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved
-            raise
-        else:
-            future.set_result(value)
-            return value
-        finally:
-            self._inflight.pop(key, None)
 
     async def api_key(self, raw_key: str) -> m.ApiKeyPrincipal:
         key_hash = hash_token(raw_key)
-        cached = self._keys.get(key_hash)
-        if cached is not None:
-            if expired(cached):
-                self._keys.drop(key_hash)
-                raise KeyrelayError("invalid_api_key", "API key expired")
-            return cached
         refused = self._bad_keys.get(key_hash)
         if refused is not None:
             raise KeyrelayError(refused.code, refused.message)
 
         async def load() -> m.ApiKeyPrincipal:
-            changes_before = self._key_changes
             try:
                 principal: m.ApiKeyPrincipal = await self._bus.request(
                     subjects.CATALOG_AUTH_API_KEY,
@@ -88,11 +62,19 @@ class CatalogClient:
                 if exc.code == "invalid_api_key":
                     self._bad_keys.put(key_hash, exc)
                 raise
-            if changes_before == self._key_changes:
-                self._keys.put(key_hash, principal)
             return principal
 
-        return await self._single_flight(("key", key_hash), load)
+        # Fresh, loaded, or stale within the grace (`gateway.cache`): checks of the principal itself
+        # belong after this line, so a stale answer passes them too.
+        principal = await self._keys.fetch(key_hash, load)
+        if expired(principal):
+            self._keys.drop(key_hash)
+            raise KeyrelayError("invalid_api_key", "API key expired")
+        return principal
+
+    def last_known_key(self, raw_key: str) -> m.ApiKeyPrincipal | None:
+        """Whom a key belonged to when last validated (to label a failed request's record only)."""
+        return self._keys.last_known(hash_token(raw_key))
 
     async def member(self, raw_token: str) -> m.MemberPrincipal:
         token_hash = hash_token(raw_token)
@@ -110,11 +92,6 @@ class CatalogClient:
         return principal
 
     async def snapshot(self, org_id: str, project_id: str) -> m.RoutingSnapshot:
-        key = (org_id, project_id)
-        cached = self._snapshots.get(key)
-        if cached is not None:
-            return cached
-
         async def load() -> m.RoutingSnapshot:
             snap: m.RoutingSnapshot = await self._bus.request(
                 subjects.CATALOG_SNAPSHOT,
@@ -123,10 +100,9 @@ class CatalogClient:
                 timeout_s=self._timeout,
                 dependency="catalog",
             )
-            self._snapshots.put(key, snap)
             return snap
 
-        return await self._single_flight(("snap", *key), load)
+        return await self._snapshots.fetch((org_id, project_id), load)
 
     async def manage(self, raw_token: str, command: Any, request_id: str, timeout_s: float = 10.0) -> m.ManageReply:
         reply: m.ManageReply = await self._bus.request(
@@ -145,7 +121,6 @@ class CatalogClient:
         """Drop everything cached for the org that the change can affect."""
         self._snapshots.drop_where(lambda key, _: key[0] == event.org_id)
         if event.kind in {"api_key", "project"}:
-            self._key_changes += 1
             ids = set(event.ids)
             self._keys.drop_where(
                 lambda _, p: p.org_id == event.org_id and (p.api_key_id in ids or p.project_id in ids)
@@ -153,11 +128,13 @@ class CatalogClient:
         if event.kind == "member":
             self._members.drop_where(lambda _, p: p.org_id == event.org_id)
 
-    def clear(self) -> None:
-        self._key_changes += 1
-        self._keys.clear()
+    def revalidate(self) -> None:
+        """After a bus reconnect (change events may have been missed): revalidate on next use,
+        answering stale within the grace while catalog is not reachable yet."""
+        self._keys.mark_stale()
+        self._snapshots.mark_stale()
         self._members.clear()
-        self._snapshots.clear()
+        self._bad_keys.clear()
 
     @property
     def cache_stats(self) -> dict[str, int]:
@@ -166,6 +143,8 @@ class CatalogClient:
             "snapshot_misses": self._snapshots.misses,
             "key_hits": self._keys.hits,
             "key_misses": self._keys.misses,
+            "cache_principals": len(self._keys),
+            "cache_snapshots": len(self._snapshots),
         }
 
 

@@ -5,12 +5,12 @@ one-time X25519 public key. The reply must open with that one-time key and keyva
 public key (so it is from keyvault, unaltered) and must name the same request id and integration
 (so it is for this request). Decrypted credentials live only in `Secret`s, in a bounded LRU cache
 with a short TTL, evicted by the credential-changed / catalog-changed events (ids only).
-Concurrent misses for one key share a single keyvault round trip.
+Concurrent misses for one key share a single keyvault round trip; while keyvault cannot be reached,
+a credential no event invalidated answers stale for a bounded grace (`gateway.cache`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from dataclasses import dataclass
@@ -68,15 +68,16 @@ class KeyvaultClient:
         ttl_s: float = 60.0,
         max_size: int = 1024,
         request_ttl_s: float = 10.0,
+        grace_s: float = 0.0,
     ) -> None:
         self._bus = bus
         self._signing = signing_key
         self._keyvault = keyvault_public_key
         self._timeout = timeout_s
         self._request_ttl = request_ttl_s
-        self._cache: TTLCache[CacheKey, RevealedCredential] = TTLCache(max_size=max_size, ttl_s=ttl_s)
-        self._inflight: dict[CacheKey, asyncio.Future[RevealedCredential]] = {}
-        self._generation = 0  # bumped by every invalidation: a fetch that raced one is not cached
+        self._cache: TTLCache[CacheKey, RevealedCredential] = TTLCache(
+            max_size=max_size, ttl_s=ttl_s, grace_s=grace_s, name="credential"
+        )
         self.round_trips = 0
 
     @classmethod
@@ -95,6 +96,7 @@ class KeyvaultClient:
             timeout_s=settings.keyvault_timeout_s,
             ttl_s=settings.key_cache_ttl_s,
             max_size=settings.key_cache_size,
+            grace_s=settings.stale_grace_s,
         )
 
     async def reveal(
@@ -105,29 +107,10 @@ class KeyvaultClient:
         `project_proof` is catalog's signature that the project belongs to the org (from the API key's
         principal); keyvault refuses a reveal without it.
         """
-        key = (org_id, integration_id, project_id)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[RevealedCredential] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        generation = self._generation
-        try:
-            revealed = await self._fetch(org_id, project_id, integration_id, project_proof)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: nobody else may be waiting
-            raise
-        else:
-            future.set_result(revealed)
-            if generation == self._generation:
-                self._cache.put(key, revealed)
-            return revealed
-        finally:
-            self._inflight.pop(key, None)
+        return await self._cache.fetch(
+            (org_id, integration_id, project_id),
+            lambda: self._fetch(org_id, project_id, integration_id, project_proof),
+        )
 
     def _sign(
         self, org_id: str, project_id: str, integration_id: str, project_proof: bytes = b""
@@ -177,16 +160,17 @@ class KeyvaultClient:
         )
 
     def invalidate(self, integration_id: str) -> None:
-        self._generation += 1
         self._cache.drop_where(lambda key, _: key[1] == integration_id)
 
     def invalidate_org(self, org_id: str) -> None:
-        self._generation += 1
         self._cache.drop_where(lambda key, _: key[0] == org_id)
 
     def clear(self) -> None:
-        self._generation += 1
         self._cache.clear()
+
+    def revalidate(self) -> None:
+        """After a bus reconnect: revalidate on next use, stale within the grace while keyvault is away."""
+        self._cache.mark_stale()
 
     def __len__(self) -> int:
         return len(self._cache)

@@ -25,6 +25,15 @@ UPSTREAM_LATENCY = Histogram(
     "keyrelay_gateway_upstream_seconds", "Upstream attempt latency", ["integration"], buckets=_BUCKETS
 )
 
+STALE_SERVED = Counter(
+    "keyrelay_gateway_served_stale_total",
+    "Answers from a cache entry past its TTL because its dependency was unreachable (stale-if-error)",
+    ["cache"],
+)
+AUTH_REFUSED = Counter(
+    "keyrelay_gateway_auth_refused_total", "Requests refused for a missing or unknown API key (no activity record)"
+)
+
 
 def observe(event: RequestFinished) -> None:
     REQUESTS.labels(event.endpoint, event.integration or "", str(event.status)).inc()

@@ -1,4 +1,10 @@
-"""Builds the activity record of each request and hands it to the durable publisher."""
+"""Builds the activity record of each request and hands it to the durable publisher.
+
+Exactly one record per request id, whatever the outcome: a stream journals an `interrupted`
+stand-in when its first byte goes out (replayed only if the gateway dies before the real record
+is queued), and a request whose key could not be checked (catalog unreachable) is recorded with
+what is known: the key's public prefix and, if it was seen before, whom it belonged to.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from shared.messages.activity import Attempt, RequestFinished
 from shared.messages.catalog import ApiKeyPrincipal, RouteTarget
 from shared.messages.usage import Usage
 from shared.publisher import DurablePublisher
+from shared.tokens import api_key_prefix
 
 log = get_logger("keyrelay.gateway.recorder")
 
@@ -41,6 +48,7 @@ class RequestRecord:
     cost_usd: float = 0.0
     trace_id: str | None = None
     content: dict[str, Any] | None = None
+    served_stale: list[str] = field(default_factory=list)
 
     # --- content logging (only when the project turned it on; off by default) ----------------------
     def capture_request(self, body: dict[str, Any]) -> None:
@@ -103,7 +111,38 @@ class RequestRecord:
             cost_usd=self.cost_usd,
             trace_id=self.trace_id,
             content=self.content,
+            served_stale=list(self.served_stale),
         )
+
+
+def unauthenticated(
+    *,
+    request_id: str,
+    endpoint: str,
+    raw_key: str,
+    known: ApiKeyPrincipal | None,
+    status: int,
+    error_code: str,
+    started: float,
+    ts: datetime,
+    trace_id: str | None,
+    served_stale: list[str],
+) -> RequestFinished:
+    """The record of a request whose key could not be checked: never the key, only its public prefix."""
+    return RequestFinished(
+        request_id=request_id,
+        ts=ts,
+        org_id=known.org_id if known else "",
+        project_id=known.project_id if known else "",
+        api_key_id=known.api_key_id if known else "",
+        endpoint=endpoint,
+        status=status,
+        error_code=error_code,
+        latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        trace_id=trace_id,
+        served_stale=list(served_stale),
+        api_key_prefix=api_key_prefix(raw_key),
+    )
 
 
 class ActivityRecorder:
@@ -119,6 +158,13 @@ class ActivityRecorder:
     ) -> None:
         self.record(
             record.finish(status=status, error_code=error_code, stream_outcome=stream_outcome), record.principal
+        )
+
+    def started(self, record: RequestRecord) -> None:
+        """The first byte of a stream is going out: journal an `interrupted` stand-in for its record."""
+        stand_in = record.finish(status=500, error_code="internal_error", stream_outcome="interrupted")
+        self._publisher.provisional(
+            subjects.ACTIVITY_REQUEST_FINISHED, stand_in, f"{record.request_id}.interrupted", unless=record.request_id
         )
 
     def record(self, event: RequestFinished, principal: ApiKeyPrincipal | None = None) -> None:

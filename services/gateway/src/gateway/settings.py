@@ -18,6 +18,9 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     key_cache_size: int = 1024
     snapshot_ttl_s: float = 30.0
     principal_ttl_s: float = 30.0
+    # stale-if-error: how long past its TTL a cached principal, routing snapshot or key keeps
+    # answering while catalog or keyvault cannot be reached (0 turns it off)
+    stale_grace_s: float = 300.0
     max_body_bytes: int = 20 * 1024 * 1024
     upstream_timeout_s: float = 120.0
     upstream_first_byte_timeout_s: float = 60.0

@@ -5,6 +5,8 @@
 * A failure after the first byte is never silent: the client gets a terminal error event in its
   own format and no `[DONE]`; the record says `stream_outcome: upstream_error`.
 * A client that goes away cancels the upstream request at once (`client_cancelled`).
+* When the first byte goes out, an `interrupted` stand-in record is journaled: if the gateway dies
+  mid-stream, the restarted gateway's spool replay records the stream as `interrupted`.
 """
 
 from __future__ import annotations
@@ -87,11 +89,13 @@ async def relay(
 ) -> AsyncIterator[bytes]:
     outcome, status, code = "complete", 200, None
     last: dict[str, Any] | None = first
+    if first is not None:
+        record.mark_first_byte()
+    recorder.started(record)
     try:
         for piece in fmt.start():
             yield piece
         if first is not None:
-            record.mark_first_byte()
             record.capture_chunk(first)
             if on_chunk:
                 on_chunk(first)

@@ -41,7 +41,8 @@ class RequestFinished(Msg, frozen=True, kw_only=True, omit_defaults=False):
     status: int = 200
     error_code: str | None = None
     stream: bool = False
-    stream_outcome: Literal["complete", "upstream_error", "client_cancelled"] | None = None
+    # `interrupted`: the gateway died mid-stream; its spool's replay wrote this record after a restart
+    stream_outcome: Literal["complete", "upstream_error", "client_cancelled", "interrupted"] | None = None
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     usage: Usage = msgspec.field(default_factory=Usage)
@@ -49,6 +50,11 @@ class RequestFinished(Msg, frozen=True, kw_only=True, omit_defaults=False):
     byok: bool = True
     trace_id: str | None = None
     content: dict[str, Any] | None = None  # only when the project turned content logging on
+    # caches that answered past their TTL because catalog/keyvault was unreachable (stale-if-error):
+    # any of "principal", "routing", "credential"
+    served_stale: list[str] = []
+    # when the key could not be checked (catalog unreachable): the key's public prefix, as listed
+    api_key_prefix: str | None = None
 
 
 class AuditEvent(Msg, frozen=True, kw_only=True, omit_defaults=False):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 import structlog
 from litestar import Request
 
+from gateway import metrics
 from gateway.api.state import GatewayState
-from gateway.recorder import RequestRecord
+from gateway.cache import track_stale
+from gateway.recorder import RequestRecord, unauthenticated
 from shared import tracing
 from shared.errors import KeyrelayError
 from shared.messages.catalog import ApiKeyPrincipal
@@ -33,6 +37,7 @@ def request_id(request: Request[Any, Any, Any]) -> str:
     """A fresh request id, bound (with the W3C trace) into logs and every NATS message that follows."""
     rid = new_id("req")
     request.scope.setdefault("state", {})["request_id"] = rid
+    request.scope["state"]["served_stale"] = track_stale()
     structlog.contextvars.clear_contextvars()
     request.scope["state"]["trace_id"] = tracing.start(request.headers.get("traceparent"), rid)
     return rid
@@ -59,20 +64,63 @@ async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
 async def begin(
     request: Request[Any, Any, Any], state: GatewayState, endpoint: str
 ) -> tuple[RequestRecord, dict[str, Any]]:
-    """Authenticate the key, parse the body and open the request's activity record."""
+    """Authenticate the key, parse the body and open the request's activity record.
+
+    From here on every outcome is recorded once: a key that could not be checked because catalog
+    is unreachable gets a record with what is known; a missing or unknown key (401) gets none, so
+    unauthenticated traffic cannot write to the activity store.
+    """
     rid = request_id(request)
-    principal: ApiKeyPrincipal = await state.catalog.api_key(bearer(request))
+    state_ = request.scope["state"]
+    started, ts = time.perf_counter(), datetime.now(UTC)
+    raw_key = bearer(request)
+    try:
+        principal: ApiKeyPrincipal = await state.catalog.api_key(raw_key)
+    except KeyrelayError as exc:
+        if exc.status < 500:
+            metrics.AUTH_REFUSED.inc()
+            raise
+        state.recorder.record(
+            unauthenticated(
+                request_id=rid,
+                endpoint=endpoint,
+                raw_key=raw_key,
+                known=state.catalog.last_known_key(raw_key),
+                status=exc.status,
+                error_code=exc.code,
+                started=started,
+                ts=ts,
+                trace_id=trace_id(request),
+                served_stale=state_["served_stale"],
+            )
+        )
+        raise
     structlog.contextvars.bind_contextvars(org_id=principal.org_id, project_id=principal.project_id)
-    await state.limits.admit(principal)
+    record = RequestRecord(
+        request_id=rid,
+        principal=principal,
+        endpoint=endpoint,
+        started=started,
+        ts=ts,
+        trace_id=trace_id(request),
+        served_stale=state_["served_stale"],
+    )
+    try:
+        await state.limits.admit(principal)
+        body, record.model_requested = await _body_and_model(request)
+    except KeyrelayError as exc:
+        state.recorder.finish(record, status=exc.status, error_code=exc.code)
+        raise
+    record.capture_request(body)
+    return record, body
+
+
+async def _body_and_model(request: Request[Any, Any, Any]) -> tuple[dict[str, Any], str]:
     body = await json_object(request)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise KeyrelayError("invalid_model", "model is required", param="model")
-    record = RequestRecord(
-        request_id=rid, principal=principal, endpoint=endpoint, model_requested=model, trace_id=trace_id(request)
-    )
-    record.capture_request(body)
-    return record, body
+    return body, model
 
 
 def response_headers(record: RequestRecord, upstream: dict[str, str] | None = None) -> dict[str, str]:
