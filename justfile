@@ -36,3 +36,8 @@ lint:
 [group('check')]
 bench *args:
     {{python}} scripts/bench.py {{args}}
+
+# bounded soak: fixed request rate, RSS of every process of the stack (`--duration 600` by default)
+[group('check')]
+soak *args:
+    {{python}} scripts/soak.py {{args}}
