@@ -108,6 +108,11 @@ def nats_child(*, config_path: Path, log_path: Path) -> Child:
     return Child("nats-server", [executable("nats-server"), "-c", str(config_path)], log_path)
 
 
+# SecantusDB's storage cache (1G by default) is where an embedded stack's memory grew under load:
+# bounded here, the database holds its hot set in 128 MB and reads the rest from disk.
+SECANTUS_CACHE = "128M"
+
+
 def secantus_child(*, port: int, storage: Path, log_path: Path, auth: bool = False) -> Child:
     storage.mkdir(parents=True, exist_ok=True)
     argv = [
@@ -121,6 +126,8 @@ def secantus_child(*, port: int, storage: Path, log_path: Path, auth: bool = Fal
         "--storage-path",
         str(storage),
         "--sync-on-commit",
+        "--cache-size",
+        SECANTUS_CACHE,
         "--log-level",
         "WARNING",
         *(["--auth"] if auth else []),

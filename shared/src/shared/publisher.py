@@ -78,7 +78,7 @@ class DurablePublisher:
                 await self._task
             self._task = None
         if self._journal is not None:
-            self._journal.close(all_acked=not self._spool)
+            self._journal.close(all_acked=not self._spool and not self._provisional)
 
     def publish(self, subject: str, event: msgspec.Struct, msg_id: str, headers: dict[str, str] | None = None) -> None:
         """Queue an event; it is sent in the background, in order, until JetStream acknowledges it."""

@@ -3,10 +3,16 @@ and never for an entry a change event invalidated."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from gateway.cache import TTLCache, track_stale
+from gateway.catalog_client import CatalogClient
+from gateway.settings import GatewaySettings
 from shared.errors import DependencyUnavailable, KeyrelayError
+from shared.messages.catalog import ApiKeyPrincipal
 
 
 class Clock:
@@ -108,3 +114,32 @@ async def test_with_no_grace_nothing_is_answered_stale() -> None:
     dep.failure = DependencyUnavailable("catalog did not answer")
     with pytest.raises(DependencyUnavailable):
         await c.fetch("k", dep.load)
+
+
+async def test_an_expired_api_key_is_refused_even_from_a_stale_principal() -> None:
+    """The principal's own expiry is checked on every answer, fresh or stale."""
+
+    class Bus:
+        def __init__(self) -> None:
+            self.down = False
+
+        async def request(self, *_: object, **__: object) -> ApiKeyPrincipal:
+            if self.down:
+                raise DependencyUnavailable("catalog did not answer")
+            return ApiKeyPrincipal(
+                api_key_id="key_1",
+                org_id="org_1",
+                project_id="prj_1",
+                expires_at=datetime.now(UTC) + timedelta(seconds=0.2),
+            )
+
+    bus = Bus()
+    catalog = CatalogClient(bus, GatewaySettings(principal_ttl_s=0.05, stale_grace_s=60))  # type: ignore[arg-type]
+    assert (await catalog.api_key("kr-key")).api_key_id == "key_1"
+    bus.down = True
+    await asyncio.sleep(0.1)
+    assert (await catalog.api_key("kr-key")).api_key_id == "key_1"  # stale, not yet expired
+    await asyncio.sleep(0.15)
+    with pytest.raises(KeyrelayError) as info:
+        await catalog.api_key("kr-key")
+    assert info.value.code == "invalid_api_key"
