@@ -71,7 +71,7 @@ async def begin(
     unauthenticated traffic cannot write to the activity store.
     """
     rid = request_id(request)
-    state_ = request.scope["state"]
+    scope_state = request.scope["state"]
     started, ts = time.perf_counter(), datetime.now(UTC)
     raw_key = bearer(request)
     try:
@@ -91,7 +91,7 @@ async def begin(
                 started=started,
                 ts=ts,
                 trace_id=trace_id(request),
-                served_stale=state_["served_stale"],
+                served_stale=scope_state["served_stale"],
             )
         )
         raise
@@ -103,7 +103,7 @@ async def begin(
         started=started,
         ts=ts,
         trace_id=trace_id(request),
-        served_stale=state_["served_stale"],
+        served_stale=scope_state["served_stale"],
     )
     try:
         await state.limits.admit(principal)
