@@ -26,6 +26,7 @@ from shared.spool import SpooledEvent, SpoolJournal, SpoolRef
 
 log = get_logger("keyrelay.publisher")
 BATCH = 128
+MAX_ACK_TIMEOUT_S = 30.0
 
 
 @dataclass(slots=True)
@@ -48,6 +49,11 @@ class DurablePublisher:
         journal: SpoolJournal | None = None,
     ) -> None:
         self._js: JetStreamContext = nc.jetstream(timeout=ack_timeout_s)
+        # Under overload (a busy event loop, a slow disk) acks arrive late: each failed batch halves
+        # the batch and doubles the ack timeout (retries are safe: same Nats-Msg-Id), so the spool
+        # keeps draining instead of timing out forever; successes bring both back.
+        self._base_ack_timeout = self._ack_timeout = ack_timeout_s
+        self._batch = BATCH
         self._spool: deque[_Pending] = deque()
         self._spool_limit = spool_limit
         self._wake = asyncio.Event()
@@ -118,14 +124,16 @@ class DurablePublisher:
             await self._send_batch()
 
     async def _send_one(self, item: _Pending) -> None:
-        await self._js.publish(item.subject, item.data, headers={"Nats-Msg-Id": item.msg_id, **item.headers})
+        await self._js.publish(
+            item.subject, item.data, timeout=self._ack_timeout, headers={"Nats-Msg-Id": item.msg_id, **item.headers}
+        )
         if self._drop_acks > 0:
             self._drop_acks -= 1
             raise TimeoutError("injected: publish ack lost")
 
     async def _send_batch(self) -> None:
         """Publish up to `BATCH` events concurrently (pipelined acks); failures go back to the front."""
-        batch = [self._spool.popleft() for _ in range(min(BATCH, len(self._spool)))]
+        batch = [self._spool.popleft() for _ in range(min(self._batch, len(self._spool)))]
         results = await asyncio.gather(*(self._send_one(item) for item in batch), return_exceptions=True)
         failed = [item for item, result in zip(batch, results, strict=True) if isinstance(result, BaseException)]
         self._settled(
@@ -147,9 +155,19 @@ class DurablePublisher:
             try:
                 await self._send_batch()
                 backoff = 0.05
+                self._batch = min(BATCH, self._batch * 2)
+                self._ack_timeout = max(self._base_ack_timeout, self._ack_timeout / 2)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("publisher.retry", error=type(exc).__name__, spool=len(self._spool))
+                self._batch = max(8, self._batch // 2)
+                self._ack_timeout = min(MAX_ACK_TIMEOUT_S, self._ack_timeout * 2)
+                log.warning(
+                    "publisher.retry",
+                    error=type(exc).__name__,
+                    spool=len(self._spool),
+                    batch=self._batch,
+                    ack_timeout_s=self._ack_timeout,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
