@@ -108,9 +108,11 @@ def nats_child(*, config_path: Path, log_path: Path) -> Child:
     return Child("nats-server", [executable("nats-server"), "-c", str(config_path)], log_path)
 
 
-# SecantusDB's storage cache (1G by default) is where an embedded stack's memory grew under load:
-# bounded here, the database holds its hot set in 128 MB and reads the rest from disk.
+# Where an embedded stack's memory grew under load: SecantusDB's storage cache (1G by default)
+# and its oplog (100,000 entries by default; nothing here reads change streams). Bounded here, the
+# database holds its hot set in 128 MB and reads the rest from disk (docs/benchmarks.md, soak).
 SECANTUS_CACHE = "128M"
+SECANTUS_OPLOG_ENTRIES = "10000"
 
 
 def secantus_child(*, port: int, storage: Path, log_path: Path, auth: bool = False) -> Child:
@@ -128,6 +130,8 @@ def secantus_child(*, port: int, storage: Path, log_path: Path, auth: bool = Fal
         "--sync-on-commit",
         "--cache-size",
         SECANTUS_CACHE,
+        "--oplog-max-entries",
+        SECANTUS_OPLOG_ENTRIES,
         "--log-level",
         "WARNING",
         *(["--auth"] if auth else []),
