@@ -185,17 +185,19 @@ async def test_an_outage_longer_than_the_grace_gives_clean_503s_each_with_a_reco
     recorded with whom the key belonged to and its public prefix; service resumes afterwards."""
     await load(world, 0.5, rate=20)
     with paused(world.stack, "catalog"):
-        during = await load(world, TTL_S + GRACE_S + 2.0, rate=20)
+        during = await load(world, TTL_S + GRACE_S + 3.0, rate=20)
     after = await load(world, 1.0, rate=20)
     failed = [o for o in during if o.status != 200]
     assert failed, "the grace did not end"
     assert {(o.status, o.code) for o in failed} == {(503, "dependency_unavailable")}
     docs = assert_one_record_each(world, during)
-    for outcome in failed:
-        doc = docs[str(outcome.request_id)]
+    failed_docs = [docs[str(o.request_id)] for o in failed]
+    for doc in failed_docs:  # past the grace of the routing snapshot, or (later) of the principal
         assert (doc["status"], doc["error_code"]) == (503, "dependency_unavailable")
-        assert doc["api_key_prefix"] == world.key[:7]
         assert doc["api_key_id"] == world.key_id
+    at_auth = [d for d in failed_docs if d["api_key_prefix"] is not None]
+    assert at_auth, "no request failed while checking its key"
+    assert {d["api_key_prefix"] for d in at_auth} == {world.key[:7]}
     assert all(o.complete for o in after[5:]), "the gateway did not recover once catalog was back"
 
 
