@@ -37,7 +37,7 @@ def busy_org(stack: EmbeddedStack) -> tuple[Org, list[str]]:
 
 
 def test_the_summary_equals_the_sum_of_the_documents(busy_org: tuple[Org, list[str]]) -> None:
-    """Requests, errors, tokens and cost per integration match an aggregation over the raw documents."""
+    """Requests, errors, every token count and both costs per integration add up to the raw documents."""
     org, _ = busy_org
     summary = org.owner.get("/activity/summary", params={"group_by": "integration"}).json()["data"]
     with MongoClient(org.stack.mongodb_uri) as mongo:
@@ -46,10 +46,13 @@ def test_the_summary_equals_the_sum_of_the_documents(busy_org: tuple[Org, list[s
         mine = [d for d in docs if d.get("integration") == row["key"]]
         assert row["requests"] == len(mine)
         assert row["errors"] == sum(1 for d in mine if d["status"] >= 400)
-        assert row["prompt_tokens"] == sum(d["usage"]["prompt_tokens"] for d in mine)
+        for tokens in ("prompt_tokens", "completion_tokens", "cached_tokens", "total_tokens"):
+            assert row[tokens] == sum(d["usage"][tokens] for d in mine), tokens
         assert row["cost_usd"] == pytest.approx(sum(d["cost_usd"] for d in mine))
+        assert row["list_cost_usd"] == pytest.approx(sum(d.get("list_cost_usd") or 0 for d in mine))
         assert row["p50_latency_ms"] is not None
     assert sum(r["requests"] for r in summary) == len(docs)
+    assert sum(r["total_tokens"] for r in summary) > 0
 
 
 def test_listing_pages_through_every_request_once(busy_org: tuple[Org, list[str]]) -> None:

@@ -85,7 +85,9 @@ class ActivityQueries:
                     "prompt_tokens": {"$sum": "$usage.prompt_tokens"},
                     "completion_tokens": {"$sum": "$usage.completion_tokens"},
                     "cached_tokens": {"$sum": "$usage.cached_tokens"},
+                    "total_tokens": {"$sum": "$usage.total_tokens"},
                     "cost_usd": {"$sum": "$cost_usd"},
+                    "list_cost_usd": {"$sum": "$list_cost_usd"},
                     "latencies": {"$push": "$latency_ms"},
                 }
             },
@@ -99,6 +101,7 @@ class ActivityQueries:
                     "key": row.pop("_id"),
                     **row,
                     "cost_usd": round(row["cost_usd"], 10),
+                    "list_cost_usd": round(row["list_cost_usd"], 10),
                     "p50_latency_ms": _percentile(latencies, 0.50),
                     "p95_latency_ms": _percentile(latencies, 0.95),
                 }
