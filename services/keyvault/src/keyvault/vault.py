@@ -184,11 +184,11 @@ class Vault:
         if existing is not None and existing.provider != req.provider:
             raise KeyrelayError("invalid_request", "an integration's provider cannot change", param="provider")
         check_base_url(req.base_url)
-        try:
-            raw = self._unseal.decrypt(req.sealed)
-        except (CryptoError, ValueError, TypeError):
-            raise KeyrelayError("invalid_credentials", "credentials were not sealed to this keyvault") from None
-        payload = payloads.parse_payload(raw)
+        payload = self._unsealed(req.sealed) if req.sealed else payloads.SecretPayload()
+        if req.keep_secret or req.keep_headers:
+            if existing is None:
+                raise _not_found()
+            payload = self._kept(existing, payload, keep_secret=req.keep_secret, keep_headers=req.keep_headers)
         payloads.validate(req.provider, payload)
         version = max(existing.version if existing is not None else 0, floor) + 1
         fingerprint = self.sealer.fingerprint(req.org_id, payload.canonical())
@@ -241,6 +241,28 @@ class Vault:
             detail={"fingerprint": record.fingerprint, "version": str(version)},
         )
         return view(record)
+
+    def _unsealed(self, sealed: bytes) -> payloads.SecretPayload:
+        try:
+            raw = self._unseal.decrypt(sealed)
+        except (CryptoError, ValueError, TypeError):
+            raise KeyrelayError("invalid_credentials", "credentials were not sealed to this keyvault") from None
+        return payloads.parse_payload(raw)
+
+    def _kept(
+        self, existing: CredentialRecord, new: payloads.SecretPayload, *, keep_secret: bool, keep_headers: bool
+    ) -> payloads.SecretPayload:
+        """The stored payload's secret and/or headers combined with the new parts (re-bound by `put`)."""
+        try:
+            stored = payloads.parse_payload(self.sealer.open(existing.envelope, existing.identity))
+        except VaultCryptoError as exc:
+            raise KeyrelayError("internal_error", f"credential cannot be decrypted ({type(exc).__name__})") from None
+        secret = stored if keep_secret else new
+        return payloads.SecretPayload(
+            api_key=secret.api_key,
+            service_account_json=secret.service_account_json,
+            headers=stored.headers if keep_headers else new.headers,
+        )
 
     async def delete(self, req: kv.DeleteCredential) -> None:
         claims = self.authorize(req.assertion, req.org_id, req.integration_id, "delete", write_digest("delete"))

@@ -259,6 +259,8 @@ class UpdateIntegration(Msg, tag="integrations.update", frozen=True, kw_only=Tru
     description: str | None = None
     project_scope: Literal["all"] | list[str] | None = None
     status: Literal["active", "disabled"] | None = None
+    custom_host: CustomHost | None = None
+    custom_headers: CredentialInput | None = None  # new header values, sealed to keyvault (no secret fields)
 
 
 class DeleteIntegration(Msg, tag="integrations.delete", frozen=True, kw_only=True):

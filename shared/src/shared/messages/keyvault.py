@@ -26,6 +26,9 @@ class PutCredential(Msg, frozen=True, kw_only=True):
     base_url: str
     project_scope: Scope = "all"
     sealed: bytes  # SealedBox(keyvault public key, JSON secret payload): opaque to everyone else
+    # an update may keep parts of the stored payload (a new base URL or new headers, same key)
+    keep_secret: bool = False
+    keep_headers: bool = False
 
 
 class DeleteCredential(Msg, frozen=True, kw_only=True):

@@ -39,8 +39,13 @@ class VaultAdminClient:
         base_url: str,
         project_scope: kv.Scope,
         sealed: bytes,
+        keep_secret: bool = False,
+        keep_headers: bool = False,
     ) -> kv.CredentialView:
-        """Create or replace the credential (keyvault decides which from whether it exists)."""
+        """Create or replace the credential (keyvault decides which from whether it exists).
+
+        `keep_secret` / `keep_headers`: an update keeps the stored key / header values, re-bound to
+        `base_url` (keyvault decrypts and re-encrypts them itself; nobody else sees them)."""
         msg = kv.PutCredential(
             assertion=assertion,
             org_id=org_id,
@@ -49,6 +54,8 @@ class VaultAdminClient:
             base_url=base_url,
             project_scope=project_scope,
             sealed=sealed,
+            keep_secret=keep_secret,
+            keep_headers=keep_headers,
         )
         reply: kv.Stored = await self._call(subjects.KEYVAULT_PUT, msg, kv.Stored)
         return reply.view

@@ -152,12 +152,45 @@ async def update_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateInte
             project_scope=scope,
         )
         changes["project_scope"] = scope
+    if cmd.custom_host is not None or cmd.custom_headers is not None:
+        changes |= await _rebind(ctx, who, {**doc, **changes}, cmd)
     updated = await ctx.repo.update(ctx.repo.integrations, who.org_id, {"_id": doc["_id"]}, changes) or doc
     await ctx.events.changed(who.org_id, "integration", doc["_id"])
     ctx.events.audit(
         who, who.org_id, "integration.update", "integration", doc["_id"], detail={"fields": ",".join(sorted(changes))}
     )
     return Reply(200, views.integration(updated, await _credential_view(ctx, updated)))
+
+
+async def _rebind(ctx: Ctx, who: m.MemberPrincipal, doc: dict[str, Any], cmd: m.UpdateIntegration) -> dict[str, Any]:
+    """A new custom host and/or new custom headers: keyvault re-encrypts the stored key, bound to the
+    new base URL (as for a credentials update), keeping the header values unless new ones came."""
+    custom_host = await check_custom_host(ctx, cmd.custom_host) if cmd.custom_host else doc.get("custom_host")
+    public = dict(doc.get("credential_public") or {})
+    header_names = (
+        validate_header_names(cmd.custom_headers.header_names, custom_host=custom_host is not None)
+        if cmd.custom_headers is not None
+        else list(doc.get("header_names") or [])
+    )
+    base_url, adapter = await resolve_binding(ctx, doc["provider"], public, custom_host)
+    await ctx.vault.put(
+        assertion=owner_assertion(ctx, who, "update", doc["_id"]),
+        org_id=who.org_id,
+        integration_id=doc["_id"],
+        provider=doc["provider"],
+        base_url=base_url,
+        project_scope=doc["project_scope"],
+        sealed=cmd.custom_headers.sealed if cmd.custom_headers is not None else b"",
+        keep_secret=True,
+        keep_headers=cmd.custom_headers is None,
+    )
+    return {
+        "custom_host": custom_host,
+        "header_names": header_names,
+        "base_url": base_url,
+        "adapter": adapter,
+        "credential_updated_at": now(),
+    }
 
 
 async def delete_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteIntegration) -> Reply:

@@ -99,6 +99,8 @@ class IntegrationPatch(msgspec.Struct, forbid_unknown_fields=True):
     description: str | None = None
     project_scope: Literal["all"] | list[str] | None = None
     status: Literal["active", "disabled"] | None = None
+    custom_host: CustomHostBody | None = None
+    custom_headers: dict[str, str] | None = None
 
 
 class CredentialsBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -274,7 +276,16 @@ async def get_integration(request: Request[Any, Any, Any], gw: GatewayState, slu
 async def update_integration(
     request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: IntegrationPatch
 ) -> Response[bytes]:
-    return await _run(request, gw, m.UpdateIntegration(slug=slug, **msgspec.structs.asdict(data)))
+    command = m.UpdateIntegration(
+        slug=slug,
+        name=data.name,
+        description=data.description,
+        project_scope=data.project_scope,
+        status=data.status,
+        custom_host=_convert(data.custom_host, m.CustomHost) if data.custom_host else None,
+        custom_headers=_credential_input(gw, {}, data.custom_headers) if data.custom_headers is not None else None,
+    )
+    return await _run(request, gw, command)
 
 
 @delete("/integrations/{slug:str}", status_code=200)
