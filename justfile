@@ -6,17 +6,24 @@ python := ".venv/bin/python"
 default:
     @just --list
 
-# Run the whole stack (nats-server, SecantusDB, four services, fake providers) until Ctrl-C
+# The real stack (nats-server, SecantusDB, 4 services; real providers; KEYRELAY_* settings) until Ctrl-C
 [group('run')]
+[positional-arguments]
 up *args:
-    {{python}} scripts/dev.py up {{args}}
+    @{{python}} -m shared.cli up "$@"
 
-# Stop a stack started in the background with `just up --background`
+# Stop a stack started with `just up --background`
 [group('run')]
 down:
-    {{python}} scripts/dev.py down
+    @{{python}} -m shared.cli down
 
-# Bootstrap an org, connect an OpenAI-format integration, send a normal and a streamed request
+# An org, its owner and a default project on the running stack (JSON with the owner token, shown once)
+[group('run')]
+[positional-arguments]
+bootstrap *args:
+    @{{python}} -m shared.cli bootstrap "$@"
+
+# A demo stack with FAKE providers: bootstrap, an integration, a normal and a streamed request, the records
 [group('run')]
 demo:
     {{python}} scripts/demo.py

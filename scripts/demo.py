@@ -1,8 +1,8 @@
 """The demo: bootstrap an org, connect an integration with its own provider key, send a normal and a
 streamed request with the official `openai` SDK, print the answers and the activity records.
 
-Uses a stack started by `just up --background` if one answers; otherwise starts one on free ports,
-runs the demo and stops it again.
+Starts its own stack on free ports with the FAKE providers (under `.keyrelay/demo-stack`), runs the
+demo and stops it again; `just up` is the real stack.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-from devstack import ROOT, DevStack, start
+from devstack import ROOT, start
 
 from shared.embedded import free_port
 
@@ -26,18 +25,6 @@ def say(title: str, body: object = None) -> None:
     print(f"\n\033[1m== {title}\033[0m")
     if body is not None:
         print(body if isinstance(body, str) else json.dumps(body, indent=2, default=str))
-
-
-def running_stack() -> dict[str, str] | None:
-    path = DATA / "stack.json"
-    if not path.exists():
-        return None
-    info: dict[str, str] = json.loads(path.read_text())
-    try:
-        with urllib.request.urlopen(info["gateway_url"] + "/readyz", timeout=2) as resp:  # noqa: S310
-            return info if resp.status == 200 else None
-    except OSError:
-        return None
 
 
 def operator_env(info: dict[str, str], data_dir: Path) -> dict[str, str]:
@@ -160,20 +147,15 @@ def demo(info: dict[str, str], data_dir: Path) -> None:
 
 
 def main() -> int:
-    info = running_stack()
-    data_dir = DATA
-    dev: DevStack | None = None
-    if info is None:
-        say("starting the stack with the embedded defaults (nats-server, SecantusDB, 4 services, fake providers)")
-        dev = start(DATA / "demo-stack", free_port())
-        info = dev.info()
-        data_dir = DATA / "demo-stack"
-        print(f"gateway {info['gateway_url']}  logs {info['logs']}")
+    data_dir = DATA / "demo-stack"
+    say("starting a demo stack on free ports: nats-server, SecantusDB, 4 services and FAKE providers")
+    dev = start(data_dir, free_port())
     try:
+        info = dev.info()
+        print(f"gateway {info['gateway_url']}  logs {info['logs']}  fake providers {info['fake_root']}")
         demo(info, data_dir)
     finally:
-        if dev is not None:
-            dev.stop()
+        dev.stop()
     return 0
 
 

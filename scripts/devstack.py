@@ -1,4 +1,4 @@
-"""A development stack: the embedded defaults plus the fake providers, for `just up` and the demo."""
+"""A stack with the FAKE providers, for the demo and the benchmarks only (`just up` is the real stack)."""
 
 from __future__ import annotations
 
@@ -79,5 +79,4 @@ def start(data_dir: Path, http_port: int = 8080, *, nats_port: int = 0, mongo_po
     except BaseException:
         dev.stop()
         raise
-    (data_dir / "stack.json").write_text(json.dumps(dev.info()))
     return dev

@@ -1,7 +1,9 @@
-"""`keyrelay` command line: bootstrap, serve, up, kek generate|rotate, doctor.
+"""`keyrelay` command line: bootstrap, serve, up, down, kek generate|rotate, doctor.
 
 Service code is imported lazily, so a host with only keyvault installed can still run
-`keyrelay serve keyvault` and `keyrelay kek ...`.
+`keyrelay serve keyvault` and `keyrelay kek ...`. Commands that talk to a stack find an embedded
+one through its data dir (`shared.connection`); with nothing to talk to they say so in one line
+and exit 2.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from shared.connection import START_HINT, NoStackError, discover
 from shared.logging import configure_logging
 from shared.settings import CommonSettings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NatsClient
 
 _SERVICES = {
     "gateway": ("gateway.main", "main"),
@@ -26,15 +32,31 @@ _SERVICES = {
 
 
 def _settings() -> CommonSettings:
-    return load_settings(CommonSettings)
+    """Settings to reach a stack: explicit `KEYRELAY_NATS_*`, else the embedded stack of the data dir."""
+    return discover(load_settings(CommonSettings))
 
 
-async def _bootstrap(org: str, email: str) -> dict[str, Any]:
+async def connect_operator(settings: CommonSettings) -> NatsClient:
+    """The operator's NATS connection, or `NoStackError` saying what did not answer."""
+    import nats.errors  # noqa: PLC0415
+
+    from shared.bus import connect  # noqa: PLC0415
+
+    try:
+        return await asyncio.wait_for(connect(settings, "operator", max_reconnect_attempts=1), timeout=10)
+    except (nats.errors.Error, OSError, TimeoutError) as exc:
+        raise NoStackError(
+            f"cannot connect to NATS at {settings.nats_url} ({type(exc).__name__}): {START_HINT}, "
+            "or check KEYRELAY_NATS_URL, KEYRELAY_NATS_USER and KEYRELAY_NATS_PASSWORD"
+        ) from None
+
+
+async def _bootstrap(settings: CommonSettings, org: str, email: str) -> dict[str, Any]:
     from shared import subjects  # noqa: PLC0415
-    from shared.bus import BusClient, connect  # noqa: PLC0415
+    from shared.bus import BusClient  # noqa: PLC0415
     from shared.messages.catalog import BootstrapReply, BootstrapRequest  # noqa: PLC0415
 
-    nc = await connect(_settings(), "operator", max_reconnect_attempts=3)
+    nc = await connect_operator(settings)
     try:
         reply: BootstrapReply = await BusClient(nc).request(
             subjects.CATALOG_BOOTSTRAP,
@@ -49,7 +71,17 @@ async def _bootstrap(org: str, email: str) -> dict[str, Any]:
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
-    print(json.dumps(asyncio.run(_bootstrap(args.org, args.owner_email))))
+    from shared import connection  # noqa: PLC0415
+
+    settings = _settings()
+    print(json.dumps(asyncio.run(_bootstrap(settings, args.org, args.owner_email))), flush=True)
+    found = connection.running(Path(settings.data_dir))
+    gateway = found.gateway_url if found is not None else "http://127.0.0.1:8080"
+    print(
+        "The owner token is shown once; call the management API with it, e.g. "
+        f'curl -H "Authorization: Bearer $OWNER_TOKEN" {gateway}/api/v1/providers',
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -61,36 +93,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from shared.runner import wait_for_stop_signal  # noqa: PLC0415
-    from shared.stack import EmbeddedStack  # noqa: PLC0415
+    from shared import up  # noqa: PLC0415
 
-    stack = EmbeddedStack(
-        data_dir=Path(args.data_dir),
-        http_port=args.port,
-        nats_port=args.nats_port,
-        mongo_port=args.mongo_port,
-        log_format="console",
-    )
-    try:
-        stack.start()
-        mongodb = f"127.0.0.1:{stack.mongo_port} (users and passwords in {stack.data_dir / 'secrets.env'})"
-        print(f"Keyrelay is up: gateway {stack.gateway_url}  nats {stack.nats_url}  mongodb {mongodb}")
-        print(f"logs: {stack.logs}   (Ctrl-C stops everything)")
-        sys.stdout.flush()
-        asyncio.run(wait_for_stop_signal())
-    finally:
-        stack.stop()
-    return 0
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    if args.background:
+        argv = [*(["--data-dir", args.data_dir] if args.data_dir else [])]
+        argv += ["--nats-port", str(args.nats_port), "--mongo-port", str(args.mongo_port)]
+        return up.up_in_background(argv, data_dir)
+    return up.up(data_dir, nats_port=args.nats_port, mongo_port=args.mongo_port)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from shared import up  # noqa: PLC0415
+
+    return up.down(Path(args.data_dir) if args.data_dir else None)
 
 
 def cmd_kek(args: argparse.Namespace) -> int:
     module = importlib.import_module("keyvault.cli")
-    return int(module.main(args.kek_command, args))
+    settings = _settings() if args.kek_command == "rotate" else None
+    return int(module.main(args.kek_command, args, settings))
 
 
 def cmd_doctor(_: argparse.Namespace) -> int:
+    from shared import connection  # noqa: PLC0415
+
     module = importlib.import_module("shared.doctor")
-    return int(asyncio.run(module.doctor(_settings())))
+    settings = _settings()
+    return int(asyncio.run(module.doctor(settings, connection.running(Path(settings.data_dir)))))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,11 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=sorted(_SERVICES))
     serve.set_defaults(func=cmd_serve)
     up = sub.add_parser("up", help="run the whole stack with the embedded defaults until Ctrl-C")
-    up.add_argument("--data-dir", default=".keyrelay")
-    up.add_argument("--port", type=int, default=8080)
-    up.add_argument("--nats-port", type=int, default=4222)
-    up.add_argument("--mongo-port", type=int, default=27017)
+    up.add_argument("--data-dir", default=None, help="default: KEYRELAY_DATA_DIR, else ./.keyrelay")
+    up.add_argument("--nats-port", type=int, default=0, help="default: a free port")
+    up.add_argument("--mongo-port", type=int, default=0, help="default: a free port")
+    up.add_argument("--background", action="store_true", help="detach once the stack answers")
     up.set_defaults(func=cmd_up)
+    down = sub.add_parser("down", help="stop a stack started with `up --background`")
+    down.add_argument("--data-dir", default=None)
+    down.set_defaults(func=cmd_down)
     kek = sub.add_parser("kek", help="key-encryption keys of keyvault")
     kek.add_argument("kek_command", choices=["generate", "rotate"])
     kek.set_defaults(func=cmd_kek)
@@ -122,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(fmt="console", level="warning")
     try:
         return int(args.func(args))
-    except SettingsError as exc:
+    except (SettingsError, NoStackError) as exc:
         print(f"keyrelay: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

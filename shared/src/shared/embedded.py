@@ -2,11 +2,19 @@
 
 Used by `keyrelay up` (and so `just up`, the demo) and by the test session. SecantusDB is a GPL
 beta: it is only ever started as a separate process (`python -m secantus`), never imported.
+
+Every child runs in its own process group (so a stop reaches its own children too, such as the
+gateway's workers) and, on Linux, asks the kernel for SIGTERM when the process that started it
+dies (`PR_SET_PDEATHSIG`): however the parent ends, even by SIGKILL, no child is left behind.
+Children inherit the environment without its `KEYRELAY_*` variables: each gets exactly the
+settings it is given.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import shutil
 import signal
@@ -14,7 +22,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -50,6 +58,28 @@ def executable(name: str) -> str:
     return found
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` (run in the child between fork and exec) asking for SIGTERM when the parent dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    parent = os.getpid()
+
+    def arm() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
+def _inherited_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("KEYRELAY_")}
+
+
 @dataclass
 class Child:
     """One child process with its output in a log file."""
@@ -63,15 +93,19 @@ class Child:
     _log: IO[bytes] | None = None
 
     def start(self) -> Child:
+        """Start (or start again) the process, appending to its log file."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self._log is not None:
+            self._log.close()
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(  # noqa: S603 - argv built from our own settings
             list(self.argv),
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env},
+            env={**_inherited_env(), **self.env},
             cwd=self.cwd,
             start_new_session=True,
+            preexec_fn=_die_with_parent(),  # noqa: PLW1509 - only prctl and getppid, no locks
         )
         return self
 
@@ -85,23 +119,33 @@ class Child:
                 os.killpg(self.proc.pid, sig)
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        if self.proc is None:
-            return
-        self.signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            self.proc.wait(timeout=5)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        stop_all([self], timeout_s)
 
     def kill(self) -> None:
         if self.proc is None:
             return
         self.signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
+
+
+def stop_all(children: Sequence[Child], timeout_s: float = 10.0) -> None:
+    """SIGTERM every child's process group at once, wait together, SIGKILL what is left after `timeout_s`."""
+    started = [c for c in children if c.proc is not None]
+    for child in started:
+        child.signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for child in started:
+        assert child.proc is not None  # noqa: S101 - filtered above
+        try:
+            child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.signal(signal.SIGKILL)
+            child.proc.wait(timeout=5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.proc.pid, signal.SIGKILL)  # anything of its group that outlived it
+        if child._log is not None:  # noqa: SLF001 - same module
+            child._log.close()  # noqa: SLF001
+            child._log = None  # noqa: SLF001
 
 
 def nats_child(*, config_path: Path, log_path: Path) -> Child:

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared import mongousers, natsconf
-from shared.embedded import Child, free_port, nats_child, secantus_child, service_child, wait_for_port
+from shared.embedded import (
+    Child,
+    free_port,
+    nats_child,
+    secantus_child,
+    service_child,
+    stop_all,
+    wait_for_port,
+)
 from shared.settings import read_env_file
 from shared.vault.versions import provision_sync
 
@@ -60,9 +68,11 @@ def secrets_for(service: str, secrets: Mapping[str, str]) -> dict[str, str]:
 class EmbeddedStack:
     data_dir: Path
     http_port: int = 8080
+    http_host: str = "127.0.0.1"
     nats_port: int = 0
     mongo_port: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    secret_overrides: dict[str, str] = field(default_factory=dict)  # given key material wins over secrets.env
     log_format: str = "json"
     log_level: str = "info"
     children: dict[str, Child] = field(default_factory=dict)
@@ -90,8 +100,16 @@ class EmbeddedStack:
         return mongousers.uri(self.mongo_port, user, self.secrets[mongousers.password_setting(user)])
 
     @property
+    def gateway_host(self) -> str:
+        """Where a client on this machine reaches the gateway (a wildcard bind is reached on loopback)."""
+        if self.http_host in ("0.0.0.0", "::", ""):
+            return "127.0.0.1"
+        return self.http_host
+
+    @property
     def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        host = f"[{self.gateway_host}]" if ":" in self.gateway_host else self.gateway_host
+        return f"http://{host}:{self.http_port}"
 
     def password(self, user: str) -> str:
         return self.secrets[f"KEYRELAY_NATS_PASSWORD__{user.upper()}"]
@@ -104,7 +122,7 @@ class EmbeddedStack:
             "KEYRELAY_NATS_PASSWORD": self.password(service),
             "KEYRELAY_LOG_FORMAT": self.log_format,
             "KEYRELAY_LOG_LEVEL": self.log_level,
-            "KEYRELAY_HTTP_HOST": "127.0.0.1",
+            "KEYRELAY_HTTP_HOST": self.http_host,
             "KEYRELAY_HTTP_PORT": str(self.http_port),
             "KEYRELAY_DATA_DIR": str(self.data_dir),
             "KEYRELAY_METRICS_PORT": str(self.metrics_ports.setdefault(service, free_port())),
@@ -122,7 +140,7 @@ class EmbeddedStack:
         }
 
     def start_infrastructure(self) -> None:
-        self.secrets = load_or_create_secrets(self.data_dir / "secrets.env")
+        self.secrets = {**load_or_create_secrets(self.data_dir / "secrets.env"), **self.secret_overrides}
         passwords = {name: self.password(name) for name in natsconf.SERVICES}
         conf = self.data_dir / "nats.conf"
         conf.write_text(
@@ -165,7 +183,9 @@ class EmbeddedStack:
         self.start_infrastructure()
         for service in SERVICES:
             self.start_service(service)
-        wait_for_port(self.http_port, proc=self.children["gateway"].proc, timeout_s=wait_ready_s)
+        wait_for_port(
+            self.http_port, host=self.gateway_host, proc=self.children["gateway"].proc, timeout_s=wait_ready_s
+        )
         self.wait_ready(wait_ready_s)
 
     def wait_ready(self, timeout_s: float) -> None:
@@ -182,8 +202,9 @@ class EmbeddedStack:
             time.sleep(0.2)
         raise TimeoutError(f"stack not ready after {timeout_s}s; see logs in {self.logs}")
 
-    def stop(self) -> None:
-        for name in ["gateway", "activity", "catalog", "keyvault", *[n for n in self.children if n not in SERVICES]]:
-            child = self.children.get(name)
-            if child is not None:
-                child.stop()
+    def stop(self, timeout_s: float = 8.0) -> None:
+        """Services first (all at once, so they can still flush to NATS), then NATS and the database."""
+        started = time.monotonic()
+        stop_all([c for n, c in self.children.items() if n in SERVICES], timeout_s * 0.6)
+        remaining = max(1.0, timeout_s - (time.monotonic() - started))
+        stop_all([c for n, c in self.children.items() if n not in SERVICES], remaining)

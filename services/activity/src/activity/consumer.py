@@ -110,6 +110,10 @@ class ActivityConsumer:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # a cancelled fetch leaves its inbox subscription waiting: without this, draining the
+        # connection would wait for it until the drain timeout (the durable consumer stays)
+        with contextlib.suppress(Exception):
+            await self._sub.unsubscribe()
 
     async def _watch_lag(self) -> None:
         while True:

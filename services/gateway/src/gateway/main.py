@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from litestar import Litestar
 
 from gateway.app import create_app
@@ -28,7 +30,9 @@ def main() -> None:
         address=settings.http_host,
         port=settings.http_port,
         interface=Interfaces.ASGI,
-        workers=settings.http_workers,
+        workers=settings.http_workers or os.cpu_count() or 1,
+        respawn_failed_workers=True,  # a dead worker is replaced; the others keep serving meanwhile
+        respawn_interval=settings.http_respawn_interval_s,
         loop=Loops.uvloop,
         factory=True,
         log_access=False,

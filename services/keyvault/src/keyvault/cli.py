@@ -39,12 +39,13 @@ async def rotate_via_bus(settings: CommonSettings, *, batch: int = 100, timeout_
         await nc.close()
 
 
-def main(command: str, _: argparse.Namespace) -> int:
+def main(command: str, _: argparse.Namespace, settings: CommonSettings | None = None) -> int:
+    """`settings`: how to reach the stack (the CLI finds an embedded one); default from the environment."""
     if command == "generate":
         kek_id, value = kek_generate()
         print(json.dumps({"kek_id": kek_id, "kek": value, "hint": _HINT}))
         return 0
-    result = asyncio.run(rotate_via_bus(load_settings(CommonSettings)))
+    result = asyncio.run(rotate_via_bus(settings or load_settings(CommonSettings)))
     print(
         json.dumps(
             {"rewrapped": result.rewrapped, "remaining_on_old": result.remaining_on_old, "failed": result.failed}
