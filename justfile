@@ -9,17 +9,20 @@ default:
 # The real stack (nats-server, SecantusDB, 4 services; real providers; KEYRELAY_* settings) until Ctrl-C
 [group('run')]
 [positional-arguments]
+[no-exit-message]
 up *args:
     @{{python}} -m shared.cli up "$@"
 
 # Stop a stack started with `just up --background`
 [group('run')]
+[no-exit-message]
 down:
     @{{python}} -m shared.cli down
 
 # An org, its owner and a default project on the running stack (JSON with the owner token, shown once)
 [group('run')]
 [positional-arguments]
+[no-exit-message]
 bootstrap *args:
     @{{python}} -m shared.cli bootstrap "$@"
 

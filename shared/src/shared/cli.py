@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(fmt="console", level="warning")
+    configure_logging(fmt="console", level="error")  # a command says what went wrong in one line itself
     try:
         return int(args.func(args))
     except (SettingsError, NoStackError) as exc:

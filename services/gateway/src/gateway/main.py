@@ -9,6 +9,7 @@ from litestar import Litestar
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from shared.logging import configure_logging
+from shared.runner import STOP_GRACE_S
 from shared.settings import load_settings
 
 
@@ -33,6 +34,7 @@ def main() -> None:
         workers=settings.http_workers or os.cpu_count() or 1,
         respawn_failed_workers=True,  # a dead worker is replaced; the others keep serving meanwhile
         respawn_interval=settings.http_respawn_interval_s,
+        workers_kill_timeout=int(STOP_GRACE_S),  # a stop never hangs on a worker's cleanup
         loop=Loops.uvloop,
         factory=True,
         log_access=False,

@@ -1,0 +1,216 @@
+"""The first hour of a new owner: `just up` runs the real stack on the given settings, the CLI finds
+it through the data dir, the README's quick start works as written, and stopping (Ctrl-C, TERM, or
+the parent killed with SIGKILL) leaves no process behind.
+
+The stack here is started by `just up` itself (not the session fixture); only the providers are
+the fakes, reached because `KEYRELAY_PROVIDER_BASE_URLS` says so, as a user could say it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import stat
+import subprocess
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from shared.embedded import free_port
+from tests.conftest import PROVIDER_KEY, FakeServer
+from tests.e2e.upstack import JUST, ROOT, STOP_LIMIT_S, UpProcess, clean_env, describe, start_up, wait_gone
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def _provider_settings(fake: FakeServer) -> dict[str, str]:
+    return {
+        "KEYRELAY_PROVIDER_BASE_URLS": json.dumps(fake.base_urls()),
+        "KEYRELAY_UPSTREAM_ALLOW": "127.0.0.1/32",
+    }
+
+
+def _cli_bootstrap(data_dir: Path, org: str) -> subprocess.CompletedProcess[str]:
+    """`just bootstrap` with no NATS or operator setting at all: only where the data lives."""
+    return subprocess.run(
+        [JUST, "bootstrap", "--org", org, "--owner-email", "owner@example.com"],
+        cwd=ROOT,
+        env=clean_env(KEYRELAY_DATA_DIR=str(data_dir), KEYRELAY_ENV_FILE=os.devnull),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _a_completion_through_the_fake(gateway: str, owner_token: str, project_id: str, fake: FakeServer) -> None:
+    owner = httpx.Client(base_url=f"{gateway}/api/v1", headers={"authorization": f"Bearer {owner_token}"}, timeout=30)
+    created = owner.post(
+        "/integrations",
+        json={
+            "provider": "openai",
+            "name": "OpenAI",
+            "slug": "openai",
+            "credentials": {"api_key": PROVIDER_KEY},
+            "models": {"enabled": ["gpt-4o-mini"]},
+        },
+    )
+    assert created.status_code == 201, created.text
+    key = owner.post("/api-keys", json={"project_id": project_id, "name": "app"}).json()["key"]
+    prompt = f"first hour {secrets.token_hex(4)}"
+    sdk = openai.OpenAI(base_url=f"{gateway}/v1", api_key=key, max_retries=0)
+    answer = sdk.chat.completions.create(model="@openai/gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
+    assert answer.choices[0].message.content == f"echo: {prompt}"
+    assert any(prompt in str(r.get("body")) for r in fake.requests()), "the completion did not reach the fake"
+
+
+def test_just_up_serves_on_the_given_settings_the_cli_finds_it_and_ctrl_c_leaves_no_process(
+    fake: FakeServer, tmp_path: Path
+) -> None:
+    """HTTP port from `.env`, provider base URLs from the environment; bootstrap with no NATS
+    settings; a completion; Ctrl-C stops every process in under 10 s and removes the stack file."""
+    port = free_port()
+    env_file = tmp_path / "settings.env"
+    env_file.write_text(f"KEYRELAY_HTTP_PORT={port}\nKEYRELAY_LOG_FORMAT=json\n")
+    data_dir = tmp_path / "data"
+    up = UpProcess(
+        [JUST, "up"],
+        clean_env(KEYRELAY_DATA_DIR=str(data_dir), KEYRELAY_ENV_FILE=str(env_file), **_provider_settings(fake)),
+        data_dir,
+    )
+    try:
+        up.start()
+        gateway = f"http://127.0.0.1:{port}"
+        assert f"Keyrelay is up: {gateway}" in up.output
+        assert str(data_dir.resolve()) in up.output
+        assert "./run bootstrap" in up.output
+        assert "KEYRELAY_PROVIDER_BASE_URLS" in up.output  # the banner says the providers are overridden
+        assert stat.S_IMODE((data_dir / "stack.json").stat().st_mode) == 0o600
+        first_line = (data_dir / "logs" / "catalog.log").read_text().splitlines()[0]
+        assert json.loads(first_line)["service"] == "catalog"  # KEYRELAY_LOG_FORMAT=json, from the .env file
+
+        booted = _cli_bootstrap(data_dir, "Acme")
+        assert booted.returncode == 0, booted.stderr
+        owner = json.loads(booted.stdout)
+        assert set(owner) == {"org_id", "owner_token", "project_id"}
+        assert len(booted.stderr.strip().splitlines()) == 1
+        assert gateway in booted.stderr
+        _a_completion_through_the_fake(gateway, owner["owner_token"], owner["project_id"], fake)
+
+        processes = up.tree()
+        assert len(processes) >= 8  # just, keyrelay up, nats, mongo, four services (and gateway workers)
+        up.ctrl_c()
+        left, took = wait_gone(processes, STOP_LIMIT_S)
+        assert not left, f"still running after Ctrl-C: {describe(left)}"
+        assert took < STOP_LIMIT_S
+        assert re.search(r"Keyrelay stopped: every process ended in [0-9.]+ s", up.output)
+        assert not (data_dir / "stack.json").exists()
+    finally:
+        up.kill()
+
+
+def test_sigterm_to_just_up_stops_every_process_in_under_ten_seconds(fake: FakeServer, tmp_path: Path) -> None:
+    """TERM (a service manager, `kill`) reaches `keyrelay up` through `just`, which stops everything."""
+    up = start_up(tmp_path / "data", KEYRELAY_HTTP_PORT=str(free_port()), **_provider_settings(fake))
+    try:
+        processes = up.tree()
+        assert up.proc is not None
+        up.proc.send_signal(signal.SIGTERM)
+        left, took = wait_gone(processes, STOP_LIMIT_S)
+        assert not left, f"still running after TERM: {describe(left)}"
+        assert took < STOP_LIMIT_S
+    finally:
+        up.kill()
+
+
+def test_every_child_exits_when_keyrelay_up_is_killed_with_sigkill(fake: FakeServer, tmp_path: Path) -> None:
+    """No cleanup code runs in a SIGKILLed parent: the children notice its death and exit by themselves."""
+    data_dir = tmp_path / "data"
+    up = start_up(data_dir, KEYRELAY_HTTP_PORT=str(free_port()), **_provider_settings(fake))
+    try:
+        booted = _cli_bootstrap(data_dir, "Killed Inc")
+        assert booted.returncode == 0, booted.stderr
+        owner = json.loads(booted.stdout)
+        _a_completion_through_the_fake(up.stack_file()["gateway_url"], owner["owner_token"], owner["project_id"], fake)
+        processes = up.tree()
+        os.kill(up.stack_file()["pid"], signal.SIGKILL)
+        left, _ = wait_gone(processes, STOP_LIMIT_S)
+        assert not left, f"orphans after SIGKILL of keyrelay up: {describe(left)}"
+        # the stack file stayed behind, but the CLI sees its writer is dead and says so
+        stale = _cli_bootstrap(data_dir, "After")
+        assert stale.returncode == 2
+        assert "no Keyrelay stack is running" in stale.stderr
+    finally:
+        up.kill()
+
+
+def test_the_cli_with_no_stack_says_in_one_line_how_to_start_one_and_exits_2(tmp_path: Path) -> None:
+    result = _cli_bootstrap(tmp_path / "empty", "Nobody")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert "./run up" in line
+    assert "KEYRELAY_NATS_URL" in line
+    assert "Traceback" not in result.stderr
+
+
+def test_explicit_nats_settings_win_over_the_stack_file(tmp_path: Path) -> None:
+    """With `KEYRELAY_NATS_URL` given, the CLI talks to that server (here: nothing) and says so, exit 2."""
+    dead = f"nats://127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [JUST, "bootstrap", "--org", "X", "--owner-email", "x@example.com"],
+        cwd=ROOT,
+        env=clean_env(KEYRELAY_DATA_DIR=str(tmp_path), KEYRELAY_ENV_FILE=os.devnull, KEYRELAY_NATS_URL=dead),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert dead in line
+    assert "Traceback" not in result.stderr
+
+
+def _quick_start_blocks() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start with your own provider key", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
+
+
+def test_the_readme_quick_start_works_as_written(fake: FakeServer, tmp_path: Path) -> None:
+    """Every command of the README's quick start, verbatim but for the gateway's address (a free
+    port instead of 8080); the provider is the fake, set through `KEYRELAY_PROVIDER_BASE_URLS`."""
+    first, *rest = _quick_start_blocks()
+    assert first.strip() == "./run up"
+    assert rest, "the quick start has no commands after ./run up"
+    port = free_port()
+    data_dir = tmp_path / "data"
+    up = start_up(data_dir, ["bash", "-c", first], KEYRELAY_HTTP_PORT=str(port), **_provider_settings(fake))
+    try:
+        script = "\n".join(rest).replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=ROOT,
+            env=clean_env(KEYRELAY_DATA_DIR=str(data_dir), KEYRELAY_ENV_FILE=os.devnull, OPENAI_API_KEY=PROVIDER_KEY),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "echo: Say hello in five words." in result.stdout
+        record = json.loads(result.stdout.strip().splitlines()[-1])["data"][0]
+        assert record["integration"] == "openai"
+        assert record["status"] == 200
+        assert PROVIDER_KEY not in result.stdout + result.stderr
+        processes = up.tree()
+        up.ctrl_c()
+        left, _ = wait_gone(processes, STOP_LIMIT_S)
+        assert not left
+    finally:
+        up.kill()
