@@ -104,6 +104,9 @@ def stack(fake: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "KEYRELAY_BREAKER_THRESHOLD": "3",
         "KEYRELAY_BREAKER_WINDOW": "6",
         "KEYRELAY_BREAKER_COOLDOWN_S": "1",
+        # one worker (the default is one per core): breakers and caches are per process, and the
+        # scenarios count on one of each
+        "KEYRELAY_HTTP_WORKERS": "1",
     }
     stack = EmbeddedStack(
         data_dir=tmp_path_factory.mktemp("keyrelay"), http_port=free_port(), extra_env=env, log_level="debug"
