@@ -7,6 +7,7 @@ the fakes, reached because `KEYRELAY_PROVIDER_BASE_URLS` says so, as a user coul
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import pytest
 
 from shared.embedded import free_port
 from tests.conftest import PROVIDER_KEY, FakeServer
-from tests.e2e.upstack import JUST, ROOT, STOP_LIMIT_S, UpProcess, clean_env, describe, start_up, wait_gone
+from tests.e2e.upstack import JUST, ROOT, STOP_LIMIT_S, UpProcess, clean_env, descendants, describe, start_up, wait_gone
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -214,3 +215,43 @@ def test_the_readme_quick_start_works_as_written(fake: FakeServer, tmp_path: Pat
         assert not left
     finally:
         up.kill()
+
+
+def test_just_up_in_the_background_returns_once_ready_and_just_down_stops_everything(
+    fake: FakeServer, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    env = clean_env(
+        KEYRELAY_DATA_DIR=str(data_dir),
+        KEYRELAY_ENV_FILE=os.devnull,
+        KEYRELAY_HTTP_PORT=str(free_port()),
+        **_provider_settings(fake),
+    )
+    started = subprocess.run(
+        [JUST, "up", "--background"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    stack_pid = 0
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert "Keyrelay is up in the background" in started.stdout
+        stack_pid = json.loads((data_dir / "stack.json").read_text())["pid"]
+        processes = descendants(stack_pid) | {stack_pid}
+        booted = _cli_bootstrap(data_dir, "Background")
+        assert booted.returncode == 0, booted.stderr
+        stopped = subprocess.run(
+            [JUST, "down"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        left, took = wait_gone(processes, STOP_LIMIT_S)
+        assert not left, f"still running after just down: {describe(left)}"
+        assert took < STOP_LIMIT_S
+        again = subprocess.run(
+            [JUST, "down"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert again.returncode == 0
+        assert "no Keyrelay stack is running" in again.stdout
+    finally:
+        if stack_pid:
+            for pid in descendants(stack_pid) | {stack_pid}:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
