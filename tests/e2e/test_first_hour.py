@@ -114,20 +114,6 @@ def test_just_up_serves_on_the_given_settings_the_cli_finds_it_and_ctrl_c_leaves
         up.kill()
 
 
-def test_sigterm_to_just_up_stops_every_process_in_under_ten_seconds(fake: FakeServer, tmp_path: Path) -> None:
-    """TERM (a service manager, `kill`) reaches `keyrelay up` through `just`, which stops everything."""
-    up = start_up(tmp_path / "data", KEYRELAY_HTTP_PORT=str(free_port()), **_provider_settings(fake))
-    try:
-        processes = up.tree()
-        assert up.proc is not None
-        up.proc.send_signal(signal.SIGTERM)
-        left, took = wait_gone(processes, STOP_LIMIT_S)
-        assert not left, f"still running after TERM: {describe(left)}"
-        assert took < STOP_LIMIT_S
-    finally:
-        up.kill()
-
-
 def test_every_child_exits_when_keyrelay_up_is_killed_with_sigkill(fake: FakeServer, tmp_path: Path) -> None:
     """No cleanup code runs in a SIGKILLed parent: the children notice its death and exit by themselves."""
     data_dir = tmp_path / "data"
@@ -185,7 +171,8 @@ def _quick_start_blocks() -> list[str]:
 
 def test_the_readme_quick_start_works_as_written(fake: FakeServer, tmp_path: Path) -> None:
     """Every command of the README's quick start, verbatim but for the gateway's address (a free
-    port instead of 8080); the provider is the fake, set through `KEYRELAY_PROVIDER_BASE_URLS`."""
+    port instead of 8080); the provider is the fake, set through `KEYRELAY_PROVIDER_BASE_URLS`.
+    Then TERM to `./run up` stops every process in under 10 s."""
     first, *rest = _quick_start_blocks()
     assert first.strip() == "./run up"
     assert rest, "the quick start has no commands after ./run up"
@@ -209,10 +196,13 @@ def test_the_readme_quick_start_works_as_written(fake: FakeServer, tmp_path: Pat
         assert record["integration"] == "openai"
         assert record["status"] == 200
         assert PROVIDER_KEY not in result.stdout + result.stderr
+        # TERM (a service manager, `kill`) reaches `keyrelay up` through `./run` and `just`
         processes = up.tree()
-        up.ctrl_c()
-        left, _ = wait_gone(processes, STOP_LIMIT_S)
-        assert not left
+        assert up.proc is not None
+        up.proc.send_signal(signal.SIGTERM)
+        left, took = wait_gone(processes, STOP_LIMIT_S)
+        assert not left, f"still running after TERM: {describe(left)}"
+        assert took < STOP_LIMIT_S
     finally:
         up.kill()
 
