@@ -103,7 +103,7 @@ class UpProcess:
             start_new_session=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
-        while not any("Keyrelay is up" in line for line in self.lines):
+        while not any(line.startswith("  next ") for line in self.lines):  # the banner's last line
             if self.proc.poll() is not None or time.monotonic() - began > START_TIMEOUT_S:
                 self.kill()
                 raise AssertionError("the stack did not come up:\n" + self.output)

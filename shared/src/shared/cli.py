@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shared.connection import START_HINT, NoStackError, discover
+from shared.connection import START_HINT, NoStackError, discover, running
 from shared.logging import configure_logging
 from shared.settings import CommonSettings, SettingsError, load_settings
 
@@ -71,11 +71,9 @@ async def _bootstrap(settings: CommonSettings, org: str, email: str) -> dict[str
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
-    from shared import connection  # noqa: PLC0415
-
     settings = _settings()
     print(json.dumps(asyncio.run(_bootstrap(settings, args.org, args.owner_email))), flush=True)
-    found = connection.running(Path(settings.data_dir))
+    found = running(Path(settings.data_dir))
     gateway = found.gateway_url if found is not None else "http://127.0.0.1:8080"
     print(
         "The owner token is shown once; call the management API with it, e.g. "
@@ -116,11 +114,9 @@ def cmd_kek(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(_: argparse.Namespace) -> int:
-    from shared import connection  # noqa: PLC0415
-
     module = importlib.import_module("shared.doctor")
     settings = _settings()
-    return int(asyncio.run(module.doctor(settings, connection.running(Path(settings.data_dir)))))
+    return int(asyncio.run(module.doctor(settings, running(Path(settings.data_dir)))))
 
 
 def build_parser() -> argparse.ArgumentParser:

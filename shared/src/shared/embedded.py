@@ -95,8 +95,7 @@ class Child:
     def start(self) -> Child:
         """Start (or start again) the process, appending to its log file."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        if self._log is not None:
-            self._log.close()
+        self.close_log()
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(  # noqa: S603 - argv built from our own settings
             list(self.argv),
@@ -121,6 +120,11 @@ class Child:
     def stop(self, timeout_s: float = 10.0) -> None:
         stop_all([self], timeout_s)
 
+    def close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
     def kill(self) -> None:
         if self.proc is None:
             return
@@ -143,9 +147,7 @@ def stop_all(children: Sequence[Child], timeout_s: float = 10.0) -> None:
             child.proc.wait(timeout=5)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.proc.pid, signal.SIGKILL)  # anything of its group that outlived it
-        if child._log is not None:  # noqa: SLF001 - same module
-            child._log.close()  # noqa: SLF001
-            child._log = None  # noqa: SLF001
+        child.close_log()
 
 
 def nats_child(*, config_path: Path, log_path: Path) -> Child:

@@ -154,6 +154,7 @@ def up(data_dir: Path | None, *, nats_port: int = 0, mongo_port: int = 0) -> int
         began = time.monotonic()
         for sig in _STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
+        print("Stopping Keyrelay ...", flush=True)
         stack.stop()
         connection.remove(data, os.getpid())
         for sig, handler in previous.items():
