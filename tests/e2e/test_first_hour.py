@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -245,3 +246,23 @@ def test_just_up_in_the_background_returns_once_ready_and_just_down_stops_everyt
             for pid in descendants(stack_pid) | {stack_pid}:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+def test_just_up_on_a_port_in_use_says_so_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [JUST, "up"],
+            cwd=ROOT,
+            env=clean_env(KEYRELAY_DATA_DIR=str(tmp_path), KEYRELAY_ENV_FILE=os.devnull, KEYRELAY_HTTP_PORT=str(port)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert f"127.0.0.1:{port} is already in use" in line
+    assert "KEYRELAY_HTTP_PORT" in line

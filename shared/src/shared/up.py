@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -70,6 +71,17 @@ def split_settings(given: dict[str, str]) -> tuple[dict[str, str], dict[str, str
     return {k: v for k, v in shared.items() if k not in secrets}, secrets
 
 
+def _can_listen(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def _banner(stack: EmbeddedStack, settings: UpSettings) -> str:
     overrides = ", ".join(f"{p} -> {u}" for p, u in sorted(settings.provider_base_urls.items()))
     providers = f"overridden by KEYRELAY_PROVIDER_BASE_URLS: {overrides}" if overrides else "their real APIs"
@@ -105,6 +117,13 @@ def up(data_dir: Path | None, *, nats_port: int = 0, mongo_port: int = 0) -> int
         print(
             f"keyrelay: a stack is already running with data dir {data} (pid {running.pid}, "
             f"{running.gateway_url}); `./run down` stops it",
+            file=sys.stderr,
+        )
+        return 2
+    if not _can_listen(settings.http_host, settings.http_port):
+        print(
+            f"keyrelay: {settings.http_host}:{settings.http_port} is already in use; "
+            "set KEYRELAY_HTTP_PORT (or KEYRELAY_HTTP_HOST) to a free address",
             file=sys.stderr,
         )
         return 2
@@ -147,7 +166,8 @@ def up(data_dir: Path | None, *, nats_port: int = 0, mongo_port: int = 0) -> int
     except _Interrupted:
         pass
     except (OSError, RuntimeError, TimeoutError) as exc:
-        print(f"keyrelay: the stack did not start: {exc} (logs in {stack.logs})", file=sys.stderr)
+        where = "" if str(stack.logs) in str(exc) else f"; logs in {stack.logs}"
+        print(f"keyrelay: the stack did not start: {exc}{where}", file=sys.stderr)
         return 1
     finally:
         starting = False
