@@ -66,7 +66,11 @@ def _is_secret(name: str) -> bool:
 
 def split_settings(given: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """(settings every service gets, key material routed per service by the stack)."""
-    shared = {k: v for k, v in given.items() if k not in _STACK_OWNED and not k.startswith(f"{PREFIX}NATS_PASSWORD")}
+    shared = {
+        k: v
+        for k, v in given.items()
+        if k not in _STACK_OWNED and not k.startswith((f"{PREFIX}NATS_PASSWORD", f"{PREFIX}MONGODB_PASSWORD"))
+    }
     secrets = {k: v for k, v in shared.items() if _is_secret(k)}
     return {k: v for k, v in shared.items() if k not in secrets}, secrets
 
@@ -89,7 +93,7 @@ def _banner(stack: EmbeddedStack, settings: UpSettings) -> str:
         f"Keyrelay is up: {stack.gateway_url}   (Ctrl-C stops everything)",
         f"  providers  {providers}",
         f"  data       {stack.data_dir}  (JetStream, database, secrets.env; logs in {stack.logs})",
-        f"  nats       {stack.nats_url}   mongodb {stack.mongodb_uri}",
+        f"  nats       {stack.nats_url}   mongodb 127.0.0.1:{stack.mongo_port} (users and passwords in secrets.env)",
         "  next       ./run bootstrap --org Acme --owner-email you@example.com",
     ]
     return "\n".join(lines)
