@@ -181,7 +181,18 @@ def test_the_readme_quick_start_works_as_written(fake: FakeServer, tmp_path: Pat
     data_dir = tmp_path / "data"
     up = start_up(data_dir, ["bash", "-c", first], KEYRELAY_HTTP_PORT=str(port), **_provider_settings(fake))
     try:
-        script = "\n".join(rest).replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
+        *commands, read_record = rest
+        # the record is written a moment after the answer: a person types the last command later,
+        # the test repeats it (verbatim) for a few seconds until the record is there
+        script = "\n".join(
+            [
+                *commands,
+                "for _ in $(seq 50); do",
+                f"RECORD=$({read_record.strip()})",
+                """echo "$RECORD" | grep -q '"request_id"' && break; sleep 0.2""",
+                'done; echo "$RECORD"',
+            ]
+        ).replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
         result = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", script],
             cwd=ROOT,

@@ -80,6 +80,7 @@ def owner_assertion(
     base_url: str = "",
     project_scope: str | list[str] | None = None,
     sealed: bytes = b"",
+    keep: str = "",
 ) -> bytes:
     """Catalog's signed word that this owner asks for exactly this write (keyvault checks the digest)."""
     return sign_assertion(
@@ -90,7 +91,7 @@ def owner_assertion(
         operation=operation,
         integration_id=integration_id,
         digest=write_digest(
-            operation, provider=provider, base_url=base_url, project_scope=project_scope, sealed=sealed
+            operation, provider=provider, base_url=base_url, project_scope=project_scope, sealed=sealed, keep=keep
         ),
     )
 

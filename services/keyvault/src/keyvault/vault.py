@@ -37,7 +37,7 @@ from keyvault.repository import CredentialRecord, CredentialRepository
 from shared.errors import KeyrelayError
 from shared.logging import get_logger
 from shared.messages import keyvault as kv
-from shared.vault.assertions import OwnerAssertion, verify_assertion, write_digest
+from shared.vault.assertions import OwnerAssertion, kept_parts, verify_assertion, write_digest
 from shared.vault.membership import membership_holds
 
 log = get_logger("keyrelay.keyvault")
@@ -177,6 +177,7 @@ class Vault:
             base_url=req.base_url,
             project_scope=req.project_scope,
             sealed=req.sealed,
+            keep=kept_parts(keep_secret=req.keep_secret, keep_headers=req.keep_headers),
         )
         claims = self.authorize(req.assertion, req.org_id, req.integration_id, operation, digest)
         if existing is not None and existing.org_id != req.org_id:

@@ -47,8 +47,13 @@ def write_digest(
     base_url: str = "",
     project_scope: str | list[str] | None = None,
     sealed: bytes = b"",
+    keep: str = "",
 ) -> str:
-    """SHA-256 over what a write authorises: for a put all four, for a scope change the scope, for a delete nothing."""
+    """SHA-256 over what a write authorises: for a put all four, for a scope change the scope, for a delete nothing.
+
+    `keep` names what an update keeps of the stored payload ("secret", "headers"), so an assertion
+    for a re-binding cannot be used to replace the key, nor the other way round.
+    """
     fields: list[object] = [
         ASSERTION_PURPOSE,
         operation,
@@ -56,8 +61,13 @@ def write_digest(
         base_url,
         project_scope,
         hashlib.sha256(sealed).hexdigest(),
+        *([keep] if keep else []),
     ]
     return hashlib.sha256(msgspec.json.encode(fields)).hexdigest()
+
+
+def kept_parts(*, keep_secret: bool, keep_headers: bool) -> str:
+    return ",".join(part for part, kept in (("secret", keep_secret), ("headers", keep_headers)) if kept)
 
 
 def sign_assertion(

@@ -26,6 +26,7 @@ from catalog.policy import in_scope, require
 from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
+from shared.vault.assertions import kept_parts
 
 
 async def load(ctx: Ctx, org_id: str, slug: str) -> dict[str, Any]:
@@ -173,16 +174,28 @@ async def _rebind(ctx: Ctx, who: m.MemberPrincipal, doc: dict[str, Any], cmd: m.
         else list(doc.get("header_names") or [])
     )
     base_url, adapter = await resolve_binding(ctx, doc["provider"], public, custom_host)
+    sealed = cmd.custom_headers.sealed if cmd.custom_headers is not None else b""
+    keep_headers = cmd.custom_headers is None
     await ctx.vault.put(
-        assertion=owner_assertion(ctx, who, "update", doc["_id"]),
+        assertion=owner_assertion(
+            ctx,
+            who,
+            "update",
+            doc["_id"],
+            provider=doc["provider"],
+            base_url=base_url,
+            project_scope=doc["project_scope"],
+            sealed=sealed,
+            keep=kept_parts(keep_secret=True, keep_headers=keep_headers),
+        ),
         org_id=who.org_id,
         integration_id=doc["_id"],
         provider=doc["provider"],
         base_url=base_url,
         project_scope=doc["project_scope"],
-        sealed=cmd.custom_headers.sealed if cmd.custom_headers is not None else b"",
+        sealed=sealed,
         keep_secret=True,
-        keep_headers=cmd.custom_headers is None,
+        keep_headers=keep_headers,
     )
     return {
         "custom_host": custom_host,
