@@ -18,7 +18,7 @@ from gateway.translate.common import (
     tool_call,
     usage_from_openai,
 )
-from shared.errors import KeyrelayError
+from shared.errors import KeyrelayError, echo
 from shared.messages.usage import Usage
 
 FINISH_TO_STOP = {
@@ -57,7 +57,7 @@ def anthropic_request_to_openai(body: dict[str, Any]) -> dict[str, Any]:
         elif role == "assistant":
             messages.append(_assistant_message(blocks))
         else:
-            raise KeyrelayError("invalid_request", f"unsupported message role {role!r}", param="messages")
+            raise KeyrelayError("invalid_request", f"unsupported message role {echo(role)}", param="messages")
     out: dict[str, Any] = {"model": body.get("model"), "messages": messages}
     if isinstance(body.get("max_tokens"), int):
         out["max_tokens"] = body["max_tokens"]
@@ -104,7 +104,7 @@ def _user_messages(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif kind == "image":
             parts.append({"type": "image_url", "image_url": {"url": _image_url(block.get("source") or {})}})
         else:
-            raise KeyrelayError("invalid_request", f"content block {kind!r} is not supported", param="messages")
+            raise KeyrelayError("invalid_request", f"content block {echo(kind)} is not supported", param="messages")
     if parts:
         only_text = all(p["type"] == "text" for p in parts)
         merged: Any = "".join(p["text"] for p in parts) if only_text else parts

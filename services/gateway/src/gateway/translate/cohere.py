@@ -25,7 +25,7 @@ from gateway.translate.common import (
     text_of,
     tool_call,
 )
-from shared.errors import KeyrelayError
+from shared.errors import KeyrelayError, echo
 from shared.messages.usage import Usage
 
 FINISH_REASONS = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls"}
@@ -89,7 +89,7 @@ def _message(message: dict[str, Any]) -> dict[str, Any]:
         return out
     if role == "tool":
         return {"role": "tool", "tool_call_id": message.get("tool_call_id"), "content": text_of(message.get("content"))}
-    raise KeyrelayError("invalid_request", f"unsupported message role {role!r}", param="messages")
+    raise KeyrelayError("invalid_request", f"unsupported message role {echo(role)}", param="messages")
 
 
 def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
