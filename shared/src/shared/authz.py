@@ -57,6 +57,7 @@ RULES: Final[dict[type[Msg], Rule]] = {
     m.GetConfig: "member",
     m.PutConfig: "project_admin",
     m.DeleteConfig: "project_admin",
+    m.RecordDenied: "member",
 }
 
 

@@ -391,6 +391,13 @@ class SnapshotConfig(Msg, frozen=True, kw_only=True):
     node: ConfigNode
 
 
+class RecordDenied(Msg, tag="denied.record", frozen=True, kw_only=True):
+    """The gateway refused `command` (a command type's name) before reading the request: catalog
+    audits the refusal, after checking with the same rule that the caller was indeed refused."""
+
+    command: str
+
+
 Command = (
     ListProviders
     | ListProjects
@@ -424,6 +431,7 @@ Command = (
     | PutConfig
     | GetConfig
     | DeleteConfig
+    | RecordDenied
 )
 
 

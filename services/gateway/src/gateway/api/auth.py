@@ -20,10 +20,12 @@ from gateway.api.edge import bearer, request_id
 from gateway.api.state import GatewayState
 from shared.authz import precheck
 from shared.errors import KeyrelayError
-from shared.messages.catalog import ApiKeyPrincipal, MemberPrincipal
+from shared.logging import get_logger
+from shared.messages.catalog import ApiKeyPrincipal, MemberPrincipal, RecordDenied
 from shared.tokens import API_KEY_PREFIX
 
 Connection = ASGIConnection[Any, Any, Any, Any]
+log = get_logger("keyrelay.gateway.auth")
 
 
 def _state(connection: Connection) -> dict[str, Any]:
@@ -34,14 +36,27 @@ def _state(connection: Connection) -> dict[str, Any]:
 async def member_guard(connection: Connection, handler: BaseRouteHandler) -> None:
     """A member token, and a role that could run the route's command (or `opt["owner_only"]`)."""
     gw: GatewayState = connection.app.state.gw
-    request_id(connection)
-    member = await gw.catalog.member(bearer(connection, allow_x_api_key=False))
+    rid = request_id(connection)
+    token = bearer(connection, allow_x_api_key=False)
+    member = await gw.catalog.member(token)
     command = handler.opt.get("command")
     if command is not None:
-        precheck(member, command)
+        try:
+            precheck(member, command)
+        except KeyrelayError:
+            await _record_denied(gw, token, command.__name__, rid)
+            raise
     if handler.opt.get("owner_only") and member.org_role != "owner":
         raise KeyrelayError("owner_required", "only organization owners may do this")
     _state(connection)["member"] = member
+
+
+async def _record_denied(gw: GatewayState, token: str, command: str, rid: str) -> None:
+    """catalog audits a refusal made here, as it audits its own (the refusal stands either way)."""
+    try:
+        await gw.catalog.manage(token, RecordDenied(command=command), rid, timeout_s=2.0)
+    except KeyrelayError as exc:
+        log.warning("gateway.denial_not_audited", command=command, error=exc.code)
 
 
 async def caller_guard(connection: Connection, _: BaseRouteHandler) -> None:
