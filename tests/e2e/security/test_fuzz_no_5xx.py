@@ -14,6 +14,7 @@ database; the whole module runs in well under a minute.
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +26,7 @@ from hypothesis import strategies as st
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from shared.stack import EmbeddedStack
-from tests.conftest import Org, bootstrap
+from tests.conftest import FakeServer, Org, bootstrap
 from tests.e2e.security.test_bad_input import LogWatch
 
 MANAGEMENT_EXAMPLES = 8
@@ -158,10 +159,25 @@ def fuzz_org(stack: EmbeddedStack) -> Org:
 
 
 @pytest.fixture(scope="module")
-def inference_org(stack: EmbeddedStack) -> Org:
-    """Its own org: the management fuzz may delete the other one's project."""
+def inference_org(stack: EmbeddedStack, fake: FakeServer) -> Org:
+    """Its own org (the management fuzz may delete the other one's project), with an OpenAI, an
+    Anthropic and a Gemini integration, so requests are translated to each wire format."""
     org = bootstrap(stack)
     org.integration("fuzz-openai")
+    for provider, model in (("anthropic", "claude-sonnet-4-6"), ("google", "gemini-2.5-flash")):
+        key = f"sk-{provider}-{secrets.token_hex(12)}"
+        fake.add_key(provider, key)
+        response = org.owner.post(
+            "/integrations",
+            json={
+                "provider": provider,
+                "name": provider,
+                "slug": f"fuzz-{provider}",
+                "credentials": {"api_key": key},
+                "models": {"enabled": [model]},
+            },
+        )
+        assert response.status_code == 201, response.text
     return org
 
 
@@ -229,6 +245,9 @@ def test_no_management_operation_answers_5xx(
     assert watch.errors() == []
 
 
+CHAT_MODELS = ["@fuzz-openai/gpt-4o-mini", "@fuzz-anthropic/claude-sonnet-4-6", "@fuzz-google/gemini-2.5-flash"]
+
+
 def _chat_body() -> st.SearchStrategy[Any]:
     content = st.text(max_size=40) | st.lists(
         st.fixed_dictionaries(
@@ -242,7 +261,7 @@ def _chat_body() -> st.SearchStrategy[Any]:
     )
     return st.fixed_dictionaries(
         {
-            "model": st.sampled_from(["@fuzz-openai/gpt-4o-mini", "gpt-4o-mini", "openai/gpt-4o-mini", "nope"]),
+            "model": st.sampled_from([*CHAT_MODELS, "gpt-4o-mini", "openai/gpt-4o-mini", "nope"]),
             "messages": st.lists(message, min_size=1, max_size=3),
         },
         optional={
@@ -269,7 +288,7 @@ def _messages_body() -> st.SearchStrategy[Any]:
     )
     return st.fixed_dictionaries(
         {
-            "model": st.sampled_from(["@fuzz-openai/gpt-4o-mini", "gpt-4o-mini", "claude-x"]),
+            "model": st.sampled_from([*CHAT_MODELS, "claude-x"]),
             "max_tokens": st.integers(-5, 10**6),
             "messages": st.lists(message, min_size=1, max_size=3),
         },

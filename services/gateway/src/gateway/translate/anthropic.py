@@ -17,6 +17,7 @@ from gateway.translate.common import (
     DEFAULT_MAX_TOKENS,
     ChunkBuilder,
     assistant_message,
+    client_request,
     completion_body,
     content_parts,
     dumps,
@@ -47,6 +48,7 @@ _EFFORTS = frozenset({"low", "medium", "high", "xhigh", "max"})
 
 
 # --- request -----------------------------------------------------------------------------------
+@client_request
 def openai_to_anthropic_request(body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI chat request as an Anthropic Messages request (model kept; Vertex drops it)."""
     single_choice(body, "Anthropic")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.translate.common import (
+    client_request,
     data_url,
     dumps,
     new_id,
@@ -43,13 +44,17 @@ Event = tuple[str, dict[str, Any]]
 
 
 # --- request -----------------------------------------------------------------------------------
+@client_request
 def anthropic_request_to_openai(body: dict[str, Any]) -> dict[str, Any]:
     """A Messages request as an OpenAI chat request (for routing to any provider)."""
     messages: list[dict[str, Any]] = []
     system = body.get("system")
     if system:
         messages.append({"role": "system", "content": _text(system)})
-    for message in body.get("messages") or []:
+    inbound = body.get("messages") or []
+    if not isinstance(inbound, list) or not all(isinstance(message, dict) for message in inbound):
+        raise KeyrelayError("invalid_request", "messages must be a list of message objects", param="messages")
+    for message in inbound:
         role = message.get("role")
         blocks = _blocks(message.get("content"))
         if role == "user":

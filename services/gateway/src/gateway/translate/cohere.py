@@ -16,6 +16,7 @@ from gateway.providers.sse import SseEvent
 from gateway.translate.common import (
     ChunkBuilder,
     assistant_message,
+    client_request,
     completion_body,
     content_parts,
     loads,
@@ -33,6 +34,7 @@ _THINKING_BUDGET = {"low": 1024, "medium": 4096, "high": 16384, "xhigh": 32768, 
 
 
 # --- request -----------------------------------------------------------------------------------
+@client_request
 def openai_to_cohere_request(body: dict[str, Any]) -> dict[str, Any]:
     single_choice(body, "Cohere")
     messages = [_message(m) for m in body.get("messages") or []]

@@ -19,6 +19,7 @@ from gateway.providers.sse import SseEvent
 from gateway.translate.common import (
     ChunkBuilder,
     assistant_message,
+    client_request,
     completion_body,
     content_parts,
     data_url,
@@ -78,6 +79,7 @@ def decode_call_id(call_id: str) -> tuple[str, str | None]:
 
 
 # --- request -----------------------------------------------------------------------------------
+@client_request
 def openai_to_gemini_request(body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI chat request as a generateContent body (the model goes in the URL)."""
     system: list[str] = []
