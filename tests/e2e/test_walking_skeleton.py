@@ -199,11 +199,11 @@ def test_models_lists_exactly_what_the_key_can_route(org: Org) -> None:
 
 
 def test_every_service_exposes_prometheus_metrics(org: Org) -> None:
-    """The gateway on `/metrics`, the other services on their metrics port, in Prometheus text format."""
+    """Every service, the gateway included, on its own loopback metrics port, in Prometheus text format."""
     sdk(org.stack, org.api_key()).chat.completions.create(
         model="@openai-main/gpt-4o-mini", messages=[{"role": "user", "content": "count me"}]
     )
-    gateway = httpx.get(f"{org.stack.gateway_url}/metrics", timeout=10).text
+    gateway = httpx.get(f"http://127.0.0.1:{org.stack.metrics_ports['gateway']}/metrics", timeout=10).text
     assert (
         'keyrelay_gateway_requests_total{endpoint="chat.completions",integration="openai-main",status="200"}' in gateway
     )
@@ -226,7 +226,7 @@ def test_doctor_reports_every_dependency_healthy(stack: EmbeddedStack) -> None:
 
 
 def _keyvault_round_trips(stack: EmbeddedStack) -> float:
-    text = httpx.get(f"{stack.gateway_url}/metrics", timeout=10).text
+    text = httpx.get(f"http://127.0.0.1:{stack.metrics_ports['gateway']}/metrics", timeout=10).text
     line = next(x for x in text.splitlines() if x.startswith("keyrelay_gateway_keyvault_round_trips "))
     return float(line.split()[1])
 

@@ -51,6 +51,22 @@ ERROR_CODES: Final[dict[str, tuple[int, str]]] = {
 }
 
 
+MAX_MESSAGE_CHARS: Final = 1000  # an error message never grows with the input that caused it
+MAX_ECHO_CHARS: Final = 64
+
+
+def echo(value: object, limit: int = MAX_ECHO_CHARS) -> str:
+    """A caller's value as it may appear in an error message: quoted, and cut to `limit` characters.
+
+    Every message that repeats something the caller sent (a model name, a header, a config name)
+    uses this, so a 60 KB header or model name never comes back whole.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 class ErrorDetail(msgspec.Struct, frozen=True, kw_only=True):
     message: str
     type: str
@@ -78,6 +94,8 @@ class KeyrelayError(Exception):
     ) -> None:
         if code not in ERROR_CODES:
             raise ValueError(f"unknown error code {code!r}")
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS] + "..."
         super().__init__(message)
         self.code = code
         self.message = message

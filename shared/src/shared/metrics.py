@@ -1,23 +1,26 @@
 """Prometheus metrics: each service declares its own metrics; this module serves them.
 
-The gateway serves `/metrics` on its HTTP port; the other services, which have no HTTP server,
-serve it on `KEYRELAY_METRICS_PORT` (0 disables it).
+Every service, the gateway included, serves `/metrics` on its own listener
+(`KEYRELAY_METRICS_HOST`, loopback by default, and `KEYRELAY_METRICS_PORT`; 0 disables it), never on
+the gateway's public port: metric labels name integrations of every org.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest, start_http_server
+from prometheus_client import start_http_server
 
 from shared.logging import get_logger
 
 log = get_logger("keyrelay.metrics")
 
 
-def render() -> tuple[bytes, str]:
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
-
-
 def serve(port: int, host: str = "127.0.0.1") -> None:
-    if port > 0:
+    """Start the metrics listener in a thread; a port already taken (a second worker) is a warning."""
+    if port <= 0:
+        return
+    try:
         start_http_server(port, addr=host)
-        log.info("metrics.serving", port=port)
+    except OSError as exc:
+        log.warning("metrics.unavailable", host=host, port=port, error=str(exc))
+        return
+    log.info("metrics.serving", host=host, port=port)

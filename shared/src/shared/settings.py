@@ -88,6 +88,7 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "info"
     data_dir: str = ".keyrelay"
     request_timeout_s: float = 2.0
+    metrics_host: str = "127.0.0.1"  # the metrics listener; never the public HTTP port
     metrics_port: int = 0
 
     def nats_servers(self) -> list[str]:

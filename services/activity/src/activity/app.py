@@ -20,7 +20,7 @@ from shared.metrics import serve as serve_metrics
 
 @asynccontextmanager
 async def lifespan(settings: ActivitySettings) -> AsyncIterator[ActivityConsumer]:
-    serve_metrics(settings.metrics_port)
+    serve_metrics(settings.metrics_port, settings.metrics_host)
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
     repo = ActivityRepository(mongo, settings.activity_db)
     await repo.ensure_indexes(settings.retention_days)

@@ -33,7 +33,7 @@ def _signing_key(settings: CatalogSettings) -> SigningKey:
 @asynccontextmanager
 async def lifespan(settings: CatalogSettings) -> AsyncIterator[Catalog]:
     signing_key = _signing_key(settings)
-    serve_metrics(settings.metrics_port)
+    serve_metrics(settings.metrics_port, settings.metrics_host)
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
     repo = CatalogRepository(mongo, settings.catalog_db)
     await repo.ensure_indexes()

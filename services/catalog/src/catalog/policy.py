@@ -1,4 +1,5 @@
-"""Who may run which management command: one table, checked in catalog for every command.
+"""Who may run which management command: one table (`shared.authz.RULES`, also read by the
+gateway's edge for its pre-check before a body is read), checked in catalog for every command.
 
 Rules:
 * `owner`          — org owners only (credentials, integrations, members, projects).
@@ -19,48 +20,12 @@ owners'. Reads of integrations and their models go through `in_scope`.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Final, Literal
+from typing import Final
 
+from shared.authz import RULES
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.messages.base import Msg
-
-Rule = Literal["owner", "project_admin", "project_read", "member"]
-
-RULES: Final[dict[type[Msg], Rule]] = {
-    m.ListProviders: "member",
-    m.ListProjects: "member",
-    m.CreateProject: "owner",
-    m.GetProject: "project_read",
-    m.UpdateProject: "owner",
-    m.DeleteProject: "owner",
-    m.ListMembers: "member",
-    m.CreateMember: "owner",
-    m.UpdateMember: "owner",
-    m.DeleteMember: "owner",
-    m.ListApiKeys: "project_read",
-    m.CreateApiKey: "project_admin",
-    m.UpdateApiKey: "project_admin",
-    m.DeleteApiKey: "project_admin",
-    m.ListIntegrations: "member",
-    m.CreateIntegration: "owner",
-    m.GetIntegration: "member",
-    m.UpdateIntegration: "owner",
-    m.DeleteIntegration: "owner",
-    m.PutCredentials: "owner",
-    m.ListModels: "member",
-    m.SetModels: "owner",
-    m.AddCustomModel: "owner",
-    m.DeleteCustomModel: "owner",
-    m.ListVirtualModels: "member",
-    m.PutVirtualModel: "project_admin",
-    m.GetVirtualModel: "member",
-    m.DeleteVirtualModel: "project_admin",
-    m.ListConfigs: "member",
-    m.GetConfig: "member",
-    m.PutConfig: "project_admin",
-    m.DeleteConfig: "project_admin",
-}
 
 
 def require(principal: m.MemberPrincipal, command: Msg, project_id: str | None = None) -> None:

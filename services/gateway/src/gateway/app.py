@@ -18,8 +18,10 @@ from nats.aio.msg import Msg as NatsMsg
 
 from gateway import metrics
 from gateway.api.activity import ACTIVITY_ROUTES
+from gateway.api.body import BodyRequest
 from gateway.api.errors import handle_http_exception, handle_keyrelay_error, handle_unexpected
 from gateway.api.explain import EXPLAIN_ROUTES
+from gateway.api.headers import bounded_headers
 from gateway.api.health import HEALTH_ROUTES
 from gateway.api.inference import ROUTES as INFERENCE_ROUTES
 from gateway.api.management import management_router
@@ -39,6 +41,7 @@ from shared.bus import BusClient, connect
 from shared.errors import KeyrelayError
 from shared.logging import get_logger
 from shared.messages.catalog import CatalogChanged
+from shared.metrics import serve as serve_metrics
 from shared.netpolicy import AddressPolicy
 from shared.publisher import DurablePublisher
 from shared.spool import SpoolJournal
@@ -104,6 +107,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
 
         await nc.subscribe(subjects.EVENT_CATALOG_CHANGED, cb=catalog_changed)
         await nc.subscribe(subjects.EVENT_CREDENTIAL_CHANGED, cb=credential_changed)
+        serve_metrics(settings.metrics_port, settings.metrics_host)
         metrics.register_state(
             lambda: {
                 **catalog.cache_stats,
@@ -151,6 +155,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
         },
         openapi_config=OpenAPIConfig(title="Keyrelay", version="0.1.0", path="/api/v1/schema"),
         request_max_body_size=settings.max_body_bytes,
+        request_class=BodyRequest,
+        middleware=[bounded_headers],
         response_cache_config=ResponseCacheConfig(),
         debug=False,
     )

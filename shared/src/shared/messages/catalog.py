@@ -13,6 +13,7 @@ from typing import Any, Literal
 import msgspec
 
 from shared.messages.base import Msg
+from shared.messages.bounds import Attempts, Index, Millis, Rpm, StatusCode, Tpm, Usd, Version, Weight
 from shared.messages.usage import Pricing
 
 OrgRole = Literal["owner", "member"]
@@ -133,9 +134,9 @@ class ListProjects(Msg, tag="projects.list", frozen=True, kw_only=True):
 class CreateProject(Msg, tag="projects.create", frozen=True, kw_only=True):
     name: str
     content_logging: bool = False
-    rpm: int | None = None
-    tpm: int | None = None
-    budget_usd: float | None = None
+    rpm: Rpm | None = None
+    tpm: Tpm | None = None
+    budget_usd: Usd | None = None
     budget_period: Literal["day", "week", "month", "total"] | None = None
 
 
@@ -147,9 +148,9 @@ class UpdateProject(Msg, tag="projects.update", frozen=True, kw_only=True):
     project_id: str
     name: str | None = None
     content_logging: bool | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-    budget_usd: float | None = None
+    rpm: Rpm | None = None
+    tpm: Tpm | None = None
+    budget_usd: Usd | None = None
     budget_period: Literal["day", "week", "month", "total"] | None = None
 
 
@@ -185,9 +186,9 @@ class CreateApiKey(Msg, tag="api_keys.create", frozen=True, kw_only=True):
     project_id: str
     name: str
     models: list[str] | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-    budget_usd: float | None = None
+    rpm: Rpm | None = None
+    tpm: Tpm | None = None
+    budget_usd: Usd | None = None
     budget_period: Literal["day", "week", "month", "total"] | None = None
     expires_at: datetime | None = None
 
@@ -196,9 +197,9 @@ class UpdateApiKey(Msg, tag="api_keys.update", frozen=True, kw_only=True):
     api_key_id: str
     name: str | None = None
     models: list[str] | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-    budget_usd: float | None = None
+    rpm: Rpm | None = None
+    tpm: Tpm | None = None
+    budget_usd: Usd | None = None
     budget_period: Literal["day", "week", "month", "total"] | None = None
     expires_at: datetime | None = None
 
@@ -294,7 +295,7 @@ class DeleteCustomModel(Msg, tag="custom_models.delete", frozen=True, kw_only=Tr
 
 class VirtualTarget(Msg, frozen=True, kw_only=True):
     model: str
-    weight: float = 1.0
+    weight: Weight = 1.0
 
 
 class VirtualModelSpec(Msg, frozen=True, kw_only=True):
@@ -324,12 +325,12 @@ class DeleteVirtualModel(Msg, tag="virtual_models.delete", frozen=True, kw_only=
 
 # --- gateway configs ------------------------------------------------------------------------------
 class RetryPolicy(Msg, frozen=True, kw_only=True):
-    attempts: int = 1  # tries per target, including the first
-    on_status_codes: list[int] = msgspec.field(default_factory=lambda: [429, 500, 502, 503, 504, 529])
-    backoff_ms: int = 200
-    max_backoff_ms: int = 5_000
+    attempts: Attempts = 1  # tries per target, including the first
+    on_status_codes: list[StatusCode] = msgspec.field(default_factory=lambda: [429, 500, 502, 503, 504, 529])
+    backoff_ms: Millis = 200
+    max_backoff_ms: Millis = 5_000
     respect_retry_after: bool = True
-    max_retry_after_ms: int = 10_000
+    max_retry_after_ms: Millis = 10_000
 
 
 class Condition(Msg, frozen=True, kw_only=True):
@@ -338,31 +339,31 @@ class Condition(Msg, frozen=True, kw_only=True):
     field: str
     op: Literal["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "exists"] = "eq"
     value: Any = None
-    then: int = 0  # index into `targets`
+    then: Index = 0  # index into `targets`
 
 
 class Strategy(Msg, frozen=True, kw_only=True):
     mode: Literal["single", "fallback", "loadbalance", "conditional"] = "fallback"
-    on_status_codes: list[int] = msgspec.field(
+    on_status_codes: list[StatusCode] = msgspec.field(
         default_factory=lambda: [401, 403, 404, 408, 409, 429, 500, 502, 503, 504, 529]
     )
     conditions: list[Condition] = []
-    default: int = 0
+    default: Index = 0
 
 
 class ConfigTarget(Msg, frozen=True, kw_only=True):
     integration: str | None = None  # slug; a nested node leaves it empty
     model: str | None = None  # None: the request's model
-    weight: float = 1.0
+    weight: Weight = 1.0
     node: ConfigNode | None = None
 
 
 class ConfigNode(Msg, frozen=True, kw_only=True):
     strategy: Strategy = Strategy()
     retry: RetryPolicy = RetryPolicy()
-    timeout_ms: int | None = None  # per attempt (non-streaming) / between chunks
-    first_byte_timeout_ms: int | None = None  # time to first byte, per attempt
-    total_timeout_ms: int | None = None  # whole request, all attempts
+    timeout_ms: Millis | None = None  # per attempt (non-streaming) / between chunks
+    first_byte_timeout_ms: Millis | None = None  # time to first byte, per attempt
+    total_timeout_ms: Millis | None = None  # whole request, all attempts
     targets: list[ConfigTarget] = []
 
 
@@ -374,7 +375,7 @@ class PutConfig(Msg, tag="configs.put", frozen=True, kw_only=True):
     name: str
     node: ConfigNode | None = None
     project_id: str | None = None  # None: org-wide (owners); else that project's admins
-    rollback_to: int | None = None
+    rollback_to: Version | None = None
     create_only: bool = False
 
 
@@ -390,6 +391,13 @@ class SnapshotConfig(Msg, frozen=True, kw_only=True):
     name: str
     version: int
     node: ConfigNode
+
+
+class RecordDenied(Msg, tag="denied.record", frozen=True, kw_only=True):
+    """The gateway refused `command` (a command type's name) before reading the request: catalog
+    audits the refusal, after checking with the same rule that the caller was indeed refused."""
+
+    command: str
 
 
 Command = (
@@ -425,6 +433,7 @@ Command = (
     | PutConfig
     | GetConfig
     | DeleteConfig
+    | RecordDenied
 )
 
 

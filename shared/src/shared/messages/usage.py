@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from shared.messages.bounds import PricePerUnit
+
 
 class Usage(msgspec.Struct, kw_only=True):
     """Token counts for one request. `prompt_tokens` includes cached and cache-write tokens."""
@@ -24,11 +26,11 @@ class Usage(msgspec.Struct, kw_only=True):
 class Pricing(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """USD per million tokens."""
 
-    input_per_mtok: float = 0.0
-    output_per_mtok: float = 0.0
-    cached_input_per_mtok: float | None = None
-    cache_write_per_mtok: float | None = None
-    per_request: float = 0.0
+    input_per_mtok: PricePerUnit = 0.0
+    output_per_mtok: PricePerUnit = 0.0
+    cached_input_per_mtok: PricePerUnit | None = None
+    cache_write_per_mtok: PricePerUnit | None = None
+    per_request: PricePerUnit = 0.0
 
     def cost(self, usage: Usage) -> float:
         """`(prompt - cached - cache_write) * in + cached * cached_in + cache_write * cw + out * completion`."""

@@ -64,6 +64,35 @@ def embedding_inputs(raw: Any) -> list[str]:
     return [str(raw)]
 
 
+def _is_token_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in value)
+
+
+def embeddings_problem(body: dict[str, Any]) -> str | None:
+    """OpenAI's 400s for an embeddings request whose `input`, `dimensions` or `encoding_format` is invalid."""
+    raw = body.get("input")
+    if not (
+        isinstance(raw, str)
+        or _is_token_list(raw)
+        or (isinstance(raw, list) and all(isinstance(x, str) or _is_token_list(x) for x in raw))
+    ):
+        return "Invalid type for 'input': expected a string, an array of strings or an array of tokens."
+    dims = body.get("dimensions")
+    if dims is not None and (not isinstance(dims, int) or isinstance(dims, bool) or not 1 <= dims <= 3072):
+        return "Invalid 'dimensions': expected an integer between 1 and 3072."
+    if body.get("encoding_format") not in {None, "float", "base64"}:
+        return "Invalid 'encoding_format': expected 'float' or 'base64'."
+    return None
+
+
+def images_problem(body: dict[str, Any]) -> str | None:
+    """OpenAI's 400 for an images request whose `n` is not an integer between 1 and 10."""
+    count = body.get("n")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10):
+        return "Invalid 'n': expected an integer between 1 and 10."
+    return None
+
+
 def wants_reasoning(model: str) -> bool:
     return any(word in model.lower() for word in ("reason", "think"))
 
@@ -183,6 +212,8 @@ class OpenAICompatRoutes:
         model, raw = self.model_of(request, body), body.get("input")
         if not model or raw in (None, "", []):
             return self.dialect.errors(ErrorKind.BAD_REQUEST, "'input' is a required property")
+        if (problem := embeddings_problem(body)) is not None:
+            return self.dialect.errors(ErrorKind.BAD_REQUEST, problem)
         faults = parse_faults(model)
         if (early := await apply_faults(request, faults, self.dialect.errors, state_of(request), model)) is not None:
             return early
@@ -205,6 +236,8 @@ class OpenAICompatRoutes:
         model, prompt = self.model_of(request, body), body.get("prompt")
         if not isinstance(prompt, str) or not prompt:
             return self.dialect.errors(ErrorKind.BAD_REQUEST, "Missing required parameter: 'prompt'.")
+        if (problem := images_problem(body)) is not None:
+            return self.dialect.errors(ErrorKind.BAD_REQUEST, problem)
         faults = parse_faults(model)
         if (early := await apply_faults(request, faults, self.dialect.errors, state_of(request), model)) is not None:
             return early

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog.commands import api_keys, configs, integrations, members, models, projects, virtual_models
+from catalog.commands import api_keys, configs, denied, integrations, members, models, projects, virtual_models
 from catalog.context import Handler
 
 HANDLERS: dict[type[Any], Handler] = {
@@ -15,4 +15,5 @@ HANDLERS: dict[type[Any], Handler] = {
     **models.HANDLERS,
     **virtual_models.HANDLERS,
     **configs.HANDLERS,
+    **denied.HANDLERS,
 }

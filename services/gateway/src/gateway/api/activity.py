@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get
+from litestar.params import Parameter
 
-from gateway.api.edge import bearer, request_id
+from gateway.api.auth import member_guard, member_of
+from gateway.api.edge import request_id
 from gateway.api.state import GatewayState
 from shared import subjects
-from shared.errors import KeyrelayError
 from shared.messages import activity as a
 
+MAX_PAGE = 500
 
-async def _scope(request: Request[Any, Any, Any], gw: GatewayState) -> tuple[str, a.Scope, str]:
-    rid = request_id(request)
-    member = await gw.catalog.member(bearer(request, allow_x_api_key=False))
+
+def _scope(request: Request[Any, Any, Any]) -> tuple[str, a.Scope]:
+    """The member the router's guard authenticated (before any query parameter was parsed)."""
+    member = member_of(request)
     projects = None if member.org_role == "owner" else sorted(member.projects)
-    return rid, a.Scope(org_id=member.org_id, project_ids=projects), member.org_role
+    return request_id(request), a.Scope(org_id=member.org_id, project_ids=projects)
 
 
 async def _ask(gw: GatewayState, rid: str, query: a.ActivityQuery) -> Response[bytes]:
@@ -42,13 +45,13 @@ async def list_activity(
     model: str | None = None,
     project_id: str | None = None,
     api_key_id: str | None = None,
-    status: int | None = None,
+    status: Annotated[int | None, Parameter(ge=100, le=599)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     cursor: str | None = None,
-    limit: int = 50,
+    limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
 ) -> Response[bytes]:
-    rid, scope, _ = await _scope(request, gw)
+    rid, scope = _scope(request)
     query = a.ListRequestRecords(
         scope=scope,
         integration=integration,
@@ -72,24 +75,31 @@ async def activity_summary(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Response[bytes]:
-    rid, scope, _ = await _scope(request, gw)
+    rid, scope = _scope(request)
     return await _ask(gw, rid, a.SummarizeRequests(scope=scope, group_by=group_by, since=since, until=until))
 
 
 @get("/activity/{request_id_:str}")
 async def get_activity(request: Request[Any, Any, Any], gw: GatewayState, request_id_: str) -> Response[bytes]:
-    rid, scope, _ = await _scope(request, gw)
+    rid, scope = _scope(request)
     return await _ask(gw, rid, a.GetRequestRecord(scope=scope, request_id=request_id_))
 
 
-@get("/audit")
+@get("/audit", opt={"owner_only": True})
 async def list_audit(
-    request: Request[Any, Any, Any], gw: GatewayState, cursor: str | None = None, limit: int = 50
+    request: Request[Any, Any, Any],
+    gw: GatewayState,
+    cursor: str | None = None,
+    limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
 ) -> Response[bytes]:
-    rid, scope, role = await _scope(request, gw)
-    if role != "owner":
-        raise KeyrelayError("owner_required", "only organization owners may read the audit log")
+    rid, scope = _scope(request)
     return await _ask(gw, rid, a.ListAudit(scope=scope, cursor=cursor, limit=limit))
 
 
-ACTIVITY_ROUTES = [Router(path="/api/v1", route_handlers=[list_activity, activity_summary, get_activity, list_audit])]
+ACTIVITY_ROUTES = [
+    Router(
+        path="/api/v1",
+        route_handlers=[list_activity, activity_summary, get_activity, list_audit],
+        guards=[member_guard],
+    )
+]

@@ -15,10 +15,13 @@ from gateway.api.edge import bearer, request_id
 from gateway.api.state import GatewayState
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
+from shared.messages.bounds import Version
 
 
 async def run_command(request: Request[Any, Any, Any], gw: GatewayState, command: Any) -> Response[bytes]:
-    """Forward one management command with the caller's member token; return catalog's answer."""
+    """Forward one management command with the caller's member token; return catalog's answer.
+
+    The route's guard has already authenticated the member and pre-checked the role."""
     rid = request_id(request)
     token = bearer(request, allow_x_api_key=False)
     reply = await gw.catalog.manage(token, command, rid)
@@ -57,12 +60,12 @@ def config_node(raw: Any) -> m.ConfigNode:
         raise KeyrelayError("invalid_request", f"invalid config: {exc}", param="config") from None
 
 
-@get("/configs")
+@get("/configs", opt={"command": m.ListConfigs})
 async def list_configs(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
     return await run_command(request, gw, m.ListConfigs())
 
 
-@post("/configs")
+@post("/configs", opt={"command": m.PutConfig})
 async def create_config(request: Request[Any, Any, Any], gw: GatewayState, data: dict[str, Any]) -> Response[bytes]:
     name = data.get("name")
     if not isinstance(name, str):
@@ -74,27 +77,30 @@ async def create_config(request: Request[Any, Any, Any], gw: GatewayState, data:
     )
 
 
-@get("/configs/{name:str}")
+@get("/configs/{name:str}", opt={"command": m.GetConfig})
 async def get_config(request: Request[Any, Any, Any], gw: GatewayState, name: str) -> Response[bytes]:
     return await run_command(request, gw, m.GetConfig(name=name))
 
 
-@put("/configs/{name:str}")
+@put("/configs/{name:str}", opt={"command": m.PutConfig})
 async def put_config(
     request: Request[Any, Any, Any], gw: GatewayState, name: str, data: dict[str, Any]
 ) -> Response[bytes]:
     """Each PUT makes a new immutable version; `{"rollback_to": N}` re-points to version N."""
     if "rollback_to" in data:
-        version = data["rollback_to"]
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise KeyrelayError("invalid_request", "rollback_to must be a version number", param="rollback_to")
+        try:
+            version = msgspec.convert(data["rollback_to"], Version)
+        except msgspec.ValidationError:
+            raise KeyrelayError(
+                "invalid_request", "rollback_to must be a version number", param="rollback_to"
+            ) from None
         return await run_command(request, gw, m.PutConfig(name=name, rollback_to=version))
     project_id = _project_id(data)
     body = data.get("config", {k: v for k, v in data.items() if k != "project_id"})
     return await run_command(request, gw, m.PutConfig(name=name, node=config_node(body), project_id=project_id))
 
 
-@delete("/configs/{name:str}", status_code=200)
+@delete("/configs/{name:str}", status_code=200, opt={"command": m.DeleteConfig})
 async def delete_config(request: Request[Any, Any, Any], gw: GatewayState, name: str) -> Response[bytes]:
     return await run_command(request, gw, m.DeleteConfig(name=name))
 

@@ -6,11 +6,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 import structlog
 from litestar import Request
+from litestar.connection import ASGIConnection
 
 from gateway import metrics
+from gateway.api.body import json_object
 from gateway.api.state import GatewayState
 from gateway.cache import track_stale
 from gateway.recorder import RequestRecord, unauthenticated
@@ -19,10 +20,8 @@ from shared.errors import KeyrelayError
 from shared.messages.catalog import ApiKeyPrincipal
 from shared.tokens import new_id
 
-_decoder = msgspec.json.Decoder()
 
-
-def bearer(request: Request[Any, Any, Any], *, allow_x_api_key: bool = True) -> str:
+def bearer(request: ASGIConnection[Any, Any, Any, Any], *, allow_x_api_key: bool = True) -> str:
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer " and header[7:].strip():
         return header[7:].strip()
@@ -33,32 +32,24 @@ def bearer(request: Request[Any, Any, Any], *, allow_x_api_key: bool = True) -> 
     raise KeyrelayError("unauthorized", "missing API key: send Authorization: Bearer <key>")
 
 
-def request_id(request: Request[Any, Any, Any]) -> str:
-    """A fresh request id, bound (with the W3C trace) into logs and every NATS message that follows."""
+def request_id(request: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The request's id, made on first use and bound (with the W3C trace) into logs and every NATS
+    message that follows."""
+    state: dict[str, Any] = request.scope.setdefault("state", {})
+    existing: str | None = state.get("request_id")
+    if existing:
+        return existing
     rid = new_id("req")
-    request.scope.setdefault("state", {})["request_id"] = rid
-    request.scope["state"]["served_stale"] = track_stale()
+    state["request_id"] = rid
+    state["served_stale"] = track_stale()
     structlog.contextvars.clear_contextvars()
-    request.scope["state"]["trace_id"] = tracing.start(request.headers.get("traceparent"), rid)
+    state["trace_id"] = tracing.start(request.headers.get("traceparent"), rid)
     return rid
 
 
 def trace_id(request: Request[Any, Any, Any]) -> str | None:
     trace: str | None = request.scope.get("state", {}).get("trace_id")
     return trace
-
-
-async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        raise KeyrelayError("invalid_json", "request body must be a JSON object")
-    try:
-        body = _decoder.decode(raw)
-    except msgspec.DecodeError:
-        raise KeyrelayError("invalid_json", "request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise KeyrelayError("invalid_json", "request body must be a JSON object")
-    return body
 
 
 async def begin(

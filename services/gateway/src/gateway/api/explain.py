@@ -11,12 +11,14 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, post
 
-from gateway.api.edge import bearer, request_id
+from gateway.api.auth import caller_guard, caller_of
+from gateway.api.edge import request_id
 from gateway.api.state import GatewayState
 from gateway.routing.resolve import merge_fallbacks, resolve
 from shared.errors import KeyrelayError
 from shared.messages.catalog import ApiKeyPrincipal
-from shared.tokens import API_KEY_PREFIX
+
+MAX_EXPLAIN_BODY_BYTES = 1024 * 1024
 
 
 class ExplainBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,22 +30,21 @@ class ExplainBody(msgspec.Struct, forbid_unknown_fields=True):
     request: dict[str, Any] = {}
 
 
-async def _principal(request: Request[Any, Any, Any], gw: GatewayState, project_id: str | None) -> ApiKeyPrincipal:
-    token = bearer(request)
-    if token.startswith(API_KEY_PREFIX):
-        return await gw.catalog.api_key(token)
-    member = await gw.catalog.member(token)
+def _principal(request: Request[Any, Any, Any], project_id: str | None) -> ApiKeyPrincipal:
+    caller = caller_of(request)  # authenticated by the route's guard, before the body was read
+    if isinstance(caller, ApiKeyPrincipal):
+        return caller
     if project_id is None:
         raise KeyrelayError("invalid_request", "project_id is required with a member token", param="project_id")
-    if member.project_role(project_id) is None:
+    if caller.project_role(project_id) is None:
         raise KeyrelayError("not_found", "project not found", param="project_id")
-    return ApiKeyPrincipal(api_key_id="(explain)", org_id=member.org_id, project_id=project_id)
+    return ApiKeyPrincipal(api_key_id="(explain)", org_id=caller.org_id, project_id=project_id)
 
 
-@post("/api/v1/route/explain", status_code=200)
+@post("/api/v1/route/explain", status_code=200, guards=[caller_guard], request_max_body_size=MAX_EXPLAIN_BODY_BYTES)
 async def explain(request: Request[Any, Any, Any], gw: GatewayState, data: ExplainBody) -> Response[bytes]:
     rid = request_id(request)
-    principal = await _principal(request, gw, data.project_id)
+    principal = _principal(request, data.project_id)
     snapshot = await gw.catalog.snapshot(principal.org_id, principal.project_id)
     body = {**data.request, "model": data.model}
     plan = resolve(snapshot, principal, data.model, body=body, pin_slug=data.integration, config_name=data.config)

@@ -12,7 +12,6 @@ from gateway.api.state import GatewayState
 from shared import subjects
 from shared.errors import KeyrelayError
 from shared.messages.base import Ping, Pong
-from shared.metrics import render
 
 
 @get("/healthz")
@@ -40,10 +39,4 @@ async def readyz(gw: GatewayState) -> Response[bytes]:
     return Response(body, status_code=200 if ready else 503, media_type="application/json")
 
 
-@get("/metrics", include_in_schema=False)
-async def metrics() -> Response[bytes]:
-    body, content_type = render()
-    return Response(body, media_type=content_type)
-
-
-HEALTH_ROUTES = [healthz, readyz, metrics]
+HEALTH_ROUTES = [healthz, readyz]

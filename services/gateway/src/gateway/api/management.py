@@ -1,9 +1,11 @@
 """Management API (`/api/v1`): HTTP in, a typed catalog command out, catalog's JSON back.
 
-The edge authenticates nothing itself: it forwards the member token's hash with the command, and
-catalog authenticates, authorises (see `catalog.policy`) and executes. The only work done here is
-what must happen at the edge: credentials are sealed to keyvault's public key the moment they
-arrive, so no other component, log or bus message ever holds them in clear.
+Before any parameter or body is parsed, the router's guard authenticates the member and applies the
+body-independent part of the route's rule (`gateway.api.auth`), so a caller without the right gets
+401/403 and never a validation error. catalog then authenticates, authorises (see `catalog.policy`)
+and executes the command itself. The only other work done here is what must happen at the edge:
+credentials are sealed to keyvault's public key the moment they arrive, so no other component, log
+or bus message ever holds them in clear.
 """
 
 from __future__ import annotations
@@ -14,28 +16,32 @@ from typing import Any, Literal
 import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
 
+from gateway.api.auth import member_guard
 from gateway.api.configs import CONFIG_ROUTES, run_command
 from gateway.api.state import GatewayState
 from shared.messages import catalog as m
+from shared.messages.bounds import PricePerUnit, Rpm, Tpm, Usd, Weight
 from shared.vault import seal_for_keyvault
 from shared.vault.rules import PUBLIC_CREDENTIAL_FIELDS
+
+MAX_MANAGEMENT_BODY_BYTES = 1024 * 1024  # far above any management body; keeps documents far below 16 MB
 
 
 class ProjectBody(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     content_logging: bool = False
-    rpm: int | None = None
-    tpm: int | None = None
-    budget_usd: float | None = None
+    rpm: Rpm | None = None
+    tpm: Tpm | None = None
+    budget_usd: Usd | None = None
     budget_period: Literal["day", "week", "month", "total"] | None = None
 
 
 class ProjectPatch(msgspec.Struct, forbid_unknown_fields=True):
     name: str | None = None
     content_logging: bool | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-    budget_usd: float | None = None
+    rpm: Rpm | None = None
+    tpm: Tpm | None = None
+    budget_usd: Usd | None = None
     budget_period: Literal["day", "week", "month", "total"] | None = None
 
 
@@ -54,9 +60,9 @@ class ApiKeyBody(msgspec.Struct, forbid_unknown_fields=True):
     project_id: str
     name: str
     models: list[str] | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-    budget_usd: float | None = None
+    rpm: Rpm | None = None
+    tpm: Tpm | None = None
+    budget_usd: Usd | None = None
     budget_period: Literal["day", "week", "month", "total"] | None = None
     expires_at: datetime | None = None
 
@@ -64,9 +70,9 @@ class ApiKeyBody(msgspec.Struct, forbid_unknown_fields=True):
 class ApiKeyPatch(msgspec.Struct, forbid_unknown_fields=True):
     name: str | None = None
     models: list[str] | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-    budget_usd: float | None = None
+    rpm: Rpm | None = None
+    tpm: Tpm | None = None
+    budget_usd: Usd | None = None
     budget_period: Literal["day", "week", "month", "total"] | None = None
     expires_at: datetime | None = None
 
@@ -110,9 +116,9 @@ class CredentialsBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PricingBody(msgspec.Struct, forbid_unknown_fields=True):
-    input_per_mtok: float = 0.0
-    output_per_mtok: float = 0.0
-    cached_input_per_mtok: float | None = None
+    input_per_mtok: PricePerUnit = 0.0
+    output_per_mtok: PricePerUnit = 0.0
+    cached_input_per_mtok: PricePerUnit | None = None
 
 
 class CustomModelBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -124,7 +130,7 @@ class CustomModelBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class VirtualTargetBody(msgspec.Struct, forbid_unknown_fields=True):
     model: str
-    weight: float = 1.0
+    weight: Weight = 1.0
 
 
 class VirtualModelBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -163,94 +169,94 @@ def _credential_input(gw: GatewayState, credentials: dict[str, Any], headers: di
 
 
 # --- providers, projects, members -----------------------------------------------------------------
-@get("/providers")
+@get("/providers", opt={"command": m.ListProviders})
 async def list_providers(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
     return await _run(request, gw, m.ListProviders())
 
 
-@get("/projects")
+@get("/projects", opt={"command": m.ListProjects})
 async def list_projects(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
     return await _run(request, gw, m.ListProjects())
 
 
-@post("/projects")
+@post("/projects", opt={"command": m.CreateProject})
 async def create_project(request: Request[Any, Any, Any], gw: GatewayState, data: ProjectBody) -> Response[bytes]:
     return await _run(request, gw, _convert(data, m.CreateProject))
 
 
-@get("/projects/{project_id:str}")
+@get("/projects/{project_id:str}", opt={"command": m.GetProject})
 async def get_project(request: Request[Any, Any, Any], gw: GatewayState, project_id: str) -> Response[bytes]:
     return await _run(request, gw, m.GetProject(project_id=project_id))
 
 
-@patch("/projects/{project_id:str}")
+@patch("/projects/{project_id:str}", opt={"command": m.UpdateProject})
 async def update_project(
     request: Request[Any, Any, Any], gw: GatewayState, project_id: str, data: ProjectPatch
 ) -> Response[bytes]:
     return await _run(request, gw, m.UpdateProject(project_id=project_id, **msgspec.structs.asdict(data)))
 
 
-@delete("/projects/{project_id:str}", status_code=200)
+@delete("/projects/{project_id:str}", status_code=200, opt={"command": m.DeleteProject})
 async def delete_project(request: Request[Any, Any, Any], gw: GatewayState, project_id: str) -> Response[bytes]:
     return await _run(request, gw, m.DeleteProject(project_id=project_id))
 
 
-@get("/members")
+@get("/members", opt={"command": m.ListMembers})
 async def list_members(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
     return await _run(request, gw, m.ListMembers())
 
 
-@post("/members")
+@post("/members", opt={"command": m.CreateMember})
 async def create_member(request: Request[Any, Any, Any], gw: GatewayState, data: MemberBody) -> Response[bytes]:
     return await _run(
         request, gw, m.CreateMember(email=data.email, org_role=data.org_role, projects=dict(data.projects))
     )
 
 
-@patch("/members/{member_id:str}")
+@patch("/members/{member_id:str}", opt={"command": m.UpdateMember})
 async def update_member(
     request: Request[Any, Any, Any], gw: GatewayState, member_id: str, data: MemberPatch
 ) -> Response[bytes]:
     return await _run(request, gw, m.UpdateMember(member_id=member_id, org_role=data.org_role, projects=data.projects))
 
 
-@delete("/members/{member_id:str}", status_code=200)
+@delete("/members/{member_id:str}", status_code=200, opt={"command": m.DeleteMember})
 async def delete_member(request: Request[Any, Any, Any], gw: GatewayState, member_id: str) -> Response[bytes]:
     return await _run(request, gw, m.DeleteMember(member_id=member_id))
 
 
 # --- API keys -------------------------------------------------------------------------------------
-@get("/api-keys")
+@get("/api-keys", opt={"command": m.ListApiKeys})
 async def list_api_keys(
     request: Request[Any, Any, Any], gw: GatewayState, project_id: str | None = None
 ) -> Response[bytes]:
     return await _run(request, gw, m.ListApiKeys(project_id=project_id))
 
 
-@post("/api-keys")
+@post("/api-keys", opt={"command": m.CreateApiKey})
 async def create_api_key(request: Request[Any, Any, Any], gw: GatewayState, data: ApiKeyBody) -> Response[bytes]:
     return await _run(request, gw, _convert(data, m.CreateApiKey))
 
 
-@patch("/api-keys/{api_key_id:str}")
+@patch("/api-keys/{api_key_id:str}", opt={"command": m.UpdateApiKey})
 async def update_api_key(
     request: Request[Any, Any, Any], gw: GatewayState, api_key_id: str, data: ApiKeyPatch
 ) -> Response[bytes]:
     return await _run(request, gw, m.UpdateApiKey(api_key_id=api_key_id, **msgspec.structs.asdict(data)))
 
 
-@delete("/api-keys/{api_key_id:str}", status_code=200)
+@delete("/api-keys/{api_key_id:str}", status_code=200, opt={"command": m.DeleteApiKey})
 async def delete_api_key(request: Request[Any, Any, Any], gw: GatewayState, api_key_id: str) -> Response[bytes]:
     return await _run(request, gw, m.DeleteApiKey(api_key_id=api_key_id))
 
 
 # --- integrations and their models ----------------------------------------------------------------
-@get("/integrations")
+@get("/integrations", opt={"command": m.ListIntegrations})
 async def list_integrations(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
     return await _run(request, gw, m.ListIntegrations())
 
 
-@post("/integrations")
+@post("/integrations", opt={"command": m.CreateIntegration})
 async def create_integration(
     request: Request[Any, Any, Any], gw: GatewayState, data: IntegrationBody
 ) -> Response[bytes]:
@@ -267,12 +273,12 @@ async def create_integration(
     return await _run(request, gw, command)
 
 
-@get("/integrations/{slug:str}")
+@get("/integrations/{slug:str}", opt={"command": m.GetIntegration})
 async def get_integration(request: Request[Any, Any, Any], gw: GatewayState, slug: str) -> Response[bytes]:
     return await _run(request, gw, m.GetIntegration(slug=slug))
 
 
-@patch("/integrations/{slug:str}")
+@patch("/integrations/{slug:str}", opt={"command": m.UpdateIntegration})
 async def update_integration(
     request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: IntegrationPatch
 ) -> Response[bytes]:
@@ -288,12 +294,12 @@ async def update_integration(
     return await _run(request, gw, command)
 
 
-@delete("/integrations/{slug:str}", status_code=200)
+@delete("/integrations/{slug:str}", status_code=200, opt={"command": m.DeleteIntegration})
 async def delete_integration(request: Request[Any, Any, Any], gw: GatewayState, slug: str) -> Response[bytes]:
     return await _run(request, gw, m.DeleteIntegration(slug=slug))
 
 
-@put("/integrations/{slug:str}/credentials")
+@put("/integrations/{slug:str}/credentials", opt={"command": m.PutCredentials})
 async def put_credentials(
     request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: CredentialsBody
 ) -> Response[bytes]:
@@ -305,24 +311,26 @@ async def put_credentials(
     return await _run(request, gw, command)
 
 
-@get("/integrations/{slug:str}/models")
+@get("/integrations/{slug:str}/models", opt={"command": m.ListModels})
 async def list_models(request: Request[Any, Any, Any], gw: GatewayState, slug: str) -> Response[bytes]:
     return await _run(request, gw, m.ListModels(slug=slug))
 
 
-@put("/integrations/{slug:str}/models")
+@put("/integrations/{slug:str}/models", opt={"command": m.SetModels})
 async def set_models(request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: ModelsBody) -> Response[bytes]:
     return await _run(request, gw, m.SetModels(slug=slug, selection=_convert(data, m.ModelSelection)))
 
 
-@post("/integrations/{slug:str}/custom-models")
+@post("/integrations/{slug:str}/custom-models", opt={"command": m.AddCustomModel})
 async def add_custom_model(
     request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: CustomModelBody
 ) -> Response[bytes]:
     return await _run(request, gw, m.AddCustomModel(slug=slug, model=_convert(data, m.CustomModel)))
 
 
-@delete("/integrations/{slug:str}/custom-models/{model_slug:str}", status_code=200)
+@delete(
+    "/integrations/{slug:str}/custom-models/{model_slug:str}", status_code=200, opt={"command": m.DeleteCustomModel}
+)
 async def delete_custom_model(
     request: Request[Any, Any, Any], gw: GatewayState, slug: str, model_slug: str
 ) -> Response[bytes]:
@@ -330,24 +338,24 @@ async def delete_custom_model(
 
 
 # --- virtual models -------------------------------------------------------------------------------
-@get("/virtual-models")
+@get("/virtual-models", opt={"command": m.ListVirtualModels})
 async def list_virtual_models(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
     return await _run(request, gw, m.ListVirtualModels())
 
 
-@post("/virtual-models")
+@post("/virtual-models", opt={"command": m.PutVirtualModel})
 async def create_virtual_model(
     request: Request[Any, Any, Any], gw: GatewayState, data: VirtualModelBody
 ) -> Response[bytes]:
     return await _run(request, gw, m.PutVirtualModel(spec=_convert(data, m.VirtualModelSpec), create_only=True))
 
 
-@get("/virtual-models/{name:str}")
+@get("/virtual-models/{name:str}", opt={"command": m.GetVirtualModel})
 async def get_virtual_model(request: Request[Any, Any, Any], gw: GatewayState, name: str) -> Response[bytes]:
     return await _run(request, gw, m.GetVirtualModel(name=name))
 
 
-@put("/virtual-models/{name:str}")
+@put("/virtual-models/{name:str}", opt={"command": m.PutVirtualModel})
 async def put_virtual_model(
     request: Request[Any, Any, Any], gw: GatewayState, name: str, data: VirtualModelPut
 ) -> Response[bytes]:
@@ -361,7 +369,7 @@ async def put_virtual_model(
     return await _run(request, gw, m.PutVirtualModel(spec=spec))
 
 
-@delete("/virtual-models/{name:str}", status_code=200)
+@delete("/virtual-models/{name:str}", status_code=200, opt={"command": m.DeleteVirtualModel})
 async def delete_virtual_model(request: Request[Any, Any, Any], gw: GatewayState, name: str) -> Response[bytes]:
     return await _run(request, gw, m.DeleteVirtualModel(name=name))
 
@@ -401,4 +409,10 @@ MANAGEMENT_ROUTES = [
 
 
 def management_router() -> Router:
-    return Router(path="/api/v1", route_handlers=MANAGEMENT_ROUTES)
+    """Every route authenticates the member and pre-checks the role before any parameter is parsed."""
+    return Router(
+        path="/api/v1",
+        route_handlers=MANAGEMENT_ROUTES,
+        guards=[member_guard],
+        request_max_body_size=MAX_MANAGEMENT_BODY_BYTES,
+    )

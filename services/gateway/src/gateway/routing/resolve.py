@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.routing.plan import Plan, Step, plan_from_config, steps_for_route
-from shared.errors import KeyrelayError
+from shared.errors import KeyrelayError, echo
 from shared.messages.catalog import ApiKeyPrincipal, Route, RouteTarget, RoutingSnapshot
 
 
@@ -39,7 +39,7 @@ def routable_names(snapshot: RoutingSnapshot, principal: ApiKeyPrincipal) -> lis
 
 
 def _not_found(model: str) -> KeyrelayError:
-    return KeyrelayError("model_not_found", f"model {model!r} is not available to this key", param="model")
+    return KeyrelayError("model_not_found", f"model {echo(model)} is not available to this key", param="model")
 
 
 def resolve(
@@ -60,7 +60,7 @@ def resolve(
     if config_name is not None:
         config = snapshot.configs.get(config_name)
         if config is None:
-            raise KeyrelayError("not_found", f"gateway config {config_name!r} not found", param="x-keyrelay-config")
+            raise KeyrelayError("not_found", f"gateway config {echo(config_name)} not found", param="x-keyrelay-config")
         plan = plan_from_config(config, snapshot, body or {}, model, rng)
         if principal.models is not None:
             allow = set(principal.models)

@@ -17,6 +17,7 @@ from gateway.translate.common import (
     DEFAULT_MAX_TOKENS,
     ChunkBuilder,
     assistant_message,
+    client_request,
     completion_body,
     content_parts,
     dumps,
@@ -30,7 +31,7 @@ from gateway.translate.common import (
     tool_arguments,
     tool_call,
 )
-from shared.errors import KeyrelayError
+from shared.errors import KeyrelayError, echo
 from shared.messages.usage import Usage
 
 STOP_REASONS = {
@@ -47,6 +48,7 @@ _EFFORTS = frozenset({"low", "medium", "high", "xhigh", "max"})
 
 
 # --- request -----------------------------------------------------------------------------------
+@client_request
 def openai_to_anthropic_request(body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI chat request as an Anthropic Messages request (model kept; Vertex drops it)."""
     single_choice(body, "Anthropic")
@@ -64,7 +66,7 @@ def openai_to_anthropic_request(body: dict[str, Any]) -> dict[str, Any]:
         elif role == "tool":
             _append(messages, "user", [_tool_result(message)])
         else:
-            raise KeyrelayError("invalid_request", f"unsupported message role {role!r}", param="messages")
+            raise KeyrelayError("invalid_request", f"unsupported message role {echo(role)}", param="messages")
     if messages and messages[0]["role"] != "user":
         messages.insert(0, {"role": "user", "content": [{"type": "text", "text": "."}]})
     out: dict[str, Any] = {
@@ -105,7 +107,7 @@ def _user_block(part: dict[str, Any]) -> dict[str, Any]:
             return {"type": "image", "source": {"type": "base64", "media_type": inline[0], "data": inline[1]}}
         return {"type": "image", "source": {"type": "url", "url": url}}
     raise KeyrelayError(
-        "invalid_request", f"content part {kind!r} is not supported for Anthropic models", param="messages"
+        "invalid_request", f"content part {echo(kind)} is not supported for Anthropic models", param="messages"
     )
 
 

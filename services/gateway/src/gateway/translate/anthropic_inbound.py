@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.translate.common import (
+    client_request,
     data_url,
     dumps,
     new_id,
@@ -18,7 +19,7 @@ from gateway.translate.common import (
     tool_call,
     usage_from_openai,
 )
-from shared.errors import KeyrelayError
+from shared.errors import KeyrelayError, echo
 from shared.messages.usage import Usage
 
 FINISH_TO_STOP = {
@@ -43,13 +44,17 @@ Event = tuple[str, dict[str, Any]]
 
 
 # --- request -----------------------------------------------------------------------------------
+@client_request
 def anthropic_request_to_openai(body: dict[str, Any]) -> dict[str, Any]:
     """A Messages request as an OpenAI chat request (for routing to any provider)."""
     messages: list[dict[str, Any]] = []
     system = body.get("system")
     if system:
         messages.append({"role": "system", "content": _text(system)})
-    for message in body.get("messages") or []:
+    inbound = body.get("messages") or []
+    if not isinstance(inbound, list) or not all(isinstance(message, dict) for message in inbound):
+        raise KeyrelayError("invalid_request", "messages must be a list of message objects", param="messages")
+    for message in inbound:
         role = message.get("role")
         blocks = _blocks(message.get("content"))
         if role == "user":
@@ -57,7 +62,7 @@ def anthropic_request_to_openai(body: dict[str, Any]) -> dict[str, Any]:
         elif role == "assistant":
             messages.append(_assistant_message(blocks))
         else:
-            raise KeyrelayError("invalid_request", f"unsupported message role {role!r}", param="messages")
+            raise KeyrelayError("invalid_request", f"unsupported message role {echo(role)}", param="messages")
     out: dict[str, Any] = {"model": body.get("model"), "messages": messages}
     if isinstance(body.get("max_tokens"), int):
         out["max_tokens"] = body["max_tokens"]
@@ -104,7 +109,7 @@ def _user_messages(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif kind == "image":
             parts.append({"type": "image_url", "image_url": {"url": _image_url(block.get("source") or {})}})
         else:
-            raise KeyrelayError("invalid_request", f"content block {kind!r} is not supported", param="messages")
+            raise KeyrelayError("invalid_request", f"content block {echo(kind)} is not supported", param="messages")
     if parts:
         only_text = all(p["type"] == "text" for p in parts)
         merged: Any = "".join(p["text"] for p in parts) if only_text else parts

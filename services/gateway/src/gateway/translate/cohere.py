@@ -16,6 +16,7 @@ from gateway.providers.sse import SseEvent
 from gateway.translate.common import (
     ChunkBuilder,
     assistant_message,
+    client_request,
     completion_body,
     content_parts,
     loads,
@@ -25,7 +26,7 @@ from gateway.translate.common import (
     text_of,
     tool_call,
 )
-from shared.errors import KeyrelayError
+from shared.errors import KeyrelayError, echo
 from shared.messages.usage import Usage
 
 FINISH_REASONS = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls"}
@@ -33,6 +34,7 @@ _THINKING_BUDGET = {"low": 1024, "medium": 4096, "high": 16384, "xhigh": 32768, 
 
 
 # --- request -----------------------------------------------------------------------------------
+@client_request
 def openai_to_cohere_request(body: dict[str, Any]) -> dict[str, Any]:
     single_choice(body, "Cohere")
     messages = [_message(m) for m in body.get("messages") or []]
@@ -89,7 +91,7 @@ def _message(message: dict[str, Any]) -> dict[str, Any]:
         return out
     if role == "tool":
         return {"role": "tool", "tool_call_id": message.get("tool_call_id"), "content": text_of(message.get("content"))}
-    raise KeyrelayError("invalid_request", f"unsupported message role {role!r}", param="messages")
+    raise KeyrelayError("invalid_request", f"unsupported message role {echo(role)}", param="messages")
 
 
 def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:

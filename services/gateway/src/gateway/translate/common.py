@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import msgspec
 
@@ -14,6 +16,26 @@ from shared.messages.usage import Usage
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 DEFAULT_MAX_TOKENS = 4096
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def client_request(translate: Callable[P, T]) -> Callable[P, T]:
+    """Marks a translator of a client's request body: it reads the body as its format's schema says,
+    and a body of another shape (`tools: true`, `messages: [null]`) is the client's 400, never a 500."""
+
+    @functools.wraps(translate)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return translate(*args, **kwargs)
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+            raise KeyrelayError(
+                "invalid_request", f"the request body does not have the expected shape ({type(exc).__name__})"
+            ) from None
+
+    return checked
 
 
 def dumps(value: Any) -> str:

@@ -19,6 +19,7 @@ from gateway.providers.sse import SseEvent
 from gateway.translate.common import (
     ChunkBuilder,
     assistant_message,
+    client_request,
     completion_body,
     content_parts,
     data_url,
@@ -34,7 +35,7 @@ from gateway.translate.common import (
     tool_arguments,
     tool_call,
 )
-from shared.errors import KeyrelayError
+from shared.errors import KeyrelayError, echo
 from shared.messages.usage import Usage
 
 SIGNATURE_MARK = "__sig_"
@@ -78,6 +79,7 @@ def decode_call_id(call_id: str) -> tuple[str, str | None]:
 
 
 # --- request -----------------------------------------------------------------------------------
+@client_request
 def openai_to_gemini_request(body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI chat request as a generateContent body (the model goes in the URL)."""
     system: list[str] = []
@@ -95,7 +97,7 @@ def openai_to_gemini_request(body: dict[str, Any]) -> dict[str, Any]:
         elif role == "tool":
             _append(contents, "user", [_function_response(message, names)])
         else:
-            raise KeyrelayError("invalid_request", f"unsupported message role {role!r}", param="messages")
+            raise KeyrelayError("invalid_request", f"unsupported message role {echo(role)}", param="messages")
     out: dict[str, Any] = {"contents": contents}
     if system:
         out["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
@@ -125,7 +127,7 @@ def _user_part(part: dict[str, Any]) -> dict[str, Any]:
             return {"inlineData": {"mimeType": inline[0], "data": inline[1]}}
         return {"fileData": {"mimeType": guess_image_type(url), "fileUri": url}}
     raise KeyrelayError(
-        "invalid_request", f"content part {kind!r} is not supported for Gemini models", param="messages"
+        "invalid_request", f"content part {echo(kind)} is not supported for Gemini models", param="messages"
     )
 
 
