@@ -73,7 +73,7 @@ class Recorder:
         headers = "\n".join(f"{k}: {v}" for k, v in response.all_headers().items())
         try:
             body = response.text() if response.status not in {301, 302, 303, 307, 308} else ""
-        except Exception:  # noqa: BLE001 - bodies of redirects/aborted loads are not available
+        except Exception:
             body = ""
         self.seen.append((response.url, headers + "\n\n" + body))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -9,8 +10,8 @@ import httpx
 import pytest
 
 from shared.stack import EmbeddedStack
-from tests.browser.conftest import Member, bootstrap_owner, sign_up
-from tests.conftest import FakeServer
+from tests.browser.conftest import PASSWORD, Member, bootstrap_owner, sign_up
+from tests.conftest import FakeServer, wait_for_record
 
 CANARY = "sk-ant-canary-" + secrets.token_hex(16)
 
@@ -74,6 +75,48 @@ def test_an_owner_connects_an_anthropic_key_with_the_three_step_wizard(owner: Me
     owner.recorder.assert_never_contains(CANARY)
 
 
+def test_an_api_key_created_in_the_console_serves_a_request_that_shows_in_activity_and_charts(
+    owner: Member, stack: EmbeddedStack
+) -> None:
+    page = owner.goto("/ui/keys")
+    page.get_by_label("Name").fill("backend")
+    page.get_by_label("Requests per minute").fill("600")
+    page.get_by_label("Budget (USD)").fill("25")
+    page.get_by_label("Budget period").select_option("month")
+    page.get_by_role("button", name="Create key").click()
+    key = page.locator("#new-key").inner_text().strip()
+    assert key.startswith("kr-")
+    assert page.get_by_role("button", name="Copy").is_visible()
+    owner.shoot("api-key-created")
+    response = httpx.post(
+        f"{stack.gateway_url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": "@anthropic-prod/claude-opus-4-8", "messages": [{"role": "user", "content": "hi"}]},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["x-keyrelay-integration"] == "anthropic-prod"
+    wait_for_record(stack, response.headers["x-request-id"])
+    page = owner.goto("/ui/activity")
+    row = page.locator("table.data tbody tr").first
+    assert "anthropic-prod" in row.inner_text()
+    assert "claude-opus-4-8" in row.inner_text()
+    charts = page.locator("section.charts svg")
+    assert charts.count() == 4
+    assert page.locator("section.charts polyline, section.charts circle").count() >= 4
+    assert "anthropic-prod: total 1" in (charts.first.get_attribute("aria-label") or "")
+    owner.shoot("activity")
+    page.locator("table.data tbody tr a").first.click()
+    page.get_by_role("heading", name="Attempts").wait_for()
+    assert "anthropic-prod" in page.locator("table.data").inner_text()
+    owner.shoot("activity-detail")
+    page = owner.goto("/ui/activity?integration=anthropic-prod&status=500")
+    assert "No requests match." in page.content()
+    owner.goto("/ui/integrations/anthropic-prod")
+    assert "Error rate" in owner.page.content()
+    owner.recorder.assert_never_contains(CANARY)
+
+
 def test_a_wizard_error_is_shown_next_to_the_field_that_caused_it(owner: Member) -> None:
     page = owner.goto("/ui/integrations/new/anthropic")
     page.get_by_label("Name").fill("Clash")
@@ -94,7 +137,9 @@ def test_a_form_post_without_the_csrf_token_is_refused(owner: Member) -> None:
         assert response.status_code == 403
         response = client.post("/ui/integrations/anthropic-prod/delete", data={"csrf": "0" * 64})
         assert response.status_code == 403
-    assert owner.goto("/ui/integrations/anthropic-prod").get_by_role("heading", name="Anthropic Production").is_visible()
+    assert (
+        owner.goto("/ui/integrations/anthropic-prod").get_by_role("heading", name="Anthropic Production").is_visible()
+    )
 
 
 def test_console_answers_carry_a_strict_csp_and_the_session_cookie_is_httponly_and_strict(owner: Member) -> None:
@@ -114,3 +159,116 @@ def test_signed_out_visitors_are_sent_to_sign_in(stack: EmbeddedStack) -> None:
     response = httpx.get(f"{stack.gateway_url}/ui/integrations", follow_redirects=False)
     assert response.status_code in {302, 303}
     assert response.headers["location"].endswith("/ui/signin")
+
+
+def _invite(owner: Member, email: str, role: str) -> str:
+    page = owner.goto("/ui/members")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Role in default").select_option(role)
+    page.get_by_role("button", name="Invite").click()
+    token = page.locator("#new-token").inner_text().strip()
+    assert token.startswith("krm_")
+    return token
+
+
+def test_a_developer_sees_the_integration_but_cannot_edit_or_reveal_its_key(
+    owner: Member, browser: Any, stack: EmbeddedStack
+) -> None:
+    email = f"dev-{secrets.token_hex(3)}@example.com"
+    token = _invite(owner, email, "developer")
+    owner.shoot("members")
+    developer = sign_up(browser, stack, email, token)
+    page = developer.goto("/ui/integrations")
+    assert "anthropic-prod" in page.content()
+    assert page.get_by_role("link", name="New integration").count() == 0
+    developer.shoot("external-keys-developer")
+    page = developer.goto("/ui/integrations/anthropic-prod")
+    html = page.content()
+    assert "Replace key" not in html
+    assert "Delete anthropic-prod" not in html
+    assert page.get_by_role("link", name="Edit").count() == 0
+    developer.shoot("integration-developer")
+    models = developer.goto("/ui/integrations/anthropic-prod/models")
+    assert models.locator("input[name=enabled]:not([disabled])").count() == 0
+    assert models.get_by_role("button", name="Save models").count() == 0
+    for path in ("/ui/integrations/anthropic-prod/credentials", "/ui/integrations/anthropic-prod/edit", "/ui/audit"):
+        assert developer.goto(path).get_by_role("heading", name="Not allowed").is_visible(), path
+    csrf = developer.csrf()
+    with developer.http() as client:
+        forged = client.post(
+            "/ui/integrations/anthropic-prod/credentials", data={"csrf": csrf, "cred_api_key": "sk-ant-forged"}
+        )
+        assert forged.status_code == 403
+        forged = client.post("/ui/integrations/anthropic-prod/delete", data={"csrf": csrf})
+        assert forged.status_code == 403
+        forged = client.post("/ui/integrations/anthropic-prod/models", data={"csrf": csrf, "preset": "none"})
+        assert forged.status_code == 403
+    for path in ("/ui/activity", "/ui/keys", "/ui/members", "/ui/virtual-models", "/ui/configs"):
+        developer.goto(path)
+        developer.shoot("developer-" + path.rsplit("/", 1)[-1])
+    developer.recorder.assert_never_contains(CANARY)
+    assert owner.goto("/ui/integrations/anthropic-prod").locator("code.masked").inner_text().endswith(CANARY[-3:])
+
+
+def test_a_removed_members_session_stops_working(owner: Member, browser: Any, stack: EmbeddedStack) -> None:
+    email = f"gone-{secrets.token_hex(3)}@example.com"
+    member = sign_up(browser, stack, email, _invite(owner, email, "admin"))
+    assert member.goto("/ui/keys").get_by_role("heading", name="API keys").is_visible()
+    page = owner.goto("/ui/members")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("tr", has_text=email).get_by_role("button", name="Remove").click()
+    page.wait_for_load_state()
+    member.goto("/ui/keys")
+    assert member.page.url.endswith("/ui/signin")
+    with member.http() as client:
+        assert client.get("/ui/integrations").status_code in {302, 303}
+
+
+def test_a_role_change_ends_the_members_sessions(owner: Member, browser: Any, stack: EmbeddedStack) -> None:
+    email = f"promoted-{secrets.token_hex(3)}@example.com"
+    member = sign_up(browser, stack, email, _invite(owner, email, "developer"))
+    page = owner.goto("/ui/members")
+    row = page.locator("tr", has_text=email)
+    row.get_by_label(f"Role of {email} in default").select_option("admin")
+    row.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    member.goto("/ui/keys")
+    assert member.page.url.endswith("/ui/signin")
+
+
+def test_sign_in_is_locked_for_a_minute_after_five_wrong_passwords(owner: Member, stack: EmbeddedStack) -> None:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
+        form = client.get("/ui/signin")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf
+        for _ in range(5):
+            wrong = client.post(
+                "/ui/signin", data={"csrf": csrf.group(1), "email": owner.email, "password": "nope" * 4}
+            )
+            assert wrong.status_code == 401
+            assert "Wrong email or password" in wrong.text
+        right = client.post("/ui/signin", data={"csrf": csrf.group(1), "email": owner.email, "password": PASSWORD})
+        assert right.status_code == 429
+        assert "keyrelay_session" not in right.headers.get("set-cookie", "")
+
+
+def test_an_unknown_email_gets_the_same_answer_as_a_wrong_password(stack: EmbeddedStack) -> None:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/ui/signin").text)
+        assert csrf
+        answer = client.post(
+            "/ui/signin", data={"csrf": csrf.group(1), "email": "nobody@example.com", "password": "x" * 12}
+        )
+    assert answer.status_code == 401
+    assert "Wrong email or password" in answer.text
+
+
+def test_a_member_token_sets_a_password_only_once(org: dict[str, Any], owner: Member, stack: EmbeddedStack) -> None:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/ui/set-password").text)
+        assert csrf
+        again = client.post(
+            "/ui/set-password",
+            data={"csrf": csrf.group(1), "token": org["owner_token"], "password": "y" * 14, "confirm": "y" * 14},
+        )
+    assert again.status_code == 409

@@ -79,6 +79,7 @@ async def list_integrations(console: Console) -> Template:
 
 @get("/integrations/new")
 async def wizard_provider(console: Console) -> Template:
+    _owners_only(console)
     providers = await _providers(console)
     cards = [{**p, "mark": mark(p["name"]), "credential_type": credential_type(p)} for p in providers.values()]
     return page(console, "wizard_provider.html", section=SECTION, cards=cards, step=1)
@@ -212,6 +213,7 @@ def _details_page(
 
 @get("/integrations/new/{provider_id:str}")
 async def wizard_details(console: Console, provider_id: str, custom: bool = False) -> Response[Any]:
+    _owners_only(console)
     providers = await _providers(console)
     provider = providers.get(provider_id)
     if provider is None:
@@ -242,7 +244,9 @@ async def wizard_create(console: Console, provider_id: str) -> Response[Any]:
         )
         await console.run(command)
     except KeyrelayError as exc:
-        return _details_page(console, provider, values=_public_values(form), error=_wizard_error(exc), status=exc.status)
+        return _details_page(
+            console, provider, values=_public_values(form), error=_wizard_error(exc), status=exc.status
+        )
     return Redirect(f"/ui/integrations/{slug}/models?wizard=1")
 
 
@@ -296,6 +300,7 @@ async def integration_page(console: Console, slug: str) -> Template:
 
 @get("/integrations/{slug:str}/edit")
 async def edit_form(console: Console, slug: str) -> Template:
+    _owners_only(console)
     item = await _integration(console, slug)
     providers = await _providers(console)
     scope = item.get("project_scope", "all")
@@ -334,8 +339,15 @@ async def edit_save(console: Console, slug: str) -> Response[Any]:
     return Redirect(f"/ui/integrations/{slug}/models?edit=1")
 
 
+def _owners_only(console: Console) -> None:
+    """Shapes the UI only: catalog refuses these commands to non-owners whatever the page does."""
+    if not console.is_owner:
+        raise KeyrelayError("owner_required", "only organization owners may change credentials and integrations")
+
+
 @get("/integrations/{slug:str}/credentials")
 async def credentials_form(console: Console, slug: str) -> Template:
+    _owners_only(console)
     item = await _integration(console, slug)
     providers = await _providers(console)
     return page(

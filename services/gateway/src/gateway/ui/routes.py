@@ -11,6 +11,8 @@ from litestar.di import Provide
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
+from gateway.ui.access import ACCESS_ROUTES
+from gateway.ui.activity import ACTIVITY_ROUTES
 from gateway.ui.auth import AUTH_ROUTES
 from gateway.ui.context import CsrfRefused, SignInRequired, load_console
 from gateway.ui.integrations import INTEGRATION_ROUTES
@@ -60,6 +62,8 @@ def console_router() -> Router:
         route_handlers=[
             *AUTH_ROUTES,
             *INTEGRATION_ROUTES,
+            *ACTIVITY_ROUTES,
+            *ACCESS_ROUTES,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         dependencies={"console": Provide(load_console)},
