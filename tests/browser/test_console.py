@@ -117,6 +117,56 @@ def test_an_api_key_created_in_the_console_serves_a_request_that_shows_in_activi
     owner.recorder.assert_never_contains(CANARY)
 
 
+def test_an_owner_builds_a_virtual_model_and_a_versioned_config_that_reference_the_slug(owner: Member) -> None:
+    page = owner.goto("/ui/configs")
+    page.get_by_label("Name", exact=True).fill("resilient")
+    page.get_by_label("Strategy").select_option("fallback")
+    page.get_by_label("Attempts per target").fill("2")
+    page.get_by_label("Target 1 integration").select_option("anthropic-prod")
+    page.get_by_label("Model", exact=False).first.fill("claude-opus-4-8")
+    page.get_by_label("Target 2 integration").select_option("anthropic-prod")
+    page.locator("#f-model_1").fill("claude-sonnet-4-6")
+    owner.shoot("configs")
+    page.get_by_role("button", name="Create config").click()
+    page.wait_for_url("**/ui/configs/resilient")
+    assert '"integration": "anthropic-prod"' in page.locator("pre.json").inner_text()
+    page.get_by_label("Total timeout (ms)").fill("30000")
+    page.get_by_role("button", name="Save as v2").click()
+    page.wait_for_url("**/ui/configs/resilient")
+    assert "v2" in page.locator("h1").inner_text()
+    assert "30000" in page.locator("pre.json").inner_text()
+    owner.shoot("config")
+    page.get_by_role("button", name="Roll back to v1").click()
+    page.wait_for_url("**/ui/configs/resilient")
+    assert "30000" not in page.locator("pre.json").inner_text()
+    page.get_by_label("JSON (nested configs, conditions)").check()
+    page.get_by_label("JSON", exact=True).fill("{not json")
+    page.get_by_role("button", name="Save as").click()
+    assert page.locator("#json-error").is_visible()
+
+    page = owner.goto("/ui/virtual-models")
+    page.get_by_label("Name", exact=True).fill("chat-default")
+    page.get_by_label("Target 1 model").fill("@anthropic-prod/claude-sonnet-4-6")
+    page.get_by_label("Target 2 model").fill("@anthropic-prod/claude-tuned")
+    page.get_by_label("Gateway config").select_option("resilient")
+    owner.shoot("virtual-models")
+    page.get_by_role("button", name="Create virtual model").click()
+    page.wait_for_url("**/ui/virtual-models/chat-default")
+    page.get_by_label("Strategy").select_option("loadbalance")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/ui/virtual-models/chat-default?saved=1")
+    assert page.get_by_label("Strategy").input_value() == "loadbalance"
+    owner.shoot("virtual-model")
+    page = owner.goto("/ui/integrations/anthropic-prod")
+    refs = page.locator("ul.refs").inner_text()
+    assert "chat-default" in refs
+    assert "resilient" in refs
+    owner.goto("/ui/audit")
+    assert "config.put" in owner.page.content()
+    owner.shoot("audit")
+    owner.recorder.assert_never_contains(CANARY)
+
+
 def test_a_wizard_error_is_shown_next_to_the_field_that_caused_it(owner: Member) -> None:
     page = owner.goto("/ui/integrations/new/anthropic")
     page.get_by_label("Name").fill("Clash")

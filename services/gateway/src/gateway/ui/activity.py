@@ -34,7 +34,9 @@ def _count(value: float) -> str:
 
 
 def _usd(value: float) -> str:
-    return f"${value:,.2f}" if value >= 1 else f"${value:.3f}".rstrip("0").rstrip(".") if value else "$0"
+    if value >= 1 or value == 0:
+        return f"${value:,.2f}"
+    return f"${value:.2g}"
 
 
 def charts(rows: list[dict[str, Any]], since: datetime, until: datetime, size: str) -> dict[str, Any]:

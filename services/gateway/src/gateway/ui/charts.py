@@ -17,7 +17,6 @@ from markupsafe import Markup
 PALETTE = ("#3346d3", "#d9602b", "#13795b", "#9b3fc0", "#c23a5a", "#1f8fa3", "#8a7a12", "#5a6270")
 _W, _H = 560, 220
 _LEFT, _RIGHT, _TOP, _BOTTOM = 56, 12, 14, 30
-_DOTS_UP_TO = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +81,18 @@ def _nice_max(value: float) -> float:
 
 
 def line_chart(
-    title: str, labels: list[str], series: list[Series], fmt: Callable[[float], str], *, additive: bool = True
+    title: str,
+    labels: list[str],
+    series: list[Series],
+    fmt: Callable[[float], str],
+    *,
+    additive: bool = True,
+    integer: bool = False,
 ) -> Markup:
     """An SVG chart; `labels` are the x buckets, each series one line (gaps where None). The text
     summary gives each series' total (`additive`) or its peak."""
     peak = max((v for s in series for v in s.values if v is not None), default=0.0)
-    top = _nice_max(peak)
+    top = max(4.0, _nice_max(peak)) if integer else _nice_max(peak)
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
     count = max(1, len(labels) - 1)
 
@@ -135,7 +140,7 @@ def line_chart(
                 segment = []
                 continue
             segment.append(f"{x(i):.1f},{y(point):.1f}")
-            if len(labels) <= _DOTS_UP_TO or point:  # dots only where they stay readable
+            if point or len(labels) == 1:  # dots mark buckets with traffic
                 parts.append(f'<circle cx="{x(i):.1f}" cy="{y(point):.1f}" r="2.6" fill="{s.colour}"/>')
         if len(segment) > 1:
             parts.append(_polyline(segment, s.colour))

@@ -63,9 +63,11 @@ def errors_by_field(error: FieldError | None) -> dict[str, str]:
     return {(error.param or "_"): error.message}
 
 
-def page(console: Console | None, name: str, *, section: str = "", status: int = 200, **context: Any) -> Template:
+def page(
+    console: Console | None, template: str, /, *, section: str = "", status: int = 200, **context: Any
+) -> Template:
     return Template(
-        template_name=name,
+        template_name=template,
         context={"c": console, "nav": NAV if console else (), "section": section, **context},
         status_code=status,
     )

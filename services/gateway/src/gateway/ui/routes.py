@@ -17,6 +17,7 @@ from gateway.ui.auth import AUTH_ROUTES
 from gateway.ui.context import CsrfRefused, SignInRequired, load_console
 from gateway.ui.integrations import INTEGRATION_ROUTES
 from gateway.ui.render import page
+from gateway.ui.routing import ROUTING_ROUTES
 from gateway.ui.security import SECURITY_HEADERS
 from shared.errors import KeyrelayError
 
@@ -64,6 +65,7 @@ def console_router() -> Router:
             *INTEGRATION_ROUTES,
             *ACTIVITY_ROUTES,
             *ACCESS_ROUTES,
+            *ROUTING_ROUTES,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         dependencies={"console": Provide(load_console)},
