@@ -124,6 +124,7 @@ def sign_up(browser: Browser, stack: EmbeddedStack, email: str, token: str) -> M
     page = context.new_page()
     member = Member(email, token, context, page, recorder, stack.gateway_url)
     member.goto("/ui/set-password")
+    member.shoot("set-password")
     page.get_by_label("Member token").fill(token)
     page.get_by_label("New password").fill(PASSWORD)
     page.get_by_label("Repeat the password").fill(PASSWORD)
@@ -135,6 +136,7 @@ def sign_up(browser: Browser, stack: EmbeddedStack, email: str, token: str) -> M
 
 def sign_in(member: Member, password: str = PASSWORD) -> None:
     page = member.goto("/ui/signin")
+    member.shoot("signin")
     page.get_by_label("Email").fill(member.email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Response, get, post
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
 from gateway.ui.context import Console, FieldError, field_error
-from gateway.ui.render import errors_by_field, page
+from gateway.ui.render import errors_by_field, page, paginate
 from shared.errors import KeyrelayError
 from shared.messages import activity as a
 from shared.messages import catalog as m
@@ -64,13 +65,16 @@ async def _keys_page(
     error: FieldError | None = None,
     values: dict[str, Any] | None = None,
     status: int = 200,
+    page_number: int = 1,
 ) -> Template:
     keys = (await console.run(m.ListApiKeys(project_id=console.project_id))).get("data", [])
+    paged = paginate(keys, page_number)
     return page(
         console,
         "keys.html",
         section="keys",
-        keys=keys,
+        keys=paged["items"],
+        pager=paged,
         created=created,
         errors=errors_by_field(error),
         values=values or {},
@@ -80,8 +84,8 @@ async def _keys_page(
 
 
 @get("/keys")
-async def keys_page(console: Console) -> Template:
-    return await _keys_page(console)
+async def keys_page(console: Console, page_number: int = Parameter(query="page", default=1)) -> Template:
+    return await _keys_page(console, page_number=page_number)
 
 
 async def create_api_key(console: Console, command: m.CreateApiKey) -> dict[str, Any]:
@@ -137,13 +141,16 @@ async def _members_page(
     error: FieldError | None = None,
     values: dict[str, Any] | None = None,
     status: int = 200,
+    page_number: int = 1,
 ) -> Template:
     members = (await console.run(m.ListMembers())).get("data", [])
+    paged = paginate(members, page_number)
     return page(
         console,
         "members.html",
         section="members",
-        members=members,
+        members=paged["items"],
+        pager=paged,
         invited=invited,
         errors=errors_by_field(error),
         values=values or {},
@@ -152,8 +159,8 @@ async def _members_page(
 
 
 @get("/members")
-async def members_page(console: Console) -> Template:
-    return await _members_page(console)
+async def members_page(console: Console, page_number: int = Parameter(query="page", default=1)) -> Template:
+    return await _members_page(console, page_number=page_number)
 
 
 async def invite_member(console: Console, command: m.CreateMember) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def _count(value: float) -> str:
 def _usd(value: float) -> str:
     if value >= 1 or value == 0:
         return f"${value:,.2f}"
-    return f"${value:.2g}"
+    return "$" + f"{value:.6f}".rstrip("0")
 
 
 def charts(rows: list[dict[str, Any]], since: datetime, until: datetime, size: str) -> dict[str, Any]:
@@ -51,7 +51,9 @@ def charts(rows: list[dict[str, Any]], since: datetime, until: datetime, size: s
         series = series_from_rows(rows, labels, key)
         made[key] = {
             "title": title,
-            "svg": line_chart(title, labels, series, fmt, additive=key != "p95_latency_ms"),
+            "svg": line_chart(
+                title, labels, series, fmt, additive=key != "p95_latency_ms", integer=key in {"requests", "errors"}
+            ),
             "series": series,
         }
     legend = [{"name": s.name, "swatch": swatch(s.colour)} for s in made["requests"]["series"]]

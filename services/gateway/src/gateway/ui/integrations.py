@@ -11,11 +11,12 @@ import re
 from typing import Any
 
 from litestar import Response, get, post
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
 from gateway.api.management import _credential_input
 from gateway.ui.context import Console, FieldError, field_error
-from gateway.ui.render import errors_by_field, page
+from gateway.ui.render import errors_by_field, page, paginate
 from shared.errors import KeyrelayError
 from shared.messages import activity as a
 from shared.messages import catalog as m
@@ -70,11 +71,12 @@ def _row(item: dict[str, Any], providers: dict[str, dict[str, Any]], console: Co
 
 
 @get("/integrations")
-async def list_integrations(console: Console) -> Template:
+async def list_integrations(console: Console, page_number: int = Parameter(query="page", default=1)) -> Template:
     providers = await _providers(console)
     data = await console.run(m.ListIntegrations())
-    rows = [_row(item, providers, console) for item in data.get("data", [])]
-    return page(console, "integrations.html", section=SECTION, rows=rows)
+    paged = paginate(data.get("data", []), page_number)
+    rows = [_row(item, providers, console) for item in paged["items"]]
+    return page(console, "integrations.html", section=SECTION, rows=rows, pager=paged)
 
 
 @get("/integrations/new")

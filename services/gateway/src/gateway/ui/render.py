@@ -56,6 +56,22 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment()))
 
 
+PAGE_SIZE = 50
+
+
+def paginate(items: list[Any], page_number: int, size: int = PAGE_SIZE) -> dict[str, Any]:
+    """One page of a catalog list (catalog answers whole lists; the console shows 50 at a time)."""
+    pages = max(1, -(-len(items) // size))
+    current = min(max(1, page_number), pages)
+    return {
+        "items": items[(current - 1) * size : current * size],
+        "page": current,
+        "pages": pages,
+        "prev": current - 1 if current > 1 else None,
+        "next": current + 1 if current < pages else None,
+    }
+
+
 def errors_by_field(error: FieldError | None) -> dict[str, str]:
     """`{param: message}`; an error without a param is shown at the top of the form (`_`)."""
     if error is None:

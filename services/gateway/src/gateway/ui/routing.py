@@ -5,14 +5,16 @@ the page shows the version history with rollback. Trees go through the API's own
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from litestar import Response, get, post
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
 from gateway.api.configs import config_node
 from gateway.ui.context import Console, FieldError, field_error
-from gateway.ui.render import errors_by_field, page
+from gateway.ui.render import errors_by_field, page, paginate
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 
@@ -50,14 +52,17 @@ async def _vm_page(
     values: dict[str, Any],
     error: FieldError | None = None,
     status: int = 200,
+    page_number: int = 1,
 ) -> Template:
     configs = (await console.run(m.ListConfigs())).get("data", [])
     virtual = (await console.run(m.ListVirtualModels())).get("data", []) if name is None else []
+    paged = paginate(virtual, page_number)
     return page(
         console,
         "virtual_models.html" if name is None else "virtual_model.html",
         section="virtual-models",
-        virtual=virtual,
+        virtual=paged["items"],
+        pager=paged,
         name=name,
         values=values,
         configs=configs,
@@ -68,8 +73,8 @@ async def _vm_page(
 
 
 @get("/virtual-models")
-async def virtual_models(console: Console) -> Template:
-    return await _vm_page(console, None, values={"strategy": "fallback"})
+async def virtual_models(console: Console, page_number: int = Parameter(query="page", default=1)) -> Template:
+    return await _vm_page(console, None, values={"strategy": "fallback"}, page_number=page_number)
 
 
 def _vm_spec(form: dict[str, Any], name: str, project_id: str | None) -> m.VirtualModelSpec:
@@ -231,14 +236,17 @@ async def _config_page(
     item: dict[str, Any] | None = None,
     error: FieldError | None = None,
     status: int = 200,
+    page_number: int = 1,
 ) -> Template:
     integrations = (await console.run(m.ListIntegrations())).get("data", [])
     listing = (await console.run(m.ListConfigs())).get("data", []) if name is None else []
+    paged = paginate(listing, page_number)
     return page(
         console,
         "configs.html" if name is None else "config.html",
         section="configs",
-        configs=listing,
+        configs=paged["items"],
+        pager=paged,
         item=item,
         name=name,
         values=values,
@@ -247,13 +255,13 @@ async def _config_page(
         rows=range(TARGET_ROWS),
         errors=errors_by_field(error),
         status=status,
-        pretty=json.dumps(item["config"], indent=2) if item else "",
+        pretty=pretty_json(_contract_tree(item["config"])) if item else "",
     )
 
 
 @get("/configs")
-async def configs(console: Console) -> Template:
-    return await _config_page(console, None, values={"mode": "fallback", "attempts": 1})
+async def configs(console: Console, page_number: int = Parameter(query="page", default=1)) -> Template:
+    return await _config_page(console, None, values={"mode": "fallback", "attempts": 1}, page_number=page_number)
 
 
 def _config_error(exc: KeyrelayError, form: dict[str, Any]) -> FieldError:
@@ -283,8 +291,16 @@ async def config_create(console: Console) -> Response[Any]:
 async def config(console: Console, name: str) -> Template:
     item = await console.run(m.GetConfig(name=name))
     values = _form_from_config(item["config"])
-    values["json"] = json.dumps(_contract_tree(item["config"]), indent=2)
+    values["json"] = pretty_json(_contract_tree(item["config"]))
     return await _config_page(console, name, values=values, item=item)
+
+
+_FLAT_LIST = re.compile(r"\[\s+([^\[\]{}]*?)\s+\]")
+
+
+def pretty_json(value: Any) -> str:
+    """Indented JSON with short lists of numbers or strings kept on one line."""
+    return _FLAT_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", json.dumps(value, indent=2))
 
 
 def _contract_tree(node: dict[str, Any]) -> dict[str, Any]:
