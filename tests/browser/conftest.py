@@ -101,6 +101,8 @@ class Member:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for label, (width, height) in VIEWPORTS.items():
             self.page.set_viewport_size({"width": width, "height": height})
+            overflow = self.page.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= width, f"{name} is {overflow}px wide at {width}px"
             self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
         self.page.set_viewport_size({"width": 1280, "height": 800})
 

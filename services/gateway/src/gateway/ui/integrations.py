@@ -7,6 +7,7 @@ Credentials are sealed for keyvault by the same edge function the management API
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -278,13 +279,17 @@ def _references(slug: str, virtual: list[dict[str, Any]], configs: list[dict[str
 
 @get("/integrations/{slug:str}")
 async def integration_page(console: Console, slug: str) -> Template:
-    item = await _integration(console, slug)
-    providers = await _providers(console)
+    item, providers, virtual_reply, configs_reply, recent, summary = await asyncio.gather(
+        _integration(console, slug),
+        _providers(console),
+        console.run(m.ListVirtualModels()),
+        console.run(m.ListConfigs()),
+        console.activity(a.ListRequestRecords(scope=console.scope, integration=slug, limit=10)),
+        console.activity(a.SummarizeRequests(scope=console.scope, group_by="integration")),
+    )
     row = _row(item, providers, console)
-    virtual = (await console.run(m.ListVirtualModels())).get("data", [])
-    configs = (await console.run(m.ListConfigs())).get("data", [])
-    recent = await console.activity(a.ListRequestRecords(scope=console.scope, integration=slug, limit=10))
-    summary = await console.activity(a.SummarizeRequests(scope=console.scope, group_by="integration"))
+    virtual = virtual_reply.get("data", [])
+    configs = configs_reply.get("data", [])
     stats = next((r for r in summary.get("data", []) if r.get("key") == slug), None)
     error_rate = (stats["errors"] / stats["requests"] * 100) if stats and stats.get("requests") else None
     return page(
