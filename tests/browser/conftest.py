@@ -44,8 +44,10 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in this thread while it is
+    open, which would break later tests that call `asyncio.run()`."""
     path = chromium_path()
     if path is None:
         message = f"browser tests need Debian's Chromium: {INSTALL_HINT}"

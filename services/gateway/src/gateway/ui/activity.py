@@ -115,8 +115,12 @@ async def activity_page(
         error = listed.message  # e.g. a stale cursor: show it, keep the page
     else:
         listing = _value(listed)
-    series = _value(series_reply)
     integrations = _value(integrations_reply).get("data", [])
+    chart_notice = None
+    if isinstance(series_reply, KeyrelayError) and series_reply.code == "dependency_unavailable":
+        chart_notice = "The charts took too long to compute; the table below is complete. Narrow the filters or reload."
+        series_reply = {"data": []}
+    series = _value(series_reply)
     filters = {
         "integration": integration,
         "model": model,
@@ -139,6 +143,7 @@ async def activity_page(
         statuses=STATUSES,
         ranges=RANGE_LABELS,
         charts=charts(series.get("data", []), since, until, size),
+        chart_notice=chart_notice,
         error=error,
     )
 
