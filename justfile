@@ -51,3 +51,8 @@ bench *args:
 [group('check')]
 soak *args:
     {{python}} scripts/soak.py {{args}}
+
+# Server-side render time of every console page with 10,000 activity records
+[group('check')]
+bench-console *args:
+    {{python}} scripts/bench_console.py {{args}}

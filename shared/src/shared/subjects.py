@@ -26,6 +26,10 @@ CATALOG_SNAPSHOT: Final = "catalog.v1.routing.snapshot"  # gateway
 CATALOG_MANAGE: Final = "catalog.v1.manage"  # gateway: management commands
 CATALOG_REPORT: Final = "catalog.v1.integration.report"  # gateway: status from real traffic
 CATALOG_PING: Final = "catalog.v1.ping"
+CATALOG_PASSWORD_PARAMS: Final = "catalog.v1.password.params"  # noqa: S105 - gateway: console sign-in salt
+CATALOG_PASSWORD_SET: Final = "catalog.v1.password.set"  # noqa: S105 - gateway: first password, member token
+CATALOG_SESSION_START: Final = "catalog.v1.session.start"  # gateway: console sign-in
+CATALOG_SESSION_END: Final = "catalog.v1.session.end"  # gateway: console sign-out
 
 # --- broadcast change events (core NATS; every gateway replica listens) ------------------------
 EVENTS_PREFIX: Final = "events.v1"

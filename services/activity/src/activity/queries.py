@@ -19,6 +19,8 @@ _GROUP_FIELDS = {
     "day": {"$dateToString": {"format": "%Y-%m-%d", "date": "$ts"}},
 }
 
+_BUCKETS = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d"}
+
 
 def _scope_match(scope: a.Scope, project_id: str | None = None) -> Doc:
     match: Doc = {"org_id": scope.org_id}
@@ -52,6 +54,8 @@ class ActivityQueries:
             return await self.list(query)
         if isinstance(query, a.SummarizeRequests):
             return await self.summary(query)
+        if isinstance(query, a.SeriesRequests):
+            return await self.series(query)
         return await self.audit(query)
 
     async def get(self, q: a.GetRequestRecord) -> a.QueryResult:
@@ -107,6 +111,42 @@ class ActivityQueries:
                 }
             )
         return _result({"group_by": q.group_by, "data": rows})
+
+    async def series(self, q: a.SeriesRequests) -> a.QueryResult:
+        match = _scope_match(q.scope, q.project_id) | day_bounds(q.since, q.until)
+        if q.integration is not None:
+            match["integration"] = q.integration
+        pipeline: list[Doc] = [
+            {"$match": match},
+            {
+                "$group": {
+                    "_id": {
+                        "integration": "$integration",
+                        "bucket": {"$dateToString": {"format": _BUCKETS[q.bucket], "date": "$ts"}},
+                    },
+                    "requests": {"$sum": 1},
+                    "errors": {"$sum": {"$cond": [{"$gte": ["$status", 400]}, 1, 0]}},
+                    "cost_usd": {"$sum": "$cost_usd"},
+                    "latencies": {"$push": "$latency_ms"},
+                }
+            },
+        ]
+        rows = []
+        for row in await self._repo.aggregate(self._repo.requests, pipeline):
+            latencies = sorted(x for x in row.pop("latencies") if isinstance(x, (int, float)))
+            key = row.pop("_id")
+            rows.append(
+                {
+                    "integration": key.get("integration"),
+                    "bucket": key.get("bucket"),
+                    "requests": row["requests"],
+                    "errors": row["errors"],
+                    "cost_usd": round(row["cost_usd"], 10),
+                    "p95_latency_ms": _percentile(latencies, 0.95),
+                }
+            )
+        rows.sort(key=lambda r: (str(r["bucket"]), str(r["integration"])))
+        return _result({"bucket": q.bucket, "data": rows})
 
     async def audit(self, q: a.ListAudit) -> a.QueryResult:
         docs, cursor = await self._repo.page(

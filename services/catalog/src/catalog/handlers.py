@@ -32,6 +32,18 @@ async def register(nc: NatsClient, catalog: Catalog) -> None:
     async def report(req: m.IntegrationReport, _: object) -> m.Ack:
         return await catalog.report(req)
 
+    async def password_params(req: m.GetPasswordParams, _: object) -> m.PasswordParams:
+        return await catalog.console.params(req)
+
+    async def password_set(req: m.SetPassword, _: object) -> m.Ack:
+        return await catalog.console.set_password(req)
+
+    async def session_start(req: m.StartSession, _: object) -> m.SessionStarted:
+        return await catalog.console.start(req)
+
+    async def session_end(req: m.EndSession, _: object) -> m.Ack:
+        return await catalog.console.end(req)
+
     async def ping(_: Ping, __: object) -> Pong:
         return Pong(service="catalog")
 
@@ -42,3 +54,7 @@ async def register(nc: NatsClient, catalog: Catalog) -> None:
     await serve(nc, subjects.CATALOG_MANAGE, m.ManageRequest, manage, queue=queue)
     await serve(nc, subjects.CATALOG_REPORT, m.IntegrationReport, report, queue=queue)
     await serve(nc, subjects.CATALOG_PING, Ping, ping, queue=queue)
+    await serve(nc, subjects.CATALOG_PASSWORD_PARAMS, m.GetPasswordParams, password_params, queue=queue)
+    await serve(nc, subjects.CATALOG_PASSWORD_SET, m.SetPassword, password_set, queue=queue)
+    await serve(nc, subjects.CATALOG_SESSION_START, m.StartSession, session_start, queue=queue)
+    await serve(nc, subjects.CATALOG_SESSION_END, m.EndSession, session_end, queue=queue)

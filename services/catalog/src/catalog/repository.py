@@ -28,6 +28,8 @@ class CatalogRepository:
         self.integrations: AsyncCollection[Doc] = db["integrations"]
         self.virtual_models: AsyncCollection[Doc] = db["virtual_models"]
         self.configs: AsyncCollection[Doc] = db["configs"]
+        self.passwords: AsyncCollection[Doc] = db["console_passwords"]  # _id = member id
+        self.sessions: AsyncCollection[Doc] = db["console_sessions"]  # _id = SHA-256 of the session token
 
     async def ensure_indexes(self) -> None:
         await self.members.create_index([("token_hash", ASCENDING)], unique=True)
@@ -39,6 +41,9 @@ class CatalogRepository:
         await self.integrations.create_index([("org_id", ASCENDING), ("status", ASCENDING)])
         await self.virtual_models.create_index([("org_id", ASCENDING), ("name", ASCENDING)], unique=True)
         await self.configs.create_index([("org_id", ASCENDING), ("name", ASCENDING)], unique=True)
+        await self.passwords.create_index([("email", ASCENDING)], unique=True)
+        await self.sessions.create_index([("member_id", ASCENDING)])
+        await self.sessions.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl_expires")
 
     # --- generic, org-scoped -------------------------------------------------------------------
     @staticmethod

@@ -10,6 +10,7 @@ import msgspec
 from catalog.commands import HANDLERS
 from catalog.context import Ctx
 from catalog.repository import now
+from catalog.sessions import ConsoleAuth
 from catalog.snapshot import build_snapshot
 from shared.errors import KeyrelayError
 from shared.logging import get_logger
@@ -23,6 +24,7 @@ log = get_logger("keyrelay.catalog")
 class Catalog:
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
+        self.console = ConsoleAuth(ctx)
 
     async def bootstrap(self, req: m.BootstrapRequest) -> m.BootstrapReply:
         name = req.org_name.strip()
@@ -54,6 +56,8 @@ class Catalog:
 
     async def member(self, token_hash: str) -> m.MemberPrincipal:
         doc = await self.ctx.repo.member_by_token_hash(token_hash)
+        if doc is None:
+            doc = await self.console.member_for_session(token_hash)  # a console session: same principal
         if doc is None:
             raise KeyrelayError("unauthorized", "invalid or missing member token")
         return m.MemberPrincipal(

@@ -36,6 +36,8 @@ from gateway.providers.registry import build_adapters
 from gateway.proxy import Proxy
 from gateway.recorder import ActivityRecorder
 from gateway.settings import GatewaySettings
+from gateway.ui.render import template_config
+from gateway.ui.routes import console_router
 from shared import subjects
 from shared.bus import BusClient, connect
 from shared.errors import KeyrelayError
@@ -145,7 +147,9 @@ def create_app(settings: GatewaySettings) -> Litestar:
             *OPENAPI_ROUTES,
             *EXPLAIN_ROUTES,
             management_router(),
+            console_router(),
         ],
+        template_config=template_config(),
         dependencies={"gw": Provide(provide_state, sync_to_thread=False)},
         lifespan=[lifespan],
         exception_handlers={

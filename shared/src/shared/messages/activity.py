@@ -140,7 +140,18 @@ class ListAudit(Msg, tag="audit.list", frozen=True, kw_only=True):
     limit: int = 50
 
 
-ActivityQuery = GetRequestRecord | ListRequestRecords | SummarizeRequests | ListAudit
+class SeriesRequests(Msg, tag="requests.series", frozen=True, kw_only=True):
+    """Per integration and time bucket: requests, errors, cost, p95 latency (the console's charts)."""
+
+    scope: Scope
+    bucket: Literal["hour", "day"] = "hour"
+    project_id: str | None = None
+    integration: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+ActivityQuery = GetRequestRecord | ListRequestRecords | SummarizeRequests | ListAudit | SeriesRequests
 
 
 class ActivityQueryRequest(Msg, frozen=True, kw_only=True):

@@ -454,3 +454,45 @@ class CatalogChanged(Msg, frozen=True, kw_only=True):
     org_id: str
     kind: str  # integration | project | api_key | member | virtual_model | config
     ids: list[str] = []
+
+
+# --- console sign-in: passwords and sessions (gateway -> catalog) ----------------------------------
+# The gateway runs the KDF (scrypt) so the password itself never leaves the edge; catalog stores
+# only the SHA-256 of the KDF output, so a copy of its database cannot be replayed as a proof.
+class PasswordParams(Msg, tag="password_params", frozen=True, kw_only=True):
+    """Salt and scrypt cost for an email (a stable decoy for unknown emails: no enumeration)."""
+
+    salt: str  # hex
+    n: int = 16384
+    r: int = 8
+    p: int = 1
+
+
+class GetPasswordParams(Msg, frozen=True, kw_only=True):
+    email: str
+
+
+class SetPassword(Msg, frozen=True, kw_only=True):
+    """The one-time member token (its hash) proves who sets the first password; used once."""
+
+    token_hash: str
+    salt: str
+    proof: str  # hex scrypt output
+    n: int = 16384
+    r: int = 8
+    p: int = 1
+
+
+class StartSession(Msg, frozen=True, kw_only=True):
+    email: str
+    proof: str  # hex scrypt output for the salt catalog handed out
+    session_hash: str  # SHA-256 of the session token the gateway puts in the cookie
+
+
+class SessionStarted(Msg, tag="session", frozen=True, kw_only=True):
+    principal: MemberPrincipal
+    expires_at: datetime
+
+
+class EndSession(Msg, frozen=True, kw_only=True):
+    session_hash: str

@@ -13,6 +13,14 @@ from gateway.api.edge import request_id
 from gateway.api.state import GatewayState
 from shared import subjects
 from shared.messages import activity as a
+from shared.messages.catalog import MemberPrincipal
+
+
+def scope_of(member: MemberPrincipal) -> a.Scope:
+    """What a member may read: owners the whole org, others their projects (API and console alike)."""
+    projects = None if member.org_role == "owner" else sorted(member.projects)
+    return a.Scope(org_id=member.org_id, project_ids=projects)
+
 
 MAX_PAGE = 500
 
@@ -20,8 +28,7 @@ MAX_PAGE = 500
 def _scope(request: Request[Any, Any, Any]) -> tuple[str, a.Scope]:
     """The member the router's guard authenticated (before any query parameter was parsed)."""
     member = member_of(request)
-    projects = None if member.org_role == "owner" else sorted(member.projects)
-    return request_id(request), a.Scope(org_id=member.org_id, project_ids=projects)
+    return request_id(request), scope_of(member)
 
 
 async def _ask(gw: GatewayState, rid: str, query: a.ActivityQuery) -> Response[bytes]:

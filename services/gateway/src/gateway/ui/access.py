@@ -1,0 +1,238 @@
+"""API keys (create: shown once; limits and budgets; revoke), members (invite with roles, change,
+remove) and the audit log (owners). Each action is the management API's catalog command."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Response, get, post
+from litestar.params import Parameter
+from litestar.response import Redirect, Template
+
+from gateway.ui.context import Console, FieldError, field_error
+from gateway.ui.render import errors_by_field, page, paginate
+from shared.errors import KeyrelayError
+from shared.messages import activity as a
+from shared.messages import catalog as m
+
+PERIODS = ("day", "week", "month", "total")
+
+
+def _int(form: dict[str, Any], name: str) -> int | None:
+    raw = str(form.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        raise KeyrelayError("invalid_request", "enter a whole number", param=name)
+    return int(raw)
+
+
+def _float(form: dict[str, Any], name: str) -> float | None:
+    raw = str(form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise KeyrelayError("invalid_request", "enter an amount in USD, e.g. 25", param=name) from None
+    if not 0 <= value <= 1e9:
+        raise KeyrelayError("invalid_request", "enter an amount between 0 and 1,000,000,000", param=name)
+    return value
+
+
+def _period(form: dict[str, Any]) -> str | None:
+    period = str(form.get("budget_period") or "") or None
+    if period is not None and period not in PERIODS:
+        raise KeyrelayError("invalid_request", "choose a budget period", param="budget_period")
+    return period
+
+
+def _expiry(form: dict[str, Any]) -> datetime | None:
+    raw = str(form.get("expires_at") or "").strip()
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+    except ValueError:
+        raise KeyrelayError("invalid_request", "enter a date like 2027-01-31", param="expires_at") from None
+
+
+async def _keys_page(
+    console: Console,
+    *,
+    created: dict[str, Any] | None = None,
+    error: FieldError | None = None,
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+    page_number: int = 1,
+) -> Template:
+    keys = (await console.run(m.ListApiKeys(project_id=console.project_id))).get("data", [])
+    paged = paginate(keys, page_number)
+    return page(
+        console,
+        "keys.html",
+        section="keys",
+        keys=paged["items"],
+        pager=paged,
+        created=created,
+        errors=errors_by_field(error),
+        values=values or {},
+        periods=PERIODS,
+        status=status,
+    )
+
+
+@get("/keys")
+async def keys_page(console: Console, page_number: int = Parameter(query="page", default=1)) -> Template:
+    return await _keys_page(console, page_number=page_number)
+
+
+async def create_api_key(console: Console, command: m.CreateApiKey) -> dict[str, Any]:
+    """The one place the console creates a key: the management API's command (its `key` comes once)."""
+    return await console.run(command)  # type: ignore[no-any-return]
+
+
+@post("/keys")
+async def keys_create(console: Console) -> Template:
+    form = await console.form()
+    try:
+        models = [s.strip() for s in str(form.get("models") or "").split(",") if s.strip()] or None
+        period = _period(form)
+        created = await create_api_key(
+            console,
+            m.CreateApiKey(
+                project_id=console.project_id,
+                name=str(form.get("name") or "").strip(),
+                models=models,
+                rpm=_int(form, "rpm"),
+                tpm=_int(form, "tpm"),
+                budget_usd=_float(form, "budget_usd"),
+                budget_period=period,  # type: ignore[arg-type]
+                expires_at=_expiry(form),
+            ),
+        )
+    except KeyrelayError as exc:
+        values = {k: v for k, v in form.items() if k != "csrf" and isinstance(v, str)}
+        return await _keys_page(console, error=field_error(exc), values=values, status=exc.status)
+    return await _keys_page(console, created=created, status=201)
+
+
+@post("/keys/{api_key_id:str}/revoke")
+async def keys_revoke(console: Console, api_key_id: str) -> Response[Any]:
+    await console.form()
+    await console.run(m.DeleteApiKey(api_key_id=api_key_id))
+    return Redirect("/ui/keys")
+
+
+def _project_roles(form: dict[str, Any], console: Console) -> dict[str, str]:
+    roles = {}
+    for project in console.projects:
+        role = form.get(f"role_{project['id']}")
+        if role in {"admin", "developer"}:
+            roles[project["id"]] = role
+    return roles
+
+
+async def _members_page(
+    console: Console,
+    *,
+    invited: dict[str, Any] | None = None,
+    error: FieldError | None = None,
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+    page_number: int = 1,
+) -> Template:
+    members = (await console.run(m.ListMembers())).get("data", [])
+    paged = paginate(members, page_number)
+    return page(
+        console,
+        "members.html",
+        section="members",
+        members=paged["items"],
+        pager=paged,
+        invited=invited,
+        errors=errors_by_field(error),
+        values=values or {},
+        status=status,
+    )
+
+
+@get("/members")
+async def members_page(console: Console, page_number: int = Parameter(query="page", default=1)) -> Template:
+    return await _members_page(console, page_number=page_number)
+
+
+async def invite_member(console: Console, command: m.CreateMember) -> dict[str, Any]:
+    """The one place the console invites: the management API's command (its `token` comes once)."""
+    return await console.run(command)  # type: ignore[no-any-return]
+
+
+@post("/members")
+async def members_invite(console: Console) -> Template:
+    form = await console.form()
+    role = form.get("org_role") if form.get("org_role") in {"owner", "member"} else "member"
+    try:
+        invited = await invite_member(
+            console,
+            m.CreateMember(
+                email=str(form.get("email") or "").strip(),
+                org_role=role,  # type: ignore[arg-type]
+                projects=_project_roles(form, console),  # type: ignore[arg-type]
+            ),
+        )
+    except KeyrelayError as exc:
+        error = field_error(exc)
+        if exc.code == "conflict":
+            error.param = "email"
+        values = {k: v for k, v in form.items() if k != "csrf" and isinstance(v, str)}
+        return await _members_page(console, error=error, values=values, status=exc.status)
+    return await _members_page(console, invited=invited, status=201)
+
+
+@post("/members/{member_id:str}")
+async def members_update(console: Console, member_id: str) -> Response[Any]:
+    form = await console.form()
+    role = form.get("org_role") if form.get("org_role") in {"owner", "member"} else None
+    await console.run(
+        m.UpdateMember(
+            member_id=member_id,
+            org_role=role,
+            projects=_project_roles(form, console),  # type: ignore[arg-type]
+        )
+    )
+    return Redirect("/ui/members")
+
+
+@post("/members/{member_id:str}/remove")
+async def members_remove(console: Console, member_id: str) -> Response[Any]:
+    await console.form()
+    await console.run(m.DeleteMember(member_id=member_id))
+    return Redirect("/ui/members")
+
+
+@get("/audit")
+async def audit_page(console: Console, cursor: str = "") -> Template:
+    if not console.is_owner:
+        raise KeyrelayError("owner_required", "only organization owners may read the audit log")
+    result = await console.activity(a.ListAudit(scope=console.scope, cursor=cursor or None, limit=50))
+    return page(
+        console,
+        "audit.html",
+        section="audit",
+        events=result.get("data", []),
+        next_cursor=result.get("next_cursor"),
+        first=bool(cursor),
+    )
+
+
+ACCESS_ROUTES = [
+    keys_page,
+    keys_create,
+    keys_revoke,
+    members_page,
+    members_invite,
+    members_update,
+    members_remove,
+    audit_page,
+]

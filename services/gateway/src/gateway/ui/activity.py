@@ -1,0 +1,157 @@
+"""Activity: filterable request table with cursor paging, a detail view with each attempt, and
+charts (requests, errors, cost, p95 latency per integration over time). Reads go to activity with
+the caller's scope, exactly as `GET /api/v1/activity` does."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import get
+from litestar.response import Template
+
+from gateway.ui.charts import buckets, line_chart, series_from_rows, swatch
+from gateway.ui.context import Console
+from gateway.ui.render import page
+from shared.errors import KeyrelayError
+from shared.messages import activity as a
+from shared.messages import catalog as m
+
+SECTION = "activity"
+RANGES = {"24h": (timedelta(hours=24), "hour"), "7d": (timedelta(days=7), "hour"), "30d": (timedelta(days=30), "day")}
+RANGE_LABELS = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
+STATUSES = (200, 400, 401, 402, 403, 404, 429, 500, 502, 503, 504)
+PAGE_SIZE = 50
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.0f} ms"
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _usd(value: float) -> str:
+    if value >= 1 or value == 0:
+        return f"${value:,.2f}"
+    return "$" + f"{value:.6f}".rstrip("0")
+
+
+def charts(rows: list[dict[str, Any]], since: datetime, until: datetime, size: str) -> dict[str, Any]:
+    labels = buckets(since, until, size)
+    made: dict[str, dict[str, Any]] = {}
+    for key, title, fmt in (
+        ("requests", "Requests", _count),
+        ("errors", "Errors", _count),
+        ("cost_usd", "Cost (USD)", _usd),
+        ("p95_latency_ms", "p95 latency", _ms),
+    ):
+        series = series_from_rows(rows, labels, key)
+        made[key] = {
+            "title": title,
+            "svg": line_chart(
+                title, labels, series, fmt, additive=key != "p95_latency_ms", integer=key in {"requests", "errors"}
+            ),
+            "series": series,
+        }
+    legend = [{"name": s.name, "swatch": swatch(s.colour)} for s in made["requests"]["series"]]
+    return {"items": made, "legend": legend}
+
+
+def _value(result: Any) -> Any:
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+@get("/activity")
+async def activity_page(
+    console: Console,
+    integration: str = "",
+    model: str = "",
+    project: str = "",
+    status: str = "",
+    period: str = "24h",
+    cursor: str = "",
+) -> Template:
+    window, size = RANGES.get(period, RANGES["24h"])
+    until = datetime.now(UTC)
+    since = until - window
+    project_id = console.project_id if project == "" else (None if project == "all" else project)
+    status_code = int(status) if status.isdigit() else None
+    list_query = a.ListRequestRecords(
+        scope=console.scope,
+        integration=integration or None,
+        model=model or None,
+        project_id=project_id,
+        status=status_code,
+        since=since,
+        until=until,
+        cursor=cursor or None,
+        limit=PAGE_SIZE,
+    )
+    series_query = a.SeriesRequests(
+        scope=console.scope,
+        bucket=size,  # type: ignore[arg-type]
+        project_id=project_id,
+        integration=integration or None,
+        since=since,
+        until=until,
+    )
+    # the three reads are independent: the page costs the slowest of them, not their sum
+    results: tuple[Any, ...] = await asyncio.gather(
+        console.activity(list_query),
+        console.activity(series_query),
+        console.run(m.ListIntegrations()),
+        return_exceptions=True,
+    )
+    listed, series_reply, integrations_reply = results
+    error = None
+    listing: dict[str, Any] = {"data": [], "next_cursor": None}
+    if isinstance(listed, KeyrelayError) and listed.code == "invalid_request":
+        error = listed.message  # e.g. a stale cursor: show it, keep the page
+    else:
+        listing = _value(listed)
+    integrations = _value(integrations_reply).get("data", [])
+    chart_notice = None
+    if isinstance(series_reply, KeyrelayError) and series_reply.code == "dependency_unavailable":
+        chart_notice = "The charts took too long to compute; the table below is complete. Narrow the filters or reload."
+        series_reply = {"data": []}
+    series = _value(series_reply)
+    filters = {
+        "integration": integration,
+        "model": model,
+        "project": project,
+        "status": status,
+        "period": period if period in RANGES else "24h",
+    }
+    next_link = None
+    if listing.get("next_cursor"):
+        next_link = "/ui/activity?" + urlencode({**filters, "cursor": listing["next_cursor"]})
+    return page(
+        console,
+        "activity.html",
+        section=SECTION,
+        recent=listing.get("data", []),
+        next_link=next_link,
+        first_link=("/ui/activity?" + urlencode(filters)) if cursor else None,
+        filters=filters,
+        integrations=integrations,
+        statuses=STATUSES,
+        ranges=RANGE_LABELS,
+        charts=charts(series.get("data", []), since, until, size),
+        chart_notice=chart_notice,
+        error=error,
+    )
+
+
+@get("/activity/{request_id:str}")
+async def activity_detail(console: Console, request_id: str) -> Template:
+    record = await console.activity(a.GetRequestRecord(scope=console.scope, request_id=request_id))
+    return page(console, "activity_detail.html", section=SECTION, r=record)
+
+
+ACTIVITY_ROUTES = [activity_page, activity_detail]

@@ -1,0 +1,138 @@
+"""The signed-in caller of a console page and the one way pages reach the system.
+
+`Console.run()` sends the SAME typed management command the HTTP API sends, through the same
+`CatalogClient.manage()`, authenticated by the session token exactly as the API is by a member
+token: catalog authenticates and authorises every command. Activity reads go through the same
+scope the API's activity routes use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from litestar import Request
+
+from gateway.api.activity import scope_of
+from gateway.api.edge import request_id
+from gateway.api.state import GatewayState
+from gateway.ui.security import PROJECT_COOKIE, SESSION_COOKIE, csrf_for, tokens_match
+from shared import subjects
+from shared.errors import KeyrelayError
+from shared.messages import activity as a
+from shared.messages import catalog as m
+
+_json = msgspec.json.Decoder()
+
+
+class SignInRequired(Exception):
+    """No live session: the page answers with a redirect to the sign-in form."""
+
+
+class CsrfRefused(Exception):
+    """A state-changing form without this session's CSRF token."""
+
+
+@dataclass(slots=True)
+class FieldError:
+    message: str
+    param: str | None = None
+    code: str = "invalid_request"
+
+
+def field_error(exc: KeyrelayError) -> FieldError:
+    return FieldError(message=exc.message, param=exc.param, code=exc.code)
+
+
+@dataclass(slots=True)
+class Console:
+    gw: GatewayState
+    request: Request[Any, Any, Any]
+    token: str
+    principal: m.MemberPrincipal
+    rid: str
+    projects: list[dict[str, Any]] = field(default_factory=list)
+    project_id: str = ""
+
+    @property
+    def csrf(self) -> str:
+        return csrf_for(self.token)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.principal.org_role == "owner"
+
+    def project_role(self, project_id: str | None = None) -> str | None:
+        return self.principal.project_role(project_id or self.project_id)
+
+    @property
+    def can_admin_project(self) -> bool:
+        return self.project_role() in {"owner", "admin"}
+
+    @property
+    def project_name(self) -> str:
+        return next((p["name"] for p in self.projects if p["id"] == self.project_id), self.project_id)
+
+    async def run(self, command: Any) -> Any:
+        """One management command; catalog's JSON body, or `KeyrelayError` with its code and param."""
+        reply = await self.gw.catalog.manage(self.token, command, self.rid)
+        body = _json.decode(bytes(reply.body)) if bytes(reply.body) else None
+        if reply.status >= 400:
+            error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
+            raise KeyrelayError(
+                str(error.get("code", "invalid_request")),
+                str(error.get("message", "the request was refused")),
+                param=error.get("param"),
+            )
+        return body
+
+    async def activity(self, query: a.ActivityQuery) -> Any:
+        result: a.QueryResult = await self.gw.bus.request(
+            subjects.ACTIVITY_QUERY,
+            a.ActivityQueryRequest(query=query),
+            a.QueryResult,
+            timeout_s=10.0,
+            dependency="activity",
+        )
+        body = _json.decode(bytes(result.body))
+        if result.status >= 400:
+            error = body.get("error", {}) if isinstance(body, dict) else {}
+            raise KeyrelayError(str(error.get("code", "invalid_request")), str(error.get("message", "refused")))
+        return body
+
+    @property
+    def scope(self) -> a.Scope:
+        return scope_of(self.principal)
+
+    async def form(self) -> dict[str, Any]:
+        """The posted form (url-encoded or multipart), refused unless it carries the CSRF token."""
+        data = await self.request.form()
+        if not tokens_match(self.csrf, data.get("csrf")):
+            raise CsrfRefused
+        return {key: (data.getall(key) if len(data.getall(key)) > 1 else data.get(key)) for key in data}
+
+
+async def load_console(request: Request[Any, Any, Any], gw: GatewayState) -> Console:
+    """The caller of this page: a live session (checked by catalog) or `SignInRequired`."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if not token:
+        raise SignInRequired
+    rid = request_id(request)
+    try:
+        principal = await gw.catalog.member(token)
+    except KeyrelayError as exc:
+        if exc.code == "unauthorized":
+            raise SignInRequired from None
+        raise
+    console = Console(gw=gw, request=request, token=token, principal=principal, rid=rid)
+    try:
+        console.projects = (await console.run(m.ListProjects())).get("data", [])
+    except KeyrelayError as exc:
+        if exc.code == "unauthorized":
+            raise SignInRequired from None
+        raise
+    wanted = request.cookies.get(PROJECT_COOKIE, "")
+    ids = [p["id"] for p in console.projects]
+    console.project_id = wanted if wanted in ids else (ids[0] if ids else "")
+    return console

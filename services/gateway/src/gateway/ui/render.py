@@ -1,0 +1,89 @@
+"""Rendering: one Jinja2 environment (autoescaped) for Litestar's template engine, page helpers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.response import Template
+from litestar.template.config import TemplateConfig
+
+from gateway.ui.context import Console, FieldError
+
+NAV = (
+    ("integrations", "External Keys", "/ui/integrations"),
+    ("activity", "Activity", "/ui/activity"),
+    ("virtual-models", "Virtual models", "/ui/virtual-models"),
+    ("configs", "Configs", "/ui/configs"),
+    ("keys", "API keys", "/ui/keys"),
+    ("members", "Members", "/ui/members"),
+    ("audit", "Audit log", "/ui/audit"),
+)
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return "never"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return parsed.strftime("%Y-%m-%d %H:%M")
+
+
+def _money(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("gateway.ui", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters["when"] = _when
+    env.filters["money"] = _money
+    return env
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment()))
+
+
+PAGE_SIZE = 50
+
+
+def paginate(items: list[Any], page_number: int, size: int = PAGE_SIZE) -> dict[str, Any]:
+    """One page of a catalog list (catalog answers whole lists; the console shows 50 at a time)."""
+    pages = max(1, -(-len(items) // size))
+    current = min(max(1, page_number), pages)
+    return {
+        "items": items[(current - 1) * size : current * size],
+        "page": current,
+        "pages": pages,
+        "prev": current - 1 if current > 1 else None,
+        "next": current + 1 if current < pages else None,
+    }
+
+
+def errors_by_field(error: FieldError | None) -> dict[str, str]:
+    """`{param: message}`; an error without a param is shown at the top of the form (`_`)."""
+    if error is None:
+        return {}
+    return {(error.param or "_"): error.message}
+
+
+def page(
+    console: Console | None, template: str, /, *, section: str = "", status: int = 200, **context: Any
+) -> Template:
+    return Template(
+        template_name=template,
+        context={"c": console, "nav": NAV if console else (), "section": section, **context},
+        status_code=status,
+    )
