@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from nats.js.api import ConsumerConfig, StreamConfig
 
 from shared import natsconf, subjects
 from shared.embedded import Child, free_port, nats_child, service_child, wait_for_port
+from shared.messages.activity import AuditEvent
 from shared.provision import BUCKETS as PROVISIONED_BUCKETS
 from shared.provision import ProvisionSettings, activity_stream, bucket_stream
 from shared.stack import EmbeddedStack
@@ -194,6 +196,35 @@ async def test_no_stream_holds_any_inbox_so_no_reply_or_publish_ack_is_ever_stor
         "subjects": [subjects.ACTIVITY_SUBJECTS],
         "consumers": [subjects.ACTIVITY_DURABLE],
     }
+
+
+async def test_activity_still_fetches_and_acknowledges_with_only_its_grants(stack: EmbeddedStack) -> None:
+    """The narrow grants are enough: an event published now is fetched, stored and acknowledged
+    (nothing left pending or waiting for redelivery on the consumer)."""
+    nc = await _operator(stack)
+    try:
+        js = nc.jetstream()
+        event = AuditEvent(
+            event_id=f"aud_grants_{secrets.token_hex(8)}",
+            ts=datetime.now(UTC),
+            org_id="org_grants",
+            actor_id="operator",
+            action="grants.check",
+            target_type="org",
+            target_id="org_grants",
+        )
+        ack = await js.publish(
+            subjects.ACTIVITY_AUDIT_RECORDED, msgspec.json.encode(event), headers={"Nats-Msg-Id": event.event_id}
+        )
+        deadline = time.monotonic() + 15
+        while True:
+            info = await js.consumer_info(ACTIVITY, DURABLE)
+            if info.delivered.stream_seq >= ack.seq and not info.num_ack_pending and not info.num_pending:
+                break
+            assert time.monotonic() < deadline, info
+            await asyncio.sleep(0.2)
+    finally:
+        await nc.close()
 
 
 def test_no_service_is_granted_any_jetstream_call_that_defines_streams_consumers_or_buckets() -> None:
