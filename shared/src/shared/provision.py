@@ -30,6 +30,7 @@ from nats.js.errors import NotFoundError, ServiceUnavailableError
 from shared import subjects
 from shared.bus import connect
 from shared.settings import CommonSettings
+from shared.vault import versions
 
 T = TypeVar("T")
 
@@ -46,7 +47,8 @@ class Bucket:
     ttl_s: float | None  # None: entries never expire
 
 
-BUCKETS = (Bucket(subjects.RATE_BUCKET, 180.0), Bucket(subjects.SPEND_BUCKET, None))
+# the gateway's limits (shared by every replica) and keyvault's version floors (`shared.vault.versions`)
+BUCKETS = (Bucket(subjects.RATE_BUCKET, 180.0), Bucket(subjects.SPEND_BUCKET, None), Bucket(versions.BUCKET, None))
 
 
 def activity_stream(settings: ProvisionSettings) -> StreamConfig:

@@ -345,7 +345,6 @@ def test_activity_refuses_to_start_without_provisioning_and_keyrelay_provision_i
         "KEYRELAY_NATS_URL": url,
         "KEYRELAY_NATS_PASSWORD": passwords["activity"],
         "KEYRELAY_METRICS_PORT": str(free_port()),
-        "KEYRELAY_ACTIVITY_DB": f"activity_{secrets.token_hex(4)}",
     }
     log = tmp_path / "activity.log"
     first: Child = service_child("activity", env=env, log_path=log).start()
