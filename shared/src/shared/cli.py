@@ -1,4 +1,4 @@
-"""`keyrelay` command line: bootstrap, serve, up, down, kek generate|rotate, doctor.
+"""`keyrelay` command line: bootstrap, serve, up, down, provision, kek generate|rotate, doctor.
 
 Service code is imported lazily, so a host with only keyvault installed can still run
 `keyrelay serve keyvault` and `keyrelay kek ...`. Commands that talk to a stack find an embedded
@@ -55,19 +55,21 @@ async def _bootstrap(settings: CommonSettings, org: str, email: str) -> dict[str
     from shared import subjects  # noqa: PLC0415
     from shared.bus import BusClient  # noqa: PLC0415
     from shared.messages.catalog import BootstrapReply, BootstrapRequest  # noqa: PLC0415
+    from shared.tokens import hash_token, new_member_token  # noqa: PLC0415
 
+    owner_token = new_member_token()  # made here: only its hash crosses the bus
     nc = await connect_operator(settings)
     try:
         reply: BootstrapReply = await BusClient(nc).request(
             subjects.CATALOG_BOOTSTRAP,
-            BootstrapRequest(org_name=org, owner_email=email),
+            BootstrapRequest(org_name=org, owner_email=email, owner_token_hash=hash_token(owner_token)),
             BootstrapReply,
             timeout_s=10.0,
             dependency="catalog",
         )
     finally:
         await nc.close()
-    return {"org_id": reply.org_id, "owner_token": reply.owner_token, "project_id": reply.project_id}
+    return {"org_id": reply.org_id, "owner_token": owner_token, "project_id": reply.project_id}
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
@@ -107,6 +109,23 @@ def cmd_down(args: argparse.Namespace) -> int:
     return up.down(Path(args.data_dir) if args.data_dir else None)
 
 
+def cmd_provision(_: argparse.Namespace) -> int:
+    from shared.provision import ProvisionSettings, provision_with  # noqa: PLC0415
+
+    settings = load_settings(ProvisionSettings)  # what to provision: stream limits, replicas
+
+    async def run() -> list[str]:
+        nc = await connect_operator(_settings())  # where: explicit settings or the embedded stack
+        try:
+            return await provision_with(nc, settings)
+        finally:
+            await nc.close()
+
+    for line in asyncio.run(run()):
+        print(line)
+    return 0
+
+
 def cmd_kek(args: argparse.Namespace) -> int:
     module = importlib.import_module("keyvault.cli")
     settings = _settings() if args.kek_command == "rotate" else None
@@ -138,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     down = sub.add_parser("down", help="stop a stack started with `up --background`")
     down.add_argument("--data-dir", default=None)
     down.set_defaults(func=cmd_down)
+    provision = sub.add_parser(
+        "provision", help="create or update the JetStream stream, consumer and KV buckets (operator credentials)"
+    )
+    provision.set_defaults(func=cmd_provision)
     kek = sub.add_parser("kek", help="key-encryption keys of keyvault")
     kek.add_argument("kek_command", choices=["generate", "rotate"])
     kek.set_defaults(func=cmd_kek)

@@ -11,10 +11,16 @@ from `shared.subjects`, so a subject is granted where it is declared:
 * keyvault — serves keyvault subjects; publishes credential-changed and audit events; alone (with
   the operator) reads and writes its version floors (`shared.vault.versions`).
 * activity — consumes the activity stream and serves activity queries.
-* operator — the `keyrelay` CLI (bootstrap, kek rotate, doctor): everything.
+* operator — the `keyrelay` CLI (bootstrap, provision, kek rotate, doctor): everything.
 
 Replies go to private inboxes `_INBOX.<service>.>`; responders answer through `allow_responses`,
-so no service can publish into another's inbox unasked.
+so no service can publish into another's inbox unasked, and each may subscribe to its own only.
+
+JetStream: no service may create, update or delete a stream, a consumer or a KV bucket (they are
+provisioned by the operator, `shared.provision`), so none can widen a stream to capture other
+services' inboxes. A publisher needs only its subject (the ack comes back to its own inbox);
+activity may only read its durable consumer's info, fetch from it and ack; the gateway may only
+bind to its two KV buckets, read them (direct get) and write them (publish with expected revision).
 """
 
 from __future__ import annotations
@@ -29,21 +35,21 @@ from shared.vault import versions
 
 SERVICES: Final = ("gateway", "catalog", "keyvault", "activity", "operator")
 
-_JS_STREAM_INFO: Final = f"$JS.API.STREAM.INFO.{s.ACTIVITY_STREAM}"
-_JS_CONSUMER: Final = f"$JS.API.CONSUMER.*.{s.ACTIVITY_STREAM}.>"
-RATE_BUCKET: Final = "keyrelay_rate"
-SPEND_BUCKET: Final = "keyrelay_spend"
-
 
 def _kv_permissions(bucket: str) -> list[str]:
-    """What a KV client needs for one bucket: create it, read (direct get) and compare-and-set."""
+    """What a KV client of one provisioned bucket needs: bind (stream info), direct get, and
+    put/compare-and-set (a JetStream publish to `$KV.<bucket>.<key>`). Never create or update."""
     stream = f"KV_{bucket}"
+    return [f"$KV.{bucket}.>", f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.DIRECT.GET.{stream}.>"]
+
+
+def _consumer_permissions(stream: str, durable: str) -> list[str]:
+    """What a pull consumer bound to a provisioned durable needs: its info, fetch next, and acks
+    (and naks) on the reply subjects of the messages it fetched. Never create or update."""
     return [
-        f"$KV.{bucket}.>",
-        f"$JS.API.STREAM.INFO.{stream}",
-        f"$JS.API.STREAM.CREATE.{stream}",
-        f"$JS.API.DIRECT.GET.{stream}.>",
-        f"$JS.API.STREAM.MSG.GET.{stream}",
+        f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+        f"$JS.ACK.{stream}.{durable}.>",
     ]
 
 
@@ -71,10 +77,8 @@ def permissions() -> dict[str, dict[str, object]]:
                 s.ACTIVITY_QUERY,
                 s.ACTIVITY_PING,
                 s.ACTIVITY_REQUEST_FINISHED,
-                _JS_STREAM_INFO,
-                *_kv_permissions(RATE_BUCKET),
-                *_kv_permissions(SPEND_BUCKET),
-                "$JS.API.INFO",
+                *_kv_permissions(s.RATE_BUCKET),
+                *_kv_permissions(s.SPEND_BUCKET),
             ],
             "subscribe": [_inbox("gateway"), f"{s.EVENTS_PREFIX}.>"],
         },
@@ -87,35 +91,17 @@ def permissions() -> dict[str, dict[str, object]]:
                 s.KEYVAULT_PING,
                 s.EVENT_CATALOG_CHANGED,
                 s.ACTIVITY_AUDIT_RECORDED,
-                _JS_STREAM_INFO,
-                "$JS.API.INFO",
             ],
             "subscribe": [_inbox("catalog"), "catalog.v1.>"],
             "allow_responses": True,
         },
         "keyvault": {
-            "publish": [
-                s.EVENT_CREDENTIAL_CHANGED,
-                s.ACTIVITY_AUDIT_RECORDED,
-                _JS_STREAM_INFO,
-                "$JS.API.INFO",
-                *versions.keyvault_permissions(),
-            ],
+            "publish": [s.EVENT_CREDENTIAL_CHANGED, s.ACTIVITY_AUDIT_RECORDED, *versions.keyvault_permissions()],
             "subscribe": [_inbox("keyvault"), "keyvault.v1.>"],
             "allow_responses": True,
         },
         "activity": {
-            "publish": [
-                f"$JS.API.STREAM.CREATE.{s.ACTIVITY_STREAM}",
-                f"$JS.API.STREAM.UPDATE.{s.ACTIVITY_STREAM}",
-                _JS_STREAM_INFO,
-                _JS_CONSUMER,
-                f"$JS.API.CONSUMER.MSG.NEXT.{s.ACTIVITY_STREAM}.>",
-                f"$JS.API.CONSUMER.DURABLE.CREATE.{s.ACTIVITY_STREAM}.>",
-                "$JS.ACK.>",
-                "$JS.API.INFO",
-                f"$JS.API.CONSUMER.INFO.{s.ACTIVITY_STREAM}.>",
-            ],
+            "publish": _consumer_permissions(s.ACTIVITY_STREAM, s.ACTIVITY_DURABLE),
             "subscribe": [_inbox("activity"), s.ACTIVITY_QUERY, s.ACTIVITY_PING],
             "allow_responses": True,
         },

@@ -1,7 +1,9 @@
 """The whole stack on one machine: nats-server (with per-service users), SecantusDB, four services.
 
 `EmbeddedStack` is what `keyrelay up` runs and what the test session starts. Every address, port,
-key and password is generated or read from settings, so nothing is fixed to this machine.
+key and password is generated or read from settings, so nothing is fixed to this machine. Once
+nats-server is up, JetStream is provisioned as the operator (`shared.provision`), before any
+service starts.
 Key material for development lives in `<data_dir>/secrets.env` (mode 0600), made once and reused,
 so stored credentials stay readable across restarts.
 """
@@ -24,8 +26,8 @@ from shared.embedded import (
     stop_all,
     wait_for_port,
 )
-from shared.settings import read_env_file
-from shared.vault.versions import provision_sync
+from shared.provision import ProvisionSettings, provision_blocking
+from shared.settings import load_settings, read_env_file
 
 SERVICES = ("keyvault", "catalog", "activity", "gateway")
 
@@ -156,7 +158,12 @@ class EmbeddedStack:
         ).start()
         wait_for_port(self.nats_port, proc=self.children["nats"].proc)
         wait_for_port(self.mongo_port, proc=self.children["mongo"].proc, timeout_s=30)
-        provision_sync(self.nats_url, "operator", self.password("operator"))
+        self.provision()
+
+    def provision(self) -> list[str]:
+        """Streams, consumer and KV buckets, made by the operator: services may only bind to them."""
+        env = {**os.environ, **self.extra_env, **self.operator_env()}
+        return provision_blocking(load_settings(ProvisionSettings, env))
 
     def _provision_mongo_users(self) -> None:
         """Once per data directory: create every service's user on a server without `--auth`."""

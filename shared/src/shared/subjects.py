@@ -45,6 +45,10 @@ ACTIVITY_DURABLE: Final = "activity-writer"
 ACTIVITY_QUERY: Final = "activity.v1.query"  # gateway: activity/audit reads
 ACTIVITY_PING: Final = "activity.v1.ping"
 
+# --- JetStream KV buckets (gateway: rate limits and budgets shared by every replica) -----------
+RATE_BUCKET: Final = "keyrelay_rate"  # per-minute counters, kept 3 minutes
+SPEND_BUCKET: Final = "keyrelay_spend"  # spend per budget period
+
 # --- queue groups: replicas of one service share the work --------------------------------------
 QUEUE_KEYVAULT: Final = "keyvault"
 QUEUE_CATALOG: Final = "catalog"

@@ -1,18 +1,25 @@
 """Member tokens and project API keys: random, shown once, stored and sent on the bus only hashed.
 
 Tokens carry 256 bits of randomness, so an unsalted SHA-256 is a safe lookup key: it cannot be
-brute-forced back, and the same hash is computed at the edge and in catalog.
+brute-forced back. They are made at the edge that shows them once (the gateway for members and
+API keys, the `keyrelay bootstrap` CLI for the owner): catalog receives and stores only the hash,
+so no bus message ever carries a token in clear.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from typing import Final
+
+from shared.errors import KeyrelayError
 
 MEMBER_TOKEN_PREFIX: Final = "krm_"  # noqa: S105 - a prefix, not a secret
 API_KEY_PREFIX: Final = "kr-"
 API_KEY_PUBLIC_CHARS: Final = 7  # the `prefix` catalog stores and lists for each key
+_HASH = re.compile(r"[0-9a-f]{64}")
+_PUBLIC_PREFIX = re.compile(rf"{API_KEY_PREFIX}[A-Za-z0-9_-]{{{API_KEY_PUBLIC_CHARS - len(API_KEY_PREFIX)}}}")
 
 
 def new_member_token() -> str:
@@ -31,6 +38,18 @@ def api_key_prefix(raw: str) -> str | None:
 
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def require_token_hash(value: str, param: str) -> str:
+    """A token hash as `hash_token` makes it (64 lowercase hex digits), or `invalid_request`."""
+    if _HASH.fullmatch(value) is None:
+        raise KeyrelayError("invalid_request", f"{param} is not a token hash", param=param)
+    return value
+
+
+def is_shown_prefix(value: str) -> bool:
+    """Is `value` what `api_key_prefix` returns for one of our keys (and nothing longer)?"""
+    return _PUBLIC_PREFIX.fullmatch(value) is not None
 
 
 def new_id(prefix: str) -> str:

@@ -7,7 +7,6 @@ Names are prefixed `kv_` so they cannot collide with the session fixtures in `te
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import secrets
@@ -25,7 +24,6 @@ import pytest
 from nacl.public import PublicKey
 from nacl.signing import SigningKey
 from nats.aio.client import Client as NatsClient
-from nats.js.api import StreamConfig
 from pymongo import AsyncMongoClient
 
 from gateway.keyvault_client import KeyvaultClient, RevealedCredential
@@ -34,8 +32,9 @@ from shared.bus import BusClient
 from shared.embedded import executable, free_port, wait_for_port
 from shared.messages import keyvault as kvm
 from shared.messages.activity import AuditEvent
+from shared.provision import ProvisionSettings, provision_with
 from shared.tokens import new_id
-from shared.vault import seal_for_keyvault, versions
+from shared.vault import seal_for_keyvault
 from shared.vault.admin import VaultAdminClient
 from shared.vault.assertions import sign_assertion, write_digest
 from shared.vault.devkeys import generate_dev_keys
@@ -205,18 +204,11 @@ def kv_keyvault(
 
 @pytest.fixture(scope="session")
 async def kv_stream(kv_servers: KvServers) -> None:
-    """The activity stream keyvault's audit events go to (the activity service normally creates it), and
-    keyvault's version-floor bucket (the operator side provisions it)."""
+    """The activity stream keyvault's audit events go to and keyvault's version-floor bucket, made
+    as the operator side makes them (`shared.provision`)."""
     nc = await nats.connect(kv_servers.nats_url)
     try:
-        js = nc.jetstream()
-        await versions.provision(js)
-        with contextlib.suppress(Exception):
-            await js.add_stream(
-                StreamConfig(
-                    name=subjects.ACTIVITY_STREAM, subjects=[subjects.ACTIVITY_SUBJECTS], duplicate_window=120.0
-                )
-            )
+        await provision_with(nc, ProvisionSettings(stream_max_bytes=256 * 1024**2))
     finally:
         await nc.close()
 

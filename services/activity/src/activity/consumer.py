@@ -1,7 +1,8 @@
 """The durable JetStream consumer: every event stored once, nothing dropped, nothing stalls.
 
-* The stream is file-backed, `discard: new` (a full stream refuses new events so publishers keep
-  them and retry, instead of silently losing old ones), deduplicates by `Nats-Msg-Id`.
+* The stream and the durable consumer are provisioned by the operator (`shared.provision`): this
+  service only binds to them, and its NATS user may do no more than read its consumer's info,
+  fetch and acknowledge. If they are missing it refuses to start and says how to make them.
 * A message is acknowledged only after MongoDB acknowledged the write; a duplicate key means it
   was already stored, which counts as stored.
 * While MongoDB is unreachable, messages are simply retried (negative ack with a delay).
@@ -20,8 +21,6 @@ from typing import Any
 import msgspec
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg as NatsMsg
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 
@@ -35,30 +34,6 @@ from shared.messages.activity import AuditEvent, RequestFinished
 log = get_logger("keyrelay.activity.consumer")
 _finished = msgspec.json.Decoder(RequestFinished)
 _audit = msgspec.json.Decoder(AuditEvent)
-
-
-def stream_config(settings: ActivitySettings) -> StreamConfig:
-    return StreamConfig(
-        name=subjects.ACTIVITY_STREAM,
-        subjects=[subjects.ACTIVITY_SUBJECTS],
-        storage=StorageType.FILE,
-        retention=RetentionPolicy.LIMITS,
-        discard=DiscardPolicy.NEW,
-        num_replicas=settings.stream_replicas,
-        max_age=settings.stream_max_age_days * 86400,
-        max_bytes=settings.stream_max_bytes,
-        duplicate_window=300,
-    )
-
-
-async def ensure_stream(js: JetStreamContext, settings: ActivitySettings) -> None:
-    config = stream_config(settings)
-    try:
-        await js.stream_info(subjects.ACTIVITY_STREAM)
-    except NotFoundError:
-        await js.add_stream(config)
-    else:
-        await js.update_stream(config)
 
 
 def to_document(subject: str, data: bytes) -> tuple[str, dict[str, Any]]:
@@ -77,6 +52,14 @@ def to_document(subject: str, data: bytes) -> tuple[str, dict[str, Any]]:
     raise ValueError(f"unknown subject {subject}")
 
 
+class NotProvisionedError(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(
+            f"JetStream stream {subjects.ACTIVITY_STREAM} or its consumer {subjects.ACTIVITY_DURABLE} does not exist: "
+            "run `keyrelay provision` with the operator's NATS credentials (`keyrelay up` does it by itself)"
+        )
+
+
 class ActivityConsumer:
     def __init__(self, nc: NatsClient, repo: ActivityRepository, settings: ActivitySettings) -> None:
         self._js = nc.jetstream()
@@ -87,21 +70,20 @@ class ActivityConsumer:
         self.dead = 0
         self._writes = 0
 
+    async def _provisioned(self) -> bool:
+        try:
+            await self._js.consumer_info(subjects.ACTIVITY_STREAM, subjects.ACTIVITY_DURABLE)
+        except NotFoundError:
+            return False
+        return True
+
     async def start(self) -> None:
-        await ensure_stream(self._js, self._settings)
-        config = ConsumerConfig(
-            durable_name=subjects.ACTIVITY_DURABLE,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=30,
-            max_deliver=-1,
-            max_ack_pending=10_000,
-            filter_subject=subjects.ACTIVITY_SUBJECTS,
-        )
-        self._sub = await self._js.pull_subscribe(
-            subjects.ACTIVITY_SUBJECTS,
-            durable=subjects.ACTIVITY_DURABLE,
-            stream=subjects.ACTIVITY_STREAM,
-            config=config,
+        if not await self._provisioned():
+            error = NotProvisionedError()
+            log.error("consumer.not_provisioned", detail=str(error))
+            raise error
+        self._sub = await self._js.pull_subscribe_bind(
+            durable=subjects.ACTIVITY_DURABLE, stream=subjects.ACTIVITY_STREAM
         )
         self._task = asyncio.create_task(self._loop(), name="activity-consumer")
 

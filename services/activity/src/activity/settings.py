@@ -7,9 +7,6 @@ from shared.settings import CommonSettings
 
 class ActivitySettings(CommonSettings, frozen=True, kw_only=True):
     activity_db: str = "keyrelay_activity"
-    stream_max_age_days: float = 7.0
-    stream_max_bytes: int = 10 * 1024**3
-    stream_replicas: int = 1
     max_deliveries: int = 5
     batch_size: int = 100
     retention_days: int = 90

@@ -15,7 +15,7 @@ from catalog.snapshot import build_snapshot
 from shared.errors import KeyrelayError
 from shared.logging import get_logger
 from shared.messages import catalog as m
-from shared.tokens import hash_token, new_id, new_member_token
+from shared.tokens import new_id, require_token_hash
 from shared.vault.membership import sign_membership
 
 log = get_logger("keyrelay.catalog")
@@ -33,8 +33,8 @@ class Catalog:
         repo = self.ctx.repo
         if await repo.orgs.find_one({"name": name}) is not None:
             raise KeyrelayError("conflict", "an organization with this name exists", param="org")
+        token_hash = require_token_hash(req.owner_token_hash, "owner_token_hash")
         org_id, project_id, member_id = new_id("org"), new_id("prj"), new_id("mem")
-        token = new_member_token()
         created = now()
         await repo.orgs.insert_one({"_id": org_id, "name": name, "created_at": created})
         await repo.projects.insert_one(
@@ -47,12 +47,12 @@ class Catalog:
                 "email": req.owner_email.strip().lower(),
                 "org_role": "owner",
                 "projects": {},
-                "token_hash": hash_token(token),
+                "token_hash": token_hash,
                 "created_at": created,
             }
         )
         self.ctx.events.audit(None, org_id, "org.bootstrap", "org", org_id)
-        return m.BootstrapReply(org_id=org_id, owner_token=token, project_id=project_id)
+        return m.BootstrapReply(org_id=org_id, project_id=project_id)
 
     async def member(self, token_hash: str) -> m.MemberPrincipal:
         doc = await self.ctx.repo.member_by_token_hash(token_hash)

@@ -6,6 +6,7 @@
   usage (streamed requests included, once their usage arrived) is added after it; so traffic
   stops within one request of the limit.
 Scopes are the API key and its project. Keys and projects without limits cost nothing here.
+The buckets are provisioned by the operator (`shared.provision`); the gateway only binds to them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from shared.errors import KeyrelayError
 from shared.logging import get_logger
 from shared.messages.activity import RequestFinished
 from shared.messages.catalog import ApiKeyPrincipal
-from shared.natsconf import RATE_BUCKET, SPEND_BUCKET
+from shared.subjects import RATE_BUCKET, SPEND_BUCKET
 
 log = get_logger("keyrelay.gateway.limits")
 MICRO = 1_000_000
@@ -84,15 +85,15 @@ class Limits:
         if self._rate is None or self._spend is None:
             async with self._lock:
                 if self._rate is None or self._spend is None:
-                    self._rate = await self._bucket(RATE_BUCKET, ttl=180)
-                    self._spend = await self._bucket(SPEND_BUCKET, ttl=0)
+                    self._rate = await self._bucket(RATE_BUCKET)
+                    self._spend = await self._bucket(SPEND_BUCKET)
         return self._rate, self._spend
 
-    async def _bucket(self, name: str, ttl: float) -> KeyValue:
-        try:
+    async def _bucket(self, name: str) -> KeyValue:
+        with contextlib.suppress(BucketNotFoundError, NotFoundError):
             return await self._js.key_value(name)
-        except (BucketNotFoundError, NotFoundError):
-            return await self._js.create_key_value(bucket=name, ttl=ttl or None, history=1)
+        log.error("limits.bucket_not_provisioned", bucket=name, hint="the operator runs `keyrelay provision`")
+        raise KeyrelayError("dependency_unavailable", "the rate limit store is not available")
 
     async def _get(self, kv: KeyValue, key: str) -> tuple[int, int | None]:
         try:

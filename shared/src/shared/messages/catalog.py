@@ -22,13 +22,15 @@ ProjectRole = Literal["admin", "developer"]
 
 # --- identity ----------------------------------------------------------------------------------
 class BootstrapRequest(Msg, frozen=True, kw_only=True):
+    """The owner token is made by the CLI; only its hash crosses the bus (`shared.tokens`)."""
+
     org_name: str
     owner_email: str
+    owner_token_hash: str
 
 
 class BootstrapReply(Msg, tag="bootstrapped", frozen=True, kw_only=True):
     org_id: str
-    owner_token: str
     project_id: str
 
 
@@ -163,7 +165,10 @@ class ListMembers(Msg, tag="members.list", frozen=True, kw_only=True):
 
 
 class CreateMember(Msg, tag="members.create", frozen=True, kw_only=True):
+    """The member token is made by the gateway, which alone returns it; catalog gets its hash."""
+
     email: str
+    token_hash: str
     org_role: OrgRole = "member"
     projects: dict[str, ProjectRole] = {}
 
@@ -183,8 +188,12 @@ class ListApiKeys(Msg, tag="api_keys.list", frozen=True, kw_only=True):
 
 
 class CreateApiKey(Msg, tag="api_keys.create", frozen=True, kw_only=True):
+    """The key is made by the gateway, which alone returns it; catalog gets its hash and prefix."""
+
     project_id: str
     name: str
+    key_hash: str
+    key_prefix: str
     models: list[str] | None = None
     rpm: Rpm | None = None
     tpm: Tpm | None = None

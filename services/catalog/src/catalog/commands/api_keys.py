@@ -1,4 +1,5 @@
-"""Project API keys: shown once, stored hashed; revocation is broadcast so every replica drops it."""
+"""Project API keys: made and shown once by the gateway, catalog gets and stores only their hash;
+revocation is broadcast so every replica drops it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from catalog.policy import require, require_on_stored, visible_projects
 from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
-from shared.tokens import hash_token, new_api_key, new_id
+from shared.tokens import is_shown_prefix, new_id, require_token_hash
 
 
 def _name(raw: str) -> str:
@@ -40,14 +41,15 @@ async def list_api_keys(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListApiKeys) ->
 async def create_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateApiKey) -> Reply:
     require(who, cmd, cmd.project_id)
     await get_project_doc(ctx, who.org_id, cmd.project_id)
-    key = new_api_key()
+    if not is_shown_prefix(cmd.key_prefix):
+        raise KeyrelayError("invalid_request", "key_prefix is not an API key prefix", param="key_prefix")
     doc = {
         "_id": new_id("key"),
         "org_id": who.org_id,
         "project_id": cmd.project_id,
         "name": _name(cmd.name),
-        "key_hash": hash_token(key),
-        "prefix": key[:7],
+        "key_hash": require_token_hash(cmd.key_hash, "key_hash"),
+        "prefix": cmd.key_prefix,
         "created_at": now(),
         "created_by": who.member_id,
         "revoked_at": None,
@@ -55,7 +57,7 @@ async def create_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateApiKey) 
     }
     await ctx.repo.insert(ctx.repo.api_keys, doc)
     ctx.events.audit(who, who.org_id, "api_key.create", "api_key", doc["_id"])
-    return Reply(201, {**views.api_key(doc), "key": key})
+    return Reply(201, views.api_key(doc))
 
 
 async def update_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateApiKey) -> Reply:

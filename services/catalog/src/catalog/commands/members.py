@@ -1,4 +1,5 @@
-"""Members: owners invite, change roles and remove; tokens are shown once and stored hashed."""
+"""Members: owners invite, change roles and remove; tokens are made and shown once by the gateway,
+catalog gets and stores only their hash."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from catalog.policy import require
 from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
-from shared.tokens import hash_token, new_id, new_member_token
+from shared.tokens import new_id, require_token_hash
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
 
@@ -46,19 +47,18 @@ async def list_members(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListMembers) -> 
 async def create_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateMember) -> Reply:
     require(who, cmd)
     await _check_projects(ctx, who.org_id, dict(cmd.projects))
-    token = new_member_token()
     doc: dict[str, Any] = {
         "_id": new_id("mem"),
         "org_id": who.org_id,
         "email": _email(cmd.email),
         "org_role": cmd.org_role,
         "projects": dict(cmd.projects),
-        "token_hash": hash_token(token),
+        "token_hash": require_token_hash(cmd.token_hash, "token_hash"),
         "created_at": now(),
     }
     await ctx.repo.insert(ctx.repo.members, doc, what="a member with this email")
     ctx.events.audit(who, who.org_id, "member.create", "member", doc["_id"], detail={"org_role": cmd.org_role})
-    return Reply(201, {**views.member(doc), "token": token})
+    return Reply(201, views.member(doc))
 
 
 async def update_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateMember) -> Reply:

@@ -18,17 +18,24 @@ from shared.messages import catalog as m
 from shared.messages.bounds import Version
 
 
-async def run_command(request: Request[Any, Any, Any], gw: GatewayState, command: Any) -> Response[bytes]:
+async def run_command(
+    request: Request[Any, Any, Any], gw: GatewayState, command: Any, *, shown_once: dict[str, str] | None = None
+) -> Response[bytes]:
     """Forward one management command with the caller's member token; return catalog's answer.
 
-    The route's guard has already authenticated the member and pre-checked the role."""
+    The route's guard has already authenticated the member and pre-checked the role.
+    `shown_once`: a secret the gateway made for a create command (catalog got only its hash), added
+    to the answer when the creation succeeded, so it reaches the caller and never the bus."""
     rid = request_id(request)
     token = bearer(request, allow_x_api_key=False)
     reply = await gw.catalog.manage(token, command, rid)
     headers = {"x-request-id": rid}
     if reply.status == 204:
         return Response(b"", status_code=204, headers=headers)
-    return Response(bytes(reply.body), status_code=reply.status, media_type="application/json", headers=headers)
+    body = bytes(reply.body)
+    if shown_once and reply.status == 201:
+        body = msgspec.json.encode({**msgspec.json.decode(body), **shown_once})
+    return Response(body, status_code=reply.status, media_type="application/json", headers=headers)
 
 
 def _project_id(data: dict[str, Any]) -> str | None:

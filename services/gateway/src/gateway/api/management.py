@@ -4,8 +4,9 @@ Before any parameter or body is parsed, the router's guard authenticates the mem
 body-independent part of the route's rule (`gateway.api.auth`), so a caller without the right gets
 401/403 and never a validation error. catalog then authenticates, authorises (see `catalog.policy`)
 and executes the command itself. The only other work done here is what must happen at the edge:
-credentials are sealed to keyvault's public key the moment they arrive, so no other component, log
-or bus message ever holds them in clear.
+credentials are sealed to keyvault's public key the moment they arrive, and new member tokens and
+API keys are made here with only their hashes sent to catalog, so no other component, log or bus
+message ever holds them in clear.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from gateway.api.configs import CONFIG_ROUTES, run_command
 from gateway.api.state import GatewayState
 from shared.messages import catalog as m
 from shared.messages.bounds import PricePerUnit, Rpm, Tpm, Usd, Weight
+from shared.tokens import API_KEY_PUBLIC_CHARS, hash_token, new_api_key, new_member_token
 from shared.vault import seal_for_keyvault
 from shared.vault.rules import PUBLIC_CREDENTIAL_FIELDS
 
@@ -208,9 +210,11 @@ async def list_members(request: Request[Any, Any, Any], gw: GatewayState) -> Res
 
 @post("/members", opt={"command": m.CreateMember})
 async def create_member(request: Request[Any, Any, Any], gw: GatewayState, data: MemberBody) -> Response[bytes]:
-    return await _run(
-        request, gw, m.CreateMember(email=data.email, org_role=data.org_role, projects=dict(data.projects))
+    token = new_member_token()
+    command = m.CreateMember(
+        email=data.email, token_hash=hash_token(token), org_role=data.org_role, projects=dict(data.projects)
     )
+    return await _run(request, gw, command, shown_once={"token": token})
 
 
 @patch("/members/{member_id:str}", opt={"command": m.UpdateMember})
@@ -235,7 +239,9 @@ async def list_api_keys(
 
 @post("/api-keys", opt={"command": m.CreateApiKey})
 async def create_api_key(request: Request[Any, Any, Any], gw: GatewayState, data: ApiKeyBody) -> Response[bytes]:
-    return await _run(request, gw, _convert(data, m.CreateApiKey))
+    key = new_api_key()
+    fields = {**msgspec.to_builtins(data), "key_hash": hash_token(key), "key_prefix": key[:API_KEY_PUBLIC_CHARS]}
+    return await _run(request, gw, msgspec.convert(fields, m.CreateApiKey), shown_once={"key": key})
 
 
 @patch("/api-keys/{api_key_id:str}", opt={"command": m.UpdateApiKey})

@@ -15,6 +15,7 @@ from gateway.ui.render import errors_by_field, page, paginate
 from shared.errors import KeyrelayError
 from shared.messages import activity as a
 from shared.messages import catalog as m
+from shared.tokens import API_KEY_PUBLIC_CHARS, hash_token, new_api_key, new_member_token
 
 PERIODS = ("day", "week", "month", "total")
 
@@ -88,9 +89,11 @@ async def keys_page(console: Console, page_number: int = Parameter(query="page",
     return await _keys_page(console, page_number=page_number)
 
 
-async def create_api_key(console: Console, command: m.CreateApiKey) -> dict[str, Any]:
-    """The one place the console creates a key: the management API's command (its `key` comes once)."""
-    return await console.run(command)  # type: ignore[no-any-return]
+async def create_api_key(console: Console, key: str, command: m.CreateApiKey) -> dict[str, Any]:
+    """The one place the console creates a key: the management API's command. The key is made here
+    (`key`); catalog gets only its hash, and the answer shows the key once."""
+    created: dict[str, Any] = await console.run(command)
+    return {**created, "key": key}
 
 
 @post("/keys")
@@ -99,11 +102,15 @@ async def keys_create(console: Console) -> Template:
     try:
         models = [s.strip() for s in str(form.get("models") or "").split(",") if s.strip()] or None
         period = _period(form)
+        key = new_api_key()
         created = await create_api_key(
             console,
+            key,
             m.CreateApiKey(
                 project_id=console.project_id,
                 name=str(form.get("name") or "").strip(),
+                key_hash=hash_token(key),
+                key_prefix=key[:API_KEY_PUBLIC_CHARS],
                 models=models,
                 rpm=_int(form, "rpm"),
                 tpm=_int(form, "tpm"),
@@ -163,20 +170,25 @@ async def members_page(console: Console, page_number: int = Parameter(query="pag
     return await _members_page(console, page_number=page_number)
 
 
-async def invite_member(console: Console, command: m.CreateMember) -> dict[str, Any]:
-    """The one place the console invites: the management API's command (its `token` comes once)."""
-    return await console.run(command)  # type: ignore[no-any-return]
+async def invite_member(console: Console, token: str, command: m.CreateMember) -> dict[str, Any]:
+    """The one place the console invites: the management API's command. The member token is made
+    here (`token`); catalog gets only its hash, and the answer shows the token once."""
+    invited: dict[str, Any] = await console.run(command)
+    return {**invited, "token": token}
 
 
 @post("/members")
 async def members_invite(console: Console) -> Template:
     form = await console.form()
     role = form.get("org_role") if form.get("org_role") in {"owner", "member"} else "member"
+    token = new_member_token()
     try:
         invited = await invite_member(
             console,
+            token,
             m.CreateMember(
                 email=str(form.get("email") or "").strip(),
+                token_hash=hash_token(token),
                 org_role=role,  # type: ignore[arg-type]
                 projects=_project_roles(form, console),  # type: ignore[arg-type]
             ),
