@@ -47,6 +47,7 @@ ERROR_CODES: Final[dict[str, tuple[int, str]]] = {
     "upstream_error": (502, "upstream_error"),
     "upstream_overloaded": (503, "upstream_error"),
     "dependency_unavailable": (503, "server_error"),
+    "overloaded": (503, "server_error"),
     "upstream_timeout": (504, "upstream_error"),
 }
 

@@ -1,11 +1,14 @@
 """Durable event publishing to JetStream: `Nats-Msg-Id` = event id, retried until acknowledged.
 
 A publish that times out may still have been stored, so every retry reuses the same message id and
-JetStream's duplicate window turns it into one stored message. While NATS is unreachable, events
-wait in a bounded spool that a background task drains in order; when the spool is full the oldest
-event is dropped and counted (`dropped`), never silently. With a `journal`, every spooled event is
-also on disk until acknowledged, and a restarted process replays what a dead one left
-unacknowledged; `provisional()` journals an outcome to report only if this process dies first.
+JetStream's duplicate window turns it into one stored message. While NATS is unreachable (or slow),
+events wait in a spool that a background task drains in order; no accepted event is ever dropped.
+With a `journal`, every spooled event is on disk until acknowledged and `spool_limit` bounds only
+memory: events past it stay on disk alone and are read back, in order, as acknowledgements free
+room; a restarted process replays what a dead one left unacknowledged, and `provisional()` journals
+an outcome to report only if this process dies first. Without a journal (low-volume audit events)
+the spool keeps everything in memory and only warns past `spool_limit`. `backlog` is what callers
+use for admission control: refuse new work while it is too large, rather than queueing forever.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from shared.spool import SpooledEvent, SpoolJournal, SpoolRef
 
 log = get_logger("keyrelay.publisher")
 BATCH = 128
+REFILL = 1024  # events read back from the journal at a time
 MAX_ACK_TIMEOUT_S = 30.0
 
 
@@ -45,7 +49,6 @@ class DurablePublisher:
         *,
         spool_limit: int = 10_000,
         ack_timeout_s: float = 2.0,
-        drop_acks: int = 0,
         journal: SpoolJournal | None = None,
     ) -> None:
         self._js: JetStreamContext = nc.jetstream(timeout=ack_timeout_s)
@@ -54,13 +57,15 @@ class DurablePublisher:
         # keeps draining instead of timing out forever; successes bring both back.
         self._base_ack_timeout = self._ack_timeout = ack_timeout_s
         self._batch = BATCH
-        self._spool: deque[_Pending] = deque()
+        self._spool: deque[_Pending] = deque()  # in memory, oldest first
         self._spool_limit = spool_limit
+        self._sending = 0  # taken from the spool by the batch being sent
+        self._on_disk = 0  # journaled events behind the spool, not read back yet
+        self._disk_cursor: SpoolRef | None = None  # where the first of them is in the journal
+        self._over_limit = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.dropped = 0
         self.published = 0
-        self._drop_acks = drop_acks  # fault injection (tests only): pretend this many acks were lost
         self._journal = journal
         self._provisional: dict[str, SpoolRef] = {}  # msg_id awaited -> its provisional stand-in
         if journal is not None:
@@ -68,15 +73,25 @@ class DurablePublisher:
                 self._enqueue(_Pending(event.subject, event.data, event.msg_id, dict(event.headers), ref))
 
     @property
-    def spool_depth(self) -> int:
-        return len(self._spool)
+    def backlog(self) -> int:
+        """Events accepted and not yet acknowledged by JetStream (in memory and on disk)."""
+        return len(self._spool) + self._sending + self._on_disk
+
+    @property
+    def on_disk(self) -> int:
+        """Events waiting on disk only, past the in-memory bound."""
+        return self._on_disk
+
+    @property
+    def in_memory(self) -> int:
+        return len(self._spool) + self._sending
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._drain_forever(), name="publisher-drain")
 
     async def stop(self, flush_timeout_s: float = 5.0) -> None:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(self._flush(), timeout=flush_timeout_s)
         if self._task is not None:
             self._task.cancel()
@@ -84,7 +99,7 @@ class DurablePublisher:
                 await self._task
             self._task = None
         if self._journal is not None:
-            self._journal.close(all_acked=not self._spool and not self._provisional)
+            self._journal.close(all_acked=not self.backlog and not self._provisional)
 
     def publish(self, subject: str, event: msgspec.Struct, msg_id: str, headers: dict[str, str] | None = None) -> None:
         """Queue an event; it is sent in the background, in order, until JetStream acknowledges it."""
@@ -105,36 +120,63 @@ class DurablePublisher:
             self._journal.ack([previous])
 
     def _enqueue(self, item: _Pending) -> None:
-        if len(self._spool) >= self._spool_limit:
-            dropped = self._spool.popleft()
-            self._settled([dropped])
-            self.dropped += 1
-            log.error("publisher.spool_full_dropped_oldest", dropped=self.dropped)
-        if self._journal is not None and item.ref is None:
-            item.ref = self._journal.append(SpooledEvent(item.subject, item.data, item.msg_id, item.headers))
+        full = self._on_disk > 0 or self.in_memory >= self._spool_limit
+        if self._journal is not None:
+            if item.ref is None:
+                item.ref = self._journal.append(SpooledEvent(item.subject, item.data, item.msg_id, item.headers))
+            if full:  # it waits on disk, behind the ones already there: order is kept
+                if self._on_disk == 0:
+                    self._disk_cursor = item.ref
+                    log.warning("publisher.spooling_to_disk", in_memory=self.in_memory)
+                self._on_disk += 1
+                self._wake.set()
+                return
+        elif full and not self._over_limit:
+            self._over_limit = True
+            log.warning("publisher.spool_over_limit", in_memory=self.in_memory, limit=self._spool_limit)
         self._spool.append(item)
         self._wake.set()
+
+    def _refill(self) -> None:
+        """Read events waiting on disk back into memory, in order, as far as the bound allows."""
+        room = min(self._spool_limit - self.in_memory, self._on_disk, REFILL)
+        if room <= 0 or self._journal is None or self._disk_cursor is None:
+            return
+        events, self._disk_cursor = self._journal.read(self._disk_cursor, room)
+        for event, ref in events:
+            self._spool.append(_Pending(event.subject, event.data, event.msg_id, dict(event.headers), ref))
+        self._on_disk -= len(events)
+        if self._on_disk <= 0 or not events:
+            if self._on_disk > 0:  # cannot happen unless the journal lost lines: never block on it
+                log.error("publisher.journal_short", missing=self._on_disk)
+            self._on_disk, self._disk_cursor = 0, None
 
     def _settled(self, items: list[_Pending]) -> None:
         if self._journal is not None:
             self._journal.ack(item.ref for item in items if item.ref is not None)
 
     async def _flush(self) -> None:
+        self._refill()
         while self._spool:
             await self._send_batch()
+            self._refill()
 
     async def _send_one(self, item: _Pending) -> None:
         await self._js.publish(
             item.subject, item.data, timeout=self._ack_timeout, headers={"Nats-Msg-Id": item.msg_id, **item.headers}
         )
-        if self._drop_acks > 0:
-            self._drop_acks -= 1
-            raise TimeoutError("injected: publish ack lost")
 
     async def _send_batch(self) -> None:
         """Publish up to `BATCH` events concurrently (pipelined acks); failures go back to the front."""
         batch = [self._spool.popleft() for _ in range(min(self._batch, len(self._spool)))]
-        results = await asyncio.gather(*(self._send_one(item) for item in batch), return_exceptions=True)
+        self._sending = len(batch)
+        try:
+            results = await asyncio.gather(*(self._send_one(item) for item in batch), return_exceptions=True)
+        except BaseException:
+            self._spool.extendleft(reversed(batch))  # cancelled: nothing is lost, all are retried
+            raise
+        finally:
+            self._sending = 0
         failed = [item for item, result in zip(batch, results, strict=True) if isinstance(result, BaseException)]
         self._settled(
             [item for item, result in zip(batch, results, strict=True) if not isinstance(result, BaseException)]
@@ -148,6 +190,7 @@ class DurablePublisher:
     async def _drain_forever(self) -> None:
         backoff = 0.05
         while True:
+            self._refill()
             if not self._spool:
                 self._wake.clear()
                 await self._wake.wait()
@@ -165,7 +208,7 @@ class DurablePublisher:
                 log.warning(
                     "publisher.retry",
                     error=type(exc).__name__,
-                    spool=len(self._spool),
+                    spool=self.backlog,
                     batch=self._batch,
                     ack_timeout_s=self._ack_timeout,
                 )

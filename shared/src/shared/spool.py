@@ -13,6 +13,10 @@ process may not live to report (a stream cut by a crash). It is settled (acknowl
 event it waits for (`msg_id == unless`) is queued; a replay sends it only if that event is in none
 of the dead process's segments. Lines are flushed to the OS on every append (no fsync: a process
 crash is covered, a power cut of the host is not).
+
+The journal is also where events wait that do not fit in the publisher's memory: `read` gives
+back, in order and from a position on, the events this process journaled (provisional ones
+skipped), so only a bounded window of them needs to be held in memory.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ class SpooledEvent(msgspec.Struct, frozen=True, array_like=True):
 
 class SpoolRef(NamedTuple):
     segment: str
-    position: int
+    position: int  # index among the segment's events (ack lines not counted)
+    offset: int = 0  # byte offset of the event's line in the segment file
 
 
 _encoder = msgspec.json.Encoder()
@@ -59,6 +64,7 @@ class _Segment:
     written: int = 0
     acked: int = 0
     closed: bool = False
+    size: int = 0  # bytes written
 
 
 @dataclass
@@ -107,9 +113,8 @@ class SpoolJournal:
 
     def append(self, event: SpooledEvent) -> SpoolRef:
         segment = self._open_segment()
-        segment.handle.write(_encoder.encode(event) + b"\n")
-        segment.handle.flush()
-        ref = SpoolRef(segment.path.stem, segment.written)
+        ref = SpoolRef(segment.path.stem, segment.written, segment.size)
+        self._write(segment, _encoder.encode(event) + b"\n")
         segment.written += 1
         if segment.written >= self.segment_events:
             segment.closed = True
@@ -129,8 +134,34 @@ class SpoolJournal:
             if segment.closed and segment.acked >= segment.written:
                 self._remove(segment_id)
                 continue
-            segment.handle.write(_encoder.encode({"acked": indexes}) + b"\n")
-            segment.handle.flush()
+            self._write(segment, _encoder.encode({"acked": indexes}) + b"\n")
+
+    def read(self, start: SpoolRef, limit: int) -> tuple[list[tuple[SpooledEvent, SpoolRef]], SpoolRef]:
+        """Up to `limit` events this process journaled, from `start` on, in order (provisional ones
+        skipped), and the position the next read starts from."""
+        items: list[tuple[SpooledEvent, SpoolRef]] = []
+        cursor = start
+        for segment_id in sorted(s for s in self._segments if s >= start.segment):
+            segment = self._segments[segment_id]
+            position, offset = (start.position, start.offset) if segment_id == start.segment else (0, 0)
+            with segment.path.open("rb") as handle:
+                handle.seek(offset)
+                while len(items) < limit:
+                    line = handle.readline()
+                    if not line.endswith(b"\n"):
+                        break  # the end of what was written so far
+                    here = SpoolRef(segment_id, position, offset)
+                    offset += len(line)
+                    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+                        item = _decoder.decode(line)
+                        if isinstance(item, SpooledEvent):
+                            position += 1
+                            if not item.unless:
+                                items.append((item, here))
+            cursor = SpoolRef(segment_id, position, offset)
+            if len(items) >= limit:
+                break
+        return items, cursor
 
     def close(self, *, all_acked: bool) -> None:
         """At a clean stop: delete segments whose events were all acknowledged, keep the rest."""
@@ -150,6 +181,12 @@ class SpoolJournal:
         self._segments[segment_id] = _Segment(path, handle)
         self._current = segment_id
         return self._segments[segment_id]
+
+    @staticmethod
+    def _write(segment: _Segment, line: bytes) -> None:
+        segment.handle.write(line)
+        segment.handle.flush()
+        segment.size += len(line)
 
     def _remove(self, segment_id: str) -> None:
         segment = self._segments.pop(segment_id)

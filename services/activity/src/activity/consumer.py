@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from typing import Any
 
 import msgspec
@@ -68,7 +67,6 @@ class ActivityConsumer:
         self._task: asyncio.Task[None] | None = None
         self.stored = 0
         self.dead = 0
-        self._writes = 0
 
     async def _provisioned(self) -> bool:
         try:
@@ -136,7 +134,6 @@ class ActivityConsumer:
                 grouped.setdefault(collection, []).append(doc)
             for collection, docs in grouped.items():
                 await self._repo.store_many(getattr(self._repo, collection), docs)
-            self._maybe_crash()
         except Exception:
             for msg in batch:
                 await self.handle(msg)
@@ -145,14 +142,6 @@ class ActivityConsumer:
         self.stored += len(batch)
         for collection, docs in grouped.items():
             metrics.STORED.labels(collection).inc(len(docs))
-
-    def _maybe_crash(self) -> None:
-        """Fault injection (tests only): die between the MongoDB write and the ack."""
-        if self._settings.test_crash_after_writes:
-            self._writes += 1
-            if self._writes >= self._settings.test_crash_after_writes:
-                log.error("consumer.injected_crash", writes=self._writes)
-                os._exit(17)
 
     async def handle(self, msg: NatsMsg) -> None:
         deliveries = msg.metadata.num_delivered if msg.metadata else 1

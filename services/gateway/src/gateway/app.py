@@ -18,6 +18,7 @@ from nats.aio.msg import Msg as NatsMsg
 
 from gateway import metrics
 from gateway.api.activity import ACTIVITY_ROUTES
+from gateway.api.admission import Admission
 from gateway.api.body import BodyRequest
 from gateway.api.errors import handle_http_exception, handle_keyrelay_error, handle_unexpected
 from gateway.api.explain import EXPLAIN_ROUTES
@@ -61,6 +62,8 @@ _cred_changed = msgspec.json.Decoder(_CredentialChanged)
 
 
 def create_app(settings: GatewaySettings) -> Litestar:
+    admission = Admission(settings.max_inflight, settings.max_publish_backlog)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         holder: dict[str, Any] = {}
@@ -75,8 +78,9 @@ def create_app(settings: GatewaySettings) -> Litestar:
         nc = await connect(settings, "gateway", on_reconnect=on_reconnect)
         bus = BusClient(nc, default_timeout_s=settings.request_timeout_s)
         journal = SpoolJournal(Path(settings.spool_dir or Path(settings.data_dir) / "spool" / "gateway"))
-        publisher = DurablePublisher(nc, drop_acks=settings.test_drop_publish_acks, journal=journal)
+        publisher = DurablePublisher(nc, spool_limit=settings.spool_memory_events, journal=journal)
         publisher.start()
+        admission.backlog = lambda: publisher.backlog
         policy = AddressPolicy.from_settings(settings.upstream_allow, allow_http=settings.upstream_allow_http)
         session = make_session(policy, limit=settings.upstream_connections)
         catalog = CatalogClient(bus, settings)
@@ -114,8 +118,9 @@ def create_app(settings: GatewaySettings) -> Litestar:
             lambda: {
                 **catalog.cache_stats,
                 "keyvault_round_trips": keyvault.round_trips,
-                "activity_spool_depth": publisher.spool_depth,
-                "activity_spool_dropped": publisher.dropped,
+                "activity_spool_depth": publisher.backlog,
+                "activity_spool_on_disk": publisher.on_disk,
+                "inflight_requests": admission.inflight,
             }
         )
         limits = Limits(nc)
@@ -160,7 +165,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
         openapi_config=OpenAPIConfig(title="Keyrelay", version="0.1.0", path="/api/v1/schema"),
         request_max_body_size=settings.max_body_bytes,
         request_class=BodyRequest,
-        middleware=[bounded_headers],
+        middleware=[admission.middleware, bounded_headers],  # the cheapest refusal first
         response_cache_config=ResponseCacheConfig(),
         debug=False,
     )

@@ -30,6 +30,11 @@ STALE_SERVED = Counter(
     "Answers from a cache entry past its TTL because its dependency was unreachable (stale-if-error)",
     ["cache"],
 )
+OVERLOAD_REFUSED = Counter(
+    "keyrelay_gateway_overload_refused_total",
+    "Inference requests refused with 503 overloaded before any work (in-flight or publish-backlog bound)",
+    ["reason"],
+)
 AUTH_REFUSED = Counter(
     "keyrelay_gateway_auth_refused_total", "Requests refused for a missing or unknown API key (no activity record)"
 )

@@ -28,7 +28,10 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     upstream_connections: int = 512
     catalog_timeout_s: float = 2.0
     spool_dir: str = ""  # on-disk journal of unacknowledged events; default <data_dir>/spool/gateway
-    test_drop_publish_acks: int = 0  # fault injection for the durability tests only
+    spool_memory_events: int = 10_000  # activity events held in memory; the rest wait on disk
+    # admission control (0 = no bound): past either, inference requests get 503 `overloaded`
+    max_inflight: int = 512  # inference requests served at once by one worker
+    max_publish_backlog: int = 100_000  # activity events not yet acknowledged by JetStream
     breaker_threshold: int = 5
     breaker_window: int = 10
     breaker_cooldown_s: float = 10.0
