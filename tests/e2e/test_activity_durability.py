@@ -4,8 +4,9 @@ invented, none duplicated, through the faults of issue 7 (real nats-server, real
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 import nats
@@ -16,6 +17,7 @@ from shared import subjects
 from shared.embedded import wait_for_port
 from shared.stack import EmbeddedStack
 from tests.conftest import Org
+from tests.faults import TcpProxy
 
 pytestmark = pytest.mark.slow
 CONCURRENCY = 16
@@ -51,6 +53,10 @@ class Traffic:
 
             await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
 
+    def stored(self) -> int:
+        with MongoClient(self.org.stack.mongodb_uri) as mongo:
+            return mongo["keyrelay_activity"]["requests"].count_documents({"api_key_id": self.key_id})
+
     def assert_exactly_once(self, timeout_s: float = 90.0) -> None:
         with MongoClient(self.org.stack.mongodb_uri) as mongo:
             coll = mongo["keyrelay_activity"]["requests"]
@@ -73,6 +79,37 @@ def traffic(org: Org) -> Iterator[Traffic]:
     for name in ("nats", "mongo", "activity", "gateway"):  # whatever a test stopped comes back
         if not stack.children[name].running:
             restart(stack, name)
+
+
+async def until(condition: Callable[[], bool | Awaitable[bool]], failure: str, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = condition()
+        if await result if inspect.isawaitable(result) else result:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(failure)
+
+
+async def stream_messages(stack: EmbeddedStack) -> int:
+    nc = await nats.connect(stack.nats_url, user="operator", password=stack.password("operator"))
+    try:
+        return (await nc.jetstream().stream_info(subjects.ACTIVITY_STREAM)).state.messages
+    finally:
+        await nc.close()
+
+
+async def all_acknowledged(stack: EmbeddedStack) -> bool:
+    nc = await nats.connect(stack.nats_url, user="operator", password=stack.password("operator"))
+    try:
+        info = await nc.jetstream().consumer_info(subjects.ACTIVITY_STREAM, subjects.ACTIVITY_DURABLE)
+    finally:
+        await nc.close()
+    return not info.num_pending and not info.num_ack_pending
+
+
+def gateway_retries(stack: EmbeddedStack) -> int:
+    return (stack.logs / "gateway.log").read_text(errors="replace").count("publisher.retry")
 
 
 def restart(
@@ -105,17 +142,25 @@ async def test_activity_killed_under_traffic_then_restarted_loses_nothing(traffi
     traffic.assert_exactly_once()
 
 
-async def test_activity_crashing_between_write_and_ack_duplicates_nothing(traffic: Traffic) -> None:
-    """A consumer that dies after the MongoDB write but before the ack gets the batch redelivered:
-    the idempotent write keeps one document each."""
+async def test_acks_lost_after_activity_wrote_a_batch_bring_a_redelivery_that_duplicates_nothing(
+    traffic: Traffic,
+) -> None:
+    """Activity's acknowledgements are lost on the wire after it wrote the batch to MongoDB (a proxy
+    between it and nats-server swallows everything it sends): JetStream redelivers those events once
+    the ack wait expires, and the idempotent write keeps one document each."""
     stack = traffic.org.stack
-    stack.children["activity"].stop()
-    stack.start_service("activity", {"KEYRELAY_TEST_CRASH_AFTER_WRITES": "3"})
-    await traffic.run(300)
-    await asyncio.sleep(3.0)
-    assert not stack.children["activity"].running, "the injected crash did not happen"
-    stack.start_service("activity")
-    traffic.assert_exactly_once()
+    with TcpProxy(stack.nats_port) as proxy:
+        restart(stack, "activity", {"KEYRELAY_NATS_URL": proxy.url})
+        run = asyncio.create_task(traffic.run(300, pause_s=0.01))
+        await until(lambda: traffic.stored() > 0, "activity stored nothing")
+        proxy.black_hole(to_server=True)  # from here on, no ack of activity's reaches the server
+        written = traffic.stored()
+        await until(lambda: traffic.stored() > written, "no batch was written while its acks were being lost")
+        proxy.cut()  # activity reconnects; the lost acks stay pending until JetStream redelivers
+        await run
+        await until(lambda: all_acknowledged(stack), "the unacknowledged events were not redelivered", 75.0)
+        traffic.assert_exactly_once()
+    restart(stack, "activity")
 
 
 async def test_mongodb_stopped_for_a_while_loses_nothing(traffic: Traffic) -> None:
@@ -160,11 +205,22 @@ async def test_a_poison_event_is_dead_lettered_and_the_rest_keep_flowing(traffic
 
 
 async def test_lost_publish_acks_make_the_gateway_retry_without_duplicates(traffic: Traffic) -> None:
-    """The gateway republishes under the same Nats-Msg-Id when an ack is lost: still one document."""
+    """The gateway's publishes reach JetStream but their acks are lost on the wire (a proxy between it
+    and nats-server swallows everything the server sends): it republishes under the same Nats-Msg-Id
+    after reconnecting, and JetStream's duplicate window keeps one message, so one document each."""
     stack = traffic.org.stack
-    restart(stack, "gateway", {"KEYRELAY_TEST_DROP_PUBLISH_ACKS": "50"})
-    await traffic.run(300)
-    traffic.assert_exactly_once()
+    with TcpProxy(stack.nats_port) as proxy:
+        restart(stack, "gateway", {"KEYRELAY_NATS_URL": proxy.url})
+        await traffic.run(40)  # warm caches: requests are answered without a NATS round trip
+        retries = gateway_retries(stack)
+        stored = await stream_messages(stack)
+        proxy.black_hole(to_client=True)
+        run = asyncio.create_task(traffic.run(200, pause_s=0.02))
+        await until(lambda: gateway_retries(stack) > retries, "the gateway never missed an ack")
+        assert await stream_messages(stack) > stored, "no publish reached JetStream while acks were lost"
+        proxy.cut()  # the gateway reconnects and republishes what was never acknowledged
+        await run
+        traffic.assert_exactly_once()
     restart(stack, "gateway")
 
 

@@ -67,7 +67,9 @@ async def create_stream(nc: NatsClient, name: str) -> None:
     await nc.jetstream().add_stream(StreamConfig(name=name, subjects=[SUBJECT], duplicate_window=300))
 
 
-async def test_events_past_the_memory_bound_wait_on_disk_and_all_arrive_in_order(nc: NatsClient, tmp_path: Path) -> None:
+async def test_events_past_the_memory_bound_wait_on_disk_and_all_arrive_in_order(
+    nc: NatsClient, tmp_path: Path
+) -> None:
     """With no stream to take them, 300 events against a 20-event memory bound: none is dropped,
     at most 20 are held in memory, the rest are on disk; once JetStream takes them, every one is
     stored once and in order, including those published while the backlog was draining."""
