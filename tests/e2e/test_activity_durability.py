@@ -31,6 +31,7 @@ class Traffic:
             k["id"] for k in org.owner.get("/api-keys").json()["data"] if self.key.startswith(k["prefix"])
         )
         self.answered: set[str] = set()
+        self.overloaded = 0
 
     async def run(self, count: int, *, pause_s: float = 0.0) -> None:
         queue = iter(range(count))
@@ -47,6 +48,10 @@ class Traffic:
                             "messages": [{"role": "user", "content": "count me"}],
                         },
                     )
+                    if response.status_code == 503 and response.json()["error"]["code"] == "overloaded":
+                        self.overloaded += 1  # refused before any work: no record, by design
+                        assert response.headers["retry-after"]
+                        continue
                     self.answered.add(response.headers["x-request-id"])
                     if pause_s:
                         await asyncio.sleep(pause_s)
@@ -221,6 +226,32 @@ async def test_lost_publish_acks_make_the_gateway_retry_without_duplicates(traff
         proxy.cut()  # the gateway reconnects and republishes what was never acknowledged
         await run
         traffic.assert_exactly_once()
+    restart(stack, "gateway")
+
+
+async def test_events_past_the_spools_memory_bound_wait_on_disk_and_a_full_backlog_refuses_requests(
+    traffic: Traffic,
+) -> None:
+    """NATS down: the gateway keeps answering; events past its 20-event memory bound wait on disk,
+    and past 60 unacknowledged events new requests get 503 `overloaded` at once. Once NATS is back,
+    every answered request has its one document and requests are admitted again."""
+    stack = traffic.org.stack
+    restart(stack, "gateway", {"KEYRELAY_SPOOL_MEMORY_EVENTS": "20", "KEYRELAY_MAX_PUBLISH_BACKLOG": "60"})
+    await traffic.run(40)  # warm caches: requests are answered without NATS
+    answered = len(traffic.answered)
+    stack.children["nats"].stop()
+    await traffic.run(150)
+    assert len(traffic.answered) - answered > 20, "too few answered to go past the memory bound"
+    assert traffic.overloaded > 0, "the backlog bound refused nothing"
+    restart(stack, "nats")
+
+    async def admitted_again() -> bool:
+        refused = traffic.overloaded
+        await traffic.run(CONCURRENCY)
+        return traffic.overloaded == refused
+
+    await until(admitted_again, "requests still refused after NATS came back", 45.0)
+    traffic.assert_exactly_once()
     restart(stack, "gateway")
 
 

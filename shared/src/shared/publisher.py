@@ -169,14 +169,14 @@ class DurablePublisher:
     async def _send_batch(self) -> None:
         """Publish up to `BATCH` events concurrently (pipelined acks); failures go back to the front."""
         batch = [self._spool.popleft() for _ in range(min(self._batch, len(self._spool)))]
-        self._sending = len(batch)
+        self._sending += len(batch)
         try:
             results = await asyncio.gather(*(self._send_one(item) for item in batch), return_exceptions=True)
         except BaseException:
             self._spool.extendleft(reversed(batch))  # cancelled: nothing is lost, all are retried
             raise
         finally:
-            self._sending = 0
+            self._sending -= len(batch)
         failed = [item for item, result in zip(batch, results, strict=True) if isinstance(result, BaseException)]
         self._settled(
             [item for item, result in zip(batch, results, strict=True) if not isinstance(result, BaseException)]
