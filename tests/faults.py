@@ -41,6 +41,7 @@ class TcpProxy:
         self._call(self._close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._loop.close()
 
     def black_hole(self, *, to_server: bool = False, to_client: bool = False) -> None:
         """From now on, silently lose what is sent in that direction on every connection."""
@@ -61,6 +62,10 @@ class TcpProxy:
         if self._server is not None:
             self._server.close()
         await self._abort_all()
+        handlers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
 
     async def _abort_all(self) -> None:
         for writer in list(self._writers):
