@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 from pymongo import MongoClient
+from pymongo.errors import PyMongoError
 
 from shared.embedded import free_port
 from tests.conftest import PROVIDER_KEY, FakeServer
@@ -183,11 +184,23 @@ async def _load_for(stack: Stack, seconds: float) -> list[Outcome]:
 
 
 async def _ready(stack: Stack) -> bool:
+    """`/readyz` (NATS, catalog, keyvault, activity) says ready, and the database answers a ping."""
     try:
         async with httpx.AsyncClient(timeout=2) as client:
-            return (await client.get(f"{stack.gateway}/readyz")).status_code == 200
+            if (await client.get(f"{stack.gateway}/readyz")).status_code != 200:
+                return False
     except httpx.HTTPError:
         return False
+    return await asyncio.to_thread(_database_answers, stack)
+
+
+def _database_answers(stack: Stack) -> bool:
+    try:
+        with MongoClient(stack.mongodb_uri, serverSelectionTimeoutMS=2000) as mongo:
+            mongo.admin.command("ping")
+    except PyMongoError:
+        return False
+    return True
 
 
 async def _until(check: Callable[[], Awaitable[bool]], what: str, limit_s: float = RECOVERY_LIMIT_S) -> None:
