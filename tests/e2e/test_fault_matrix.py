@@ -76,7 +76,7 @@ class Stack:
         return self.up.stack_file()["children"][name]  # type: ignore[no-any-return]
 
     def pid(self, name: str) -> int:
-        return int(self.child(name)["pid"])  # type: ignore[call-overload]
+        return int(str(self.child(name)["pid"]))
 
 
 def _cli(data_dir: Path, *args: str) -> dict[str, str]:
@@ -196,7 +196,7 @@ async def _ready(stack: Stack) -> bool:
 
 def _database_answers(stack: Stack) -> bool:
     try:
-        with MongoClient(stack.mongodb_uri, serverSelectionTimeoutMS=2000) as mongo:
+        with MongoClient[dict[str, object]](stack.mongodb_uri, serverSelectionTimeoutMS=2000) as mongo:
             mongo.admin.command("ping")
     except PyMongoError:
         return False
@@ -307,7 +307,7 @@ async def kill_gateway_worker(stack: Stack) -> float:
 
 def records(stack: Stack, request_ids: set[str], timeout_s: float = 30.0) -> list[dict[str, object]]:
     """Every activity document of these requests, once each has one (or the timeout passed)."""
-    with MongoClient(stack.mongodb_uri) as mongo:
+    with MongoClient[dict[str, object]](stack.mongodb_uri) as mongo:
         coll = mongo["keyrelay_activity"]["requests"]
         deadline = time.monotonic() + timeout_s
         while True:
