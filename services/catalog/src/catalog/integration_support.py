@@ -17,7 +17,7 @@ from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import new_id
 from shared.vault import rules
-from shared.vault.assertions import sign_assertion, write_digest
+from shared.vault.assertions import kept_parts, sign_assertion, write_digest
 
 
 def validate_header_names(names: list[str], *, custom_host: bool) -> list[str]:
@@ -93,6 +93,44 @@ def owner_assertion(
         digest=write_digest(
             operation, provider=provider, base_url=base_url, project_scope=project_scope, sealed=sealed, keep=keep
         ),
+    )
+
+
+async def put_credential(
+    ctx: Ctx,
+    who: m.MemberPrincipal,
+    operation: str,
+    integration_id: str,
+    *,
+    provider: str,
+    base_url: str,
+    project_scope: str | list[str],
+    sealed: bytes,
+    keep_secret: bool = False,
+    keep_headers: bool = False,
+) -> None:
+    """Store the sealed credential in keyvault under an owner assertion for exactly this write."""
+    keep = kept_parts(keep_secret=keep_secret, keep_headers=keep_headers)
+    await ctx.vault.put(
+        assertion=owner_assertion(
+            ctx,
+            who,
+            operation,
+            integration_id,
+            provider=provider,
+            base_url=base_url,
+            project_scope=project_scope,
+            sealed=sealed,
+            keep=keep,
+        ),
+        org_id=who.org_id,
+        integration_id=integration_id,
+        provider=provider,
+        base_url=base_url,
+        project_scope=project_scope,
+        sealed=sealed,
+        keep_secret=keep_secret,
+        keep_headers=keep_headers,
     )
 
 

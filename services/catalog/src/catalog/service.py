@@ -10,7 +10,7 @@ import msgspec
 from catalog.commands import HANDLERS
 from catalog.context import Ctx
 from catalog.repository import now
-from catalog.sessions import ConsoleAuth
+from catalog.sessions import ConsoleAuth, principal_of
 from catalog.snapshot import build_snapshot
 from shared.errors import KeyrelayError
 from shared.logging import get_logger
@@ -60,13 +60,7 @@ class Catalog:
             doc = await self.console.member_for_session(token_hash)  # a console session: same principal
         if doc is None:
             raise KeyrelayError("unauthorized", "invalid or missing member token")
-        return m.MemberPrincipal(
-            member_id=doc["_id"],
-            org_id=doc["org_id"],
-            email=doc["email"],
-            org_role=doc["org_role"],
-            projects=doc.get("projects", {}),
-        )
+        return principal_of(doc)
 
     async def api_key(self, key_hash: str) -> m.ApiKeyPrincipal:
         doc = await self.ctx.repo.api_key_by_hash(key_hash)

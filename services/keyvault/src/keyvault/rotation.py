@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyvault.audit import Auditor
+from keyvault.audit import Auditor, Outcome
 from keyvault.crypto import Sealer, VaultCryptoError
 from keyvault.floors import VersionFloors
 from keyvault.metrics import REWRAPS
@@ -48,15 +48,19 @@ class _Rotation:
         log.error("keyvault.rewrap_failed", integration_id=integration_id, error=error)
         self.failed.append(integration_id)
         self.skip_ids.append(raw_id)
-        if record is not None and self.auditor is not None:
+        if record is not None:
+            self._audit(record, "failed", {"error": error, "version": str(record.version)})
+
+    def _audit(self, record: CredentialRecord, outcome: Outcome, detail: dict[str, str]) -> None:
+        if self.auditor is not None:
             self.auditor.record(
                 org_id=record.org_id,
                 actor_id=self.actor,
                 actor_role="operator",
                 action="credential.rewrap",
                 target_id=record.integration_id,
-                outcome="failed",
-                detail={"error": error, "version": str(record.version)},
+                outcome=outcome,
+                detail=detail,
             )
 
     async def one(self, record: CredentialRecord) -> bool:
@@ -86,15 +90,7 @@ class _Rotation:
             primary=new.envelope.kek_id,
             version=new.version,
         )
-        if self.auditor is not None:
-            self.auditor.record(
-                org_id=record.org_id,
-                actor_id=self.actor,
-                actor_role="operator",
-                action="credential.rewrap",
-                target_id=record.integration_id,
-                detail={"from_kek": record.envelope.kek_id, "to_kek": new.envelope.kek_id},
-            )
+        self._audit(record, "ok", {"from_kek": record.envelope.kek_id, "to_kek": new.envelope.kek_id})
         return True
 
     def _changed(self, record: CredentialRecord) -> None:

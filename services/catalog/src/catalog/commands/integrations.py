@@ -17,6 +17,7 @@ from catalog.integration_support import (
     check_custom_host,
     integration_doc,
     owner_assertion,
+    put_credential,
     resolve_binding,
     selection_to_enabled,
     validate_credential_settings,
@@ -26,7 +27,6 @@ from catalog.policy import in_scope, require
 from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
-from shared.vault.assertions import kept_parts
 
 
 async def load(ctx: Ctx, org_id: str, slug: str) -> dict[str, Any]:
@@ -101,19 +101,11 @@ async def create_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateInte
     )
     await ctx.repo.insert(ctx.repo.integrations, doc, conflict_code="slug_taken", what="an integration with this slug")
     try:
-        await ctx.vault.put(
-            assertion=owner_assertion(
-                ctx,
-                who,
-                "create",
-                doc["_id"],
-                provider=cmd.provider,
-                base_url=base_url,
-                project_scope=scope,
-                sealed=cmd.credentials.sealed,
-            ),
-            org_id=who.org_id,
-            integration_id=doc["_id"],
+        await put_credential(
+            ctx,
+            who,
+            "create",
+            doc["_id"],
             provider=cmd.provider,
             base_url=base_url,
             project_scope=scope,
@@ -175,27 +167,17 @@ async def _rebind(ctx: Ctx, who: m.MemberPrincipal, doc: dict[str, Any], cmd: m.
     )
     base_url, adapter = await resolve_binding(ctx, doc["provider"], public, custom_host)
     sealed = cmd.custom_headers.sealed if cmd.custom_headers is not None else b""
-    keep_headers = cmd.custom_headers is None
-    await ctx.vault.put(
-        assertion=owner_assertion(
-            ctx,
-            who,
-            "update",
-            doc["_id"],
-            provider=doc["provider"],
-            base_url=base_url,
-            project_scope=doc["project_scope"],
-            sealed=sealed,
-            keep=kept_parts(keep_secret=True, keep_headers=keep_headers),
-        ),
-        org_id=who.org_id,
-        integration_id=doc["_id"],
+    await put_credential(
+        ctx,
+        who,
+        "update",
+        doc["_id"],
         provider=doc["provider"],
         base_url=base_url,
         project_scope=doc["project_scope"],
         sealed=sealed,
         keep_secret=True,
-        keep_headers=keep_headers,
+        keep_headers=cmd.custom_headers is None,
     )
     return {
         "custom_host": custom_host,
@@ -226,19 +208,11 @@ async def put_credentials(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutCredential
     public = validate_credential_settings(ctx, doc["provider"], cmd.credentials, custom_host=custom_host is not None)
     header_names = validate_header_names(cmd.credentials.header_names, custom_host=custom_host is not None)
     base_url, adapter = await resolve_binding(ctx, doc["provider"], public, custom_host)
-    await ctx.vault.put(
-        assertion=owner_assertion(
-            ctx,
-            who,
-            "update",
-            doc["_id"],
-            provider=doc["provider"],
-            base_url=base_url,
-            project_scope=doc["project_scope"],
-            sealed=cmd.credentials.sealed,
-        ),
-        org_id=who.org_id,
-        integration_id=doc["_id"],
+    await put_credential(
+        ctx,
+        who,
+        "update",
+        doc["_id"],
         provider=doc["provider"],
         base_url=base_url,
         project_scope=doc["project_scope"],
