@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-import nats
 import pytest
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from shared import subjects
 from shared.stack import EmbeddedStack
+from tests.e2e.nats_users import connect_as
 
 # (user, subject it must not publish to)
 FORBIDDEN_PUBLISH = [
@@ -36,25 +36,11 @@ FORBIDDEN_SUBSCRIBE = [
 ]
 
 
-async def _connect(stack: EmbeddedStack, user: str, errors: list[str]) -> nats.NATS:
-    async def on_error(exc: Exception) -> None:
-        errors.append(str(exc).lower())
-
-    return await nats.connect(
-        stack.nats_url,
-        user=user,
-        password=stack.password(user),
-        error_cb=on_error,
-        inbox_prefix=f"_INBOX.{user}".encode(),
-        max_reconnect_attempts=0,
-    )
-
-
 @pytest.mark.parametrize(("user", "subject"), FORBIDDEN_PUBLISH)
 async def test_a_service_cannot_publish_outside_its_grants(stack: EmbeddedStack, user: str, subject: str) -> None:
     """nats-server answers a permissions violation and no responder ever sees the message."""
     errors: list[str] = []
-    nc = await _connect(stack, user, errors)
+    nc = await connect_as(stack, user, errors)
     try:
         with pytest.raises((NoRespondersError, NatsTimeoutError, TimeoutError)):
             await nc.request(subject, b"{}", timeout=0.5)
@@ -68,7 +54,7 @@ async def test_a_service_cannot_publish_outside_its_grants(stack: EmbeddedStack,
 async def test_a_service_cannot_subscribe_outside_its_grants(stack: EmbeddedStack, user: str, subject: str) -> None:
     """Subscribing to another service's subjects or inbox is refused by nats-server."""
     errors: list[str] = []
-    nc = await _connect(stack, user, errors)
+    nc = await connect_as(stack, user, errors)
     try:
         await nc.subscribe(subject)
         await nc.flush()
@@ -81,7 +67,7 @@ async def test_a_service_cannot_subscribe_outside_its_grants(stack: EmbeddedStac
 async def test_each_service_can_use_what_it_needs(stack: EmbeddedStack) -> None:
     """The grants are not simply empty: the gateway can ping catalog, keyvault and activity."""
     errors: list[str] = []
-    nc = await _connect(stack, "gateway", errors)
+    nc = await connect_as(stack, "gateway", errors)
     try:
         for subject in (subjects.CATALOG_PING, subjects.KEYVAULT_PING, subjects.ACTIVITY_PING):
             reply = await nc.request(subject, b"{}", timeout=2.0)

@@ -36,6 +36,7 @@ from shared.provision import BUCKETS as PROVISIONED_BUCKETS
 from shared.provision import ProvisionSettings, activity_stream, bucket_stream
 from shared.stack import EmbeddedStack
 from tests.conftest import bootstrap
+from tests.e2e.nats_users import connect_as
 
 CAPTURE = ["_INBOX.gateway.>", "_INBOX.operator.>", "_INBOX.catalog.>"]
 Attack = Callable[[JetStreamContext], Awaitable[object]]
@@ -115,20 +116,6 @@ FOREIGN_INBOXES = [
 ]
 
 
-async def _connect(stack: EmbeddedStack, user: str, errors: list[str]) -> NatsClient:
-    async def on_error(exc: Exception) -> None:
-        errors.append(str(exc).lower())
-
-    return await nats.connect(
-        stack.nats_url,
-        user=user,
-        password=stack.password(user),
-        error_cb=on_error,
-        inbox_prefix=f"_INBOX.{user}".encode(),
-        max_reconnect_attempts=0,
-    )
-
-
 async def _operator(stack: EmbeddedStack) -> NatsClient:
     return await nats.connect(stack.nats_url, user="operator", password=stack.password("operator"))
 
@@ -156,7 +143,7 @@ async def test_a_service_cannot_change_jetstream_to_capture_replies(
     answers it, and the streams, their subjects and consumers are exactly as provisioned."""
     before = await _jetstream_layout(stack)
     errors: list[str] = []
-    nc = await _connect(stack, user, errors)
+    nc = await connect_as(stack, user, errors)
     try:
         with pytest.raises((NatsTimeoutError, NoRespondersError, TimeoutError)):
             await attack(nc.jetstream(timeout=0.5))
@@ -173,7 +160,7 @@ async def test_a_service_cannot_subscribe_to_another_services_replies(
     stack: EmbeddedStack, user: str, subject: str
 ) -> None:
     errors: list[str] = []
-    nc = await _connect(stack, user, errors)
+    nc = await connect_as(stack, user, errors)
     try:
         await nc.subscribe(subject)
         await nc.flush()

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import nats
 import pytest
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -26,6 +25,7 @@ from pymongo.errors import OperationFailure
 from shared.stack import EmbeddedStack
 from shared.vault import versions
 from tests.conftest import PROVIDER_KEY, FakeServer, Org, bootstrap
+from tests.e2e.nats_users import connect_as
 
 
 @pytest.fixture
@@ -178,18 +178,7 @@ def test_only_keyvaults_own_database_user_can_read_or_write_the_credential_recor
 async def test_no_other_service_can_lower_a_version_floor(stack: EmbeddedStack, user: str) -> None:
     """The floors live in a JetStream KV bucket only keyvault (and the operator) may write or read."""
     errors: list[str] = []
-
-    async def on_error(exc: Exception) -> None:
-        errors.append(str(exc).lower())
-
-    nc = await nats.connect(
-        stack.nats_url,
-        user=user,
-        password=stack.password(user),
-        error_cb=on_error,
-        inbox_prefix=f"_INBOX.{user}".encode(),
-        max_reconnect_attempts=0,
-    )
+    nc = await connect_as(stack, user, errors)
     try:
         with pytest.raises((NoRespondersError, NatsTimeoutError, TimeoutError)):
             await nc.request(f"$KV.{versions.BUCKET}.int_attacked", b"0", timeout=0.5)
