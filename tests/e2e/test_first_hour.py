@@ -18,13 +18,24 @@ import stat
 import subprocess
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
 from shared.embedded import free_port
 from tests.conftest import PROVIDER_KEY, FakeServer
-from tests.e2e.upstack import JUST, ROOT, STOP_LIMIT_S, UpProcess, clean_env, descendants, describe, start_up, wait_gone
+from tests.e2e.upstack import (
+    JUST,
+    ROOT,
+    STOP_LIMIT_S,
+    UpProcess,
+    clean_env,
+    descendants,
+    describe,
+    openai_app_key,
+    run_in,
+    start_up,
+    wait_gone,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -38,31 +49,11 @@ def _provider_settings(fake: FakeServer) -> dict[str, str]:
 
 def _cli_bootstrap(data_dir: Path, org: str) -> subprocess.CompletedProcess[str]:
     """`just bootstrap` with no NATS or operator setting at all: only where the data lives."""
-    return subprocess.run(
-        [JUST, "bootstrap", "--org", org, "--owner-email", "owner@example.com"],
-        cwd=ROOT,
-        env=clean_env(KEYRELAY_DATA_DIR=str(data_dir), KEYRELAY_ENV_FILE=os.devnull),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_in(data_dir, [JUST, "bootstrap", "--org", org, "--owner-email", "owner@example.com"])
 
 
 def _a_completion_through_the_fake(gateway: str, owner_token: str, project_id: str, fake: FakeServer) -> None:
-    owner = httpx.Client(base_url=f"{gateway}/api/v1", headers={"authorization": f"Bearer {owner_token}"}, timeout=30)
-    created = owner.post(
-        "/integrations",
-        json={
-            "provider": "openai",
-            "name": "OpenAI",
-            "slug": "openai",
-            "credentials": {"api_key": PROVIDER_KEY},
-            "models": {"enabled": ["gpt-4o-mini"]},
-        },
-    )
-    assert created.status_code == 201, created.text
-    key = owner.post("/api-keys", json={"project_id": project_id, "name": "app"}).json()["key"]
+    key = openai_app_key(gateway, owner_token, project_id, "app")
     prompt = f"first hour {secrets.token_hex(4)}"
     sdk = openai.OpenAI(base_url=f"{gateway}/v1", api_key=key, max_retries=0)
     answer = sdk.chat.completions.create(model="@openai/gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
@@ -149,15 +140,8 @@ def test_the_cli_with_no_stack_says_in_one_line_how_to_start_one_and_exits_2(tmp
 def test_explicit_nats_settings_win_over_the_stack_file(tmp_path: Path) -> None:
     """With `KEYRELAY_NATS_URL` given, the CLI talks to that server (here: nothing) and says so, exit 2."""
     dead = f"nats://127.0.0.1:{free_port()}"
-    result = subprocess.run(
-        [JUST, "bootstrap", "--org", "X", "--owner-email", "x@example.com"],
-        cwd=ROOT,
-        env=clean_env(KEYRELAY_DATA_DIR=str(tmp_path), KEYRELAY_ENV_FILE=os.devnull, KEYRELAY_NATS_URL=dead),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    argv = [JUST, "bootstrap", "--org", "X", "--owner-email", "x@example.com"]
+    result = run_in(tmp_path, argv, KEYRELAY_NATS_URL=dead)
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert dead in line
@@ -193,15 +177,7 @@ def test_the_readme_quick_start_works_as_written(fake: FakeServer, tmp_path: Pat
                 'done; echo "$RECORD"',
             ]
         ).replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=ROOT,
-            env=clean_env(KEYRELAY_DATA_DIR=str(data_dir), KEYRELAY_ENV_FILE=os.devnull, OPENAI_API_KEY=PROVIDER_KEY),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = run_in(data_dir, ["bash", "-euo", "pipefail", "-c", script], timeout=120, OPENAI_API_KEY=PROVIDER_KEY)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "echo: Say hello in five words." in result.stdout
         record = json.loads(result.stdout.strip().splitlines()[-1])["data"][0]
@@ -264,15 +240,7 @@ def test_just_up_on_a_port_in_use_says_so_in_one_line_and_exits_2(tmp_path: Path
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run(
-            [JUST, "up"],
-            cwd=ROOT,
-            env=clean_env(KEYRELAY_DATA_DIR=str(tmp_path), KEYRELAY_ENV_FILE=os.devnull, KEYRELAY_HTTP_PORT=str(port)),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_in(tmp_path, [JUST, "up"], KEYRELAY_HTTP_PORT=str(port))
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert f"127.0.0.1:{port} is already in use" in line

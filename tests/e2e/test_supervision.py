@@ -19,8 +19,8 @@ import openai
 import pytest
 
 from shared.embedded import free_port
-from tests.conftest import PROVIDER_KEY, FakeServer
-from tests.e2e.upstack import ROOT, UpProcess, clean_env, descendants, start_up
+from tests.conftest import FakeServer
+from tests.e2e.upstack import UpProcess, descendants, openai_app_key, run_in, start_up
 
 pytestmark = pytest.mark.timeout(180)
 RESTART_LIMIT_S = 8.0
@@ -61,15 +61,7 @@ class Supervised:
         return answer.choices[0].message.content or ""
 
     def doctor(self) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "shared.cli", "doctor"],
-            cwd=ROOT,
-            env=clean_env(KEYRELAY_DATA_DIR=str(self.up.data_dir), KEYRELAY_ENV_FILE=os.devnull),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_in(self.up.data_dir, [sys.executable, "-m", "shared.cli", "doctor"])
 
 
 @pytest.fixture(scope="module")
@@ -83,32 +75,11 @@ def supervised(fake: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> It
         KEYRELAY_UPSTREAM_ALLOW="127.0.0.1/32",
     )
     try:
-        booted = subprocess.run(
-            [sys.executable, "-m", "shared.cli", "bootstrap", "--org", "Sup", "--owner-email", "o@example.com"],
-            cwd=ROOT,
-            env=clean_env(KEYRELAY_DATA_DIR=str(data_dir), KEYRELAY_ENV_FILE=os.devnull),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
+        argv = [sys.executable, "-m", "shared.cli", "bootstrap", "--org", "Sup", "--owner-email", "o@example.com"]
+        booted = run_in(data_dir, argv)
+        assert booted.returncode == 0, booted.stderr
         owner_info = json.loads(booted.stdout)
-        gateway = up.stack_file()["gateway_url"]
-        owner = httpx.Client(
-            base_url=f"{gateway}/api/v1", headers={"authorization": f"Bearer {owner_info['owner_token']}"}, timeout=30
-        )
-        created = owner.post(
-            "/integrations",
-            json={
-                "provider": "openai",
-                "name": "OpenAI",
-                "slug": "openai",
-                "credentials": {"api_key": PROVIDER_KEY},
-                "models": {"enabled": ["gpt-4o-mini"]},
-            },
-        )
-        assert created.status_code == 201, created.text
-        key = owner.post("/api-keys", json={"project_id": owner_info["project_id"], "name": "sup"}).json()["key"]
+        key = openai_app_key(up.stack_file()["gateway_url"], owner_info["owner_token"], owner_info["project_id"], "sup")
         yield Supervised(up, key)
     finally:
         up.kill()

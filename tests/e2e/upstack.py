@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from tests.conftest import PROVIDER_KEY
+
 ROOT = Path(__file__).resolve().parents[2]
 JUST = str(Path(sys.executable).parent / "just")
 START_TIMEOUT_S = 90.0  # a few seconds on an idle machine; generous for a loaded 2-core CI runner
@@ -24,6 +28,39 @@ def clean_env(**extra: str) -> dict[str, str]:
     """The test's environment without any `KEYRELAY_*` variable, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYRELAY_")}
     return {**env, **extra}
+
+
+def run_in(
+    data_dir: Path, argv: list[str], *, timeout: float = 60, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """`argv` run from the checkout as a user would, with only the data directory (and `settings`) set."""
+    return subprocess.run(
+        argv,
+        cwd=ROOT,
+        env=clean_env(KEYRELAY_DATA_DIR=str(data_dir), KEYRELAY_ENV_FILE=os.devnull, **settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def openai_app_key(gateway: str, owner_token: str, project_id: str, name: str) -> str:
+    """As the owner: an OpenAI integration (the fake's key) serving gpt-4o-mini, and an API key for an app."""
+    owner = httpx.Client(base_url=f"{gateway}/api/v1", headers={"authorization": f"Bearer {owner_token}"}, timeout=30)
+    created = owner.post(
+        "/integrations",
+        json={
+            "provider": "openai",
+            "name": "OpenAI",
+            "slug": "openai",
+            "credentials": {"api_key": PROVIDER_KEY},
+            "models": {"enabled": ["gpt-4o-mini"]},
+        },
+    )
+    assert created.status_code == 201, created.text
+    key: str = owner.post("/api-keys", json={"project_id": project_id, "name": name}).json()["key"]
+    return key
 
 
 def _ppid_and_state(pid: int) -> tuple[int, str] | None:
