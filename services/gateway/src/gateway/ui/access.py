@@ -10,7 +10,7 @@ from litestar import Response, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
-from gateway.ui.context import Console, FieldError, field_error
+from gateway.ui.context import Console, FieldError, field_error, usd_field
 from gateway.ui.render import errors_by_field, page, paginate
 from shared.errors import KeyrelayError
 from shared.messages import activity as a
@@ -30,16 +30,13 @@ def _int(form: dict[str, Any], name: str) -> int | None:
 
 
 def _float(form: dict[str, Any], name: str) -> float | None:
-    raw = str(form.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise KeyrelayError("invalid_request", "enter an amount in USD, e.g. 25", param=name) from None
-    if not 0 <= value <= 1e9:
-        raise KeyrelayError("invalid_request", "enter an amount between 0 and 1,000,000,000", param=name)
-    return value
+    return usd_field(
+        form,
+        name,
+        most=1e9,
+        not_a_number="enter an amount in USD, e.g. 25",
+        out_of_range="enter an amount between 0 and 1,000,000,000",
+    )
 
 
 def _period(form: dict[str, Any]) -> str | None:

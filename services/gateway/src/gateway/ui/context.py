@@ -45,6 +45,20 @@ def field_error(exc: KeyrelayError) -> FieldError:
     return FieldError(message=exc.message, param=exc.param, code=exc.code)
 
 
+def usd_field(form: dict[str, Any], name: str, *, most: float, not_a_number: str, out_of_range: str) -> float | None:
+    """A form's amount in USD between 0 and `most`, or None when left empty (a field error otherwise)."""
+    raw = str(form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise KeyrelayError("invalid_request", not_a_number, param=name) from None
+    if not 0 <= value <= most:
+        raise KeyrelayError("invalid_request", out_of_range, param=name)
+    return value
+
+
 @dataclass(slots=True)
 class Console:
     gw: GatewayState

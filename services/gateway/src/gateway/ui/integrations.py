@@ -16,7 +16,7 @@ from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
 from gateway.api.management import _credential_input
-from gateway.ui.context import Console, FieldError, field_error
+from gateway.ui.context import Console, FieldError, field_error, usd_field
 from gateway.ui.render import errors_by_field, page, paginate
 from shared.errors import KeyrelayError
 from shared.messages import activity as a
@@ -452,16 +452,14 @@ async def models_save(console: Console, slug: str) -> Response[Any]:
 
 
 def _price(form: dict[str, Any], name: str) -> float:
-    raw = str(form.get(name) or "").strip()
-    if not raw:
-        return 0.0
-    try:
-        value = float(raw)
-    except ValueError:
-        raise KeyrelayError("invalid_request", "enter a price in USD, e.g. 0.50", param=name) from None
-    if not 0 <= value <= 1_000_000:
-        raise KeyrelayError("invalid_request", "the price must be between 0 and 1,000,000", param=name)
-    return value
+    price = usd_field(
+        form,
+        name,
+        most=1_000_000,
+        not_a_number="enter a price in USD, e.g. 0.50",
+        out_of_range="the price must be between 0 and 1,000,000",
+    )
+    return price or 0.0
 
 
 @post("/integrations/{slug:str}/custom-models")
