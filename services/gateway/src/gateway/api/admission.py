@@ -60,13 +60,16 @@ class Admission:
         return admit
 
 
+# The same answer every time (bar its request id): built once, so refusing under load costs little.
+_BODY = msgspec.json.encode(error_body("overloaded", "the gateway is overloaded; retry later"))
+_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(_BODY)).encode()),
+    (b"retry-after", str(RETRY_AFTER_S).encode()),
+]
+
+
 async def _refuse(send: Send) -> None:
-    body = msgspec.json.encode(error_body("overloaded", "the gateway is overloaded; retry later"))
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(RETRY_AFTER_S).encode()),
-        (b"x-request-id", new_id("req").encode()),
-    ]
+    headers = [*_HEADERS, (b"x-request-id", new_id("req").encode())]
     await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+    await send({"type": "http.response.body", "body": _BODY, "more_body": False})

@@ -4,6 +4,8 @@ most `MAX_HEADERS_BYTES`. Anything larger is a 400 `invalid_header` before routi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -13,7 +15,7 @@ MAX_HEADER_VALUE_BYTES = 8 * 1024
 MAX_HEADERS_BYTES = 64 * 1024
 
 
-def check_headers(headers: list[tuple[bytes, bytes]]) -> None:
+def check_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
     total = 0
     for name, value in headers:
         total += len(name) + len(value)
@@ -31,7 +33,7 @@ def bounded_headers(app: ASGIApp) -> ASGIApp:
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
-            check_headers(list(scope["headers"]))
+            check_headers(scope["headers"])  # no copy: this runs on every request
         await app(scope, receive, send)
 
     return middleware
