@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.connection import START_HINT, NoStackError, discover, running
 from shared.logging import configure_logging
+from shared.secret import without_credentials
 from shared.settings import CommonSettings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ async def connect_operator(settings: CommonSettings) -> NatsClient:
         return await asyncio.wait_for(connect(settings, "operator", max_reconnect_attempts=1), timeout=10)
     except (nats.errors.Error, OSError, TimeoutError) as exc:
         raise NoStackError(
-            f"cannot connect to NATS at {settings.nats_url} ({type(exc).__name__}): {START_HINT}, "
+            f"cannot connect to NATS at {without_credentials(settings.nats_url)} ({type(exc).__name__}): {START_HINT}, "
             "or check KEYRELAY_NATS_URL, KEYRELAY_NATS_USER and KEYRELAY_NATS_PASSWORD"
         ) from None
 

@@ -20,6 +20,7 @@ from shared.bus import BusClient, connect
 from shared.connection import StackFile, alive
 from shared.errors import KeyrelayError
 from shared.messages.base import Ping, Pong
+from shared.secret import without_credentials
 from shared.settings import CommonSettings
 
 Check = tuple[str, bool, str]
@@ -79,9 +80,11 @@ async def doctor(settings: CommonSettings, stack: StackFile | None = None) -> in
     try:
         nc = await asyncio.wait_for(connect(settings, "operator", max_reconnect_attempts=1), timeout=5)
     except Exception as exc:
-        checks.append(("nats", False, f"cannot connect to {settings.nats_url} ({type(exc).__name__})"))
+        where = without_credentials(settings.nats_url)
+        checks.append(("nats", False, f"cannot connect to {where} ({type(exc).__name__})"))
         return _print(checks)
-    checks.append(("nats", True, f"connected to {nc.connected_url.netloc if nc.connected_url else '?'}"))
+    host = nc.connected_url.netloc.rpartition("@")[2] if nc.connected_url else "?"  # never a user:password
+    checks.append(("nats", True, f"connected to {host}"))
     bus = BusClient(nc, default_timeout_s=2.0)
 
     async def jetstream() -> str:

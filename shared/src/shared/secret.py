@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 REDACTED: Final = "[redacted]"
+_USERINFO = re.compile(r"(?<=://)[^,\s]*@")
 
 
 class Secret:
@@ -50,3 +52,8 @@ def secret_enc_hook(obj: Any) -> Any:
     if isinstance(obj, Secret):
         return REDACTED
     raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
+def without_credentials(url: str) -> str:
+    """`url` (or a comma-separated list of them) fit for a message: any `user:password@` is redacted."""
+    return _USERINFO.sub(f"{REDACTED}@", url)

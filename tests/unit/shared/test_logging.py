@@ -7,7 +7,7 @@ import io
 import pytest
 
 from shared.logging import configure_logging, get_logger
-from shared.secret import Secret
+from shared.secret import Secret, without_credentials
 
 
 @pytest.fixture
@@ -55,3 +55,11 @@ def test_a_secret_never_reveals_itself_by_accident() -> None:
     secret = Secret("sk-canary-repr-0123")
     assert "canary" not in repr(secret) + str(secret) + f"{secret}"
     assert secret.reveal() == "sk-canary-repr-0123"
+
+
+def test_a_url_is_shown_without_the_credentials_it_carries() -> None:
+    shown = without_credentials("nats://operator:hunter2-secret@10.0.0.5:4222,nats://10.0.0.6:4222")
+    assert "hunter2-secret" not in shown
+    assert "operator" not in shown
+    assert shown == "nats://[redacted]@10.0.0.5:4222,nats://10.0.0.6:4222"
+    assert without_credentials("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
