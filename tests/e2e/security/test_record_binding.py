@@ -81,6 +81,23 @@ def refusals(org: Org, integration_id: str, timeout_s: float = 15.0) -> list[dic
     return found
 
 
+def assert_refused_and_audited(
+    stack: EmbeddedStack, fake: FakeServer, org: Org, api_key: str, integration: dict[str, Any], secret: str, error: str
+) -> dict[str, Any]:
+    """A request needing the integration's credential is refused, shows no secret, never reaches the
+    provider, and keyvault's refused decryption is audited with `error` (the event is returned)."""
+    slug = integration["slug"]
+    marker = f"{slug}-" + secrets.token_hex(6)
+    response = complete(stack, api_key, slug, marker)
+    assert response.status_code >= 400, response.text
+    assert secret not in response.text
+    assert not upstream_saw(fake, marker)
+    events = refusals(org, integration["id"])
+    assert events, "the refused decryption is audited"
+    assert events[0]["detail"]["error"] == error
+    return events[0]
+
+
 def test_flipping_a_single_project_credential_to_all_does_not_reveal_it_to_another_project(
     stack: EmbeddedStack, fake: FakeServer, mongo: MongoClient[dict[str, Any]]
 ) -> None:
@@ -91,14 +108,7 @@ def test_flipping_a_single_project_credential_to_all_does_not_reveal_it_to_anoth
     for collection in (vault_records(mongo), catalog_integrations(mongo)):
         result = collection.update_one({"_id": created["id"]}, {"$set": {"project_scope": "all"}})
         assert result.modified_count == 1
-    marker = "scope-flip-" + secrets.token_hex(6)
-    response = complete(stack, other_key, "single-project", marker)
-    assert response.status_code >= 400, response.text
-    assert PROVIDER_KEY not in response.text
-    assert not upstream_saw(fake, marker)
-    events = refusals(org, created["id"])
-    assert events, "the refused decryption is audited"
-    assert events[0]["detail"]["error"] == "CiphertextMismatch"
+    assert_refused_and_audited(stack, fake, org, other_key, created, PROVIDER_KEY, "CiphertextMismatch")
 
 
 def test_an_old_version_of_a_rotated_credential_written_back_is_refused_and_audited(
@@ -115,15 +125,8 @@ def test_an_old_version_of_a_rotated_credential_written_back_is_refused_and_audi
     assert rotated.status_code == 200, rotated.text
     fresh_key = org.api_key(project(org))  # a project whose reveal no gateway has cached
     assert vault_records(mongo).replace_one({"_id": created["id"]}, old_record).modified_count == 1
-    marker = "rollback-" + secrets.token_hex(6)
-    response = complete(stack, fresh_key, "rotated", marker)
-    assert response.status_code >= 400, response.text
-    assert old_key not in response.text
-    assert not upstream_saw(fake, marker)
-    events = refusals(org, created["id"])
-    assert events, "the refused decryption is audited"
-    assert events[0]["detail"]["error"] == "RolledBack"
-    assert int(events[0]["detail"]["version"]) < int(events[0]["detail"]["floor"])
+    event = assert_refused_and_audited(stack, fake, org, fresh_key, created, old_key, "RolledBack")
+    assert int(event["detail"]["version"]) < int(event["detail"]["floor"])
 
 
 @pytest.mark.parametrize(
@@ -148,13 +151,7 @@ def test_tampering_with_a_records_provider_base_url_kek_id_or_version_is_refused
     created = org.integration("tampered")
     api_key = org.api_key()
     assert vault_records(mongo).update_one({"_id": created["id"]}, {"$set": changes}).modified_count == 1
-    marker = "tamper-" + secrets.token_hex(6)
-    response = complete(stack, api_key, "tampered", marker)
-    assert response.status_code >= 400, response.text
-    assert not upstream_saw(fake, marker)
-    events = refusals(org, created["id"])
-    assert events, "the refused decryption is audited"
-    assert events[0]["detail"]["error"] == error
+    assert_refused_and_audited(stack, fake, org, api_key, created, PROVIDER_KEY, error)
 
 
 @pytest.mark.parametrize("user", ["catalog", "activity", "gateway"])
