@@ -3,6 +3,8 @@ collecting the server's asynchronous errors (permissions violations) for the tes
 
 from __future__ import annotations
 
+import asyncio
+
 import nats
 from nats.aio.client import Client as NatsClient
 
@@ -23,3 +25,16 @@ async def connect_as(stack: EmbeddedStack, user: str, errors: list[str]) -> Nats
         inbox_prefix=f"_INBOX.{user}".encode(),
         max_reconnect_attempts=0,
     )
+
+
+async def subscription_errors(stack: EmbeddedStack, user: str, subject: str) -> list[str]:
+    """What nats-server reports when `user` subscribes to `subject` (a violation arrives asynchronously)."""
+    errors: list[str] = []
+    nc = await connect_as(stack, user, errors)
+    try:
+        await nc.subscribe(subject)
+        await nc.flush()
+        await asyncio.sleep(0.2)
+    finally:
+        await nc.close()
+    return errors

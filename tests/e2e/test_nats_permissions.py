@@ -10,7 +10,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 
 from shared import subjects
 from shared.stack import EmbeddedStack
-from tests.e2e.nats_users import connect_as
+from tests.e2e.nats_users import connect_as, subscription_errors
 
 # (user, subject it must not publish to)
 FORBIDDEN_PUBLISH = [
@@ -53,14 +53,7 @@ async def test_a_service_cannot_publish_outside_its_grants(stack: EmbeddedStack,
 @pytest.mark.parametrize(("user", "subject"), FORBIDDEN_SUBSCRIBE)
 async def test_a_service_cannot_subscribe_outside_its_grants(stack: EmbeddedStack, user: str, subject: str) -> None:
     """Subscribing to another service's subjects or inbox is refused by nats-server."""
-    errors: list[str] = []
-    nc = await connect_as(stack, user, errors)
-    try:
-        await nc.subscribe(subject)
-        await nc.flush()
-        await asyncio.sleep(0.2)
-    finally:
-        await nc.close()
+    errors = await subscription_errors(stack, user, subject)
     assert any("permissions violation" in e and "subscription" in e for e in errors), errors
 
 

@@ -36,7 +36,7 @@ from shared.provision import BUCKETS as PROVISIONED_BUCKETS
 from shared.provision import ProvisionSettings, activity_stream, bucket_stream
 from shared.stack import EmbeddedStack
 from tests.conftest import bootstrap
-from tests.e2e.nats_users import connect_as
+from tests.e2e.nats_users import connect_as, subscription_errors
 
 CAPTURE = ["_INBOX.gateway.>", "_INBOX.operator.>", "_INBOX.catalog.>"]
 Attack = Callable[[JetStreamContext], Awaitable[object]]
@@ -159,14 +159,7 @@ async def test_a_service_cannot_change_jetstream_to_capture_replies(
 async def test_a_service_cannot_subscribe_to_another_services_replies(
     stack: EmbeddedStack, user: str, subject: str
 ) -> None:
-    errors: list[str] = []
-    nc = await connect_as(stack, user, errors)
-    try:
-        await nc.subscribe(subject)
-        await nc.flush()
-        await asyncio.sleep(0.2)
-    finally:
-        await nc.close()
+    errors = await subscription_errors(stack, user, subject)
     assert any("permissions violation for subscription" in e and subject.lower() in e for e in errors), errors
 
 
