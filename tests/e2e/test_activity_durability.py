@@ -86,14 +86,20 @@ def traffic(org: Org) -> Iterator[Traffic]:
             restart(stack, name)
 
 
-async def until(condition: Callable[[], bool | Awaitable[bool]], failure: str, timeout_s: float = 20.0) -> None:
+async def eventually(condition: Callable[[], bool | Awaitable[bool]], timeout_s: float) -> bool:
+    """Whether `condition` holds within `timeout_s` (polled every 0.1 s)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         result = condition()
         if await result if inspect.isawaitable(result) else result:
-            return
+            return True
         await asyncio.sleep(0.1)
-    raise AssertionError(failure)
+    return False
+
+
+async def until(condition: Callable[[], bool | Awaitable[bool]], failure: str, timeout_s: float = 20.0) -> None:
+    if not await eventually(condition, timeout_s):
+        raise AssertionError(failure)
 
 
 async def stream_messages(stack: EmbeddedStack) -> int:
@@ -156,11 +162,20 @@ async def test_acks_lost_after_activity_wrote_a_batch_bring_a_redelivery_that_du
     stack = traffic.org.stack
     with TcpProxy(stack.nats_port) as proxy:
         restart(stack, "activity", {"KEYRELAY_NATS_URL": proxy.url})
-        run = asyncio.create_task(traffic.run(300, pause_s=0.01))
+        run = asyncio.create_task(traffic.run(600, pause_s=0.01))
         await until(lambda: traffic.stored() > 0, "activity stored nothing")
-        proxy.black_hole(to_server=True)  # from here on, no ack of activity's reaches the server
-        written = traffic.stored()
-        await until(lambda: traffic.stored() > written, "no batch was written while its acks were being lost")
+        for _ in range(5):
+            # From here on nothing activity sends reaches the server, acks included; only a pull
+            # request already at the server can still deliver a batch, which activity then writes
+            # and cannot acknowledge. If none was pending, reconnect and try again.
+            proxy.black_hole(to_server=True)
+            written = traffic.stored()
+            if await eventually(lambda n=written: traffic.stored() > n, 5.0):
+                break
+            proxy.cut()
+            await until(lambda n=written: traffic.stored() > n, "activity stored nothing after reconnecting")
+        else:
+            raise AssertionError("no batch was written while its acks were being lost")
         proxy.cut()  # activity reconnects; the lost acks stay pending until JetStream redelivers
         await run
         await until(lambda: all_acknowledged(stack), "the unacknowledged events were not redelivered", 75.0)
