@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from gateway.ui.charts import buckets, line_chart, series_from_rows
+from gateway.ui.integrations import _public_values
 from gateway.ui.routing import pretty_json, tree_from_form
 from gateway.ui.security import ClientLimiter, csrf_for, tokens_match
 
@@ -74,3 +75,16 @@ def test_the_config_form_makes_the_contracts_tree() -> None:
         "targets": [{"integration": "a", "weight": 3.0}, {"integration": "b"}],
     }
     assert pretty_json({"codes": [429, 503]}) == '{\n  "codes": [429, 503]\n}'
+
+
+def test_a_re_rendered_wizard_form_shows_no_credential_field_except_the_public_settings() -> None:
+    form = {
+        "name": "Azure prod",
+        "cred_api_key": "sk-canary",
+        "cred_service_account_json": "{}",
+        "cred_some_future_secret": "hidden",
+        "cred_resource_name": "acme",
+        "custom_headers": "x-key: v",
+        "csrf": "token",
+    }
+    assert _public_values(form) == {"name": "Azure prod", "cred_resource_name": "acme"}

@@ -22,6 +22,7 @@ from shared.errors import KeyrelayError
 from shared.messages import activity as a
 from shared.messages import catalog as m
 from shared.messages.usage import Pricing
+from shared.vault.rules import PUBLIC_CREDENTIAL_FIELDS
 
 SECTION = "integrations"
 _MARK_COLOURS = ("#2f6fde", "#b4551f", "#1f8a5b", "#8a3fb8", "#c23a5a", "#2b8a99", "#7a6a12", "#4a5ad0")
@@ -170,12 +171,14 @@ def _scope(form: dict[str, Any]) -> Any:
 
 
 def _public_values(form: dict[str, Any]) -> dict[str, Any]:
-    """What a re-rendered form may show again: never a secret field or header value."""
+    """What a re-rendered form may show again: a credential field only if it is one of the public
+    settings the edge leaves unsealed (the same list), never a header value or the CSRF token."""
     return {
         k: v
         for k, v in form.items()
         if isinstance(v, (str, list))
-        and k not in {"cred_api_key", "cred_service_account_json", "custom_headers", "csrf"}
+        and k not in {"custom_headers", "csrf"}
+        and (not k.startswith("cred_") or k.removeprefix("cred_") in PUBLIC_CREDENTIAL_FIELDS)
     }
 
 
