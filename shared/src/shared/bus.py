@@ -25,7 +25,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from shared import tracing
-from shared.errors import ERROR_CODES, DependencyUnavailable, KeyrelayError
+from shared.errors import DependencyUnavailable, ErrorCode, KeyrelayError, wire_code
 from shared.logging import get_logger
 from shared.messages.base import Failed
 from shared.secret import secret_enc_hook
@@ -127,8 +127,7 @@ class BusClient:
             raise DependencyUnavailable("message bus unavailable") from exc
         result = decoder_for(reply_type | Failed).decode(reply.data)
         if isinstance(result, Failed):
-            code = result.code if result.code in ERROR_CODES else "internal_error"
-            raise KeyrelayError(code, result.message, param=result.param)
+            raise KeyrelayError(wire_code(result.code), result.message, param=result.param)
         return result
 
 
@@ -153,7 +152,7 @@ async def serve(
         try:
             req = dec.decode(raw.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            reply = Failed(code="invalid_request", message=f"malformed {subject} request: {_short(exc)}")
+            reply = Failed(code=ErrorCode.INVALID_REQUEST, message=f"malformed {subject} request: {_short(exc)}")
         else:
             try:
                 reply = await handler(req, raw)
@@ -161,7 +160,7 @@ async def serve(
                 reply = Failed(code=exc.code, message=exc.message, param=exc.param)
             except Exception as exc:
                 log.exception("bus.handler_crashed", subject=subject, error=type(exc).__name__)
-                reply = Failed(code="internal_error", message="internal error")
+                reply = Failed(code=ErrorCode.INTERNAL_ERROR, message="internal error")
         if raw.reply:
             with contextlib.suppress(Exception):
                 await raw.respond(encode(reply))

@@ -1,55 +1,118 @@
 """Stable error codes and the contract's error body.
 
-Every error that leaves Keyrelay — an HTTP response or a bus reply — carries one of these codes.
-The HTTP status for each code is fixed here, in one table, so the gateway and the services agree.
+Every error that leaves Keyrelay — an HTTP response or a bus reply — carries one `ErrorCode`.
+Each code is data: its HTTP status and OpenAI-style type, and how the gateway treats an attempt
+that failed with it (retry the same target, count it against the target's circuit, fall back to
+the next target, what it says about the integration's health). The gateway, the proxy and the
+services all read these attributes; no other table of code strings exists.
 
-    KeyrelayError
+    KeyrelayError(code: ErrorCode)
     ├── client errors (4xx): invalid_request, not_found, model_not_found, ...
-    └── server errors (5xx): dependency_unavailable, upstream_error, upstream_timeout, ...
+    ├── server errors (5xx): dependency_unavailable, internal_error, overloaded
+    └── ProviderError (gateway): upstream_* — an upstream failure, already classified
 """
 
 from __future__ import annotations
 
-from typing import Final
+from enum import StrEnum
+from typing import Final, NamedTuple, Self
 
 import msgspec
 
-# code -> (HTTP status, OpenAI-style error type)
-ERROR_CODES: Final[dict[str, tuple[int, str]]] = {
-    "invalid_request": (400, "invalid_request_error"),
-    "invalid_json": (400, "invalid_request_error"),
-    "invalid_model": (400, "invalid_request_error"),
-    "invalid_slug": (400, "invalid_request_error"),
-    "invalid_credentials": (400, "invalid_request_error"),
-    "invalid_header": (400, "invalid_request_error"),
-    "upstream_not_allowed": (400, "invalid_request_error"),
-    "context_length_exceeded": (400, "invalid_request_error"),
-    "content_filtered": (400, "invalid_request_error"),
-    "upstream_bad_request": (400, "invalid_request_error"),
-    "unauthorized": (401, "authentication_error"),
-    "invalid_api_key": (401, "authentication_error"),
-    "upstream_auth_failed": (502, "upstream_error"),
-    "budget_exceeded": (402, "insufficient_quota"),
-    "upstream_insufficient_quota": (402, "insufficient_quota"),
-    "forbidden": (403, "permission_error"),
-    "owner_required": (403, "permission_error"),
-    "not_found": (404, "not_found_error"),
-    "model_not_found": (404, "not_found_error"),
-    "integration_not_found": (404, "not_found_error"),
-    "method_not_allowed": (405, "invalid_request_error"),
-    "conflict": (409, "conflict_error"),
-    "slug_taken": (409, "conflict_error"),
-    "payload_too_large": (413, "invalid_request_error"),
-    "unsupported_media_type": (415, "invalid_request_error"),
-    "rate_limited": (429, "rate_limit_error"),
-    "upstream_rate_limited": (429, "rate_limit_error"),
-    "internal_error": (500, "server_error"),
-    "upstream_error": (502, "upstream_error"),
-    "upstream_overloaded": (503, "upstream_error"),
-    "dependency_unavailable": (503, "server_error"),
-    "overloaded": (503, "server_error"),
-    "upstream_timeout": (504, "upstream_error"),
-}
+
+class Handling(NamedTuple):
+    """How the gateway treats an attempt that failed with a code (all False: the request's own fault)."""
+
+    retryable: bool = False  # the same target may succeed when tried again (retry policy permitting)
+    breaker: bool = False  # counts as a failure for the target's circuit breaker
+    fallback: bool = False  # may move on to the next target (the step's `fallback_on` permitting)
+    health: str | None = None  # what it says about the integration: auth | rate_limit | server | timeout
+
+
+_CLIENT = Handling()
+_TRANSIENT = Handling(retryable=True)  # worth a later retry by the client; not about any upstream
+_FAULT = Handling(retryable=True, breaker=True, fallback=True, health="server")
+_SLOW = Handling(retryable=True, breaker=True, fallback=True, health="timeout")
+_THROTTLED = Handling(retryable=True, fallback=True, health="rate_limit")  # not the upstream's fault
+_KEY_REJECTED = Handling(fallback=True, health="auth")
+_ELSEWHERE = Handling(fallback=True)  # retrying this target will not help; another one may serve it
+
+
+class ErrorCode(StrEnum):
+    """Every stable error code. A `StrEnum`: members compare and serialise as their plain strings."""
+
+    _value_: str
+    status: int
+    error_type: str
+    retryable: bool
+    breaker: bool
+    fallback: bool
+    health: str | None
+
+    def __new__(cls, code: str, status: int, error_type: str, handling: Handling = _CLIENT) -> Self:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.status = status
+        member.error_type = error_type
+        member.retryable, member.breaker, member.fallback, member.health = handling
+        return member
+
+    @classmethod
+    def of(cls, value: str) -> ErrorCode:
+        """The member for a code string; `ValueError` for a string that is no code."""
+        member = cls._value2member_map_.get(value)
+        if isinstance(member, ErrorCode):
+            return member
+        raise ValueError(f"unknown error code {value!r}")
+
+    # the request is at fault (400): the same request fails the same way anywhere
+    INVALID_REQUEST = "invalid_request", 400, "invalid_request_error"
+    INVALID_JSON = "invalid_json", 400, "invalid_request_error"
+    INVALID_MODEL = "invalid_model", 400, "invalid_request_error"
+    INVALID_SLUG = "invalid_slug", 400, "invalid_request_error"
+    INVALID_CREDENTIALS = "invalid_credentials", 400, "invalid_request_error"
+    INVALID_HEADER = "invalid_header", 400, "invalid_request_error"
+    CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded", 400, "invalid_request_error"
+    CONTENT_FILTERED = "content_filtered", 400, "invalid_request_error"
+    METHOD_NOT_ALLOWED = "method_not_allowed", 405, "invalid_request_error"
+    PAYLOAD_TOO_LARGE = "payload_too_large", 413, "invalid_request_error"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", 415, "invalid_request_error"
+    # who is asking, and may they
+    UNAUTHORIZED = "unauthorized", 401, "authentication_error"
+    INVALID_API_KEY = "invalid_api_key", 401, "authentication_error"
+    FORBIDDEN = "forbidden", 403, "permission_error"
+    OWNER_REQUIRED = "owner_required", 403, "permission_error"
+    NOT_FOUND = "not_found", 404, "not_found_error"
+    MODEL_NOT_FOUND = "model_not_found", 404, "not_found_error"
+    INTEGRATION_NOT_FOUND = "integration_not_found", 404, "not_found_error"
+    CONFLICT = "conflict", 409, "conflict_error"
+    SLUG_TAKEN = "slug_taken", 409, "conflict_error"
+    # Keyrelay's own limits and health
+    BUDGET_EXCEEDED = "budget_exceeded", 402, "insufficient_quota"
+    RATE_LIMITED = "rate_limited", 429, "rate_limit_error", _TRANSIENT
+    INTERNAL_ERROR = "internal_error", 500, "server_error"
+    DEPENDENCY_UNAVAILABLE = "dependency_unavailable", 503, "server_error", _TRANSIENT
+    OVERLOADED = "overloaded", 503, "server_error", _TRANSIENT
+    CLIENT_CANCELLED = "client_cancelled", 499, "invalid_request_error"  # only recorded: the client went away
+    # an upstream provider failed: the request itself was fine, another target may serve it
+    UPSTREAM_ERROR = "upstream_error", 502, "upstream_error", _FAULT
+    UPSTREAM_OVERLOADED = "upstream_overloaded", 503, "upstream_error", _FAULT
+    UPSTREAM_TIMEOUT = "upstream_timeout", 504, "upstream_error", _SLOW
+    UPSTREAM_RATE_LIMITED = "upstream_rate_limited", 429, "rate_limit_error", _THROTTLED
+    UPSTREAM_AUTH_FAILED = "upstream_auth_failed", 502, "upstream_error", _KEY_REJECTED
+    UPSTREAM_INSUFFICIENT_QUOTA = "upstream_insufficient_quota", 402, "insufficient_quota", _ELSEWHERE
+    # the upstream refused this request (400), or has no such model (404): only the statuses in the
+    # step's `fallback_on` tell the two apart
+    UPSTREAM_BAD_REQUEST = "upstream_bad_request", 400, "invalid_request_error", _ELSEWHERE
+    UPSTREAM_NOT_ALLOWED = "upstream_not_allowed", 400, "invalid_request_error", _ELSEWHERE  # our outbound policy
+
+
+def wire_code(value: str) -> ErrorCode:
+    """A code read from a bus reply: one this version does not know is an `internal_error`."""
+    try:
+        return ErrorCode.of(value)
+    except ValueError:
+        return ErrorCode.INTERNAL_ERROR
 
 
 MAX_MESSAGE_CHARS: Final = 1000  # an error message never grows with the input that caused it
@@ -86,19 +149,17 @@ class KeyrelayError(Exception):
 
     def __init__(
         self,
-        code: str,
+        code: ErrorCode | str,
         message: str,
         *,
         param: str | None = None,
         retry_after: float | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        if code not in ERROR_CODES:
-            raise ValueError(f"unknown error code {code!r}")
         if len(message) > MAX_MESSAGE_CHARS:
             message = message[:MAX_MESSAGE_CHARS] + "..."
         super().__init__(message)
-        self.code = code
+        self.code = ErrorCode.of(code)
         self.message = message
         self.param = param
         self.retry_after = retry_after
@@ -106,11 +167,11 @@ class KeyrelayError(Exception):
 
     @property
     def status(self) -> int:
-        return ERROR_CODES[self.code][0]
+        return self.code.status
 
     @property
     def type(self) -> str:
-        return ERROR_CODES[self.code][1]
+        return self.code.error_type
 
     def body(self) -> ErrorBody:
         return ErrorBody(error=ErrorDetail(message=self.message, type=self.type, code=self.code, param=self.param))
@@ -123,8 +184,8 @@ class DependencyUnavailable(KeyrelayError):
     """
 
     def __init__(self, message: str) -> None:
-        super().__init__("dependency_unavailable", message)
+        super().__init__(ErrorCode.DEPENDENCY_UNAVAILABLE, message)
 
 
-def error_body(code: str, message: str, param: str | None = None) -> ErrorBody:
+def error_body(code: ErrorCode | str, message: str, param: str | None = None) -> ErrorBody:
     return KeyrelayError(code, message, param=param).body()

@@ -20,7 +20,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
-from shared.errors import KeyrelayError
+from shared.errors import ErrorCode, KeyrelayError
 from shared.logging import get_logger
 from shared.messages.activity import RequestFinished
 from shared.messages.catalog import ApiKeyPrincipal
@@ -93,7 +93,7 @@ class Limits:
         with contextlib.suppress(BucketNotFoundError, NotFoundError):
             return await self._js.key_value(name)
         log.error("limits.bucket_not_provisioned", bucket=name, hint="the operator runs `keyrelay provision`")
-        raise KeyrelayError("dependency_unavailable", "the rate limit store is not available")
+        raise KeyrelayError(ErrorCode.DEPENDENCY_UNAVAILABLE, "the rate limit store is not available")
 
     async def _get(self, kv: KeyValue, key: str) -> tuple[int, int | None]:
         try:
@@ -115,7 +115,7 @@ class Limits:
                     await kv.update(key, str(value + amount).encode(), last=revision)
                 return True
             await asyncio.sleep(0)
-        raise KeyrelayError("dependency_unavailable", "rate limit store is too contended, try again")
+        raise KeyrelayError(ErrorCode.DEPENDENCY_UNAVAILABLE, "rate limit store is too contended, try again")
 
     async def admit(self, principal: ApiKeyPrincipal) -> None:
         """Before a request: raise `rate_limited` (429) or `budget_exceeded` (402), or let it pass."""
@@ -132,7 +132,7 @@ class Limits:
                 spent, _ = await self._get(spend, f"{base}.usd.{period_key(scope.budget_period, now)}")
                 if spent >= scope.budget_usd * MICRO:
                     raise KeyrelayError(
-                        "budget_exceeded",
+                        ErrorCode.BUDGET_EXCEEDED,
                         f"the {scope.name}'s budget of ${scope.budget_usd:g} "
                         f"per {scope.budget_period or 'month'} is used up",
                     )
@@ -140,14 +140,14 @@ class Limits:
                 used, _ = await self._get(rate, f"{base}.tpm.{minute}")
                 if used >= scope.tpm:
                     raise KeyrelayError(
-                        "rate_limited",
+                        ErrorCode.RATE_LIMITED,
                         f"the {scope.name}'s limit of {scope.tpm} tokens per minute is reached",
                         retry_after=retry_after,
                     )
         for scope in active:
             if scope.rpm and not await self._add(rate, f"{scope.name}.{scope.ident}.rpm.{minute}", 1, scope.rpm):
                 raise KeyrelayError(
-                    "rate_limited",
+                    ErrorCode.RATE_LIMITED,
                     f"the {scope.name}'s limit of {scope.rpm} requests per minute is reached",
                     retry_after=retry_after,
                 )

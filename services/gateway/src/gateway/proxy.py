@@ -22,7 +22,7 @@ from gateway.routing.breaker import CircuitBreakers
 from gateway.routing.plan import Plan, Step
 from gateway.routing.resolve import merge_fallbacks, resolve
 from gateway.settings import GatewaySettings
-from shared.errors import KeyrelayError
+from shared.errors import ErrorCode, KeyrelayError
 from shared.logging import get_logger
 from shared.messages.activity import Attempt
 from shared.messages.catalog import ApiKeyPrincipal, IntegrationReport, RouteTarget
@@ -32,13 +32,6 @@ R = TypeVar("R")
 Call = Callable[[ProviderAdapter, dict[str, Any], Target, Credential, CallOptions], Awaitable[R]]
 
 REPORT_INTERVAL_S = 30.0
-_ERROR_CLASS = {
-    "upstream_auth_failed": "auth",
-    "upstream_rate_limited": "rate_limit",
-    "upstream_timeout": "timeout",
-    "upstream_error": "server",
-    "upstream_overloaded": "server",
-}
 
 
 class Proxy:
@@ -68,7 +61,9 @@ class Proxy:
         extra = body.get("models")
         if extra is not None:
             if not isinstance(extra, list) or len(extra) > 8 or not all(isinstance(x, str) for x in extra):
-                raise KeyrelayError("invalid_request", "models must be a list of up to 8 model strings", param="models")
+                raise KeyrelayError(
+                    ErrorCode.INVALID_REQUEST, "models must be a list of up to 8 model strings", param="models"
+                )
             plan = merge_fallbacks(
                 plan, [resolve(snapshot, principal, name, body=body, pin_slug=pin) for name in extra]
             )
@@ -84,9 +79,10 @@ class Proxy:
     async def run(self, record: RequestRecord, plan: Plan, body: dict[str, Any], call: Call[R], opts: CallOptions) -> R:
         """Try each step (retrying it as its policy says) until one succeeds.
 
-        Moves to the next step only on a status the step's `fallback_on` lists (by default: upstream
-        faults and credential problems, never a request the provider refused as malformed); skips
-        integrations whose circuit is open unless nothing else is left.
+        Retries a step only on a retryable code whose status its retry policy lists. Moves to the
+        next step only on a code that may fall back and whose status the step's `fallback_on` lists
+        (by default: upstream faults and credential problems, never a request the provider refused
+        as malformed); skips integrations whose circuit is open unless nothing else is left.
         """
         record.virtual_model = plan.virtual_model
         record.config, record.config_version = plan.config, plan.config_version
@@ -97,16 +93,16 @@ class Proxy:
             for attempt in range(max(1, step.retry.attempts)):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    raise last or ProviderError("upstream_timeout", "the request's total timeout passed")
+                    raise last or ProviderError(ErrorCode.UPSTREAM_TIMEOUT, "the request's total timeout passed")
                 try:
                     return await self._attempt(record, step, body, call, _options(opts, step, remaining))
                 except ProviderError as exc:
                     last = exc
                     status = _status_of(exc)
-                    if attempt + 1 < step.retry.attempts and status in step.retry.on_status_codes:
+                    if attempt + 1 < step.retry.attempts and exc.retryable and status in step.retry.on_status_codes:
                         await asyncio.sleep(_backoff(step, attempt, exc, deadline))
                         continue
-                    if status not in step.fallback_on:
+                    if not (exc.code.fallback and status in step.fallback_on):
                         raise
                     break
         assert last is not None  # noqa: S101 - a plan always has at least one step
@@ -126,7 +122,7 @@ class Proxy:
             result = await call(self._adapter(target), {**body, "model": target.model}, upstream, credential, opts)
         except ProviderError as exc:
             record.attempts.append(_attempt(target, exc.upstream_status or exc.status, exc.code, started))
-            if exc.code in _BREAKER_CODES:
+            if exc.code.breaker:
                 self.breakers.failure(target.integration_id)
             else:
                 self.breakers.success(target.integration_id)
@@ -141,7 +137,7 @@ class Proxy:
     def _adapter(self, target: RouteTarget) -> ProviderAdapter:
         adapter = self.adapters.get(target.adapter)
         if adapter is None:
-            raise ProviderError("upstream_error", f"no adapter for {target.adapter} in this gateway")
+            raise ProviderError(ErrorCode.UPSTREAM_ERROR, f"no adapter for {target.adapter} in this gateway")
         return adapter
 
     async def _prepare(self, principal: ApiKeyPrincipal, target: RouteTarget) -> tuple[Target, Credential]:
@@ -162,11 +158,11 @@ class Proxy:
         )
         return upstream, revealed.credential
 
-    def _report(self, principal: ApiKeyPrincipal, target: RouteTarget, error_code: str | None) -> None:
+    def _report(self, principal: ApiKeyPrincipal, target: RouteTarget, error_code: ErrorCode | None) -> None:
         """Tell catalog how real traffic went (status/last error), off the hot path and best effort."""
-        error_class = _ERROR_CLASS.get(error_code or "")
+        error_class = None if error_code is None else error_code.health
         if error_code is not None and error_class is None:
-            return
+            return  # the request's fault, or a quota: says nothing about the integration's health
         # Only a change of state, or a heartbeat every 30 s, is worth a message: not every request.
         now = time.monotonic()
         last = self._reported.get(target.integration_id)
@@ -200,19 +196,18 @@ async def read_first_chunk(
         return None
     except TimeoutError:
         await stream.aclose()
-        raise ProviderError("upstream_timeout", "upstream sent no first chunk in time") from None
+        raise ProviderError(ErrorCode.UPSTREAM_TIMEOUT, "upstream sent no first chunk in time") from None
     except BaseException:
         await stream.aclose()
         raise
 
 
-_BREAKER_CODES = frozenset({"upstream_error", "upstream_timeout", "upstream_overloaded"})
-# statuses used to match policies when the upstream gave none (timeouts, resets)
-_CODE_STATUS = {"upstream_timeout": 408, "upstream_error": 502}
-
-
 def _status_of(exc: ProviderError) -> int:
-    return exc.upstream_status or _CODE_STATUS.get(exc.code, exc.status)
+    """The status retry and fallback policies match: the upstream's, else the code's own; an attempt
+    that timed out without an answer matches as 408 (Request Timeout), like an upstream that said so."""
+    if exc.upstream_status:
+        return exc.upstream_status
+    return 408 if exc.code is ErrorCode.UPSTREAM_TIMEOUT else exc.status
 
 
 def _options(base: CallOptions, step: Step, remaining: float | None) -> CallOptions:

@@ -22,7 +22,7 @@ import msgspec
 from gateway.providers.base import ChatStream, ProviderError
 from gateway.recorder import ActivityRecorder, RequestRecord
 from gateway.translate.common import usage_to_openai
-from shared.errors import KeyrelayError
+from shared.errors import ErrorCode, KeyrelayError
 from shared.messages.usage import Usage
 
 _encode = msgspec.json.Encoder().encode
@@ -107,7 +107,7 @@ async def relay(
             except StopAsyncIteration:
                 break
             except TimeoutError:
-                raise ProviderError("upstream_timeout", "upstream stream stalled") from None
+                raise ProviderError(ErrorCode.UPSTREAM_TIMEOUT, "upstream stream stalled") from None
             last = chunk
             record.mark_first_byte()
             record.capture_chunk(chunk)
@@ -124,7 +124,7 @@ async def relay(
         for piece in fmt.error(exc):
             yield piece
     except (asyncio.CancelledError, GeneratorExit):
-        outcome, status, code = "client_cancelled", 499, "client_cancelled"
+        outcome, status, code = "client_cancelled", 499, ErrorCode.CLIENT_CANCELLED
         raise
     finally:
         await _close(stream)

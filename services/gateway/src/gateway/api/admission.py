@@ -18,7 +18,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from gateway import metrics
-from shared.errors import error_body
+from shared.errors import ErrorCode, error_body
 from shared.tokens import new_id
 
 RETRY_AFTER_S = 1
@@ -61,7 +61,7 @@ class Admission:
 
 
 # The same answer every time (bar its request id): built once, so refusing under load costs little.
-_BODY = msgspec.json.encode(error_body("overloaded", "the gateway is overloaded; retry later"))
+_BODY = msgspec.json.encode(error_body(ErrorCode.OVERLOADED, "the gateway is overloaded; retry later"))
 _HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", str(len(_BODY)).encode()),

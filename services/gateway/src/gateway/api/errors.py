@@ -9,22 +9,22 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from shared.errors import KeyrelayError, error_body
+from shared.errors import ErrorCode, KeyrelayError, error_body
 from shared.logging import get_logger
 
 log = get_logger("keyrelay.gateway.errors")
 
 _STATUS_CODES = {
-    400: "invalid_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    429: "rate_limited",
-    503: "dependency_unavailable",
+    400: ErrorCode.INVALID_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    429: ErrorCode.RATE_LIMITED,
+    503: ErrorCode.DEPENDENCY_UNAVAILABLE,
 }
 
 
@@ -44,18 +44,20 @@ def handle_keyrelay_error(request: Request[Any, Any, Any], exc: KeyrelayError) -
 
 
 def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
-    code = _STATUS_CODES.get(exc.status_code, "internal_error" if exc.status_code >= 500 else "invalid_request")
+    code = _STATUS_CODES.get(
+        exc.status_code, ErrorCode.INTERNAL_ERROR if exc.status_code >= 500 else ErrorCode.INVALID_REQUEST
+    )
     if isinstance(exc, NotFoundException):
         message = "no such endpoint"
     elif isinstance(exc, ValidationException):
         message = _validation_message(exc)
-        code = "invalid_json" if "malformed" in f"{message} {exc.detail}".lower() else "invalid_request"
+        code = ErrorCode.INVALID_JSON if "malformed" in f"{message} {exc.detail}".lower() else ErrorCode.INVALID_REQUEST
     elif exc.status_code == 413:
         message = "request body too large"
     else:
         message = str(exc.detail)[:300] if exc.status_code < 500 else "internal error"
     if exc.status_code == 400 and "json is malformed" in message.lower():
-        code = "invalid_json"
+        code = ErrorCode.INVALID_JSON
     body = msgspec.json.encode(error_body(code, message))
     return Response(
         body,
@@ -67,7 +69,7 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.error("gateway.unhandled", error=type(exc).__name__, path=request.url.path, exc_info=exc)
-    body = msgspec.json.encode(error_body("internal_error", "internal error"))
+    body = msgspec.json.encode(error_body(ErrorCode.INTERNAL_ERROR, "internal error"))
     return Response(body, status_code=HTTP_500_INTERNAL_SERVER_ERROR, media_type="application/json")
 
 

@@ -20,7 +20,7 @@ from aiohttp.tracing import Trace
 
 from gateway.outbound.resolver import PolicyResolver
 from gateway.providers.base import ProviderError
-from shared.errors import KeyrelayError
+from shared.errors import ErrorCode, KeyrelayError
 from shared.netpolicy import AddressPolicy, IPAddress, refusal_reason, to_ip
 
 UPSTREAM_PARAM = "upstream"
@@ -86,4 +86,4 @@ class GuardedConnector(aiohttp.TCPConnector):
 
 
 def _refused(message: str) -> ProviderError:
-    return ProviderError("upstream_not_allowed", message)
+    return ProviderError(ErrorCode.UPSTREAM_NOT_ALLOWED, message)

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from shared.errors import KeyrelayError
+from shared.errors import ErrorCode, KeyrelayError
 from shared.messages.usage import Usage
 from shared.secret import Secret
 
@@ -120,7 +120,7 @@ class ProviderError(KeyrelayError):
 
     def __init__(
         self,
-        code: str,
+        code: ErrorCode | str,
         message: str,
         *,
         upstream_status: int = 0,
@@ -132,8 +132,8 @@ class ProviderError(KeyrelayError):
 
     @property
     def retryable(self) -> bool:
-        return self.code in {"upstream_rate_limited", "upstream_error", "upstream_timeout", "upstream_overloaded"}
+        return self.code.retryable
 
 
 def unsupported_operation(provider: str, operation: str) -> KeyrelayError:
-    return KeyrelayError("invalid_request", f"{provider} does not support {operation}")
+    return KeyrelayError(ErrorCode.INVALID_REQUEST, f"{provider} does not support {operation}")

@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from gateway.providers.base import ProviderError
+from shared.errors import ErrorCode
 
 _PASS_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "x-tokenlimit-")
 _PASS_NAMES = frozenset({"retry-after", "retry-after-ms"})
@@ -185,7 +186,7 @@ def map_error(provider: str, status: int, body: Any, headers: Mapping[str, str])
     label = _label(idents, status)
     passed = passthrough_headers(headers)
 
-    def error(code: str, reason: str, *, retry: bool = False) -> ProviderError:
+    def error(code: ErrorCode, reason: str, *, retry: bool = False) -> ProviderError:
         return ProviderError(
             code,
             f"{provider}: {reason} ({label})",
@@ -200,25 +201,25 @@ def map_error(provider: str, status: int, body: Any, headers: Mapping[str, str])
         or any(m in text for m in _QUOTA_CODES)
         or (400 <= status < 500 and not (status == 429 and hinted) and any(m in text for m in _QUOTA_MARKERS))
     ):
-        return error("upstream_insufficient_quota", "the account has no quota or credit left")
+        return error(ErrorCode.UPSTREAM_INSUFFICIENT_QUOTA, "the account has no quota or credit left")
     server_side = status >= 500 or status == 0
     if status == 429 or (server_side and ("resource_exhausted" in text or "rate_limit" in text)):
-        return error("upstream_rate_limited", "rate limited", retry=True)
+        return error(ErrorCode.UPSTREAM_RATE_LIMITED, "rate limited", retry=True)
     if status in (401, 403) or (400 <= status < 500 and any(m in text for m in _AUTH_MARKERS)):
-        return error("upstream_auth_failed", "the integration's credential was rejected")
+        return error(ErrorCode.UPSTREAM_AUTH_FAILED, "the integration's credential was rejected")
     if status in (400, 413, 422) and any(m in text for m in _CONTEXT_MARKERS):
-        return error("context_length_exceeded", "the request exceeds the model's context length")
+        return error(ErrorCode.CONTEXT_LENGTH_EXCEEDED, "the request exceeds the model's context length")
     if status in (400, 422) and any(m in text for m in _FILTER_MARKERS):
-        return error("content_filtered", "the provider's content filter blocked the request")
+        return error(ErrorCode.CONTENT_FILTERED, "the provider's content filter blocked the request")
     if status in (503, 529) or (server_side and ("overloaded" in text or "unavailable" in text)):
-        return error("upstream_overloaded", "overloaded", retry=True)
+        return error(ErrorCode.UPSTREAM_OVERLOADED, "overloaded", retry=True)
     if status in (408, 504) or (server_side and ("deadline_exceeded" in text or "timeout" in text)):
-        return error("upstream_timeout", "timed out upstream")
+        return error(ErrorCode.UPSTREAM_TIMEOUT, "timed out upstream")
     if status == 404:
-        return error("upstream_bad_request", "model or deployment not found upstream")
+        return error(ErrorCode.UPSTREAM_BAD_REQUEST, "model or deployment not found upstream")
     if 400 <= status < 500:
-        return error("upstream_bad_request", "the provider refused the request")
-    return error("upstream_error", "upstream error", retry=status == 500)
+        return error(ErrorCode.UPSTREAM_BAD_REQUEST, "the provider refused the request")
+    return error(ErrorCode.UPSTREAM_ERROR, "upstream error", retry=status == 500)
 
 
 def map_stream_error(provider: str, body: Any) -> ProviderError:
@@ -229,12 +230,12 @@ def map_stream_error(provider: str, body: Any) -> ProviderError:
 
 
 def connection_error(provider: str, exc: BaseException) -> ProviderError:
-    return ProviderError("upstream_error", f"{provider}: connection failed ({type(exc).__name__})")
+    return ProviderError(ErrorCode.UPSTREAM_ERROR, f"{provider}: connection failed ({type(exc).__name__})")
 
 
 def timeout_error(provider: str, what: str = "no response in time") -> ProviderError:
-    return ProviderError("upstream_timeout", f"{provider}: {what}")
+    return ProviderError(ErrorCode.UPSTREAM_TIMEOUT, f"{provider}: {what}")
 
 
 def interrupted(provider: str, why: str = "stream interrupted") -> ProviderError:
-    return ProviderError("upstream_error", f"{provider}: {why}")
+    return ProviderError(ErrorCode.UPSTREAM_ERROR, f"{provider}: {why}")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.routing.plan import Plan, Step, plan_from_config, steps_for_route
-from shared.errors import KeyrelayError, echo
+from shared.errors import ErrorCode, KeyrelayError, echo
 from shared.messages.catalog import ApiKeyPrincipal, Route, RouteTarget, RoutingSnapshot
 
 
@@ -39,7 +39,7 @@ def routable_names(snapshot: RoutingSnapshot, principal: ApiKeyPrincipal) -> lis
 
 
 def _not_found(model: str) -> KeyrelayError:
-    return KeyrelayError("model_not_found", f"model {echo(model)} is not available to this key", param="model")
+    return KeyrelayError(ErrorCode.MODEL_NOT_FOUND, f"model {echo(model)} is not available to this key", param="model")
 
 
 def resolve(
@@ -53,14 +53,16 @@ def resolve(
     rng: random.Random | None = None,
 ) -> Plan:
     if not isinstance(model, str) or not model or len(model) > 256:
-        raise KeyrelayError("invalid_model", "model must be a non-empty string", param="model")
+        raise KeyrelayError(ErrorCode.INVALID_MODEL, "model must be a non-empty string", param="model")
     route = snapshot.routes.get(model)
     if config_name is None and route is not None and route.kind == "virtual" and route.config:
         config_name = route.config
     if config_name is not None:
         config = snapshot.configs.get(config_name)
         if config is None:
-            raise KeyrelayError("not_found", f"gateway config {echo(config_name)} not found", param="x-keyrelay-config")
+            raise KeyrelayError(
+                ErrorCode.NOT_FOUND, f"gateway config {echo(config_name)} not found", param="x-keyrelay-config"
+            )
         plan = plan_from_config(config, snapshot, body or {}, model, rng)
         if principal.models is not None:
             allow = set(principal.models)
