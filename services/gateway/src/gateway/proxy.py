@@ -1,9 +1,11 @@
 """The inference use case: plan -> (reveal key -> call adapter) per attempt -> result + record.
 
 Failover happens only before anything reached the client: a non-streaming call may move to the
-next target on a retryable error; a stream may move on until its first chunk arrived (the first
-chunk is read here, before the response starts). A 400-class error caused by the request itself
-stops at once instead of cascading through every fallback.
+next target on an upstream failure; a stream may move on until its first chunk arrived (the first
+chunk is read here, before the response starts). An error caused by the request itself stops at
+once instead of cascading through every fallback. What each error code allows (retry, fallback,
+counting against the circuit breaker, the integration health it reports) is the code's own data
+(`shared.errors.ErrorCode`); the step's policy adds the statuses it retries and falls back on.
 """
 
 from __future__ import annotations

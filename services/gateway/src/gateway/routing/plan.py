@@ -26,6 +26,8 @@ from shared.messages.catalog import (
 )
 
 DEFAULT_RETRY = RetryPolicy()
+# statuses a step falls back on unless its config says otherwise; the error's code must allow a
+# fallback too (`ErrorCode.fallback`: never for an error the request itself caused)
 DEFAULT_FALLBACK_ON = frozenset(Strategy().on_status_codes)
 
 
