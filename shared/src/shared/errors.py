@@ -15,9 +15,11 @@ services all read these attributes; no other table of code strings exists.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final, NamedTuple, Self
+from typing import Final, Literal, NamedTuple, Self
 
 import msgspec
+
+Health = Literal["auth", "rate_limit", "server", "timeout"]
 
 
 class Handling(NamedTuple):
@@ -26,7 +28,7 @@ class Handling(NamedTuple):
     retryable: bool = False  # the same target may succeed when tried again (retry policy permitting)
     breaker: bool = False  # counts as a failure for the target's circuit breaker
     fallback: bool = False  # may move on to the next target (the step's `fallback_on` permitting)
-    health: str | None = None  # what it says about the integration: auth | rate_limit | server | timeout
+    health: Health | None = None  # what it says about the integration's health
 
 
 _CLIENT = Handling()
@@ -47,7 +49,7 @@ class ErrorCode(StrEnum):
     retryable: bool
     breaker: bool
     fallback: bool
-    health: str | None
+    health: Health | None
 
     def __new__(cls, code: str, status: int, error_type: str, handling: Handling = _CLIENT) -> Self:
         member = str.__new__(cls, code)
