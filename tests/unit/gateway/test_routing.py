@@ -253,6 +253,19 @@ def test_a_config_never_reaches_further_than_the_keys_allowlist() -> None:
     assert slugs(resolve(snap, key(["@b/m"]), "openai/m", config_name="cfg")) == ["b"]
 
 
+def test_a_config_picked_by_header_never_reaches_a_target_the_key_may_not_call_even_for_an_allowed_model() -> None:
+    node = ConfigNode(targets=[leaf("a"), leaf("b")])
+    snap = snapshot(*SNAP.routes.items(), configs=config(node))
+    assert slugs(resolve(snap, key(["@b/m"]), "@b/m", config_name="cfg")) == ["b"]
+
+
+def test_a_config_attached_by_the_admin_to_an_allowed_virtual_model_keeps_all_its_targets() -> None:
+    vm = Route(name="vm", kind="virtual", strategy="fallback", targets=[target("a")], config="cfg")
+    node = ConfigNode(targets=[leaf("a", "m"), leaf("b", "m")])
+    snap = snapshot(*SNAP.routes.items(), ("vm", vm), configs=config(node))
+    assert slugs(resolve(snap, key(["vm"]), "vm")) == ["a", "b"]
+
+
 def test_a_config_whose_every_leaf_is_dropped_is_model_not_found() -> None:
     node = ConfigNode(targets=[leaf("ghost")])
     with pytest.raises(KeyrelayError) as caught:

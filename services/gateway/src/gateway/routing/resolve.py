@@ -55,6 +55,7 @@ def resolve(
     if not isinstance(model, str) or not model or len(model) > 256:
         raise KeyrelayError(ErrorCode.INVALID_MODEL, "model must be a non-empty string", param="model")
     route = snapshot.routes.get(model)
+    caller_chose_config = config_name is not None
     if config_name is None and route is not None and route.kind == "virtual" and route.config:
         config_name = route.config
     if config_name is not None:
@@ -65,8 +66,11 @@ def resolve(
             )
         plan = plan_from_config(config, snapshot, body or {}, model, rng)
         if principal.models is not None:
+            # Naming an alias grants the config its admin attached to it; a config the caller
+            # picks by header never reaches a target the key could not call directly.
             allow = set(principal.models)
-            plan.steps = [s for s in plan.steps if model in allow or _target_allowed(allow, s.target)]
+            grants_all = model in allow and not caller_chose_config
+            plan.steps = [s for s in plan.steps if grants_all or _target_allowed(allow, s.target)]
         if route is not None and route.kind == "virtual":
             plan.virtual_model = route.name
     else:
