@@ -134,9 +134,33 @@ def test_successes_on_a_closed_circuit_keep_it_closed() -> None:
     assert b.state("a") == "closed"
 
 
-def test_a_success_while_open_closes_the_circuit_like_a_probe() -> None:
+def test_a_success_of_a_call_started_while_open_closes_the_circuit_like_a_probe() -> None:
     """When every circuit is open the proxy tries anyway; a success there closes the circuit."""
-    b = breakers(Clock())
+    clock = Clock()
+    b = breakers(clock)
     fail(b, 3)
-    b.success("a")
+    clock.now += 1
+    b.success("a", started=b.now())
     assert b.state("a") == "closed"
+
+
+def test_a_success_of_a_call_started_before_the_circuit_opened_leaves_it_open() -> None:
+    clock = Clock()
+    b = breakers(clock)
+    started = b.now()
+    clock.now += 1
+    fail(b, 3)
+    b.success("a", started=started)
+    assert b.state("a") == "open"
+
+
+def test_a_late_failure_of_a_call_started_before_the_circuit_opened_does_not_extend_the_cooldown() -> None:
+    clock = Clock()
+    b = breakers(clock)
+    started = b.now()
+    clock.now += 1
+    fail(b, 3)
+    clock.now += 9
+    b.failure("a", started=started)
+    clock.now += 1
+    assert b.state("a") == "half_open"

@@ -119,20 +119,21 @@ class Proxy:
     ) -> R:
         target = step.target
         started = time.perf_counter()
+        since = self.breakers.now()
         try:
             upstream, credential = await self._prepare(record.principal, target)
             result = await call(self._adapter(target), {**body, "model": target.model}, upstream, credential, opts)
         except ProviderError as exc:
             record.attempts.append(_attempt(target, exc.upstream_status or exc.status, exc.code, started))
             if exc.code.breaker:
-                self.breakers.failure(target.integration_id)
+                self.breakers.failure(target.integration_id, started=since)
             else:
-                self.breakers.success(target.integration_id)
+                self.breakers.success(target.integration_id, started=since)
             self._report(record.principal, target, exc.code)
             raise
         record.attempts.append(_attempt(target, 200, None, started))
         record.served = target
-        self.breakers.success(target.integration_id)
+        self.breakers.success(target.integration_id, started=since)
         self._report(record.principal, target, None)
         return result
 

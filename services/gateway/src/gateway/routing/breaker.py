@@ -2,7 +2,9 @@
 
 closed -> (`threshold` failures among the last `window` outcomes) -> open for `cooldown_s` ->
 half-open: one probe is let through; its success closes the circuit (and forgets the history),
-its failure opens it again. A flapping upstream (every other call failing) opens it too. State is
+its failure opens it again. A flapping upstream (every other call failing) opens it too. An
+outcome of a call that started before the circuit opened says nothing about the upstream since,
+so it neither closes nor re-opens an open circuit (callers pass `started=breakers.now()`). State is
 per gateway process: each replica learns from its own traffic, which is what a breaker needs.
 """
 
@@ -44,6 +46,9 @@ class CircuitBreakers:
             return "half_open"
         return "open"
 
+    def now(self) -> float:
+        return self._clock()
+
     def allow(self, key: str) -> bool:
         """May a request go to `key` now? In half-open state only one probe at a time."""
         state = self.state(key)
@@ -58,17 +63,22 @@ class CircuitBreakers:
         circuit.probing_since = now
         return True
 
-    def success(self, key: str) -> None:
+    def success(self, key: str, *, started: float | None = None) -> None:
         circuit = self._circuits.get(key)
         if circuit is None:
             return
         if circuit.opened_at is not None:
+            if started is not None and started < circuit.opened_at:
+                return  # began before the circuit opened: not a probe
+
             del self._circuits[key]  # the probe succeeded: close and forget
             return
         self._push(circuit, ok=True)
 
-    def failure(self, key: str) -> None:
+    def failure(self, key: str, *, started: float | None = None) -> None:
         circuit = self._circuits.setdefault(key, _Circuit())
+        if circuit.opened_at is not None and started is not None and started < circuit.opened_at:
+            return  # began before the circuit opened: already counted by what opened it
         circuit.probing_since = None
         if circuit.opened_at is not None:
             circuit.opened_at = self._clock()  # a failed probe: open again
