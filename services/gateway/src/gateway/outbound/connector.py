@@ -71,8 +71,8 @@ class GuardedConnector(aiohttp.TCPConnector):
     ) -> Connection:
         """Check the request's URL, then connect; any refusal becomes `ProviderError(upstream_not_allowed)`.
 
-        A `ProviderError` (not retryable) lets the proxy record the attempt and fall back to the next
-        target like any other upstream failure.
+        A `ProviderError` (not retryable, status 400) lets the proxy record the attempt; it falls back
+        to the next target only where the step's `fallback_on` lists 400 (not by default).
         """
         try:
             self.policy.check_url(str(req.url), param=UPSTREAM_PARAM)  # cached per URL by the policy
