@@ -4,6 +4,9 @@ Keys are every model string a request may use:
 * `@<slug>/<model>` — one integration, one model (enabled catalog models and custom models);
 * `<provider>/<model>` — every integration of that provider in scope enabling the model, in
   creation order, load-balanced with equal weights (failover to the others on retryable errors);
+* `<model>` alone (a bare name: no `@`, no `/`) — every integration in scope, of any provider,
+  enabling a catalog model with that id or alias or a custom model with that slug, in integration
+  creation order, load-balanced with equal weights like `<provider>/<model>`;
 * `<virtual model>` — project aliases shadow org aliases of the same name; a target that is not
   itself routable for the project is dropped, so an alias never reaches further than the key could.
 """
@@ -11,7 +14,7 @@ Keys are every model string a request may use:
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -65,6 +68,17 @@ def _target(integration: Doc, model: str, pricing: Pricing) -> RouteTarget:
     )
 
 
+def is_bare_name(model: str) -> bool:
+    """A model string with neither an integration pin (`@`) nor a provider prefix (`/`)."""
+    return bool(model) and "@" not in model and "/" not in model
+
+
+def _add_once(targets: list[RouteTarget], target: RouteTarget) -> None:
+    """One integration serves a bare name once, even when several of its spellings match it."""
+    if all(t.integration_id != target.integration_id for t in targets):
+        targets.append(target)
+
+
 def build_snapshot(
     org_id: str,
     project_id: str,
@@ -75,6 +89,7 @@ def build_snapshot(
 ) -> RoutingSnapshot:
     routes: dict[str, Route] = {}
     by_provider: dict[str, list[RouteTarget]] = {}
+    by_name: dict[str, list[RouteTarget]] = {}
     for integration in integrations:
         for model, target in _targets(integration, models_catalog).items():
             known = models_catalog.get(integration["provider"], model)
@@ -82,11 +97,17 @@ def build_snapshot(
                 name = f"@{integration['slug']}/{spelling}"
                 routes.setdefault(name, Route(name=name, kind="integration", targets=[target]))
                 by_provider.setdefault(f"{integration['provider']}/{spelling}", []).append(target)
-    for name, targets in by_provider.items():
-        if name not in routes:
-            routes[name] = Route(
-                name=name, kind="provider", strategy="single" if len(targets) == 1 else "loadbalance", targets=targets
-            )
+                if is_bare_name(spelling):
+                    _add_once(by_name.setdefault(spelling, []), target)
+    groups: list[tuple[Literal["provider", "model"], dict[str, list[RouteTarget]]]] = [
+        ("provider", by_provider),
+        ("model", by_name),
+    ]
+    for kind, grouped in groups:
+        for name, targets in grouped.items():
+            if name not in routes:
+                strategy: Literal["single", "loadbalance"] = "single" if len(targets) == 1 else "loadbalance"
+                routes[name] = Route(name=name, kind=kind, strategy=strategy, targets=targets)
     # org-wide aliases first, so project aliases of the same name replace them
     for vm in sorted(virtual_models, key=lambda d: d.get("project_id") is not None):
         targets = []

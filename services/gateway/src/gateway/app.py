@@ -20,6 +20,7 @@ from gateway import metrics
 from gateway.api.activity import ACTIVITY_ROUTES
 from gateway.api.admission import Admission
 from gateway.api.body import BodyRequest
+from gateway.api.count_tokens import COUNT_TOKENS_ROUTES
 from gateway.api.errors import handle_http_exception, handle_keyrelay_error, handle_unexpected
 from gateway.api.explain import EXPLAIN_ROUTES
 from gateway.api.headers import bounded_headers
@@ -27,7 +28,9 @@ from gateway.api.health import HEALTH_ROUTES
 from gateway.api.inference import ROUTES as INFERENCE_ROUTES
 from gateway.api.management import management_router
 from gateway.api.messages import MESSAGES_ROUTES
+from gateway.api.models import MODEL_ROUTES
 from gateway.api.openapi import OPENAPI_ROUTES
+from gateway.api.probes import PROBE_ROUTES
 from gateway.api.state import GatewayState
 from gateway.catalog_client import CatalogClient
 from gateway.keyvault_client import KeyvaultClient
@@ -147,7 +150,10 @@ def create_app(settings: GatewaySettings) -> Litestar:
         route_handlers=[
             *INFERENCE_ROUTES,
             *MESSAGES_ROUTES,
+            *COUNT_TOKENS_ROUTES,
+            *MODEL_ROUTES,
             *HEALTH_ROUTES,
+            *PROBE_ROUTES,
             *ACTIVITY_ROUTES,
             *OPENAPI_ROUTES,
             *EXPLAIN_ROUTES,

@@ -91,7 +91,7 @@ class Route(Msg, frozen=True, kw_only=True):
     """Everything one model string can reach, in order (fallback) or by weight (loadbalance)."""
 
     name: str
-    kind: Literal["integration", "virtual", "provider"]
+    kind: Literal["integration", "virtual", "provider", "model"]  # "model": a bare model name
     strategy: Literal["single", "fallback", "loadbalance"] = "single"
     targets: list[RouteTarget] = []
     config: str | None = None  # a gateway config attached to a virtual model

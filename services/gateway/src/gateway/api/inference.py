@@ -6,16 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, Response, post
 from litestar.response import Stream
 
-from gateway.api.edge import bearer, begin, request_id, response_headers
+from gateway.api.edge import begin, response_headers
 from gateway.api.errors import error_response
 from gateway.api.state import GatewayState
 from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, Target
 from gateway.proxy import read_first_chunk
 from gateway.recorder import RequestRecord
-from gateway.routing.resolve import routable_names
 from gateway.streaming import OpenAIStreamFormat, StreamFormat, relay
 from shared.errors import KeyrelayError
 
@@ -147,22 +146,4 @@ async def images(request: Request[Any, Any, Any], gw: GatewayState) -> Response[
     return json_response(result.body, response_headers(record, result.headers))
 
 
-@get("/v1/models")
-async def list_models(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
-    rid = request_id(request)
-    principal = await gw.catalog.api_key(bearer(request))
-    snapshot = await gw.catalog.snapshot(principal.org_id, principal.project_id)
-    data = [
-        {"id": name, "object": "model", "created": 0, "owned_by": _owner(name)}
-        for name in routable_names(snapshot, principal)
-    ]
-    return json_response({"object": "list", "data": data}, {"x-request-id": rid})
-
-
-def _owner(name: str) -> str:
-    if name.startswith("@"):
-        return name[1:].split("/", 1)[0]
-    return name.split("/", 1)[0] if "/" in name else "keyrelay"
-
-
-ROUTES = [chat_completions, embeddings, images, list_models]
+ROUTES = [chat_completions, embeddings, images]

@@ -42,7 +42,7 @@ class AnthropicStreamFormat(StreamFormat):
         return [sse(data, event) for event, data in self._emitter.error(exc)]
 
 
-def _anthropic_error(response: Response[bytes]) -> Response[bytes]:
+def anthropic_error(response: Response[bytes]) -> Response[bytes]:
     """Add Anthropic's `"type": "error"` to the contract's error body (Anthropic SDKs read both)."""
     body = msgspec.json.decode(response.content)
     if isinstance(body, dict) and "error" in body:
@@ -58,18 +58,18 @@ async def messages(request: Request[Any, Any, Any], gw: GatewayState) -> Respons
         body = anthropic_request_to_openai(inbound)
     except (KeyError, TypeError, ValueError) as exc:
         error = KeyrelayError("invalid_request", f"not a valid Messages request ({type(exc).__name__})")
-        return _anthropic_error(fail(gw, record, error))
+        return anthropic_error(fail(gw, record, error))
     body["model"] = model
     opts = gw.proxy.options(include_usage=True)
     if inbound.get("stream") is True:
         response = await stream_response(
             gw, record, {**body, "stream": True}, request.headers, AnthropicStreamFormat(model), opts
         )
-        return response if isinstance(response, Stream) else _anthropic_error(response)
+        return response if isinstance(response, Stream) else anthropic_error(response)
     try:
         result = await call_upstream(gw, record, body, request.headers, "chat", opts)
     except KeyrelayError as exc:
-        return _anthropic_error(fail(gw, record, exc))
+        return anthropic_error(fail(gw, record, exc))
     record.mark_first_byte()
     record.set_usage(result.usage)
     record.capture_answer(result.body)

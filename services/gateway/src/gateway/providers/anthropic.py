@@ -14,6 +14,7 @@ from gateway.providers.base import (
     CallOptions,
     ChatResult,
     Credential,
+    ProviderError,
     Target,
 )
 from gateway.providers.errors import passthrough_headers
@@ -82,3 +83,30 @@ class AnthropicAdapter(NoEmbeddings, NoImages):
             stream=True,
         )
         return ProviderStream(self.name, response, AnthropicStreamTranslator(self.name, target.model), opts)
+
+    def counts_tokens(self, model: str) -> bool:
+        del model  # every model behind the Messages API has `/v1/messages/count_tokens`
+        return True
+
+    async def count_tokens(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> int:
+        """`POST /v1/messages/count_tokens` with the Messages body this gateway would send."""
+        payload = self.payload(body, target, False)
+        payload.pop("max_tokens", None)
+        response = await send(
+            self._session,
+            self.name,
+            "POST",
+            messages_url(target.base_url) + "/count_tokens",
+            headers=self.headers(cred),
+            opts=opts,
+            payload=payload,
+        )
+        return input_tokens(self.name, await read_json(self.name, response))
+
+
+def input_tokens(provider: str, body: dict[str, Any]) -> int:
+    """`{"input_tokens": N}`, the answer of Anthropic's (and Claude on Vertex's) token counting."""
+    count = body.get("input_tokens")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ProviderError("upstream_error", f"{provider}: token count answer without input_tokens")
+    return count

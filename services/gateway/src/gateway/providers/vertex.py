@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from gateway.providers.anthropic import input_tokens
 from gateway.providers.base import (
     CallOptions,
     ChatResult,
@@ -110,6 +111,22 @@ class VertexAdapter(NoEmbeddings, NoImages):
             passed = passthrough_headers(response.headers)
             out, usage = anthropic_to_openai_response(await read_json(self.name, response), target.model)
             return ChatResult(body=out, usage=usage, headers=passed)
+
+        return await self._with_refresh(cred, opts, call)
+
+    def counts_tokens(self, model: str) -> bool:
+        return is_claude(model)  # Gemini's countTokens speaks another format: those are estimated
+
+    async def count_tokens(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> int:
+        """Claude's `count-tokens:rawPredict`: the Messages body with `model` kept (providers.md 5.3)."""
+        url = self.url(target, cred, "rawPredict").rsplit("/models/", 1)[0] + "/models/count-tokens:rawPredict"
+        payload = self._claude_payload(body, target, False)
+        payload.pop("max_tokens", None)
+        payload["model"] = target.model
+
+        async def call(headers: dict[str, str]) -> int:
+            response = await send(self._session, self.name, "POST", url, headers=headers, opts=opts, payload=payload)
+            return input_tokens(self.name, await read_json(self.name, response))
 
         return await self._with_refresh(cred, opts, call)
 

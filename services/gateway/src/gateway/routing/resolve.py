@@ -1,9 +1,11 @@
 """Model string (and optional config header) -> attempt plan, from the cached routing snapshot.
 
 Resolution order (contract section 1): `@slug/model`, then a virtual model name, then
-`provider/model`. Unknown, disabled, out-of-scope and not-allowed-for-this-key models all answer
-404 `model_not_found`, so the answer never reveals what exists elsewhere. A gateway config
-(header `x-keyrelay-config`, or attached to a virtual model) replaces the route's own order.
+`provider/model`, then a bare model name (`claude-sonnet-4-5`: every integration in scope enabling
+a catalog or custom model of that name, whatever its provider). Unknown, disabled, out-of-scope
+and not-allowed-for-this-key models all answer 404 `model_not_found`, so the answer never reveals
+what exists elsewhere. A gateway config (header `x-keyrelay-config`, or attached to a virtual
+model) replaces the route's own order.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from typing import Any
+
+import msgspec
 
 from gateway.routing.plan import Plan, Step, plan_from_config, steps_for_route
 from shared.errors import ErrorCode, KeyrelayError, echo
@@ -31,11 +35,29 @@ def allowed(principal: ApiKeyPrincipal, name: str, route: Route) -> bool:
     if principal.models is None:
         return True
     allow = set(principal.models)
+    if route.kind == "model":
+        return name in allow or any(_target_allowed(allow, t) for t in route.targets)
     return name in allow or all(_target_allowed(allow, t) for t in route.targets)
+
+
+def _allowed_targets(principal: ApiKeyPrincipal, name: str, route: Route) -> Route:
+    """A bare name reaches, for a key with an allowlist that does not name it, only the
+    integrations the key may call directly (`@slug/model` or `provider/model` listed)."""
+    if principal.models is None or route.kind != "model" or name in principal.models:
+        return route
+    allow = set(principal.models)
+    targets = [t for t in route.targets if _target_allowed(allow, t)]
+    return msgspec.structs.replace(route, targets=targets, strategy="single" if len(targets) == 1 else route.strategy)
 
 
 def routable_names(snapshot: RoutingSnapshot, principal: ApiKeyPrincipal) -> list[str]:
     return sorted(name for name, route in snapshot.routes.items() if allowed(principal, name, route))
+
+
+def routable(snapshot: RoutingSnapshot, principal: ApiKeyPrincipal, name: str) -> Route | None:
+    """The route one model string names, if this key may use it (else None, like an unknown name)."""
+    route = snapshot.routes.get(name)
+    return route if route is not None and allowed(principal, name, route) else None
 
 
 def _not_found(model: str) -> KeyrelayError:
@@ -78,7 +100,7 @@ def resolve(
             raise _not_found(model)
         plan = Plan(
             requested=model,
-            steps=steps_for_route(route, rng),
+            steps=steps_for_route(_allowed_targets(principal, model, route), rng),
             virtual_model=route.name if route.kind == "virtual" else None,
         )
     if pin_slug is not None:

@@ -61,6 +61,8 @@ def anthropic_request_to_openai(body: dict[str, Any]) -> dict[str, Any]:
             messages.extend(_user_messages(blocks))
         elif role == "assistant":
             messages.append(_assistant_message(blocks))
+        elif role == "system":
+            messages.extend(_system_turn(blocks))
         else:
             raise KeyrelayError("invalid_request", f"unsupported message role {echo(role)}", param="messages")
     out: dict[str, Any] = {"model": body.get("model"), "messages": messages}
@@ -80,6 +82,16 @@ def anthropic_request_to_openai(body: dict[str, Any]) -> dict[str, Any]:
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}
     return out
+
+
+def _system_turn(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A `system` turn inside `messages` (Claude Code does this for Anthropic's newest models) stays
+    a system message in place: OpenAI-format targets take it as is, Anthropic-format and Gemini
+    targets get it merged into their system prompt, in order."""
+    if any(b.get("type") != "text" for b in blocks):
+        raise KeyrelayError("invalid_request", "a system message may only hold text blocks", param="messages")
+    text = _text(blocks)
+    return [{"role": "system", "content": text}] if text else []
 
 
 def _blocks(content: Any) -> list[dict[str, Any]]:
