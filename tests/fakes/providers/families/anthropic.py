@@ -164,13 +164,52 @@ async def messages(request: web.Request) -> web.StreamResponse:
     return await serve_messages(request, body, str(body.get("model") or ""), anthropic_error, vertex=False)
 
 
+# `MessageCountTokensParams`: a Messages body without `max_tokens`, sampling, `stream` or `metadata`
+COUNT_TOKENS_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "system",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "output_config",
+        "output_format",
+        "context_management",
+        "mcp_servers",
+        "cache_control",
+    }
+)
+
+
+def count_tokens_problem(body: dict[str, Any], *, vertex: bool) -> str | None:
+    """What `/v1/messages/count_tokens` (and Vertex's `count-tokens:rawPredict`) refuses."""
+    allowed = COUNT_TOKENS_FIELDS | ({"anthropic_version"} if vertex else set())
+    if extra := sorted(set(body) - allowed):
+        return f"{extra[0]}: Extra inputs are not permitted"
+    if vertex and body.get("anthropic_version") != VERTEX_VERSION:
+        return "anthropic_version: Input should be 'vertex-2023-10-16'"
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "model: Field required"
+    return _messages_problem(body.get("messages"))
+
+
+def count_answer(body: dict[str, Any]) -> web.Response:
+    """`{"input_tokens": N}`: N counts the words of the system prompt and every message."""
+    return json_response({"input_tokens": wire.prompt_from_messages(body).words_in})
+
+
 async def count_tokens(request: web.Request) -> web.StreamResponse:
     body, refused = await _admit(request)
     if refused is not None:
         return refused
-    if (problem := _messages_problem(body.get("messages"))) is not None:
+    if (problem := count_tokens_problem(body, vertex=False)) is not None:
         return anthropic_error(ErrorKind.BAD_REQUEST, problem)
-    return json_response({"input_tokens": wire.prompt_from_messages(body).words_in})
+    model = str(body["model"])
+    early = await apply_faults(request, parse_faults(model), anthropic_error, state_of(request), model)
+    if early is not None:
+        return early
+    return count_answer(body)
 
 
 def _model_object(model: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 plus the OAuth token endpoint `{root}/vertex-token/token` (RS256 JWT-bearer grant).
 
 Every Vertex call needs `Authorization: Bearer <token issued here>`. Gemini bodies must set `role`
-on every content; Claude bodies carry `anthropic_version: vertex-2023-10-16` and no `model`.
+on every content; Claude bodies carry `anthropic_version: vertex-2023-10-16` and no `model`
+(except token counting, `publishers/anthropic/models/count-tokens:rawPredict`, which names it).
 Auth and quota errors are Google-shaped, Claude's own validation errors Anthropic-shaped.
 """
 
@@ -13,7 +14,12 @@ import time
 
 from aiohttp import web
 
-from tests.fakes.providers.families.anthropic import anthropic_error, serve_messages
+from tests.fakes.providers.families.anthropic import (
+    anthropic_error,
+    count_answer,
+    count_tokens_problem,
+    serve_messages,
+)
 from tests.fakes.providers.families.base import Family, bearer
 from tests.fakes.providers.families.gemini import serve_generate
 from tests.fakes.providers.families.google_rpc import vertex_error
@@ -63,6 +69,10 @@ async def publisher_model(request: web.Request) -> web.StreamResponse:
         return vertex_error(ErrorKind.BAD_REQUEST, "Invalid JSON payload received.")
     if publisher == "google" and action in {"generateContent", "streamGenerateContent"}:
         return await serve_generate(request, body, model, action, vertex_error, vertex=True)
+    if publisher == "anthropic" and model == "count-tokens" and action == "rawPredict":
+        if (problem := count_tokens_problem(body, vertex=True)) is not None:
+            return anthropic_error(ErrorKind.BAD_REQUEST, problem)
+        return count_answer(body)
     if publisher == "anthropic" and action in {"rawPredict", "streamRawPredict"}:
         if action == "streamRawPredict" and not body.get("stream"):
             return anthropic_error(ErrorKind.BAD_REQUEST, 'stream: streamRawPredict requires "stream": true')

@@ -27,6 +27,9 @@ from gateway.translate.anthropic import (
 )
 
 ANTHROPIC_VERSION = "2023-06-01"
+# what `/v1/messages/count_tokens` takes; anything else (`max_tokens`, `temperature`, `stream`,
+# `metadata`) is refused there as "Extra inputs are not permitted"
+COUNT_TOKENS_FIELDS = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking", "output_config"})
 
 
 def messages_url(base_url: str) -> str:
@@ -90,8 +93,7 @@ class AnthropicAdapter(NoEmbeddings, NoImages):
 
     async def count_tokens(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> int:
         """`POST /v1/messages/count_tokens` with the Messages body this gateway would send."""
-        payload = self.payload(body, target, False)
-        payload.pop("max_tokens", None)
+        payload = count_tokens_body(self.payload(body, target, False))
         response = await send(
             self._session,
             self.name,
@@ -102,6 +104,11 @@ class AnthropicAdapter(NoEmbeddings, NoImages):
             payload=payload,
         )
         return input_tokens(self.name, await read_json(self.name, response))
+
+
+def count_tokens_body(payload: dict[str, Any]) -> dict[str, Any]:
+    """A Messages body cut down to what token counting accepts."""
+    return {key: value for key, value in payload.items() if key in COUNT_TOKENS_FIELDS}
 
 
 def input_tokens(provider: str, body: dict[str, Any]) -> int:

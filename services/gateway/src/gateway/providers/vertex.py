@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from gateway.providers.anthropic import input_tokens
+from gateway.providers.anthropic import count_tokens_body, input_tokens
 from gateway.providers.base import (
     CallOptions,
     ChatResult,
@@ -120,9 +120,8 @@ class VertexAdapter(NoEmbeddings, NoImages):
     async def count_tokens(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> int:
         """Claude's `count-tokens:rawPredict`: the Messages body with `model` kept (providers.md 5.3)."""
         url = self.url(target, cred, "rawPredict").rsplit("/models/", 1)[0] + "/models/count-tokens:rawPredict"
-        payload = self._claude_payload(body, target, False)
-        payload.pop("max_tokens", None)
-        payload["model"] = target.model
+        payload = count_tokens_body({**self._claude_payload(body, target, False), "model": target.model})
+        payload["anthropic_version"] = VERTEX_ANTHROPIC_VERSION
 
         async def call(headers: dict[str, str]) -> int:
             response = await send(self._session, self.name, "POST", url, headers=headers, opts=opts, payload=payload)
