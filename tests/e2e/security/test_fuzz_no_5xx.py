@@ -299,6 +299,7 @@ def _messages_body() -> st.SearchStrategy[Any]:
 INFERENCE = {
     "/v1/chat/completions": _chat_body(),
     "/v1/messages": _messages_body(),
+    "/v1/messages/count_tokens": _messages_body(),
     "/v1/embeddings": st.fixed_dictionaries(
         {
             "model": st.sampled_from(["@fuzz-openai/gpt-4o-mini", "text-embedding-3-small", "x"]),

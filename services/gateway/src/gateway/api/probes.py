@@ -13,22 +13,22 @@ from litestar import Response, get, head
 _SERVICE = {"service": "keyrelay-gateway", "status": "ok", "api": "/v1", "console": "/ui/"}
 
 
-@head("/")
+@head("/", include_in_schema=False)
 async def head_root() -> Response[None]:
     return Response(None, status_code=200)
 
 
-@get("/")
+@get("/", include_in_schema=False)
 async def root() -> dict[str, str]:
     return _SERVICE
 
 
-@head("/api/hello")
+@head("/api/hello", include_in_schema=False)
 async def head_hello() -> Response[None]:
     return Response(None, status_code=200)
 
 
-@get("/api/hello")
+@get("/api/hello", include_in_schema=False)
 async def hello() -> dict[str, str]:
     return {"status": "ok"}
 
