@@ -347,6 +347,21 @@ async def test_anthropic_sdk_with_a_wrong_key_gets_authentication_error(provider
     assert caught.value.response.headers["request-id"] == caught.value.body["request_id"]
 
 
+async def test_anthropic_count_tokens_counts_words_and_refuses_max_tokens_like_the_real_api(providers):
+    """`count_tokens` answers `{"input_tokens": N}`; a Messages-only field is an extra input."""
+    counted = await claude(providers).messages.count_tokens(
+        model="claude-sonnet-4-6", system="be brief", messages=[{"role": "user", "content": "count these three"}]
+    )
+    assert counted.input_tokens == 5
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        await claude(providers).messages.count_tokens(
+            model="claude-sonnet-4-6",
+            messages=[{"role": "user", "content": "x"}],
+            extra_body={"max_tokens": 10},
+        )
+    assert "max_tokens: Extra inputs are not permitted" in caught.value.body["error"]["message"]
+
+
 async def post_messages(http, providers, body, headers=None):
     base = {"x-api-key": KEYS["anthropic"], "anthropic-version": "2023-06-01"}
     url = providers.base_urls()["anthropic"] + "/v1/messages"
