@@ -56,19 +56,50 @@ def test_a_system_turn_inside_messages_reaches_an_openai_target_as_a_system_mess
     assert seen["body"]["messages"][-1]["content"] == f"mid-conversation rule {marker}"  # type: ignore[index]
 
 
-@pytest.mark.parametrize("model", ["@cc-anthropic/claude-opus-4-8", "@cc-vertex/claude-opus-4-8"])
-def test_a_system_turn_inside_messages_is_merged_in_order_into_an_anthropic_targets_system_prompt(
-    cc_org: Org, fake: FakeServer, model: str
+def test_a_system_turn_inside_messages_reaches_claude_opus_4_8_on_anthropic_natively(
+    cc_org: Org, fake: FakeServer
 ) -> None:
-    """Anthropic (and Claude on Vertex) take no `system` role in `messages` here: it joins the system
-    prompt after the top-level one, and the conversation keeps only user and assistant turns."""
+    """Anthropic's own API takes it for Opus 4.8 after a user turn: it stays in place, so the cached
+    prefix (top-level system, earlier turns) is unchanged."""
     marker = secrets.token_hex(6)
+    message = anthropic_sdk(cc_org.stack, cc_org.api_key()).messages.create(
+        model="@cc-anthropic/claude-opus-4-8",
+        max_tokens=64,
+        system="top-level prompt",
+        messages=system_turn_conversation(marker),  # type: ignore[arg-type]
+    )
+    assert f"second {marker}" in "".join(b.text for b in message.content if b.type == "text")
+    [seen] = upstream_bodies(fake, marker)
+    body: dict[str, Any] = seen["body"]  # type: ignore[assignment]
+    assert str(seen["path"]).startswith("/anthropic/")
+    assert body["system"] == "top-level prompt"
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user", "system"]
+    assert body["messages"][-1]["content"] == [{"type": "text", "text": f"mid-conversation rule {marker}"}]
+
+
+@pytest.mark.parametrize(
+    ("model", "turns"),
+    [
+        ("@cc-anthropic/claude-sonnet-4-6", None),
+        ("@cc-vertex/claude-opus-4-8", None),
+        ("@cc-anthropic/claude-opus-4-8", "system before a user turn"),
+    ],
+)
+def test_a_system_turn_inside_messages_is_merged_in_order_into_an_anthropic_targets_system_prompt(
+    cc_org: Org, fake: FakeServer, model: str, turns: str | None
+) -> None:
+    """Where Anthropic takes no `system` turn (other models, Vertex, a place it is not allowed), it
+    joins the system prompt after the top-level one, and only user and assistant turns remain."""
+    marker = secrets.token_hex(6)
+    conversation = system_turn_conversation(marker)
+    if turns is not None:  # after the assistant turn: a place Anthropic refuses a system turn
+        conversation = [*conversation[:2], conversation[3], conversation[2]]
     client = anthropic_sdk(cc_org.stack, cc_org.api_key())
     with client.messages.stream(
         model=model,
         max_tokens=64,
         system="top-level prompt",
-        messages=system_turn_conversation(marker),  # type: ignore[arg-type]
+        messages=conversation,  # type: ignore[arg-type]
     ) as stream:
         assert f"second {marker}" in "".join(stream.text_stream)
     [seen] = upstream_bodies(fake, marker)

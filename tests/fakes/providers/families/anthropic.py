@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 BASE = "/anthropic"
 _VERSION = re.compile(r"^20\d\d-\d\d-\d\d$")  # 2023-06-01 is the stable one; newer SDKs send later dates
 VERTEX_VERSION = "vertex-2023-10-16"
+MID_CONVERSATION_SYSTEM_MODELS = frozenset({"claude-opus-4-8"})
 MODELS = ("claude-opus-4-8", "claude-sonnet-4-6", "claude-haiku-4-5", "claude-sonnet-5", "claude-opus-5")
 
 _ERRORS: dict[ErrorKind, tuple[int, str, str]] = {
@@ -69,16 +70,33 @@ def anthropic_error(kind: ErrorKind, message: str | None = None) -> web.Response
     return json_response(body, status=status, headers=headers)
 
 
-def _messages_problem(messages: Any) -> str | None:
+def _system_turn_problem(messages: list[Any], i: int, model: str, *, vertex: bool) -> str | None:
+    """Mid-conversation system messages: Claude Opus 4.8 on Anthropic's own API only, right after a
+    user turn and either last or followed by an assistant turn."""
+    if vertex or model not in MID_CONVERSATION_SYSTEM_MODELS:
+        return (
+            'messages: Unexpected role "system". The Messages API accepts a top-level `system` '
+            'parameter, not "system" as an input message role.'
+        )
+    before = messages[i - 1].get("role") if i > 0 and isinstance(messages[i - 1], dict) else None
+    after = messages[i + 1].get("role") if i + 1 < len(messages) and isinstance(messages[i + 1], dict) else None
+    if before != "user" or after not in {None, "assistant"}:
+        return (
+            f"messages.{i}: a system message must immediately follow a user message and be the last "
+            "message or be followed by an assistant message"
+        )
+    return None
+
+
+def _messages_problem(messages: Any, model: str = "", *, vertex: bool = False) -> str | None:
     if not isinstance(messages, list) or not messages:
         return "messages: Field required" if messages is None else "messages: at least one message is required"
     for i, message in enumerate(messages):
         role = message.get("role") if isinstance(message, dict) else None
         if role == "system":
-            return (
-                'messages: Unexpected role "system". The Messages API accepts a top-level `system` '
-                'parameter, not "system" as an input message role.'
-            )
+            if (problem := _system_turn_problem(messages, i, model, vertex=vertex)) is not None:
+                return problem
+            continue
         if role not in {"user", "assistant"}:
             return f"messages.{i}.role: Input should be 'user' or 'assistant'"
         if "content" not in message:
@@ -88,7 +106,7 @@ def _messages_problem(messages: Any) -> str | None:
     return None
 
 
-def request_problem(body: dict[str, Any], *, vertex: bool, strict_sampling: bool) -> str | None:
+def request_problem(body: dict[str, Any], model: str, *, vertex: bool, strict_sampling: bool) -> str | None:
     """Anthropic's validation: required fields, roles, sampling rules; Vertex body differences."""
     if vertex and body.get("anthropic_version") != VERTEX_VERSION:
         return "anthropic_version: Input should be 'vertex-2023-10-16'"
@@ -103,7 +121,7 @@ def request_problem(body: dict[str, Any], *, vertex: bool, strict_sampling: bool
         return "temperature: Input should be less than or equal to 1"
     if strict_sampling and temperature is not None and body.get("top_p") is not None:
         return "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
-    return _messages_problem(body.get("messages"))
+    return _messages_problem(body.get("messages"), str(body.get("model") or model), vertex=vertex)
 
 
 async def serve_messages(
@@ -111,7 +129,9 @@ async def serve_messages(
 ) -> web.StreamResponse:
     """Validate, apply faults and answer one Messages call (shared with Claude on Vertex)."""
     state = state_of(request)
-    problem = request_problem(body, vertex=vertex, strict_sampling=state.options.anthropic_reject_temperature_and_top_p)
+    problem = request_problem(
+        body, model, vertex=vertex, strict_sampling=state.options.anthropic_reject_temperature_and_top_p
+    )
     if problem is not None:
         return errors(ErrorKind.BAD_REQUEST, problem)
     faults = parse_faults(model)
@@ -191,7 +211,7 @@ def count_tokens_problem(body: dict[str, Any], *, vertex: bool) -> str | None:
         return "anthropic_version: Input should be 'vertex-2023-10-16'"
     if not isinstance(body.get("model"), str) or not body["model"]:
         return "model: Field required"
-    return _messages_problem(body.get("messages"))
+    return _messages_problem(body.get("messages"), str(body["model"]), vertex=vertex)
 
 
 def count_answer(body: dict[str, Any]) -> web.Response:

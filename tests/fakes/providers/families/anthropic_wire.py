@@ -22,7 +22,8 @@ OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": 
 
 def prompt_from_messages(body: dict[str, Any]) -> Prompt:
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-    last = messages[-1] if messages else {}
+    turns = [m for m in messages if m.get("role") != "system"]  # a system turn instructs, it asks nothing
+    last = turns[-1] if turns else {}
     content = last.get("content")
     has_result = isinstance(content, list) and any(
         isinstance(b, dict) and b.get("type") == "tool_result" for b in content

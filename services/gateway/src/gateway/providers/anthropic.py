@@ -25,6 +25,7 @@ from gateway.translate.anthropic import (
     anthropic_to_openai_response,
     openai_to_anthropic_request,
 )
+from gateway.translate.system_turns import accepts_system_turns
 
 ANTHROPIC_VERSION = "2023-06-01"
 # what `/v1/messages/count_tokens` takes; anything else (`max_tokens`, `temperature`, `stream`,
@@ -52,7 +53,10 @@ class AnthropicAdapter(NoEmbeddings, NoImages):
         return out
 
     def payload(self, body: dict[str, Any], target: Target, stream: bool) -> dict[str, Any]:
-        payload = openai_to_anthropic_request({**body, "model": target.model, "stream": stream})
+        payload = openai_to_anthropic_request(
+            {**body, "model": target.model, "stream": stream},
+            system_turns=accepts_system_turns(target.provider, target.model),
+        )
         if not stream:
             payload.pop("stream", None)
         return payload

@@ -31,6 +31,7 @@ from gateway.translate.common import (
     tool_arguments,
     tool_call,
 )
+from gateway.translate.system_turns import place_system_turns
 from shared.errors import KeyrelayError, echo
 from shared.messages.usage import Usage
 
@@ -49,15 +50,21 @@ _EFFORTS = frozenset({"low", "medium", "high", "xhigh", "max"})
 
 # --- request -----------------------------------------------------------------------------------
 @client_request
-def openai_to_anthropic_request(body: dict[str, Any]) -> dict[str, Any]:
-    """An OpenAI chat request as an Anthropic Messages request (model kept; Vertex drops it)."""
+def openai_to_anthropic_request(body: dict[str, Any], *, system_turns: bool = False) -> dict[str, Any]:
+    """An OpenAI chat request as an Anthropic Messages request (model kept; Vertex drops it).
+
+    System messages join the top-level `system`; with `system_turns` (a model that takes them),
+    those after the conversation started stay in place where Anthropic allows (`system_turns.py`).
+    """
     single_choice(body, "Anthropic")
     system: list[str] = []
     messages: list[dict[str, Any]] = []
     for message in body.get("messages") or []:
         role = message.get("role")
         if role in ("system", "developer"):
-            if text := text_of(message.get("content")):
+            if (text := text_of(message.get("content"))) and system_turns and messages:
+                _append(messages, "system", [{"type": "text", "text": text}])
+            elif text:
                 system.append(text)
         elif role == "user":
             _append(messages, "user", [_user_block(p) for p in content_parts(message.get("content"))])
@@ -67,6 +74,8 @@ def openai_to_anthropic_request(body: dict[str, Any]) -> dict[str, Any]:
             _append(messages, "user", [_tool_result(message)])
         else:
             raise KeyrelayError("invalid_request", f"unsupported message role {echo(role)}", param="messages")
+    if system_turns:
+        messages = place_system_turns(messages, system)
     if messages and messages[0]["role"] != "user":
         messages.insert(0, {"role": "user", "content": [{"type": "text", "text": "."}]})
     out: dict[str, Any] = {
