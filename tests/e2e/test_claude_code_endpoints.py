@@ -170,6 +170,25 @@ def test_token_counting_for_other_providers_is_an_estimate_marked_as_such(cc_org
     assert upstream_bodies(fake, marker) == []
 
 
+def test_an_anthropic_format_host_without_a_counting_endpoint_gets_an_estimate(cc_org: Org, fake: FakeServer) -> None:
+    """A custom host speaking Anthropic's format that answers 404 for counting: estimated, not failed."""
+    add_integration(
+        cc_org,
+        fake,
+        "anthropic",
+        "cc-no-count",
+        ["claude-sonnet-4-6"],
+        custom_host={"base_url": f"{fake.root}/no-counting-here", "api_format": "anthropic"},
+    )
+    raw = anthropic_sdk(cc_org.stack, cc_org.api_key()).messages.with_raw_response.count_tokens(
+        model="@cc-no-count/claude-sonnet-4-6", messages=[{"role": "user", "content": "how many"}]
+    )
+    assert raw.headers["x-keyrelay-token-count"] == "estimated"
+    assert raw.parse().input_tokens > 0
+    doc = wait_for_record(cc_org.stack, raw.headers["x-request-id"])
+    assert [a["status"] for a in doc["attempts"]] == [404]
+
+
 def test_token_counting_of_an_unknown_model_answers_404_in_anthropics_error_envelope(cc_org: Org) -> None:
     """Routing applies as on `/v1/messages`: no existence leak, Anthropic SDK error types."""
     with pytest.raises(anthropic.NotFoundError) as refused:
