@@ -17,7 +17,7 @@ from gateway.api.edge import bearer, request_id
 from gateway.api.inference import json_response
 from gateway.api.state import GatewayState
 from gateway.routing.resolve import routable, routable_names
-from shared.errors import KeyrelayError, echo
+from shared.errors import ErrorCode, KeyrelayError, echo
 from shared.messages.catalog import Route
 
 _EPOCH = "1970-01-01T00:00:00Z"
@@ -70,7 +70,9 @@ async def retrieve_model(request: Request[Any, Any, Any], gw: GatewayState, mode
     snapshot = await gw.catalog.snapshot(principal.org_id, principal.project_id)
     route = routable(snapshot, principal, name) if name else None
     if route is None:
-        raise KeyrelayError("model_not_found", f"model {echo(name)} is not available to this key", param="model")
+        raise KeyrelayError(
+            ErrorCode.MODEL_NOT_FOUND, f"model {echo(name)} is not available to this key", param="model"
+        )
     return json_response(model_object(name, route), {"x-request-id": rid})
 
 

@@ -26,6 +26,7 @@ from gateway.translate.anthropic import (
     openai_to_anthropic_request,
 )
 from gateway.translate.system_turns import accepts_system_turns
+from shared.errors import ErrorCode
 
 ANTHROPIC_VERSION = "2023-06-01"
 # what `/v1/messages/count_tokens` takes; anything else (`max_tokens`, `temperature`, `stream`,
@@ -119,5 +120,5 @@ def input_tokens(provider: str, body: dict[str, Any]) -> int:
     """`{"input_tokens": N}`, the answer of Anthropic's (and Claude on Vertex's) token counting."""
     count = body.get("input_tokens")
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise ProviderError("upstream_error", f"{provider}: token count answer without input_tokens")
+        raise ProviderError(ErrorCode.UPSTREAM_ERROR, f"{provider}: token count answer without input_tokens")
     return count

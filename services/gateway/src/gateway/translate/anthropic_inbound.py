@@ -19,7 +19,7 @@ from gateway.translate.common import (
     tool_call,
     usage_from_openai,
 )
-from shared.errors import KeyrelayError, echo
+from shared.errors import ErrorCode, KeyrelayError, echo
 from shared.messages.usage import Usage
 
 FINISH_TO_STOP = {
@@ -89,7 +89,7 @@ def _system_turn(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     a system message in place: OpenAI-format targets take it as is, Anthropic-format and Gemini
     targets get it merged into their system prompt, in order."""
     if any(b.get("type") != "text" for b in blocks):
-        raise KeyrelayError("invalid_request", "a system message may only hold text blocks", param="messages")
+        raise KeyrelayError(ErrorCode.INVALID_REQUEST, "a system message may only hold text blocks", param="messages")
     text = _text(blocks)
     return [{"role": "system", "content": text}] if text else []
 
