@@ -26,6 +26,7 @@ from nacl.signing import SigningKey
 from nats.aio.client import Client as NatsClient
 from pymongo import AsyncMongoClient
 
+from catalog.vault_admin import VaultAdminClient
 from gateway.keyvault_client import KeyvaultClient, RevealedCredential
 from shared import subjects
 from shared.bus import BusClient
@@ -35,7 +36,6 @@ from shared.messages.activity import AuditEvent
 from shared.provision import ProvisionSettings, provision_with
 from shared.tokens import new_id
 from shared.vault import seal_for_keyvault
-from shared.vault.admin import VaultAdminClient
 from shared.vault.assertions import sign_assertion, write_digest
 from shared.vault.devkeys import generate_dev_keys
 from shared.vault.membership import sign_membership

@@ -16,12 +16,12 @@ from catalog.providers import load_model_catalog, load_provider_registry
 from catalog.repository import CatalogRepository
 from catalog.service import Catalog
 from catalog.settings import CatalogSettings
+from catalog.vault_admin import VaultAdminClient
 from shared.bus import BusClient, connect
 from shared.metrics import serve as serve_metrics
 from shared.netpolicy import AddressPolicy
 from shared.publisher import DurablePublisher
 from shared.settings import SettingsError
-from shared.vault.admin import VaultAdminClient
 
 
 def _signing_key(settings: CatalogSettings) -> SigningKey:

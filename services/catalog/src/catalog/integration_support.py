@@ -100,37 +100,30 @@ async def put_credential(
     ctx: Ctx,
     who: m.MemberPrincipal,
     operation: str,
-    integration_id: str,
+    integration: dict[str, Any],
     *,
-    provider: str,
     base_url: str,
-    project_scope: str | list[str],
     sealed: bytes,
     keep_secret: bool = False,
     keep_headers: bool = False,
 ) -> None:
-    """Store the sealed credential in keyvault under an owner assertion for exactly this write."""
+    """Store the integration's sealed credential in keyvault, bound to `base_url`, under an owner
+    assertion for exactly this write."""
+    write: dict[str, Any] = {
+        "provider": integration["provider"],
+        "base_url": base_url,
+        "project_scope": integration["project_scope"],
+        "sealed": sealed,
+    }
     keep = kept_parts(keep_secret=keep_secret, keep_headers=keep_headers)
+    integration_id = integration["_id"]
     await ctx.vault.put(
-        assertion=owner_assertion(
-            ctx,
-            who,
-            operation,
-            integration_id,
-            provider=provider,
-            base_url=base_url,
-            project_scope=project_scope,
-            sealed=sealed,
-            keep=keep,
-        ),
+        assertion=owner_assertion(ctx, who, operation, integration_id, keep=keep, **write),
         org_id=who.org_id,
         integration_id=integration_id,
-        provider=provider,
-        base_url=base_url,
-        project_scope=project_scope,
-        sealed=sealed,
         keep_secret=keep_secret,
         keep_headers=keep_headers,
+        **write,
     )
 
 

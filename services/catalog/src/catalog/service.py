@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
-
 from catalog.commands import HANDLERS
 from catalog.context import Ctx
 from catalog.repository import now
+from catalog.results import Ok, to_reply
 from catalog.sessions import ConsoleAuth, principal_of
 from catalog.snapshot import build_snapshot
 from shared.errors import KeyrelayError
@@ -30,17 +29,14 @@ class Catalog:
         name = req.org_name.strip()
         if not 1 <= len(name) <= 100:
             raise KeyrelayError("invalid_request", "org name must be 1-100 characters", param="org")
-        repo = self.ctx.repo
-        if await repo.orgs.find_one({"name": name}) is not None:
+        if await self.ctx.repo.org_named(name) is not None:
             raise KeyrelayError("conflict", "an organization with this name exists", param="org")
         token_hash = require_token_hash(req.owner_token_hash, "owner_token_hash")
         org_id, project_id, member_id = new_id("org"), new_id("prj"), new_id("mem")
         created = now()
-        await repo.orgs.insert_one({"_id": org_id, "name": name, "created_at": created})
-        await repo.projects.insert_one(
-            {"_id": project_id, "org_id": org_id, "name": "default", "content_logging": False, "created_at": created}
-        )
-        await repo.members.insert_one(
+        await self.ctx.repo.create_org(
+            {"_id": org_id, "name": name, "created_at": created},
+            {"_id": project_id, "org_id": org_id, "name": "default", "content_logging": False, "created_at": created},
             {
                 "_id": member_id,
                 "org_id": org_id,
@@ -49,7 +45,7 @@ class Catalog:
                 "projects": {},
                 "token_hash": token_hash,
                 "created_at": created,
-            }
+            },
         )
         self.ctx.events.audit(None, org_id, "org.bootstrap", "org", org_id)
         return m.BootstrapReply(org_id=org_id, project_id=project_id)
@@ -69,7 +65,7 @@ class Catalog:
         expires = doc.get("expires_at")
         if expires is not None and expires.replace(tzinfo=expires.tzinfo or UTC) <= datetime.now(UTC):
             raise KeyrelayError("invalid_api_key", "API key expired")
-        project = await self.ctx.repo.projects.find_one({"_id": doc["project_id"], "org_id": doc["org_id"]})
+        project = await self.ctx.repo.projects.get(doc["org_id"], _id=doc["project_id"])
         if project is None:
             raise KeyrelayError("invalid_api_key", "invalid API key")
         return m.ApiKeyPrincipal(
@@ -99,24 +95,19 @@ class Catalog:
         return build_snapshot(req.org_id, req.project_id, integrations, virtual, self.ctx.models, configs)
 
     async def report(self, req: m.IntegrationReport) -> m.Ack:
-        changes: dict[str, Any] = {"last_used_at": req.at or now()}
-        if req.ok:
-            changes["last_error_class"] = None
-        else:
-            changes["last_error_class"] = req.error_class
-        match: dict[str, Any] = {"_id": req.integration_id, "org_id": req.org_id}
-        update: dict[str, Any] = {"$set": changes}
+        changes: dict[str, Any] = {
+            "last_used_at": req.at or now(),
+            "last_error_class": None if req.ok else req.error_class,
+        }
         if not req.ok and req.error_class == "auth":
-            update["$set"]["status"] = "error"
-        elif req.ok:
-            await self.ctx.repo.integrations.update_one({**match, "status": "error"}, {"$set": {"status": "active"}})
-        await self.ctx.repo.integrations.update_one(match, update)
+            changes["status"] = "error"
+        await self.ctx.repo.record_use(req.org_id, req.integration_id, changes, reactivate=req.ok)
         return m.Ack()
 
     async def manage(self, req: m.ManageRequest) -> m.ManageReply:
         if isinstance(req.command, m.ListProviders):
             await self.member(req.token_hash)
-            return _reply(200, {"data": self.ctx.providers.public_list()})
+            return to_reply(Ok({"data": self.ctx.providers.public_list()}))
         principal = await self.member(req.token_hash)
         handler = HANDLERS.get(type(req.command))
         if handler is None:
@@ -134,8 +125,4 @@ class Catalog:
                     outcome="denied",
                 )
             raise
-        return _reply(result.status, result.body)
-
-
-def _reply(status: int, body: Any) -> m.ManageReply:
-    return m.ManageReply(status=status, body=msgspec.Raw(msgspec.json.encode(body)))
+        return to_reply(result)

@@ -18,8 +18,6 @@ import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from pymongo.errors import DuplicateKeyError
-
 from catalog.context import Ctx
 from catalog.repository import now
 from shared.errors import KeyrelayError
@@ -63,7 +61,7 @@ class ConsoleAuth:
         self._decoy_key = bytes(ctx.signing_key)
 
     async def params(self, req: m.GetPasswordParams) -> m.PasswordParams:
-        doc = await self.ctx.repo.passwords.find_one({"email": req.email.strip().lower()})
+        doc = await self.ctx.repo.password_by_email(req.email.strip().lower())
         if doc is None:
             decoy = hmac.new(self._decoy_key, b"decoy-salt:" + req.email.strip().lower().encode(), "sha256")
             return m.PasswordParams(salt=decoy.hexdigest()[:32])
@@ -87,22 +85,20 @@ class ConsoleAuth:
             "failures": 0,
             "created_at": now(),
         }
-        stale = await self.ctx.repo.passwords.find_one({"email": member["email"]})
-        if stale is not None and await self.ctx.repo.members.count_documents({"_id": stale["_id"]}) == 0:
-            await self.ctx.repo.passwords.delete_one({"_id": stale["_id"]})  # its member was removed
-        try:
-            await self.ctx.repo.passwords.insert_one(doc)
-        except DuplicateKeyError:
+        repo = self.ctx.repo
+        stale = await repo.password_by_email(member["email"])
+        if stale is not None and await repo.member_by_id(stale["_id"]) is None:
+            await repo.delete_password(stale["_id"])  # its member was removed
+        if not await repo.insert_password(doc):
             raise KeyrelayError(
                 "conflict", "a password was already set with this token, or this email signs in elsewhere"
-            ) from None
+            )
         self.ctx.events.audit(principal_of(member), member["org_id"], "password.set", "member", member["_id"])
         return m.Ack()
 
     async def start(self, req: m.StartSession) -> m.SessionStarted:
-        passwords = self.ctx.repo.passwords
-        email = req.email.strip().lower()
-        doc = await passwords.find_one({"email": email})
+        repo = self.ctx.repo
+        doc = await repo.password_by_email(req.email.strip().lower())
         if doc is None:
             raise KeyrelayError("unauthorized", _BAD_SIGN_IN)
         current = now()
@@ -112,12 +108,12 @@ class ConsoleAuth:
         if not hmac.compare_digest(_verifier(req.proof), doc["verifier"]):
             await self._failed(doc, current)
             raise KeyrelayError("unauthorized", _BAD_SIGN_IN)
-        member = await self.ctx.repo.members.find_one({"_id": doc["_id"], "org_id": doc["org_id"]})
+        member = await repo.members.get(doc["org_id"], _id=doc["_id"])
         if member is None:
             raise KeyrelayError("unauthorized", _BAD_SIGN_IN)
-        await passwords.update_one({"_id": doc["_id"]}, {"$set": {"failures": 0, "locked_until": None}})
+        await repo.update_password(doc["_id"], {"failures": 0, "locked_until": None})
         expires = current + SESSION_TTL
-        await self.ctx.repo.sessions.insert_one(
+        await repo.insert_session(
             {
                 "_id": req.session_hash,
                 "member_id": member["_id"],
@@ -140,7 +136,7 @@ class ConsoleAuth:
         changes: dict[str, Any] = {"failures": failures, "failures_since": since}
         if failures >= MAX_FAILURES:
             changes |= {"failures": 0, "failures_since": None, "locked_until": current + timedelta(seconds=LOCK_S)}
-        await self.ctx.repo.passwords.update_one({"_id": doc["_id"]}, {"$set": changes})
+        await self.ctx.repo.update_password(doc["_id"], changes)
         self.ctx.events.audit(
             None,
             doc["org_id"],
@@ -152,22 +148,22 @@ class ConsoleAuth:
         )
 
     async def end(self, req: m.EndSession) -> m.Ack:
-        await self.ctx.repo.sessions.delete_one({"_id": req.session_hash})
+        await self.ctx.repo.delete_session(req.session_hash)
         return m.Ack()
 
     async def member_for_session(self, session_hash: str) -> dict[str, Any] | None:
         """The member a live session belongs to; a stale session (expired, removed member, changed
         roles) is deleted and answers None."""
-        sessions = self.ctx.repo.sessions
-        session = await sessions.find_one({"_id": session_hash})
+        repo = self.ctx.repo
+        session = await repo.session(session_hash)
         if session is None:
             return None
-        member = await self.ctx.repo.members.find_one({"_id": session["member_id"], "org_id": session["org_id"]})
+        member = await repo.members.get(session["org_id"], _id=session["member_id"])
         if (
             member is None
             or _aware(session["expires_at"]) <= now()
             or not hmac.compare_digest(role_stamp(member), session["stamp"])
         ):
-            await sessions.delete_one({"_id": session_hash})
+            await repo.delete_session(session_hash)
             return None
         return member

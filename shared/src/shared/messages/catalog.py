@@ -452,8 +452,13 @@ class ManageRequest(Msg, frozen=True, kw_only=True):
     request_id: str = ""
 
 
+ManageOutcome = Literal["ok", "created", "done"]
+"""What a command did: answered or changed something (`ok`), made something (`created`), or
+removed something / has nothing to show (`done`). Refusals travel as `Failed` with their code."""
+
+
 class ManageReply(Msg, tag="reply", frozen=True, kw_only=True):
-    status: int
+    outcome: ManageOutcome = "ok"
     body: msgspec.Raw = msgspec.Raw(b"null")
 
 

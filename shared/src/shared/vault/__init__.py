@@ -3,7 +3,6 @@
 * `seal_for_keyvault()` — the gateway seals raw credentials at the HTTP edge, so no service in
   between (and no bus message) ever holds them in clear.
 * `assertions` — owner assertions catalog signs and keyvault verifies.
-* `admin.VaultAdminClient` — catalog's client for keyvault's admin subjects.
 * `devkeys` — fresh key material for a development stack or a test session.
 """
 

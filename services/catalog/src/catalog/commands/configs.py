@@ -8,10 +8,12 @@ from typing import Any
 
 import msgspec
 
+from catalog.commands.common import announce, missing
 from catalog.commands.projects import get_project_doc
-from catalog.context import Ctx, Handler, Reply
+from catalog.context import Ctx
 from catalog.policy import require, require_on_project, require_on_stored
-from catalog.repository import now
+from catalog.repository import Doc, now
+from catalog.results import Created, Done, Ok
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import new_id
@@ -68,7 +70,7 @@ def _iso(value: Any) -> str | None:
 
 
 async def _slugs(ctx: Ctx, org_id: str) -> set[str]:
-    return {d["slug"] for d in await ctx.repo.find_all(ctx.repo.integrations, org_id) if d.get("status") != "pending"}
+    return {d["slug"] for d in await ctx.repo.integrations.list(org_id) if d.get("status") != "pending"}
 
 
 def _visible(who: m.MemberPrincipal, doc: dict[str, Any]) -> bool:
@@ -79,24 +81,28 @@ def _changed_meanwhile() -> KeyrelayError:
     return KeyrelayError("conflict", "the config changed meanwhile; read it and retry", param="name")
 
 
-async def list_configs(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListConfigs) -> Reply:
-    require(who, cmd)
-    docs = await ctx.repo.find_all(ctx.repo.configs, who.org_id)
-    return Reply(200, {"data": [_view(d) for d in docs if _visible(who, d)]})
-
-
-async def get_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetConfig) -> Reply:
-    require(who, cmd)
-    doc = await ctx.repo.get(ctx.repo.configs, who.org_id, name=cmd.name)
+async def _visible_doc(ctx: Ctx, who: m.MemberPrincipal, name: str) -> Doc:
+    doc = await ctx.repo.configs.get(who.org_id, name=name)
     if doc is None or not _visible(who, doc):
-        raise KeyrelayError("not_found", "config not found", param="name")
-    return Reply(200, _view(doc))
+        raise missing("config", "name")
+    return doc
 
 
-async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Reply:
+async def list_configs(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListConfigs) -> Ok:
+    require(who, cmd)
+    docs = await ctx.repo.configs.list(who.org_id)
+    return Ok({"data": [_view(d) for d in docs if _visible(who, d)]})
+
+
+async def get_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetConfig) -> Ok:
+    require(who, cmd)
+    return Ok(_view(await _visible_doc(ctx, who, cmd.name)))
+
+
+async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Ok | Created:
     if not _NAME.match(cmd.name):
         raise KeyrelayError("invalid_request", "name must be 1-64 of [a-z0-9._-]", param="name")
-    doc = await ctx.repo.get(ctx.repo.configs, who.org_id, name=cmd.name)
+    doc = await ctx.repo.configs.get(who.org_id, name=cmd.name)
     if doc is None or cmd.create_only:
         require_on_project(who, cmd, cmd.project_id)
         project_id = cmd.project_id
@@ -112,19 +118,15 @@ async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Repl
     if cmd.rollback_to is not None:
         if doc is None or not any(v["version"] == cmd.rollback_to for v in doc["versions"]):
             raise KeyrelayError("not_found", "no such config version", param="rollback_to")
-        doc = await ctx.repo.update(
-            ctx.repo.configs,
+        doc = await ctx.repo.configs.update(
             who.org_id,
             {"_id": doc["_id"], "project_id": doc.get("project_id")},
             {"current_version": cmd.rollback_to, "project_id": project_id},
         )
         if doc is None:
             raise _changed_meanwhile()
-        await ctx.events.changed(who.org_id, "config", doc["_id"])
-        ctx.events.audit(
-            who, who.org_id, "config.rollback", "config", doc["_id"], detail={"version": str(cmd.rollback_to)}
-        )
-        return Reply(200, _view(doc))
+        await announce(ctx, who, "config", doc["_id"], "config.rollback", {"version": str(cmd.rollback_to)})
+        return Ok(_view(doc))
     if cmd.node is None:
         raise KeyrelayError("invalid_request", "a config body is required", param="config")
     _check_node(cmd.node, await _slugs(ctx, who.org_id))
@@ -140,44 +142,23 @@ async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Repl
             "versions": [version],
             "created_at": now(),
         }
-        await ctx.repo.insert(ctx.repo.configs, doc, what="a config with this name")
-        status = 201
+        await ctx.repo.configs.insert(doc, what="a config with this name")
+        result: Ok | Created = Created(_view(doc))
     else:
         version["version"] = max(v["version"] for v in doc["versions"]) + 1
         # Matched on the project it was authorised against, so a concurrent move cannot slip in between.
-        doc = await ctx.repo.configs.find_one_and_update(
-            {"_id": doc["_id"], "org_id": who.org_id, "project_id": doc.get("project_id")},
-            {
-                "$push": {"versions": version},
-                "$set": {"current_version": version["version"], "project_id": project_id, "updated_at": now()},
-            },
-            return_document=True,
-        )
+        doc = await ctx.repo.push_config_version(who.org_id, doc["_id"], doc.get("project_id"), version, project_id)
         if doc is None:
             raise _changed_meanwhile()
-        status = 200
-    await ctx.events.changed(who.org_id, "config", doc["_id"])
-    ctx.events.audit(
-        who, who.org_id, "config.put", "config", doc["_id"], detail={"version": str(doc["current_version"])}
-    )
-    return Reply(status, _view(doc))
+        result = Ok(_view(doc))
+    await announce(ctx, who, "config", doc["_id"], "config.put", {"version": str(doc["current_version"])})
+    return result
 
 
-async def delete_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteConfig) -> Reply:
-    doc = await ctx.repo.get(ctx.repo.configs, who.org_id, name=cmd.name)
-    if doc is None or not _visible(who, doc):
-        raise KeyrelayError("not_found", "config not found", param="name")
+async def delete_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteConfig) -> Done:
+    doc = await _visible_doc(ctx, who, cmd.name)
     require_on_stored(who, cmd, doc.get("project_id"))
-    if not await ctx.repo.delete(ctx.repo.configs, who.org_id, _id=doc["_id"], project_id=doc.get("project_id")):
+    if not await ctx.repo.configs.delete(who.org_id, _id=doc["_id"], project_id=doc.get("project_id")):
         raise _changed_meanwhile()
-    await ctx.events.changed(who.org_id, "config", doc["_id"])
-    ctx.events.audit(who, who.org_id, "config.delete", "config", doc["_id"])
-    return Reply(204, None)
-
-
-HANDLERS: dict[type[Any], Handler] = {
-    m.ListConfigs: list_configs,
-    m.GetConfig: get_config,
-    m.PutConfig: put_config,
-    m.DeleteConfig: delete_config,
-}
+    await announce(ctx, who, "config", doc["_id"], "config.delete")
+    return Done()

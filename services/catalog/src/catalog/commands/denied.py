@@ -6,9 +6,8 @@ catalog does not take the gateway's word for it: the refusal is recorded only wh
 
 from __future__ import annotations
 
-from typing import Any
-
-from catalog.context import Ctx, Handler, Reply
+from catalog.context import Ctx
+from catalog.results import Done
 from shared.authz import RULES, precheck
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
@@ -16,16 +15,12 @@ from shared.messages import catalog as m
 _COMMANDS = {kind.__name__: kind for kind in RULES}
 
 
-async def record_denied(ctx: Ctx, who: m.MemberPrincipal, cmd: m.RecordDenied) -> Reply:
+async def record_denied(ctx: Ctx, who: m.MemberPrincipal, cmd: m.RecordDenied) -> Done:
     kind = _COMMANDS.get(cmd.command)
     if kind is None or kind is m.RecordDenied:
         raise KeyrelayError("invalid_request", "unknown command", param="command")
     try:
         precheck(who, kind)
-    except KeyrelayError as exc:
+    except KeyrelayError:
         ctx.events.audit(who, who.org_id, f"{cmd.command}.denied", "command", cmd.command, outcome="denied")
-        return Reply(exc.status, {"error": {"code": exc.code}})
-    return Reply(204, None)
-
-
-HANDLERS: dict[type[Any], Handler] = {m.RecordDenied: record_denied}
+    return Done()

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from catalog import validation, views
+from catalog.commands.common import announce
 from catalog.commands.projects import get_project_doc
-from catalog.context import Ctx, Handler, Reply
+from catalog.context import Ctx
 from catalog.integration_support import (
     check_custom_host,
     integration_doc,
@@ -24,19 +25,21 @@ from catalog.integration_support import (
     validate_header_names,
 )
 from catalog.policy import in_scope, require
-from catalog.repository import now
+from catalog.repository import Doc, now
+from catalog.results import Created, Done, Ok
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
+from shared.messages import keyvault as kv
 
 
-async def load(ctx: Ctx, org_id: str, slug: str) -> dict[str, Any]:
-    doc = await ctx.repo.get(ctx.repo.integrations, org_id, slug=slug.lower())
+async def load(ctx: Ctx, org_id: str, slug: str) -> Doc:
+    doc = await ctx.repo.integrations.get(org_id, slug=slug.lower())
     if doc is None or doc.get("status") == "pending":
         raise KeyrelayError("integration_not_found", "integration not found", param="slug")
     return doc
 
 
-async def load_visible(ctx: Ctx, who: m.MemberPrincipal, slug: str) -> dict[str, Any]:
+async def load_visible(ctx: Ctx, who: m.MemberPrincipal, slug: str) -> Doc:
     """`load` for reads: outside the caller's project scope an integration does not exist (404)."""
     doc = await load(ctx, who.org_id, slug)
     if not in_scope(who, doc.get("project_scope", [])):
@@ -44,7 +47,7 @@ async def load_visible(ctx: Ctx, who: m.MemberPrincipal, slug: str) -> dict[str,
     return doc
 
 
-async def _check_scope(ctx: Ctx, org_id: str, scope: str | list[str]) -> str | list[str]:
+async def _check_scope(ctx: Ctx, org_id: str, scope: kv.Scope) -> kv.Scope:
     if scope == "all":
         return "all"
     projects = sorted(set(scope))
@@ -55,20 +58,28 @@ async def _check_scope(ctx: Ctx, org_id: str, scope: str | list[str]) -> str | l
     return projects
 
 
-async def _credential_view(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | None:
+async def _view(ctx: Ctx, doc: Doc) -> Doc:
+    """The integration as callers see it, with keyvault's masked view of its credential."""
     described = await ctx.vault.describe(org_id=doc["org_id"], integration_ids=[doc["_id"]])
-    return described.get(doc["_id"]) if described else None
+    return views.integration(doc, described.get(doc["_id"]) if described else None)
 
 
-async def list_integrations(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListIntegrations) -> Reply:
+async def _changed(ctx: Ctx, who: m.MemberPrincipal, doc: Doc, changes: Doc, action: str, detail: dict[str, str]) -> Ok:
+    """Store `changes`, announce `action` and answer the updated integration."""
+    updated = await ctx.repo.integrations.update(who.org_id, {"_id": doc["_id"]}, changes) or doc
+    await announce(ctx, who, "integration", doc["_id"], action, detail)
+    return Ok(await _view(ctx, updated))
+
+
+async def list_integrations(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListIntegrations) -> Ok:
     require(who, cmd)
-    docs = [d for d in await ctx.repo.find_all(ctx.repo.integrations, who.org_id) if d.get("status") != "pending"]
+    docs = [d for d in await ctx.repo.integrations.list(who.org_id) if d.get("status") != "pending"]
     docs = [d for d in docs if in_scope(who, d.get("project_scope", []))]
     described = await ctx.vault.describe(org_id=who.org_id, integration_ids=[d["_id"] for d in docs]) if docs else {}
-    return Reply(200, {"data": [views.integration(d, described.get(d["_id"])) for d in docs]})
+    return Ok({"data": [views.integration(d, described.get(d["_id"])) for d in docs]})
 
 
-async def create_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateIntegration) -> Reply:
+async def create_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateIntegration) -> Created:
     require(who, cmd)
     slug = validation.canonical_slug(cmd.slug)
     provider = ctx.providers.get(cmd.provider)
@@ -99,34 +110,22 @@ async def create_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateInte
         enabled=enabled,
         created_by=who.member_id,
     )
-    await ctx.repo.insert(ctx.repo.integrations, doc, conflict_code="slug_taken", what="an integration with this slug")
+    await ctx.repo.integrations.insert(doc, conflict_code="slug_taken", what="an integration with this slug")
     try:
-        await put_credential(
-            ctx,
-            who,
-            "create",
-            doc["_id"],
-            provider=cmd.provider,
-            base_url=base_url,
-            project_scope=scope,
-            sealed=cmd.credentials.sealed,
-        )
+        await put_credential(ctx, who, "create", doc, base_url=base_url, sealed=cmd.credentials.sealed)
     except BaseException:
-        await ctx.repo.integrations.delete_one({"_id": doc["_id"], "org_id": who.org_id, "status": "pending"})
+        await ctx.repo.integrations.delete(who.org_id, _id=doc["_id"], status="pending")
         raise
-    doc = await ctx.repo.update(ctx.repo.integrations, who.org_id, {"_id": doc["_id"]}, {"status": "active"}) or doc
-    await ctx.events.changed(who.org_id, "integration", doc["_id"])
-    ctx.events.audit(who, who.org_id, "integration.create", "integration", doc["_id"], detail={"slug": slug})
-    return Reply(201, views.integration(doc, await _credential_view(ctx, doc)))
+    created = await _changed(ctx, who, doc, {"status": "active"}, "integration.create", {"slug": slug})
+    return Created(created.body)
 
 
-async def get_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetIntegration) -> Reply:
+async def get_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetIntegration) -> Ok:
     require(who, cmd)
-    doc = await load_visible(ctx, who, cmd.slug)
-    return Reply(200, views.integration(doc, await _credential_view(ctx, doc)))
+    return Ok(await _view(ctx, await load_visible(ctx, who, cmd.slug)))
 
 
-async def update_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateIntegration) -> Reply:
+async def update_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateIntegration) -> Ok:
     require(who, cmd)
     doc = await load(ctx, who.org_id, cmd.slug)
     changes: dict[str, Any] = {}
@@ -147,15 +146,10 @@ async def update_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateInte
         changes["project_scope"] = scope
     if cmd.custom_host is not None or cmd.custom_headers is not None:
         changes |= await _rebind(ctx, who, {**doc, **changes}, cmd)
-    updated = await ctx.repo.update(ctx.repo.integrations, who.org_id, {"_id": doc["_id"]}, changes) or doc
-    await ctx.events.changed(who.org_id, "integration", doc["_id"])
-    ctx.events.audit(
-        who, who.org_id, "integration.update", "integration", doc["_id"], detail={"fields": ",".join(sorted(changes))}
-    )
-    return Reply(200, views.integration(updated, await _credential_view(ctx, updated)))
+    return await _changed(ctx, who, doc, changes, "integration.update", {"fields": ",".join(sorted(changes))})
 
 
-async def _rebind(ctx: Ctx, who: m.MemberPrincipal, doc: dict[str, Any], cmd: m.UpdateIntegration) -> dict[str, Any]:
+async def _rebind(ctx: Ctx, who: m.MemberPrincipal, doc: Doc, cmd: m.UpdateIntegration) -> Doc:
     """A new custom host and/or new custom headers: keyvault re-encrypts the stored key, bound to the
     new base URL (as for a credentials update), keeping the header values unless new ones came."""
     custom_host = await check_custom_host(ctx, cmd.custom_host) if cmd.custom_host else doc.get("custom_host")
@@ -167,17 +161,9 @@ async def _rebind(ctx: Ctx, who: m.MemberPrincipal, doc: dict[str, Any], cmd: m.
     )
     base_url, adapter = await resolve_binding(ctx, doc["provider"], public, custom_host)
     sealed = cmd.custom_headers.sealed if cmd.custom_headers is not None else b""
+    keep_headers = cmd.custom_headers is None
     await put_credential(
-        ctx,
-        who,
-        "update",
-        doc["_id"],
-        provider=doc["provider"],
-        base_url=base_url,
-        project_scope=doc["project_scope"],
-        sealed=sealed,
-        keep_secret=True,
-        keep_headers=cmd.custom_headers is None,
+        ctx, who, "update", doc, base_url=base_url, sealed=sealed, keep_secret=True, keep_headers=keep_headers
     )
     return {
         "custom_host": custom_host,
@@ -188,19 +174,18 @@ async def _rebind(ctx: Ctx, who: m.MemberPrincipal, doc: dict[str, Any], cmd: m.
     }
 
 
-async def delete_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteIntegration) -> Reply:
+async def delete_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteIntegration) -> Done:
     require(who, cmd)
     doc = await load(ctx, who.org_id, cmd.slug)
     await ctx.vault.delete(
         assertion=owner_assertion(ctx, who, "delete", doc["_id"]), org_id=who.org_id, integration_id=doc["_id"]
     )
-    await ctx.repo.delete(ctx.repo.integrations, who.org_id, _id=doc["_id"])
-    await ctx.events.changed(who.org_id, "integration", doc["_id"])
-    ctx.events.audit(who, who.org_id, "integration.delete", "integration", doc["_id"], detail={"slug": doc["slug"]})
-    return Reply(204, None)
+    await ctx.repo.integrations.delete(who.org_id, _id=doc["_id"])
+    await announce(ctx, who, "integration", doc["_id"], "integration.delete", {"slug": doc["slug"]})
+    return Done()
 
 
-async def put_credentials(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutCredentials) -> Reply:
+async def put_credentials(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutCredentials) -> Ok:
     """Replace (rotate) the credential; the provider never changes after creation."""
     require(who, cmd)
     doc = await load(ctx, who.org_id, cmd.slug)
@@ -208,16 +193,7 @@ async def put_credentials(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutCredential
     public = validate_credential_settings(ctx, doc["provider"], cmd.credentials, custom_host=custom_host is not None)
     header_names = validate_header_names(cmd.credentials.header_names, custom_host=custom_host is not None)
     base_url, adapter = await resolve_binding(ctx, doc["provider"], public, custom_host)
-    await put_credential(
-        ctx,
-        who,
-        "update",
-        doc["_id"],
-        provider=doc["provider"],
-        base_url=base_url,
-        project_scope=doc["project_scope"],
-        sealed=cmd.credentials.sealed,
-    )
+    await put_credential(ctx, who, "update", doc, base_url=base_url, sealed=cmd.credentials.sealed)
     changes = {
         "credential_public": public,
         "header_names": header_names,
@@ -229,17 +205,4 @@ async def put_credentials(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutCredential
         "last_error_class": None,
         "credential_updated_at": now(),
     }
-    updated = await ctx.repo.update(ctx.repo.integrations, who.org_id, {"_id": doc["_id"]}, changes) or doc
-    await ctx.events.changed(who.org_id, "integration", doc["_id"])
-    ctx.events.audit(who, who.org_id, "credential.rotate", "integration", doc["_id"], detail={"slug": doc["slug"]})
-    return Reply(200, views.integration(updated, await _credential_view(ctx, updated)))
-
-
-HANDLERS: dict[type[Any], Handler] = {
-    m.ListIntegrations: list_integrations,
-    m.CreateIntegration: create_integration,
-    m.GetIntegration: get_integration,
-    m.UpdateIntegration: update_integration,
-    m.DeleteIntegration: delete_integration,
-    m.PutCredentials: put_credentials,
-}
+    return await _changed(ctx, who, doc, changes, "credential.rotate", {"slug": doc["slug"]})

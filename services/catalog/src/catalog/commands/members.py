@@ -7,9 +7,11 @@ import re
 from typing import Any
 
 from catalog import views
-from catalog.context import Ctx, Handler, Reply
+from catalog.commands.common import announce, found, missing, updated
+from catalog.context import Ctx
 from catalog.policy import require
 from catalog.repository import now
+from catalog.results import Created, Done, Ok
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import new_id, require_token_hash
@@ -25,26 +27,19 @@ def _email(raw: str) -> str:
 
 
 async def _check_projects(ctx: Ctx, org_id: str, projects: dict[str, str]) -> None:
-    if not projects:
-        return
-    found = await ctx.repo.projects.count_documents({"org_id": org_id, "_id": {"$in": list(projects)}})
-    if found != len(projects):
+    if projects and await ctx.repo.projects.existing_ids(org_id, projects) != set(projects):
         raise KeyrelayError("not_found", "unknown project in projects", param="projects")
 
 
-async def _owner_count(ctx: Ctx, org_id: str) -> int:
-    return await ctx.repo.members.count_documents({"org_id": org_id, "org_role": "owner"})
-
-
-async def list_members(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListMembers) -> Reply:
+async def list_members(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListMembers) -> Ok:
     require(who, cmd)
-    docs = await ctx.repo.find_all(ctx.repo.members, who.org_id)
+    docs = await ctx.repo.members.list(who.org_id)
     if who.org_role != "owner":
         docs = [d for d in docs if d["_id"] == who.member_id]
-    return Reply(200, {"data": [views.member(d) for d in docs]})
+    return Ok({"data": [views.member(d) for d in docs]})
 
 
-async def create_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateMember) -> Reply:
+async def create_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateMember) -> Created:
     require(who, cmd)
     await _check_projects(ctx, who.org_id, dict(cmd.projects))
     doc: dict[str, Any] = {
@@ -56,48 +51,36 @@ async def create_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateMember) -
         "token_hash": require_token_hash(cmd.token_hash, "token_hash"),
         "created_at": now(),
     }
-    await ctx.repo.insert(ctx.repo.members, doc, what="a member with this email")
+    await ctx.repo.members.insert(doc, what="a member with this email")
     ctx.events.audit(who, who.org_id, "member.create", "member", doc["_id"], detail={"org_role": cmd.org_role})
-    return Reply(201, views.member(doc))
+    return Created(views.member(doc))
 
 
-async def update_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateMember) -> Reply:
+async def update_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateMember) -> Ok:
     require(who, cmd)
     if cmd.member_id == who.member_id and cmd.org_role is not None and cmd.org_role != who.org_role:
         raise KeyrelayError("forbidden", "you cannot change your own role")
-    current = await ctx.repo.get(ctx.repo.members, who.org_id, _id=cmd.member_id)
-    if current is None:
-        raise KeyrelayError("not_found", "member not found", param="member_id")
+    current = await found(ctx.repo.members, who.org_id, "member", "member_id", _id=cmd.member_id)
     changes: dict[str, Any] = {}
     if cmd.org_role is not None:
-        if current["org_role"] == "owner" and cmd.org_role != "owner" and await _owner_count(ctx, who.org_id) <= 1:
+        demoted = current["org_role"] == "owner" and cmd.org_role != "owner"
+        if demoted and await ctx.repo.members.count(who.org_id, org_role="owner") <= 1:
             raise KeyrelayError("conflict", "an organization needs at least one owner")
         changes["org_role"] = cmd.org_role
     if cmd.projects is not None:
         await _check_projects(ctx, who.org_id, dict(cmd.projects))
         changes["projects"] = dict(cmd.projects)
-    doc = await ctx.repo.update(ctx.repo.members, who.org_id, {"_id": cmd.member_id}, changes)
-    if doc is None:
-        raise KeyrelayError("not_found", "member not found", param="member_id")
-    await ctx.events.changed(who.org_id, "member", cmd.member_id)
-    ctx.events.audit(who, who.org_id, "member.update", "member", cmd.member_id)
-    return Reply(200, views.member(doc))
+    match = {"_id": cmd.member_id}
+    doc = await updated(ctx.repo.members, who.org_id, match, changes, what="member", param="member_id")
+    await announce(ctx, who, "member", cmd.member_id, "member.update")
+    return Ok(views.member(doc))
 
 
-async def delete_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteMember) -> Reply:
+async def delete_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteMember) -> Done:
     require(who, cmd)
     if cmd.member_id == who.member_id:
         raise KeyrelayError("forbidden", "you cannot remove yourself")
-    if not await ctx.repo.delete(ctx.repo.members, who.org_id, _id=cmd.member_id):
-        raise KeyrelayError("not_found", "member not found", param="member_id")
-    await ctx.events.changed(who.org_id, "member", cmd.member_id)
-    ctx.events.audit(who, who.org_id, "member.delete", "member", cmd.member_id)
-    return Reply(204, None)
-
-
-HANDLERS: dict[type[Any], Handler] = {
-    m.ListMembers: list_members,
-    m.CreateMember: create_member,
-    m.UpdateMember: update_member,
-    m.DeleteMember: delete_member,
-}
+    if not await ctx.repo.members.delete(who.org_id, _id=cmd.member_id):
+        raise missing("member", "member_id")
+    await announce(ctx, who, "member", cmd.member_id, "member.delete")
+    return Done()

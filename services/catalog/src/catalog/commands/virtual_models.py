@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from catalog import views
+from catalog.commands.common import announce, missing
 from catalog.commands.projects import get_project_doc
-from catalog.context import Ctx, Handler, Reply
+from catalog.context import Ctx
 from catalog.policy import require, require_on_project, require_on_stored
-from catalog.repository import now
+from catalog.repository import Doc, now
+from catalog.results import Created, Done, Ok
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import new_id
@@ -29,17 +30,23 @@ def _validate(spec: m.VirtualModelSpec) -> None:
             raise KeyrelayError("invalid_request", "weights must be positive", param="targets")
 
 
-async def list_virtual_models(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListVirtualModels) -> Reply:
+def _changed_meanwhile() -> KeyrelayError:
+    return KeyrelayError("conflict", "the virtual model changed meanwhile; read it and retry", param="name")
+
+
+def _visible(who: m.MemberPrincipal, doc: Doc) -> bool:
+    return who.org_role == "owner" or doc.get("project_id") in (None, *who.projects)
+
+
+async def list_virtual_models(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListVirtualModels) -> Ok:
     require(who, cmd)
-    docs = await ctx.repo.find_all(ctx.repo.virtual_models, who.org_id)
-    if who.org_role != "owner":
-        docs = [d for d in docs if d.get("project_id") in (None, *who.projects)]
-    return Reply(200, {"data": [views.virtual_model(d) for d in docs]})
+    docs = await ctx.repo.virtual_models.list(who.org_id)
+    return Ok({"data": [views.virtual_model(d) for d in docs if _visible(who, d)]})
 
 
-async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualModel) -> Reply:
+async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualModel) -> Ok | Created:
     spec = cmd.spec
-    existing = await ctx.repo.get(ctx.repo.virtual_models, who.org_id, name=spec.name)
+    existing = await ctx.repo.virtual_models.get(who.org_id, name=spec.name)
     if existing is None or cmd.create_only:
         require_on_project(who, cmd, spec.project_id)
     else:
@@ -51,7 +58,7 @@ async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualM
         await get_project_doc(ctx, who.org_id, spec.project_id)
     if spec.config is not None:
         # A project's virtual model may use the org-wide configs and its own project's, nothing else.
-        config = await ctx.repo.get(ctx.repo.configs, who.org_id, name=spec.config)
+        config = await ctx.repo.configs.get(who.org_id, name=spec.config)
         if config is None or (spec.project_id is not None and config.get("project_id") not in (None, spec.project_id)):
             raise KeyrelayError("not_found", "no gateway config with this name", param="config")
     body = {
@@ -63,44 +70,34 @@ async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualM
     if existing is not None:
         # Matched on the project it was authorised against, so a concurrent move cannot slip in between.
         match = {"_id": existing["_id"], "project_id": existing.get("project_id")}
-        doc = await ctx.repo.update(ctx.repo.virtual_models, who.org_id, match, body)
+        doc = await ctx.repo.virtual_models.update(who.org_id, match, body)
         if doc is None:
-            raise KeyrelayError("conflict", "the virtual model changed meanwhile; read it and retry", param="name")
-        status = 200
+            raise _changed_meanwhile()
+        result: Ok | Created = Ok(views.virtual_model(doc))
     else:
         doc = {"_id": new_id("vm"), "org_id": who.org_id, "name": spec.name, "created_at": now(), **body}
-        await ctx.repo.insert(ctx.repo.virtual_models, doc, what="a virtual model with this name")
-        status = 201
-    await ctx.events.changed(who.org_id, "virtual_model", doc["_id"])
-    ctx.events.audit(who, who.org_id, "virtual_model.put", "virtual_model", doc["_id"], detail={"name": spec.name})
-    return Reply(status, views.virtual_model(doc))
+        await ctx.repo.virtual_models.insert(doc, what="a virtual model with this name")
+        result = Created(views.virtual_model(doc))
+    await announce(ctx, who, "virtual_model", doc["_id"], "virtual_model.put", {"name": spec.name})
+    return result
 
 
-async def _find(ctx: Ctx, who: m.MemberPrincipal, name: str) -> dict[str, Any]:
-    doc = await ctx.repo.get(ctx.repo.virtual_models, who.org_id, name=name)
-    if doc is None or (who.org_role != "owner" and doc.get("project_id") not in (None, *who.projects)):
-        raise KeyrelayError("not_found", "virtual model not found", param="name")
+async def _find(ctx: Ctx, who: m.MemberPrincipal, name: str) -> Doc:
+    doc = await ctx.repo.virtual_models.get(who.org_id, name=name)
+    if doc is None or not _visible(who, doc):
+        raise missing("virtual model", "name")
     return doc
 
 
-async def get_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetVirtualModel) -> Reply:
+async def get_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetVirtualModel) -> Ok:
     require(who, cmd)
-    return Reply(200, views.virtual_model(await _find(ctx, who, cmd.name)))
+    return Ok(views.virtual_model(await _find(ctx, who, cmd.name)))
 
 
-async def delete_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteVirtualModel) -> Reply:
+async def delete_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteVirtualModel) -> Done:
     doc = await _find(ctx, who, cmd.name)
     require_on_stored(who, cmd, doc.get("project_id"))
-    if not await ctx.repo.delete(ctx.repo.virtual_models, who.org_id, _id=doc["_id"], project_id=doc.get("project_id")):
-        raise KeyrelayError("conflict", "the virtual model changed meanwhile; read it and retry", param="name")
-    await ctx.events.changed(who.org_id, "virtual_model", doc["_id"])
-    ctx.events.audit(who, who.org_id, "virtual_model.delete", "virtual_model", doc["_id"], detail={"name": cmd.name})
-    return Reply(204, None)
-
-
-HANDLERS: dict[type[Any], Handler] = {
-    m.ListVirtualModels: list_virtual_models,
-    m.PutVirtualModel: put_virtual_model,
-    m.GetVirtualModel: get_virtual_model,
-    m.DeleteVirtualModel: delete_virtual_model,
-}
+    if not await ctx.repo.virtual_models.delete(who.org_id, _id=doc["_id"], project_id=doc.get("project_id")):
+        raise _changed_meanwhile()
+    await announce(ctx, who, "virtual_model", doc["_id"], "virtual_model.delete", {"name": cmd.name})
+    return Done()

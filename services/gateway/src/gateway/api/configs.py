@@ -12,6 +12,7 @@ import msgspec
 from litestar import Request, Response, delete, get, post, put
 
 from gateway.api.edge import bearer, request_id
+from gateway.api.outcomes import http_status
 from gateway.api.state import GatewayState
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
@@ -30,12 +31,12 @@ async def run_command(
     token = bearer(request, allow_x_api_key=False)
     reply = await gw.catalog.manage(token, command, rid)
     headers = {"x-request-id": rid}
-    if reply.status == 204:
-        return Response(b"", status_code=204, headers=headers)
+    if reply.outcome == "done":
+        return Response(b"", status_code=http_status(reply), headers=headers)
     body = bytes(reply.body)
-    if shown_once and reply.status == 201:
+    if shown_once and reply.outcome == "created":
         body = msgspec.json.encode({**msgspec.json.decode(body), **shown_once})
-    return Response(body, status_code=reply.status, media_type="application/json", headers=headers)
+    return Response(body, status_code=http_status(reply), media_type="application/json", headers=headers)
 
 
 def _project_id(data: dict[str, Any]) -> str | None:

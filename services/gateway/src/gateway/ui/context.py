@@ -89,17 +89,9 @@ class Console:
         return next((p["name"] for p in self.projects if p["id"] == self.project_id), self.project_id)
 
     async def run(self, command: Any) -> Any:
-        """One management command; catalog's JSON body, or `KeyrelayError` with its code and param."""
+        """One management command; catalog's JSON body (a refusal raises `KeyrelayError`)."""
         reply = await self.gw.catalog.manage(self.token, command, self.rid)
-        body = _json.decode(bytes(reply.body)) if bytes(reply.body) else None
-        if reply.status >= 400:
-            error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
-            raise KeyrelayError(
-                str(error.get("code", "invalid_request")),
-                str(error.get("message", "the request was refused")),
-                param=error.get("param"),
-            )
-        return body
+        return _json.decode(bytes(reply.body)) if bytes(reply.body) else None
 
     async def activity(self, query: a.ActivityQuery) -> Any:
         result: a.QueryResult = await self.gw.bus.request(

@@ -13,7 +13,6 @@ import msgspec
 from shared import subjects
 from shared.bus import BusClient
 from shared.messages import keyvault as kv
-from shared.vault import public_key
 
 
 class VaultAdminClient:
@@ -21,10 +20,6 @@ class VaultAdminClient:
         self._bus = bus
         self._timeout = timeout_s
         self.keyvault_public_key = keyvault_public_key
-
-    def check_configured(self) -> None:
-        """Raise `dependency_unavailable` if keyvault's public key is missing or malformed."""
-        public_key(self.keyvault_public_key)
 
     async def _call(self, subject: str, msg: msgspec.Struct, reply_type: Any) -> Any:
         return await self._bus.request(subject, msg, reply_type, timeout_s=self._timeout, dependency="keyvault")
