@@ -1,4 +1,7 @@
-"""Run a service until SIGTERM/SIGINT, then let its cleanup run."""
+"""Every service's entry point: settings, logging, then serve until SIGTERM/SIGINT and clean up.
+
+Each `services/*/main.py` is one call: `start(name, settings type, serve)`, where `serve` runs the
+service with its settings (the async services: `run(name, lambda: lifespan(settings))`)."""
 
 from __future__ import annotations
 
@@ -8,11 +11,32 @@ import signal
 import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from typing import TypeVar
 
-from shared.logging import get_logger
+from shared.logging import configure_logging, get_logger
+from shared.settings import CommonSettings, SettingsError, load_settings
 
 log = get_logger("keyrelay.runner")
 STOP_GRACE_S = 4.0
+EXIT_BAD_SETTINGS = 2
+S = TypeVar("S", bound=CommonSettings)
+Lifespan = Callable[[], AbstractAsyncContextManager[object]]
+
+
+def start(name: str, settings_type: type[S], serve: Callable[[S], None]) -> None:
+    """Load the settings, configure logging, serve; on unusable settings say why (never a value)
+    and exit with status 2 before connecting anywhere."""
+    try:
+        settings = load_settings(settings_type)
+        configure_logging(fmt=settings.log_format, level=settings.log_level, service=name)
+        serve(settings)
+    except SettingsError as exc:
+        refusal = str(exc)
+    else:
+        return
+    log.error("service.refusing_to_start", service=name, reason=refusal)
+    print(f"{name}: refusing to start: {refusal}", file=sys.stderr)  # noqa: T201 - the operator reads this
+    sys.exit(EXIT_BAD_SETTINGS)
 
 
 async def wait_for_stop_signal() -> None:
@@ -24,9 +48,7 @@ async def wait_for_stop_signal() -> None:
     await stop.wait()
 
 
-async def run_service(
-    name: str, lifespan: Callable[[], AbstractAsyncContextManager[None]], *, stop_grace_s: float = STOP_GRACE_S
-) -> None:
+async def run_service(name: str, lifespan: Lifespan, *, stop_grace_s: float = STOP_GRACE_S) -> None:
     """Run until SIGTERM/SIGINT; the cleanup gets `stop_grace_s`, then the process ends anyway.
 
     A cleanup can wait on a dependency that is going away at the same moment (draining a NATS
@@ -49,7 +71,7 @@ async def run_service(
         log.warning("service.stop_timeout", service=name, grace_s=stop_grace_s)
 
 
-def run(name: str, lifespan: Callable[[], AbstractAsyncContextManager[None]]) -> None:
+def run(name: str, lifespan: Lifespan) -> None:
     try:
         import uvloop  # noqa: PLC0415 - optional speed-up
     except ImportError:
@@ -58,4 +80,4 @@ def run(name: str, lifespan: Callable[[], AbstractAsyncContextManager[None]]) ->
         uvloop.run(run_service(name, lifespan))
 
 
-__all__ = ["run", "run_service", "wait_for_stop_signal"]
+__all__ = ["run", "run_service", "start", "wait_for_stop_signal"]

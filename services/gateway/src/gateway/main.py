@@ -9,7 +9,7 @@ from litestar import Litestar
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from shared.logging import configure_logging
-from shared.runner import STOP_GRACE_S
+from shared.runner import STOP_GRACE_S, start
 from shared.settings import load_settings
 
 
@@ -20,12 +20,11 @@ def app_factory() -> Litestar:
     return create_app(settings)
 
 
-def main() -> None:
+def serve(settings: GatewaySettings) -> None:
     from granian import Granian  # noqa: PLC0415
     from granian.constants import Interfaces, Loops  # noqa: PLC0415
+    from granian.log import LogLevels  # noqa: PLC0415
 
-    settings = load_settings(GatewaySettings)
-    configure_logging(fmt=settings.log_format, level=settings.log_level, service="gateway")
     Granian(
         "gateway.main:app_factory",
         address=settings.http_host,
@@ -38,5 +37,9 @@ def main() -> None:
         loop=Loops.uvloop,
         factory=True,
         log_access=False,
-        log_level="warning",  # type: ignore[arg-type]
+        log_level=LogLevels.warning,
     ).serve()
+
+
+def main() -> None:
+    start("gateway", GatewaySettings, serve)

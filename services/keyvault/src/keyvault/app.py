@@ -19,68 +19,17 @@ from pymongo import AsyncMongoClient
 from keyvault.audit import Auditor
 from keyvault.crypto import Sealer
 from keyvault.floors import VersionFloors
+from keyvault.handlers import register
 from keyvault.metrics import serve_metrics
 from keyvault.repository import CredentialRepository, Doc
-from keyvault.rotation import rotate
 from keyvault.settings import KeyMaterial, KeyvaultSettings, load_key_material
 from keyvault.vault import Vault
-from shared import subjects
-from shared.bus import connect, encode, serve
-from shared.messages import keyvault as kv
-from shared.messages.base import Ping, Pong
+from shared.bus import connect
 from shared.publisher import DurablePublisher
-from shared.runner import run_service
 
 
 def build_sealer(material: KeyMaterial) -> Sealer:
     return Sealer(material.keks, material.primary, material.retired)
-
-
-async def _serve_all(nc: NatsClient, vault: Vault, auditor: Auditor) -> list[Subscription]:
-    queue = subjects.QUEUE_KEYVAULT
-
-    async def changed(org_id: str, integration_id: str) -> None:
-        await nc.publish(
-            subjects.EVENT_CREDENTIAL_CHANGED,
-            encode(kv.CredentialChanged(org_id=org_id, integration_id=integration_id)),
-        )
-
-    async def reveal(req: kv.RevealRequest, _: object) -> kv.RevealGranted:
-        return await vault.reveal(req)
-
-    async def put(req: kv.PutCredential, _: object) -> kv.Stored:
-        view = await vault.put(req)
-        await changed(req.org_id, req.integration_id)
-        return kv.Stored(view=view)
-
-    async def delete(req: kv.DeleteCredential, _: object) -> kv.Done:
-        await vault.delete(req)
-        await changed(req.org_id, req.integration_id)
-        return kv.Done()
-
-    async def scope(req: kv.SetScope, _: object) -> kv.Done:
-        await vault.set_scope(req)
-        await changed(req.org_id, req.integration_id)
-        return kv.Done()
-
-    async def describe(req: kv.DescribeCredentials, _: object) -> kv.Described:
-        return await vault.describe(req)
-
-    async def rotate_keks(req: kv.RotateKeks, _: object) -> kv.Rotated:
-        return await rotate(vault.repo, vault.sealer, vault.floors, batch=req.batch, auditor=auditor)
-
-    async def ping(_: Ping, __: object) -> Pong:
-        return Pong(service="keyvault", detail=f"primary_kek={vault.sealer.primary}")
-
-    return [
-        await serve(nc, subjects.KEYVAULT_REVEAL, kv.RevealRequest, reveal, queue=queue),
-        await serve(nc, subjects.KEYVAULT_PUT, kv.PutCredential, put, queue=queue),
-        await serve(nc, subjects.KEYVAULT_DELETE, kv.DeleteCredential, delete, queue=queue),
-        await serve(nc, subjects.KEYVAULT_SCOPE, kv.SetScope, scope, queue=queue),
-        await serve(nc, subjects.KEYVAULT_DESCRIBE, kv.DescribeCredentials, describe, queue=queue),
-        await serve(nc, subjects.KEYVAULT_ROTATE, kv.RotateKeks, rotate_keks, queue=queue),
-        await serve(nc, subjects.KEYVAULT_PING, Ping, ping, queue=queue),
-    ]
 
 
 @asynccontextmanager
@@ -109,7 +58,7 @@ async def lifespan(settings: KeyvaultSettings) -> AsyncIterator[Vault]:
             auditor=auditor,
             max_age_s=settings.keyvault_reveal_max_age_s,
         )
-        subscriptions = await _serve_all(nc, vault, auditor)
+        subscriptions = await register(nc, vault, auditor)
         serve_metrics(settings.keyvault_metrics_host, settings.metrics_port)
         yield vault
     finally:
@@ -121,14 +70,3 @@ async def lifespan(settings: KeyvaultSettings) -> AsyncIterator[Vault]:
         if nc is not None and not nc.is_closed:
             await nc.drain()
         await mongo.close()
-
-
-async def run(settings: KeyvaultSettings) -> None:
-    """Serve until SIGTERM/SIGINT, then drain and flush audit events."""
-
-    @asynccontextmanager
-    async def service() -> AsyncIterator[None]:
-        async with lifespan(settings):
-            yield
-
-    await run_service("keyvault", service)
