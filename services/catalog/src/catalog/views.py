@@ -12,15 +12,16 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else None
 
 
+def _limits(doc: Doc) -> Doc:
+    return {key: doc.get(key) for key in ("rpm", "tpm", "budget_usd", "budget_period")}
+
+
 def project(doc: Doc) -> Doc:
     return {
         "id": doc["_id"],
         "name": doc["name"],
         "content_logging": doc.get("content_logging", False),
-        "rpm": doc.get("rpm"),
-        "tpm": doc.get("tpm"),
-        "budget_usd": doc.get("budget_usd"),
-        "budget_period": doc.get("budget_period"),
+        **_limits(doc),
         "created_at": _iso(doc.get("created_at")),
     }
 
@@ -42,10 +43,7 @@ def api_key(doc: Doc) -> Doc:
         "name": doc["name"],
         "prefix": doc.get("prefix", ""),
         "models": doc.get("models"),
-        "rpm": doc.get("rpm"),
-        "tpm": doc.get("tpm"),
-        "budget_usd": doc.get("budget_usd"),
-        "budget_period": doc.get("budget_period"),
+        **_limits(doc),
         "expires_at": _iso(doc.get("expires_at")),
         "revoked": doc.get("revoked_at") is not None,
         "created_at": _iso(doc.get("created_at")),

@@ -39,6 +39,20 @@ class CredentialRecord(msgspec.Struct, frozen=True, kw_only=True):
     updated_by: str
     version: int
 
+    @classmethod
+    def sealed_as(
+        cls, ident: Identity, *, envelope: Envelope, masked: str, header_names: list[str], updated_by: str
+    ) -> CredentialRecord:
+        """A fresh record of `ident`, its envelope sealed to exactly that identity."""
+        return cls(
+            **msgspec.structs.asdict(ident),
+            envelope=envelope,
+            masked=masked,
+            header_names=header_names,
+            updated_at=datetime.now(UTC),
+            updated_by=updated_by,
+        )
+
     @property
     def identity(self) -> Identity:
         return Identity(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import msgspec
@@ -202,19 +201,12 @@ class Vault:
             version=version,
             fingerprint=fingerprint,
         )
-        record = CredentialRecord(
-            integration_id=req.integration_id,
-            org_id=req.org_id,
-            provider=req.provider,
-            base_url=req.base_url,
-            project_scope=req.project_scope,
+        record = CredentialRecord.sealed_as(
+            ident,
             envelope=self.sealer.seal(msgspec.json.encode(payload), ident),
             masked=payloads.mask(payload),
-            fingerprint=fingerprint,
             header_names=payload.header_names,
-            updated_at=datetime.now(UTC),
             updated_by=claims.member_id,
-            version=version,
         )
         stored = await (
             self.repo.insert(record)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from catalog import views
-from catalog.commands.common import announce, checked_name, found, updated
+from catalog.commands.common import announce, checked_name, found, update_by_id
 from catalog.commands.limits import limit_fields
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx
@@ -60,9 +60,9 @@ async def update_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateApiKey) 
     changes = limit_fields(cmd)
     if cmd.name is not None:
         changes["name"] = checked_name(cmd.name)
-    match = {"_id": cmd.api_key_id}
-    doc = await updated(ctx.repo.api_keys, who.org_id, match, changes, what="API key", param="api_key_id")
-    await announce(ctx, who, "api_key", cmd.api_key_id, "api_key.update")
+    doc = await update_by_id(
+        ctx, who, ctx.repo.api_keys, "api_key", cmd.api_key_id, changes, what="API key", param="api_key_id"
+    )
     return Ok(views.api_key(doc))
 
 

@@ -22,13 +22,24 @@ async def found(records: Records, org_id: str, what: str, param: str, **match: A
     return doc
 
 
-async def updated(
-    records: Records, org_id: str, match: Doc, changes: Doc, *, what: str, param: str, taken: str = ""
+async def update_by_id(
+    ctx: Ctx,
+    who: m.MemberPrincipal,
+    records: Records,
+    kind: str,
+    target_id: str,
+    changes: Doc,
+    *,
+    what: str,
+    param: str,
+    taken: str = "",
 ) -> Doc:
-    """`changes` applied to the matching document, or `not_found`; `taken`: the conflict's wording."""
-    doc = await records.update(org_id, match, changes, what=taken)
+    """Apply `changes` to the org's `kind` with this id and announce `<kind>.update`; `not_found`
+    when it is gone, `conflict` (worded by `taken`) when the change collides with another one."""
+    doc = await records.update(who.org_id, {"_id": target_id}, changes, what=taken)
     if doc is None:
         raise missing(what, param)
+    await announce(ctx, who, kind, target_id, f"{kind}.update")
     return doc
 
 
@@ -45,3 +56,20 @@ def checked_name(raw: str, *, message: str = "name must be 1-100 characters", pr
     if not 1 <= len(name) <= 100 or (printable and any(ord(c) < 32 for c in name)):
         raise KeyrelayError("invalid_request", message, param="name")
     return name
+
+
+def visible_to(who: m.MemberPrincipal, doc: Doc) -> bool:
+    """Whether a project-owned resource (virtual model, config) is visible: org-wide ones to every member."""
+    return who.org_role == "owner" or doc.get("project_id") in (None, *who.projects)
+
+
+async def visible_named(records: Records, who: m.MemberPrincipal, name: str, what: str) -> Doc:
+    """The project-owned resource with this name; outside the caller's projects it does not exist."""
+    doc = await records.get(who.org_id, name=name)
+    if doc is None or not visible_to(who, doc):
+        raise missing(what, "name")
+    return doc
+
+
+def changed_meanwhile(what: str) -> KeyrelayError:
+    return KeyrelayError("conflict", f"the {what} changed meanwhile; read it and retry", param="name")

@@ -8,11 +8,11 @@ from typing import Any
 
 import msgspec
 
-from catalog.commands.common import announce, missing
+from catalog.commands.common import announce, changed_meanwhile, visible_named, visible_to
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx
 from catalog.policy import require, require_on_project, require_on_stored
-from catalog.repository import Doc, now
+from catalog.repository import now
 from catalog.results import Created, Done, Ok
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
@@ -73,30 +73,15 @@ async def _slugs(ctx: Ctx, org_id: str) -> set[str]:
     return {d["slug"] for d in await ctx.repo.integrations.list(org_id) if d.get("status") != "pending"}
 
 
-def _visible(who: m.MemberPrincipal, doc: dict[str, Any]) -> bool:
-    return who.org_role == "owner" or doc.get("project_id") in (None, *who.projects)
-
-
-def _changed_meanwhile() -> KeyrelayError:
-    return KeyrelayError("conflict", "the config changed meanwhile; read it and retry", param="name")
-
-
-async def _visible_doc(ctx: Ctx, who: m.MemberPrincipal, name: str) -> Doc:
-    doc = await ctx.repo.configs.get(who.org_id, name=name)
-    if doc is None or not _visible(who, doc):
-        raise missing("config", "name")
-    return doc
-
-
 async def list_configs(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListConfigs) -> Ok:
     require(who, cmd)
     docs = await ctx.repo.configs.list(who.org_id)
-    return Ok({"data": [_view(d) for d in docs if _visible(who, d)]})
+    return Ok({"data": [_view(d) for d in docs if visible_to(who, d)]})
 
 
 async def get_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetConfig) -> Ok:
     require(who, cmd)
-    return Ok(_view(await _visible_doc(ctx, who, cmd.name)))
+    return Ok(_view(await visible_named(ctx.repo.configs, who, cmd.name, "config")))
 
 
 async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Ok | Created:
@@ -124,7 +109,7 @@ async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Ok |
             {"current_version": cmd.rollback_to, "project_id": project_id},
         )
         if doc is None:
-            raise _changed_meanwhile()
+            raise changed_meanwhile("config")
         await announce(ctx, who, "config", doc["_id"], "config.rollback", {"version": str(cmd.rollback_to)})
         return Ok(_view(doc))
     if cmd.node is None:
@@ -149,16 +134,16 @@ async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Ok |
         # Matched on the project it was authorised against, so a concurrent move cannot slip in between.
         doc = await ctx.repo.push_config_version(who.org_id, doc["_id"], doc.get("project_id"), version, project_id)
         if doc is None:
-            raise _changed_meanwhile()
+            raise changed_meanwhile("config")
         result = Ok(_view(doc))
     await announce(ctx, who, "config", doc["_id"], "config.put", {"version": str(doc["current_version"])})
     return result
 
 
 async def delete_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteConfig) -> Done:
-    doc = await _visible_doc(ctx, who, cmd.name)
+    doc = await visible_named(ctx.repo.configs, who, cmd.name, "config")
     require_on_stored(who, cmd, doc.get("project_id"))
     if not await ctx.repo.configs.delete(who.org_id, _id=doc["_id"], project_id=doc.get("project_id")):
-        raise _changed_meanwhile()
+        raise changed_meanwhile("config")
     await announce(ctx, who, "config", doc["_id"], "config.delete")
     return Done()

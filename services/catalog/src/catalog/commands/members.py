@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from catalog import views
-from catalog.commands.common import announce, found, missing, updated
+from catalog.commands.common import announce, found, missing, update_by_id
 from catalog.context import Ctx
 from catalog.policy import require
 from catalog.repository import now
@@ -70,9 +70,9 @@ async def update_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateMember) -
     if cmd.projects is not None:
         await _check_projects(ctx, who.org_id, dict(cmd.projects))
         changes["projects"] = dict(cmd.projects)
-    match = {"_id": cmd.member_id}
-    doc = await updated(ctx.repo.members, who.org_id, match, changes, what="member", param="member_id")
-    await announce(ctx, who, "member", cmd.member_id, "member.update")
+    doc = await update_by_id(
+        ctx, who, ctx.repo.members, "member", cmd.member_id, changes, what="member", param="member_id"
+    )
     return Ok(views.member(doc))
 
 

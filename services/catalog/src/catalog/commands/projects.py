@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from catalog import views
-from catalog.commands.common import announce, checked_name, found, missing, updated
+from catalog.commands.common import announce, checked_name, found, missing, update_by_id
 from catalog.commands.limits import limit_fields
 from catalog.context import Ctx
 from catalog.policy import require, visible_projects
@@ -15,7 +15,7 @@ from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import new_id
 
-_TAKEN = "a project with this name"
+TAKEN = "a project with this name"
 
 
 def _name(raw: str) -> str:
@@ -43,7 +43,7 @@ async def create_project(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateProject)
         "created_at": now(),
         **limit_fields(cmd),
     }
-    await ctx.repo.projects.insert(doc, what=_TAKEN)
+    await ctx.repo.projects.insert(doc, what=TAKEN)
     await announce(ctx, who, "project", doc["_id"], "project.create")
     return Created(views.project(doc))
 
@@ -60,9 +60,17 @@ async def update_project(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateProject)
         changes["name"] = _name(cmd.name)
     if cmd.content_logging is not None:
         changes["content_logging"] = cmd.content_logging
-    match = {"_id": cmd.project_id}
-    doc = await updated(ctx.repo.projects, who.org_id, match, changes, what="project", param="project_id", taken=_TAKEN)
-    await announce(ctx, who, "project", cmd.project_id, "project.update")
+    doc = await update_by_id(
+        ctx,
+        who,
+        ctx.repo.projects,
+        "project",
+        cmd.project_id,
+        changes,
+        what="project",
+        param="project_id",
+        taken=TAKEN,
+    )
     return Ok(views.project(doc))
 
 

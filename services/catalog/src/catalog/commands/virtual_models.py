@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 from catalog import views
-from catalog.commands.common import announce, missing
+from catalog.commands.common import announce, changed_meanwhile, visible_named, visible_to
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx
 from catalog.policy import require, require_on_project, require_on_stored
-from catalog.repository import Doc, now
+from catalog.repository import now
 from catalog.results import Created, Done, Ok
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
@@ -30,18 +30,10 @@ def _validate(spec: m.VirtualModelSpec) -> None:
             raise KeyrelayError("invalid_request", "weights must be positive", param="targets")
 
 
-def _changed_meanwhile() -> KeyrelayError:
-    return KeyrelayError("conflict", "the virtual model changed meanwhile; read it and retry", param="name")
-
-
-def _visible(who: m.MemberPrincipal, doc: Doc) -> bool:
-    return who.org_role == "owner" or doc.get("project_id") in (None, *who.projects)
-
-
 async def list_virtual_models(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListVirtualModels) -> Ok:
     require(who, cmd)
     docs = await ctx.repo.virtual_models.list(who.org_id)
-    return Ok({"data": [views.virtual_model(d) for d in docs if _visible(who, d)]})
+    return Ok({"data": [views.virtual_model(d) for d in docs if visible_to(who, d)]})
 
 
 async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualModel) -> Ok | Created:
@@ -72,7 +64,7 @@ async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualM
         match = {"_id": existing["_id"], "project_id": existing.get("project_id")}
         doc = await ctx.repo.virtual_models.update(who.org_id, match, body)
         if doc is None:
-            raise _changed_meanwhile()
+            raise changed_meanwhile("virtual model")
         result: Ok | Created = Ok(views.virtual_model(doc))
     else:
         doc = {"_id": new_id("vm"), "org_id": who.org_id, "name": spec.name, "created_at": now(), **body}
@@ -82,22 +74,15 @@ async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualM
     return result
 
 
-async def _find(ctx: Ctx, who: m.MemberPrincipal, name: str) -> Doc:
-    doc = await ctx.repo.virtual_models.get(who.org_id, name=name)
-    if doc is None or not _visible(who, doc):
-        raise missing("virtual model", "name")
-    return doc
-
-
 async def get_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetVirtualModel) -> Ok:
     require(who, cmd)
-    return Ok(views.virtual_model(await _find(ctx, who, cmd.name)))
+    return Ok(views.virtual_model(await visible_named(ctx.repo.virtual_models, who, cmd.name, "virtual model")))
 
 
 async def delete_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteVirtualModel) -> Done:
-    doc = await _find(ctx, who, cmd.name)
+    doc = await visible_named(ctx.repo.virtual_models, who, cmd.name, "virtual model")
     require_on_stored(who, cmd, doc.get("project_id"))
     if not await ctx.repo.virtual_models.delete(who.org_id, _id=doc["_id"], project_id=doc.get("project_id")):
-        raise _changed_meanwhile()
+        raise changed_meanwhile("virtual model")
     await announce(ctx, who, "virtual_model", doc["_id"], "virtual_model.delete", {"name": cmd.name})
     return Done()
