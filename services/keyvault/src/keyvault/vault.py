@@ -154,6 +154,18 @@ class Vault:
             raise self._deny(org_id, integration_id, operation, reason, claims)
         return claims
 
+    def _audited(self, claims: OwnerAssertion, detail: dict[str, str] | None = None) -> None:
+        """An owner's write, done: audited as `credential.<operation>` under the member the
+        (verified, exactly matching) assertion names."""
+        self._audit.record(
+            org_id=claims.org_id,
+            actor_id=claims.member_id,
+            actor_role=claims.org_role,
+            action=f"credential.{claims.operation}",
+            target_id=claims.integration_id,
+            detail=detail,
+        )
+
     async def _owned(self, org_id: str, integration_id: str) -> CredentialRecord | None:
         try:
             record = await self.repo.get(integration_id)
@@ -225,14 +237,7 @@ class Vault:
             version=version,
             kek_id=record.envelope.kek_id,
         )
-        self._audit.record(
-            org_id=req.org_id,
-            actor_id=claims.member_id,
-            actor_role=claims.org_role,
-            action=f"credential.{operation}",
-            target_id=req.integration_id,
-            detail={"fingerprint": record.fingerprint, "version": str(version)},
-        )
+        self._audited(claims, {"fingerprint": record.fingerprint, "version": str(version)})
         return view(record)
 
     def _unsealed(self, sealed: bytes) -> payloads.SecretPayload:
@@ -266,13 +271,7 @@ class Vault:
         await self.floors.follow(req.integration_id, max(existing.version if existing else 0, floor) + 1)
         WRITES.labels(operation="delete", outcome="ok").inc()
         log.info("keyvault.credential_deleted", org_id=req.org_id, integration_id=req.integration_id, existed=deleted)
-        self._audit.record(
-            org_id=req.org_id,
-            actor_id=claims.member_id,
-            actor_role=claims.org_role,
-            action="credential.delete",
-            target_id=req.integration_id,
-        )
+        self._audited(claims)
 
     async def set_scope(self, req: kv.SetScope) -> None:
         """Re-bind the record to the new scope at a new version (the data key is re-wrapped, the secret stays)."""
@@ -293,13 +292,9 @@ class Vault:
             raise KeyrelayError("conflict", "the credential changed concurrently: retry")
         await self.floors.follow(req.integration_id, new.version)
         WRITES.labels(operation="scope", outcome="ok").inc()
-        self._audit.record(
-            org_id=req.org_id,
-            actor_id=claims.member_id,
-            actor_role=claims.org_role,
-            action="credential.scope",
-            target_id=req.integration_id,
-            detail={
+        self._audited(
+            claims,
+            {
                 "project_scope": "all" if req.project_scope == "all" else ",".join(req.project_scope),
                 "version": str(new.version),
             },
