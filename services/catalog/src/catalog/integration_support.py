@@ -20,21 +20,6 @@ from shared.vault import rules
 from shared.vault.assertions import kept_parts, sign_assertion, write_digest
 
 
-def validate_header_names(names: list[str], *, custom_host: bool) -> list[str]:
-    """Forwarded auth header names (values never reach catalog); auth-style names only for custom hosts."""
-    return rules.validate_header_names(names, custom_host=custom_host)
-
-
-def validate_credential_settings(
-    ctx: Ctx, provider: str, creds: m.CredentialInput, *, custom_host: bool
-) -> dict[str, Any]:
-    """Check the non-secret credential settings against the provider's schema; return them."""
-    del ctx
-    return validation.validate_public_credentials(
-        provider, creds.public, set(creds.secret_fields), custom_host=custom_host
-    )
-
-
 async def check_custom_host(ctx: Ctx, host: m.CustomHost | dict[str, Any] | None) -> dict[str, Any] | None:
     if host is None:
         return None
@@ -42,6 +27,26 @@ async def check_custom_host(ctx: Ctx, host: m.CustomHost | dict[str, Any] | None
     api_format = host.api_format if isinstance(host, m.CustomHost) else host.get("api_format", "openai")
     await ctx.addresses.check_url_and_host(base_url)
     return {"base_url": base_url.rstrip("/"), "api_format": api_format}
+
+
+async def bind_credential(
+    ctx: Ctx, provider: str, creds: m.CredentialInput, custom_host: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What an integration stores of its credential: the non-secret settings (checked against the
+    provider's schema), the names of the secret fields and forwarded headers (values never reach
+    catalog), and the base URL the key is bound to (checked against the address policy) with its adapter."""
+    public = validation.validate_public_credentials(
+        provider, creds.public, set(creds.secret_fields), custom_host=custom_host is not None
+    )
+    base_url, adapter = await resolve_binding(ctx, provider, public, custom_host)
+    return {
+        "custom_host": custom_host,
+        "base_url": base_url,
+        "adapter": adapter,
+        "credential_public": public,
+        "secret_fields": sorted(creds.secret_fields),
+        "header_names": rules.validate_header_names(creds.header_names, custom_host=custom_host is not None),
+    }
 
 
 async def resolve_binding(
@@ -135,15 +140,11 @@ def integration_doc(
     name: str,
     description: str,
     scope: str | list[str],
-    custom_host: dict[str, Any] | None,
-    base_url: str,
-    adapter: str,
-    public: dict[str, Any],
-    secret_fields: list[str],
-    header_names: list[str],
+    binding: dict[str, Any],
     enabled: list[str],
     created_by: str,
 ) -> dict[str, Any]:
+    """A new integration, `pending` until keyvault has stored its credential."""
     return {
         "_id": new_id("int"),
         "org_id": org_id,
@@ -152,12 +153,7 @@ def integration_doc(
         "name": name,
         "description": description,
         "project_scope": scope,
-        "custom_host": custom_host,
-        "base_url": base_url,
-        "adapter": adapter,
-        "credential_public": public,
-        "secret_fields": sorted(secret_fields),
-        "header_names": header_names,
+        **binding,
         "enabled_models": enabled,
         "custom_models": [],
         "status": "pending",

@@ -15,14 +15,13 @@ from catalog.commands.common import announce
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx
 from catalog.integration_support import (
+    bind_credential,
     check_custom_host,
     integration_doc,
     owner_assertion,
     put_credential,
     resolve_binding,
     selection_to_enabled,
-    validate_credential_settings,
-    validate_header_names,
 )
 from catalog.policy import in_scope, require
 from catalog.repository import Doc, now
@@ -30,6 +29,7 @@ from catalog.results import Created, Done, Ok
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.messages import keyvault as kv
+from shared.vault import rules
 
 
 async def load(ctx: Ctx, org_id: str, slug: str) -> Doc:
@@ -90,9 +90,7 @@ async def create_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateInte
         raise KeyrelayError("invalid_request", "name must be 1-100 characters", param="name")
     scope = await _check_scope(ctx, who.org_id, cmd.project_scope)
     custom_host = await check_custom_host(ctx, cmd.custom_host)
-    public = validate_credential_settings(ctx, cmd.provider, cmd.credentials, custom_host=custom_host is not None)
-    header_names = validate_header_names(cmd.credentials.header_names, custom_host=custom_host is not None)
-    base_url, adapter = await resolve_binding(ctx, cmd.provider, public, custom_host)
+    binding = await bind_credential(ctx, cmd.provider, cmd.credentials, custom_host)
     enabled = selection_to_enabled(ctx, cmd.provider, cmd.models, custom_host is not None)
     doc = integration_doc(
         org_id=who.org_id,
@@ -101,18 +99,13 @@ async def create_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.CreateInte
         name=name,
         description=cmd.description[:2000],
         scope=scope,
-        custom_host=custom_host,
-        base_url=base_url,
-        adapter=adapter,
-        public=public,
-        secret_fields=cmd.credentials.secret_fields,
-        header_names=header_names,
+        binding=binding,
         enabled=enabled,
         created_by=who.member_id,
     )
     await ctx.repo.integrations.insert(doc, conflict_code="slug_taken", what="an integration with this slug")
     try:
-        await put_credential(ctx, who, "create", doc, base_url=base_url, sealed=cmd.credentials.sealed)
+        await put_credential(ctx, who, "create", doc, base_url=doc["base_url"], sealed=cmd.credentials.sealed)
     except BaseException:
         await ctx.repo.integrations.delete(who.org_id, _id=doc["_id"], status="pending")
         raise
@@ -155,7 +148,7 @@ async def _rebind(ctx: Ctx, who: m.MemberPrincipal, doc: Doc, cmd: m.UpdateInteg
     custom_host = await check_custom_host(ctx, cmd.custom_host) if cmd.custom_host else doc.get("custom_host")
     public = dict(doc.get("credential_public") or {})
     header_names = (
-        validate_header_names(cmd.custom_headers.header_names, custom_host=custom_host is not None)
+        rules.validate_header_names(cmd.custom_headers.header_names, custom_host=custom_host is not None)
         if cmd.custom_headers is not None
         else list(doc.get("header_names") or [])
     )
@@ -190,17 +183,10 @@ async def put_credentials(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutCredential
     require(who, cmd)
     doc = await load(ctx, who.org_id, cmd.slug)
     custom_host = await check_custom_host(ctx, cmd.custom_host) if cmd.custom_host else doc.get("custom_host")
-    public = validate_credential_settings(ctx, doc["provider"], cmd.credentials, custom_host=custom_host is not None)
-    header_names = validate_header_names(cmd.credentials.header_names, custom_host=custom_host is not None)
-    base_url, adapter = await resolve_binding(ctx, doc["provider"], public, custom_host)
-    await put_credential(ctx, who, "update", doc, base_url=base_url, sealed=cmd.credentials.sealed)
+    binding = await bind_credential(ctx, doc["provider"], cmd.credentials, custom_host)
+    await put_credential(ctx, who, "update", doc, base_url=binding["base_url"], sealed=cmd.credentials.sealed)
     changes = {
-        "credential_public": public,
-        "header_names": header_names,
-        "secret_fields": cmd.credentials.secret_fields,
-        "base_url": base_url,
-        "adapter": adapter,
-        "custom_host": custom_host,
+        **binding,
         "status": "active",
         "last_error_class": None,
         "credential_updated_at": now(),
