@@ -75,19 +75,9 @@ def selection_to_enabled(ctx: Ctx, provider: str, selection: m.ModelSelection, c
     return enabled
 
 
-def owner_assertion(
-    ctx: Ctx,
-    who: m.MemberPrincipal,
-    operation: str,
-    integration_id: str,
-    *,
-    provider: str = "",
-    base_url: str = "",
-    project_scope: str | list[str] | None = None,
-    sealed: bytes = b"",
-    keep: str = "",
-) -> bytes:
-    """Catalog's signed word that this owner asks for exactly this write (keyvault checks the digest)."""
+def owner_assertion(ctx: Ctx, who: m.MemberPrincipal, operation: str, integration_id: str, **write: Any) -> bytes:
+    """Catalog's signed word that this owner asks for exactly this write: `write` is what keyvault
+    digests for the operation (`shared.vault.assertions.write_digest`) and checks against the request."""
     return sign_assertion(
         ctx.signing_key,
         member_id=who.member_id,
@@ -95,9 +85,7 @@ def owner_assertion(
         org_role=who.org_role,
         operation=operation,
         integration_id=integration_id,
-        digest=write_digest(
-            operation, provider=provider, base_url=base_url, project_scope=project_scope, sealed=sealed, keep=keep
-        ),
+        digest=write_digest(operation, **write),
     )
 
 

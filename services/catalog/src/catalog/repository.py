@@ -122,37 +122,41 @@ class MongoRecords:
         return result.deleted_count == 1
 
 
+# collection -> its indexes: (fields, unique); `console_sessions` also expires on `expires_at`
+_INDEXES: dict[str, list[tuple[tuple[str, ...], bool]]] = {
+    "members": [(("token_hash",), True), (("org_id", "email"), True)],
+    "projects": [(("org_id", "name"), True)],
+    "api_keys": [(("key_hash",), True), (("org_id", "project_id"), False)],
+    "integrations": [(("org_id", "slug"), True), (("org_id", "status"), False)],
+    "virtual_models": [(("org_id", "name"), True)],
+    "configs": [(("org_id", "name"), True)],
+    "console_passwords": [(("email",), True)],  # _id = member id
+    "console_sessions": [(("member_id",), False)],  # _id = SHA-256 of the session token
+}
+
+
 class CatalogRepository:
     def __init__(self, client: AsyncMongoClient[Doc], db_name: str = "keyrelay_catalog") -> None:
-        db = client[db_name]
-        self._orgs: AsyncCollection[Doc] = db["orgs"]
-        self._members: AsyncCollection[Doc] = db["members"]
-        self._projects: AsyncCollection[Doc] = db["projects"]
-        self._api_keys: AsyncCollection[Doc] = db["api_keys"]
-        self._integrations: AsyncCollection[Doc] = db["integrations"]
-        self._virtual_models: AsyncCollection[Doc] = db["virtual_models"]
-        self._configs: AsyncCollection[Doc] = db["configs"]
-        self._passwords: AsyncCollection[Doc] = db["console_passwords"]
-        self._sessions: AsyncCollection[Doc] = db["console_sessions"]
-        self.projects: Records = MongoRecords(self._projects)
+        self._db = client[db_name]
+        self._orgs = self._db["orgs"]
+        self._members = self._db["members"]
+        self._api_keys = self._db["api_keys"]
+        self._integrations = self._db["integrations"]
+        self._configs = self._db["configs"]
+        self._passwords = self._db["console_passwords"]
+        self._sessions = self._db["console_sessions"]
+        self.projects: Records = MongoRecords(self._db["projects"])
         self.members: Records = MongoRecords(self._members)
         self.api_keys: Records = MongoRecords(self._api_keys)
         self.integrations: Records = MongoRecords(self._integrations)
-        self.virtual_models: Records = MongoRecords(self._virtual_models)
+        self.virtual_models: Records = MongoRecords(self._db["virtual_models"])
         self.configs: Records = MongoRecords(self._configs)
 
     async def ensure_indexes(self) -> None:
-        await self._members.create_index([("token_hash", ASCENDING)], unique=True)
-        await self._members.create_index([("org_id", ASCENDING), ("email", ASCENDING)], unique=True)
-        await self._projects.create_index([("org_id", ASCENDING), ("name", ASCENDING)], unique=True)
-        await self._api_keys.create_index([("key_hash", ASCENDING)], unique=True)
-        await self._api_keys.create_index([("org_id", ASCENDING), ("project_id", ASCENDING)])
-        await self._integrations.create_index([("org_id", ASCENDING), ("slug", ASCENDING)], unique=True)
-        await self._integrations.create_index([("org_id", ASCENDING), ("status", ASCENDING)])
-        await self._virtual_models.create_index([("org_id", ASCENDING), ("name", ASCENDING)], unique=True)
-        await self._configs.create_index([("org_id", ASCENDING), ("name", ASCENDING)], unique=True)
-        await self._passwords.create_index([("email", ASCENDING)], unique=True)
-        await self._sessions.create_index([("member_id", ASCENDING)])
+        for name, indexes in _INDEXES.items():
+            for fields, unique in indexes:
+                keys = [(f, ASCENDING) for f in fields]
+                await (self._db[name].create_index(keys, unique=True) if unique else self._db[name].create_index(keys))
         await self._sessions.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl_expires")
 
     # --- organisations ---------------------------------------------------------------------------
@@ -161,7 +165,7 @@ class CatalogRepository:
 
     async def create_org(self, org: Doc, project: Doc, owner: Doc) -> None:
         await self._orgs.insert_one(org)
-        await self._projects.insert_one(project)
+        await self._db["projects"].insert_one(project)
         await self._members.insert_one(owner)
 
     # --- identity lookups ------------------------------------------------------------------------
@@ -191,7 +195,7 @@ class CatalogRepository:
         return sorted([doc async for doc in cursor], key=lambda d: d.get("project_id") is not None)
 
     async def virtual_models_for(self, org_id: str, project_id: str) -> list[Doc]:
-        cursor = self._virtual_models.find({"org_id": org_id, "project_id": {"$in": [None, project_id]}})
+        cursor = self._db["virtual_models"].find({"org_id": org_id, "project_id": {"$in": [None, project_id]}})
         return [doc async for doc in cursor]
 
     # --- writes with more than `$set` ------------------------------------------------------------
