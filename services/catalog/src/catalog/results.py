@@ -13,15 +13,16 @@ from typing import Any
 import msgspec
 
 from catalog.context import Ctx
+from catalog.repository import Doc
 from shared.messages import catalog as m
 
 
 class Ok(msgspec.Struct, frozen=True):
-    body: Any
+    body: Doc  # the caller's view (`catalog.views`), never a secret
 
 
 class Created(msgspec.Struct, frozen=True):
-    body: Any
+    body: Doc
 
 
 class Done(msgspec.Struct, frozen=True):

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from catalog.providers import ModelCatalog
 from shared.messages.catalog import ConfigNode, Route, RouteTarget, RoutingSnapshot, SnapshotConfig
 from shared.messages.usage import Pricing
 
@@ -39,7 +40,7 @@ def _options(integration: Doc, model: str) -> dict[str, str]:
     return opts
 
 
-def _targets(integration: Doc, models_catalog: Any) -> dict[str, RouteTarget]:
+def _targets(integration: Doc, models_catalog: ModelCatalog) -> dict[str, RouteTarget]:
     out: dict[str, RouteTarget] = {}
     provider = integration["provider"]
     for model_id in integration.get("enabled_models", []):
@@ -84,7 +85,7 @@ def build_snapshot(
     project_id: str,
     integrations: list[Doc],
     virtual_models: list[Doc],
-    models_catalog: Any,
+    models_catalog: ModelCatalog,
     configs: list[Doc] | None = None,
 ) -> RoutingSnapshot:
     routes: dict[str, Route] = {}
