@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from catalog import views
-from catalog.commands.common import announce, checked_name, found, update_by_id
+from catalog.commands.common import API_KEY, announce, checked_name, found, update_by_id
 from catalog.commands.limits import limit_fields
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx
@@ -20,7 +20,7 @@ from shared.tokens import is_shown_prefix, new_id, require_token_hash
 
 async def _stored(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateApiKey | m.DeleteApiKey) -> Doc:
     """The key, once the caller may change it in the project it is stored in (a key never moves)."""
-    doc = await found(ctx.repo.api_keys, who.org_id, "API key", "api_key_id", _id=cmd.api_key_id)
+    doc = await found(ctx, API_KEY, who.org_id, _id=cmd.api_key_id)
     require_on_stored(who, cmd, doc["project_id"])
     return doc
 
@@ -60,9 +60,7 @@ async def update_api_key(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateApiKey) 
     changes = limit_fields(cmd)
     if cmd.name is not None:
         changes["name"] = checked_name(cmd.name)
-    doc = await update_by_id(
-        ctx, who, ctx.repo.api_keys, "api_key", cmd.api_key_id, changes, what="API key", param="api_key_id"
-    )
+    doc = await update_by_id(ctx, who, API_KEY, cmd.api_key_id, changes)
     return Ok(views.api_key(doc))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from catalog.commands.common import announce, changed_meanwhile, visible_named, visible_to
+from catalog.commands.common import CONFIG, announce, changed_meanwhile, remove_named, visible_named, visible_to
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx
 from catalog.policy import require, require_on_project, require_on_stored
@@ -81,7 +81,7 @@ async def list_configs(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListConfigs) -> 
 
 async def get_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetConfig) -> Ok:
     require(who, cmd)
-    return Ok(_view(await visible_named(ctx.repo.configs, who, cmd.name, "config")))
+    return Ok(_view(await visible_named(ctx, who, CONFIG, cmd.name)))
 
 
 async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Ok | Created:
@@ -109,7 +109,7 @@ async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Ok |
             {"current_version": cmd.rollback_to, "project_id": project_id},
         )
         if doc is None:
-            raise changed_meanwhile("config")
+            raise changed_meanwhile(CONFIG)
         await announce(ctx, who, "config", doc["_id"], "config.rollback", {"version": str(cmd.rollback_to)})
         return Ok(_view(doc))
     if cmd.node is None:
@@ -134,16 +134,11 @@ async def put_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutConfig) -> Ok |
         # Matched on the project it was authorised against, so a concurrent move cannot slip in between.
         doc = await ctx.repo.push_config_version(who.org_id, doc["_id"], doc.get("project_id"), version, project_id)
         if doc is None:
-            raise changed_meanwhile("config")
+            raise changed_meanwhile(CONFIG)
         result = Ok(_view(doc))
     await announce(ctx, who, "config", doc["_id"], "config.put", {"version": str(doc["current_version"])})
     return result
 
 
 async def delete_config(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteConfig) -> Done:
-    doc = await visible_named(ctx.repo.configs, who, cmd.name, "config")
-    require_on_stored(who, cmd, doc.get("project_id"))
-    if not await ctx.repo.configs.delete(who.org_id, _id=doc["_id"], project_id=doc.get("project_id")):
-        raise changed_meanwhile("config")
-    await announce(ctx, who, "config", doc["_id"], "config.delete")
-    return Done()
+    return await remove_named(ctx, who, cmd, CONFIG)

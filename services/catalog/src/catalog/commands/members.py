@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from catalog import views
-from catalog.commands.common import announce, found, missing, update_by_id
+from catalog.commands.common import MEMBER, found, remove, update_by_id
 from catalog.context import Ctx
 from catalog.policy import require
 from catalog.repository import now
@@ -60,7 +60,7 @@ async def update_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateMember) -
     require(who, cmd)
     if cmd.member_id == who.member_id and cmd.org_role is not None and cmd.org_role != who.org_role:
         raise KeyrelayError("forbidden", "you cannot change your own role")
-    current = await found(ctx.repo.members, who.org_id, "member", "member_id", _id=cmd.member_id)
+    current = await found(ctx, MEMBER, who.org_id, _id=cmd.member_id)
     changes: dict[str, Any] = {}
     if cmd.org_role is not None:
         demoted = current["org_role"] == "owner" and cmd.org_role != "owner"
@@ -70,9 +70,7 @@ async def update_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateMember) -
     if cmd.projects is not None:
         await _check_projects(ctx, who.org_id, dict(cmd.projects))
         changes["projects"] = dict(cmd.projects)
-    doc = await update_by_id(
-        ctx, who, ctx.repo.members, "member", cmd.member_id, changes, what="member", param="member_id"
-    )
+    doc = await update_by_id(ctx, who, MEMBER, cmd.member_id, changes)
     return Ok(views.member(doc))
 
 
@@ -80,7 +78,4 @@ async def delete_member(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteMember) -
     require(who, cmd)
     if cmd.member_id == who.member_id:
         raise KeyrelayError("forbidden", "you cannot remove yourself")
-    if not await ctx.repo.members.delete(who.org_id, _id=cmd.member_id):
-        raise missing("member", "member_id")
-    await announce(ctx, who, "member", cmd.member_id, "member.delete")
-    return Done()
+    return await remove(ctx, who, MEMBER, cmd.member_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from catalog import views
-from catalog.commands.common import announce, checked_name, found, missing, update_by_id
+from catalog.commands.common import PROJECT, announce, checked_name, found, remove, update_by_id
 from catalog.commands.limits import limit_fields
 from catalog.context import Ctx
 from catalog.policy import require, visible_projects
@@ -23,7 +23,7 @@ def _name(raw: str) -> str:
 
 
 async def get_project_doc(ctx: Ctx, org_id: str, project_id: str) -> Doc:
-    return await found(ctx.repo.projects, org_id, "project", "project_id", _id=project_id)
+    return await found(ctx, PROJECT, org_id, _id=project_id)
 
 
 async def list_projects(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListProjects) -> Ok:
@@ -60,17 +60,7 @@ async def update_project(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateProject)
         changes["name"] = _name(cmd.name)
     if cmd.content_logging is not None:
         changes["content_logging"] = cmd.content_logging
-    doc = await update_by_id(
-        ctx,
-        who,
-        ctx.repo.projects,
-        "project",
-        cmd.project_id,
-        changes,
-        what="project",
-        param="project_id",
-        taken=TAKEN,
-    )
+    doc = await update_by_id(ctx, who, PROJECT, cmd.project_id, changes, TAKEN)
     return Ok(views.project(doc))
 
 
@@ -78,7 +68,4 @@ async def delete_project(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteProject)
     require(who, cmd, cmd.project_id)
     if await ctx.repo.api_keys.count(who.org_id, project_id=cmd.project_id, revoked_at=None):
         raise KeyrelayError("conflict", "revoke the project's API keys before deleting it")
-    if not await ctx.repo.projects.delete(who.org_id, _id=cmd.project_id):
-        raise missing("project", "project_id")
-    await announce(ctx, who, "project", cmd.project_id, "project.delete")
-    return Done()
+    return await remove(ctx, who, PROJECT, cmd.project_id)

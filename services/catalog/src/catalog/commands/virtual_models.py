@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from catalog import views
-from catalog.commands.common import announce, changed_meanwhile, visible_named, visible_to
+from catalog.commands.common import VIRTUAL_MODEL, announce, changed_meanwhile, remove_named, visible_named, visible_to
 from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx
 from catalog.policy import require, require_on_project, require_on_stored
@@ -64,7 +64,7 @@ async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualM
         match = {"_id": existing["_id"], "project_id": existing.get("project_id")}
         doc = await ctx.repo.virtual_models.update(who.org_id, match, body)
         if doc is None:
-            raise changed_meanwhile("virtual model")
+            raise changed_meanwhile(VIRTUAL_MODEL)
         result: Ok | Created = Ok(views.virtual_model(doc))
     else:
         doc = {"_id": new_id("vm"), "org_id": who.org_id, "name": spec.name, "created_at": now(), **body}
@@ -76,13 +76,8 @@ async def put_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutVirtualM
 
 async def get_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.GetVirtualModel) -> Ok:
     require(who, cmd)
-    return Ok(views.virtual_model(await visible_named(ctx.repo.virtual_models, who, cmd.name, "virtual model")))
+    return Ok(views.virtual_model(await visible_named(ctx, who, VIRTUAL_MODEL, cmd.name)))
 
 
 async def delete_virtual_model(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteVirtualModel) -> Done:
-    doc = await visible_named(ctx.repo.virtual_models, who, cmd.name, "virtual model")
-    require_on_stored(who, cmd, doc.get("project_id"))
-    if not await ctx.repo.virtual_models.delete(who.org_id, _id=doc["_id"], project_id=doc.get("project_id")):
-        raise changed_meanwhile("virtual model")
-    await announce(ctx, who, "virtual_model", doc["_id"], "virtual_model.delete", {"name": cmd.name})
-    return Done()
+    return await remove_named(ctx, who, cmd, VIRTUAL_MODEL)
