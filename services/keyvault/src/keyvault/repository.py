@@ -55,15 +55,8 @@ class CredentialRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def identity(self) -> Identity:
-        return Identity(
-            org_id=self.org_id,
-            integration_id=self.integration_id,
-            provider=self.provider,
-            base_url=self.base_url,
-            project_scope=self.project_scope,
-            version=self.version,
-            fingerprint=self.fingerprint,
-        )
+        """What this record's envelope must be bound to: its own fields of the same names."""
+        return msgspec.convert(self, Identity, from_attributes=True)
 
     def rebound(
         self, sealer: Sealer, *, version: int, project_scope: Scope | None = None, updated_by: str = ""
