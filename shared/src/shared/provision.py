@@ -47,8 +47,16 @@ class Bucket:
     ttl_s: float | None  # None: entries never expire
 
 
-# the gateway's limits (shared by every replica) and keyvault's version floors (`shared.vault.versions`)
-BUCKETS = (Bucket(subjects.RATE_BUCKET, 180.0), Bucket(subjects.SPEND_BUCKET, None), Bucket(versions.BUCKET, None))
+# Responses API context is kept as long as OpenAI keeps a stored response: 30 days
+RESPONSES_TTL_S = 30 * 86400.0
+# the gateway's limits (shared by every replica), its Responses API context, and keyvault's version
+# floors (`shared.vault.versions`)
+BUCKETS = (
+    Bucket(subjects.RATE_BUCKET, 180.0),
+    Bucket(subjects.SPEND_BUCKET, None),
+    Bucket(subjects.RESPONSES_BUCKET, RESPONSES_TTL_S),
+    Bucket(versions.BUCKET, None),
+)
 
 
 def activity_stream(settings: ProvisionSettings) -> StreamConfig:
