@@ -69,7 +69,9 @@ def _model(provider: str) -> str:
 
 
 def _last_upstream(fake: FakeServer, provider: str) -> dict[str, Any]:
-    seen = [r for r in fake.requests() if r["provider"] == provider and str(r["path"]).endswith(UPSTREAM_PATH[provider])]
+    seen = [
+        r for r in fake.requests() if r["provider"] == provider and str(r["path"]).endswith(UPSTREAM_PATH[provider])
+    ]
     assert seen, f"{provider} saw no {UPSTREAM_PATH[provider]} request"
     body = seen[-1]["body"]
     assert isinstance(body, dict)
@@ -104,9 +106,7 @@ def test_a_response_is_created_through_every_kind_of_target_and_recorded_with_us
 
 
 @pytest.mark.parametrize("provider", sorted(TARGETS))
-def test_a_streamed_response_sends_the_documented_events_in_sequence(
-    world: tuple[Org, str], provider: str
-) -> None:
+def test_a_streamed_response_sends_the_documented_events_in_sequence(world: tuple[Org, str], provider: str) -> None:
     org, key = world
     with _client(org, key).responses.stream(model=_model(provider), input="hello stream") as stream:
         events = list(stream)

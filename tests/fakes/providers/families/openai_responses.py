@@ -15,10 +15,18 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from tests.fakes.providers.answers import Answer, Prompt, ToolSpec, count_words, first_property, plan_answer, split_text
+from tests.fakes.providers.answers import (
+    Answer,
+    Prompt,
+    ToolSpec,
+    count_words,
+    first_property,
+    new_id,
+    plan_answer,
+    split_text,
+)
 from tests.fakes.providers.families.openai_compat import wants_reasoning
 from tests.fakes.providers.faults import ErrorKind, apply_faults, parse_faults
-from tests.fakes.providers.answers import new_id
 from tests.fakes.providers.recording import state_of
 from tests.fakes.providers.respond import send_json
 from tests.fakes.providers.sse import SseEvent, StreamPlan, send_stream
@@ -166,18 +174,41 @@ def stream_plan(body: dict[str, Any], model: str, answer: Answer, output: list[d
         if item["type"] == "message":
             text = item["content"][0]["text"]
             empty = {"type": "output_text", "text": "", "annotations": []}
-            payloads.append({"type": "response.output_item.added", "output_index": index, "item": {**item, "content": [], "status": "in_progress"}})
+            payloads.append(
+                {
+                    "type": "response.output_item.added",
+                    "output_index": index,
+                    "item": {**item, "content": [], "status": "in_progress"},
+                }
+            )
             payloads.append({"type": "response.content_part.added", **at, "content_index": 0, "part": empty})
             payloads.extend(
                 {"type": "response.output_text.delta", **at, "content_index": 0, "delta": piece, "logprobs": []}
                 for piece in split_text(text)
             )
-            payloads.append({"type": "response.output_text.done", **at, "content_index": 0, "text": text, "logprobs": []})
-            payloads.append({"type": "response.content_part.done", **at, "content_index": 0, "part": item["content"][0]})
+            payloads.append(
+                {"type": "response.output_text.done", **at, "content_index": 0, "text": text, "logprobs": []}
+            )
+            payloads.append(
+                {"type": "response.content_part.done", **at, "content_index": 0, "part": item["content"][0]}
+            )
         elif item["type"] == "function_call":
-            payloads.append({"type": "response.output_item.added", "output_index": index, "item": {**item, "arguments": "", "status": "in_progress"}})
+            payloads.append(
+                {
+                    "type": "response.output_item.added",
+                    "output_index": index,
+                    "item": {**item, "arguments": "", "status": "in_progress"},
+                }
+            )
             payloads.append({"type": "response.function_call_arguments.delta", **at, "delta": item["arguments"]})
-            payloads.append({"type": "response.function_call_arguments.done", **at, "name": item["name"], "arguments": item["arguments"]})
+            payloads.append(
+                {
+                    "type": "response.function_call_arguments.done",
+                    **at,
+                    "name": item["name"],
+                    "arguments": item["arguments"],
+                }
+            )
         else:
             payloads.append({"type": "response.output_item.added", "output_index": index, "item": item})
         payloads.append({"type": "response.output_item.done", "output_index": index, "item": item})
@@ -193,7 +224,7 @@ def stream_plan(body: dict[str, Any], model: str, answer: Answer, output: list[d
 
 
 async def create_response(routes: OpenAICompatRoutes, request: web.Request) -> web.StreamResponse:
-    body, refused = await routes._admit(request)  # noqa: SLF001 - the same family's auth and JSON checks
+    body, refused = await routes._admit(request)
     if refused is not None:
         return refused
     if (issue := problem(body)) is not None:

@@ -32,16 +32,15 @@ from gateway.responses_store import StoredResponse
 from gateway.streaming import StreamFormat, relay, sse
 from gateway.translate.responses import (
     ChatDelta,
-    ErrorEvent,
     InputItem,
     ParsedRequest,
-    ResponseEventEmitter,
     decode_item,
     from_chat,
     parse_request,
     to_chat,
 )
 from gateway.translate.responses import Response as ResponseObject
+from gateway.translate.responses_events import ErrorEvent, ResponseEventEmitter
 from shared.errors import KeyrelayError
 from shared.messages.usage import Usage
 

@@ -12,6 +12,7 @@ A stream is relayed event by event; `error` and `response.failed` events become 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -44,7 +45,8 @@ def usage_of(raw: object) -> Usage:
         return Usage()
 
 
-def payload(body: dict[str, Any], target: Target, *, stream: bool) -> dict[str, Any]:
+def payload(body: Mapping[str, object], target: Target, *, stream: bool) -> dict[str, object]:
+    """The client's body as sent, but for the model (and `models`, which the gateway consumes)."""
     out = {k: v for k, v in body.items() if k not in GATEWAY_FIELDS}
     out["model"] = target.model
     if stream:
@@ -56,16 +58,17 @@ def payload(body: dict[str, Any], target: Target, *, stream: bool) -> dict[str, 
 
 
 async def create(
-    adapter: OpenAICompatAdapter, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
-) -> tuple[dict[str, Any], dict[str, str]]:
+    adapter: OpenAICompatAdapter, body: Mapping[str, object], target: Target, cred: Credential, opts: CallOptions
+) -> tuple[dict[str, object], dict[str, str]]:
     """One non-streaming Responses call: (the response object, headers to pass on)."""
     response = await adapter.post(RESPONSES_PATH, payload(body, target, stream=False), target, cred, opts)
     headers = passthrough_headers(response.headers)
-    return await read_json(adapter.name, response), headers
+    answer: dict[str, object] = await read_json(adapter.name, response)
+    return answer, headers
 
 
 async def open_stream(
-    adapter: OpenAICompatAdapter, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
+    adapter: OpenAICompatAdapter, body: Mapping[str, object], target: Target, cred: Credential, opts: CallOptions
 ) -> ProviderStream:
     response = await adapter.post(RESPONSES_PATH, payload(body, target, stream=True), target, cred, opts, stream=True)
     return ProviderStream(adapter.name, response, EventReader(adapter.name), opts)

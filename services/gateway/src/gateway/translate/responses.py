@@ -11,7 +11,7 @@ as sent (`providers/responses.py`). Translation:
   field; reasoning items are the model's own earlier output, which no chat-completions provider
   takes back, so they are accepted and not sent.
 * `from_chat(body, request, ...)`: a chat.completion as a `Response`.
-* `ResponseEventEmitter`: chat chunks -> Responses stream events with `sequence_number`s.
+* `ChatDelta`: what a chat chunk or message adds (streams: `responses_events.py`).
 
 The chat side is confined to `to_chat` (out) and `ChatTurn.of_message` / `ChatDelta.of_chunk` (in).
 """
@@ -19,7 +19,8 @@ The chat side is confined to `to_chat` (out) and `ChatTurn.of_message` / `ChatDe
 from __future__ import annotations
 
 import time
-from typing import Any, Literal, TypeVar
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import msgspec
 
@@ -27,7 +28,6 @@ from gateway.translate.common import new_id, usage_from_openai
 from shared.errors import KeyrelayError, echo
 from shared.messages.usage import Usage
 
-S = TypeVar("S", bound=msgspec.Struct)
 JsonValue = object  # a free-form JSON value as sent (`Response` has a field named `object`)
 
 # --- request: content parts -------------------------------------------------------------------
@@ -118,16 +118,23 @@ class ToolChoiceFunction(msgspec.Struct, tag="function", tag_field="type", kw_on
     name: str
 
 
-class TextFormat(msgspec.Struct, kw_only=True, omit_defaults=True):
-    type: Literal["text", "json_schema", "json_object"] = "text"
-    name: str | None = None
-    schema: dict[str, object] | None = None
+class PlainText(msgspec.Struct, tag="text", tag_field="type"):
+    pass
+
+
+class JsonSchemaFormat(msgspec.Struct, tag="json_schema", tag_field="type", kw_only=True, omit_defaults=True):
+    name: str
+    schema: dict[str, object]
     description: str | None = None
     strict: bool | None = None
 
 
+class JsonObjectFormat(msgspec.Struct, tag="json_object", tag_field="type"):
+    pass
+
+
 class TextConfig(msgspec.Struct, kw_only=True, omit_defaults=True):
-    format: TextFormat = msgspec.field(default_factory=TextFormat)
+    format: PlainText | JsonSchemaFormat | JsonObjectFormat = msgspec.field(default_factory=PlainText)
     verbosity: str | None = None
 
 
@@ -178,8 +185,6 @@ class ParsedRequest(msgspec.Struct, kw_only=True):
     untranslatable: list[str]  # fields chat completions cannot express, for a 400 on translation
 
 
-
-
 def tool_choice_of(value: object) -> str | ToolChoiceFunction | None:
     """`none`/`auto`/`required` or one function; None for every other choice (hosted tools, allowed_tools)."""
     if isinstance(value, str):
@@ -190,7 +195,7 @@ def tool_choice_of(value: object) -> str | ToolChoiceFunction | None:
         return None
 
 
-def parse_request(raw: dict[str, Any]) -> ParsedRequest:
+def parse_request(raw: Mapping[str, object]) -> ParsedRequest:
     """Check a Responses request's shape; raise the contract's 400 naming the field otherwise."""
     try:
         request = msgspec.convert(raw, ResponsesRequest)
@@ -208,15 +213,14 @@ def parse_request(raw: dict[str, Any]) -> ParsedRequest:
     for name in _REFUSED_ALWAYS:
         if name in untranslatable:
             untranslatable.remove(name)
-    tools: list[FunctionTool] = []
-    for tool in raw.get("tools") or []:
-        kind = tool.get("type") if isinstance(tool, dict) else None
-        if kind == "function":
-            tools.append(_tool(tool))
-        elif "tools" not in untranslatable:
-            untranslatable.append(f"tools ({echo(kind)})")
-    if not isinstance(raw.get("tools") or [], list):
+    declared = raw.get("tools") or []
+    if not isinstance(declared, list):
         raise KeyrelayError("invalid_request", "tools must be a list", param="tools")
+    tools = [_tool(tool) for tool in declared if isinstance(tool, dict) and tool.get("type") == "function"]
+    hosted = [tool.get("type") if isinstance(tool, dict) else tool for tool in declared]
+    hosted = [kind for kind in hosted if kind != "function"]
+    if hosted:
+        untranslatable.append(f"tools ({echo(hosted[0])})")
     if request.tool_choice is not None and tool_choice_of(request.tool_choice) is None:
         untranslatable.append("tool_choice")
     if request.include and not set(request.include) <= _INCLUDE_OK:
@@ -234,7 +238,8 @@ def input_items_of(value: Any) -> list[msgspec.Raw]:
         return [msgspec.Raw(msgspec.json.encode({"type": "message", "role": "user", "content": value}))]
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise KeyrelayError("invalid_request", "input must be a string or a list of input items", param="input")
-    return [msgspec.Raw(msgspec.json.encode(item)) for item in value]
+    # an `EasyInputMessage` may leave its type out; stored and typed, every item names it
+    return [msgspec.Raw(msgspec.json.encode(item if "type" in item else {"type": "message", **item})) for item in value]
 
 
 _item_decoder = msgspec.json.Decoder(InputItem)
@@ -249,8 +254,6 @@ def decode_item(raw: msgspec.Raw) -> InputItem:
     kind = msgspec.json.decode(raw, type=_Kind).type
     if kind not in _INPUT_TYPES:
         raise KeyrelayError("invalid_request", f"input item type {echo(kind)} is not supported", param="input")
-    if kind == "message" and b'"type"' not in bytes(raw):
-        raw = msgspec.Raw(b'{"type":"message",' + bytes(raw)[1:])
     try:
         item: InputItem = _item_decoder.decode(raw)
     except msgspec.ValidationError as exc:
@@ -302,7 +305,7 @@ def to_chat(parsed: ParsedRequest, items: list[InputItem], provider: str) -> dic
     if request.reasoning is not None and request.reasoning.effort is not None:
         out["reasoning_effort"] = request.reasoning.effort
     if request.text is not None:
-        _text_format(request.text, out)
+        out.update(_text_format(request.text))
     if request.stream:
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}
@@ -319,45 +322,46 @@ def _chat_tool(tool: FunctionTool) -> Any:
     return {"type": "function", "function": function}
 
 
-def _text_format(text: TextConfig, out: dict[str, Any]) -> None:
+def _text_format(text: TextConfig) -> dict[str, object]:
+    out: dict[str, object] = {}
     fmt = text.format
-    if fmt.type == "json_schema":
-        schema: dict[str, object] = {"name": fmt.name or "response", "schema": fmt.schema or {}}
+    if isinstance(fmt, JsonSchemaFormat):
+        schema: dict[str, object] = {"name": fmt.name, "schema": fmt.schema}
         if fmt.strict is not None:
             schema["strict"] = fmt.strict
         if fmt.description is not None:
             schema["description"] = fmt.description
         out["response_format"] = {"type": "json_schema", "json_schema": schema}
-    elif fmt.type == "json_object":
+    elif isinstance(fmt, JsonObjectFormat):
         out["response_format"] = {"type": "json_object"}
     if text.verbosity is not None:
         out["verbosity"] = text.verbosity
+    return out
 
 
 def _append_item(messages: list[Any], item: InputItem) -> None:
+    last = messages[-1] if messages and messages[-1].get("role") == "assistant" else None
     if isinstance(item, MessageItem):
         if item.role == "assistant":
-            _assistant(messages)["content"] = _joined(_assistant(messages).get("content"), _plain(item.content))
+            if last is not None and "tool_calls" not in last:  # consecutive assistant text: one turn
+                last["content"] = _joined(last.get("content"), _plain(item.content))
+            else:
+                messages.append({"role": "assistant", "content": _joined(None, _plain(item.content))})
         elif item.role in ("system", "developer"):
             messages.append({"role": "system", "content": _plain(item.content)})
         else:
             messages.append({"role": "user", "content": _user_content(item.content)})
     elif isinstance(item, FunctionCallItem):
+        # a call joins the assistant turn before it (its text, and the calls made in parallel with it)
         call = {"id": item.call_id, "type": "function", "function": {"name": item.name, "arguments": item.arguments}}
-        _assistant(messages).setdefault("tool_calls", []).append(call)
+        if last is None:
+            last = {"role": "assistant", "content": None}
+            messages.append(last)
+        last.setdefault("tool_calls", []).append(call)
     elif isinstance(item, FunctionCallOutputItem):
         output = item.output if isinstance(item.output, str) else _plain(item.output, what="function_call_output")
         messages.append({"role": "tool", "tool_call_id": item.call_id, "content": output})
     # a ReasoningItem has no chat-completions form (see the module docstring)
-
-
-def _assistant(messages: list[Any]) -> Any:
-    """The assistant turn being built: text and the calls that follow it share one chat message."""
-    last = messages[-1] if messages else None
-    if isinstance(last, dict) and last.get("role") == "assistant" and "tool_calls" not in last:
-        return last
-    messages.append({"role": "assistant", "content": None})
-    return messages[-1]
 
 
 def _joined(before: str | None, text: str) -> str | None:
@@ -666,326 +670,3 @@ def from_chat(body: dict[str, Any], parsed: ParsedRequest, model: str, usage: Us
         )
     response.end(turn.finish_reason, usage or usage_from_openai(body.get("usage")) or Usage())
     return response
-
-
-# --- stream ---------------------------------------------------------------------------------------
-
-
-class ResponseEvent(msgspec.Struct, kw_only=True, tag_field="type"):
-    sequence_number: int
-
-
-class ResponseLifecycle(ResponseEvent, kw_only=True):
-    response: Response
-
-
-class ResponseCreated(ResponseLifecycle, tag="response.created"):
-    pass
-
-
-class ResponseInProgress(ResponseLifecycle, tag="response.in_progress"):
-    pass
-
-
-class ResponseCompleted(ResponseLifecycle, tag="response.completed"):
-    pass
-
-
-class ResponseIncomplete(ResponseLifecycle, tag="response.incomplete"):
-    pass
-
-
-class ResponseFailed(ResponseLifecycle, tag="response.failed"):
-    pass
-
-
-class ItemAdded(ResponseEvent, tag="response.output_item.added", kw_only=True):
-    output_index: int
-    item: OutputItem
-
-
-class ItemDone(ResponseEvent, tag="response.output_item.done", kw_only=True):
-    output_index: int
-    item: OutputItem
-
-
-class PartAdded(ResponseEvent, tag="response.content_part.added", kw_only=True):
-    item_id: str
-    output_index: int
-    content_index: int
-    part: OutputTextPart
-
-
-class PartDone(ResponseEvent, tag="response.content_part.done", kw_only=True):
-    item_id: str
-    output_index: int
-    content_index: int
-    part: OutputTextPart
-
-
-class TextDelta(ResponseEvent, tag="response.output_text.delta", kw_only=True):
-    item_id: str
-    output_index: int
-    content_index: int
-    delta: str
-    logprobs: list[msgspec.Raw] = msgspec.field(default_factory=list)
-
-
-class TextDone(ResponseEvent, tag="response.output_text.done", kw_only=True):
-    item_id: str
-    output_index: int
-    content_index: int
-    text: str
-    logprobs: list[msgspec.Raw] = msgspec.field(default_factory=list)
-
-
-class ArgumentsDelta(ResponseEvent, tag="response.function_call_arguments.delta", kw_only=True):
-    item_id: str
-    output_index: int
-    delta: str
-
-
-class ArgumentsDone(ResponseEvent, tag="response.function_call_arguments.done", kw_only=True):
-    item_id: str
-    output_index: int
-    name: str
-    arguments: str
-
-
-class SummaryPartAdded(ResponseEvent, tag="response.reasoning_summary_part.added", kw_only=True):
-    item_id: str
-    output_index: int
-    summary_index: int
-    part: SummaryText
-
-
-class SummaryPartDone(ResponseEvent, tag="response.reasoning_summary_part.done", kw_only=True):
-    item_id: str
-    output_index: int
-    summary_index: int
-    part: SummaryText
-
-
-class SummaryTextDelta(ResponseEvent, tag="response.reasoning_summary_text.delta", kw_only=True):
-    item_id: str
-    output_index: int
-    summary_index: int
-    delta: str
-
-
-class SummaryTextDone(ResponseEvent, tag="response.reasoning_summary_text.done", kw_only=True):
-    item_id: str
-    output_index: int
-    summary_index: int
-    text: str
-
-
-class ErrorEvent(ResponseEvent, tag="error", kw_only=True):
-    code: str
-    message: str
-    param: str | None = None
-
-
-class ResponseEventEmitter:
-    """Chat chunks -> Responses events, numbered from 0.
-
-    Items open in the order their first delta arrives (reasoning, message text, each function call)
-    and a text or reasoning item closes when another item opens; function calls stay open until the
-    end (a provider may interleave their argument fragments). `finish` closes every open item and
-    ends with `response.completed` (or `response.incomplete` after a `length`/`content_filter`
-    finish); `error` ends with `response.failed` and an `error` event.
-    """
-
-    def __init__(self, response: Response) -> None:
-        self.response = response
-        self._seq = 0
-        self._open: list[int] = []  # output indexes of open items
-        self._text: dict[int, list[str]] = {}  # output index -> text (message) or summary (reasoning) pieces
-        self._calls: dict[int, int] = {}  # chat tool index -> output index
-        self._current: int | None = None  # the open message or reasoning item
-        self._finish: str | None = None
-        self._started = False
-
-    def _next(self) -> int:
-        seq = self._seq
-        self._seq += 1
-        return seq
-
-    def start(self) -> list[ResponseEvent]:
-        if self._started:
-            return []
-        self._started = True
-        return [
-            ResponseCreated(sequence_number=self._next(), response=_copy(self.response)),
-            ResponseInProgress(sequence_number=self._next(), response=_copy(self.response)),
-        ]
-
-    def feed(self, delta: ChatDelta) -> list[ResponseEvent]:
-        events = self.start()
-        if delta.reasoning:
-            events += self._piece(OutputReasoning, delta.reasoning)
-        if delta.text:
-            events += self._piece(OutputMessage, delta.text)
-        for call in delta.calls:
-            events += self._call(call)
-        if delta.finish_reason:
-            self._finish = delta.finish_reason
-        return events
-
-    def finish(self, usage: Usage) -> list[ResponseEvent]:
-        events = self.start()
-        for index in list(self._open):
-            events += self._close(index)
-        self.response.end(self._finish, usage)
-        kind = ResponseCompleted if self.response.status == "completed" else ResponseIncomplete
-        events.append(kind(sequence_number=self._next(), response=self.response))
-        return events
-
-    def error(self, exc: KeyrelayError) -> list[ResponseEvent]:
-        events = self.start()
-        self.response.fail(exc)
-        assert self.response.error is not None  # noqa: S101 - fail() just set it
-        events.append(ResponseFailed(sequence_number=self._next(), response=self.response))
-        events.append(
-            ErrorEvent(
-                sequence_number=self._next(), code=self.response.error.code, message=exc.message, param=exc.param
-            )
-        )
-        return events
-
-    # --- items ------------------------------------------------------------------------------------
-    def _add(self, item: OutputItem) -> tuple[int, list[ResponseEvent]]:
-        index = len(self.response.output)
-        self.response.output.append(item)
-        self._open.append(index)
-        return index, [ItemAdded(sequence_number=self._next(), output_index=index, item=_copy(item))]
-
-    def _piece(self, kind: type[OutputMessage | OutputReasoning], text: str) -> list[ResponseEvent]:
-        events: list[ResponseEvent] = []
-        current = self._current
-        if current is None or not isinstance(self.response.output[current], kind):
-            if current is not None:
-                events += self._close(current)
-            if kind is OutputMessage:
-                current, added = self._add(OutputMessage(id=new_id("msg_"), status="in_progress"))
-                events += added
-                part = OutputTextPart(text="")
-                events.append(
-                    PartAdded(
-                        sequence_number=self._next(),
-                        item_id=self.response.output[current].id,
-                        output_index=current,
-                        content_index=0,
-                        part=part,
-                    )
-                )
-            else:
-                current, added = self._add(OutputReasoning(id=new_id("rs_"), summary=[], status="in_progress"))
-                events += added
-                events.append(
-                    SummaryPartAdded(
-                        sequence_number=self._next(),
-                        item_id=self.response.output[current].id,
-                        output_index=current,
-                        summary_index=0,
-                        part=SummaryText(text=""),
-                    )
-                )
-            self._current = current
-            self._text[current] = []
-        self._text[current].append(text)
-        if kind is OutputMessage:
-            events.append(
-                TextDelta(
-                    sequence_number=self._next(),
-                    item_id=self.response.output[current].id,
-                    output_index=current,
-                    content_index=0,
-                    delta=text,
-                )
-            )
-        else:
-            events.append(
-                SummaryTextDelta(
-                    sequence_number=self._next(),
-                    item_id=self.response.output[current].id,
-                    output_index=current,
-                    summary_index=0,
-                    delta=text,
-                )
-            )
-        return events
-
-    def _call(self, call: ChatCall) -> list[ResponseEvent]:
-        events: list[ResponseEvent] = []
-        index = self._calls.get(call.index)
-        if index is None:
-            if self._current is not None:
-                events += self._close(self._current)
-            opened = OutputFunctionCall(
-                id=new_id("fc_"),
-                call_id=call.id or new_id("call_"),
-                name=call.name or "",
-                arguments="",
-                status="in_progress",
-            )
-            index, added = self._add(opened)
-            events += added
-            self._calls[call.index] = index
-        item = self.response.output[index]
-        if call.arguments and isinstance(item, OutputFunctionCall):
-            item.arguments += call.arguments
-            events.append(
-                ArgumentsDelta(sequence_number=self._next(), item_id=item.id, output_index=index, delta=call.arguments)
-            )
-        return events
-
-    def _close(self, index: int) -> list[ResponseEvent]:
-        if index not in self._open:
-            return []
-        self._open.remove(index)
-        if self._current == index:
-            self._current = None
-        item = self.response.output[index]
-        events: list[ResponseEvent] = []
-        text = "".join(self._text.pop(index, []))
-        if isinstance(item, OutputMessage):
-            part = OutputTextPart(text=text)
-            events.append(
-                TextDone(sequence_number=self._next(), item_id=item.id, output_index=index, content_index=0, text=text)
-            )
-            events.append(
-                PartDone(sequence_number=self._next(), item_id=item.id, output_index=index, content_index=0, part=part)
-            )
-            item.content = [part]
-        elif isinstance(item, OutputReasoning):
-            summary = SummaryText(text=text)
-            events.append(
-                SummaryTextDone(
-                    sequence_number=self._next(), item_id=item.id, output_index=index, summary_index=0, text=text
-                )
-            )
-            events.append(
-                SummaryPartDone(
-                    sequence_number=self._next(), item_id=item.id, output_index=index, summary_index=0, part=summary
-                )
-            )
-            item.summary = [summary]
-        else:
-            events.append(
-                ArgumentsDone(
-                    sequence_number=self._next(),
-                    item_id=item.id,
-                    output_index=index,
-                    name=item.name,
-                    arguments=item.arguments,
-                )
-            )
-        item.status = "completed"
-        events.append(ItemDone(sequence_number=self._next(), output_index=index, item=_copy(item)))
-        return events
-
-
-def _copy(value: S) -> S:
-    """A snapshot for an event (the live object keeps changing; `response.output` is not shared)."""
-    return msgspec.json.decode(msgspec.json.encode(value), type=type(value))
