@@ -256,7 +256,8 @@ def test_a_passed_through_stream_ends_on_its_terminal_event_and_raises_on_errors
     reader = EventReader("openai")
     created = SseEvent("response.created", '{"type":"response.created","sequence_number":0,"response":{}}')
     assert reader.feed(created)[0]["type"] == "response.created"
-    done = '{"type":"response.completed","sequence_number":1,"response":{"usage":{"input_tokens":2,"output_tokens":3,"total_tokens":5}}}'
+    usage = '{"input_tokens":2,"output_tokens":3,"total_tokens":5}'
+    done = '{"type":"response.completed","sequence_number":1,"response":{"usage":' + usage + "}}"
     reader.feed(SseEvent("response.completed", done))
     assert reader.finished
     assert reader.usage is not None
