@@ -226,3 +226,54 @@ def test_what_cannot_be_honoured_is_refused_naming_the_field(
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["param"] == param
     assert answer.json()["error"]["code"] == "invalid_request"
+
+
+def _custom_model(org: Org, provider: str, name: str) -> str:
+    created = org.owner.post(f"/integrations/{provider}-r/custom-models", json={"slug": name})
+    assert created.status_code in (201, 409), created.text
+    return f"@{provider}-r/{name}"
+
+
+def _events(org: Org, key: str, body: dict[str, Any]) -> tuple[httpx.Response, list[dict[str, Any]]]:
+    with httpx.stream(
+        "POST",
+        f"{org.stack.gateway_url}/v1/responses",
+        headers={"authorization": f"Bearer {key}"},
+        json={**body, "stream": True},
+        timeout=30,
+    ) as response:
+        text = response.read().decode()
+    events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+    return response, events
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_failure_after_the_first_event_ends_the_stream_with_response_failed(
+    world: tuple[Org, str], provider: str
+) -> None:
+    org, key = world
+    model = _custom_model(org, provider, f"{provider}-fault-midstream-error")
+    response, events = _events(org, key, {"model": model, "input": "hello there friend"})
+    assert response.status_code == 200
+    kinds = [event["type"] for event in events]
+    assert kinds[0] == "response.created"
+    assert kinds[-2:] == ["response.failed", "error"]
+    assert "response.completed" not in kinds
+    assert events[-2]["response"]["status"] == "failed"
+    assert [event["sequence_number"] for event in events] == list(range(len(events)))
+    record = wait_for_record(org.stack, response.headers["x-request-id"])
+    assert record["stream_outcome"] == "upstream_error"
+
+
+def test_a_failing_responses_target_fails_over_to_a_translated_one(world: tuple[Org, str], fake: FakeServer) -> None:
+    org, key = world
+    failing = _custom_model(org, "openai", "gpt-fault-503")
+    body = {"model": failing, "models": [_model("anthropic")], "input": "fail over please"}
+    response, events = _events(org, key, body)
+    assert response.status_code == 200
+    assert response.headers["x-keyrelay-integration"] == "anthropic-r"
+    assert events[-1]["type"] == "response.completed"
+    assert "fail over please" in events[-1]["response"]["output"][0]["content"][0]["text"]
+    record = wait_for_record(org.stack, response.headers["x-request-id"])
+    assert [a["integration"] for a in record["attempts"]][-1] == "anthropic-r"
+    assert record["attempts"][0]["integration"] == "openai-r"
