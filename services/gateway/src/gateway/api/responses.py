@@ -206,6 +206,12 @@ class EventStream:
     def failure(self, exc: KeyrelayError) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def capture(self, event: dict[str, Any]) -> None:
+        """Content logging (when the project turned it on): the answer's text, as it streams."""
+        content = self.turn.record.content
+        if content is not None and event.get("type") == "response.output_text.delta":
+            content["response"] = (content.get("response") or "") + str(event.get("delta") or "")
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 
@@ -229,6 +235,7 @@ class PassedEvents(EventStream):
             self.usage = self.inner.usage
             if event.get("type") in direct.TERMINAL:
                 await self.turn.keep(self.turn.passed(dict(self._response), {}))
+            self.capture(event)
             yield event
 
     def failure(self, exc: KeyrelayError) -> list[dict[str, Any]]:
@@ -255,7 +262,9 @@ class TranslatedEvents(EventStream):
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         async for chunk in self.inner:
             for event in self.emitter.feed(ChatDelta.of_chunk(chunk)):
-                yield _plain(event)
+                plain = _plain(event)
+                self.capture(plain)
+                yield plain
         self.usage = self.inner.usage or Usage()
         closing = self.emitter.finish(self.usage)
         await self.turn.keep(translated(self.emitter.response, self.usage, {}))
