@@ -19,8 +19,15 @@ TARGETS = {
     "openai": "gpt-4o-mini",  # pass-through to `/responses`
     "anthropic": "claude-sonnet-4-6",  # translated to Messages
     "groq": "llama-3.3-70b-versatile",  # translated to OpenAI-format chat completions
+    "xai": "grok-4.3",  # pass-through to `/responses`
 }
-UPSTREAM_PATH = {"openai": "/openai/v1/responses", "anthropic": "/anthropic/v1/messages", "groq": "/chat/completions"}
+UPSTREAM_PATH = {
+    "openai": "/openai/v1/responses",
+    "anthropic": "/anthropic/v1/messages",
+    "groq": "/chat/completions",
+    "xai": "/xai/v1/responses",
+}
+PASSED = ("openai", "xai")
 WEATHER = {
     "type": "function",
     "name": "get_weather",
@@ -94,7 +101,7 @@ def test_a_response_is_created_through_every_kind_of_target_and_recorded_with_us
     assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens > 0
     upstream = _last_upstream(fake, provider)
     assert upstream["model"] == TARGETS[provider]
-    if provider == "openai":  # pass-through: the request as sent, only model (and key) changed
+    if provider in PASSED:  # pass-through: the request as sent, only model (and key) changed
         assert upstream["input"] == "hello responses"
         assert upstream["instructions"] == "Answer briefly."
         assert upstream["metadata"] == {"ticket": "7"}
@@ -185,7 +192,7 @@ def test_structured_output_with_a_json_schema_reaches_the_upstream(
     assert response.text.format is not None
     assert response.text.format.type == "json_schema"
     upstream = _last_upstream(fake, provider)
-    if provider == "openai":
+    if provider in PASSED:
         assert upstream["text"]["format"]["schema"] == schema
         assert json.loads(response.output_text) == {"city": "echo: Lisbon"}
     elif provider == "groq":
@@ -277,3 +284,17 @@ def test_a_failing_responses_target_fails_over_to_a_translated_one(world: tuple[
     record = wait_for_record(org.stack, response.headers["x-request-id"])
     assert [a["integration"] for a in record["attempts"]][-1] == "anthropic-r"
     assert record["attempts"][0]["integration"] == "openai-r"
+
+
+def test_built_in_tools_pass_through_to_openai_and_are_refused_where_they_would_be_lost(
+    world: tuple[Org, str], fake: FakeServer
+) -> None:
+    org, key = world
+    client = _client(org, key)
+    tools: list[Any] = [{"type": "web_search"}]
+    answer = client.responses.create(model=_model("openai"), input="news today", tools=tools)
+    assert "news today" in answer.output_text
+    assert _last_upstream(fake, "openai")["tools"] == tools
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(model=_model("groq"), input="news today", tools=tools)
+    assert refused.value.body["param"] == "tools"  # type: ignore[index]
