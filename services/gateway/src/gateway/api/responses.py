@@ -35,6 +35,7 @@ from gateway.translate.responses import (
     InputItem,
     ParsedRequest,
     decode_item,
+    failure_code,
     from_chat,
     parse_request,
     to_chat,
@@ -239,13 +240,14 @@ class PassedEvents(EventStream):
             yield event
 
     def failure(self, exc: KeyrelayError) -> list[dict[str, Any]]:
-        response = {**self._response, "status": "failed", "error": {"code": "server_error", "message": exc.message}}
+        code = failure_code(exc)
+        response = {**self._response, "status": "failed", "error": {"code": code, "message": exc.message}}
         return [
             {"type": "response.failed", "sequence_number": self._sequence + 1, "response": response},
             {
                 "type": "error",
                 "sequence_number": self._sequence + 2,
-                "code": "server_error",
+                "code": code,
                 "message": exc.message,
                 "param": exc.param,
             },
@@ -290,7 +292,7 @@ class ResponsesStreamFormat(StreamFormat):
 
     def error(self, exc: KeyrelayError) -> list[bytes]:
         if self.source is None:
-            event = ErrorEvent(sequence_number=0, code="server_error", message=exc.message, param=exc.param)
+            event = ErrorEvent(sequence_number=0, code=failure_code(exc), message=exc.message, param=exc.param)
             return [sse(_plain(event), "error")]
         return [sse(event, str(event["type"])) for event in self.source.failure(exc)]
 

@@ -576,10 +576,11 @@ class Response(msgspec.Struct, kw_only=True):
 
     def fail(self, exc: KeyrelayError) -> None:
         self.status = "failed"
-        self.error = ResponseError(code=_failure_code(exc), message=exc.message)
+        self.error = ResponseError(code=failure_code(exc), message=exc.message)
 
 
-def _failure_code(exc: KeyrelayError) -> str:
+def failure_code(exc: KeyrelayError) -> str:
+    """A gateway error as the Responses API's own `ResponseErrorCode` (of a failed response or an `error` event)."""
     if exc.code in ("upstream_rate_limited", "rate_limited"):
         return "rate_limit_exceeded"
     return "server_error"
