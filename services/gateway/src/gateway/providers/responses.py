@@ -32,9 +32,9 @@ TERMINAL = frozenset({"response.completed", "response.incomplete"})
 
 def serves_responses(adapter: ProviderAdapter, target: Target) -> OpenAICompatAdapter | None:
     """The adapter, when this target takes Responses requests as they are."""
-    if isinstance(adapter, OpenAICompatAdapter) and adapter.name == target.provider in RESPONSES_PROVIDERS:
-        return adapter
-    return None
+    if not isinstance(adapter, OpenAICompatAdapter) or adapter.name != target.provider:
+        return None  # e.g. a custom OpenAI-format host served by the `openai` adapter
+    return adapter if target.provider in RESPONSES_PROVIDERS else None
 
 
 def usage_of(raw: object) -> Usage:
