@@ -24,6 +24,16 @@ FORBIDDEN_PUBLISH = [
     ("activity", subjects.CATALOG_MANAGE),
     ("keyvault", subjects.CATALOG_MANAGE),
     ("catalog", subjects.KEYVAULT_ROTATE),
+    # the Responses API context (user content) is the gateway's alone: no other service reads or writes it
+    (
+        "catalog",
+        f"$JS.API.DIRECT.GET.KV_{subjects.RESPONSES_BUCKET}.$KV.{subjects.RESPONSES_BUCKET}.org_x.prj_x.resp_x",
+    ),
+    (
+        "activity",
+        f"$JS.API.DIRECT.GET.KV_{subjects.RESPONSES_BUCKET}.$KV.{subjects.RESPONSES_BUCKET}.org_x.prj_x.resp_x",
+    ),
+    ("keyvault", f"$KV.{subjects.RESPONSES_BUCKET}.org_x.prj_x.resp_x"),
 ]
 # (user, subject it must not subscribe to)
 FORBIDDEN_SUBSCRIBE = [

@@ -20,7 +20,7 @@ JetStream: no service may create, update or delete a stream, a consumer or a KV 
 provisioned by the operator, `shared.provision`), so none can widen a stream to capture other
 services' inboxes. A publisher needs only its subject (the ack comes back to its own inbox);
 activity may only read its durable consumer's info, fetch from it and ack; the gateway may only
-bind to its two KV buckets, read them (direct get) and write them (publish with expected revision).
+bind to its three KV buckets, read them (direct get) and write them (publish with expected revision).
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ def permissions() -> dict[str, dict[str, object]]:
                 s.ACTIVITY_REQUEST_FINISHED,
                 *_kv_permissions(s.RATE_BUCKET),
                 *_kv_permissions(s.SPEND_BUCKET),
+                *_kv_permissions(s.RESPONSES_BUCKET),
             ],
             "subscribe": [_inbox("gateway"), f"{s.EVENTS_PREFIX}.>"],
         },

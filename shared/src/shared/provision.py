@@ -8,7 +8,7 @@ apply the configuration again). The embedded stack runs it once nats-server is u
 service starts; `keyrelay provision` runs it against a cluster (again after changing a setting).
 
 Settings (`KEYRELAY_*`): `STREAM_MAX_AGE_DAYS`, `STREAM_MAX_BYTES`, `STREAM_REPLICAS` (also used
-for the KV buckets).
+for the KV buckets), `RESPONSES_MAX_BYTES` (the Responses API contexts: past it, the oldest go first).
 """
 
 from __future__ import annotations
@@ -39,16 +39,28 @@ class ProvisionSettings(CommonSettings, frozen=True, kw_only=True):
     stream_max_age_days: float = 7.0
     stream_max_bytes: int = 10 * 1024**3
     stream_replicas: int = 1
+    responses_max_bytes: int = 5 * 1024**3
 
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
     name: str
     ttl_s: float | None  # None: entries never expire
+    # a cache of user content, capped at `responses_max_bytes`: when full the oldest entries go, so
+    # it can never fill the JetStream store the activity stream and the limits share
+    cache: bool = False
 
 
-# the gateway's limits (shared by every replica) and keyvault's version floors (`shared.vault.versions`)
-BUCKETS = (Bucket(subjects.RATE_BUCKET, 180.0), Bucket(subjects.SPEND_BUCKET, None), Bucket(versions.BUCKET, None))
+# Responses API context is kept as long as OpenAI keeps a stored response: 30 days
+RESPONSES_TTL_S = 30 * 86400.0
+# the gateway's limits (shared by every replica), its Responses API context, and keyvault's version
+# floors (`shared.vault.versions`)
+BUCKETS = (
+    Bucket(subjects.RATE_BUCKET, 180.0),
+    Bucket(subjects.SPEND_BUCKET, None),
+    Bucket(subjects.RESPONSES_BUCKET, RESPONSES_TTL_S, cache=True),
+    Bucket(versions.BUCKET, None),
+)
 
 
 def activity_stream(settings: ProvisionSettings) -> StreamConfig:
@@ -86,7 +98,8 @@ def bucket_stream(bucket: Bucket, settings: ProvisionSettings) -> StreamConfig:
         name=f"KV_{bucket.name}",
         subjects=[f"$KV.{bucket.name}.>"],
         storage=StorageType.FILE,
-        discard=DiscardPolicy.NEW,
+        discard=DiscardPolicy.OLD if bucket.cache else DiscardPolicy.NEW,
+        max_bytes=settings.responses_max_bytes if bucket.cache else -1,
         num_replicas=settings.stream_replicas,
         max_age=bucket.ttl_s,
         max_msgs_per_subject=1,

@@ -31,6 +31,7 @@ from gateway.api.messages import MESSAGES_ROUTES
 from gateway.api.models import MODEL_ROUTES
 from gateway.api.openapi import OPENAPI_ROUTES
 from gateway.api.probes import PROBE_ROUTES
+from gateway.api.responses import RESPONSES_ROUTES
 from gateway.api.state import GatewayState
 from gateway.catalog_client import CatalogClient
 from gateway.keyvault_client import KeyvaultClient
@@ -39,6 +40,7 @@ from gateway.outbound import make_session
 from gateway.providers.registry import build_adapters
 from gateway.proxy import Proxy
 from gateway.recorder import ActivityRecorder
+from gateway.responses_store import ResponseStore
 from gateway.settings import GatewaySettings
 from gateway.ui.render import template_config
 from gateway.ui.routes import console_router
@@ -135,6 +137,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             recorder=ActivityRecorder(publisher, limits),
             publisher=publisher,
             limits=limits,
+            responses=ResponseStore(nc),
         )
         try:
             yield
@@ -152,6 +155,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             *MESSAGES_ROUTES,
             *COUNT_TOKENS_ROUTES,
             *MODEL_ROUTES,
+            *RESPONSES_ROUTES,
             *HEALTH_ROUTES,
             *PROBE_ROUTES,
             *ACTIVITY_ROUTES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.fakes.providers.answers import new_id
 from tests.fakes.providers.families.base import Family
 from tests.fakes.providers.families.openai_compat import OpenAICompatRoutes, openai_rules
-from tests.fakes.providers.families.openai_dialect import Dialect, Reasoning
+from tests.fakes.providers.families.openai_dialect import ALL_ENDPOINTS, Dialect, Reasoning
 from tests.fakes.providers.families.openai_errors import OpenAIStyleErrors, openai_limit_headers
 
 MODELS = (
@@ -40,5 +40,6 @@ DIALECT = Dialect(
     success_headers=success_headers,
     validate=openai_rules,
     models=MODELS,
+    endpoints=ALL_ENDPOINTS | {"responses"},  # `/responses` too (providers.md 2.1, 16)
 )
 FAMILY = Family(DIALECT.name, DIALECT.base_path, OpenAICompatRoutes(DIALECT).register)

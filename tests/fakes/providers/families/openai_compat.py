@@ -146,6 +146,8 @@ class OpenAICompatRoutes:
             router.add_post(f"{prefix}/embeddings", self.embeddings)
         if "images" in endpoints:
             router.add_post(f"{prefix}/images/generations", self.images)
+        if "responses" in endpoints:
+            router.add_post(f"{prefix}/responses", self.responses)
         if "models" in endpoints:
             router.add_get(f"{prefix}/models", self.list_models)
             router.add_get(f"{prefix}/models/{{model:.+}}", self.get_model)
@@ -204,6 +206,11 @@ class OpenAICompatRoutes:
             plan = stream_plan(self.dialect, model, answer, completion_id, include_usage)
             return await send_stream(request, plan, faults, state, headers)
         return await send_json(request, completion_body(self.dialect, model, answer, completion_id), faults, headers)
+
+    async def responses(self, request: web.Request) -> web.StreamResponse:
+        from tests.fakes.providers.families.openai_responses import create_response  # noqa: PLC0415 - it imports this
+
+        return await create_response(self, request)
 
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
         body, refused = await self._admit(request)

@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.fakes.providers.families.base import Family
 from tests.fakes.providers.families.openai_compat import OpenAICompatRoutes
-from tests.fakes.providers.families.openai_dialect import Dialect
+from tests.fakes.providers.families.openai_dialect import ALL_ENDPOINTS, Dialect
 from tests.fakes.providers.families.openai_errors import OpenAIStyleErrors
 from tests.fakes.providers.faults import ErrorKind
 
@@ -45,5 +45,6 @@ DIALECT = Dialect(
     base_path="/xai/v1",
     errors=ERRORS,
     models=("grok-4.5", "grok-4.3", "grok-4-1-fast-reasoning", "grok-code-fast-1", "grok-imagine-image"),
+    endpoints=ALL_ENDPOINTS | {"responses"},  # `/responses` too (providers.md 2.1, 16)
 )
 FAMILY = Family(DIALECT.name, DIALECT.base_path, OpenAICompatRoutes(DIALECT).register)

@@ -8,6 +8,7 @@ from gateway.catalog_client import CatalogClient
 from gateway.limits import Limits
 from gateway.proxy import Proxy
 from gateway.recorder import ActivityRecorder
+from gateway.responses_store import ResponseStore
 from gateway.settings import GatewaySettings
 from shared.bus import BusClient
 from shared.publisher import DurablePublisher
@@ -22,3 +23,4 @@ class GatewayState:
     recorder: ActivityRecorder
     publisher: DurablePublisher
     limits: Limits
+    responses: ResponseStore

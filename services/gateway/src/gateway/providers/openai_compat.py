@@ -176,6 +176,15 @@ class OpenAICompatAdapter:
         headers = passthrough_headers(response.headers)
         return await read_json(self.name, response), headers
 
+    async def post(
+        self, path: str, payload: object, target: Target, cred: Credential, opts: CallOptions, *, stream: bool = False
+    ) -> aiohttp.ClientResponse:
+        """POST a body as it is to `path` with this vendor's URL layout and auth (Responses pass-through)."""
+        url, headers = self.url(target, path), self.headers(cred, target)
+        return await send(
+            self._session, self.name, "POST", url, headers=headers, opts=opts, payload=payload, stream=stream
+        )
+
     async def chat(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> ChatResult:
         data, headers = await self._call(self.chat_path, self.prepare(body, target, False), target, cred, opts)
         usage = self.response_usage(data)
