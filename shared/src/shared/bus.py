@@ -2,9 +2,10 @@
 
 * `connect()` opens a nats-py connection as the service's own NATS user, with a private reply
   inbox prefix (`_INBOX.<service>`) so permissions can confine replies to their requester.
-* `BusClient.request()` sends a msgspec Struct and decodes a typed reply union. "No answer"
+* `BusClient.request()` sends a msgspec Struct and decodes the reply as the type the caller names. "No answer"
   (timeout, no responders, bus down) becomes `DependencyUnavailable` (`dependency_unavailable`);
-  a `Failed` reply becomes a `KeyrelayError` carrying the service's own code. The caller chooses the timeout on purpose.
+  a `Failed` reply becomes a `KeyrelayError` carrying the service's own code. The caller chooses the timeout on purpose;
+  a `Peer` holds it (and the service's name) for a client that talks to one service.
 * `serve()` runs a typed handler behind a queue group and always replies: a handler that raises
   answers `Failed(internal_error)` instead of leaving the caller to time out.
 """
@@ -32,8 +33,7 @@ from shared.secret import secret_enc_hook
 from shared.settings import CommonSettings
 
 log = get_logger("keyrelay.bus")
-Req = TypeVar("Req", bound=msgspec.Struct)
-Rep = TypeVar("Rep")
+Rep = TypeVar("Rep", bound=msgspec.Struct)
 
 _encoder = msgspec.json.Encoder(enc_hook=secret_enc_hook)
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
@@ -100,12 +100,12 @@ class BusClient:
         self,
         subject: str,
         msg: msgspec.Struct,
-        reply_type: Any,
+        reply_type: type[Rep],
         *,
         timeout_s: float | None = None,
         headers: Mapping[str, str] | None = None,
         dependency: str | None = None,
-    ) -> Any:
+    ) -> Rep:
         """Send `msg`, return the decoded reply (never a `Failed`: that raises)."""
         name = dependency or subject.split(".", 1)[0]
         outgoing = {**tracing.headers(), **(headers or {})}
@@ -125,10 +125,27 @@ class BusClient:
             nats.errors.StaleConnectionError,
         ) as exc:
             raise DependencyUnavailable("message bus unavailable") from exc
-        result = decoder_for(reply_type | Failed).decode(reply.data)
+        result: Rep | Failed = decoder_for(reply_type | Failed).decode(reply.data)
         if isinstance(result, Failed):
             raise KeyrelayError(wire_code(result.code), result.message, param=result.param)
         return result
+
+
+class Peer:
+    """One service as its callers see it: requests to it time out after `timeout_s` and, unanswered,
+    raise `dependency_unavailable` naming it."""
+
+    def __init__(self, bus: BusClient, name: str, timeout_s: float) -> None:
+        self.bus = bus
+        self.name = name
+        self.timeout_s = timeout_s
+
+    async def ask(
+        self, subject: str, msg: msgspec.Struct, reply_type: type[Rep], *, timeout_s: float | None = None
+    ) -> Rep:
+        return await self.bus.request(
+            subject, msg, reply_type, timeout_s=timeout_s or self.timeout_s, dependency=self.name
+        )
 
 
 Handler = Callable[[Any, NatsMsg], Awaitable[msgspec.Struct]]

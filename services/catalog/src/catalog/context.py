@@ -6,10 +6,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nacl.signing import SigningKey
+
 from catalog.events import CatalogEvents
+from catalog.providers import ModelCatalog, ProviderRegistry
 from catalog.repository import CatalogRepository
 from catalog.settings import CatalogSettings
 from shared.messages.catalog import MemberPrincipal
+from shared.netpolicy import AddressPolicy
+from shared.vault.admin import VaultAdminClient
 
 
 @dataclass(slots=True)
@@ -22,12 +27,12 @@ class Reply:
 class Ctx:
     repo: CatalogRepository
     events: CatalogEvents
-    vault: Any  # shared.vault.admin.VaultAdminClient
-    providers: Any  # catalog.providers registry
-    models: Any  # catalog.providers model catalog
-    addresses: Any  # shared.netpolicy.AddressPolicy
+    vault: VaultAdminClient
+    providers: ProviderRegistry
+    models: ModelCatalog
+    addresses: AddressPolicy
     settings: CatalogSettings
-    signing_key: Any  # Ed25519 signing key for owner assertions
+    signing_key: SigningKey  # Ed25519: signs owner assertions for keyvault
 
 
 Handler = Callable[[Ctx, MemberPrincipal, Any], Awaitable[Reply]]

@@ -15,6 +15,7 @@ from catalog.providers import adapter_for, resolve_base_url
 from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
+from shared.messages.base import ProjectScope
 from shared.tokens import new_id
 from shared.vault import rules
 from shared.vault.assertions import kept_parts, sign_assertion, write_digest
@@ -104,7 +105,7 @@ async def put_credential(
     *,
     provider: str,
     base_url: str,
-    project_scope: str | list[str],
+    project_scope: ProjectScope,
     sealed: bytes,
     keep_secret: bool = False,
     keep_headers: bool = False,

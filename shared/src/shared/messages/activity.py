@@ -11,6 +11,9 @@ import msgspec
 from shared.messages.base import Msg
 from shared.messages.usage import Usage
 
+Outcome = Literal["ok", "denied", "failed"]
+GroupBy = Literal["integration", "model", "project", "day"]
+
 
 class Attempt(Msg, frozen=True, kw_only=True, omit_defaults=False):
     integration: str
@@ -68,7 +71,7 @@ class AuditEvent(Msg, frozen=True, kw_only=True, omit_defaults=False):
     action: str  # e.g. credential.create, credential.rotate, credential.denied, credential.decrypt
     target_type: str  # integration | credential | api_key | member | project | kek
     target_id: str
-    outcome: Literal["ok", "denied", "failed"] = "ok"
+    outcome: Outcome = "ok"
     service: str = ""
     detail: dict[str, str] = {}
 
@@ -81,7 +84,7 @@ def audit_event(
     action: str,
     target_type: str,
     target_id: str,
-    outcome: Literal["ok", "denied", "failed"],
+    outcome: Outcome,
     service: str,
     detail: dict[str, str] | None = None,
 ) -> AuditEvent:
@@ -129,7 +132,7 @@ class ListRequestRecords(Msg, tag="requests.list", frozen=True, kw_only=True):
 
 class SummarizeRequests(Msg, tag="requests.summary", frozen=True, kw_only=True):
     scope: Scope
-    group_by: Literal["integration", "model", "project", "day"] = "integration"
+    group_by: GroupBy = "integration"
     since: datetime | None = None
     until: datetime | None = None
 

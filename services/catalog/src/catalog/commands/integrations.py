@@ -27,6 +27,7 @@ from catalog.policy import in_scope, require
 from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
+from shared.messages.base import ProjectScope
 
 
 async def load(ctx: Ctx, org_id: str, slug: str) -> dict[str, Any]:
@@ -44,7 +45,7 @@ async def load_visible(ctx: Ctx, who: m.MemberPrincipal, slug: str) -> dict[str,
     return doc
 
 
-async def _check_scope(ctx: Ctx, org_id: str, scope: str | list[str]) -> str | list[str]:
+async def _check_scope(ctx: Ctx, org_id: str, scope: ProjectScope) -> ProjectScope:
     if scope == "all":
         return "all"
     projects = sorted(set(scope))

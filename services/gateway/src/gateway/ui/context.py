@@ -14,11 +14,10 @@ from typing import Any
 import msgspec
 from litestar import Request
 
-from gateway.api.activity import scope_of
+from gateway.api.activity import query_activity, scope_of
 from gateway.api.edge import request_id
 from gateway.api.state import GatewayState
 from gateway.ui.security import PROJECT_COOKIE, SESSION_COOKIE, csrf_for, tokens_match
-from shared import subjects
 from shared.errors import KeyrelayError
 from shared.messages import activity as a
 from shared.messages import catalog as m
@@ -88,7 +87,7 @@ class Console:
     def project_name(self) -> str:
         return next((p["name"] for p in self.projects if p["id"] == self.project_id), self.project_id)
 
-    async def run(self, command: Any) -> Any:
+    async def run(self, command: m.Command) -> Any:
         """One management command; catalog's JSON body, or `KeyrelayError` with its code and param."""
         reply = await self.gw.catalog.manage(self.token, command, self.rid)
         body = _json.decode(bytes(reply.body)) if bytes(reply.body) else None
@@ -102,13 +101,7 @@ class Console:
         return body
 
     async def activity(self, query: a.ActivityQuery) -> Any:
-        result: a.QueryResult = await self.gw.bus.request(
-            subjects.ACTIVITY_QUERY,
-            a.ActivityQueryRequest(query=query),
-            a.QueryResult,
-            timeout_s=10.0,
-            dependency="activity",
-        )
+        result = await query_activity(self.gw, query)
         body = _json.decode(bytes(result.body))
         if result.status >= 400:
             error = body.get("error", {}) if isinstance(body, dict) else {}
