@@ -85,7 +85,7 @@ async def connect(
     }
     if settings.nats_user:
         options["user"] = settings.nats_user
-        options["password"] = settings.nats_password or ""
+        options["password"] = settings.nats_password.reveal() if settings.nats_password else ""
     return await nats.connect(**options)
 
 

@@ -27,7 +27,7 @@ from shared.vault.admin import VaultAdminClient
 def _signing_key(settings: CatalogSettings) -> SigningKey:
     if not settings.catalog_signing_key:
         raise SettingsError("KEYRELAY_CATALOG_SIGNING_KEY is required (run `keyrelay keys init` or see deploy/)")
-    return SigningKey(base64.b64decode(settings.catalog_signing_key))
+    return SigningKey(base64.b64decode(settings.catalog_signing_key.reveal()))
 
 
 @asynccontextmanager

@@ -23,6 +23,7 @@ from nacl.signing import SigningKey
 
 from gateway.cache import TTLCache
 from gateway.providers.base import Credential
+from gateway.settings import GatewaySettings
 from shared import subjects
 from shared.bus import BusClient, Peer
 from shared.errors import KeyrelayError
@@ -80,9 +81,9 @@ class KeyvaultClient:
         self.round_trips = 0
 
     @classmethod
-    def from_settings(cls, bus: BusClient, settings: Any) -> KeyvaultClient:
+    def from_settings(cls, bus: BusClient, settings: GatewaySettings) -> KeyvaultClient:
         try:
-            signing = SigningKey(base64.b64decode(settings.gateway_signing_key, validate=True))
+            signing = SigningKey(base64.b64decode(settings.gateway_signing_key.reveal(), validate=True))
             keyvault = PublicKey(base64.b64decode(settings.keyvault_public_key, validate=True))
         except Exception:
             raise _refused(
