@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from litestar import Request
+from litestar import Request, Response
+from litestar.response import Redirect
 
 from gateway.api.activity import query_activity, scope_of
 from gateway.api.edge import request_id
@@ -99,6 +100,12 @@ class Console:
                 param=error.get("param"),
             )
         return body
+
+    async def act(self, command: m.Command, then: str) -> Response[Any]:
+        """A form button's action (delete, revoke, remove): CSRF-checked, run, then on to `then`."""
+        await self.form()
+        await self.run(command)
+        return Redirect(then)
 
     async def activity(self, query: a.ActivityQuery) -> Any:
         result = await query_activity(self.gw, query)
