@@ -44,7 +44,7 @@ async def lifespan(settings: CatalogSettings) -> AsyncIterator[Catalog]:
     ctx = Ctx(
         repo=repo,
         events=CatalogEvents(nc, publisher),
-        vault=VaultAdminClient(bus, settings.keyvault_public_key),
+        vault=VaultAdminClient(bus),
         providers=load_provider_registry(),
         models=load_model_catalog(settings.models_file or None),
         addresses=AddressPolicy.from_settings(settings.upstream_allow, allow_http=settings.upstream_allow_http),

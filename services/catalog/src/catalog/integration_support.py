@@ -18,7 +18,7 @@ from shared.messages import catalog as m
 from shared.messages.base import ProjectScope
 from shared.tokens import new_id
 from shared.vault import rules
-from shared.vault.assertions import kept_parts, sign_assertion, write_digest
+from shared.vault.assertions import Operation, kept_parts, sign_assertion, write_digest
 
 
 def validate_header_names(names: list[str], *, custom_host: bool) -> list[str]:
@@ -74,12 +74,12 @@ def selection_to_enabled(ctx: Ctx, provider: str, selection: m.ModelSelection, c
 def owner_assertion(
     ctx: Ctx,
     who: m.MemberPrincipal,
-    operation: str,
+    operation: Operation,
     integration_id: str,
     *,
     provider: str = "",
     base_url: str = "",
-    project_scope: str | list[str] | None = None,
+    project_scope: ProjectScope | None = None,
     sealed: bytes = b"",
     keep: str = "",
 ) -> bytes:
@@ -100,7 +100,7 @@ def owner_assertion(
 async def put_credential(
     ctx: Ctx,
     who: m.MemberPrincipal,
-    operation: str,
+    operation: Operation,
     integration_id: str,
     *,
     provider: str,

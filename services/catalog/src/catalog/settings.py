@@ -12,6 +12,5 @@ class CatalogSettings(CommonSettings, frozen=True, kw_only=True):
     upstream_allow: str = ""
     upstream_allow_http: bool = False
     catalog_signing_key: Secret = Secret("")  # base64 Ed25519 seed: signs owner assertions for keyvault
-    keyvault_public_key: str = ""  # base64 X25519: pinned keyvault identity
     models_file: str = ""  # optional extra/override model catalog (JSON)
     keyvault_timeout_s: float = 3.0

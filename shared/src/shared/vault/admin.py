@@ -15,9 +15,8 @@ from shared.messages.base import ProjectScope
 
 
 class VaultAdminClient:
-    def __init__(self, bus: BusClient, keyvault_public_key: str, timeout_s: float = 5.0) -> None:
+    def __init__(self, bus: BusClient, timeout_s: float = 5.0) -> None:
         self._vault = Peer(bus, "keyvault", timeout_s)
-        self.keyvault_public_key = keyvault_public_key
 
     async def put(
         self,
