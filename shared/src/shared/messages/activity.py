@@ -12,6 +12,7 @@ from shared.messages.base import Msg
 from shared.messages.usage import Usage
 
 Outcome = Literal["ok", "denied", "failed"]
+StreamOutcome = Literal["complete", "upstream_error", "client_cancelled", "interrupted"]
 GroupBy = Literal["integration", "model", "project", "day"]
 
 
@@ -45,7 +46,7 @@ class RequestFinished(Msg, frozen=True, kw_only=True, omit_defaults=False):
     error_code: str | None = None
     stream: bool = False
     # `interrupted`: the gateway died mid-stream; its spool's replay wrote this record after a restart
-    stream_outcome: Literal["complete", "upstream_error", "client_cancelled", "interrupted"] | None = None
+    stream_outcome: StreamOutcome | None = None
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     usage: Usage = msgspec.field(default_factory=Usage)
