@@ -33,17 +33,19 @@ from shared.secret import secret_enc_hook
 from shared.settings import CommonSettings
 
 log = get_logger("keyrelay.bus")
+Req = TypeVar("Req", bound=msgspec.Struct)
 Rep = TypeVar("Rep", bound=msgspec.Struct)
 
 _encoder = msgspec.json.Encoder(enc_hook=secret_enc_hook)
-_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+_decoders: dict[object, msgspec.json.Decoder[Any]] = {}
 
 
-def encode(msg: Any) -> bytes:
+def encode(msg: msgspec.Struct) -> bytes:
     return _encoder.encode(msg)
 
 
-def decoder_for(tp: Any) -> msgspec.json.Decoder[Any]:
+def decoder_for(tp: object) -> msgspec.json.Decoder[Any]:
+    """One cached decoder per type (or union of types)."""
     dec = _decoders.get(tp)
     if dec is None:
         dec = _decoders[tp] = msgspec.json.Decoder(tp)
@@ -148,19 +150,19 @@ class Peer:
         )
 
 
-Handler = Callable[[Any, NatsMsg], Awaitable[msgspec.Struct]]
+Handler = Callable[[Req, NatsMsg], Awaitable[msgspec.Struct]]
 
 
 async def serve(
     nc: NatsClient,
     subject: str,
-    request_type: Any,
-    handler: Handler,
+    request_type: type[Req],
+    handler: Handler[Req],
     *,
     queue: str = "",
 ) -> Subscription:
     """Subscribe `handler` to `subject`; every request gets exactly one reply."""
-    dec = decoder_for(request_type)
+    dec: msgspec.json.Decoder[Req] = msgspec.json.Decoder(request_type)
 
     async def on_message(raw: NatsMsg) -> None:
         structlog.contextvars.clear_contextvars()
