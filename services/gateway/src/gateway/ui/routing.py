@@ -45,18 +45,28 @@ def _vm_targets(form: dict[str, Any]) -> list[m.VirtualTarget]:
     return targets
 
 
-async def _vm_page(console: Console, name: str | None, **context: Any) -> Template:
-    """The list of virtual models and the new one's form, or (`name`) one virtual model's form."""
+async def _routing_page(
+    console: Console, name: str | None, listing: m.Command, section: str, items_as: str, **context: Any
+) -> Template:
+    """The list and the new item's form (`configs.html`), or (`name`) one item's page (the singular,
+    `config.html`), each with `TARGET_ROWS` target rows in its form."""
     return await listing_page(
         console,
-        "virtual_models.html" if name is None else "virtual_model.html",
-        section="virtual-models",
-        items_as="virtual",
-        command=m.ListVirtualModels() if name is None else None,
+        f"{items_as}.html" if name is None else f"{items_as.removesuffix('s')}.html",
+        section=section,
+        items_as=items_as,
+        command=listing if name is None else None,
         name=name,
-        configs=(await console.run(m.ListConfigs())).get("data", []),
         rows=range(TARGET_ROWS),
         **context,
+    )
+
+
+async def _vm_page(console: Console, name: str | None, **context: Any) -> Template:
+    """The list of virtual models and the new one's form, or (`name`) one virtual model's form."""
+    configs = (await console.run(m.ListConfigs())).get("data", [])
+    return await _routing_page(
+        console, name, m.ListVirtualModels(), "virtual-models", "virtual_models", configs=configs, **context
     )
 
 
@@ -218,18 +228,18 @@ async def _config_page(
     console: Console, name: str | None, item: dict[str, Any] | None = None, **context: Any
 ) -> Template:
     """The list of configs and the new one's form, or (`name`) one config's versions and form."""
-    return await listing_page(
+    integrations = (await console.run(m.ListIntegrations())).get("data", [])
+    pretty = pretty_json(_contract_tree(item["config"])) if item else ""
+    return await _routing_page(
         console,
-        "configs.html" if name is None else "config.html",
-        section="configs",
-        items_as="configs",
-        command=m.ListConfigs() if name is None else None,
+        name,
+        m.ListConfigs(),
+        "configs",
+        "configs",
         item=item,
-        name=name,
-        integrations=(await console.run(m.ListIntegrations())).get("data", []),
+        integrations=integrations,
         modes=MODES,
-        rows=range(TARGET_ROWS),
-        pretty=pretty_json(_contract_tree(item["config"])) if item else "",
+        pretty=pretty,
         **context,
     )
 
