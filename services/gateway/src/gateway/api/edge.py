@@ -58,10 +58,9 @@ async def begin(
     is unreachable gets a record with what is known; a missing or unknown key (401) gets none, so
     unauthenticated traffic cannot write to the activity store.
     """
+    rid = request_id(request)  # first: it opens the request's state (trace, served_stale)
     served_stale: list[str] = request.scope["state"]["served_stale"]
-    record = RequestRecord(
-        request_id=request_id(request), endpoint=endpoint, trace_id=trace_id(request), served_stale=served_stale
-    )
+    record = RequestRecord(request_id=rid, endpoint=endpoint, trace_id=trace_id(request), served_stale=served_stale)
     raw_key = bearer(request)
     try:
         record.principal = principal = await state.catalog.api_key(raw_key)
