@@ -2,9 +2,10 @@
 
 * `connect()` opens a nats-py connection as the service's own NATS user, with a private reply
   inbox prefix (`_INBOX.<service>`) so permissions can confine replies to their requester.
-* `BusClient.request()` sends a msgspec Struct and decodes a typed reply union. "No answer"
+* `BusClient.request()` sends a msgspec Struct and decodes the reply as the type the caller names. "No answer"
   (timeout, no responders, bus down) becomes `DependencyUnavailable` (`dependency_unavailable`);
-  a `Failed` reply becomes a `KeyrelayError` carrying the service's own code. The caller chooses the timeout on purpose.
+  a `Failed` reply becomes a `KeyrelayError` carrying the service's own code. The caller chooses the timeout on purpose;
+  a `Peer` holds it (and the service's name) for a client that talks to one service.
 * `serve()` runs a typed handler behind a queue group and always replies: a handler that raises
   answers `Failed(internal_error)` instead of leaving the caller to time out.
 """
@@ -33,17 +34,18 @@ from shared.settings import CommonSettings
 
 log = get_logger("keyrelay.bus")
 Req = TypeVar("Req", bound=msgspec.Struct)
-Rep = TypeVar("Rep")
+Rep = TypeVar("Rep", bound=msgspec.Struct)
 
 _encoder = msgspec.json.Encoder(enc_hook=secret_enc_hook)
-_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+_decoders: dict[object, msgspec.json.Decoder[Any]] = {}
 
 
-def encode(msg: Any) -> bytes:
+def encode(msg: msgspec.Struct) -> bytes:
     return _encoder.encode(msg)
 
 
-def decoder_for(tp: Any) -> msgspec.json.Decoder[Any]:
+def decoder_for(tp: object) -> msgspec.json.Decoder[Any]:
+    """One cached decoder per type (or union of types)."""
     dec = _decoders.get(tp)
     if dec is None:
         dec = _decoders[tp] = msgspec.json.Decoder(tp)
@@ -85,7 +87,7 @@ async def connect(
     }
     if settings.nats_user:
         options["user"] = settings.nats_user
-        options["password"] = settings.nats_password or ""
+        options["password"] = settings.nats_password.reveal() if settings.nats_password else ""
     return await nats.connect(**options)
 
 
@@ -100,12 +102,12 @@ class BusClient:
         self,
         subject: str,
         msg: msgspec.Struct,
-        reply_type: Any,
+        reply_type: type[Rep],
         *,
         timeout_s: float | None = None,
         headers: Mapping[str, str] | None = None,
         dependency: str | None = None,
-    ) -> Any:
+    ) -> Rep:
         """Send `msg`, return the decoded reply (never a `Failed`: that raises)."""
         name = dependency or subject.split(".", 1)[0]
         outgoing = {**tracing.headers(), **(headers or {})}
@@ -125,25 +127,42 @@ class BusClient:
             nats.errors.StaleConnectionError,
         ) as exc:
             raise DependencyUnavailable("message bus unavailable") from exc
-        result = decoder_for(reply_type | Failed).decode(reply.data)
+        result: Rep | Failed = decoder_for(reply_type | Failed).decode(reply.data)
         if isinstance(result, Failed):
             raise KeyrelayError(wire_code(result.code), result.message, param=result.param)
         return result
 
 
-Handler = Callable[[Any, NatsMsg], Awaitable[msgspec.Struct]]
+class Peer:
+    """One service as its callers see it: requests to it time out after `timeout_s` and, unanswered,
+    raise `dependency_unavailable` naming it."""
+
+    def __init__(self, bus: BusClient, name: str, timeout_s: float) -> None:
+        self.bus = bus
+        self.name = name
+        self.timeout_s = timeout_s
+
+    async def ask(
+        self, subject: str, msg: msgspec.Struct, reply_type: type[Rep], *, timeout_s: float | None = None
+    ) -> Rep:
+        return await self.bus.request(
+            subject, msg, reply_type, timeout_s=timeout_s or self.timeout_s, dependency=self.name
+        )
+
+
+Handler = Callable[[Req, NatsMsg], Awaitable[msgspec.Struct]]
 
 
 async def serve(
     nc: NatsClient,
     subject: str,
-    request_type: Any,
-    handler: Handler,
+    request_type: type[Req],
+    handler: Handler[Req],
     *,
     queue: str = "",
 ) -> Subscription:
     """Subscribe `handler` to `subject`; every request gets exactly one reply."""
-    dec = decoder_for(request_type)
+    dec: msgspec.json.Decoder[Req] = msgspec.json.Decoder(request_type)
 
     async def on_message(raw: NatsMsg) -> None:
         structlog.contextvars.clear_contextvars()

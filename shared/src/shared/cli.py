@@ -61,7 +61,7 @@ async def _bootstrap(settings: CommonSettings, org: str, email: str) -> dict[str
     owner_token = new_member_token()  # made here: only its hash crosses the bus
     nc = await connect_operator(settings)
     try:
-        reply: BootstrapReply = await BusClient(nc).request(
+        reply = await BusClient(nc).request(
             subjects.CATALOG_BOOTSTRAP,
             BootstrapRequest(org_name=org, owner_email=email, owner_token_hash=hash_token(owner_token)),
             BootstrapReply,

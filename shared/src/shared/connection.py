@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from shared.secret import Secret, revealing_enc_hook, secret_dec_hook
 from shared.settings import PREFIX, CommonSettings, read_env_file
 
 FILE_NAME = "stack.json"
@@ -39,7 +40,7 @@ class StackFile(msgspec.Struct, kw_only=True):
     gateway_url: str
     nats_url: str
     nats_user: str
-    nats_password: str
+    nats_password: Secret
     mongodb_uri: str
     logs: str
     children: dict[str, ChildState] = {}
@@ -55,7 +56,7 @@ def write(data_dir: Path, info: StackFile) -> None:
     tmp = target.with_name(f".{FILE_NAME}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(msgspec.json.format(msgspec.json.encode(info)))
+        fh.write(msgspec.json.format(msgspec.json.encode(info, enc_hook=revealing_enc_hook)))
     tmp.replace(target)
 
 
@@ -68,7 +69,7 @@ def remove(data_dir: Path, pid: int) -> None:
 
 def read(data_dir: Path) -> StackFile | None:
     try:
-        return msgspec.json.decode(path_in(data_dir).read_bytes(), type=StackFile)
+        return msgspec.json.decode(path_in(data_dir).read_bytes(), type=StackFile, dec_hook=secret_dec_hook)
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         return None
 

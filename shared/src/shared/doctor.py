@@ -118,7 +118,7 @@ async def doctor(settings: CommonSettings, stack: StackFile | None = None) -> in
 
     def service(subject: str) -> Callable[[], Awaitable[str]]:
         async def probe() -> str:
-            pong: Pong = await bus.request(subject, Ping(), Pong, timeout_s=2.0)
+            pong = await bus.request(subject, Ping(), Pong, timeout_s=2.0)
             return pong.detail or "answers"
 
         return probe

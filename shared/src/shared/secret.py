@@ -54,6 +54,21 @@ def secret_enc_hook(obj: Any) -> Any:
     raise NotImplementedError(f"cannot encode {type(obj).__name__}")
 
 
+def secret_dec_hook(tp: type, obj: Any) -> Any:
+    """msgspec `dec_hook`: a string read into a `Secret` field (settings, the stack file) is wrapped at once."""
+    if tp is Secret and isinstance(obj, str):
+        return Secret(obj)
+    raise NotImplementedError(f"cannot decode {tp!r}")
+
+
+def revealing_enc_hook(obj: Any) -> Any:
+    """msgspec `enc_hook` for the one place a secret is meant to be written out in clear: a file
+    only its owner may read (the stack file, mode 0600)."""
+    if isinstance(obj, Secret):
+        return obj.reveal()
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
 def without_credentials(url: str) -> str:
     """`url` (or a comma-separated list of them) fit for a message: any `user:password@` is redacted."""
     return _USERINFO.sub(f"{REDACTED}@", url)

@@ -2,7 +2,9 @@
 
 Nothing below a service's `app.py` reads `os.environ`; each service declares a frozen Struct and
 calls `load_settings(MySettings)` at start-up. Values are converted leniently ("8080" -> 8080,
-'{"a": 1}' -> dict) and a wrong value fails at start-up with the variable's name.
+'{"a": 1}' -> dict) and a wrong value fails at start-up with the variable's name. Key material and
+passwords are `Secret` fields: a settings object prints, logs and encodes them as `[redacted]`;
+the one place that uses one calls `reveal()`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
+
+from shared.secret import Secret, secret_dec_hook
 
 PREFIX = "KEYRELAY_"
 T = TypeVar("T", bound=msgspec.Struct)
@@ -62,7 +66,7 @@ def load_settings(cls: type[T], env: Mapping[str, str] | None = None, *, env_fil
         if key.startswith(PREFIX) and key.removeprefix(PREFIX).lower() in fields
     }
     try:
-        return msgspec.convert(raw, type=cls, strict=False)
+        return msgspec.convert(raw, type=cls, strict=False, dec_hook=secret_dec_hook)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"invalid settings for {cls.__name__}: {_describe(exc)}") from None
 
@@ -82,7 +86,7 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     nats_url: str = "nats://127.0.0.1:4222"
     nats_user: str | None = None
-    nats_password: str | None = None
+    nats_password: Secret | None = None
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     log_format: str = "console"
     log_level: str = "info"

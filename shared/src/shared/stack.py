@@ -34,7 +34,7 @@ SERVICES = ("keyvault", "catalog", "activity", "gateway")
 # Which secret settings each service receives (least privilege: keyvault alone sees KEKs).
 _SERVICE_SECRETS = {
     "keyvault": ("KEYRELAY_KEYVAULT_",),
-    "catalog": ("KEYRELAY_CATALOG_SIGNING_KEY", "KEYRELAY_KEYVAULT_PUBLIC_KEY"),
+    "catalog": ("KEYRELAY_CATALOG_SIGNING_KEY",),
     "gateway": ("KEYRELAY_GATEWAY_SIGNING_KEY", "KEYRELAY_KEYVAULT_PUBLIC_KEY"),
     "activity": (),
 }

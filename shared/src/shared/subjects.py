@@ -10,7 +10,6 @@ from typing import Final
 
 # --- keyvault (core NATS request-reply; never through a JetStream stream) ---------------------
 KEYVAULT_REVEAL: Final = "keyvault.v1.credential.reveal"  # gateway only
-KEYVAULT_ADMIN_PREFIX: Final = "keyvault.v1.admin"
 KEYVAULT_PUT: Final = "keyvault.v1.admin.credential.put"  # catalog only
 KEYVAULT_DELETE: Final = "keyvault.v1.admin.credential.delete"  # catalog only
 KEYVAULT_SCOPE: Final = "keyvault.v1.admin.credential.scope"  # catalog only

@@ -22,6 +22,7 @@ from types import FrameType
 
 from shared import connection
 from shared.logging import configure_logging, get_logger
+from shared.secret import Secret
 from shared.settings import PREFIX, CommonSettings, load_settings
 from shared.stack import EmbeddedStack
 from shared.supervisor import Supervisor
@@ -106,7 +107,7 @@ def _stack_file(stack: EmbeddedStack, supervisor: Supervisor | None) -> connecti
         gateway_url=stack.gateway_url,
         nats_url=stack.nats_url,
         nats_user="operator",
-        nats_password=stack.password("operator"),
+        nats_password=Secret(stack.password("operator")),
         mongodb_uri=stack.mongodb_uri,
         logs=str(stack.logs),
         children=supervisor.states() if supervisor else {},

@@ -228,7 +228,7 @@ class Kv:
     def __post_init__(self) -> None:
         self.catalog_key = SigningKey(base64.b64decode(self.keys["KEYRELAY_CATALOG_SIGNING_KEY"]))
         self.bus = BusClient(self.nc, default_timeout_s=5.0)
-        self.admin = VaultAdminClient(self.bus, self.keys["KEYRELAY_KEYVAULT_PUBLIC_KEY"])
+        self.admin = VaultAdminClient(self.bus)
         self.gateway = self.new_gateway()
 
     def new_gateway(self, **kwargs: Any) -> KeyvaultClient:

@@ -43,7 +43,7 @@ def gateway_key(kv_: Kv) -> SigningKey:
 
 
 async def send(kv_: Kv, signed: bytes) -> kv.RevealGranted:
-    reply: kv.RevealGranted = await kv_.bus.request(
+    reply = await kv_.bus.request(
         subjects.KEYVAULT_REVEAL, kv.RevealRequest(signed=signed), kv.RevealGranted, timeout_s=5.0
     )
     return reply

@@ -69,9 +69,7 @@ async def test_rotation_under_traffic_keeps_every_reveal_working_and_leaves_noth
 
     workers = [asyncio.create_task(traffic()) for _ in range(4)]
     await asyncio.sleep(0.2)
-    result: kvm.Rotated = await kv.bus.request(
-        subjects.KEYVAULT_ROTATE, kvm.RotateKeks(batch=5), kvm.Rotated, timeout_s=60
-    )
+    result = await kv.bus.request(subjects.KEYVAULT_ROTATE, kvm.RotateKeks(batch=5), kvm.Rotated, timeout_s=60)
     await asyncio.sleep(0.2)
     done.set()
     await asyncio.gather(*workers)
@@ -167,9 +165,7 @@ async def test_malformed_records_are_reported_by_id_and_the_rest_still_rotate(kv
     for integration_id, damage in zip(broken, DAMAGES, strict=True):
         await kv.collection.update_one({"_id": integration_id}, damage)
     kv_spawn(db=db, **kek_env({"k1": K1, "k2": K2}, "k2"))
-    result: kvm.Rotated = await kv.bus.request(
-        subjects.KEYVAULT_ROTATE, kvm.RotateKeks(batch=2), kvm.Rotated, timeout_s=60
-    )
+    result = await kv.bus.request(subjects.KEYVAULT_ROTATE, kvm.RotateKeks(batch=2), kvm.Rotated, timeout_s=60)
     assert (result.rewrapped, result.remaining_on_old) == (3, 4)
     assert sorted(result.failed) == sorted(broken)
     await reveal_all(kv, [pair for pair in ids if pair[1] not in broken])
@@ -185,7 +181,7 @@ async def test_a_rolled_back_record_is_reported_audited_and_not_rotated(kv: Kv, 
     writer.stop()
     await kv.collection.replace_one({"_id": target}, old)  # the database writer's rollback
     kv_spawn(db=db, **kek_env({"k1": K1, "k2": K2}, "k2"))
-    result: kvm.Rotated = await kv.bus.request(subjects.KEYVAULT_ROTATE, kvm.RotateKeks(), kvm.Rotated, timeout_s=60)
+    result = await kv.bus.request(subjects.KEYVAULT_ROTATE, kvm.RotateKeks(), kvm.Rotated, timeout_s=60)
     assert (result.rewrapped, result.remaining_on_old, result.failed) == (2, 1, [target])
     failed = [e for e in await kv.audit_events(target, expect=3) if e.outcome == "failed"]
     assert failed[-1].action == "credential.rewrap"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared import connection
+from shared.secret import REDACTED, Secret
 from shared.settings import CommonSettings, load_settings
 
 
@@ -21,7 +22,7 @@ def _write(data_dir: Path, pid: int) -> None:
             gateway_url="http://127.0.0.1:18080",
             nats_url="nats://127.0.0.1:14222",
             nats_user="operator",
-            nats_password="from-the-file",
+            nats_password=Secret("from-the-file"),
             mongodb_uri="mongodb://127.0.0.1:17017/",
             logs=str(data_dir / "logs"),
         ),
@@ -45,7 +46,7 @@ def test_the_stack_file_of_a_live_stack_gives_the_nats_url_and_operator_credenti
     assert (found.nats_url, found.nats_user, found.nats_password) == (
         "nats://127.0.0.1:14222",
         "operator",
-        "from-the-file",
+        Secret("from-the-file"),
     )
     assert found.mongodb_uri == "mongodb://127.0.0.1:17017/"
 
@@ -55,7 +56,20 @@ def test_explicit_nats_settings_win_over_the_stack_file(settings_env: Path, monk
     monkeypatch.setenv("KEYRELAY_NATS_URL", "nats://10.0.0.5:4222")
     monkeypatch.setenv("KEYRELAY_NATS_PASSWORD", "given")
     found = connection.discover(load_settings(CommonSettings))
-    assert (found.nats_url, found.nats_user, found.nats_password) == ("nats://10.0.0.5:4222", "operator", "given")
+    assert (found.nats_url, found.nats_user, found.nats_password) == (
+        "nats://10.0.0.5:4222",
+        "operator",
+        Secret("given"),
+    )
+
+
+def test_the_operator_password_is_in_the_stack_file_but_never_in_the_settings_repr(settings_env: Path) -> None:
+    _write(settings_env, os.getpid())
+    assert "from-the-file" in connection.path_in(settings_env).read_text()
+    found = connection.discover(load_settings(CommonSettings))
+    assert "from-the-file" not in repr(found)
+    assert REDACTED in repr(found)
+    assert "from-the-file" not in repr(connection.read(settings_env))
 
 
 def test_a_stack_file_left_by_a_dead_process_is_ignored(settings_env: Path) -> None:

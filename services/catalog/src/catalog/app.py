@@ -27,7 +27,7 @@ from shared.settings import SettingsError
 def _signing_key(settings: CatalogSettings) -> SigningKey:
     if not settings.catalog_signing_key:
         raise SettingsError("KEYRELAY_CATALOG_SIGNING_KEY is required (run `keyrelay keys init` or see deploy/)")
-    return SigningKey(base64.b64decode(settings.catalog_signing_key))
+    return SigningKey(base64.b64decode(settings.catalog_signing_key.reveal()))
 
 
 @asynccontextmanager
@@ -44,7 +44,7 @@ async def lifespan(settings: CatalogSettings) -> AsyncIterator[Catalog]:
     ctx = Ctx(
         repo=repo,
         events=CatalogEvents(nc, publisher),
-        vault=VaultAdminClient(bus, settings.keyvault_public_key),
+        vault=VaultAdminClient(bus),
         providers=load_provider_registry(),
         models=load_model_catalog(settings.models_file or None),
         addresses=AddressPolicy.from_settings(settings.upstream_allow, allow_http=settings.upstream_allow_http),

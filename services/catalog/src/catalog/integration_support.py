@@ -17,7 +17,7 @@ from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import new_id
 from shared.vault import rules
-from shared.vault.assertions import kept_parts, sign_assertion, write_digest
+from shared.vault.assertions import Operation, kept_parts, sign_assertion, write_digest
 
 
 async def check_custom_host(ctx: Ctx, host: m.CustomHost | dict[str, Any] | None) -> dict[str, Any] | None:
@@ -75,7 +75,7 @@ def selection_to_enabled(ctx: Ctx, provider: str, selection: m.ModelSelection, c
     return enabled
 
 
-def owner_assertion(ctx: Ctx, who: m.MemberPrincipal, operation: str, integration_id: str, **write: Any) -> bytes:
+def owner_assertion(ctx: Ctx, who: m.MemberPrincipal, operation: Operation, integration_id: str, **write: Any) -> bytes:
     """Catalog's signed word that this owner asks for exactly this write: `write` is what keyvault
     digests for the operation (`shared.vault.assertions.write_digest`) and checks against the request."""
     return sign_assertion(
@@ -92,7 +92,7 @@ def owner_assertion(ctx: Ctx, who: m.MemberPrincipal, operation: str, integratio
 async def put_credential(
     ctx: Ctx,
     who: m.MemberPrincipal,
-    operation: str,
+    operation: Operation,
     integration: dict[str, Any],
     *,
     base_url: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.secret import Secret
 from shared.settings import CommonSettings
 
 
@@ -10,7 +11,6 @@ class CatalogSettings(CommonSettings, frozen=True, kw_only=True):
     provider_base_urls: dict[str, str] = {}
     upstream_allow: str = ""
     upstream_allow_http: bool = False
-    catalog_signing_key: str = ""  # base64 Ed25519 seed: signs owner assertions for keyvault
-    keyvault_public_key: str = ""  # base64 X25519: pinned keyvault identity
+    catalog_signing_key: Secret = Secret("")  # base64 Ed25519 seed: signs owner assertions for keyvault
     models_file: str = ""  # optional extra/override model catalog (JSON)
     keyvault_timeout_s: float = 3.0

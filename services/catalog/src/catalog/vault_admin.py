@@ -8,21 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from shared import subjects
-from shared.bus import BusClient
+from shared.bus import BusClient, Peer
 from shared.messages import keyvault as kv
+from shared.messages.base import ProjectScope
 
 
 class VaultAdminClient:
-    def __init__(self, bus: BusClient, keyvault_public_key: str, timeout_s: float = 5.0) -> None:
-        self._bus = bus
-        self._timeout = timeout_s
-        self.keyvault_public_key = keyvault_public_key
-
-    async def _call(self, subject: str, msg: msgspec.Struct, reply_type: Any) -> Any:
-        return await self._bus.request(subject, msg, reply_type, timeout_s=self._timeout, dependency="keyvault")
+    def __init__(self, bus: BusClient, timeout_s: float = 5.0) -> None:
+        self._vault = Peer(bus, "keyvault", timeout_s)
 
     async def put(
         self,
@@ -32,7 +26,7 @@ class VaultAdminClient:
         integration_id: str,
         provider: str,
         base_url: str,
-        project_scope: kv.Scope,
+        project_scope: ProjectScope,
         sealed: bytes,
         keep_secret: bool = False,
         keep_headers: bool = False,
@@ -52,23 +46,25 @@ class VaultAdminClient:
             keep_secret=keep_secret,
             keep_headers=keep_headers,
         )
-        reply: kv.Stored = await self._call(subjects.KEYVAULT_PUT, msg, kv.Stored)
+        reply = await self._vault.ask(subjects.KEYVAULT_PUT, msg, kv.Stored)
         return reply.view
 
     async def delete(self, *, assertion: bytes, org_id: str, integration_id: str) -> None:
         msg = kv.DeleteCredential(assertion=assertion, org_id=org_id, integration_id=integration_id)
-        await self._call(subjects.KEYVAULT_DELETE, msg, kv.Done)
+        await self._vault.ask(subjects.KEYVAULT_DELETE, msg, kv.Done)
 
-    async def set_scope(self, *, assertion: bytes, org_id: str, integration_id: str, project_scope: kv.Scope) -> None:
+    async def set_scope(
+        self, *, assertion: bytes, org_id: str, integration_id: str, project_scope: ProjectScope
+    ) -> None:
         msg = kv.SetScope(
             assertion=assertion, org_id=org_id, integration_id=integration_id, project_scope=project_scope
         )
-        await self._call(subjects.KEYVAULT_SCOPE, msg, kv.Done)
+        await self._vault.ask(subjects.KEYVAULT_SCOPE, msg, kv.Done)
 
     async def views(self, *, org_id: str, integration_ids: list[str]) -> dict[str, kv.CredentialView]:
         """Masked views (with header names, KEK id, version) of this org's credentials."""
         msg = kv.DescribeCredentials(org_id=org_id, integration_ids=integration_ids)
-        reply: kv.Described = await self._call(subjects.KEYVAULT_DESCRIBE, msg, kv.Described)
+        reply = await self._vault.ask(subjects.KEYVAULT_DESCRIBE, msg, kv.Described)
         return reply.credentials
 
     async def describe(self, *, org_id: str, integration_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -16,12 +16,11 @@ putting the old principal back.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from gateway.cache import TTLCache
 from gateway.settings import GatewaySettings
 from shared import subjects
-from shared.bus import BusClient
+from shared.bus import BusClient, Peer
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import hash_token
@@ -29,8 +28,7 @@ from shared.tokens import hash_token
 
 class CatalogClient:
     def __init__(self, bus: BusClient, settings: GatewaySettings) -> None:
-        self._bus = bus
-        self._timeout = settings.catalog_timeout_s
+        self._catalog = Peer(bus, "catalog", settings.catalog_timeout_s)
         grace = settings.stale_grace_s
         self._keys: TTLCache[str, m.ApiKeyPrincipal] = TTLCache(
             max_size=50_000, ttl_s=settings.principal_ttl_s, grace_s=grace, name="principal"
@@ -51,18 +49,13 @@ class CatalogClient:
 
         async def load() -> m.ApiKeyPrincipal:
             try:
-                principal: m.ApiKeyPrincipal = await self._bus.request(
-                    subjects.CATALOG_AUTH_API_KEY,
-                    m.AuthenticateApiKey(key_hash=key_hash),
-                    m.ApiKeyPrincipal,
-                    timeout_s=self._timeout,
-                    dependency="catalog",
+                return await self._catalog.ask(
+                    subjects.CATALOG_AUTH_API_KEY, m.AuthenticateApiKey(key_hash=key_hash), m.ApiKeyPrincipal
                 )
             except KeyrelayError as exc:
                 if exc.code == "invalid_api_key":
                     self._bad_keys.put(key_hash, exc)
                 raise
-            return principal
 
         # Fresh, loaded, or stale within the grace (`gateway.cache`): checks of the principal itself
         # belong after this line, so a stale answer passes them too.
@@ -81,41 +74,27 @@ class CatalogClient:
         cached = self._members.get(token_hash)
         if cached is not None:
             return cached
-        principal: m.MemberPrincipal = await self._bus.request(
-            subjects.CATALOG_AUTH_MEMBER,
-            m.AuthenticateMember(token_hash=token_hash),
-            m.MemberPrincipal,
-            timeout_s=self._timeout,
-            dependency="catalog",
+        principal = await self._catalog.ask(
+            subjects.CATALOG_AUTH_MEMBER, m.AuthenticateMember(token_hash=token_hash), m.MemberPrincipal
         )
         self._members.put(token_hash, principal)
         return principal
 
     async def snapshot(self, org_id: str, project_id: str) -> m.RoutingSnapshot:
         async def load() -> m.RoutingSnapshot:
-            snap: m.RoutingSnapshot = await self._bus.request(
-                subjects.CATALOG_SNAPSHOT,
-                m.SnapshotRequest(org_id=org_id, project_id=project_id),
-                m.RoutingSnapshot,
-                timeout_s=self._timeout,
-                dependency="catalog",
-            )
-            return snap
+            request = m.SnapshotRequest(org_id=org_id, project_id=project_id)
+            return await self._catalog.ask(subjects.CATALOG_SNAPSHOT, request, m.RoutingSnapshot)
 
         return await self._snapshots.fetch((org_id, project_id), load)
 
-    async def manage(self, raw_token: str, command: Any, request_id: str, timeout_s: float = 10.0) -> m.ManageReply:
-        reply: m.ManageReply = await self._bus.request(
-            subjects.CATALOG_MANAGE,
-            m.ManageRequest(token_hash=hash_token(raw_token), command=command, request_id=request_id),
-            m.ManageReply,
-            timeout_s=timeout_s,
-            dependency="catalog",
-        )
-        return reply
+    async def manage(
+        self, raw_token: str, command: m.Command, request_id: str, timeout_s: float = 10.0
+    ) -> m.ManageReply:
+        request = m.ManageRequest(token_hash=hash_token(raw_token), command=command, request_id=request_id)
+        return await self._catalog.ask(subjects.CATALOG_MANAGE, request, m.ManageReply, timeout_s=timeout_s)
 
     async def report(self, report: m.IntegrationReport) -> None:
-        await self._bus.request(subjects.CATALOG_REPORT, report, m.Ack, timeout_s=self._timeout, dependency="catalog")
+        await self._catalog.ask(subjects.CATALOG_REPORT, report, m.Ack)
 
     def on_changed(self, event: m.CatalogChanged) -> None:
         """Drop everything cached for the org that the change can affect."""

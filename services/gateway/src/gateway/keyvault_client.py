@@ -23,8 +23,9 @@ from nacl.signing import SigningKey
 
 from gateway.cache import TTLCache
 from gateway.providers.base import Credential
+from gateway.settings import GatewaySettings
 from shared import subjects
-from shared.bus import BusClient
+from shared.bus import BusClient, Peer
 from shared.errors import KeyrelayError
 from shared.messages import keyvault as kv
 from shared.secret import Secret
@@ -70,10 +71,9 @@ class KeyvaultClient:
         request_ttl_s: float = 10.0,
         grace_s: float = 0.0,
     ) -> None:
-        self._bus = bus
+        self._vault = Peer(bus, "keyvault", timeout_s)
         self._signing = signing_key
         self._keyvault = keyvault_public_key
-        self._timeout = timeout_s
         self._request_ttl = request_ttl_s
         self._cache: TTLCache[CacheKey, RevealedCredential] = TTLCache(
             max_size=max_size, ttl_s=ttl_s, grace_s=grace_s, name="credential"
@@ -81,9 +81,9 @@ class KeyvaultClient:
         self.round_trips = 0
 
     @classmethod
-    def from_settings(cls, bus: BusClient, settings: Any) -> KeyvaultClient:
+    def from_settings(cls, bus: BusClient, settings: GatewaySettings) -> KeyvaultClient:
         try:
-            signing = SigningKey(base64.b64decode(settings.gateway_signing_key, validate=True))
+            signing = SigningKey(base64.b64decode(settings.gateway_signing_key.reveal(), validate=True))
             keyvault = PublicKey(base64.b64decode(settings.keyvault_public_key, validate=True))
         except Exception:
             raise _refused(
@@ -134,13 +134,7 @@ class KeyvaultClient:
     ) -> RevealedCredential:
         request_id, one_time, signed = self._sign(org_id, project_id, integration_id, project_proof)
         self.round_trips += 1
-        reply: kv.RevealGranted = await self._bus.request(
-            subjects.KEYVAULT_REVEAL,
-            kv.RevealRequest(signed=signed),
-            kv.RevealGranted,
-            timeout_s=self._timeout,
-            dependency="keyvault",
-        )
+        reply = await self._vault.ask(subjects.KEYVAULT_REVEAL, kv.RevealRequest(signed=signed), kv.RevealGranted)
         return self.open_reply(reply, one_time, request_id=request_id, integration_id=integration_id)
 
     def open_reply(

@@ -14,17 +14,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from gateway import metrics
 from gateway.limits import Limits
 from shared import subjects
 from shared.logging import get_logger
-from shared.messages.activity import Attempt, RequestFinished
+from shared.messages.activity import Attempt, RequestFinished, StreamOutcome
 from shared.messages.catalog import ApiKeyPrincipal, RouteTarget
 from shared.messages.usage import Usage
 from shared.publisher import DurablePublisher
 from shared.tokens import api_key_prefix
 
 log = get_logger("keyrelay.gateway.recorder")
+NO_KEY = ApiKeyPrincipal(api_key_id="", org_id="", project_id="")  # a request whose key is not known yet
 
 
 @dataclass(slots=True)
@@ -32,8 +35,8 @@ class RequestRecord:
     """Mutable while the request runs; frozen into a `RequestFinished` at the end."""
 
     request_id: str
-    principal: ApiKeyPrincipal
     endpoint: str
+    principal: ApiKeyPrincipal = NO_KEY  # until the key is authenticated
     started: float = field(default_factory=time.perf_counter)
     ts: datetime = field(default_factory=lambda: datetime.now(UTC))
     model_requested: str = ""
@@ -83,7 +86,7 @@ class RequestRecord:
             self.cost_usd = self.served.pricing.cost(self.usage)
 
     def finish(
-        self, *, status: int, error_code: str | None = None, stream_outcome: str | None = None
+        self, *, status: int, error_code: str | None = None, stream_outcome: StreamOutcome | None = None
     ) -> RequestFinished:
         served = self.served
         return RequestFinished(
@@ -104,7 +107,7 @@ class RequestRecord:
             status=status,
             error_code=error_code,
             stream=self.stream,
-            stream_outcome=stream_outcome,  # type: ignore[arg-type]
+            stream_outcome=stream_outcome,
             latency_ms=self.elapsed_ms(),
             ttft_ms=self.ttft_ms,
             usage=self.usage,
@@ -116,33 +119,13 @@ class RequestRecord:
 
 
 def unauthenticated(
-    *,
-    request_id: str,
-    endpoint: str,
-    raw_key: str,
-    known: ApiKeyPrincipal | None,
-    status: int,
-    error_code: str,
-    started: float,
-    ts: datetime,
-    trace_id: str | None,
-    served_stale: list[str],
+    record: RequestRecord, raw_key: str, known: ApiKeyPrincipal | None, *, status: int, error_code: str
 ) -> RequestFinished:
-    """The record of a request whose key could not be checked: never the key, only its public prefix."""
-    return RequestFinished(
-        request_id=request_id,
-        ts=ts,
-        org_id=known.org_id if known else "",
-        project_id=known.project_id if known else "",
-        api_key_id=known.api_key_id if known else "",
-        endpoint=endpoint,
-        status=status,
-        error_code=error_code,
-        latency_ms=round((time.perf_counter() - started) * 1000, 3),
-        trace_id=trace_id,
-        served_stale=list(served_stale),
-        api_key_prefix=api_key_prefix(raw_key),
-    )
+    """The record of a request whose key could not be checked (labelled with whom the key belonged
+    to when last validated, if known): never the key, only its public prefix."""
+    record.principal = known or NO_KEY
+    finished = record.finish(status=status, error_code=error_code)
+    return msgspec.structs.replace(finished, api_key_prefix=api_key_prefix(raw_key))
 
 
 class ActivityRecorder:
@@ -154,7 +137,12 @@ class ActivityRecorder:
         self._background: set[asyncio.Task[None]] = set()
 
     def finish(
-        self, record: RequestRecord, *, status: int, error_code: str | None = None, stream_outcome: str | None = None
+        self,
+        record: RequestRecord,
+        *,
+        status: int,
+        error_code: str | None = None,
+        stream_outcome: StreamOutcome | None = None,
     ) -> None:
         self.record(
             record.finish(status=status, error_code=error_code, stream_outcome=stream_outcome), record.principal

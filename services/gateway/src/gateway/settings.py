@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.secret import Secret
 from shared.settings import CommonSettings
 
 
@@ -13,7 +14,7 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     provider_base_urls: dict[str, str] = {}
     upstream_allow: str = ""
     upstream_allow_http: bool = False
-    gateway_signing_key: str = ""  # base64 Ed25519 seed: signs decryption requests
+    gateway_signing_key: Secret = Secret("")  # base64 Ed25519 seed: signs decryption requests
     keyvault_public_key: str = ""  # base64 X25519: pinned keyvault identity
     key_cache_ttl_s: float = 60.0
     key_cache_size: int = 1024

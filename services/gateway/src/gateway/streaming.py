@@ -23,6 +23,7 @@ from gateway.providers.base import ChatStream, ProviderError
 from gateway.recorder import ActivityRecorder, RequestRecord
 from gateway.translate.common import usage_to_openai
 from shared.errors import ErrorCode, KeyrelayError
+from shared.messages.activity import StreamOutcome
 from shared.messages.usage import Usage
 
 _encode = msgspec.json.Encoder().encode
@@ -87,6 +88,7 @@ async def relay(
     chunk_timeout_s: float,
     on_chunk: Callable[[dict[str, Any]], None] | None = None,
 ) -> AsyncIterator[bytes]:
+    outcome: StreamOutcome
     outcome, status, code = "complete", 200, None
     last: dict[str, Any] | None = first
     if first is not None:

@@ -7,12 +7,10 @@ one event: the gateway caches revealed keys (60 s by default), so reveals are ra
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Protocol
 
 from shared import subjects
-from shared.messages.activity import AuditEvent, audit_event
-
-Outcome = Literal["ok", "denied", "failed"]
+from shared.messages.activity import AuditEvent, Outcome, audit_event
 
 
 class EventSink(Protocol):

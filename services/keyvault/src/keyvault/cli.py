@@ -31,7 +31,7 @@ def kek_generate() -> tuple[str, str]:
 async def rotate_via_bus(settings: CommonSettings, *, batch: int = 100, timeout_s: float = 600.0) -> Rotated:
     nc = await connect(settings, "operator", max_reconnect_attempts=3)
     try:
-        reply: Rotated = await BusClient(nc).request(
+        reply = await BusClient(nc).request(
             subjects.KEYVAULT_ROTATE, RotateKeks(batch=batch), Rotated, timeout_s=timeout_s, dependency="keyvault"
         )
         return reply

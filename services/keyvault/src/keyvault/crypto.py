@@ -22,11 +22,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
-from typing import Literal
 
 import msgspec
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt, crypto_aead_xchacha20poly1305_ietf_encrypt
 from nacl.exceptions import CryptoError
+
+from shared.messages.base import ProjectScope
 
 KEY_BYTES = 32
 NONCE_BYTES = 24
@@ -58,7 +59,7 @@ class MalformedEnvelope(VaultCryptoError):
     """A stored field has the wrong length or type."""
 
 
-Scope = Literal["all"] | list[str]
+Scope = ProjectScope
 
 
 class Identity(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,10 +122,6 @@ class Sealer:
             raise RetiredKek("the primary KEK cannot be retired")
         self.primary = primary
         self._fingerprint_key = hashlib.blake2b(keks[primary], digest_size=32, person=b"krfp-key-v1").digest()
-
-    @property
-    def kek_ids(self) -> frozenset[str]:
-        return frozenset(self._keks)
 
     def _kek(self, kek_id: str, *, allow_retired: bool = False) -> bytes:
         if kek_id in self._retired and not allow_retired:

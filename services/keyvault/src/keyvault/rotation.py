@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyvault.audit import Auditor, Outcome
+from keyvault.audit import Auditor
 from keyvault.crypto import Sealer, VaultCryptoError
 from keyvault.floors import VersionFloors
 from keyvault.metrics import REWRAPS
 from keyvault.repository import CredentialRecord, CredentialRepository, Unreadable
 from shared.errors import KeyrelayError
 from shared.logging import get_logger
+from shared.messages.activity import Outcome
 from shared.messages.keyvault import Rotated
 
 log = get_logger("keyrelay.keyvault.rotation")

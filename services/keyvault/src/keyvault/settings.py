@@ -17,6 +17,7 @@ from typing import Final
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey, VerifyKey
 
+from shared.secret import Secret
 from shared.settings import CommonSettings, SettingsError
 
 # The placeholders shipped in deploy/keyvault.env.sample. Refused, so nobody runs on them
@@ -76,10 +77,10 @@ _GUESSABLE_WORDS: Final = (
 
 class KeyvaultSettings(CommonSettings, frozen=True, kw_only=True):
     keyvault_db: str = "keyrelay_keyvault"
-    keyvault_keks: dict[str, str] = {}  # {kek_id: base64 of 32 random bytes}
+    keyvault_keks: dict[str, Secret] = {}  # {kek_id: base64 of 32 random bytes}
     keyvault_primary_kek: str = ""
     keyvault_retired_keks: list[str] = []  # still loaded for `kek rotate`, never used to reveal
-    keyvault_private_key: str = ""  # base64 X25519 secret key: opens sealed writes, boxes reveals
+    keyvault_private_key: Secret = Secret("")  # base64 X25519 secret key: opens sealed writes, boxes reveals
     keyvault_gateway_verify_key: str = ""  # base64 Ed25519 public key of the gateway (pinned)
     keyvault_catalog_verify_key: str = ""  # base64 Ed25519 public key of catalog (pinned)
     keyvault_reveal_max_age_s: float = 30.0  # a reveal request may not live longer than this
@@ -98,7 +99,8 @@ class KeyMaterial:
     catalog_key: VerifyKey
 
 
-def decode_key(name: str, value: str, *, length: int = 32) -> bytes:
+def decode_key(name: str, given: str | Secret, *, length: int = 32) -> bytes:
+    value = given.reveal() if isinstance(given, Secret) else given
     if not value.strip():
         raise SettingsError(f"{name} is required")
     if value.strip() in SAMPLE_VALUES:

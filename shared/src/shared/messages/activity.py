@@ -11,6 +11,10 @@ import msgspec
 from shared.messages.base import Msg
 from shared.messages.usage import Usage
 
+Outcome = Literal["ok", "denied", "failed"]
+StreamOutcome = Literal["complete", "upstream_error", "client_cancelled", "interrupted"]
+GroupBy = Literal["integration", "model", "project", "day"]
+
 
 class Attempt(Msg, frozen=True, kw_only=True, omit_defaults=False):
     integration: str
@@ -42,7 +46,7 @@ class RequestFinished(Msg, frozen=True, kw_only=True, omit_defaults=False):
     error_code: str | None = None
     stream: bool = False
     # `interrupted`: the gateway died mid-stream; its spool's replay wrote this record after a restart
-    stream_outcome: Literal["complete", "upstream_error", "client_cancelled", "interrupted"] | None = None
+    stream_outcome: StreamOutcome | None = None
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     usage: Usage = msgspec.field(default_factory=Usage)
@@ -68,7 +72,7 @@ class AuditEvent(Msg, frozen=True, kw_only=True, omit_defaults=False):
     action: str  # e.g. credential.create, credential.rotate, credential.denied, credential.decrypt
     target_type: str  # integration | credential | api_key | member | project | kek
     target_id: str
-    outcome: Literal["ok", "denied", "failed"] = "ok"
+    outcome: Outcome = "ok"
     service: str = ""
     detail: dict[str, str] = {}
 
@@ -81,7 +85,7 @@ def audit_event(
     action: str,
     target_type: str,
     target_id: str,
-    outcome: Literal["ok", "denied", "failed"],
+    outcome: Outcome,
     service: str,
     detail: dict[str, str] | None = None,
 ) -> AuditEvent:
@@ -129,7 +133,7 @@ class ListRequestRecords(Msg, tag="requests.list", frozen=True, kw_only=True):
 
 class SummarizeRequests(Msg, tag="requests.summary", frozen=True, kw_only=True):
     scope: Scope
-    group_by: Literal["integration", "model", "project", "day"] = "integration"
+    group_by: GroupBy = "integration"
     since: datetime | None = None
     until: datetime | None = None
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
+
+ProjectScope = Literal["all"] | list[str]  # every project of the org, or these
 
 
 class Msg(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -12,12 +12,16 @@ from typing import Any, Literal
 
 import msgspec
 
-from shared.messages.base import Msg
+from shared.messages.base import Msg, ProjectScope
 from shared.messages.bounds import Attempts, Index, Millis, Rpm, StatusCode, Tpm, Usd, Version, Weight
 from shared.messages.usage import Pricing
 
 OrgRole = Literal["owner", "member"]
 ProjectRole = Literal["admin", "developer"]
+BudgetPeriod = Literal["day", "week", "month", "total"]
+IntegrationStatus = Literal["active", "disabled"]
+CustomHostFormat = Literal["openai", "anthropic", "cohere"]
+VirtualStrategy = Literal["fallback", "loadbalance"]
 
 
 # --- identity ----------------------------------------------------------------------------------
@@ -47,13 +51,13 @@ class ApiKeyPrincipal(Msg, tag="api_key", frozen=True, kw_only=True):
     rpm: int | None = None
     tpm: int | None = None
     budget_usd: float | None = None
-    budget_period: str | None = None
+    budget_period: BudgetPeriod | None = None
     expires_at: datetime | None = None
     content_logging: bool = False
     project_rpm: int | None = None
     project_tpm: int | None = None
     project_budget_usd: float | None = None
-    project_budget_period: str | None = None
+    project_budget_period: BudgetPeriod | None = None
     project_proof: bytes = b""  # catalog's signature that project_id belongs to org_id (for keyvault)
 
 
@@ -133,27 +137,60 @@ class ListProjects(Msg, tag="projects.list", frozen=True, kw_only=True):
     pass
 
 
-class CreateProject(Msg, tag="projects.create", frozen=True, kw_only=True):
-    name: str
-    content_logging: bool = False
+# Field sets shared by a command and the HTTP body it is made from (`gateway.api.management`
+# derives its request bodies from them); the command adds what only the edge knows (ids, hashes).
+class Limits(Msg, frozen=True, kw_only=True):
     rpm: Rpm | None = None
     tpm: Tpm | None = None
     budget_usd: Usd | None = None
-    budget_period: Literal["day", "week", "month", "total"] | None = None
+    budget_period: BudgetPeriod | None = None
+
+
+class NewProject(Limits, frozen=True, kw_only=True):
+    name: str
+    content_logging: bool = False
+
+
+class ProjectChanges(Limits, frozen=True, kw_only=True):
+    name: str | None = None
+    content_logging: bool | None = None
+
+
+class NewMember(Msg, frozen=True, kw_only=True):
+    email: str
+    org_role: OrgRole = "member"
+    projects: dict[str, ProjectRole] = {}
+
+
+class MemberChanges(Msg, frozen=True, kw_only=True):
+    org_role: OrgRole | None = None
+    projects: dict[str, ProjectRole] | None = None
+
+
+class ApiKeyLimits(Limits, frozen=True, kw_only=True):
+    models: list[str] | None = None
+    expires_at: datetime | None = None
+
+
+class NewApiKey(ApiKeyLimits, frozen=True, kw_only=True):
+    project_id: str
+    name: str
+
+
+class ApiKeyChanges(ApiKeyLimits, frozen=True, kw_only=True):
+    name: str | None = None
+
+
+class CreateProject(NewProject, tag="projects.create", frozen=True, kw_only=True):
+    pass
 
 
 class GetProject(Msg, tag="projects.get", frozen=True, kw_only=True):
     project_id: str
 
 
-class UpdateProject(Msg, tag="projects.update", frozen=True, kw_only=True):
+class UpdateProject(ProjectChanges, tag="projects.update", frozen=True, kw_only=True):
     project_id: str
-    name: str | None = None
-    content_logging: bool | None = None
-    rpm: Rpm | None = None
-    tpm: Tpm | None = None
-    budget_usd: Usd | None = None
-    budget_period: Literal["day", "week", "month", "total"] | None = None
 
 
 class DeleteProject(Msg, tag="projects.delete", frozen=True, kw_only=True):
@@ -164,19 +201,14 @@ class ListMembers(Msg, tag="members.list", frozen=True, kw_only=True):
     pass
 
 
-class CreateMember(Msg, tag="members.create", frozen=True, kw_only=True):
+class CreateMember(NewMember, tag="members.create", frozen=True, kw_only=True):
     """The member token is made by the gateway, which alone returns it; catalog gets its hash."""
 
-    email: str
     token_hash: str
-    org_role: OrgRole = "member"
-    projects: dict[str, ProjectRole] = {}
 
 
-class UpdateMember(Msg, tag="members.update", frozen=True, kw_only=True):
+class UpdateMember(MemberChanges, tag="members.update", frozen=True, kw_only=True):
     member_id: str
-    org_role: OrgRole | None = None
-    projects: dict[str, ProjectRole] | None = None
 
 
 class DeleteMember(Msg, tag="members.delete", frozen=True, kw_only=True):
@@ -187,30 +219,15 @@ class ListApiKeys(Msg, tag="api_keys.list", frozen=True, kw_only=True):
     project_id: str | None = None
 
 
-class CreateApiKey(Msg, tag="api_keys.create", frozen=True, kw_only=True):
+class CreateApiKey(NewApiKey, tag="api_keys.create", frozen=True, kw_only=True):
     """The key is made by the gateway, which alone returns it; catalog gets its hash and prefix."""
 
-    project_id: str
-    name: str
     key_hash: str
     key_prefix: str
-    models: list[str] | None = None
-    rpm: Rpm | None = None
-    tpm: Tpm | None = None
-    budget_usd: Usd | None = None
-    budget_period: Literal["day", "week", "month", "total"] | None = None
-    expires_at: datetime | None = None
 
 
-class UpdateApiKey(Msg, tag="api_keys.update", frozen=True, kw_only=True):
+class UpdateApiKey(ApiKeyChanges, tag="api_keys.update", frozen=True, kw_only=True):
     api_key_id: str
-    name: str | None = None
-    models: list[str] | None = None
-    rpm: Rpm | None = None
-    tpm: Tpm | None = None
-    budget_usd: Usd | None = None
-    budget_period: Literal["day", "week", "month", "total"] | None = None
-    expires_at: datetime | None = None
 
 
 class DeleteApiKey(Msg, tag="api_keys.delete", frozen=True, kw_only=True):
@@ -219,7 +236,7 @@ class DeleteApiKey(Msg, tag="api_keys.delete", frozen=True, kw_only=True):
 
 class CustomHost(Msg, frozen=True, kw_only=True):
     base_url: str
-    api_format: Literal["openai", "anthropic", "cohere"] = "openai"
+    api_format: CustomHostFormat = "openai"
 
 
 class CredentialInput(Msg, frozen=True, kw_only=True):
@@ -254,7 +271,7 @@ class CreateIntegration(Msg, tag="integrations.create", frozen=True, kw_only=Tru
     slug: str
     credentials: CredentialInput
     description: str = ""
-    project_scope: Literal["all"] | list[str] = "all"
+    project_scope: ProjectScope = "all"
     custom_host: CustomHost | None = None
     models: ModelSelection = ModelSelection()
 
@@ -267,8 +284,8 @@ class UpdateIntegration(Msg, tag="integrations.update", frozen=True, kw_only=Tru
     slug: str
     name: str | None = None
     description: str | None = None
-    project_scope: Literal["all"] | list[str] | None = None
-    status: Literal["active", "disabled"] | None = None
+    project_scope: ProjectScope | None = None
+    status: IntegrationStatus | None = None
     custom_host: CustomHost | None = None
     custom_headers: CredentialInput | None = None  # new header values, sealed to keyvault (no secret fields)
 
@@ -309,7 +326,7 @@ class VirtualTarget(Msg, frozen=True, kw_only=True):
 
 class VirtualModelSpec(Msg, frozen=True, kw_only=True):
     name: str
-    strategy: Literal["fallback", "loadbalance"] = "fallback"
+    strategy: VirtualStrategy = "fallback"
     targets: list[VirtualTarget] = []
     project_id: str | None = None
     config: str | None = None

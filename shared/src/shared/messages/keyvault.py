@@ -10,12 +10,11 @@ per-request NaCl Box to the requesting gateway (reveals). Everything else here i
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final
 
-from shared.messages.base import Msg
+from shared.messages.base import Msg, ProjectScope
 
 REVEAL_PURPOSE: Final = "keyrelay.keyvault.reveal.v1"
-Scope = Literal["all"] | list[str]
 
 
 class PutCredential(Msg, frozen=True, kw_only=True):
@@ -24,7 +23,7 @@ class PutCredential(Msg, frozen=True, kw_only=True):
     integration_id: str
     provider: str
     base_url: str
-    project_scope: Scope = "all"
+    project_scope: ProjectScope = "all"
     sealed: bytes  # SealedBox(keyvault public key, JSON secret payload): opaque to everyone else
     # an update may keep parts of the stored payload (a new base URL or new headers, same key)
     keep_secret: bool = False
@@ -41,7 +40,7 @@ class SetScope(Msg, frozen=True, kw_only=True):
     assertion: bytes
     org_id: str
     integration_id: str
-    project_scope: Scope = "all"
+    project_scope: ProjectScope = "all"
 
 
 class DescribeCredentials(Msg, frozen=True, kw_only=True):

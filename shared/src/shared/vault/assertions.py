@@ -20,6 +20,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
 from shared.errors import KeyrelayError
+from shared.messages.base import ProjectScope
 
 ASSERTION_PURPOSE: Final = "keyrelay.keyvault.owner-assertion.v1"
 MAX_TTL_S: Final = 60.0
@@ -45,7 +46,7 @@ def write_digest(
     *,
     provider: str = "",
     base_url: str = "",
-    project_scope: str | list[str] | None = None,
+    project_scope: ProjectScope | None = None,
     sealed: bytes = b"",
     keep: str = "",
 ) -> str:
@@ -76,7 +77,7 @@ def sign_assertion(
     member_id: str,
     org_id: str,
     org_role: str,
-    operation: str,
+    operation: Operation,
     integration_id: str,
     digest: str,
     ttl_s: float = MAX_TTL_S,

@@ -28,7 +28,7 @@ from catalog.repository import Doc, now
 from catalog.results import Created, Done, Ok
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
-from shared.messages import keyvault as kv
+from shared.messages.base import ProjectScope
 from shared.vault import rules
 
 
@@ -47,7 +47,7 @@ async def load_visible(ctx: Ctx, who: m.MemberPrincipal, slug: str) -> Doc:
     return doc
 
 
-async def _check_scope(ctx: Ctx, org_id: str, scope: kv.Scope) -> kv.Scope:
+async def _check_scope(ctx: Ctx, org_id: str, scope: ProjectScope) -> ProjectScope:
     if scope == "all":
         return "all"
     projects = sorted(set(scope))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get
 from litestar.params import Parameter
@@ -31,14 +31,14 @@ def _scope(request: Request[Any, Any, Any]) -> tuple[str, a.Scope]:
     return request_id(request), scope_of(member)
 
 
+async def query_activity(gw: GatewayState, query: a.ActivityQuery) -> a.QueryResult:
+    """One read of the activity store (the API's routes and the console's pages alike)."""
+    request = a.ActivityQueryRequest(query=query)
+    return await gw.bus.request(subjects.ACTIVITY_QUERY, request, a.QueryResult, timeout_s=10.0, dependency="activity")
+
+
 async def _ask(gw: GatewayState, rid: str, query: a.ActivityQuery) -> Response[bytes]:
-    result: a.QueryResult = await gw.bus.request(
-        subjects.ACTIVITY_QUERY,
-        a.ActivityQueryRequest(query=query),
-        a.QueryResult,
-        timeout_s=10.0,
-        dependency="activity",
-    )
+    result = await query_activity(gw, query)
     return Response(
         bytes(result.body), status_code=result.status, media_type="application/json", headers={"x-request-id": rid}
     )
@@ -78,7 +78,7 @@ async def list_activity(
 async def activity_summary(
     request: Request[Any, Any, Any],
     gw: GatewayState,
-    group_by: Literal["integration", "model", "project", "day"] = "integration",
+    group_by: a.GroupBy = "integration",
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Response[bytes]:

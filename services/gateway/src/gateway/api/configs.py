@@ -20,7 +20,7 @@ from shared.messages.bounds import Version
 
 
 async def run_command(
-    request: Request[Any, Any, Any], gw: GatewayState, command: Any, *, shown_once: dict[str, str] | None = None
+    request: Request[Any, Any, Any], gw: GatewayState, command: m.Command, *, shown_once: dict[str, str] | None = None
 ) -> Response[bytes]:
     """Forward one management command with the caller's member token; return catalog's answer.
 

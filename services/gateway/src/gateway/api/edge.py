@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -17,7 +15,6 @@ from gateway.cache import track_stale
 from gateway.recorder import RequestRecord, unauthenticated
 from shared import tracing
 from shared.errors import KeyrelayError
-from shared.messages.catalog import ApiKeyPrincipal
 from shared.tokens import new_id
 
 
@@ -61,41 +58,20 @@ async def begin(
     is unreachable gets a record with what is known; a missing or unknown key (401) gets none, so
     unauthenticated traffic cannot write to the activity store.
     """
-    rid = request_id(request)
-    scope_state = request.scope["state"]
-    started, ts = time.perf_counter(), datetime.now(UTC)
+    rid = request_id(request)  # first: it opens the request's state (trace, served_stale)
+    served_stale: list[str] = request.scope["state"]["served_stale"]
+    record = RequestRecord(request_id=rid, endpoint=endpoint, trace_id=trace_id(request), served_stale=served_stale)
     raw_key = bearer(request)
     try:
-        principal: ApiKeyPrincipal = await state.catalog.api_key(raw_key)
+        record.principal = principal = await state.catalog.api_key(raw_key)
     except KeyrelayError as exc:
         if exc.status < 500:
             metrics.AUTH_REFUSED.inc()
             raise
-        state.recorder.record(
-            unauthenticated(
-                request_id=rid,
-                endpoint=endpoint,
-                raw_key=raw_key,
-                known=state.catalog.last_known_key(raw_key),
-                status=exc.status,
-                error_code=exc.code,
-                started=started,
-                ts=ts,
-                trace_id=trace_id(request),
-                served_stale=scope_state["served_stale"],
-            )
-        )
+        known = state.catalog.last_known_key(raw_key)
+        state.recorder.record(unauthenticated(record, raw_key, known, status=exc.status, error_code=exc.code))
         raise
     structlog.contextvars.bind_contextvars(org_id=principal.org_id, project_id=principal.project_id)
-    record = RequestRecord(
-        request_id=rid,
-        principal=principal,
-        endpoint=endpoint,
-        started=started,
-        ts=ts,
-        trace_id=trace_id(request),
-        served_stale=scope_state["served_stale"],
-    )
     try:
         await state.limits.admit(principal)
         body, record.model_requested = await _body_and_model(request)

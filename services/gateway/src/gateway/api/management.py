@@ -11,8 +11,7 @@ message ever holds them in clear.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
@@ -21,7 +20,8 @@ from gateway.api.auth import member_guard
 from gateway.api.configs import CONFIG_ROUTES, run_command
 from gateway.api.state import GatewayState
 from shared.messages import catalog as m
-from shared.messages.bounds import PricePerUnit, Rpm, Tpm, Usd, Weight
+from shared.messages.base import ProjectScope
+from shared.messages.bounds import PricePerUnit
 from shared.tokens import API_KEY_PUBLIC_CHARS, hash_token, new_api_key, new_member_token
 from shared.vault import seal_for_keyvault
 from shared.vault.rules import PUBLIC_CREDENTIAL_FIELDS
@@ -29,65 +29,42 @@ from shared.vault.rules import PUBLIC_CREDENTIAL_FIELDS
 MAX_MANAGEMENT_BODY_BYTES = 1024 * 1024  # far above any management body; keeps documents far below 16 MB
 
 
-class ProjectBody(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    content_logging: bool = False
-    rpm: Rpm | None = None
-    tpm: Tpm | None = None
-    budget_usd: Usd | None = None
-    budget_period: Literal["day", "week", "month", "total"] | None = None
+# Request bodies: the command's own field set (`shared.messages.catalog`) refusing unknown fields;
+# the command adds what only the edge knows (path ids, hashes of secrets it made, sealed credentials).
+class ProjectBody(m.NewProject, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
 
 
-class ProjectPatch(msgspec.Struct, forbid_unknown_fields=True):
-    name: str | None = None
-    content_logging: bool | None = None
-    rpm: Rpm | None = None
-    tpm: Tpm | None = None
-    budget_usd: Usd | None = None
-    budget_period: Literal["day", "week", "month", "total"] | None = None
+class ProjectPatch(m.ProjectChanges, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
 
 
-class MemberBody(msgspec.Struct, forbid_unknown_fields=True):
-    email: str
-    org_role: Literal["owner", "member"] = "member"
-    projects: dict[str, Literal["admin", "developer"]] = {}
+class MemberBody(m.NewMember, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
 
 
-class MemberPatch(msgspec.Struct, forbid_unknown_fields=True):
-    org_role: Literal["owner", "member"] | None = None
-    projects: dict[str, Literal["admin", "developer"]] | None = None
+class MemberPatch(m.MemberChanges, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
 
 
-class ApiKeyBody(msgspec.Struct, forbid_unknown_fields=True):
-    project_id: str
-    name: str
-    models: list[str] | None = None
-    rpm: Rpm | None = None
-    tpm: Tpm | None = None
-    budget_usd: Usd | None = None
-    budget_period: Literal["day", "week", "month", "total"] | None = None
-    expires_at: datetime | None = None
+class ApiKeyBody(m.NewApiKey, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
 
 
-class ApiKeyPatch(msgspec.Struct, forbid_unknown_fields=True):
-    name: str | None = None
-    models: list[str] | None = None
-    rpm: Rpm | None = None
-    tpm: Tpm | None = None
-    budget_usd: Usd | None = None
-    budget_period: Literal["day", "week", "month", "total"] | None = None
-    expires_at: datetime | None = None
+class ApiKeyPatch(m.ApiKeyChanges, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
 
 
-class CustomHostBody(msgspec.Struct, forbid_unknown_fields=True):
-    base_url: str
-    api_format: Literal["openai", "anthropic", "cohere"] = "openai"
+class CustomHostBody(m.CustomHost, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
 
 
-class ModelsBody(msgspec.Struct, forbid_unknown_fields=True):
-    enabled: list[str] | None = None
-    all: bool = False
-    none: bool = False
+class ModelsBody(m.ModelSelection, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class VirtualTargetBody(m.VirtualTarget, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
 
 
 class IntegrationBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -96,7 +73,7 @@ class IntegrationBody(msgspec.Struct, forbid_unknown_fields=True):
     slug: str
     credentials: dict[str, Any]
     description: str = ""
-    project_scope: Literal["all"] | list[str] = "all"
+    project_scope: ProjectScope = "all"
     custom_host: CustomHostBody | None = None
     custom_headers: dict[str, str] = {}
     models: ModelsBody = msgspec.field(default_factory=ModelsBody)
@@ -105,8 +82,8 @@ class IntegrationBody(msgspec.Struct, forbid_unknown_fields=True):
 class IntegrationPatch(msgspec.Struct, forbid_unknown_fields=True):
     name: str | None = None
     description: str | None = None
-    project_scope: Literal["all"] | list[str] | None = None
-    status: Literal["active", "disabled"] | None = None
+    project_scope: ProjectScope | None = None
+    status: m.IntegrationStatus | None = None
     custom_host: CustomHostBody | None = None
     custom_headers: dict[str, str] | None = None
 
@@ -118,6 +95,8 @@ class CredentialsBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PricingBody(msgspec.Struct, forbid_unknown_fields=True):
+    """The prices a custom model may set (`Pricing` has more, filled in by catalog's data only)."""
+
     input_per_mtok: PricePerUnit = 0.0
     output_per_mtok: PricePerUnit = 0.0
     cached_input_per_mtok: PricePerUnit | None = None
@@ -130,31 +109,24 @@ class CustomModelBody(msgspec.Struct, forbid_unknown_fields=True):
     pricing: PricingBody = msgspec.field(default_factory=PricingBody)
 
 
-class VirtualTargetBody(msgspec.Struct, forbid_unknown_fields=True):
-    model: str
-    weight: Weight = 1.0
+class VirtualModelPut(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    targets: list[VirtualTargetBody] = []
+    strategy: m.VirtualStrategy = "fallback"
+    project_id: str | None = None
+    config: str | None = None
+
+    def spec(self, name: str) -> m.VirtualModelSpec:
+        targets = list[m.VirtualTarget](self.targets)
+        return m.VirtualModelSpec(
+            name=name, strategy=self.strategy, targets=targets, project_id=self.project_id, config=self.config
+        )
 
 
-class VirtualModelBody(msgspec.Struct, forbid_unknown_fields=True):
+class VirtualModelBody(VirtualModelPut, kw_only=True, forbid_unknown_fields=True):
     name: str
-    targets: list[VirtualTargetBody] = []
-    strategy: Literal["fallback", "loadbalance"] = "fallback"
-    project_id: str | None = None
-    config: str | None = None
-
-
-class VirtualModelPut(msgspec.Struct, forbid_unknown_fields=True):
-    targets: list[VirtualTargetBody] = []
-    strategy: Literal["fallback", "loadbalance"] = "fallback"
-    project_id: str | None = None
-    config: str | None = None
 
 
 _run = run_command
-
-
-def _convert(value: Any, tp: Any) -> Any:
-    return msgspec.convert(msgspec.to_builtins(value), tp)
 
 
 def _credential_input(gw: GatewayState, credentials: dict[str, Any], headers: dict[str, str]) -> m.CredentialInput:
@@ -183,7 +155,7 @@ async def list_projects(request: Request[Any, Any, Any], gw: GatewayState) -> Re
 
 @post("/projects", opt={"command": m.CreateProject})
 async def create_project(request: Request[Any, Any, Any], gw: GatewayState, data: ProjectBody) -> Response[bytes]:
-    return await _run(request, gw, _convert(data, m.CreateProject))
+    return await _run(request, gw, m.CreateProject(**msgspec.structs.asdict(data)))
 
 
 @get("/projects/{project_id:str}", opt={"command": m.GetProject})
@@ -211,9 +183,7 @@ async def list_members(request: Request[Any, Any, Any], gw: GatewayState) -> Res
 @post("/members", opt={"command": m.CreateMember})
 async def create_member(request: Request[Any, Any, Any], gw: GatewayState, data: MemberBody) -> Response[bytes]:
     token = new_member_token()
-    command = m.CreateMember(
-        email=data.email, token_hash=hash_token(token), org_role=data.org_role, projects=dict(data.projects)
-    )
+    command = m.CreateMember(**msgspec.structs.asdict(data), token_hash=hash_token(token))
     return await _run(request, gw, command, shown_once={"token": token})
 
 
@@ -221,7 +191,7 @@ async def create_member(request: Request[Any, Any, Any], gw: GatewayState, data:
 async def update_member(
     request: Request[Any, Any, Any], gw: GatewayState, member_id: str, data: MemberPatch
 ) -> Response[bytes]:
-    return await _run(request, gw, m.UpdateMember(member_id=member_id, org_role=data.org_role, projects=data.projects))
+    return await _run(request, gw, m.UpdateMember(member_id=member_id, **msgspec.structs.asdict(data)))
 
 
 @delete("/members/{member_id:str}", status_code=200, opt={"command": m.DeleteMember})
@@ -240,8 +210,10 @@ async def list_api_keys(
 @post("/api-keys", opt={"command": m.CreateApiKey})
 async def create_api_key(request: Request[Any, Any, Any], gw: GatewayState, data: ApiKeyBody) -> Response[bytes]:
     key = new_api_key()
-    fields = {**msgspec.to_builtins(data), "key_hash": hash_token(key), "key_prefix": key[:API_KEY_PUBLIC_CHARS]}
-    return await _run(request, gw, msgspec.convert(fields, m.CreateApiKey), shown_once={"key": key})
+    command = m.CreateApiKey(
+        **msgspec.structs.asdict(data), key_hash=hash_token(key), key_prefix=key[:API_KEY_PUBLIC_CHARS]
+    )
+    return await _run(request, gw, command, shown_once={"key": key})
 
 
 @patch("/api-keys/{api_key_id:str}", opt={"command": m.UpdateApiKey})
@@ -273,8 +245,8 @@ async def create_integration(
         description=data.description,
         project_scope=data.project_scope,
         credentials=_credential_input(gw, data.credentials, data.custom_headers),
-        custom_host=_convert(data.custom_host, m.CustomHost) if data.custom_host else None,
-        models=_convert(data.models, m.ModelSelection),
+        custom_host=data.custom_host,
+        models=data.models,
     )
     return await _run(request, gw, command)
 
@@ -294,7 +266,7 @@ async def update_integration(
         description=data.description,
         project_scope=data.project_scope,
         status=data.status,
-        custom_host=_convert(data.custom_host, m.CustomHost) if data.custom_host else None,
+        custom_host=data.custom_host,
         custom_headers=_credential_input(gw, {}, data.custom_headers) if data.custom_headers is not None else None,
     )
     return await _run(request, gw, command)
@@ -312,7 +284,7 @@ async def put_credentials(
     command = m.PutCredentials(
         slug=slug,
         credentials=_credential_input(gw, data.credentials, data.custom_headers),
-        custom_host=_convert(data.custom_host, m.CustomHost) if data.custom_host else None,
+        custom_host=data.custom_host,
     )
     return await _run(request, gw, command)
 
@@ -324,14 +296,15 @@ async def list_models(request: Request[Any, Any, Any], gw: GatewayState, slug: s
 
 @put("/integrations/{slug:str}/models", opt={"command": m.SetModels})
 async def set_models(request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: ModelsBody) -> Response[bytes]:
-    return await _run(request, gw, m.SetModels(slug=slug, selection=_convert(data, m.ModelSelection)))
+    return await _run(request, gw, m.SetModels(slug=slug, selection=data))
 
 
 @post("/integrations/{slug:str}/custom-models", opt={"command": m.AddCustomModel})
 async def add_custom_model(
     request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: CustomModelBody
 ) -> Response[bytes]:
-    return await _run(request, gw, m.AddCustomModel(slug=slug, model=_convert(data, m.CustomModel)))
+    model = msgspec.convert(msgspec.to_builtins(data), m.CustomModel)
+    return await _run(request, gw, m.AddCustomModel(slug=slug, model=model))
 
 
 @delete(
@@ -353,7 +326,7 @@ async def list_virtual_models(request: Request[Any, Any, Any], gw: GatewayState)
 async def create_virtual_model(
     request: Request[Any, Any, Any], gw: GatewayState, data: VirtualModelBody
 ) -> Response[bytes]:
-    return await _run(request, gw, m.PutVirtualModel(spec=_convert(data, m.VirtualModelSpec), create_only=True))
+    return await _run(request, gw, m.PutVirtualModel(spec=data.spec(data.name), create_only=True))
 
 
 @get("/virtual-models/{name:str}", opt={"command": m.GetVirtualModel})
@@ -365,14 +338,7 @@ async def get_virtual_model(request: Request[Any, Any, Any], gw: GatewayState, n
 async def put_virtual_model(
     request: Request[Any, Any, Any], gw: GatewayState, name: str, data: VirtualModelPut
 ) -> Response[bytes]:
-    spec = m.VirtualModelSpec(
-        name=name,
-        strategy=data.strategy,
-        project_id=data.project_id,
-        config=data.config,
-        targets=[m.VirtualTarget(model=t.model, weight=t.weight) for t in data.targets],
-    )
-    return await _run(request, gw, m.PutVirtualModel(spec=spec))
+    return await _run(request, gw, m.PutVirtualModel(spec=data.spec(name)))
 
 
 @delete("/virtual-models/{name:str}", status_code=200, opt={"command": m.DeleteVirtualModel})

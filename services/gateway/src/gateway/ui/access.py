@@ -4,20 +4,28 @@ remove) and the audit log (owners). Each action is the management API's catalog 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final, TypeVar, get_args
 
 from litestar import Response, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
-from gateway.ui.context import Console, FieldError, field_error, usd_field
-from gateway.ui.render import errors_by_field, page, paginate
+from gateway.ui.context import Console, field_error, usd_field
+from gateway.ui.render import listing_page, page
 from shared.errors import KeyrelayError
 from shared.messages import activity as a
 from shared.messages import catalog as m
 from shared.tokens import API_KEY_PUBLIC_CHARS, hash_token, new_api_key, new_member_token
 
-PERIODS = ("day", "week", "month", "total")
+PERIODS: Final[tuple[m.BudgetPeriod, ...]] = get_args(m.BudgetPeriod)
+ORG_ROLES: Final[tuple[m.OrgRole, ...]] = get_args(m.OrgRole)
+PROJECT_ROLES: Final[tuple[m.ProjectRole, ...]] = get_args(m.ProjectRole)
+Choice = TypeVar("Choice", bound=str)
+
+
+def _choice(value: object, choices: tuple[Choice, ...]) -> Choice | None:
+    """`value` if it is one of `choices` (a form's select), else None."""
+    return next((choice for choice in choices if choice == value), None)
 
 
 def _int(form: dict[str, Any], name: str) -> int | None:
@@ -39,9 +47,9 @@ def _float(form: dict[str, Any], name: str) -> float | None:
     )
 
 
-def _period(form: dict[str, Any]) -> str | None:
-    period = str(form.get("budget_period") or "") or None
-    if period is not None and period not in PERIODS:
+def _period(form: dict[str, Any]) -> m.BudgetPeriod | None:
+    period = _choice(form.get("budget_period"), PERIODS)
+    if period is None and form.get("budget_period"):
         raise KeyrelayError("invalid_request", "choose a budget period", param="budget_period")
     return period
 
@@ -56,28 +64,10 @@ def _expiry(form: dict[str, Any]) -> datetime | None:
         raise KeyrelayError("invalid_request", "enter a date like 2027-01-31", param="expires_at") from None
 
 
-async def _keys_page(
-    console: Console,
-    *,
-    created: dict[str, Any] | None = None,
-    error: FieldError | None = None,
-    values: dict[str, Any] | None = None,
-    status: int = 200,
-    page_number: int = 1,
-) -> Template:
-    keys = (await console.run(m.ListApiKeys(project_id=console.project_id))).get("data", [])
-    paged = paginate(keys, page_number)
-    return page(
-        console,
-        "keys.html",
-        section="keys",
-        keys=paged["items"],
-        pager=paged,
-        created=created,
-        errors=errors_by_field(error),
-        values=values or {},
-        periods=PERIODS,
-        status=status,
+async def _keys_page(console: Console, **context: Any) -> Template:
+    command = m.ListApiKeys(project_id=console.project_id)
+    return await listing_page(
+        console, "keys.html", section="keys", items_as="keys", command=command, periods=PERIODS, **context
     )
 
 
@@ -112,7 +102,7 @@ async def keys_create(console: Console) -> Template:
                 rpm=_int(form, "rpm"),
                 tpm=_int(form, "tpm"),
                 budget_usd=_float(form, "budget_usd"),
-                budget_period=period,  # type: ignore[arg-type]
+                budget_period=period,
                 expires_at=_expiry(form),
             ),
         )
@@ -124,41 +114,18 @@ async def keys_create(console: Console) -> Template:
 
 @post("/keys/{api_key_id:str}/revoke")
 async def keys_revoke(console: Console, api_key_id: str) -> Response[Any]:
-    await console.form()
-    await console.run(m.DeleteApiKey(api_key_id=api_key_id))
-    return Redirect("/ui/keys")
+    return await console.act(m.DeleteApiKey(api_key_id=api_key_id), "/ui/keys")
 
 
-def _project_roles(form: dict[str, Any], console: Console) -> dict[str, str]:
-    roles = {}
-    for project in console.projects:
-        role = form.get(f"role_{project['id']}")
-        if role in {"admin", "developer"}:
-            roles[project["id"]] = role
-    return roles
+def _project_roles(form: dict[str, Any], console: Console) -> dict[str, m.ProjectRole]:
+    roles = {project["id"]: _choice(form.get(f"role_{project['id']}"), PROJECT_ROLES) for project in console.projects}
+    return {project_id: role for project_id, role in roles.items() if role is not None}
 
 
-async def _members_page(
-    console: Console,
-    *,
-    invited: dict[str, Any] | None = None,
-    error: FieldError | None = None,
-    values: dict[str, Any] | None = None,
-    status: int = 200,
-    page_number: int = 1,
-) -> Template:
-    members = (await console.run(m.ListMembers())).get("data", [])
-    paged = paginate(members, page_number)
-    return page(
-        console,
-        "members.html",
-        section="members",
-        members=paged["items"],
-        pager=paged,
-        invited=invited,
-        errors=errors_by_field(error),
-        values=values or {},
-        status=status,
+async def _members_page(console: Console, **context: Any) -> Template:
+    command = m.ListMembers()
+    return await listing_page(
+        console, "members.html", section="members", items_as="members", command=command, **context
     )
 
 
@@ -177,7 +144,7 @@ async def invite_member(console: Console, token: str, command: m.CreateMember) -
 @post("/members")
 async def members_invite(console: Console) -> Template:
     form = await console.form()
-    role = form.get("org_role") if form.get("org_role") in {"owner", "member"} else "member"
+    role = _choice(form.get("org_role"), ORG_ROLES) or "member"
     token = new_member_token()
     try:
         invited = await invite_member(
@@ -186,8 +153,8 @@ async def members_invite(console: Console) -> Template:
             m.CreateMember(
                 email=str(form.get("email") or "").strip(),
                 token_hash=hash_token(token),
-                org_role=role,  # type: ignore[arg-type]
-                projects=_project_roles(form, console),  # type: ignore[arg-type]
+                org_role=role,
+                projects=_project_roles(form, console),
             ),
         )
     except KeyrelayError as exc:
@@ -202,12 +169,12 @@ async def members_invite(console: Console) -> Template:
 @post("/members/{member_id:str}")
 async def members_update(console: Console, member_id: str) -> Response[Any]:
     form = await console.form()
-    role = form.get("org_role") if form.get("org_role") in {"owner", "member"} else None
+    role = _choice(form.get("org_role"), ORG_ROLES)
     await console.run(
         m.UpdateMember(
             member_id=member_id,
             org_role=role,
-            projects=_project_roles(form, console),  # type: ignore[arg-type]
+            projects=_project_roles(form, console),
         )
     )
     return Redirect("/ui/members")
@@ -215,9 +182,7 @@ async def members_update(console: Console, member_id: str) -> Response[Any]:
 
 @post("/members/{member_id:str}/remove")
 async def members_remove(console: Console, member_id: str) -> Response[Any]:
-    await console.form()
-    await console.run(m.DeleteMember(member_id=member_id))
-    return Redirect("/ui/members")
+    return await console.act(m.DeleteMember(member_id=member_id), "/ui/members")
 
 
 @get("/audit")

@@ -81,7 +81,7 @@ async def signin(request: Request[Any, Any, Any], gw: GatewayState) -> Response[
     if not email or not password or len(password) > MAX_PASSWORD:
         return refuse("Enter your email and password.", 400)
     rid = request_id(request)
-    params: m.PasswordParams = await gw.bus.request(
+    params = await gw.bus.request(
         subjects.CATALOG_PASSWORD_PARAMS, m.GetPasswordParams(email=email), m.PasswordParams, dependency="catalog"
     )
     proof = await derive_proof(password, params.salt, params.n, params.r, params.p)

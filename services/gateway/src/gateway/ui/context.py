@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from litestar import Request
+from litestar import Request, Response
+from litestar.response import Redirect
 
-from gateway.api.activity import scope_of
+from gateway.api.activity import query_activity, scope_of
 from gateway.api.edge import request_id
 from gateway.api.state import GatewayState
 from gateway.ui.security import PROJECT_COOKIE, SESSION_COOKIE, csrf_for, tokens_match
-from shared import subjects
 from shared.errors import KeyrelayError
 from shared.messages import activity as a
 from shared.messages import catalog as m
@@ -88,19 +88,19 @@ class Console:
     def project_name(self) -> str:
         return next((p["name"] for p in self.projects if p["id"] == self.project_id), self.project_id)
 
-    async def run(self, command: Any) -> Any:
+    async def run(self, command: m.Command) -> Any:
         """One management command; catalog's JSON body (a refusal raises `KeyrelayError`)."""
         reply = await self.gw.catalog.manage(self.token, command, self.rid)
         return _json.decode(bytes(reply.body)) if bytes(reply.body) else None
 
+    async def act(self, command: m.Command, then: str) -> Response[Any]:
+        """A form button's action (delete, revoke, remove): CSRF-checked, run, then on to `then`."""
+        await self.form()
+        await self.run(command)
+        return Redirect(then)
+
     async def activity(self, query: a.ActivityQuery) -> Any:
-        result: a.QueryResult = await self.gw.bus.request(
-            subjects.ACTIVITY_QUERY,
-            a.ActivityQueryRequest(query=query),
-            a.QueryResult,
-            timeout_s=10.0,
-            dependency="activity",
-        )
+        result = await query_activity(self.gw, query)
         body = _json.decode(bytes(result.body))
         if result.status >= 400:
             error = body.get("error", {}) if isinstance(body, dict) else {}

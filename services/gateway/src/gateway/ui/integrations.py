@@ -490,16 +490,12 @@ async def custom_model_add(console: Console, slug: str) -> Response[Any]:
 
 @post("/integrations/{slug:str}/custom-models/{model_slug:str}/delete")
 async def custom_model_delete(console: Console, slug: str, model_slug: str) -> Response[Any]:
-    await console.form()
-    await console.run(m.DeleteCustomModel(slug=slug, model_slug=model_slug))
-    return Redirect(f"/ui/integrations/{slug}/models")
+    return await console.act(m.DeleteCustomModel(slug=slug, model_slug=model_slug), f"/ui/integrations/{slug}/models")
 
 
 @post("/integrations/{slug:str}/delete")
 async def integration_delete(console: Console, slug: str) -> Response[Any]:
-    await console.form()
-    await console.run(m.DeleteIntegration(slug=slug))
-    return Redirect("/ui/integrations")
+    return await console.act(m.DeleteIntegration(slug=slug), "/ui/integrations")
 
 
 INTEGRATION_ROUTES = [

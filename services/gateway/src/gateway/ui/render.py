@@ -11,6 +11,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from gateway.ui.context import Console, FieldError
+from shared.messages import catalog as m
 
 NAV = (
     ("integrations", "External Keys", "/ui/integrations"),
@@ -77,6 +78,37 @@ def errors_by_field(error: FieldError | None) -> dict[str, str]:
     if error is None:
         return {}
     return {(error.param or "_"): error.message}
+
+
+async def listing_page(
+    console: Console,
+    template: str,
+    /,
+    *,
+    section: str,
+    items_as: str,
+    command: m.Command | None,
+    page_number: int = 1,
+    error: FieldError | None = None,
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+    **context: Any,
+) -> Template:
+    """A page showing one page of what the list `command` answers (none without one) as `items_as`,
+    with its form's `values` and `error`."""
+    listing = (await console.run(command)).get("data", []) if command is not None else []
+    paged = paginate(listing, page_number)
+    context[items_as] = paged["items"]
+    return page(
+        console,
+        template,
+        section=section,
+        status=status,
+        pager=paged,
+        errors=errors_by_field(error),
+        values=values or {},
+        **context,
+    )
 
 
 def page(

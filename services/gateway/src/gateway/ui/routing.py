@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 
 from gateway.api.configs import config_node
 from gateway.ui.context import Console, FieldError, field_error
-from gateway.ui.render import errors_by_field, page, paginate
+from gateway.ui.render import listing_page
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 
@@ -45,30 +45,28 @@ def _vm_targets(form: dict[str, Any]) -> list[m.VirtualTarget]:
     return targets
 
 
-async def _vm_page(
-    console: Console,
-    name: str | None,
-    *,
-    values: dict[str, Any],
-    error: FieldError | None = None,
-    status: int = 200,
-    page_number: int = 1,
+async def _routing_page(
+    console: Console, name: str | None, listing: m.Command, section: str, items_as: str, **context: Any
 ) -> Template:
-    configs = (await console.run(m.ListConfigs())).get("data", [])
-    virtual = (await console.run(m.ListVirtualModels())).get("data", []) if name is None else []
-    paged = paginate(virtual, page_number)
-    return page(
+    """The list and the new item's form (`configs.html`), or (`name`) one item's page (the singular,
+    `config.html`), each with `TARGET_ROWS` target rows in its form."""
+    return await listing_page(
         console,
-        "virtual_models.html" if name is None else "virtual_model.html",
-        section="virtual-models",
-        virtual=paged["items"],
-        pager=paged,
+        f"{items_as}.html" if name is None else f"{items_as.removesuffix('s')}.html",
+        section=section,
+        items_as=items_as,
+        command=listing if name is None else None,
         name=name,
-        values=values,
-        configs=configs,
         rows=range(TARGET_ROWS),
-        errors=errors_by_field(error),
-        status=status,
+        **context,
+    )
+
+
+async def _vm_page(console: Console, name: str | None, **context: Any) -> Template:
+    """The list of virtual models and the new one's form, or (`name`) one virtual model's form."""
+    configs = (await console.run(m.ListConfigs())).get("data", [])
+    return await _routing_page(
+        console, name, m.ListVirtualModels(), "virtual-models", "virtual_models", configs=configs, **context
     )
 
 
@@ -145,9 +143,7 @@ async def virtual_model_save(console: Console, name: str) -> Response[Any]:
 
 @post("/virtual-models/{name:str}/delete")
 async def virtual_model_delete(console: Console, name: str) -> Response[Any]:
-    await console.form()
-    await console.run(m.DeleteVirtualModel(name=name))
-    return Redirect("/ui/virtual-models")
+    return await console.act(m.DeleteVirtualModel(name=name), "/ui/virtual-models")
 
 
 # --- gateway configs ------------------------------------------------------------------------------
@@ -229,33 +225,22 @@ def _form_from_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _config_page(
-    console: Console,
-    name: str | None,
-    *,
-    values: dict[str, Any],
-    item: dict[str, Any] | None = None,
-    error: FieldError | None = None,
-    status: int = 200,
-    page_number: int = 1,
+    console: Console, name: str | None, item: dict[str, Any] | None = None, **context: Any
 ) -> Template:
+    """The list of configs and the new one's form, or (`name`) one config's versions and form."""
     integrations = (await console.run(m.ListIntegrations())).get("data", [])
-    listing = (await console.run(m.ListConfigs())).get("data", []) if name is None else []
-    paged = paginate(listing, page_number)
-    return page(
+    pretty = pretty_json(_contract_tree(item["config"])) if item else ""
+    return await _routing_page(
         console,
-        "configs.html" if name is None else "config.html",
-        section="configs",
-        configs=paged["items"],
-        pager=paged,
+        name,
+        m.ListConfigs(),
+        "configs",
+        "configs",
         item=item,
-        name=name,
-        values=values,
         integrations=integrations,
         modes=MODES,
-        rows=range(TARGET_ROWS),
-        errors=errors_by_field(error),
-        status=status,
-        pretty=pretty_json(_contract_tree(item["config"])) if item else "",
+        pretty=pretty,
+        **context,
     )
 
 
@@ -343,9 +328,7 @@ async def config_rollback(console: Console, name: str) -> Response[Any]:
 
 @post("/configs/{name:str}/delete")
 async def config_delete(console: Console, name: str) -> Response[Any]:
-    await console.form()
-    await console.run(m.DeleteConfig(name=name))
-    return Redirect("/ui/configs")
+    return await console.act(m.DeleteConfig(name=name), "/ui/configs")
 
 
 ROUTING_ROUTES = [
