@@ -99,6 +99,11 @@ def run_claude(claude: str, caller: Caller, tmp_path: Path, prompt: str, *args: 
     return ClaudeRun(events)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def installed(claude: str) -> None:
+    """Skip (or fail in CI) before anything starts when Claude Code is not installed."""
+
+
 @pytest.fixture(scope="module")
 def default_model_enabled(clients_org: ClientsOrg) -> None:
     """The Anthropic integration enables Claude Code's default model (as a custom model while the
@@ -124,7 +129,7 @@ def assert_records(caller: Caller, slug: str, count: int, requested: str) -> lis
 @pytest.mark.needs_bare_names
 @pytest.mark.usefixtures("default_model_enabled")
 def test_claude_code_answers_on_its_default_model_through_the_gateway(
-    clients_org: ClientsOrg, claude: str, tmp_path: Path
+    claude: str, clients_org: ClientsOrg, tmp_path: Path
 ) -> None:
     caller = clients_org.caller()
     run = run_claude(claude, caller, tmp_path, "hello from claude code")
@@ -137,7 +142,7 @@ def test_claude_code_answers_on_its_default_model_through_the_gateway(
 @pytest.mark.needs_bare_names
 @pytest.mark.usefixtures("default_model_enabled")
 def test_claude_code_uses_a_tool_on_its_default_model_through_the_gateway(
-    clients_org: ClientsOrg, claude: str, tmp_path: Path
+    claude: str, clients_org: ClientsOrg, tmp_path: Path
 ) -> None:
     """The fake asks for the Read tool; Claude Code runs it and sends the result back in a second turn."""
     caller = clients_org.caller()
@@ -149,7 +154,7 @@ def test_claude_code_uses_a_tool_on_its_default_model_through_the_gateway(
 
 
 def test_claude_code_reaches_another_provider_through_a_virtual_model_named_like_a_claude_model(
-    clients_org: ClientsOrg, elsewhere: str, claude: str, tmp_path: Path
+    claude: str, clients_org: ClientsOrg, elsewhere: str, tmp_path: Path
 ) -> None:
     caller = clients_org.caller(elsewhere)
     run = run_claude(claude, caller, tmp_path, "hello from claude code", "--model", ALIAS)
@@ -161,7 +166,7 @@ def test_claude_code_reaches_another_provider_through_a_virtual_model_named_like
 
 
 def test_claude_code_uses_a_tool_on_another_provider_through_a_virtual_model(
-    clients_org: ClientsOrg, elsewhere: str, claude: str, tmp_path: Path
+    claude: str, clients_org: ClientsOrg, elsewhere: str, tmp_path: Path
 ) -> None:
     caller = clients_org.caller(elsewhere)
     run = run_claude(claude, caller, tmp_path, TOOL_PROMPT, "--model", ALIAS, "--tools", "Read")
@@ -173,7 +178,7 @@ def test_claude_code_uses_a_tool_on_another_provider_through_a_virtual_model(
 
 @pytest.mark.needs_bare_names
 def test_claude_code_on_its_default_model_reaches_another_provider_through_a_virtual_model_of_that_name(
-    clients_org: ClientsOrg, elsewhere: str, claude: str, tmp_path: Path
+    claude: str, clients_org: ClientsOrg, elsewhere: str, tmp_path: Path
 ) -> None:
     """No `--model`: the project's virtual model named like Claude Code's default serves it from OpenAI
     (needs the `system` turns Claude Code sends on its newest models)."""

@@ -33,7 +33,7 @@ def node_turn(node: str, caller: Caller, turn: str) -> dict[str, Any]:
     return result
 
 
-def test_the_node_openai_package_gets_a_plain_answer_through_the_gateway(clients_org: ClientsOrg, node: str) -> None:
+def test_the_node_openai_package_gets_a_plain_answer_through_the_gateway(node: str, clients_org: ClientsOrg) -> None:
     caller = clients_org.caller()
     result = node_turn(node, caller, "plain")
     assert result["text"] == f"{ECHO}hello node"
@@ -41,7 +41,7 @@ def test_the_node_openai_package_gets_a_plain_answer_through_the_gateway(clients
     caller.assert_served_by(OPENAI_SLUG, 1)
 
 
-def test_the_node_openai_package_streams_an_answer_through_the_gateway(clients_org: ClientsOrg, node: str) -> None:
+def test_the_node_openai_package_streams_an_answer_through_the_gateway(node: str, clients_org: ClientsOrg) -> None:
     caller = clients_org.caller()
     result = node_turn(node, caller, "stream")
     assert len(result["pieces"]) > 1
@@ -50,7 +50,7 @@ def test_the_node_openai_package_streams_an_answer_through_the_gateway(clients_o
     caller.assert_served_by(OPENAI_SLUG, 1, streamed=1)
 
 
-def test_the_node_openai_package_calls_a_tool_and_answers_with_its_result(clients_org: ClientsOrg, node: str) -> None:
+def test_the_node_openai_package_calls_a_tool_and_answers_with_its_result(node: str, clients_org: ClientsOrg) -> None:
     caller = clients_org.caller()
     result = node_turn(node, caller, "tool")
     assert result["finish_reason"] == "tool_calls"
