@@ -65,7 +65,11 @@ class ClaudeRun:
         ]
 
 
-def run_claude(claude: str, caller: Caller, tmp_path: Path, prompt: str, *args: str) -> ClaudeRun:
+def run_claude(
+    claude: str, caller: Caller, tmp_path: Path, prompt: str, *args: str, credential: str = "ANTHROPIC_API_KEY"
+) -> ClaudeRun:
+    """One `claude -p` run; `credential` is ANTHROPIC_API_KEY (sent as x-api-key) or ANTHROPIC_AUTH_TOKEN
+    (sent as a bearer token)."""
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir()
     work.mkdir()
@@ -74,7 +78,7 @@ def run_claude(claude: str, caller: Caller, tmp_path: Path, prompt: str, *args: 
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "ANTHROPIC_BASE_URL": caller.stack.gateway_url,
-        "ANTHROPIC_API_KEY": caller.key,
+        credential: caller.key,
         "DISABLE_TELEMETRY": "1",
         "DISABLE_AUTOUPDATER": "1",
         "DISABLE_ERROR_REPORTING": "1",
@@ -168,8 +172,11 @@ def test_claude_code_reaches_another_provider_through_a_virtual_model_named_like
 def test_claude_code_uses_a_tool_on_another_provider_through_a_virtual_model(
     claude: str, clients_org: ClientsOrg, elsewhere: str, tmp_path: Path
 ) -> None:
+    """With the key in ANTHROPIC_AUTH_TOKEN (a bearer token) instead of ANTHROPIC_API_KEY."""
     caller = clients_org.caller(elsewhere)
-    run = run_claude(claude, caller, tmp_path, TOOL_PROMPT, "--model", ALIAS, "--tools", "Read")
+    run = run_claude(
+        claude, caller, tmp_path, TOOL_PROMPT, "--model", ALIAS, "--tools", "Read", credential="ANTHROPIC_AUTH_TOKEN"
+    )
     assert run.tools_used == ["Read"]
     assert run.result["num_turns"] == 2
     assert run.answer.startswith(ECHO)
