@@ -1,5 +1,6 @@
 """The LiteLLM SDK on the gateway as an OpenAI-compatible server (`openai/` prefix and `api_base`):
-plain, streamed and tool-calling turns."""
+`litellm.completion` for plain, streamed and tool-calling turns, `litellm.responses` for plain and
+streamed ones (marker `needs_responses`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ import pytest
 
 from tests.e2e.clients.conftest import CLIENT_TIMEOUT_S, ECHO, OPENAI_MODEL, OPENAI_SLUG, Caller, ClientsOrg
 
-# LiteLLM builds pydantic schemas lazily on its first stream and warns about `ReadOnly` TypedDict items
-pytestmark = pytest.mark.filterwarnings("ignore:Item .* is using the `ReadOnly` qualifier:UserWarning")
+# LiteLLM's own pydantic models warn: `ReadOnly` TypedDict items (on its first stream) and its usage
+# object re-serialised in chat-completions shape (on a Responses stream)
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Item .* is using the `ReadOnly` qualifier:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Pydantic serializer warnings:UserWarning"),
+]
 
 TOOLS = [
     {
@@ -38,9 +43,9 @@ def litellm() -> Iterator[ModuleType]:
         yield module
 
 
-def through_gateway(caller: Caller) -> dict[str, Any]:
+def through_gateway(caller: Caller, model: str = f"@{OPENAI_SLUG}/{OPENAI_MODEL}") -> dict[str, Any]:
     return {
-        "model": f"openai/@{OPENAI_SLUG}/{OPENAI_MODEL}",
+        "model": f"openai/{model}",
         "api_base": caller.v1,
         "api_key": caller.key,
         "timeout": CLIENT_TIMEOUT_S,
@@ -89,3 +94,29 @@ def test_litellm_completion_calls_a_tool_and_answers_with_its_result(
     answer = litellm.completion(messages=messages, tools=TOOLS, **through_gateway(caller))
     assert answer.choices[0].message.content == f"{ECHO}sunny in Lisbon"
     caller.assert_served_by(OPENAI_SLUG, 2)
+
+
+# `litellm.responses(stream=True)` fakes the stream (one non-streamed call) for a model its cost map
+# does not know, such as `@slug/model`: these use the gateway's `provider/model` form instead
+KNOWN_NAME = f"openai/{OPENAI_MODEL}"
+
+
+@pytest.mark.needs_responses
+def test_litellm_responses_gets_a_plain_answer_through_the_gateway(
+    clients_org: ClientsOrg, litellm: ModuleType
+) -> None:
+    caller = clients_org.caller()
+    answer = litellm.responses(input="hello responses", **through_gateway(caller, KNOWN_NAME))
+    texts = [part.text for item in answer.output if item.type == "message" for part in item.content]
+    assert texts == [f"{ECHO}hello responses"]
+    caller.assert_served_by(OPENAI_SLUG, 1)
+
+
+@pytest.mark.needs_responses
+def test_litellm_responses_streams_an_answer_through_the_gateway(clients_org: ClientsOrg, litellm: ModuleType) -> None:
+    caller = clients_org.caller()
+    events = list(litellm.responses(input="hello stream", stream=True, **through_gateway(caller, KNOWN_NAME)))
+    pieces = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert len(pieces) > 1
+    assert "".join(pieces) == f"{ECHO}hello stream"
+    caller.assert_served_by(OPENAI_SLUG, 1, streamed=1)
