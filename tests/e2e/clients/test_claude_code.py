@@ -31,7 +31,7 @@ from tests.e2e.clients.conftest import (
 DEFAULT_MODEL = "claude-opus-5-5"
 # a Claude model name a user selects with `--model` (or ANTHROPIC_MODEL) for a virtual model of that name
 ALIAS = "claude-sonnet-4-6"
-RUN_TIMEOUT_S = 90
+RUN_TIMEOUT_S = 60
 TOOL_PROMPT = "please call tool Read"
 
 
