@@ -1,6 +1,6 @@
 """The OpenAI Agents SDK on its default path, the Responses API (`POST /v1/responses`): plain,
 streamed and tool-calling runs, passed through to an OpenAI integration and translated for an
-Anthropic one. These need the responses-api branch (marker `needs_responses`)."""
+Anthropic one. Marker `needs_responses`: they need the Responses API (issue 18)."""
 
 from __future__ import annotations
 
