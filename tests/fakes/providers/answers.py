@@ -4,7 +4,8 @@ Rules every family shares:
 * the answer text is `"echo: " + <text of the final turn>` (user text, or the tool result);
 * when the request declares tools and the final turn is user text containing "call tool", the
   answer is a call of the first tool (or of the first two for "call tools"), whose arguments map
-  the schema's first property to the user text;
+  the schema's first property to the user text; when the text names declared tools, the first of
+  those is called instead (clients such as Claude Code declare placeholder tools first);
 * prompt tokens = words in the whole request (at least 1); completion tokens = words produced.
 """
 
@@ -92,12 +93,19 @@ def first_property(schema: object) -> str | None:
     return None
 
 
+def _names(text: str, name: str) -> bool:
+    """Whether `text` mentions the tool `name` as a word of its own."""
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
+
+
 def plan_answer(prompt: Prompt, *, tool_id_prefix: str = "call_", reasoning: bool = False) -> Answer:
     """Decide the deterministic answer for a prompt."""
     lowered = prompt.last_text.lower()
     calls: tuple[ToolCall, ...] = ()
     if prompt.tools and prompt.tools_allowed and prompt.last_is_user and "call tool" in lowered:
-        chosen = prompt.tools[:2] if "call tools" in lowered else prompt.tools[:1]
+        named = tuple(spec for spec in prompt.tools if spec.name and _names(prompt.last_text, spec.name))
+        pool = named or prompt.tools
+        chosen = pool[:2] if "call tools" in lowered else pool[:1]
         calls = tuple(
             ToolCall(new_id(tool_id_prefix), spec.name, {spec.argument: prompt.last_text} if spec.argument else {})
             for spec in chosen

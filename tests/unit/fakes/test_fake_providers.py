@@ -142,6 +142,15 @@ async def test_openai_sdk_streams_interleaved_tool_call_fragments_when_asked_to_
     assert order[:4] == [0, 1, 0, 1]
 
 
+async def test_the_fake_calls_the_tool_the_user_text_names_rather_than_the_first_one(providers):
+    """Clients such as Claude Code declare placeholder tools first: 'call tool weather' calls `weather`."""
+    result = await oai(providers).chat.completions.create(
+        model="gpt-5.4-mini", messages=[{"role": "user", "content": "please call tool weather"}], tools=TOOLS
+    )
+    calls = result.choices[0].message.tool_calls or []
+    assert [(c.function.name, c.function.arguments) for c in calls] == [("weather", "{}")]
+
+
 async def test_openai_tool_result_turn_gets_a_text_answer(providers):
     """After a tool result the model answers in text instead of calling the tool again."""
     messages = [
