@@ -145,11 +145,8 @@ class ClientsOrg:
         assert response.status_code == 201, response.text
 
     def enable(self, slug: str, model: str, enabled: list[str]) -> None:
-        """Enable a model on an integration: from the catalog when it knows it, else as a custom model."""
+        """Enable a catalog model on an integration (the catalog must know it)."""
         response = self.org.owner.put(f"/integrations/{slug}/models", json={"enabled": [*enabled, model]})
-        if response.status_code == 404:
-            custom = {"slug": model, "pricing": {"input_per_mtok": 5, "output_per_mtok": 25}}
-            response = self.org.owner.post(f"/integrations/{slug}/custom-models", json=custom)
         assert response.status_code in {200, 201}, response.text
 
 

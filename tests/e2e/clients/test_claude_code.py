@@ -110,8 +110,7 @@ def installed(claude: str) -> None:
 
 @pytest.fixture(scope="module")
 def default_model_enabled(clients_org: ClientsOrg) -> None:
-    """The Anthropic integration enables Claude Code's default model (as a custom model while the
-    catalog does not list it)."""
+    """The Anthropic integration enables Claude Code's default model from the catalog."""
     clients_org.enable(ANTHROPIC_SLUG, DEFAULT_MODEL, [ANTHROPIC_MODEL, "claude-haiku-4-5"])
 
 
@@ -130,7 +129,6 @@ def assert_records(caller: Caller, slug: str, count: int, requested: str) -> lis
     return docs
 
 
-@pytest.mark.needs_bare_names
 @pytest.mark.usefixtures("default_model_enabled")
 def test_claude_code_answers_on_its_default_model_through_the_gateway(
     claude: str, clients_org: ClientsOrg, tmp_path: Path
@@ -143,7 +141,6 @@ def test_claude_code_answers_on_its_default_model_through_the_gateway(
     assert_records(caller, ANTHROPIC_SLUG, 1, DEFAULT_MODEL)
 
 
-@pytest.mark.needs_bare_names
 @pytest.mark.usefixtures("default_model_enabled")
 def test_claude_code_uses_a_tool_on_its_default_model_through_the_gateway(
     claude: str, clients_org: ClientsOrg, tmp_path: Path
@@ -183,7 +180,6 @@ def test_claude_code_uses_a_tool_on_another_provider_through_a_virtual_model(
     assert_records(caller, OPENAI_SLUG, 2, ALIAS)
 
 
-@pytest.mark.needs_bare_names
 def test_claude_code_on_its_default_model_reaches_another_provider_through_a_virtual_model_of_that_name(
     claude: str, clients_org: ClientsOrg, elsewhere: str, tmp_path: Path
 ) -> None:

@@ -70,7 +70,7 @@ MODELS: dict[str, tuple[Callable[[Caller], BaseChatModel], str]] = {
 KINDS = [
     "ChatOpenAI",
     "ChatAnthropic",
-    pytest.param("ChatOpenAI-responses", marks=pytest.mark.needs_responses),
+    "ChatOpenAI-responses",
 ]
 
 

@@ -1,6 +1,6 @@
 """The LiteLLM SDK on the gateway as an OpenAI-compatible server (`openai/` prefix and `api_base`):
 `litellm.completion` for plain, streamed and tool-calling turns, `litellm.responses` for plain and
-streamed ones (marker `needs_responses`)."""
+streamed ones."""
 
 from __future__ import annotations
 
@@ -101,7 +101,6 @@ def test_litellm_completion_calls_a_tool_and_answers_with_its_result(
 KNOWN_NAME = f"openai/{OPENAI_MODEL}"
 
 
-@pytest.mark.needs_responses
 def test_litellm_responses_gets_a_plain_answer_through_the_gateway(
     clients_org: ClientsOrg, litellm: ModuleType
 ) -> None:
@@ -112,7 +111,6 @@ def test_litellm_responses_gets_a_plain_answer_through_the_gateway(
     caller.assert_served_by(OPENAI_SLUG, 1)
 
 
-@pytest.mark.needs_responses
 def test_litellm_responses_streams_an_answer_through_the_gateway(clients_org: ClientsOrg, litellm: ModuleType) -> None:
     caller = clients_org.caller()
     events = list(litellm.responses(input="hello stream", stream=True, **through_gateway(caller, KNOWN_NAME)))

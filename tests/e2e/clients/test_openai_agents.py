@@ -1,6 +1,6 @@
 """The OpenAI Agents SDK on its default path, the Responses API (`POST /v1/responses`): plain,
 streamed and tool-calling runs, passed through to an OpenAI integration and translated for an
-Anthropic one. Marker `needs_responses`: they need the Responses API (issue 18)."""
+Anthropic one."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from tests.e2e.clients.conftest import (
     ClientsOrg,
 )
 
-pytestmark = pytest.mark.needs_responses
 TARGETS = {"openai": (OPENAI_SLUG, OPENAI_MODEL), "anthropic": (ANTHROPIC_SLUG, ANTHROPIC_MODEL)}
 
 

@@ -53,7 +53,7 @@ MODELS: dict[str, tuple[Callable[[Caller], Model], str]] = {
 KINDS = [
     "openai-chat",
     "anthropic",
-    pytest.param("openai-responses", marks=pytest.mark.needs_responses),
+    "openai-responses",
 ]
 
 
