@@ -56,3 +56,8 @@ soak *args:
 [group('check')]
 bench-console *args:
     {{python}} scripts/bench_console.py {{args}}
+
+# `just bench` for another commit and this checkout, alternated in one run (e.g. `just bench-ab origin/main`)
+[group('check')]
+bench-ab base *args:
+    {{python}} scripts/bench_ab.py {{base}} {{args}}

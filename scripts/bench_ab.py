@@ -1,0 +1,120 @@
+"""`just bench-ab REV`: `just bench` for another commit and for this checkout, alternated in one run.
+
+Each round runs `scripts/bench.py` once per side (the order flips every round), each side's code
+on its own `PYTHONPATH` (the other commit is checked out in a temporary git worktree) against the
+same venv, machine and moment. Besides the latency and throughput rows it reports the CPU time
+of the whole run per request (stack, fake provider and load generator together, read from
+`getrusage(RUSAGE_CHILDREN)`), which moves far less with the machine's load than wall-clock
+latency does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ROW = re.compile(
+    r"^\| (direct to fake provider|through the gateway) \| (\d+) \| (\d+) \| ([\d,.]+) \| ([\d.]+) \| ([\d.]+) \|"
+)
+WARMUP_AND_SETUP = 4 * 50
+
+
+@dataclass
+class Run:
+    side: str
+    rps: dict[tuple[str, int], float]
+    p50: dict[tuple[str, int], float]
+    p99: dict[tuple[str, int], float]
+    cpu_ms_per_request: float
+
+    def added(self, table: dict[tuple[str, int], float], concurrency: int) -> float:
+        return table[("through the gateway", concurrency)] - table[("direct to fake provider", concurrency)]
+
+
+def pythonpath(root: Path) -> str:
+    return os.pathsep.join(
+        [str(root), str(root / "shared" / "src"), *(str(p) for p in sorted((root / "services").glob("*/src")))]
+    )
+
+
+def bench(side: str, root: Path, n1: int, n64: int) -> Run:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(
+        [sys.executable, str(root / "scripts" / "bench.py"), "--requests-c1", str(n1), "--requests-c64", str(n64)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": pythonpath(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    rps: dict[tuple[str, int], float] = {}
+    p50: dict[tuple[str, int], float] = {}
+    p99: dict[tuple[str, int], float] = {}
+    for line in out.splitlines():
+        match = ROW.match(line)
+        if match:
+            key = (match[1], int(match[2]))
+            rps[key] = float(match[4].replace(",", ""))
+            p50[key] = float(match[5])
+            p99[key] = float(match[6])
+    requests = 2 * (n1 + n64) + WARMUP_AND_SETUP
+    return Run(side, rps, p50, p99, cpu_s * 1000 / requests)
+
+
+def row(run: Run, label: str) -> str:
+    return (
+        f"| {label} | {run.rps[('through the gateway', 1)]:,.0f} | {run.added(run.p50, 1):+.2f} ms "
+        f"| {run.added(run.p99, 1):+.2f} ms | {run.rps[('through the gateway', 64)]:,.0f} "
+        f"| {run.added(run.p50, 64):+.2f} ms | {run.cpu_ms_per_request:.2f} ms |"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("base", help="the commit to compare this checkout with (e.g. a tag or origin/main)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--requests-c1", type=int, default=1000)
+    parser.add_argument("--requests-c64", type=int, default=5000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="keyrelay-bench-ab-") as tmp:
+        base = Path(tmp) / "base"
+        subprocess.run(["git", "worktree", "add", "--detach", str(base), args.base], cwd=ROOT, check=True)
+        try:
+            runs: list[Run] = []
+            for round_no in range(args.rounds):
+                sides = [("base", base), ("this", ROOT)]
+                for side, root in sides if round_no % 2 == 0 else reversed(sides):
+                    runs.append(bench(side, root, args.requests_c1, args.requests_c64))
+                    print(f"round {round_no + 1}: {side} done", file=sys.stderr)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
+    print(f"base = {args.base}, this = the working tree; {args.rounds} rounds, order flipped every round\n")
+    print(
+        "| run | gateway req/s c=1 | added p50 c=1 | added p99 c=1 | gateway req/s c=64 | added p50 c=64 "
+        "| CPU per request (whole run) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for i, run in enumerate(runs):
+        print(row(run, f"{run.side} #{i // 2 + 1}"))
+    for side in ("base", "this"):
+        mine = [r for r in runs if r.side == side]
+        print(
+            f"\n{side}: median added p50 c=1 {statistics.median(r.added(r.p50, 1) for r in mine):+.2f} ms, "
+            f"median CPU per request {statistics.median(r.cpu_ms_per_request for r in mine):.2f} ms"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
