@@ -12,6 +12,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from gateway.wire.openai import ChatCompletion, ChatRequest
 from tests.conftest import FakeServer, Org
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai-openapi.yaml"
@@ -127,3 +128,35 @@ def test_requests_sent_to_openai_upstreams_match_openais_schema(
     assert sent, "the upstream received nothing"
     errors = sorted(chat_request_validator.iter_errors(sent[-1]["body"]), key=lambda e: list(e.path))
     assert errors == [], [f"{list(e.path)}: {e.message[:200]}" for e in errors]
+    ChatRequest.from_json(sent[-1]["body"])  # and it is one of the gateway's own typed requests, strictly
+    if path == "/v1/chat/completions" and not body.get("stream"):
+        ChatCompletion.from_json(response.json())  # the answer decodes strictly as a typed completion
+
+
+def test_request_fields_the_gateway_does_not_type_reach_openai_upstreams_untouched(org: Org, fake: FakeServer) -> None:
+    """Unknown top-level fields (and explicit nulls) go to an OpenAI-format upstream exactly as sent;
+    the gateway's own `models` list does not."""
+    extras: dict[str, Any] = {
+        "metadata": {"team": "search", "nested": {"a": [1, 2.5, None]}},
+        "store": False,
+        "service_tier": "flex",
+        "prediction": {"type": "content", "content": "hello"},
+        "x_vendor_flag": {"deep": True},
+        "seed": None,
+    }
+    httpx.delete(f"{fake.root}/__admin/requests", timeout=10)
+    response = httpx.post(
+        f"{org.stack.gateway_url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {org.api_key()}"},
+        timeout=30,
+        json={
+            "model": "@openai-main/gpt-4o-mini",
+            "models": ["@openai-main/gpt-4o-mini"],
+            "messages": [{"role": "user", "content": "hi"}],
+            **extras,
+        },
+    )
+    assert response.status_code == 200, response.text
+    sent = [r for r in fake.requests() if r.get("provider") == "openai"][-1]["body"]
+    assert {k: sent.get(k, "absent") for k in extras} == extras
+    assert "models" not in sent

@@ -11,6 +11,7 @@ import httpx
 import openai
 import pytest
 
+from gateway.wire.openai import ChatCompletion, EmbeddingList, ImagesResponse
 from shared.stack import EmbeddedStack
 from tests.conftest import FakeServer, Org, bootstrap, wait_for_record
 
@@ -56,7 +57,11 @@ def test_the_openai_sdk_gets_answers_from_every_provider_family(sdk_org: tuple[O
     org, key = sdk_org
     client = openai.OpenAI(base_url=f"{org.stack.gateway_url}/v1", api_key=key, max_retries=0)
     model = f"@{provider}-int/{CASES[provider][0]}"
-    answer = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hello sdk"}])
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": "hello sdk"}]
+    )
+    ChatCompletion.from_json(raw.http_response.json())  # the gateway's typed completion, strictly
+    answer = raw.parse()
     assert "hello sdk" in (answer.choices[0].message.content or "")
     assert answer.usage is not None
     assert answer.usage.total_tokens > 0
@@ -102,7 +107,11 @@ def test_embeddings_and_fal_images_go_through_the_gateway_with_cost(
     prices it per image from the catalog."""
     client = openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key=org.api_key(), max_retries=0)
     org.owner.put("/integrations/openai-main/models", json={"enabled": ["gpt-4o-mini", "text-embedding-3-small"]})
-    vectors = client.embeddings.create(model="@openai-main/text-embedding-3-small", input=["one", "two"])
+    raw_vectors = client.embeddings.with_raw_response.create(
+        model="@openai-main/text-embedding-3-small", input=["one", "two"]
+    )
+    EmbeddingList.from_json(raw_vectors.http_response.json())
+    vectors = raw_vectors.parse()
     assert len(vectors.data) == 2
     assert vectors.usage.total_tokens > 0
     fal_key = f"fal-{secrets.token_hex(12)}"
@@ -121,6 +130,7 @@ def test_embeddings_and_fal_images_go_through_the_gateway_with_cost(
     raw = client.images.with_raw_response.generate(
         model=f"@{created.json()['slug']}/fal-ai/flux/schnell", prompt="a lighthouse"
     )
+    ImagesResponse.from_json(raw.http_response.json())
     image = raw.parse()
     assert image.data
     assert image.data[0].url

@@ -15,6 +15,7 @@ import pytest
 
 from gateway.providers.base import CallOptions, Credential, ProviderAdapter, Target
 from gateway.providers.registry import build_adapters
+from gateway.wire.openai import ChatChunk, ChatCompletion, ChatRequest, encode
 from shared.secret import Secret
 from tests.fakes.providers import FakeOptions, run_fake_providers
 from tests.fakes.providers.families.vertex import TOKEN_PATH
@@ -113,3 +114,28 @@ def credential_for(case: Case, service_account: dict[str, str], key: str | None 
 
 def user(text: str = "hi there", **extra: Any) -> dict[str, Any]:
     return {"model": "client-model", "messages": [{"role": "user", "content": text}], **extra}
+
+
+def typed(body: dict[str, Any]) -> ChatRequest:
+    """A client's chat body as the gateway hands it to adapters."""
+    return ChatRequest.from_body(body)
+
+
+def as_json(value: Any) -> Any:
+    return msgspec.json.decode(encode(value))
+
+
+def strict_completion(body: ChatCompletion) -> dict[str, Any]:
+    """An adapter's answer as the client gets it, after checking it decodes strictly as a completion."""
+    out = as_json(body)
+    ChatCompletion.from_json(out)
+    assert out["object"] == "chat.completion"
+    return out
+
+
+def strict_chunk(chunk: ChatChunk) -> dict[str, Any]:
+    """A streamed chunk as the client gets it, after checking it decodes strictly as a chunk."""
+    out = as_json(chunk)
+    ChatChunk.from_json(out)
+    assert out["object"] == "chat.completion.chunk"
+    return out

@@ -9,7 +9,18 @@ import pytest
 from structlog.testing import capture_logs
 
 from gateway.providers.base import CallOptions, ProviderError
-from tests.unit.providers.conftest import CASES, FAST, KEYS, Case, credential_for, target_for, user
+from tests.unit.providers.conftest import (
+    CASES,
+    FAST,
+    KEYS,
+    Case,
+    credential_for,
+    strict_chunk,
+    strict_completion,
+    target_for,
+    typed,
+    user,
+)
 
 TOOLS = [
     {
@@ -45,9 +56,12 @@ async def chat(
     key: str | None = None,
     opts: CallOptions = FAST,
 ):
-    return await adapters[case.adapter].chat(
-        body, target_for(fake, case, model), credential_for(case, service_account, key), opts
+    """The adapter's answer, its body checked to be a valid `chat.completion` (strictly) and as JSON."""
+    result = await adapters[case.adapter].chat(
+        typed(body), target_for(fake, case, model), credential_for(case, service_account, key), opts
     )
+    result.body = strict_completion(result.body)
+    return result
 
 
 async def stream(
@@ -61,9 +75,9 @@ async def stream(
     opts: CallOptions = FAST,
 ):
     opened = await adapters[case.adapter].open_stream(
-        {**body, "stream": True}, target_for(fake, case, model), credential_for(case, service_account), opts
+        typed({**body, "stream": True}), target_for(fake, case, model), credential_for(case, service_account), opts
     )
-    chunks = [chunk async for chunk in opened]
+    chunks = [strict_chunk(chunk) async for chunk in opened]
     return opened, chunks
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gateway.providers.errors import map_error, map_stream_error, passthrough_headers, retry_after_s
+from gateway.wire.errors import map_error, map_stream_error, passthrough_headers, retry_after_s
 
 KEY = "sk-proj-AbC123xyz987secret"
 GOOGLE_RETRY = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "34.4s"}

@@ -17,8 +17,10 @@ from gateway.providers.moonshot import MoonshotAdapter
 from gateway.providers.openai import OpenAIAdapter
 from gateway.providers.openai_compat import OpenAICompatAdapter
 from gateway.providers.perplexity import PerplexityAdapter, merge_turns
-from gateway.providers.sse import SseEvent
+from gateway.wire.openai import Message
+from gateway.wire.sse import SseEvent
 from shared.messages.usage import Usage
+from tests.unit.providers.conftest import as_json, strict_chunk, typed
 
 NO_SESSION = cast("aiohttp.ClientSession", None)  # these tests never reach the network
 USAGE = {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}
@@ -34,11 +36,16 @@ def run(adapter: OpenAICompatAdapter, items: list[Any]) -> tuple[list[dict[str, 
     out: list[dict[str, Any]] = []
     for item in items:
         data = item if isinstance(item, str) else msgspec.json.encode(item).decode()
-        out += normalizer.feed(SseEvent(None, data))
+        out += [strict_chunk(chunk) for chunk in normalizer.feed(SseEvent(None, data))]
         if normalizer.finished:
             break
-    out += normalizer.end()
+    out += [strict_chunk(chunk) for chunk in normalizer.end()]
     return out, normalizer.usage
+
+
+def prepare(adapter: OpenAICompatAdapter, body: dict[str, Any], target: Target, stream: bool) -> dict[str, Any]:
+    """The body the adapter would send, as JSON."""
+    return as_json(adapter.prepare(typed(body), target, stream))
 
 
 def test_azure_filter_only_chunks_are_skipped_and_annotations_dropped():
@@ -178,23 +185,24 @@ def test_vendor_request_fixups():
         "tools": [{}],
         "messages": [{"role": "user", "content": "a", "name": "n"}, {"role": "user", "content": "b"}],
     }
-    groq = GroqAdapter(NO_SESSION).prepare(body, target, True)
+    groq = prepare(GroqAdapter(NO_SESSION), body, target, True)
     assert "logprobs" not in groq
     assert "n" not in groq
     assert "name" not in groq["messages"][0]
     assert groq["stream_options"] == {"include_usage": True}
     assert groq["model"] == "up-model"
     assert "models" not in groq
-    perplexity = PerplexityAdapter(NO_SESSION).prepare(body, target, False)
+    perplexity = prepare(PerplexityAdapter(NO_SESSION), body, target, False)
     assert perplexity["messages"] == [{"role": "user", "content": "a\n\nb", "name": "n"}]
     assert "tools" not in perplexity
-    assert OpenAIAdapter(NO_SESSION).prepare(body, target, False)["max_completion_tokens"] == 5
-    assert merge_turns(
-        [
-            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u"}}]},
-            {"role": "user", "content": "b"},
-        ]
-    )[0]["content"][1] == {"type": "text", "text": "b"}
+    assert prepare(OpenAIAdapter(NO_SESSION), body, target, False)["max_completion_tokens"] == 5
+    assert body["messages"][0] == {"role": "user", "content": "a", "name": "n"}  # the request is never changed
+    turns = [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u"}}]},
+        {"role": "user", "content": "b"},
+    ]
+    merged = as_json(merge_turns(msgspec.convert(turns, list[Message])))
+    assert merged[0]["content"][1] == {"type": "text", "text": "b"}
 
 
 def test_azure_builds_deployment_urls_or_the_v1_surface():
@@ -218,4 +226,4 @@ def test_azure_builds_deployment_urls_or_the_v1_surface():
         options={"deployment": "dep", "api_version": "v1"},
     )
     assert adapter.url(v1, "/chat/completions") == "https://r.openai.azure.com/openai/v1/chat/completions"
-    assert adapter.prepare({"messages": []}, v1, False)["model"] == "dep"
+    assert prepare(adapter, {"messages": []}, v1, False)["model"] == "dep"

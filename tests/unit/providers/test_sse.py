@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.providers.sse import SseEvent, SseParser
+from gateway.wire.sse import SseEvent, SseParser
 
 STREAM = (
     ": keep-alive\n\n"

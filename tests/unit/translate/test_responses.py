@@ -13,9 +13,10 @@ from openai.types.responses import ResponseStreamEvent
 
 from gateway.providers.base import ProviderError
 from gateway.providers.responses import EventReader, usage_of
-from gateway.providers.sse import SseEvent
 from gateway.translate.responses import ChatDelta, Response, ResponseUsage, from_chat, parse_request, to_chat
 from gateway.translate.responses_events import ResponseEventEmitter
+from gateway.wire.openai import ChatChunk, ChatCompletion
+from gateway.wire.sse import SseEvent
 from shared.errors import KeyrelayError
 from shared.messages.usage import Usage
 
@@ -164,7 +165,7 @@ def test_a_chat_completion_becomes_a_response_the_sdk_accepts() -> None:
         ]
     }
     usage = Usage(prompt_tokens=10, completion_tokens=5, cached_tokens=4, reasoning_tokens=2).finalize()
-    response = SdkResponse.model_validate(plain(from_chat(completion, parsed, "@a/m", usage)))
+    response = SdkResponse.model_validate(plain(from_chat(ChatCompletion.from_json(completion), parsed, "@a/m", usage)))
     assert [item.type for item in response.output] == ["reasoning", "message", "function_call"]
     assert response.output_text == "Let me check."
     assert response.status == "completed"
@@ -178,7 +179,7 @@ def test_a_chat_completion_becomes_a_response_the_sdk_accepts() -> None:
 def test_a_length_finish_makes_an_incomplete_response() -> None:
     parsed = parse_request({"model": "m", "input": "x"})
     completion = {"choices": [{"finish_reason": "length", "message": {"role": "assistant", "content": "cut"}}]}
-    response = from_chat(completion, parsed, "m", Usage())
+    response = from_chat(ChatCompletion.from_json(completion), parsed, "m", Usage())
     assert response.status == "incomplete"
     assert response.incomplete_details is not None
     assert response.incomplete_details.reason == "max_output_tokens"
@@ -203,7 +204,7 @@ def test_a_chat_stream_becomes_numbered_events_the_sdk_accepts() -> None:
         _chunk({"tool_calls": [{"index": 1, "function": {"arguments": 'ty":"B"}'}}]}),
         _chunk({}, "tool_calls"),
     ]
-    events = [e for chunk in chunks for e in emitter.feed(ChatDelta.of_chunk(chunk))]
+    events = [e for chunk in chunks for e in emitter.feed(ChatDelta.of_chunk(ChatChunk.from_json(chunk)))]
     events += emitter.finish(Usage(prompt_tokens=3, completion_tokens=4).finalize())
     parsed_events = [EVENTS.validate_python(plain(event)) for event in events]
     assert [e.sequence_number for e in parsed_events] == list(range(len(events)))
@@ -225,7 +226,7 @@ def test_a_chat_stream_becomes_numbered_events_the_sdk_accepts() -> None:
 def test_a_failure_mid_stream_ends_with_response_failed_and_an_error_event() -> None:
     parsed = parse_request({"model": "m", "input": "x"})
     emitter = ResponseEventEmitter(Response.start(parsed, "m"))
-    events = emitter.feed(ChatDelta.of_chunk(_chunk({"content": "par"})))
+    events = emitter.feed(ChatDelta.of_chunk(ChatChunk.from_json(_chunk({"content": "par"}))))
     events += emitter.error(KeyrelayError("upstream_error", "anthropic: stream interrupted"))
     parsed_events = [EVENTS.validate_python(plain(event)) for event in events]
     assert [e.type for e in parsed_events[-2:]] == ["response.failed", "error"]

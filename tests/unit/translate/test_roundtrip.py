@@ -5,18 +5,56 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import msgspec
 import pytest
 
-from gateway.translate.anthropic import anthropic_to_openai_response, openai_to_anthropic_request
-from gateway.translate.anthropic_inbound import anthropic_request_to_openai, openai_response_to_anthropic
-from gateway.translate.cohere import cohere_request_to_openai, openai_to_cohere_request
-from gateway.translate.gemini import (
-    decode_call_id,
-    gemini_request_to_openai,
-    gemini_to_openai_response,
-    openai_to_gemini_request,
-)
+from gateway.translate import anthropic, cohere, gemini
+from gateway.translate.anthropic_inbound import anthropic_request_to_openai
+from gateway.translate.anthropic_inbound import openai_response_to_anthropic as typed_openai_response_to_anthropic
+from gateway.translate.anthropic_wire import MessagesResponse
+from gateway.translate.gemini import decode_call_id
+from gateway.translate.gemini_wire import GenerateResponse
+from gateway.wire.openai import ChatCompletion, ChatRequest, encode
 from shared.errors import KeyrelayError
+from tests.unit.translate.reverse import cohere_request_to_openai, gemini_request_to_openai
+
+
+def as_json(value: Any) -> Any:
+    return msgspec.json.decode(encode(value))
+
+
+def openai_to_anthropic_request(body: dict[str, Any]) -> dict[str, Any]:
+    return as_json(anthropic.openai_to_anthropic_request(ChatRequest.from_body(body)))
+
+
+def openai_to_gemini_request(body: dict[str, Any]) -> dict[str, Any]:
+    return as_json(gemini.openai_to_gemini_request(ChatRequest.from_body(body)))
+
+
+def openai_to_cohere_request(body: dict[str, Any]) -> dict[str, Any]:
+    return as_json(cohere.openai_to_cohere_request(ChatRequest.from_body(body)))
+
+
+def completion(body: ChatCompletion) -> dict[str, Any]:
+    """The translated response as JSON, after checking it is a valid `chat.completion` (strictly)."""
+    out = as_json(body)
+    ChatCompletion.from_json(out)
+    return out
+
+
+def anthropic_to_openai_response(body: dict[str, Any], model: str) -> tuple[dict[str, Any], Any]:
+    out, usage = anthropic.anthropic_to_openai_response(msgspec.convert(body, MessagesResponse), model)
+    return completion(out), usage
+
+
+def gemini_to_openai_response(body: dict[str, Any], model: str) -> tuple[dict[str, Any], Any]:
+    out, usage = gemini.gemini_to_openai_response(msgspec.convert(body, GenerateResponse), model)
+    return completion(out), usage
+
+
+def openai_response_to_anthropic(body: dict[str, Any], model: str) -> dict[str, Any]:
+    return typed_openai_response_to_anthropic(ChatCompletion.from_json(body), model)
+
 
 PNG = "data:image/png;base64,iVBORw0KGgo="
 TOOLS = [

@@ -5,14 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
-from gateway.providers.base import ProviderError
-from gateway.providers.sse import SseParser
 from gateway.translate.anthropic import AnthropicStreamTranslator
 from gateway.translate.anthropic_inbound import AnthropicStreamEmitter
 from gateway.translate.cohere import CohereStreamTranslator
 from gateway.translate.gemini import GeminiStreamTranslator, decode_call_id
+from gateway.wire.errors import ProviderError
+from gateway.wire.openai import ChatChunk, encode
+from gateway.wire.sse import SseParser
 from shared.errors import KeyrelayError
 from shared.messages.usage import Usage
 
@@ -23,14 +25,18 @@ COHERE = (GOLDEN / "cohere.sse").read_bytes()  # providers.md 19.4, plus cached 
 
 
 def run(translator: Any, blob: bytes, step: int = 7) -> list[dict[str, Any]]:
-    """Feed the bytes in awkward pieces, as the network would, and collect the chunks."""
+    """Feed the bytes in awkward pieces, as the network would, and collect the chunks (as JSON,
+    each checked to be a valid `chat.completion.chunk`, strictly)."""
     parser, chunks = SseParser(), []
     for start in range(0, len(blob), step):
         for event in parser.feed(blob[start : start + step]):
             chunks += translator.feed(event)
     for event in parser.close():
         chunks += translator.feed(event)
-    return chunks + translator.end()
+    out = [msgspec.json.decode(encode(c)) for c in chunks + translator.end()]
+    for item in out:
+        ChatChunk.from_json(item)
+    return out
 
 
 def deltas(chunks: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str | None]]:
@@ -139,14 +145,16 @@ def test_an_anthropic_error_event_raises_the_mapped_error():
     assert caught.value.code == "upstream_overloaded"
 
 
-def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {
-        "id": "c",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "m",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
+def chunk(delta: dict[str, Any], finish: str | None = None) -> ChatChunk:
+    return ChatChunk.from_json(
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+    )
 
 
 def test_openai_chunks_become_anthropic_events():

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from gateway.translate.anthropic import openai_to_anthropic_request
 from gateway.translate.system_turns import accepts_system_turns
+from gateway.wire.openai import ChatRequest, encode
 
 
 def request(*turns: tuple[str, str], system_turns: bool) -> dict[str, Any]:
     body = {"model": "claude-opus-4-8", "messages": [{"role": r, "content": c} for r, c in turns]}
-    return openai_to_anthropic_request(body, system_turns=system_turns)
+    translated = openai_to_anthropic_request(ChatRequest.from_body(body), system_turns=system_turns)
+    return msgspec.json.decode(encode(translated))
 
 
 def roles(out: dict[str, Any]) -> list[str]:

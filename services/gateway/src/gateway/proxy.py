@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from gateway.catalog_client import CatalogClient
 from gateway.keyvault_client import KeyvaultClient
-from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, ProviderError, Target
+from gateway.providers.base import CallOptions, Credential, ProviderAdapter, ProviderError, Target, UpstreamStream
 from gateway.recorder import RequestRecord
 from gateway.routing.breaker import CircuitBreakers
 from gateway.routing.plan import Plan, Step
@@ -31,6 +31,7 @@ from shared.messages.catalog import ApiKeyPrincipal, IntegrationReport, RouteTar
 
 log = get_logger("keyrelay.gateway.proxy")
 R = TypeVar("R")
+T = TypeVar("T")
 Call = Callable[[ProviderAdapter, dict[str, Any], Target, Credential, CallOptions], Awaitable[R]]
 
 REPORT_INTERVAL_S = 30.0
@@ -189,9 +190,7 @@ class Proxy:
             log.debug("proxy.report_failed", error=type(exc).__name__)
 
 
-async def read_first_chunk(
-    stream: ChatStream, iterator: AsyncIterator[dict[str, Any]], timeout_s: float
-) -> dict[str, Any] | None:
+async def read_first_chunk(stream: UpstreamStream[T], iterator: AsyncIterator[T], timeout_s: float) -> T | None:
     """Read the first chunk before the response starts, so a failure here can still fail over."""
     try:
         return await asyncio.wait_for(iterator.__anext__(), timeout=timeout_s)

@@ -18,6 +18,7 @@ import msgspec
 
 from gateway import metrics
 from gateway.limits import Limits
+from gateway.wire.openai import ChatChunk, ChatCompletion
 from shared import subjects
 from shared.logging import get_logger
 from shared.messages.activity import Attempt, RequestFinished, StreamOutcome
@@ -59,15 +60,14 @@ class RequestRecord:
             kept = {k: body[k] for k in ("messages", "system", "input", "prompt", "tools") if k in body}
             self.content = {"request": kept, "response": None}
 
-    def capture_answer(self, body: dict[str, Any]) -> None:
+    def capture_answer(self, body: ChatCompletion) -> None:
         if self.content is not None:
-            choices = body.get("choices") or [{}]
-            self.content["response"] = (choices[0].get("message") or {}).get("content")
+            self.content["response"] = body.choices[0].message.content if body.choices else None
 
-    def capture_chunk(self, chunk: dict[str, Any]) -> None:
+    def capture_chunk(self, chunk: ChatChunk) -> None:
         if self.content is not None:
-            for choice in chunk.get("choices") or []:
-                text = (choice.get("delta") or {}).get("content")
+            for choice in chunk.choices:
+                text = choice.delta.content
                 if text:
                     self.content["response"] = (self.content.get("response") or "") + text
 

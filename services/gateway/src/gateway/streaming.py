@@ -14,63 +14,64 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Generic, TypeVar
 
 import msgspec
 
-from gateway.providers.base import ChatStream, ProviderError
+from gateway.providers.base import ProviderError, UpstreamStream
 from gateway.recorder import ActivityRecorder, RequestRecord
 from gateway.translate.common import usage_to_openai
+from gateway.wire.openai import ChatChunk, encode
 from shared.errors import ErrorCode, KeyrelayError
 from shared.messages.activity import StreamOutcome
 from shared.messages.usage import Usage
 
-_encode = msgspec.json.Encoder().encode
+T = TypeVar("T")
 DONE = b"data: [DONE]\n\n"
 
 
-def sse(data: Any, event: str | None = None) -> bytes:
+def sse(data: object, event: str | None = None) -> bytes:
     head = f"event: {event}\n".encode() if event else b""
-    return head + b"data: " + _encode(data) + b"\n\n"
+    return head + b"data: " + encode(data) + b"\n\n"
 
 
-class StreamFormat:
-    """How one client dialect frames chunks, the end and errors (OpenAI here; Anthropic elsewhere)."""
+class StreamFormat(Generic[T]):
+    """How one client dialect frames items, the end and errors (OpenAI here; Anthropic, Responses elsewhere)."""
 
     def start(self) -> list[bytes]:
         return []
 
-    def chunk(self, chunk: dict[str, Any]) -> list[bytes]:
+    def chunk(self, chunk: T) -> list[bytes]:
         return [sse(chunk)]
 
-    def end(self, usage: Usage, last: dict[str, Any] | None) -> list[bytes]:
+    def capture(self, record: RequestRecord, chunk: T) -> None:
+        """Content logging of what streams (chat chunks: the text; other dialects log their own)."""
+        del record, chunk
+
+    def end(self, usage: Usage, last: T | None) -> list[bytes]:
         raise NotImplementedError
 
     def error(self, exc: KeyrelayError) -> list[bytes]:
         raise NotImplementedError
 
 
-class OpenAIStreamFormat(StreamFormat):
+class ChatStreamFormat(StreamFormat[ChatChunk]):
+    """A dialect fed with chat chunks: their text is what content logging keeps."""
+
+    def capture(self, record: RequestRecord, chunk: ChatChunk) -> None:
+        record.capture_chunk(chunk)
+
+
+class OpenAIStreamFormat(ChatStreamFormat):
     def __init__(self, include_usage: bool) -> None:
         self.include_usage = include_usage
 
-    def end(self, usage: Usage, last: dict[str, Any] | None) -> list[bytes]:
+    def end(self, usage: Usage, last: ChatChunk | None) -> list[bytes]:
         out: list[bytes] = []
         if self.include_usage:
-            base = last or {}
-            out.append(
-                sse(
-                    {
-                        "id": base.get("id", ""),
-                        "object": "chat.completion.chunk",
-                        "created": base.get("created", int(time.time())),
-                        "model": base.get("model", ""),
-                        "choices": [],
-                        "usage": usage_to_openai(usage),
-                    }
-                )
-            )
+            base = last or ChatChunk(created=int(time.time()))
+            out.append(sse(ChatChunk(id=base.id, created=base.created, model=base.model, usage=usage_to_openai(usage))))
         out.append(DONE)
         return out
 
@@ -79,18 +80,17 @@ class OpenAIStreamFormat(StreamFormat):
 
 
 async def relay(
-    stream: ChatStream,
-    iterator: AsyncIterator[dict[str, Any]],
-    first: dict[str, Any] | None,
+    stream: UpstreamStream[T],
+    iterator: AsyncIterator[T],
+    first: T | None,
     record: RequestRecord,
     recorder: ActivityRecorder,
-    fmt: StreamFormat,
+    fmt: StreamFormat[T],
     chunk_timeout_s: float,
-    on_chunk: Callable[[dict[str, Any]], None] | None = None,
 ) -> AsyncIterator[bytes]:
     outcome: StreamOutcome
     outcome, status, code = "complete", 200, None
-    last: dict[str, Any] | None = first
+    last: T | None = first
     if first is not None:
         record.mark_first_byte()
     recorder.started(record)
@@ -98,9 +98,7 @@ async def relay(
         for piece in fmt.start():
             yield piece
         if first is not None:
-            record.capture_chunk(first)
-            if on_chunk:
-                on_chunk(first)
+            fmt.capture(record, first)
             for piece in fmt.chunk(first):
                 yield piece
         while True:
@@ -112,9 +110,7 @@ async def relay(
                 raise ProviderError(ErrorCode.UPSTREAM_TIMEOUT, "upstream stream stalled") from None
             last = chunk
             record.mark_first_byte()
-            record.capture_chunk(chunk)
-            if on_chunk:
-                on_chunk(chunk)
+            fmt.capture(record, chunk)
             for piece in fmt.chunk(chunk):
                 yield piece
         record.set_usage(stream.usage)
@@ -136,6 +132,6 @@ async def relay(
         recorder.finish(record, status=status, error_code=code, stream_outcome=outcome)
 
 
-async def _close(stream: ChatStream) -> None:
+async def _close(stream: UpstreamStream[T]) -> None:
     with contextlib.suppress(BaseException):  # best effort: the upstream may already be gone
         await asyncio.shield(stream.aclose())

@@ -13,6 +13,7 @@ import math
 from typing import Any, Protocol, runtime_checkable
 
 from gateway.providers.base import CallOptions, Credential, Target
+from gateway.wire.openai import ChatRequest
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
@@ -29,7 +30,7 @@ class TokenCounter(Protocol):
         """Whether the provider counts tokens for this upstream model."""
         ...
 
-    async def count_tokens(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> int:
+    async def count_tokens(self, body: ChatRequest, target: Target, cred: Credential, opts: CallOptions) -> int:
         """The provider's input-token count of an OpenAI-format chat request, as it would be sent."""
         ...
 

@@ -24,6 +24,7 @@ from gateway.recorder import RequestRecord
 from gateway.routing.plan import Plan
 from gateway.token_count import TokenCounter, estimate_input_tokens
 from gateway.translate.anthropic_inbound import anthropic_request_to_openai
+from gateway.wire.openai import ChatRequest
 from shared.errors import KeyrelayError
 
 COUNT_HEADER = "x-keyrelay-token-count"
@@ -61,12 +62,15 @@ async def _count(gw: GatewayState, record: RequestRecord, plan: Plan, body: dict
         return None, "estimated"
     plan.steps = [s for s in plan.steps if _counter(gw, s.target.adapter, s.target.model) is not None]
 
+    request = ChatRequest.from_body(body)
+
     async def call(
         adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, options: CallOptions
     ) -> int:
+        del payload  # the typed request is sent, with the target's model
         counter: object = adapter
         assert isinstance(counter, TokenCounter)  # noqa: S101 - only counting adapters are left in the plan
-        return await counter.count_tokens(payload, target, cred, options)
+        return await counter.count_tokens(request, target, cred, options)
 
     try:
         return await gw.proxy.run(record, plan, body, call, gw.proxy.options()), "exact"

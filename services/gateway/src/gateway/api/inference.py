@@ -2,30 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
-import msgspec
 from litestar import Request, Response, post
 from litestar.response import Stream
 
 from gateway.api.edge import begin, response_headers
 from gateway.api.errors import error_response
 from gateway.api.state import GatewayState
-from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, Target
+from gateway.providers.base import (
+    CallOptions,
+    ChatResult,
+    ChatStream,
+    Credential,
+    EmbeddingResult,
+    ImageResult,
+    ProviderAdapter,
+    Target,
+)
 from gateway.proxy import read_first_chunk
 from gateway.recorder import RequestRecord
-from gateway.streaming import OpenAIStreamFormat, StreamFormat, relay
+from gateway.streaming import ChatStreamFormat, OpenAIStreamFormat, relay
+from gateway.wire.openai import ChatChunk, ChatRequest, EmbeddingRequest, ImageRequest, encode
 from shared.errors import KeyrelayError
 
-_encode = msgspec.json.Encoder().encode
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+R = TypeVar("R")
 
-StreamOpen = tuple[ChatStream, Any, dict[str, Any] | None]
+StreamOpen = tuple[ChatStream, AsyncIterator[ChatChunk], ChatChunk | None]
+# One operation of the adapter the proxy picked for an attempt, bound to the request it sends.
+Invocation = Callable[[ProviderAdapter, Target, Credential, CallOptions], Awaitable[R]]
 
 
-def json_response(body: Any, headers: dict[str, str], status: int = 200) -> Response[bytes]:
-    return Response(_encode(body), status_code=status, media_type="application/json", headers=headers)
+def json_response(body: object, headers: dict[str, str], status: int = 200) -> Response[bytes]:
+    return Response(encode(body), status_code=status, media_type="application/json", headers=headers)
 
 
 def fail(state: GatewayState, record: RequestRecord, exc: KeyrelayError) -> Response[bytes]:
@@ -41,21 +52,37 @@ def fail(state: GatewayState, record: RequestRecord, exc: KeyrelayError) -> Resp
     return response
 
 
+def chat_of(request: ChatRequest) -> Invocation[ChatResult]:
+    return lambda adapter, target, cred, opts: adapter.chat(request, target, cred, opts)
+
+
+def embed_of(request: EmbeddingRequest) -> Invocation[EmbeddingResult]:
+    return lambda adapter, target, cred, opts: adapter.embed(request, target, cred, opts)
+
+
+def images_of(request: ImageRequest) -> Invocation[ImageResult]:
+    return lambda adapter, target, cred, opts: adapter.images(request, target, cred, opts)
+
+
 async def call_upstream(
     state: GatewayState,
     record: RequestRecord,
     body: dict[str, Any],
     headers: Mapping[str, str],
-    operation: str,
+    operation: Invocation[R],
     opts: CallOptions,
-) -> Any:
-    """Plan and run a non-streaming call (`chat`, `embed` or `images` of the adapter)."""
+) -> R:
+    """Plan and run a non-streaming call: `operation` (see `chat_of`...) on each attempt's adapter.
+
+    `body` is the client's JSON, read by routing; the adapters get the typed request, which
+    `operation` is bound to (each adapter sends the target's model, whatever the body says)."""
     plan = await state.proxy.plan(record.principal, body, headers)
 
     async def call(
         adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, options: CallOptions
-    ) -> Any:
-        return await getattr(adapter, operation)(payload, target, cred, options)
+    ) -> R:
+        del payload
+        return await operation(adapter, target, cred, options)
 
     return await state.proxy.run(record, plan, body, call, opts)
 
@@ -65,11 +92,13 @@ async def open_stream(
 ) -> StreamOpen:
     """Plan and open a stream; the first chunk is read inside the attempt, so it can still fail over."""
     plan = await state.proxy.plan(record.principal, body, headers)
+    request = ChatRequest.from_body(body)
 
     async def call(
         adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, options: CallOptions
     ) -> StreamOpen:
-        stream = await adapter.open_stream(payload, target, cred, options)
+        del payload
+        stream = await adapter.open_stream(request, target, cred, options)
         iterator = stream.__aiter__()
         first = await read_first_chunk(stream, iterator, options.first_byte_timeout_s)
         return stream, iterator, first
@@ -82,7 +111,7 @@ async def stream_response(
     record: RequestRecord,
     body: dict[str, Any],
     headers: Mapping[str, str],
-    fmt: StreamFormat,
+    fmt: ChatStreamFormat,
     opts: CallOptions,
 ) -> Response[bytes] | Stream:
     record.stream = True
@@ -108,7 +137,8 @@ async def chat_completions(request: Request[Any, Any, Any], gw: GatewayState) ->
     if body.get("stream") is True:
         return await stream_response(gw, record, body, request.headers, OpenAIStreamFormat(opts.include_usage), opts)
     try:
-        result = await call_upstream(gw, record, body, request.headers, "chat", opts)
+        operation = chat_of(ChatRequest.from_body(body))
+        result = await call_upstream(gw, record, body, request.headers, operation, opts)
     except KeyrelayError as exc:
         return fail(gw, record, exc)
     record.mark_first_byte()
@@ -122,7 +152,8 @@ async def chat_completions(request: Request[Any, Any, Any], gw: GatewayState) ->
 async def embeddings(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
     record, body = await begin(request, gw, "embeddings")
     try:
-        result = await call_upstream(gw, record, body, request.headers, "embed", gw.proxy.options())
+        operation = embed_of(EmbeddingRequest.from_body(body))
+        result = await call_upstream(gw, record, body, request.headers, operation, gw.proxy.options())
     except KeyrelayError as exc:
         return fail(gw, record, exc)
     record.set_usage(result.usage)
@@ -134,7 +165,8 @@ async def embeddings(request: Request[Any, Any, Any], gw: GatewayState) -> Respo
 async def images(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
     record, body = await begin(request, gw, "images.generations")
     try:
-        result = await call_upstream(gw, record, body, request.headers, "images", gw.proxy.options())
+        operation = images_of(ImageRequest.from_body(body))
+        result = await call_upstream(gw, record, body, request.headers, operation, gw.proxy.options())
     except KeyrelayError as exc:
         return fail(gw, record, exc)
     record.set_usage(result.usage)

@@ -15,26 +15,27 @@ from litestar import Request, Response, post
 from litestar.response import Stream
 
 from gateway.api.edge import begin, response_headers
-from gateway.api.inference import call_upstream, fail, json_response, stream_response
+from gateway.api.inference import call_upstream, chat_of, fail, json_response, stream_response
 from gateway.api.state import GatewayState
-from gateway.streaming import StreamFormat, sse
+from gateway.streaming import ChatStreamFormat, sse
 from gateway.translate.anthropic_inbound import (
     AnthropicStreamEmitter,
     anthropic_request_to_openai,
     openai_response_to_anthropic,
 )
+from gateway.wire.openai import ChatChunk, ChatRequest
 from shared.errors import KeyrelayError
 from shared.messages.usage import Usage
 
 
-class AnthropicStreamFormat(StreamFormat):
+class AnthropicStreamFormat(ChatStreamFormat):
     def __init__(self, model: str) -> None:
         self._emitter = AnthropicStreamEmitter(model)
 
-    def chunk(self, chunk: dict[str, Any]) -> list[bytes]:
+    def chunk(self, chunk: ChatChunk) -> list[bytes]:
         return [sse(data, event) for event, data in self._emitter.feed(chunk)]
 
-    def end(self, usage: Usage, last: dict[str, Any] | None) -> list[bytes]:
+    def end(self, usage: Usage, last: ChatChunk | None) -> list[bytes]:
         del last  # Anthropic's closing events carry their own ids
         return [sse(data, event) for event, data in self._emitter.finish(usage)]
 
@@ -67,7 +68,8 @@ async def messages(request: Request[Any, Any, Any], gw: GatewayState) -> Respons
         )
         return response if isinstance(response, Stream) else anthropic_error(response)
     try:
-        result = await call_upstream(gw, record, body, request.headers, "chat", opts)
+        operation = chat_of(ChatRequest.from_body(body))
+        result = await call_upstream(gw, record, body, request.headers, operation, opts)
     except KeyrelayError as exc:
         return anthropic_error(fail(gw, record, exc))
     record.mark_first_byte()

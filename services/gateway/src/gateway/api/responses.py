@@ -25,7 +25,7 @@ from gateway.api.edge import bearer, begin, request_id, response_headers
 from gateway.api.inference import SSE_HEADERS, fail
 from gateway.api.state import GatewayState
 from gateway.providers import responses as direct
-from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, Target
+from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, Target, UpstreamStream
 from gateway.proxy import read_first_chunk
 from gateway.recorder import RequestRecord
 from gateway.responses_store import StoredResponse
@@ -42,6 +42,7 @@ from gateway.translate.responses import (
 )
 from gateway.translate.responses import Response as ResponseObject
 from gateway.translate.responses_events import ErrorEvent, ResponseEventEmitter
+from gateway.wire.openai import ChatRequest
 from shared.errors import KeyrelayError
 from shared.messages.usage import Usage
 
@@ -115,7 +116,7 @@ class Turn:
         if (responses_adapter := direct.serves_responses(adapter, target)) is not None:
             body, headers = await direct.create(responses_adapter, self.upstream_body(), target, cred, opts)
             return self.passed(body, headers)
-        result = await adapter.chat(self.chat_body(target), target, cred, opts)
+        result = await adapter.chat(ChatRequest.from_body(self.chat_body(target)), target, cred, opts)
         response = from_chat(result.body, self.parsed, self.model, result.usage)
         return translated(response, result.usage, result.headers)
 
@@ -146,7 +147,8 @@ class Turn:
                 upstream = await direct.open_stream(responses_adapter, self.upstream_body(), target, cred, opts)
                 events = PassedEvents(upstream, self)
             else:
-                chat = await adapter.open_stream({**self.chat_body(target), "stream": True}, target, cred, opts)
+                request = ChatRequest.from_body({**self.chat_body(target), "stream": True})
+                chat = await adapter.open_stream(request, target, cred, opts)
                 events = TranslatedEvents(chat, self)
             iterator = events.__aiter__()
             first = await read_first_chunk(events, iterator, opts.first_byte_timeout_s)
@@ -193,7 +195,7 @@ class EventStream:
     """A `ChatStream` of Responses events (dicts), whatever the upstream spoke; keeps the context
     before it lets the terminal event out, so a follow-up sent at once finds it."""
 
-    def __init__(self, inner: ChatStream, turn: Turn) -> None:
+    def __init__(self, inner: UpstreamStream[object], turn: Turn) -> None:
         self.inner, self.turn = inner, turn
         self.headers = inner.headers
         self.usage: Usage | None = None
@@ -220,13 +222,14 @@ class EventStream:
 class PassedEvents(EventStream):
     """A Responses upstream's own events, relayed as they are (`previous_response_id` restored)."""
 
-    def __init__(self, inner: ChatStream, turn: Turn) -> None:
+    def __init__(self, inner: UpstreamStream[dict[str, Any]], turn: Turn) -> None:
         super().__init__(inner, turn)
+        self.upstream = inner
         self._sequence = -1
         self._response: dict[str, Any] = {}
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
-        async for event in self.inner:
+        async for event in self.upstream:
             self._sequence = max(self._sequence, _int(event.get("sequence_number")))
             response = event.get("response")
             if isinstance(response, dict):
@@ -259,10 +262,11 @@ class TranslatedEvents(EventStream):
 
     def __init__(self, inner: ChatStream, turn: Turn) -> None:
         super().__init__(inner, turn)
+        self.chat = inner
         self.emitter = ResponseEventEmitter(turn.start())
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
-        async for chunk in self.inner:
+        async for chunk in self.chat:
             for event in self.emitter.feed(ChatDelta.of_chunk(chunk)):
                 plain = _plain(event)
                 self.capture(plain)
@@ -278,7 +282,7 @@ class TranslatedEvents(EventStream):
         return [_plain(event) for event in self.emitter.error(exc)]
 
 
-class ResponsesStreamFormat(StreamFormat):
+class ResponsesStreamFormat(StreamFormat[dict[str, Any]]):
     """Responses events are named SSE events (`event: <type>`); no `[DONE]` at the end."""
 
     source: EventStream | None = None

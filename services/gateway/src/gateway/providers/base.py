@@ -1,13 +1,13 @@
 """The provider adapter interface: one small Protocol every upstream family implements.
 
-The gateway speaks OpenAI Chat Completions internally. An adapter takes an OpenAI-format request
-body, the resolved `Target` and the decrypted `Credential`, talks to the provider in its own wire
-format and returns OpenAI-format results:
+The gateway speaks OpenAI Chat Completions internally, as the structs of `gateway.wire.openai`.
+An adapter takes a request struct, the resolved `Target` and the decrypted `Credential`, talks to
+the provider in its own wire format and returns OpenAI-format results:
 
-* `chat()` -> `ChatResult` (an OpenAI `chat.completion` body plus normalised `Usage`).
+* `chat()` -> `ChatResult` (a `ChatCompletion` plus normalised `Usage`).
 * `open_stream()` -> `ChatStream`, returned only once the upstream answered 200 (so failures
   before the first byte raise `ProviderError` and can be retried or failed over); iterating it
-  yields OpenAI `chat.completion.chunk` dicts, normalised (role chunk first, one finish chunk,
+  yields `ChatChunk`s, normalised (role chunk first, one finish chunk,
   no usage chunk, no `[DONE]`); after exhaustion `stream.usage` holds the final usage. An error
   after the first chunk raises `ProviderError` from the iterator.
 * `embed()` and `images()` for the other endpoints; an adapter that lacks one raises
@@ -20,11 +20,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from enum import Enum
+from typing import ClassVar, Protocol, TypeAlias, TypeVar
 
+from gateway.wire.errors import ProviderError
+from gateway.wire.openai import (
+    ChatChunk,
+    ChatCompletion,
+    ChatRequest,
+    EmbeddingList,
+    EmbeddingRequest,
+    ImageRequest,
+    ImagesResponse,
+    JobHandle,
+)
 from shared.errors import ErrorCode, KeyrelayError
 from shared.messages.usage import Usage
 from shared.secret import Secret
+
+T_co = TypeVar("T_co", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,78 +76,81 @@ class CallOptions:
 
 @dataclass(slots=True)
 class ChatResult:
-    body: dict[str, Any]  # OpenAI chat.completion object
+    body: ChatCompletion
     usage: Usage
     headers: dict[str, str] = field(default_factory=dict)  # pass-through: x-ratelimit-*, retry-after
 
 
 @dataclass(slots=True)
 class EmbeddingResult:
-    body: dict[str, Any]  # OpenAI embeddings list object
+    body: EmbeddingList
     usage: Usage
     headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class ImageResult:
-    body: dict[str, Any]  # OpenAI images response, or a job handle for async providers
+    body: ImagesResponse | JobHandle  # a job handle when an async provider is not done in time
     usage: Usage
     headers: dict[str, str] = field(default_factory=dict)
     cost_usd: float | None = None
 
 
-class ChatStream(Protocol):
+class UpstreamStream(Protocol[T_co]):
+    """An opened upstream stream of items (chat chunks, or the Responses API's events)."""
+
     headers: dict[str, str]
     usage: Usage | None
 
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
+    def __aiter__(self) -> AsyncIterator[T_co]: ...
 
     async def aclose(self) -> None:
         """Release the upstream connection at once (client went away, or failover)."""
         ...
 
 
+ChatStream: TypeAlias = UpstreamStream[ChatChunk]
+
+
 class ProviderAdapter(Protocol):
     name: ClassVar[str]
 
-    async def chat(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> ChatResult: ...
+    async def chat(self, body: ChatRequest, target: Target, cred: Credential, opts: CallOptions) -> ChatResult: ...
 
     async def open_stream(
-        self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
+        self, body: ChatRequest, target: Target, cred: Credential, opts: CallOptions
     ) -> ChatStream: ...
 
     async def embed(
-        self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
+        self, body: EmbeddingRequest, target: Target, cred: Credential, opts: CallOptions
     ) -> EmbeddingResult: ...
 
-    async def images(
-        self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
-    ) -> ImageResult: ...
+    async def images(self, body: ImageRequest, target: Target, cred: Credential, opts: CallOptions) -> ImageResult: ...
 
 
-class ProviderError(KeyrelayError):
-    """An upstream failure, already mapped to a stable code.
+class Operation(Enum):
+    """What a non-streaming inference endpoint asks of an adapter (streams use `open_stream`)."""
 
-    `upstream_status` is the provider's HTTP status (0 for connection errors and timeouts).
-    The message names the provider and a short, key-free reason; never the upstream body verbatim.
-    """
-
-    def __init__(
-        self,
-        code: ErrorCode | str,
-        message: str,
-        *,
-        upstream_status: int = 0,
-        retry_after: float | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(code, message, retry_after=retry_after, headers=headers)
-        self.upstream_status = upstream_status
-
-    @property
-    def retryable(self) -> bool:
-        return self.code.retryable
+    CHAT = "chat completions"
+    EMBED = "embeddings"
+    IMAGES = "image generation"
 
 
-def unsupported_operation(provider: str, operation: str) -> KeyrelayError:
-    return KeyrelayError(ErrorCode.INVALID_REQUEST, f"{provider} does not support {operation}")
+def unsupported_operation(provider: str, operation: Operation) -> KeyrelayError:
+    return KeyrelayError(ErrorCode.INVALID_REQUEST, f"{provider} does not support {operation.value}")
+
+
+__all__ = [
+    "CallOptions",
+    "ChatResult",
+    "ChatStream",
+    "Credential",
+    "EmbeddingResult",
+    "ImageResult",
+    "Operation",
+    "ProviderAdapter",
+    "ProviderError",
+    "Target",
+    "UpstreamStream",
+    "unsupported_operation",
+]

@@ -2,106 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import aiohttp
+from msgspec import UNSET, Struct, UnsetType, field
 
-from gateway.providers.base import (
-    CallOptions,
-    ChatResult,
-    Credential,
-    EmbeddingResult,
-    Target,
-)
-from gateway.providers.errors import passthrough_headers
-from gateway.providers.http import JSON_HEADERS, ProviderStream, read_json, send
+from gateway.providers.adapter import TranslatedAdapter
+from gateway.providers.base import CallOptions, Credential, EmbeddingResult, Target
 from gateway.providers.unsupported import NoImages
-from gateway.translate.cohere import CohereStreamTranslator, cohere_to_openai_response, openai_to_cohere_request
-from shared.errors import KeyrelayError
+from gateway.translate.cohere import CohereFormat
+from gateway.translate.cohere_wire import CohereUsage
+from gateway.translate.common import decode_vendor
+from gateway.wire.openai import Embedding, EmbeddingList, EmbeddingRequest
 from shared.messages.usage import Usage
 
 
-class CohereAdapter(NoImages):
+class EmbedRequest(Struct, kw_only=True):
+    model: str
+    texts: list[str]
+    input_type: str = "search_document"
+    embedding_types: list[str] = field(default_factory=lambda: ["float"])
+    output_dimension: int | UnsetType = UNSET
+
+
+class Vectors(Struct, kw_only=True):
+    floats: list[list[float]] = field(default_factory=list, name="float")
+
+
+class Embedded(Struct, kw_only=True):
+    embeddings: Vectors = field(default_factory=Vectors)
+    meta: CohereUsage | None = None
+
+
+class CohereAdapter(TranslatedAdapter, NoImages):
     name: ClassVar[str] = "cohere"
+    format = CohereFormat()
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self._session = session
+    def chat_url(self, target: Target, cred: Credential, stream: bool) -> str:
+        del cred, stream
+        return target.base_url.rstrip("/") + "/v2/chat"
 
-    def headers(self, cred: Credential) -> dict[str, str]:
-        out = dict(JSON_HEADERS)
-        if cred.api_key is not None:
-            out["authorization"] = f"Bearer {cred.api_key.reveal()}"
-        for name, value in cred.headers.items():
-            out[name.lower()] = value.reveal()
-        return out
-
-    def url(self, target: Target, path: str) -> str:
-        return target.base_url.rstrip("/") + path
-
-    async def chat(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> ChatResult:
-        payload = openai_to_cohere_request({**body, "model": target.model, "stream": False})
-        response = await send(
-            self._session,
-            self.name,
-            "POST",
-            self.url(target, "/v2/chat"),
-            headers=self.headers(cred),
-            opts=opts,
-            payload=payload,
+    async def embed(
+        self, body: EmbeddingRequest, target: Target, cred: Credential, opts: CallOptions
+    ) -> EmbeddingResult:
+        payload = EmbedRequest(
+            model=target.model,
+            texts=body.texts("Cohere"),
+            output_dimension=body.dimensions if isinstance(body.dimensions, int) else UNSET,
         )
-        headers = passthrough_headers(response.headers)
-        out, usage = cohere_to_openai_response(await read_json(self.name, response), target.model, self.name)
-        return ChatResult(body=out, usage=usage, headers=headers)
-
-    async def open_stream(
-        self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
-    ) -> ProviderStream:
-        payload = openai_to_cohere_request({**body, "model": target.model, "stream": True})
-        response = await send(
-            self._session,
-            self.name,
-            "POST",
-            self.url(target, "/v2/chat"),
-            headers=self.headers(cred),
-            opts=opts,
-            payload=payload,
-            stream=True,
+        url = target.base_url.rstrip("/") + "/v2/embed"
+        raw, headers = await self.exchange(url, payload, cred, target, opts)
+        data = decode_vendor(raw, Embedded, self.name)
+        billed = data.meta.billed_units if data.meta else None
+        tokens = int((billed and billed.input_tokens) or 0)
+        usage = Usage(prompt_tokens=tokens, total_tokens=tokens)
+        out = EmbeddingList(
+            model=target.model,
+            data=[Embedding(index=i, embedding=v) for i, v in enumerate(data.embeddings.floats)],
+            usage={"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.total_tokens},
         )
-        return ProviderStream(self.name, response, CohereStreamTranslator(self.name, target.model), opts)
-
-    async def embed(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> EmbeddingResult:
-        inputs = body.get("input")
-        texts = [inputs] if isinstance(inputs, str) else inputs
-        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
-            raise KeyrelayError(
-                "invalid_request", "Cohere embeddings take a string or a list of strings", param="input"
-            )
-        payload: dict[str, Any] = {
-            "model": target.model,
-            "texts": texts,
-            "input_type": "search_document",
-            "embedding_types": ["float"],
-        }
-        if isinstance(body.get("dimensions"), int):
-            payload["output_dimension"] = body["dimensions"]
-        response = await send(
-            self._session,
-            self.name,
-            "POST",
-            self.url(target, "/v2/embed"),
-            headers=self.headers(cred),
-            opts=opts,
-            payload=payload,
-        )
-        headers = passthrough_headers(response.headers)
-        data = await read_json(self.name, response)
-        vectors = (data.get("embeddings") or {}).get("float") or []
-        billed = ((data.get("meta") or {}).get("billed_units") or {}).get("input_tokens") or 0
-        usage = Usage(prompt_tokens=int(billed), total_tokens=int(billed))
-        out = {
-            "object": "list",
-            "model": target.model,
-            "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
-            "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.total_tokens},
-        }
         return EmbeddingResult(body=out, usage=usage, headers=headers)

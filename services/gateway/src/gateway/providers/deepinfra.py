@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.providers.openai_compat import OpenAICompatAdapter
 from gateway.translate.common import usage_from_openai
+from gateway.wire.openai import ChatChunk
 from shared.messages.usage import Usage
 
 
-def fixed_usage(raw: Any) -> Usage | None:
+def fixed_usage(raw: object) -> Usage | None:
     usage = usage_from_openai(raw)
     if usage is not None and usage.reasoning_tokens > usage.completion_tokens:
         usage.completion_tokens += usage.reasoning_tokens
@@ -20,8 +19,8 @@ def fixed_usage(raw: Any) -> Usage | None:
 class DeepInfraAdapter(OpenAICompatAdapter):
     name = "deepinfra"
 
-    def chunk_usage(self, chunk: dict[str, Any]) -> Usage | None:
-        return fixed_usage(chunk.get("usage"))
+    def chunk_usage(self, chunk: ChatChunk) -> Usage | None:
+        return fixed_usage(chunk.usage)
 
-    def response_usage(self, body: dict[str, Any]) -> Usage:
-        return fixed_usage(body.get("usage")) or Usage()
+    def response_usage(self, usage: object) -> Usage:
+        return fixed_usage(usage) or Usage()

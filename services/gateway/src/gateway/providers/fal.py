@@ -1,97 +1,98 @@
 """FAL queue (providers.md 17): `Authorization: Key`, submit -> poll status -> fetch result.
 
 `images()` maps the OpenAI images body to the app's input (`n` -> `num_images`, `size` ->
-`image_size`, other fields passed through), submits to `{base}/{owner}/{app}[/{sub}]` and polls
-until the result or the deadline (`CallOptions.timeout_s`). Status/result URLs returned by FAL are
-followed only on the base URL's origin; otherwise they are built (`{owner}/{app}` only).
+`image_size`, the prompt and every untyped field passed through), submits to
+`{base}/{owner}/{app}[/{sub}]` and polls until the result or the deadline (`CallOptions.timeout_s`).
+Status/result URLs returned by FAL are followed only on the base URL's origin; otherwise they are
+built (`{owner}/{app}` only).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import aiohttp
+from msgspec import Struct, field
 
-from gateway.providers.base import (
-    CallOptions,
-    Credential,
-    ImageResult,
-    ProviderError,
-    Target,
-)
-from gateway.providers.errors import passthrough_headers
-from gateway.providers.http import JSON_HEADERS, read_json, send
-from gateway.providers.jobs import OPENAI_IMAGE_FIELDS, JobState, images_body, job_handle, same_origin, wait_for_job
+from gateway.providers.adapter import HttpAdapter
+from gateway.providers.base import CallOptions, Credential, ImageResult, ProviderError, Target
+from gateway.providers.jobs import JobState, images_body, same_origin, wait_for_job
 from gateway.providers.unsupported import NoChat, NoEmbeddings
+from gateway.translate.common import decode_vendor
+from gateway.wire.openai import ImageRequest, JobHandle, Json
 from shared.messages.usage import Usage
 
 
-def fal_input(body: dict[str, Any]) -> dict[str, Any]:
-    payload = {k: v for k, v in body.items() if k not in OPENAI_IMAGE_FIELDS}
-    if isinstance(body.get("n"), int):
-        payload["num_images"] = body["n"]
-    size = body.get("size")
-    if isinstance(size, str) and "x" in size:
-        width, _, height = size.partition("x")
+class Submitted(Struct, kw_only=True):
+    request_id: str = ""
+    status_url: str | None = None
+    response_url: str | None = None
+
+
+class Status(Struct, kw_only=True):
+    status: str = ""
+    error: object = None
+    error_type: object = None
+
+
+class File(Struct, kw_only=True):
+    url: str | None = None
+
+
+class Output(Struct, kw_only=True):
+    images: list[File] = field(default_factory=list)
+    image: File | None = None
+    video: File | None = None
+    audio: File | None = None
+
+    def urls(self) -> list[str]:
+        files = [*self.images, self.image, self.video, self.audio]
+        return [f.url for f in files if f is not None and f.url]
+
+
+def fal_input(body: ImageRequest) -> Json:
+    payload = body.model_input()
+    if isinstance(body.n, int):
+        payload["num_images"] = body.n
+    if isinstance(body.size, str) and "x" in body.size:
+        width, _, height = body.size.partition("x")
         if width.isdigit() and height.isdigit():
             payload["image_size"] = {"width": int(width), "height": int(height)}
     return payload
 
 
-def output_urls(output: dict[str, Any]) -> list[str]:
-    urls = [str(i["url"]) for i in output.get("images") or [] if isinstance(i, dict) and i.get("url")]
-    for key in ("image", "video", "audio"):
-        item = output.get(key)
-        if isinstance(item, dict) and item.get("url"):
-            urls.append(str(item["url"]))
-    return urls
-
-
-class FalAdapter(NoChat, NoEmbeddings):
+class FalAdapter(HttpAdapter, NoChat, NoEmbeddings):
     name: ClassVar[str] = "fal"
+    auth_scheme = "Key"
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self._session = session
-
-    def headers(self, cred: Credential) -> dict[str, str]:
-        out = dict(JSON_HEADERS)
-        if cred.api_key is not None:
-            out["authorization"] = f"Key {cred.api_key.reveal()}"
-        for name, value in cred.headers.items():
-            out[name.lower()] = value.reveal()
-        return out
-
-    async def images(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> ImageResult:
+    async def images(self, body: ImageRequest, target: Target, cred: Credential, opts: CallOptions) -> ImageResult:
         base = target.base_url.rstrip("/")
         app = target.model.strip("/")
-        headers = self.headers(cred)
-        response = await send(
-            self._session, self.name, "POST", f"{base}/{app}", headers=headers, opts=opts, payload=fal_input(body)
-        )
-        passed = passthrough_headers(response.headers)
-        submitted = await read_json(self.name, response)
-        request_id = str(submitted.get("request_id", ""))
+        headers = self.headers(cred, target)
+        raw, passed = await self.exchange(f"{base}/{app}", fal_input(body), cred, target, opts, headers=headers)
+        submitted = decode_vendor(raw, Submitted, self.name)
+        request_id = submitted.request_id
         if not request_id:
             raise ProviderError("upstream_error", "fal: the queue returned no request id")
         owner_app = "/".join(app.split("/")[:2])
         built = f"{base}/{owner_app}/requests/{request_id}"
-        status_url = submitted["status_url"] if same_origin(submitted.get("status_url"), base) else f"{built}/status"
-        result_url = submitted["response_url"] if same_origin(submitted.get("response_url"), base) else built
+        status_url = submitted.status_url if same_origin(submitted.status_url, base) else f"{built}/status"
+        result_url = submitted.response_url if same_origin(submitted.response_url, base) else built
+
+        async def get(url: str | None) -> bytes:
+            raw, _ = await self.exchange(str(url), None, cred, target, opts, method="GET", headers=headers)
+            return raw
 
         async def poll() -> JobState:
-            status = await self._get(status_url, headers, opts)
-            state = str(status.get("status", ""))
-            if state != "COMPLETED":
-                return JobState("queued" if state == "IN_QUEUE" else "in_progress")
-            if status.get("error") or status.get("error_type"):
+            status = decode_vendor(await get(status_url), Status, self.name)
+            if status.status != "COMPLETED":
+                return JobState("queued" if status.status == "IN_QUEUE" else "in_progress")
+            if status.error or status.error_type:
                 raise ProviderError("upstream_error", "fal: the generation failed")
-            return JobState("completed", await self._get(result_url, headers, opts))
+            output = decode_vendor(await get(result_url), Output, self.name)
+            return JobState("completed", images_body(output.urls()))
 
         state = await wait_for_job(poll, opts.timeout_s)
         if state.result is None:
-            return ImageResult(body=job_handle(request_id, state.status, self.name), usage=Usage(), headers=passed)
-        return ImageResult(body=images_body(output_urls(state.result)), usage=Usage(), headers=passed)
-
-    async def _get(self, url: str, headers: dict[str, str], opts: CallOptions) -> dict[str, Any]:
-        response = await send(self._session, self.name, "GET", url, headers=headers, opts=opts)
-        return await read_json(self.name, response)
+            handle = JobHandle(id=request_id, status=state.status, provider=self.name)
+            return ImageResult(body=handle, usage=Usage(), headers=passed)
+        return ImageResult(body=state.result, usage=Usage(), headers=passed)

@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from gateway.providers.base import CallOptions, Credential, ProviderError
-from gateway.providers.http import encode_json, read_json, send
+from gateway.providers.http import read_json, send
+from gateway.wire.openai import encode as encode_json
 from shared.secret import Secret
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"

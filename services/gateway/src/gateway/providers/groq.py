@@ -1,35 +1,32 @@
-"""Groq (providers.md 7): rejects some OpenAI fields; usage in `x_groq.usage`; reasoning in `reasoning`."""
+"""Groq (providers.md 7): rejects some OpenAI fields; usage in `x_groq.usage`; reasoning in `reasoning`
+(moved to `reasoning_content` by the shared base)."""
 
 from __future__ import annotations
 
-from typing import Any
+import msgspec
+from msgspec import UNSET
 
 from gateway.providers.base import Target
 from gateway.providers.openai_compat import OpenAICompatAdapter
 from gateway.translate.common import usage_from_openai
+from gateway.wire.openai import ChatChunk, ChatRequest
 from shared.messages.usage import Usage
 
 
 class GroqAdapter(OpenAICompatAdapter):
     name = "groq"
-    reasoning_field = "reasoning"
-    drop_fields = ("logprobs", "logit_bias", "top_logprobs")
+    drop_fields = ("logprobs", "logit_bias", "top_logprobs", "n")
 
-    def prepare(self, body: dict[str, Any], target: Target, stream: bool) -> dict[str, Any]:
+    def prepare(self, body: ChatRequest, target: Target, stream: bool) -> ChatRequest:
         payload = super().prepare(body, target, stream)
-        payload.pop("n", None)
-        messages = payload.get("messages")
-        if isinstance(messages, list):
-            payload["messages"] = [
-                {k: v for k, v in m.items() if k != "name"} if isinstance(m, dict) else m for m in messages
-            ]
+        payload.messages = [msgspec.structs.replace(m, name=UNSET) for m in payload.messages]
         return payload
 
-    def chunk_usage(self, chunk: dict[str, Any]) -> Usage | None:
-        x_groq = chunk.get("x_groq")
+    def chunk_usage(self, chunk: ChatChunk) -> Usage | None:
+        x_groq = chunk.get_extra("x_groq")
         groq = usage_from_openai(x_groq.get("usage")) if isinstance(x_groq, dict) else None
-        return usage_from_openai(chunk.get("usage")) or groq
+        return usage_from_openai(chunk.usage) or groq
 
-    def normalize_chunk(self, chunk: dict[str, Any]) -> dict[str, Any]:
-        chunk.pop("x_groq", None)
+    def normalize_chunk(self, chunk: ChatChunk) -> ChatChunk:
+        chunk.drop_extra("x_groq")
         return super().normalize_chunk(chunk)

@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol
+from typing import Any, Generic, TypeVar
 
 import aiohttp
 import msgspec
 
 from gateway.outbound import guard_url
 from gateway.providers.base import CallOptions, ProviderError
-from gateway.providers.errors import (
+from gateway.wire.errors import (
     connection_error,
     interrupted,
     map_error,
     passthrough_headers,
     timeout_error,
 )
-from gateway.providers.sse import SseEvent, SseParser
+from gateway.wire.openai import Extensible, encode
+from gateway.wire.sse import SseEvent, SseParser, StreamTranslator
 from shared.messages.usage import Usage
 
 MAX_ERROR_BODY = 64 * 1024
@@ -34,7 +35,8 @@ CONNECT_TIMEOUT_S = 10.0
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 
 decode_json = msgspec.json.Decoder().decode
-encode_json = msgspec.json.Encoder().encode
+B = TypeVar("B", bound=Extensible)
+T = TypeVar("T")
 
 
 async def send(
@@ -45,7 +47,7 @@ async def send(
     *,
     headers: Mapping[str, str],
     opts: CallOptions,
-    payload: Any = None,
+    payload: object = None,
     data: bytes | str | None = None,
     stream: bool = False,
 ) -> aiohttp.ClientResponse:
@@ -53,7 +55,7 @@ async def send(
     policy = getattr(session, "policy", None)
     if policy is not None:
         guard_url(policy, url)
-    body = encode_json(payload) if payload is not None else data
+    body = encode(payload) if payload is not None else data
     connect = min(CONNECT_TIMEOUT_S, opts.first_byte_timeout_s)
     if stream:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=None)
@@ -89,16 +91,29 @@ async def error_from(provider: str, response: aiohttp.ClientResponse) -> Provide
     return map_error(provider, response.status, body, response.headers)
 
 
-async def read_json(provider: str, response: aiohttp.ClientResponse) -> dict[str, Any]:
-    """The whole JSON object body of a 2xx response (the request's total timeout applies)."""
+async def read_body(provider: str, response: aiohttp.ClientResponse) -> bytes:
+    """The whole body of a 2xx response (the request's total timeout applies), then release it."""
     try:
-        raw = await response.read()
+        return await response.read()
     except TimeoutError:
         raise timeout_error(provider, "response body timed out") from None
     except (aiohttp.ClientError, OSError):
         raise interrupted(provider, "response interrupted") from None
     finally:
         response.release()
+
+
+def decode_body(provider: str, raw: bytes, kind: type[B]) -> B:
+    """An upstream body as one of the boundary's structs; anything else is a malformed response."""
+    try:
+        return kind.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        raise interrupted(provider, "malformed response body") from None
+
+
+async def read_json(provider: str, response: aiohttp.ClientResponse) -> dict[str, Any]:
+    """The JSON object body of a 2xx response in a vendor's own format."""
+    raw = await read_body(provider, response)
     try:
         body = decode_json(raw)
     except msgspec.DecodeError:
@@ -130,24 +145,11 @@ async def iter_sse(provider: str, response: aiohttp.ClientResponse, opts: CallOp
         yield event
 
 
-class StreamTranslator(Protocol):
-    """Turns one provider's SSE events into normalised OpenAI chunks (see `base.ChatStream`)."""
-
-    usage: Usage | None
-    finished: bool  # the terminal event was seen: stop reading
-
-    def feed(self, event: SseEvent) -> list[dict[str, Any]]: ...
-
-    def end(self) -> list[dict[str, Any]]:
-        """End of body: flush, or raise `ProviderError` if the terminal event never came."""
-        ...
-
-
-class ProviderStream:
-    """A `ChatStream` over one upstream response and the translator for its wire format."""
+class ProviderStream(Generic[T]):
+    """An `UpstreamStream` over one upstream response and the translator for its wire format."""
 
     def __init__(
-        self, provider: str, response: aiohttp.ClientResponse, translator: StreamTranslator, opts: CallOptions
+        self, provider: str, response: aiohttp.ClientResponse, translator: StreamTranslator[T], opts: CallOptions
     ) -> None:
         self._provider = provider
         self._response = response
@@ -156,10 +158,10 @@ class ProviderStream:
         self.headers = passthrough_headers(response.headers)
         self.usage: Usage | None = None
 
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+    def __aiter__(self) -> AsyncIterator[T]:
         return self._iterate()
 
-    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+    async def _iterate(self) -> AsyncIterator[T]:
         translator = self._translator
         try:
             async for event in iter_sse(self._provider, self._response, self._opts):

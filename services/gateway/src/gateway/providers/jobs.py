@@ -10,14 +10,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
+
+from gateway.wire.openai import Image, ImagesResponse
 
 FIRST_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 2.0
-
-# OpenAI Images request fields that media providers do not take as model input
-OPENAI_IMAGE_FIELDS = frozenset({"model", "models", "n", "size", "response_format", "user", "quality", "style"})
 
 
 @dataclass(slots=True)
@@ -25,7 +23,7 @@ class JobState:
     """One poll's verdict: `result` when done, else the job's public status."""
 
     status: str = "queued"  # queued | in_progress
-    result: dict[str, Any] | None = None
+    result: ImagesResponse | None = None
 
 
 async def wait_for_job(poll: Callable[[], Awaitable[JobState]], deadline_s: float) -> JobState:
@@ -44,15 +42,11 @@ async def wait_for_job(poll: Callable[[], Awaitable[JobState]], deadline_s: floa
         interval = min(interval * 1.5, MAX_INTERVAL_S)
 
 
-def job_handle(job_id: str, status: str, provider: str) -> dict[str, Any]:
-    return {"id": job_id, "status": status, "provider": provider}
+def images_body(urls: list[str]) -> ImagesResponse:
+    return ImagesResponse(created=int(time.time()), data=[Image(url=url) for url in urls])
 
 
-def images_body(urls: list[str]) -> dict[str, Any]:
-    return {"created": int(time.time()), "data": [{"url": url} for url in urls]}
-
-
-def same_origin(url: Any, base_url: str) -> bool:
+def same_origin(url: object, base_url: str) -> bool:
     """Follow a URL the provider returned only if it is on the base URL's origin (the key goes there)."""
     if not isinstance(url, str):
         return False

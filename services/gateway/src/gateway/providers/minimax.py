@@ -4,11 +4,12 @@ with `reasoning_split`) or inline as `<think>...</think>` at the start of `conte
 
 from __future__ import annotations
 
-from typing import Any
+from msgspec import UNSET
 
 from gateway.providers.base import Target
 from gateway.providers.openai_compat import OpenAIChunkNormalizer, OpenAICompatAdapter
-from gateway.providers.sse import SseEvent
+from gateway.wire.openai import ChatChunk, ChatCompletion, ChatRequest, ChunkChoice, Delta, ResponseMessage
+from gateway.wire.sse import SseEvent
 
 OPEN, CLOSE = "<think>", "</think>"
 
@@ -66,11 +67,9 @@ def split_think(content: str) -> tuple[str, str]:
     return reasoning + tail_reasoning, text + tail_text
 
 
-def _details_text(container: dict[str, Any]) -> str:
-    details = container.pop("reasoning_details", None)
-    if not isinstance(details, list):
-        return ""
-    return "".join(str(d.get("text", "")) for d in details if isinstance(d, dict))
+def _details_text(container: Delta | ResponseMessage) -> str:
+    details, container.reasoning_details = container.reasoning_details, UNSET
+    return "".join(str(d.get("text", "")) for d in details or () if isinstance(d, dict))
 
 
 class MiniMaxChunkNormalizer(OpenAIChunkNormalizer):
@@ -80,53 +79,50 @@ class MiniMaxChunkNormalizer(OpenAIChunkNormalizer):
         super().__init__(adapter)
         self._splitter = ThinkSplitter()
 
-    def feed(self, event: SseEvent) -> list[dict[str, Any]]:
+    def feed(self, event: SseEvent) -> list[ChatChunk]:
         out = []
         for chunk in super().feed(event):
-            chunk["choices"] = [c for c in chunk["choices"] if self._split(c)]
-            if chunk["choices"]:
+            chunk.choices = [c for c in chunk.choices if self._split(c)]
+            if chunk.choices:
                 out.append(chunk)
         return out
 
-    def _split(self, choice: dict[str, Any]) -> bool:
-        delta = choice.get("delta") or {}
+    def _split(self, choice: ChunkChoice) -> bool:
+        delta = choice.delta
         reasoning = _details_text(delta)
-        if isinstance(delta.get("content"), str) and delta["content"]:
-            thought, text = self._splitter.feed(delta.pop("content"))
+        if isinstance(delta.content, str) and delta.content:
+            thought, text = self._splitter.feed(delta.content)
+            delta.content = text or UNSET
             reasoning += thought
-            if text:
-                delta["content"] = text
-        if choice.get("finish_reason") is not None:
+        if choice.finish_reason is not None:
             thought, text = self._splitter.flush()
             reasoning += thought
             if text:
-                delta["content"] = delta.get("content", "") + text
+                delta.content = (delta.content or "") + text
         if reasoning:
-            delta["reasoning_content"] = reasoning
-        choice["delta"] = delta
-        return bool(delta) or choice.get("finish_reason") is not None
+            delta.reasoning_content = reasoning
+        return not delta.is_empty() or choice.finish_reason is not None
 
 
 class MiniMaxAdapter(OpenAICompatAdapter):
     name = "minimax"
 
-    def prepare(self, body: dict[str, Any], target: Target, stream: bool) -> dict[str, Any]:
+    def prepare(self, body: ChatRequest, target: Target, stream: bool) -> ChatRequest:
         payload = super().prepare(body, target, stream)
-        payload.setdefault("reasoning_split", True)
+        if payload.get_extra("reasoning_split") is None:
+            payload.extra = {**(payload.extra or {}), "reasoning_split": True}
         return payload
 
-    def normalize_response(self, body: dict[str, Any]) -> dict[str, Any]:
-        for choice in body.get("choices") or ():
-            message = choice.get("message") if isinstance(choice, dict) else None
-            if not isinstance(message, dict):
-                continue
+    def normalize_response(self, body: ChatCompletion) -> ChatCompletion:
+        for choice in body.choices:
+            message = choice.message
             reasoning = _details_text(message)
-            if isinstance(message.get("content"), str) and message["content"].lstrip().startswith(OPEN):
-                thought, message["content"] = split_think(message["content"])
+            if isinstance(message.content, str) and message.content.lstrip().startswith(OPEN):
+                thought, text = split_think(message.content)
                 reasoning += thought
-                message["content"] = message["content"] or None
+                message.content = text or None
             if reasoning:
-                message["reasoning_content"] = reasoning
+                message.reasoning_content = reasoning
         return body
 
     def normalizer(self) -> OpenAIChunkNormalizer:

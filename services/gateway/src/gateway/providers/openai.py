@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import msgspec
+from msgspec import UNSET
 
 from gateway.providers.base import Target
 from gateway.providers.openai_compat import OpenAICompatAdapter
+from gateway.wire.openai import ChatRequest
 
 
 class OpenAIAdapter(OpenAICompatAdapter):
@@ -13,8 +15,8 @@ class OpenAIAdapter(OpenAICompatAdapter):
 
     name = "openai"
 
-    def prepare(self, body: dict[str, Any], target: Target, stream: bool) -> dict[str, Any]:
+    def prepare(self, body: ChatRequest, target: Target, stream: bool) -> ChatRequest:
         payload = super().prepare(body, target, stream)
-        if target.provider == "openai" and "max_tokens" in payload and "max_completion_tokens" not in payload:
-            payload["max_completion_tokens"] = payload.pop("max_tokens")
+        if target.provider == "openai" and payload.max_tokens is not UNSET and payload.max_completion_tokens is UNSET:
+            return msgspec.structs.replace(payload, max_completion_tokens=payload.max_tokens, max_tokens=UNSET)
         return payload

@@ -5,6 +5,9 @@ Hooks (all optional): `auth_headers` (scheme), `url` (path layout), `prepare` (r
 `[DONE]`), `normalize_chunk` and `normalize_response` (vendor fields -> OpenAI fields, e.g. the
 reasoning text to `reasoning_content`), `response_usage`.
 
+The request struct goes out as it came in (its `extra` fields untouched), with the target's model
+and the vendor's fix-ups; it is never mutated, since a failover sends it again elsewhere.
+
 Streams are normalised (providers.md 20.8): chunks without choices (Azure filter results, usage
 chunks) and choices without a delta are skipped, the role comes first, one finish per choice,
 usage is taken wherever the vendor puts it (the last report wins, so repeats never double count)
@@ -13,11 +16,13 @@ and removed from the chunks; `stream_options.include_usage` is always requested 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import aiohttp
 import msgspec
+from msgspec import UNSET
 
+from gateway.providers.adapter import HttpAdapter
 from gateway.providers.base import (
     CallOptions,
     ChatResult,
@@ -26,10 +31,23 @@ from gateway.providers.base import (
     ImageResult,
     Target,
 )
-from gateway.providers.errors import interrupted, map_stream_error, passthrough_headers
-from gateway.providers.http import JSON_HEADERS, ProviderStream, decode_json, read_json, send
-from gateway.providers.sse import SseEvent
+from gateway.providers.http import ProviderStream, decode_body, decode_json, send
 from gateway.translate.common import merge_usage_json, usage_from_openai
+from gateway.wire.errors import interrupted, map_stream_error
+from gateway.wire.openai import (
+    ChatChunk,
+    ChatCompletion,
+    ChatRequest,
+    ChunkChoice,
+    Delta,
+    EmbeddingList,
+    EmbeddingRequest,
+    ImageRequest,
+    ImagesResponse,
+    ResponseMessage,
+    StreamOptions,
+)
+from gateway.wire.sse import SseEvent
 from shared.messages.usage import Usage
 
 GATEWAY_FIELDS = ("models",)  # request extras the gateway consumes itself
@@ -45,7 +63,7 @@ class OpenAIChunkNormalizer:
         self.usage: Usage | None = None
         self.finished = False
 
-    def feed(self, event: SseEvent) -> list[dict[str, Any]]:
+    def feed(self, event: SseEvent) -> list[ChatChunk]:
         data = event.data
         if not data:
             return []
@@ -53,129 +71,97 @@ class OpenAIChunkNormalizer:
             self.finished = True
             return []
         try:
-            chunk = decode_json(data)
-        except msgspec.DecodeError:
+            raw = decode_json(data)
+            if not isinstance(raw, dict):
+                return []
+            if "error" in raw and not raw.get("choices"):
+                raise map_stream_error(self._adapter.name, raw)
+            chunk = ChatChunk.from_json(raw, strict=False)
+        except (msgspec.DecodeError, msgspec.ValidationError):
             raise interrupted(self._adapter.name, "malformed stream chunk") from None
-        if not isinstance(chunk, dict):
-            return []
-        if "error" in chunk and not chunk.get("choices"):
-            raise map_stream_error(self._adapter.name, chunk)
         usage = self._adapter.chunk_usage(chunk)
         if usage is not None:
             self.usage = usage
         if self._adapter.is_final_chunk(chunk):
             self.finished = True
         chunk = self._adapter.normalize_chunk(chunk)
-        chunk.pop("usage", None)
-        choices = [c for c in chunk.get("choices") or () if isinstance(c, dict) and self._keep(c)]
-        if not choices:
+        chunk.usage = UNSET
+        chunk.choices = [c for c in chunk.choices if self._keep(c)]
+        if not chunk.choices:
             return []
-        chunk["choices"] = choices
         if not self._role_sent:
             self._role_sent = True
-            choices[0].setdefault("delta", {}).setdefault("role", "assistant")
+            delta = chunk.choices[0].delta
+            if delta.role is UNSET:
+                delta.role = "assistant"
         return [chunk]
 
-    def _keep(self, choice: dict[str, Any]) -> bool:
-        index = choice.get("index", 0)
-        if choice.get("finish_reason") is not None:
-            if index in self._finished:
-                choice["finish_reason"] = None
+    def _keep(self, choice: ChunkChoice) -> bool:
+        if choice.finish_reason is not None:
+            if choice.index in self._finished:
+                choice.finish_reason = None
             else:
-                self._finished.add(index)
-        return bool(choice.get("delta")) or choice.get("finish_reason") is not None
+                self._finished.add(choice.index)
+        return not choice.delta.is_empty() or choice.finish_reason is not None
 
-    def end(self) -> list[dict[str, Any]]:
+    def end(self) -> list[ChatChunk]:
         if not self.finished:
             raise interrupted(self._adapter.name, "stream ended without its end marker")
         return []
 
 
-def rename_reasoning(container: dict[str, Any], field: str) -> None:
-    """Move a vendor's reasoning text field to `reasoning_content` (the one outward name)."""
-    if field in container:
-        value = container.pop(field)
-        if value and "reasoning_content" not in container:
-            container["reasoning_content"] = value
+def rename_reasoning(container: Delta | ResponseMessage) -> None:
+    """Move a vendor's `reasoning` text to `reasoning_content` (the one outward name)."""
+    value, container.reasoning = container.reasoning, UNSET
+    if value and not container.reasoning_content:
+        container.reasoning_content = value
 
 
-class OpenAICompatAdapter:
+class OpenAICompatAdapter(HttpAdapter):
     """OpenAI wire format over Bearer auth; subclasses are one vendor each."""
 
     name: ClassVar[str] = "openai"
     chat_path: ClassVar[str] = "/chat/completions"
-    reasoning_field: ClassVar[str | None] = None  # vendor name of the reasoning text, if not `reasoning_content`
     drop_fields: ClassVar[tuple[str, ...]] = ()  # request fields the vendor rejects
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self._session = session
-
     # --- hooks ------------------------------------------------------------------------------------
-    def auth_headers(self, cred: Credential, target: Target) -> dict[str, str]:
-        del target
-        return {"authorization": f"Bearer {cred.api_key.reveal()}"} if cred.api_key is not None else {}
-
-    def headers(self, cred: Credential, target: Target) -> dict[str, str]:
-        out = {**JSON_HEADERS, **self.auth_headers(cred, target)}
-        for name, value in cred.headers.items():
-            out[name.lower()] = value.reveal()
-        return out
-
     def url(self, target: Target, path: str) -> str:
         return target.base_url.rstrip("/") + path
 
-    def prepare(self, body: dict[str, Any], target: Target, stream: bool) -> dict[str, Any]:
-        payload = {k: v for k, v in body.items() if k not in GATEWAY_FIELDS and k not in self.drop_fields}
-        payload["model"] = target.model
+    def prepare(self, body: ChatRequest, target: Target, stream: bool) -> ChatRequest:
+        payload = body.without(*self.drop_fields) if self.drop_fields else body
         if stream:
-            payload["stream"] = True
-            options = payload.get("stream_options")
-            payload["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
-        else:
-            payload.pop("stream", None)
-            payload.pop("stream_options", None)
-        return payload
+            options = body.stream_options or StreamOptions()
+            return msgspec.structs.replace(
+                payload,
+                model=target.model,
+                models=UNSET,
+                stream=True,
+                stream_options=msgspec.structs.replace(options, include_usage=True),
+            )
+        return msgspec.structs.replace(payload, model=target.model, models=UNSET, stream=UNSET, stream_options=UNSET)
 
-    def chunk_usage(self, chunk: dict[str, Any]) -> Usage | None:
-        return usage_from_openai(chunk.get("usage"))
+    def chunk_usage(self, chunk: ChatChunk) -> Usage | None:
+        return usage_from_openai(chunk.usage)
 
-    def is_final_chunk(self, chunk: dict[str, Any]) -> bool:
+    def is_final_chunk(self, chunk: ChatChunk) -> bool:
         del chunk
         return False
 
-    def normalize_chunk(self, chunk: dict[str, Any]) -> dict[str, Any]:
-        if self.reasoning_field:
-            for choice in chunk.get("choices") or ():
-                if isinstance(choice, dict) and isinstance(choice.get("delta"), dict):
-                    rename_reasoning(choice["delta"], self.reasoning_field)
+    def normalize_chunk(self, chunk: ChatChunk) -> ChatChunk:
+        for choice in chunk.choices:
+            rename_reasoning(choice.delta)
         return chunk
 
-    def normalize_response(self, body: dict[str, Any]) -> dict[str, Any]:
-        if self.reasoning_field:
-            for choice in body.get("choices") or ():
-                if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
-                    rename_reasoning(choice["message"], self.reasoning_field)
+    def normalize_response(self, body: ChatCompletion) -> ChatCompletion:
+        for choice in body.choices:
+            rename_reasoning(choice.message)
         return body
 
-    def response_usage(self, body: dict[str, Any]) -> Usage:
-        return usage_from_openai(body.get("usage")) or Usage()
+    def response_usage(self, usage: object) -> Usage:
+        return usage_from_openai(usage) or Usage()
 
     # --- calls --------------------------------------------------------------------------------------
-    async def _call(
-        self, path: str, payload: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
-    ) -> tuple[dict[str, Any], dict[str, str]]:
-        response = await send(
-            self._session,
-            self.name,
-            "POST",
-            self.url(target, path),
-            headers=self.headers(cred, target),
-            opts=opts,
-            payload=payload,
-        )
-        headers = passthrough_headers(response.headers)
-        return await read_json(self.name, response), headers
-
     async def post(
         self, path: str, payload: object, target: Target, cred: Credential, opts: CallOptions, *, stream: bool = False
     ) -> aiohttp.ClientResponse:
@@ -185,49 +171,45 @@ class OpenAICompatAdapter:
             self._session, self.name, "POST", url, headers=headers, opts=opts, payload=payload, stream=stream
         )
 
-    async def chat(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> ChatResult:
-        data, headers = await self._call(self.chat_path, self.prepare(body, target, False), target, cred, opts)
-        usage = self.response_usage(data)
+    async def chat(self, body: ChatRequest, target: Target, cred: Credential, opts: CallOptions) -> ChatResult:
+        payload = self.prepare(body, target, False)
+        raw, headers = await self.exchange(self.url(target, self.chat_path), payload, cred, target, opts)
+        data = decode_body(self.name, raw, ChatCompletion)
+        usage = self.response_usage(data.usage)
         data = self.normalize_response(data)
-        data["usage"] = merge_usage_json(usage, data.get("usage"))
+        data.usage = merge_usage_json(usage, data.usage)
         return ChatResult(body=data, usage=usage, headers=headers)
 
     async def open_stream(
-        self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
-    ) -> ProviderStream:
-        response = await send(
-            self._session,
-            self.name,
-            "POST",
-            self.url(target, self.chat_path),
-            headers=self.headers(cred, target),
-            opts=opts,
-            payload=self.prepare(body, target, True),
-            stream=True,
-        )
+        self, body: ChatRequest, target: Target, cred: Credential, opts: CallOptions
+    ) -> ProviderStream[ChatChunk]:
+        payload = self.prepare(body, target, True)
+        response = await self.open(self.url(target, self.chat_path), payload, cred, target, opts)
         return ProviderStream(self.name, response, self.normalizer(), opts)
 
     def normalizer(self) -> OpenAIChunkNormalizer:
         """Per-stream state (a vendor may need more than the stateless hooks)."""
         return OpenAIChunkNormalizer(self)
 
-    async def embed(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> EmbeddingResult:
-        payload = {k: v for k, v in body.items() if k not in GATEWAY_FIELDS}
-        payload["model"] = target.model
-        data, headers = await self._call("/embeddings", payload, target, cred, opts)
-        return EmbeddingResult(body=data, usage=self.response_usage(data), headers=headers)
+    async def embed(
+        self, body: EmbeddingRequest, target: Target, cred: Credential, opts: CallOptions
+    ) -> EmbeddingResult:
+        payload = msgspec.structs.replace(body, model=target.model, models=UNSET)
+        raw, headers = await self.exchange(self.url(target, "/embeddings"), payload, cred, target, opts)
+        data = decode_body(self.name, raw, EmbeddingList)
+        return EmbeddingResult(body=data, usage=self.response_usage(data.usage), headers=headers)
 
-    async def images(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> ImageResult:
-        payload = {k: v for k, v in body.items() if k not in GATEWAY_FIELDS}
-        payload["model"] = target.model
-        data, headers = await self._call("/images/generations", payload, target, cred, opts)
-        usage = data.get("usage")
+    async def images(self, body: ImageRequest, target: Target, cred: Credential, opts: CallOptions) -> ImageResult:
+        payload = msgspec.structs.replace(body, model=target.model, models=UNSET)
+        raw, headers = await self.exchange(self.url(target, "/images/generations"), payload, cred, target, opts)
+        data = decode_body(self.name, raw, ImagesResponse)
+        usage = data.usage
         tokens = (
             Usage(
                 prompt_tokens=int(usage.get("input_tokens") or 0),
                 completion_tokens=int(usage.get("output_tokens") or 0),
             ).finalize()
-            if isinstance(usage, dict)
+            if usage
             else Usage()
         )
         return ImageResult(body=data, usage=tokens, headers=headers)

@@ -3,30 +3,29 @@ closing `chat.completion.done` chunk instead of `[DONE]`."""
 
 from __future__ import annotations
 
-from typing import Any
+import msgspec
 
 from gateway.providers.base import Target
 from gateway.providers.openai_compat import OpenAICompatAdapter
-from gateway.translate.common import content_parts
+from gateway.translate.common import content_parts, part_text
+from gateway.wire.openai import ChatChunk, ChatRequest, Message
 
 _CHUNK_EXTRAS = ("citations", "search_results", "images", "related_questions")
 
 
-def merge_turns(messages: list[Any]) -> list[Any]:
+def merge_turns(messages: list[Message]) -> list[Message]:
     """Consecutive same-role messages become one (their content parts concatenated)."""
-    merged: list[dict[str, Any]] = []
+    merged: list[Message] = []
     for message in messages:
-        if not isinstance(message, dict):
-            continue
-        if merged and merged[-1].get("role") == message.get("role") and message.get("role") in ("user", "assistant"):
+        if merged and merged[-1].role == message.role and message.role in ("user", "assistant"):
             previous = merged[-1]
-            parts = [*content_parts(previous.get("content")), *content_parts(message.get("content"))]
-            if all(p.get("type") == "text" for p in parts):
-                previous["content"] = "\n\n".join(str(p.get("text", "")) for p in parts)
+            parts = [*content_parts(previous.content), *content_parts(message.content)]
+            if all(p.type == "text" for p in parts):
+                previous.content = "\n\n".join(part_text(p) for p in parts)
             else:
-                previous["content"] = parts
+                previous.content = parts
         else:
-            merged.append(dict(message))
+            merged.append(msgspec.structs.replace(message))
     return merged
 
 
@@ -34,17 +33,15 @@ class PerplexityAdapter(OpenAICompatAdapter):
     name = "perplexity"
     drop_fields = ("tools", "tool_choice", "parallel_tool_calls")
 
-    def prepare(self, body: dict[str, Any], target: Target, stream: bool) -> dict[str, Any]:
+    def prepare(self, body: ChatRequest, target: Target, stream: bool) -> ChatRequest:
         payload = super().prepare(body, target, stream)
-        if isinstance(payload.get("messages"), list):
-            payload["messages"] = merge_turns(payload["messages"])
+        payload.messages = merge_turns(payload.messages)
         return payload
 
-    def is_final_chunk(self, chunk: dict[str, Any]) -> bool:
-        return chunk.get("object") == "chat.completion.done"
+    def is_final_chunk(self, chunk: ChatChunk) -> bool:
+        return chunk.object == "chat.completion.done"
 
-    def normalize_chunk(self, chunk: dict[str, Any]) -> dict[str, Any]:
-        chunk["object"] = "chat.completion.chunk"
-        for field in _CHUNK_EXTRAS:
-            chunk.pop(field, None)
+    def normalize_chunk(self, chunk: ChatChunk) -> ChatChunk:
+        chunk.object = "chat.completion.chunk"
+        chunk.drop_extra(*_CHUNK_EXTRAS)
         return chunk

@@ -2,84 +2,75 @@
 
 `images()` sends `{"input": {prompt, ...extras}}` to `{base}/generation/{brand}/{model}` and polls
 `{base}/generation/{taskId}/status` until every generation succeeded (-> OpenAI images response),
-one failed (-> `upstream_error`) or the deadline passed (-> job handle).
+one failed (-> `upstream_error`) or the deadline passed (-> job handle). Answers may come in a
+`{code, message, data}` envelope.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import aiohttp
+from msgspec import Struct, field
 
-from gateway.providers.base import (
-    CallOptions,
-    Credential,
-    ImageResult,
-    ProviderError,
-    Target,
-)
-from gateway.providers.errors import passthrough_headers
-from gateway.providers.http import JSON_HEADERS, read_json, send
-from gateway.providers.jobs import OPENAI_IMAGE_FIELDS, JobState, images_body, job_handle, wait_for_job
+from gateway.providers.adapter import HttpAdapter
+from gateway.providers.base import CallOptions, Credential, ImageResult, ProviderError, Target
+from gateway.providers.jobs import JobState, images_body, wait_for_job
 from gateway.providers.unsupported import NoChat, NoEmbeddings
+from gateway.translate.common import decode_vendor
+from gateway.wire.openai import ImageRequest, JobHandle, Json
 from shared.messages.usage import Usage
 
 
-def unwrap(body: dict[str, Any]) -> dict[str, Any]:
-    """Some answers come in a `{code, message, data}` envelope."""
-    data = body.get("data")
-    return data if isinstance(data, dict) else body
+class Generation(Struct, kw_only=True):
+    status: str | None = None
+    url: str | None = None
 
 
-def task_state(status: dict[str, Any]) -> JobState:
-    generations = [g for g in status.get("generations") or [] if isinstance(g, dict)]
-    states = [str(g.get("status")) for g in generations]
+class Task(Struct, kw_only=True):
+    taskId: str = ""  # noqa: N815 - Pollo's name
+    generations: list[Generation] = field(default_factory=list)
+
+
+class Envelope(Task, kw_only=True):
+    data: Task | None = None
+
+    def task(self) -> Task:
+        return self.data if self.data is not None else self
+
+
+class Submission(Struct, kw_only=True):
+    input: Json
+
+
+def task_state(status: Task) -> JobState:
+    states = [str(g.status) for g in status.generations]
     if "failed" in states:
         raise ProviderError("upstream_error", "pollo: the generation failed")
-    if generations and all(s == "succeed" for s in states):
-        return JobState("completed", images_body([str(g.get("url")) for g in generations if g.get("url")]))
+    if status.generations and all(s == "succeed" for s in states):
+        return JobState("completed", images_body([g.url for g in status.generations if g.url]))
     return JobState("in_progress" if "processing" in states else "queued")
 
 
-class PolloAdapter(NoChat, NoEmbeddings):
+class PolloAdapter(HttpAdapter, NoChat, NoEmbeddings):
     name: ClassVar[str] = "pollo"
+    auth_header = "x-api-key"
+    auth_scheme = ""
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self._session = session
-
-    def headers(self, cred: Credential) -> dict[str, str]:
-        out = dict(JSON_HEADERS)
-        if cred.api_key is not None:
-            out["x-api-key"] = cred.api_key.reveal()
-        for name, value in cred.headers.items():
-            out[name.lower()] = value.reveal()
-        return out
-
-    async def images(self, body: dict[str, Any], target: Target, cred: Credential, opts: CallOptions) -> ImageResult:
+    async def images(self, body: ImageRequest, target: Target, cred: Credential, opts: CallOptions) -> ImageResult:
         base = target.base_url.rstrip("/")
-        headers = self.headers(cred)
-        task_input = {k: v for k, v in body.items() if k not in OPENAI_IMAGE_FIELDS}
-        response = await send(
-            self._session,
-            self.name,
-            "POST",
-            f"{base}/generation/{target.model.strip('/')}",
-            headers=headers,
-            opts=opts,
-            payload={"input": task_input},
-        )
-        passed = passthrough_headers(response.headers)
-        task_id = str(unwrap(await read_json(self.name, response)).get("taskId", ""))
+        url = f"{base}/generation/{target.model.strip('/')}"
+        raw, passed = await self.exchange(url, Submission(input=body.model_input()), cred, target, opts)
+        task_id = decode_vendor(raw, Envelope, self.name).task().taskId
         if not task_id or "/" in task_id:
             raise ProviderError("upstream_error", "pollo: the task was not accepted")
 
         async def poll() -> JobState:
-            reply = await send(
-                self._session, self.name, "GET", f"{base}/generation/{task_id}/status", headers=headers, opts=opts
-            )
-            return task_state(unwrap(await read_json(self.name, reply)))
+            status_url = f"{base}/generation/{task_id}/status"
+            reply, _ = await self.exchange(status_url, None, cred, target, opts, method="GET")
+            return task_state(decode_vendor(reply, Envelope, self.name).task())
 
         state = await wait_for_job(poll, opts.timeout_s)
         if state.result is None:
-            return ImageResult(body=job_handle(task_id, state.status, self.name), usage=Usage(), headers=passed)
+            handle = JobHandle(id=task_id, status=state.status, provider=self.name)
+            return ImageResult(body=handle, usage=Usage(), headers=passed)
         return ImageResult(body=state.result, usage=Usage(), headers=passed)

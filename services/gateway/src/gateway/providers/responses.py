@@ -18,11 +18,11 @@ from typing import Any
 import msgspec
 
 from gateway.providers.base import CallOptions, Credential, ProviderAdapter, Target
-from gateway.providers.errors import interrupted, map_stream_error, passthrough_headers
 from gateway.providers.http import ProviderStream, decode_json, read_json
 from gateway.providers.openai_compat import GATEWAY_FIELDS, OpenAICompatAdapter
-from gateway.providers.sse import SseEvent
 from gateway.translate.responses import ResponseUsage
+from gateway.wire.errors import interrupted, map_stream_error, passthrough_headers
+from gateway.wire.sse import SseEvent
 from shared.messages.usage import Usage
 
 RESPONSES_PROVIDERS = frozenset({"openai", "xai"})
@@ -69,7 +69,7 @@ async def create(
 
 async def open_stream(
     adapter: OpenAICompatAdapter, body: Mapping[str, object], target: Target, cred: Credential, opts: CallOptions
-) -> ProviderStream:
+) -> ProviderStream[dict[str, Any]]:
     response = await adapter.post(RESPONSES_PATH, payload(body, target, stream=True), target, cred, opts, stream=True)
     return ProviderStream(adapter.name, response, EventReader(adapter.name), opts)
 

@@ -1,30 +1,46 @@
 """OpenAI Chat Completions -> Anthropic Messages and back (providers.md 3, 20.1-20.5).
 
-Outbound direction, used by the Anthropic and Vertex-Claude adapters:
+Outbound direction, used by the Anthropic and Vertex-Claude adapters through `AnthropicFormat`:
 `openai_to_anthropic_request`, `anthropic_to_openai_response`, `anthropic_usage` and
 `AnthropicStreamTranslator` (Anthropic SSE events -> OpenAI chunks).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
-import msgspec
+from msgspec import UNSET
 
-from gateway.providers.errors import interrupted, map_stream_error
-from gateway.providers.sse import SseEvent
+from gateway.translate.anthropic_wire import (
+    AnthropicUsage,
+    Block,
+    EventDelta,
+    MessagesRequest,
+    MessagesResponse,
+    Metadata,
+    OutputConfig,
+    OutputFormat,
+    Source,
+    StreamEvent,
+    ToolChoice,
+    ToolSpec,
+    Turn,
+)
 from gateway.translate.common import (
     DEFAULT_MAX_TOKENS,
-    ChunkBuilder,
+    StreamTranslatorBase,
     assistant_message,
     client_request,
     completion_body,
     content_parts,
+    decode_vendor,
     dumps,
+    function_of,
     image_url_of,
-    loads,
     max_tokens_of,
+    number,
     parse_data_url,
+    part_text,
     single_choice,
     stop_list,
     text_of,
@@ -32,6 +48,9 @@ from gateway.translate.common import (
     tool_call,
 )
 from gateway.translate.system_turns import place_system_turns
+from gateway.wire.errors import map_stream_error
+from gateway.wire.openai import ChatChunk, ChatCompletion, ChatRequest, ContentPart, Message, Tool, ToolCall
+from gateway.wire.sse import SseEvent
 from shared.errors import KeyrelayError, echo
 from shared.messages.usage import Usage
 
@@ -46,11 +65,12 @@ STOP_REASONS = {
 }
 JSON_INSTRUCTION = "Respond with one valid JSON object and nothing else."
 _EFFORTS = frozenset({"low", "medium", "high", "xhigh", "max"})
+_EMPTY_SCHEMA = {"type": "object", "properties": {}}
 
 
 # --- request -----------------------------------------------------------------------------------
 @client_request
-def openai_to_anthropic_request(body: dict[str, Any], *, system_turns: bool = False) -> dict[str, Any]:
+def openai_to_anthropic_request(body: ChatRequest, *, system_turns: bool = False) -> MessagesRequest:
     """An OpenAI chat request as an Anthropic Messages request (model kept; Vertex drops it).
 
     System messages join the top-level `system`; with `system_turns` (a model that takes them),
@@ -58,16 +78,16 @@ def openai_to_anthropic_request(body: dict[str, Any], *, system_turns: bool = Fa
     """
     single_choice(body, "Anthropic")
     system: list[str] = []
-    messages: list[dict[str, Any]] = []
-    for message in body.get("messages") or []:
-        role = message.get("role")
+    messages: list[Turn] = []
+    for message in body.messages:
+        role = message.role
         if role in ("system", "developer"):
-            if (text := text_of(message.get("content"))) and system_turns and messages:
-                _append(messages, "system", [{"type": "text", "text": text}])
+            if (text := text_of(message.content)) and system_turns and messages:
+                _append(messages, "system", [Block(type="text", text=text)])
             elif text:
                 system.append(text)
         elif role == "user":
-            _append(messages, "user", [_user_block(p) for p in content_parts(message.get("content"))])
+            _append(messages, "user", [_user_block(p) for p in content_parts(message.content)])
         elif role == "assistant":
             _append(messages, "assistant", _assistant_blocks(message))
         elif role == "tool":
@@ -76,265 +96,230 @@ def openai_to_anthropic_request(body: dict[str, Any], *, system_turns: bool = Fa
             raise KeyrelayError("invalid_request", f"unsupported message role {echo(role)}", param="messages")
     if system_turns:
         messages = place_system_turns(messages, system)
-    if messages and messages[0]["role"] != "user":
-        messages.insert(0, {"role": "user", "content": [{"type": "text", "text": "."}]})
-    out: dict[str, Any] = {
-        "model": body.get("model"),
-        "max_tokens": max_tokens_of(body) or DEFAULT_MAX_TOKENS,
-        "messages": messages,
-    }
+    if messages and messages[0].role != "user":
+        messages.insert(0, Turn(role="user", content=[Block(type="text", text=".")]))
+    out = MessagesRequest(model=body.model, max_tokens=max_tokens_of(body) or DEFAULT_MAX_TOKENS, messages=messages)
     _sampling(body, out)
     _tools(body, out)
     _response_format(body, out, system)
     if system:
-        out["system"] = "\n\n".join(system)
-    if isinstance(body.get("user"), str):
-        out["metadata"] = {"user_id": body["user"]}
-    if body.get("stream"):
-        out["stream"] = True
+        out.system = "\n\n".join(system)
+    if isinstance(body.user, str):
+        out.metadata = Metadata(user_id=body.user)
+    if body.stream:
+        out.stream = True
     return out
 
 
-def _append(messages: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
+def _append(messages: list[Turn], role: str, blocks: list[Block]) -> None:
     """Anthropic wants alternating roles: consecutive same-role turns are merged."""
     if not blocks:
         return
-    if messages and messages[-1]["role"] == role:
-        messages[-1]["content"].extend(blocks)
+    if messages and messages[-1].role == role:
+        messages[-1].content.extend(blocks)
     else:
-        messages.append({"role": role, "content": blocks})
+        messages.append(Turn(role=role, content=blocks))
 
 
-def _user_block(part: dict[str, Any]) -> dict[str, Any]:
-    kind = part.get("type")
-    if kind == "text":
-        return {"type": "text", "text": str(part.get("text", ""))}
-    if kind == "image_url":
+def _user_block(part: ContentPart) -> Block:
+    if part.type == "text":
+        return Block(type="text", text=part_text(part))
+    if part.type == "image_url":
         url = image_url_of(part)
         inline = parse_data_url(url)
         if inline is not None:
-            return {"type": "image", "source": {"type": "base64", "media_type": inline[0], "data": inline[1]}}
-        return {"type": "image", "source": {"type": "url", "url": url}}
+            return Block(type="image", source=Source(type="base64", media_type=inline[0], data=inline[1]))
+        return Block(type="image", source=Source(type="url", url=url))
     raise KeyrelayError(
-        "invalid_request", f"content part {echo(kind)} is not supported for Anthropic models", param="messages"
+        "invalid_request", f"content part {echo(part.type)} is not supported for Anthropic models", param="messages"
     )
 
 
-def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
-    if text := text_of(message.get("content")):
-        blocks.append({"type": "text", "text": text})
-    for call in message.get("tool_calls") or []:
-        function = call.get("function") or {}
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": call.get("id"),
-                "name": function.get("name"),
-                "input": tool_arguments(function.get("arguments")),
-            }
-        )
+def _assistant_blocks(message: Message) -> list[Block]:
+    blocks: list[Block] = []
+    if text := text_of(message.content):
+        blocks.append(Block(type="text", text=text))
+    for call in message.tool_calls or []:
+        function = function_of(call)
+        blocks.append(Block(type="tool_use", id=call.id, name=function.name, input=tool_arguments(function.arguments)))
     return blocks
 
 
-def _tool_result(message: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "tool_result",
-        "tool_use_id": message.get("tool_call_id"),
-        "content": text_of(message.get("content")),
-    }
+def _tool_result(message: Message) -> Block:
+    return Block(type="tool_result", tool_use_id=message.tool_call_id, content=text_of(message.content))
 
 
-def _sampling(body: dict[str, Any], out: dict[str, Any]) -> None:
-    temperature, top_p = body.get("temperature"), body.get("top_p")
-    if isinstance(temperature, int | float):
-        out["temperature"] = min(max(float(temperature), 0.0), 1.0)
-    elif isinstance(top_p, int | float):  # newer models refuse both: temperature wins
-        out["top_p"] = top_p
-    if stops := stop_list(body.get("stop")):
-        out["stop_sequences"] = stops
-    effort = body.get("reasoning_effort")
-    if effort in _EFFORTS:
-        out.setdefault("output_config", {})["effort"] = effort
+def _sampling(body: ChatRequest, out: MessagesRequest) -> None:
+    temperature, top_p = number(body.temperature), number(body.top_p)
+    if temperature is not None:
+        out.temperature = min(max(float(temperature), 0.0), 1.0)
+    elif top_p is not None:  # newer models refuse both: temperature wins
+        out.top_p = top_p
+    if stops := stop_list(body.stop):
+        out.stop_sequences = stops
+    if body.reasoning_effort in _EFFORTS:
+        out.output_config = OutputConfig(effort=str(body.reasoning_effort))
 
 
-def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
-    tools = body.get("tools")
-    if tools:
-        out["tools"] = [_tool(t) for t in tools]
-    choice = body.get("tool_choice")
-    mapped: dict[str, Any] | None = None
-    if choice == "auto":
-        mapped = {"type": "auto"}
-    elif choice == "none":
-        mapped = {"type": "none"}
-    elif choice == "required":
-        mapped = {"type": "any"}
-    elif isinstance(choice, dict):
-        name = (choice.get("function") or {}).get("name")
-        mapped = {"type": "tool", "name": name}
-    if body.get("parallel_tool_calls") is False and tools:
-        mapped = mapped or {"type": "auto"}
-        if mapped["type"] != "none":
-            mapped["disable_parallel_tool_use"] = True
-    if mapped is not None and tools:
-        out["tool_choice"] = mapped
-
-
-def _tool(tool: dict[str, Any]) -> dict[str, Any]:
-    function = tool.get("function") or {}
-    out: dict[str, Any] = {
-        "name": function.get("name"),
-        "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
-    }
-    if function.get("description"):
-        out["description"] = function["description"]
-    return out
-
-
-def _response_format(body: dict[str, Any], out: dict[str, Any], system: list[str]) -> None:
-    fmt = body.get("response_format")
-    if not isinstance(fmt, dict):
+def _tools(body: ChatRequest, out: MessagesRequest) -> None:
+    tools = body.tools
+    if not tools:
         return
-    if fmt.get("type") == "json_schema":
-        schema = (fmt.get("json_schema") or {}).get("schema") or {"type": "object"}
-        out.setdefault("output_config", {})["format"] = {"type": "json_schema", "schema": schema}
-    elif fmt.get("type") == "json_object":
+    out.tools = [_tool(t) for t in tools]
+    choice = body.tool_choice
+    mapped: ToolChoice | None = None
+    if choice in ("auto", "none"):
+        mapped = ToolChoice(type=str(choice))
+    elif choice == "required":
+        mapped = ToolChoice(type="any")
+    elif choice and not isinstance(choice, str):
+        mapped = ToolChoice(type="tool", name=choice.function.name if choice.function else UNSET)
+    if body.parallel_tool_calls is False:
+        mapped = mapped or ToolChoice(type="auto")
+        if mapped.type != "none":
+            mapped.disable_parallel_tool_use = True
+    if mapped is not None:
+        out.tool_choice = mapped
+
+
+def _tool(tool: Tool) -> ToolSpec:
+    if not tool.function:
+        raise KeyrelayError("invalid_request", "Anthropic models take function tools only", param="tools")
+    function = tool.function
+    spec = ToolSpec(name=function.name, input_schema=function.parameters or _EMPTY_SCHEMA)
+    if function.description:
+        spec.description = function.description
+    return spec
+
+
+def _response_format(body: ChatRequest, out: MessagesRequest, system: list[str]) -> None:
+    fmt = body.response_format
+    if not fmt:
+        return
+    if fmt.type == "json_schema":
+        schema = (fmt.json_schema.schema if fmt.json_schema else None) or {"type": "object"}
+        config = out.output_config or OutputConfig()
+        config.format = OutputFormat(type="json_schema", schema=schema)
+        out.output_config = config
+    elif fmt.type == "json_object":
         system.append(JSON_INSTRUCTION)
 
 
 # --- response ----------------------------------------------------------------------------------
-def anthropic_usage(raw: Any, previous: Usage | None = None) -> Usage:
+def anthropic_usage(raw: AnthropicUsage | None, previous: Usage | None = None) -> Usage:
     """Anthropic usage (input excludes cache reads/writes) as OpenAI-style totals."""
-    raw = raw if isinstance(raw, dict) else {}
+    raw = raw or AnthropicUsage()
     base = previous or Usage()
-    fresh = raw.get("input_tokens")
-    read = raw.get("cache_read_input_tokens")
-    write = raw.get("cache_creation_input_tokens")
-    details = raw.get("output_tokens_details")
-    thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
-    cached = int(read) if isinstance(read, int) else base.cached_tokens
-    written = int(write) if isinstance(write, int) else base.cache_write_tokens
-    prompt = (int(fresh) + cached + written) if isinstance(fresh, int) else base.prompt_tokens
-    output = raw.get("output_tokens")
-    completion = int(output) if isinstance(output, int) else base.completion_tokens
+    cached = raw.cache_read_input_tokens if raw.cache_read_input_tokens is not None else base.cached_tokens
+    written = (
+        raw.cache_creation_input_tokens if raw.cache_creation_input_tokens is not None else base.cache_write_tokens
+    )
+    prompt = raw.input_tokens + cached + written if raw.input_tokens is not None else base.prompt_tokens
+    completion = raw.output_tokens if raw.output_tokens is not None else base.completion_tokens
+    details = raw.output_tokens_details
+    thinking = details.thinking_tokens if details is not None else None
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
         cached_tokens=cached,
         cache_write_tokens=written,
-        reasoning_tokens=int(thinking) if isinstance(thinking, int) else base.reasoning_tokens,
+        reasoning_tokens=thinking if thinking is not None else base.reasoning_tokens,
         total_tokens=prompt + completion,
     )
 
 
-def anthropic_to_openai_response(body: dict[str, Any], model: str) -> tuple[dict[str, Any], Usage]:
+def anthropic_to_openai_response(body: MessagesResponse, model: str) -> tuple[ChatCompletion, Usage]:
     """An Anthropic message as an OpenAI chat.completion, plus its usage."""
     texts: list[str] = []
     reasoning: list[str] = []
-    calls: list[dict[str, Any]] = []
-    for block in body.get("content") or []:
-        kind = block.get("type")
-        if kind == "text":
-            texts.append(str(block.get("text", "")))
-        elif kind == "thinking":
-            reasoning.append(str(block.get("thinking", "")))
-        elif kind == "tool_use":
-            calls.append(tool_call(str(block.get("id")), str(block.get("name")), dumps(block.get("input") or {})))
-    usage = anthropic_usage(body.get("usage"))
-    finish = STOP_REASONS.get(str(body.get("stop_reason")), "stop")
+    calls: list[ToolCall] = []
+    for block in body.content:
+        if block.type == "text":
+            texts.append(block.text or "")
+        elif block.type == "thinking":
+            reasoning.append(block.thinking or "")
+        elif block.type == "tool_use":
+            calls.append(tool_call(str(block.id or ""), str(block.name or ""), dumps(block.input or {})))
+    usage = anthropic_usage(body.usage)
+    finish = STOP_REASONS.get(str(body.stop_reason), "stop")
     message = assistant_message("".join(texts), calls, "".join(reasoning))
-    return completion_body(model, message, finish, usage, body.get("id")), usage
+    return completion_body(model, message, finish, usage, body.id), usage
 
 
 # --- stream ------------------------------------------------------------------------------------
-class AnthropicStreamTranslator:
+class AnthropicStreamTranslator(StreamTranslatorBase):
     """Anthropic SSE events -> OpenAI chunks (section 20.5)."""
 
     def __init__(self, provider: str, model: str) -> None:
-        self._provider = provider
-        self._out = ChunkBuilder(model)
+        super().__init__(provider, model)
         self._tools: dict[int, int] = {}  # block index -> OpenAI tool index
         self._tool_args_sent: dict[int, bool] = {}
-        self._thinking: set[int] = set()
         self._finish = "stop"
-        self.usage: Usage | None = None
-        self.finished = False
 
-    def feed(self, event: SseEvent) -> list[dict[str, Any]]:
+    def feed(self, event: SseEvent) -> list[ChatChunk]:
         if not event.data or event.data == "[DONE]":
             return []
-        try:
-            data = loads(event.data)
-        except msgspec.DecodeError:
-            raise interrupted(self._provider, "malformed stream event") from None
-        kind = data.get("type") if isinstance(data, dict) else None
-        handler = _HANDLERS.get(str(kind))
+        data = decode_vendor(event.data, StreamEvent, self._provider, "stream event")
+        handler = _HANDLERS.get(data.type)
         return handler(self, data) if handler else []
 
-    def end(self) -> list[dict[str, Any]]:
-        if not self.finished:
-            raise interrupted(self._provider, "stream ended before message_stop")
-        return []
+    def end(self) -> list[ChatChunk]:
+        return self._ended(self.finished, "before message_stop")
 
-    def _message_start(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        message = data.get("message") or {}
-        if message.get("id"):
-            self._out.id = str(message["id"])
-        self.usage = anthropic_usage(message.get("usage"), self.usage)
+    def _message_start(self, data: StreamEvent) -> list[ChatChunk]:
+        message = data.message or MessagesResponse()
+        if message.id:
+            self._out.id = message.id
+        self.usage = anthropic_usage(message.usage, self.usage)
         return self._out.role()
 
-    def _block_start(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        block = data.get("content_block") or {}
-        index = int(data.get("index", 0))
-        if block.get("type") == "tool_use":
-            k = self._tools[index] = len(self._tools)
-            self._tool_args_sent[index] = False
-            return self._out.tool_start(k, str(block.get("id")), str(block.get("name")))
-        if block.get("type") == "text" and block.get("text"):
-            return self._out.text(str(block["text"]))
+    def _block_start(self, data: StreamEvent) -> list[ChatChunk]:
+        block = data.content_block or Block(type="")
+        if block.type == "tool_use":
+            k = self._tools[data.index] = len(self._tools)
+            self._tool_args_sent[data.index] = False
+            return self._out.tool_start(k, str(block.id or ""), str(block.name or ""))
+        if block.type == "text" and block.text:
+            return self._out.text(block.text)
         return []
 
-    def _block_delta(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        delta = data.get("delta") or {}
-        kind = delta.get("type")
-        if kind == "text_delta":
-            return self._out.text(str(delta.get("text", "")))
-        if kind == "input_json_delta":
-            index = int(data.get("index", 0))
-            fragment = str(delta.get("partial_json", ""))
-            if index not in self._tools or not fragment:
+    def _block_delta(self, data: StreamEvent) -> list[ChatChunk]:
+        delta = data.delta or EventDelta()
+        if delta.type == "text_delta":
+            return self._out.text(delta.text)
+        if delta.type == "input_json_delta":
+            if data.index not in self._tools or not delta.partial_json:
                 return []
-            self._tool_args_sent[index] = True
-            return self._out.tool_args(self._tools[index], fragment)
-        if kind == "thinking_delta":
-            return self._out.reasoning(str(delta.get("thinking", "")))
+            self._tool_args_sent[data.index] = True
+            return self._out.tool_args(self._tools[data.index], delta.partial_json)
+        if delta.type == "thinking_delta":
+            return self._out.reasoning(delta.thinking)
         return []
 
-    def _block_stop(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        index = int(data.get("index", 0))
+    def _block_stop(self, data: StreamEvent) -> list[ChatChunk]:
+        index = data.index
         if index in self._tools and not self._tool_args_sent[index]:
             self._tool_args_sent[index] = True
             return self._out.tool_args(self._tools[index], "{}")  # clients json.loads the arguments
         return []
 
-    def _message_delta(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        reason = (data.get("delta") or {}).get("stop_reason")
+    def _message_delta(self, data: StreamEvent) -> list[ChatChunk]:
+        reason = data.delta.stop_reason if data.delta else None
         if reason:
-            self._finish = STOP_REASONS.get(str(reason), "stop")
-        self.usage = anthropic_usage(data.get("usage"), self.usage)
+            self._finish = STOP_REASONS.get(reason, "stop")
+        self.usage = anthropic_usage(data.usage, self.usage)
         return []
 
-    def _message_stop(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+    def _message_stop(self, data: StreamEvent) -> list[ChatChunk]:
         del data
         self.finished = True
         return self._out.finish(self._finish)
 
-    def _error(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        raise map_stream_error(self._provider, data)
+    def _error(self, data: StreamEvent) -> list[ChatChunk]:
+        raise map_stream_error(self._provider, {"type": "error", "error": data.error})
 
 
-_HANDLERS = {
+_HANDLERS: dict[str, Callable[[AnthropicStreamTranslator, StreamEvent], list[ChatChunk]]] = {
     "message_start": AnthropicStreamTranslator._message_start,  # noqa: SLF001
     "content_block_start": AnthropicStreamTranslator._block_start,  # noqa: SLF001
     "content_block_delta": AnthropicStreamTranslator._block_delta,  # noqa: SLF001
@@ -344,8 +329,34 @@ _HANDLERS = {
     "error": AnthropicStreamTranslator._error,  # noqa: SLF001
 }
 
+
+# --- the format, as adapters are configured by it ---------------------------------------------------
+class AnthropicFormat:
+    """Anthropic Messages; Vertex sends the model in the URL and `anthropic_version` in the body;
+    `system_turns` for the models that take system turns inside `messages` (`system_turns.py`)."""
+
+    def __init__(self, version_in_body: str | None = None, *, system_turns: bool = False) -> None:
+        self._version = version_in_body
+        self._system_turns = system_turns
+
+    def request(self, body: ChatRequest, model: str, *, stream: bool) -> MessagesRequest:
+        out = openai_to_anthropic_request(body, system_turns=self._system_turns)
+        out.model = UNSET if self._version else model
+        out.stream = True if stream else UNSET
+        if self._version:
+            out.anthropic_version = self._version
+        return out
+
+    def response(self, raw: bytes, model: str, provider: str) -> tuple[ChatCompletion, Usage]:
+        return anthropic_to_openai_response(decode_vendor(raw, MessagesResponse, provider), model)
+
+    def stream(self, provider: str, model: str) -> AnthropicStreamTranslator:
+        return AnthropicStreamTranslator(provider, model)
+
+
 __all__ = [
     "STOP_REASONS",
+    "AnthropicFormat",
     "AnthropicStreamTranslator",
     "anthropic_to_openai_response",
     "anthropic_usage",

@@ -14,11 +14,12 @@ from gateway.translate.common import (
     client_request,
     data_url,
     dumps,
+    function_of,
     new_id,
     tool_arguments,
-    tool_call,
     usage_from_openai,
 )
+from gateway.wire.openai import ChatChunk, ChatCompletion, Choice, Json, ToolCall
 from shared.errors import ErrorCode, KeyrelayError, echo
 from shared.messages.usage import Usage
 
@@ -140,7 +141,11 @@ def _image_url(source: dict[str, Any]) -> str:
 def _assistant_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     text = "".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
     calls = [
-        tool_call(str(b.get("id")), str(b.get("name")), dumps(b.get("input") or {}))
+        {
+            "id": str(b.get("id")),
+            "type": "function",
+            "function": {"name": str(b.get("name")), "arguments": dumps(b.get("input") or {})},
+        }
         for b in blocks
         if b.get("type") == "tool_use"
     ]
@@ -209,45 +214,32 @@ def anthropic_usage_json(usage: Usage) -> dict[str, int]:
     }
 
 
-def openai_response_to_anthropic(body: dict[str, Any], model: str) -> dict[str, Any]:
+def openai_response_to_anthropic(body: ChatCompletion, model: str) -> dict[str, Any]:
     """An OpenAI chat.completion as an Anthropic message object."""
-    choices = body.get("choices") or [{}]
-    choice = choices[0]
-    message = choice.get("message") or {}
+    choice = body.choices[0] if body.choices else Choice()
+    message = choice.message
     content: list[dict[str, Any]] = []
-    if message.get("reasoning_content"):
-        content.append({"type": "thinking", "thinking": str(message["reasoning_content"]), "signature": ""})
-    if message.get("content"):
-        text = message["content"]
-        content.append({"type": "text", "text": text if isinstance(text, str) else _openai_text(text)})
-    for call in message.get("tool_calls") or []:
-        function = call.get("function") or {}
-        content.append(
-            {
-                "type": "tool_use",
-                "id": call.get("id"),
-                "name": function.get("name"),
-                "input": _input(function.get("arguments")),
-            }
-        )
-    usage = usage_from_openai(body.get("usage")) or Usage()
+    if message.reasoning_content:
+        content.append({"type": "thinking", "thinking": message.reasoning_content, "signature": ""})
+    if message.content:
+        content.append({"type": "text", "text": message.content})
+    for call in message.tool_calls or []:
+        function = function_of(call)
+        content.append({"type": "tool_use", "id": call.id, "name": function.name, "input": _input(function.arguments)})
+    usage = usage_from_openai(body.usage) or Usage()
     return {
         "id": new_id("msg_"),
         "type": "message",
         "role": "assistant",
         "model": model,
         "content": content,
-        "stop_reason": FINISH_TO_STOP.get(str(choice.get("finish_reason")), "end_turn"),
+        "stop_reason": FINISH_TO_STOP.get(str(choice.finish_reason), "end_turn"),
         "stop_sequence": None,
         "usage": anthropic_usage_json(usage),
     }
 
 
-def _openai_text(parts: Any) -> str:
-    return "".join(p.get("text", "") for p in parts if isinstance(p, dict)) if isinstance(parts, list) else ""
-
-
-def _input(arguments: Any) -> dict[str, Any]:
+def _input(arguments: object) -> Json:
     try:
         return tool_arguments(arguments)
     except KeyrelayError:
@@ -279,20 +271,20 @@ class AnthropicStreamEmitter:
         self._tool_blocks: dict[int, int] = {}  # OpenAI tool index -> block index
         self._stop_reason = "end_turn"
 
-    def feed(self, chunk: dict[str, Any]) -> list[Event]:
+    def feed(self, chunk: ChatChunk) -> list[Event]:
         events = self._start()
-        for choice in chunk.get("choices") or []:
-            if choice.get("index", 0) != 0:
+        for choice in chunk.choices:
+            if choice.index != 0:
                 continue
-            delta = choice.get("delta") or {}
-            if delta.get("reasoning_content"):
-                events += self._delta("thinking", {"type": "thinking_delta", "thinking": delta["reasoning_content"]})
-            if delta.get("content"):
-                events += self._delta("text", {"type": "text_delta", "text": delta["content"]})
-            for call in delta.get("tool_calls") or []:
+            delta = choice.delta
+            if delta.reasoning_content:
+                events += self._delta("thinking", {"type": "thinking_delta", "thinking": delta.reasoning_content})
+            if delta.content:
+                events += self._delta("text", {"type": "text_delta", "text": delta.content})
+            for call in delta.tool_calls or []:
                 events += self._tool(call)
-            if choice.get("finish_reason"):
-                self._stop_reason = FINISH_TO_STOP.get(str(choice["finish_reason"]), "end_turn")
+            if choice.finish_reason:
+                self._stop_reason = FINISH_TO_STOP.get(choice.finish_reason, "end_turn")
         return events
 
     def finish(self, usage: Usage | None) -> list[Event]:
@@ -357,20 +349,15 @@ class AnthropicStreamEmitter:
         events.append(("content_block_delta", {"type": "content_block_delta", "index": self._open[1], "delta": delta}))
         return events
 
-    def _tool(self, call: dict[str, Any]) -> list[Event]:
+    def _tool(self, call: ToolCall) -> list[Event]:
         events: list[Event] = []
-        index = int(call.get("index", 0))
-        function = call.get("function") or {}
+        index = call.index or 0
+        function = function_of(call)
         if index not in self._tool_blocks:
-            block = {
-                "type": "tool_use",
-                "id": call.get("id") or new_id("toolu_"),
-                "name": function.get("name", ""),
-                "input": {},
-            }
+            block = {"type": "tool_use", "id": call.id or new_id("toolu_"), "name": function.name or "", "input": {}}
             events = self._begin("tool", block)
             self._tool_blocks[index] = self._blocks - 1
-        fragment = function.get("arguments")
+        fragment = function.arguments
         if fragment:
             # An interleaved fragment for an earlier call keeps its own block index (the SDKs index by it).
             events.append(

@@ -9,9 +9,26 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
+from gateway.wire.errors import interrupted
+from gateway.wire.openai import (
+    ChatChunk,
+    ChatCompletion,
+    ChatRequest,
+    Choice,
+    ChunkChoice,
+    ContentPart,
+    Delta,
+    FunctionCall,
+    Json,
+    ResponseMessage,
+    ToolCall,
+)
 from shared.errors import KeyrelayError
 from shared.messages.usage import Usage
+
+Content = str | list[ContentPart] | None | UnsetType
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -20,6 +37,7 @@ DEFAULT_MAX_TOKENS = 4096
 
 P = ParamSpec("P")
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 def client_request(translate: Callable[P, T]) -> Callable[P, T]:
@@ -38,6 +56,14 @@ def client_request(translate: Callable[P, T]) -> Callable[P, T]:
     return checked
 
 
+def decode_vendor(raw: bytes | str, kind: type[V], provider: str, what: str = "response body") -> V:
+    """A vendor's JSON as its struct (lenient about scalar types); anything else is malformed."""
+    try:
+        return msgspec.json.decode(raw, type=kind, strict=False)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        raise interrupted(provider, f"malformed {what}") from None
+
+
 def dumps(value: Any) -> str:
     return _encode(value).decode()
 
@@ -50,14 +76,14 @@ def new_id(prefix: str) -> str:
     return prefix + secrets.token_hex(12)
 
 
-def tool_arguments(raw: Any) -> dict[str, Any]:
+def tool_arguments(raw: object) -> Json:
     """OpenAI `function.arguments` (a JSON string) as the object other formats want."""
     if isinstance(raw, dict):
         return raw
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+    if not raw or (isinstance(raw, str) and not raw.strip()):
         return {}
     try:
-        value = loads(raw)
+        value = loads(raw) if isinstance(raw, str | bytes) else None
     except (msgspec.DecodeError, TypeError):
         raise KeyrelayError("invalid_request", "tool call arguments must be a JSON object", param="messages") from None
     if not isinstance(value, dict):
@@ -93,58 +119,61 @@ def guess_image_type(url: str) -> str:
     return "image/jpeg"
 
 
-def text_of(content: Any) -> str:
+def text_of(content: Content) -> str:
     """The text of an OpenAI message `content` (a string, a list of parts, or null)."""
-    if content is None:
-        return ""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    raise KeyrelayError("invalid_request", "message content must be a string or a list of parts", param="messages")
+        return "".join(p.text for p in content if p.type == "text" and isinstance(p.text, str))
+    return ""
 
 
-def content_parts(content: Any) -> list[dict[str, Any]]:
+def content_parts(content: Content) -> list[ContentPart]:
     """OpenAI `content` as a list of parts (a string becomes one text part)."""
-    if content is None:
-        return []
     if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
+        return [ContentPart(type="text", text=content)] if content else []
     if isinstance(content, list):
-        return [p for p in content if isinstance(p, dict)]
-    raise KeyrelayError("invalid_request", "message content must be a string or a list of parts", param="messages")
+        return content
+    return []
 
 
-def image_url_of(part: dict[str, Any]) -> str:
-    image = part.get("image_url")
-    url = image.get("url") if isinstance(image, dict) else image
-    if not isinstance(url, str) or not url:
+def part_text(part: ContentPart) -> str:
+    return part.text if isinstance(part.text, str) else ""
+
+
+def image_url_of(part: ContentPart) -> str:
+    image = part.image_url
+    url = image if isinstance(image, str) else image.url if image else ""
+    if not url:
         raise KeyrelayError("invalid_request", "image_url parts need a url", param="messages")
     return url
 
 
-def stop_list(stop: Any) -> list[str] | None:
-    if stop is None:
-        return None
+def stop_list(stop: str | list[str] | UnsetType | None) -> list[str] | None:
     if isinstance(stop, str):
         return [stop]
-    if isinstance(stop, list) and all(isinstance(s, str) for s in stop):
-        return list(stop)
-    raise KeyrelayError("invalid_request", "stop must be a string or a list of strings", param="stop")
+    return list(stop) if stop else None
 
 
-def max_tokens_of(body: dict[str, Any]) -> int | None:
-    value = body.get("max_completion_tokens", body.get("max_tokens"))
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def max_tokens_of(body: ChatRequest) -> int | None:
+    value = body.max_completion_tokens if body.max_completion_tokens is not UNSET else body.max_tokens
+    return value if isinstance(value, int) else None
 
 
-def single_choice(body: dict[str, Any], provider: str) -> None:
-    n = body.get("n")
-    if n not in (None, 1):
+def number(value: float | UnsetType | None) -> float | None:
+    return value if isinstance(value, int | float) else None
+
+
+def function_of(call: ToolCall) -> FunctionCall:
+    return call.function or FunctionCall()
+
+
+def single_choice(body: ChatRequest, provider: str) -> None:
+    if body.n not in (None, UNSET, 1):
         raise KeyrelayError("invalid_request", f"{provider} models return one choice: n must be 1", param="n")
 
 
-def usage_to_openai(usage: Usage) -> dict[str, Any]:
+def usage_to_openai(usage: Usage) -> Json:
     """A `Usage` as OpenAI `usage` JSON, cached/cache-write/reasoning details included."""
     prompt_details: dict[str, int] = {"cached_tokens": usage.cached_tokens}
     if usage.cache_write_tokens:
@@ -158,7 +187,7 @@ def usage_to_openai(usage: Usage) -> dict[str, Any]:
     }
 
 
-def merge_usage_json(usage: Usage, raw: Any) -> dict[str, Any]:
+def merge_usage_json(usage: Usage, raw: object) -> Json:
     """Upstream usage JSON with its counts replaced by the normalised ones (vendor extras kept)."""
     normal = usage_to_openai(usage)
     if not isinstance(raw, dict):
@@ -175,7 +204,7 @@ def merge_usage_json(usage: Usage, raw: Any) -> dict[str, Any]:
     return out
 
 
-def usage_from_openai(raw: Any) -> Usage | None:
+def usage_from_openai(raw: object) -> Usage | None:
     """OpenAI `usage` JSON (and the common vendor variants of it) as a `Usage`."""
     if not isinstance(raw, dict):
         return None
@@ -193,35 +222,50 @@ def usage_from_openai(raw: Any) -> Usage | None:
     ).finalize()
 
 
-def _int(value: Any) -> int:
+def _int(value: object) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
 def completion_body(
-    model: str, message: dict[str, Any], finish_reason: str, usage: Usage, response_id: str | None = None
-) -> dict[str, Any]:
-    """An OpenAI `chat.completion` object with one choice."""
-    return {
-        "id": response_id or new_id("chatcmpl-"),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}],
-        "usage": usage_to_openai(usage),
-    }
+    model: str, message: ResponseMessage, finish_reason: str, usage: Usage, response_id: str | None = None
+) -> ChatCompletion:
+    """An OpenAI `chat.completion` with one choice."""
+    return ChatCompletion(
+        id=response_id or new_id("chatcmpl-"),
+        created=int(time.time()),
+        model=model,
+        choices=[Choice(index=0, message=message, finish_reason=finish_reason)],
+        usage=usage_to_openai(usage),
+    )
 
 
-def assistant_message(text: str, tool_calls: list[dict[str, Any]], reasoning: str = "") -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+def assistant_message(text: str, tool_calls: list[ToolCall], reasoning: str = "") -> ResponseMessage:
+    message = ResponseMessage(content=text or None)
     if tool_calls:
-        message["tool_calls"] = tool_calls
+        message.tool_calls = tool_calls
     if reasoning:
-        message["reasoning_content"] = reasoning
+        message.reasoning_content = reasoning
     return message
 
 
-def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+def tool_call(call_id: str, name: str, arguments: str) -> ToolCall:
+    return ToolCall(id=call_id, type="function", function=FunctionCall(name=name, arguments=arguments))
+
+
+class StreamTranslatorBase:
+    """What every vendor's stream translator holds: its chunk builder, the usage so far, the end flag."""
+
+    def __init__(self, provider: str, model: str) -> None:
+        self._provider = provider
+        self._out = ChunkBuilder(model)
+        self.usage: Usage | None = None
+        self.finished = False  # the terminal event was seen
+
+    def _ended(self, done: bool, missing: str) -> list[ChatChunk]:
+        """End of body: nothing more to send if `done`, else the stream was cut (`missing` never came)."""
+        if not done:
+            raise interrupted(self._provider, f"stream ended {missing}")
+        return []
 
 
 class ChunkBuilder:
@@ -236,38 +280,38 @@ class ChunkBuilder:
         self.finish_reason: str | None = None
         self._role_sent = False
 
-    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
-        }
+    def _chunk(self, delta: Delta, finish_reason: str | None = None) -> ChatChunk:
+        return ChatChunk(
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish_reason)],
+        )
 
-    def role(self) -> list[dict[str, Any]]:
+    def role(self) -> list[ChatChunk]:
         if self._role_sent:
             return []
         self._role_sent = True
-        return [self._chunk({"role": "assistant", "content": ""})]
+        return [self._chunk(Delta(role="assistant", content=""))]
 
-    def text(self, text: str) -> list[dict[str, Any]]:
-        return [*self.role(), self._chunk({"content": text})] if text else self.role()
+    def text(self, text: str) -> list[ChatChunk]:
+        return [*self.role(), self._chunk(Delta(content=text))] if text else self.role()
 
-    def reasoning(self, text: str) -> list[dict[str, Any]]:
-        return [*self.role(), self._chunk({"reasoning_content": text})] if text else self.role()
+    def reasoning(self, text: str) -> list[ChatChunk]:
+        return [*self.role(), self._chunk(Delta(reasoning_content=text))] if text else self.role()
 
-    def tool_start(self, index: int, call_id: str, name: str, arguments: str = "") -> list[dict[str, Any]]:
-        call = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
-        return [*self.role(), self._chunk({"tool_calls": [call]})]
+    def tool_start(self, index: int, call_id: str, name: str, arguments: str = "") -> list[ChatChunk]:
+        call = ToolCall(index=index, id=call_id, type="function", function=FunctionCall(name=name, arguments=arguments))
+        return [*self.role(), self._chunk(Delta(tool_calls=[call]))]
 
-    def tool_args(self, index: int, fragment: str) -> list[dict[str, Any]]:
+    def tool_args(self, index: int, fragment: str) -> list[ChatChunk]:
         if not fragment:
             return []
-        return [*self.role(), self._chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})]
+        call = ToolCall(index=index, function=FunctionCall(arguments=fragment))
+        return [*self.role(), self._chunk(Delta(tool_calls=[call]))]
 
-    def finish(self, reason: str) -> list[dict[str, Any]]:
+    def finish(self, reason: str) -> list[ChatChunk]:
         if self.finish_reason is not None:
             return []
         self.finish_reason = reason
-        return [*self.role(), self._chunk({}, reason)]
+        return [*self.role(), self._chunk(Delta(), reason)]

@@ -10,31 +10,52 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
 
 import msgspec
 
-from gateway.providers.errors import interrupted, map_stream_error
-from gateway.providers.sse import SseEvent
 from gateway.translate.common import (
-    ChunkBuilder,
+    StreamTranslatorBase,
     assistant_message,
     client_request,
     completion_body,
     content_parts,
-    data_url,
+    decode_vendor,
     dumps,
+    function_of,
     guess_image_type,
     image_url_of,
     loads,
     max_tokens_of,
     new_id,
+    number,
     parse_data_url,
+    part_text,
     stop_list,
     text_of,
     tool_arguments,
     tool_call,
 )
+from gateway.translate.gemini_wire import (
+    Blob,
+    Candidate,
+    Content,
+    FileData,
+    FunctionCall,
+    FunctionCallingConfig,
+    FunctionDeclaration,
+    FunctionResponse,
+    GenerateRequest,
+    GenerateResponse,
+    GenerationConfig,
+    Part,
+    ThinkingConfig,
+    ToolConfig,
+    ToolSet,
+    UsageMetadata,
+)
+from gateway.wire.errors import interrupted, map_stream_error
+from gateway.wire.openai import ChatChunk, ChatCompletion, ChatRequest, Choice, ContentPart, Message, ToolCall
+from gateway.wire.sse import SseEvent
 from shared.errors import KeyrelayError, echo
 from shared.messages.usage import Usage
 
@@ -59,10 +80,10 @@ _MAX_STOPS = 5
 
 
 # --- tool-call ids -----------------------------------------------------------------------------
-def encode_call_id(call_id: str | None, signature: str | None) -> str:
+def encode_call_id(call_id: object, signature: object) -> str:
     """The id the client sees: Gemini's id (or a fresh one), plus the signature if there is one."""
-    base = call_id or new_id("call_")
-    if not signature:
+    base = call_id if isinstance(call_id, str) and call_id else new_id("call_")
+    if not isinstance(signature, str) or not signature:
         return base
     return base + SIGNATURE_MARK + base64.urlsafe_b64encode(signature.encode()).decode().rstrip("=")
 
@@ -80,154 +101,159 @@ def decode_call_id(call_id: str) -> tuple[str, str | None]:
 
 # --- request -----------------------------------------------------------------------------------
 @client_request
-def openai_to_gemini_request(body: dict[str, Any]) -> dict[str, Any]:
+def openai_to_gemini_request(body: ChatRequest) -> GenerateRequest:
     """An OpenAI chat request as a generateContent body (the model goes in the URL)."""
     system: list[str] = []
-    contents: list[dict[str, Any]] = []
+    contents: list[Content] = []
     names: dict[str, str] = {}  # tool call id -> function name, from the assistant turns
-    for message in body.get("messages") or []:
-        role = message.get("role")
+    for message in body.messages:
+        role = message.role
         if role in ("system", "developer"):
-            if text := text_of(message.get("content")):
+            if text := text_of(message.content):
                 system.append(text)
         elif role == "user":
-            _append(contents, "user", [_user_part(p) for p in content_parts(message.get("content"))])
+            _append(contents, "user", [_user_part(p) for p in content_parts(message.content)])
         elif role == "assistant":
             _append(contents, "model", _model_parts(message, names))
         elif role == "tool":
             _append(contents, "user", [_function_response(message, names)])
         else:
             raise KeyrelayError("invalid_request", f"unsupported message role {echo(role)}", param="messages")
-    out: dict[str, Any] = {"contents": contents}
+    out = GenerateRequest(contents=contents)
     if system:
-        out["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+        out.system_instruction = Content(parts=[Part(text="\n\n".join(system))])
     if config := _generation_config(body):
-        out["generationConfig"] = config
+        out.generation_config = config
     _tools(body, out)
     return out
 
 
-def _append(contents: list[dict[str, Any]], role: str, parts: list[dict[str, Any]]) -> None:
+def _append(contents: list[Content], role: str, parts: list[Part]) -> None:
     if not parts:
         return
-    if contents and contents[-1]["role"] == role:
-        contents[-1]["parts"].extend(parts)
+    if contents and contents[-1].role == role:
+        contents[-1].parts.extend(parts)
     else:
-        contents.append({"role": role, "parts": parts})
+        contents.append(Content(role=role, parts=parts))
 
 
-def _user_part(part: dict[str, Any]) -> dict[str, Any]:
-    kind = part.get("type")
-    if kind == "text":
-        return {"text": str(part.get("text", ""))}
-    if kind == "image_url":
+def _user_part(part: ContentPart) -> Part:
+    if part.type == "text":
+        return Part(text=part_text(part))
+    if part.type == "image_url":
         url = image_url_of(part)
         inline = parse_data_url(url)
         if inline is not None:
-            return {"inlineData": {"mimeType": inline[0], "data": inline[1]}}
-        return {"fileData": {"mimeType": guess_image_type(url), "fileUri": url}}
+            return Part(inline_data=Blob(mime_type=inline[0], data=inline[1]))
+        return Part(file_data=FileData(mime_type=guess_image_type(url), file_uri=url))
     raise KeyrelayError(
-        "invalid_request", f"content part {echo(kind)} is not supported for Gemini models", param="messages"
+        "invalid_request", f"content part {echo(part.type)} is not supported for Gemini models", param="messages"
     )
 
 
-def _model_parts(message: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
-    parts: list[dict[str, Any]] = []
-    if text := text_of(message.get("content")):
-        parts.append({"text": text})
-    for call in message.get("tool_calls") or []:
-        function = call.get("function") or {}
-        name = str(function.get("name"))
-        call_id = str(call.get("id", ""))
+def _model_parts(message: Message, names: dict[str, str]) -> list[Part]:
+    parts: list[Part] = []
+    if text := text_of(message.content):
+        parts.append(Part(text=text))
+    for call in message.tool_calls or []:
+        function = function_of(call)
+        name = str(function.name)
+        call_id = str(call.id or "")
         names[call_id] = name
         _, signature = decode_call_id(call_id)
-        part: dict[str, Any] = {"functionCall": {"name": name, "args": tool_arguments(function.get("arguments"))}}
+        part = Part(function_call=FunctionCall(name=name, args=tool_arguments(function.arguments)))
         if signature:
-            part["thoughtSignature"] = signature
+            part.thought_signature = signature
         parts.append(part)
     return parts
 
 
-def _function_response(message: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
-    call_id = str(message.get("tool_call_id", ""))
-    name = names.get(call_id)
+def _function_response(message: Message, names: dict[str, str]) -> Part:
+    name = names.get(str(message.tool_call_id or ""))
     if name is None:
         raise KeyrelayError(
             "invalid_request", "a tool message must answer a tool call of an earlier assistant turn", param="messages"
         )
-    text = text_of(message.get("content"))
+    text = text_of(message.content)
     try:
         value = loads(text) if text else {}
     except msgspec.DecodeError:
         value = text
     response = value if isinstance(value, dict) else {"result": value}
-    return {"functionResponse": {"name": name, "response": response}}
+    return Part(function_response=FunctionResponse(name=name, response=response))
 
 
-def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    for src, dst in (
-        ("temperature", "temperature"),
-        ("top_p", "topP"),
-        ("seed", "seed"),
-        ("presence_penalty", "presencePenalty"),
-        ("frequency_penalty", "frequencyPenalty"),
+def _generation_config(body: ChatRequest) -> GenerationConfig | None:
+    config = GenerationConfig()
+    changed = False
+    for value, name in (
+        (number(body.temperature), "temperature"),
+        (number(body.top_p), "top_p"),
+        (body.seed if isinstance(body.seed, int) else None, "seed"),
+        (number(body.presence_penalty), "presence_penalty"),
+        (number(body.frequency_penalty), "frequency_penalty"),
+        (max_tokens_of(body), "max_output_tokens"),
     ):
-        if isinstance(body.get(src), int | float):
-            config[dst] = body[src]
-    if (max_tokens := max_tokens_of(body)) is not None:
-        config["maxOutputTokens"] = max_tokens
-    if stops := stop_list(body.get("stop")):
-        config["stopSequences"] = stops[:_MAX_STOPS]
-    if isinstance(body.get("n"), int) and body["n"] > 1:
-        config["candidateCount"] = body["n"]
-    fmt = body.get("response_format")
-    if isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema"):
-        config["responseMimeType"] = "application/json"
-        schema = (fmt.get("json_schema") or {}).get("schema")
-        if fmt.get("type") == "json_schema" and schema:
-            config["responseJsonSchema"] = schema
-    effort = body.get("reasoning_effort")
-    if effort in _THINKING_BUDGET:
-        config["thinkingConfig"] = {"thinkingBudget": _THINKING_BUDGET[effort]}
-    return config
+        if value is not None:
+            setattr(config, name, value)
+            changed = True
+    if stops := stop_list(body.stop):
+        config.stop_sequences = stops[:_MAX_STOPS]
+        changed = True
+    if isinstance(body.n, int) and body.n > 1:
+        config.candidate_count = body.n
+        changed = True
+    fmt = body.response_format
+    if fmt and fmt.type in ("json_object", "json_schema"):
+        config.response_mime_type = "application/json"
+        schema = fmt.json_schema.schema if fmt.json_schema else None
+        if fmt.type == "json_schema" and schema:
+            config.response_json_schema = schema
+        changed = True
+    effort = body.reasoning_effort
+    if isinstance(effort, str) and effort in _THINKING_BUDGET:
+        config.thinking_config = ThinkingConfig(thinking_budget=_THINKING_BUDGET[effort])
+        changed = True
+    return config if changed else None
 
 
-def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
-    tools = body.get("tools") or []
+def _tools(body: ChatRequest, out: GenerateRequest) -> None:
     declarations = []
-    for tool in tools:
-        function = tool.get("function") or {}
-        declaration: dict[str, Any] = {"name": function.get("name")}
-        if function.get("description"):
-            declaration["description"] = function["description"]
-        if function.get("parameters"):
-            declaration["parametersJsonSchema"] = function["parameters"]
+    for tool in body.tools or []:
+        if not tool.function:
+            continue
+        function = tool.function
+        declaration = FunctionDeclaration(name=function.name)
+        if function.description:
+            declaration.description = function.description
+        if function.parameters:
+            declaration.parameters_json_schema = function.parameters
         declarations.append(declaration)
-    if declarations:
-        out["tools"] = [{"functionDeclarations": declarations}]
-    choice = body.get("tool_choice")
-    config: dict[str, Any] | None = None
+    if not declarations:
+        return
+    out.tools = [ToolSet(function_declarations=declarations)]
+    choice = body.tool_choice
+    config: FunctionCallingConfig | None = None
     if choice in ("auto", "none", "required"):
-        config = {"mode": {"auto": "AUTO", "none": "NONE", "required": "ANY"}[choice]}
-    elif isinstance(choice, dict):
-        config = {"mode": "ANY", "allowedFunctionNames": [(choice.get("function") or {}).get("name")]}
-    if config is not None and declarations:
-        out["toolConfig"] = {"functionCallingConfig": config}
+        config = FunctionCallingConfig(mode={"auto": "AUTO", "none": "NONE", "required": "ANY"}[str(choice)])
+    elif choice and not isinstance(choice, str) and choice.function:
+        config = FunctionCallingConfig(mode="ANY", allowed_function_names=[choice.function.name])
+    if config is not None:
+        out.tool_config = ToolConfig(function_calling_config=config)
 
 
 # --- response ----------------------------------------------------------------------------------
-def gemini_usage(raw: Any) -> Usage:
-    raw = raw if isinstance(raw, dict) else {}
-    prompt = int(raw.get("promptTokenCount") or 0) + int(raw.get("toolUsePromptTokenCount") or 0)
-    thoughts = int(raw.get("thoughtsTokenCount") or 0)
-    completion = int(raw.get("candidatesTokenCount") or 0) + thoughts
+def gemini_usage(raw: UsageMetadata | None) -> Usage:
+    raw = raw or UsageMetadata()
+    prompt = raw.prompt_token_count + raw.tool_use_prompt_token_count
+    thoughts = raw.thoughts_token_count
+    completion = raw.candidates_token_count + thoughts
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
-        cached_tokens=int(raw.get("cachedContentTokenCount") or 0),
+        cached_tokens=raw.cached_content_token_count,
         reasoning_tokens=thoughts,
-        total_tokens=int(raw.get("totalTokenCount") or 0) or prompt + completion,
+        total_tokens=raw.total_token_count or prompt + completion,
     )
 
 
@@ -241,185 +267,90 @@ def finish_reason(reason: str | None, called: bool, provider: str) -> str:
     return "tool_calls" if called else "stop"
 
 
+def _call_of(part: Part) -> tuple[str, str, str] | None:
+    """(the client's call id, name, JSON arguments) of a functionCall part."""
+    if not part.function_call:
+        return None
+    call = part.function_call
+    return encode_call_id(call.id, part.thought_signature), call.name, dumps(call.args or {})
+
+
 def gemini_to_openai_response(
-    body: dict[str, Any], model: str, provider: str = "google"
-) -> tuple[dict[str, Any], Usage]:
+    body: GenerateResponse, model: str, provider: str = "google"
+) -> tuple[ChatCompletion, Usage]:
     """A GenerateContentResponse as an OpenAI chat.completion (one choice per candidate), plus usage."""
-    usage = gemini_usage(body.get("usageMetadata"))
-    candidates = body.get("candidates") or []
-    choices: list[dict[str, Any]] = []
-    for position, candidate in enumerate(candidates):
+    usage = gemini_usage(body.usage_metadata)
+    choices: list[Choice] = []
+    for position, candidate in enumerate(body.candidates):
         texts: list[str] = []
         thoughts: list[str] = []
-        calls: list[dict[str, Any]] = []
-        for part in (candidate.get("content") or {}).get("parts") or []:
-            if "functionCall" in part:
-                call = part["functionCall"] or {}
-                call_id = encode_call_id(call.get("id"), part.get("thoughtSignature"))
-                calls.append(tool_call(call_id, str(call.get("name")), dumps(call.get("args") or {})))
-            elif isinstance(part.get("text"), str):
-                (thoughts if part.get("thought") else texts).append(part["text"])
-        finish = finish_reason(candidate.get("finishReason"), bool(calls), provider)
-        choices.append(
-            {
-                "index": int(candidate.get("index", position)),
-                "logprobs": None,
-                "finish_reason": finish,
-                "message": assistant_message("".join(texts), calls, "".join(thoughts)),
-            }
-        )
+        calls: list[ToolCall] = []
+        for part in candidate.content.parts if candidate.content else []:
+            if (call := _call_of(part)) is not None:
+                calls.append(tool_call(*call))
+            elif isinstance(part.text, str):
+                (thoughts if part.thought else texts).append(part.text)
+        finish = finish_reason(candidate.finish_reason, bool(calls), provider)
+        message = assistant_message("".join(texts), calls, "".join(thoughts))
+        index = candidate.index if candidate.index is not None else position
+        choices.append(Choice(index=index, message=message, finish_reason=finish))
     if not choices:  # the prompt itself was blocked (promptFeedback.blockReason)
-        choices.append(
-            {"index": 0, "logprobs": None, "finish_reason": "content_filter", "message": assistant_message("", [])}
-        )
-    response_id = body.get("responseId")
-    out = completion_body(
-        model, choices[0]["message"], choices[0]["finish_reason"], usage, str(response_id) if response_id else None
-    )
-    out["choices"] = choices
+        choices.append(Choice(index=0, message=assistant_message("", []), finish_reason="content_filter"))
+    out = completion_body(model, choices[0].message, str(choices[0].finish_reason), usage, body.response_id or None)
+    out.choices = choices
     return out, usage
 
 
 # --- stream ------------------------------------------------------------------------------------
-class GeminiStreamTranslator:
-    """Gemini `data:` events -> OpenAI chunks (section 20.6); the body's end closes the stream."""
+class GeminiStreamTranslator(StreamTranslatorBase):
+    """Gemini `data:` events -> OpenAI chunks (section 20.6); no terminal event: read to the body's end."""
 
     def __init__(self, provider: str, model: str) -> None:
-        self._provider = provider
-        self._out = ChunkBuilder(model)
+        super().__init__(provider, model)
         self._calls = 0
-        self.usage: Usage | None = None
-        self.finished = False  # Gemini has no terminal event: read to the end of the body
 
-    def feed(self, event: SseEvent) -> list[dict[str, Any]]:
+    def feed(self, event: SseEvent) -> list[ChatChunk]:
         if not event.data:
             return []
-        try:
-            data = loads(event.data)
-        except msgspec.DecodeError:
-            raise interrupted(self._provider, "malformed stream event") from None
-        if not isinstance(data, dict):
-            return []
-        if "error" in data:
-            raise map_stream_error(self._provider, data)
-        if data.get("responseId"):
-            self._out.id = str(data["responseId"])
-        if data.get("usageMetadata"):
-            self.usage = gemini_usage(data["usageMetadata"])
-        candidates = data.get("candidates") or []
-        if not candidates:
-            if (data.get("promptFeedback") or {}).get("blockReason"):
+        data = decode_vendor(event.data, GenerateResponse, self._provider, "stream event")
+        if data.error is not None:
+            raise map_stream_error(self._provider, {"error": data.error})
+        if data.response_id:
+            self._out.id = data.response_id
+        if data.usage_metadata:
+            self.usage = gemini_usage(data.usage_metadata)
+        if not data.candidates:
+            if data.prompt_feedback and data.prompt_feedback.block_reason:
                 return self._out.finish("content_filter")
             return self._out.role()
-        return self._candidate(candidates[0])
+        return self._candidate(data.candidates[0])
 
-    def _candidate(self, candidate: dict[str, Any]) -> list[dict[str, Any]]:
+    def _candidate(self, candidate: Candidate) -> list[ChatChunk]:
         out = self._out.role()
-        for part in (candidate.get("content") or {}).get("parts") or []:
-            if "functionCall" in part:
-                call = part["functionCall"] or {}
-                call_id = encode_call_id(call.get("id"), part.get("thoughtSignature"))
-                out += self._out.tool_start(self._calls, call_id, str(call.get("name")), dumps(call.get("args") or {}))
+        for part in candidate.content.parts if candidate.content else []:
+            if (call := _call_of(part)) is not None:
+                out += self._out.tool_start(self._calls, *call)
                 self._calls += 1
-            elif isinstance(part.get("text"), str):
-                out += self._out.reasoning(part["text"]) if part.get("thought") else self._out.text(part["text"])
-        if candidate.get("finishReason"):
-            out += self._out.finish(finish_reason(candidate["finishReason"], self._calls > 0, self._provider))
+            elif isinstance(part.text, str):
+                out += self._out.reasoning(part.text) if part.thought else self._out.text(part.text)
+        if candidate.finish_reason:
+            out += self._out.finish(finish_reason(candidate.finish_reason, self._calls > 0, self._provider))
         return out
 
-    def end(self) -> list[dict[str, Any]]:
-        if self._out.finish_reason is None:
-            raise interrupted(self._provider, "stream ended without a finish reason")
-        return []
+    def end(self) -> list[ChatChunk]:
+        return self._ended(self._out.finish_reason is not None, "without a finish reason")
 
 
-# --- the reverse direction (tests, and clients that speak Gemini) -------------------------------
-def gemini_request_to_openai(body: dict[str, Any], model: str) -> dict[str, Any]:
-    """A generateContent body as an OpenAI chat request; call ids are minted per call."""
-    messages: list[dict[str, Any]] = []
-    system = body.get("systemInstruction")
-    if isinstance(system, dict):
-        messages.append({"role": "system", "content": "".join(p.get("text", "") for p in system.get("parts") or [])})
-    pending: dict[str, list[str]] = {}  # function name -> ids awaiting a response
-    for content in body.get("contents") or []:
-        parts = content.get("parts") or []
-        if content.get("role") == "model":
-            messages.append(_openai_assistant(parts, pending))
-        else:
-            messages.extend(_openai_user(parts, pending))
-    out: dict[str, Any] = {"model": model, "messages": messages}
-    config = body.get("generationConfig") or {}
-    for src, dst in (
-        ("temperature", "temperature"),
-        ("topP", "top_p"),
-        ("seed", "seed"),
-        ("maxOutputTokens", "max_tokens"),
-        ("stopSequences", "stop"),
-    ):
-        if src in config:
-            out[dst] = config[src]
-    if config.get("responseMimeType") == "application/json":
-        schema = config.get("responseJsonSchema")
-        out["response_format"] = (
-            {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
-            if schema
-            else {"type": "json_object"}
-        )
-    declarations = [d for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
-    if declarations:
-        out["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": d.get("name"),
-                    "description": d.get("description", ""),
-                    "parameters": d.get("parametersJsonSchema") or d.get("parameters") or {},
-                },
-            }
-            for d in declarations
-        ]
-    mode = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
-    if mode.get("allowedFunctionNames"):
-        out["tool_choice"] = {"type": "function", "function": {"name": mode["allowedFunctionNames"][0]}}
-    elif mode.get("mode") in ("AUTO", "NONE", "ANY"):
-        out["tool_choice"] = {"AUTO": "auto", "NONE": "none", "ANY": "required"}[mode["mode"]]
-    return out
+# --- the format, as adapters are configured by it ---------------------------------------------------
+class GeminiFormat:
+    """generateContent (Google AI Studio and Vertex's Gemini publisher): the model goes in the URL."""
 
+    def request(self, body: ChatRequest, model: str, *, stream: bool) -> GenerateRequest:
+        del model, stream
+        return openai_to_gemini_request(body)
 
-def _openai_assistant(parts: list[dict[str, Any]], pending: dict[str, list[str]]) -> dict[str, Any]:
-    texts = [str(p["text"]) for p in parts if isinstance(p.get("text"), str) and not p.get("thought")]
-    calls = []
-    for part in parts:
-        if "functionCall" in part:
-            call = part["functionCall"]
-            call_id = encode_call_id(call.get("id"), part.get("thoughtSignature"))
-            pending.setdefault(str(call.get("name")), []).append(call_id)
-            calls.append(tool_call(call_id, str(call.get("name")), dumps(call.get("args") or {})))
-    return assistant_message("".join(texts), calls)
+    def response(self, raw: bytes, model: str, provider: str) -> tuple[ChatCompletion, Usage]:
+        return gemini_to_openai_response(decode_vendor(raw, GenerateResponse, provider), model, provider)
 
-
-def _openai_user(parts: list[dict[str, Any]], pending: dict[str, list[str]]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    items: list[dict[str, Any]] = []
-    for part in parts:
-        if "functionResponse" in part:
-            response = part["functionResponse"]
-            ids = pending.get(str(response.get("name"))) or [new_id("call_")]
-            value = response.get("response")
-            text = (
-                value["result"]
-                if isinstance(value, dict) and set(value) == {"result"} and isinstance(value["result"], str)
-                else dumps(value)
-            )
-            out.append({"role": "tool", "tool_call_id": ids.pop(0), "content": text})
-        elif isinstance(part.get("text"), str):
-            items.append({"type": "text", "text": part["text"]})
-        elif "inlineData" in part:
-            inline = part["inlineData"]
-            items.append({"type": "image_url", "image_url": {"url": data_url(inline["mimeType"], inline["data"])}})
-        elif "fileData" in part:
-            items.append({"type": "image_url", "image_url": {"url": part["fileData"]["fileUri"]}})
-    if items:
-        only_text = all(i["type"] == "text" for i in items)
-        out.append({"role": "user", "content": "".join(i["text"] for i in items) if only_text else items})
-    return out
+    def stream(self, provider: str, model: str) -> GeminiStreamTranslator:
+        return GeminiStreamTranslator(provider, model)

@@ -23,8 +23,10 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import msgspec
+from msgspec import UnsetType
 
 from gateway.translate.common import new_id, usage_from_openai
+from gateway.wire.openai import ChatChunk, ChatCompletion, FunctionCall, ToolCall
 from shared.errors import KeyrelayError, echo
 from shared.messages.usage import Usage
 
@@ -605,50 +607,55 @@ class ChatDelta(msgspec.Struct):
     finish_reason: str | None = None
 
     @classmethod
-    def of_chunk(cls, chunk: dict[str, Any]) -> ChatDelta:
+    def of_chunk(cls, chunk: ChatChunk) -> ChatDelta:
         out = cls()
-        for choice in chunk.get("choices") or []:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            out = cls._of(choice.get("delta") or {}, choice.get("finish_reason"))
+        for choice in chunk.choices:
+            if choice.index == 0:
+                delta = choice.delta
+                out = cls._of(delta.content, delta.reasoning_content, delta.tool_calls, choice.finish_reason)
         return out
 
     @classmethod
-    def of_message(cls, body: dict[str, Any]) -> ChatDelta:
-        choices = body.get("choices") or [{}]
-        choice = choices[0] if isinstance(choices[0], dict) else {}
-        return cls._of(choice.get("message") or {}, choice.get("finish_reason"))
+    def of_message(cls, body: ChatCompletion) -> ChatDelta:
+        if not body.choices:
+            return cls()
+        choice = body.choices[0]
+        message = choice.message
+        return cls._of(message.content, message.reasoning_content, message.tool_calls, choice.finish_reason)
 
     @classmethod
-    def _of(cls, message: Any, finish_reason: Any) -> ChatDelta:
-        content = message.get("content")
-        if isinstance(content, list):
-            content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    def _of(
+        cls,
+        content: str | UnsetType | None,
+        reasoning: str | UnsetType | None,
+        tool_calls: list[ToolCall] | UnsetType | None,
+        finish_reason: str | None,
+    ) -> ChatDelta:
         calls = []
-        for position, call in enumerate(message.get("tool_calls") or []):
-            function = call.get("function") or {}
-            arguments = function.get("arguments")
+        for position, call in enumerate(tool_calls or []):
+            function = call.function or FunctionCall()
+            arguments = function.arguments
             calls.append(
                 ChatCall(
-                    index=int(call.get("index", position)),
-                    id=call.get("id"),
-                    name=function.get("name"),
+                    index=call.index if isinstance(call.index, int) else position,
+                    id=call.id or None,
+                    name=function.name or None,
                     arguments=arguments
                     if isinstance(arguments, str)
                     else msgspec.json.encode(arguments).decode()
-                    if arguments is not None
+                    if arguments
                     else "",
                 )
             )
         return cls(
             text=content if isinstance(content, str) else "",
-            reasoning=str(message.get("reasoning_content") or ""),
+            reasoning=reasoning or "",
             calls=calls,
-            finish_reason=finish_reason if isinstance(finish_reason, str) else None,
+            finish_reason=finish_reason,
         )
 
 
-def from_chat(body: dict[str, Any], parsed: ParsedRequest, model: str, usage: Usage | None = None) -> Response:
+def from_chat(body: ChatCompletion, parsed: ParsedRequest, model: str, usage: Usage | None = None) -> Response:
     """A chat.completion as a finished `Response`."""
     turn = ChatDelta.of_message(body)
     response = Response.start(parsed, model)
@@ -669,5 +676,5 @@ def from_chat(body: dict[str, Any], parsed: ParsedRequest, model: str, usage: Us
                 status="completed",
             )
         )
-    response.end(turn.finish_reason, usage or usage_from_openai(body.get("usage")) or Usage())
+    response.end(turn.finish_reason, usage or usage_from_openai(body.usage) or Usage())
     return response

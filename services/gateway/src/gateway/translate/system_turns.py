@@ -9,7 +9,7 @@ and merges every other one into the top-level system prompt, in order.
 
 from __future__ import annotations
 
-from typing import Any
+from gateway.translate.anthropic_wire import Turn
 
 MID_CONVERSATION_SYSTEM_MODELS = frozenset({"claude-opus-4-8"})
 
@@ -19,20 +19,20 @@ def accepts_system_turns(provider: str, model: str) -> bool:
     return provider == "anthropic" and model in MID_CONVERSATION_SYSTEM_MODELS
 
 
-def place_system_turns(messages: list[dict[str, Any]], system: list[str]) -> list[dict[str, Any]]:
+def place_system_turns(messages: list[Turn], system: list[str]) -> list[Turn]:
     """Anthropic messages with `system` turns left only where allowed; the others' text joins
     `system` (in order) and the turns around them merge, so roles still alternate."""
-    out: list[dict[str, Any]] = []
+    out: list[Turn] = []
     for i, message in enumerate(messages):
-        if message["role"] == "system":
-            after = messages[i + 1]["role"] if i + 1 < len(messages) else None
-            if out and out[-1]["role"] == "user" and after in {None, "assistant"}:
+        if message.role == "system":
+            after = messages[i + 1].role if i + 1 < len(messages) else None
+            if out and out[-1].role == "user" and after in {None, "assistant"}:
                 out.append(message)
             else:
-                system.extend(str(block.get("text", "")) for block in message["content"])
+                system.extend(block.text or "" for block in message.content)
             continue
-        if out and out[-1]["role"] == message["role"]:
-            out[-1]["content"].extend(message["content"])
+        if out and out[-1].role == message.role:
+            out[-1].content.extend(message.content)
         else:
             out.append(message)
     return out

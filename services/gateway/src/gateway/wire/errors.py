@@ -17,8 +17,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from gateway.providers.base import ProviderError
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, KeyrelayError
 
 _PASS_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "x-tokenlimit-")
 _PASS_NAMES = frozenset({"retry-after", "retry-after-ms"})
@@ -84,6 +83,30 @@ _STATUS_OF_TYPE = {
     "INVALID_ARGUMENT": 400,
     "PERMISSION_DENIED": 403,
 }
+
+
+class ProviderError(KeyrelayError):
+    """An upstream failure, already mapped to a stable code.
+
+    `upstream_status` is the provider's HTTP status (0 for connection errors and timeouts).
+    The message names the provider and a short, key-free reason; never the upstream body verbatim.
+    """
+
+    def __init__(
+        self,
+        code: ErrorCode | str,
+        message: str,
+        *,
+        upstream_status: int = 0,
+        retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(code, message, retry_after=retry_after, headers=headers)
+        self.upstream_status = upstream_status
+
+    @property
+    def retryable(self) -> bool:
+        return self.code.retryable
 
 
 def passthrough_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -9,6 +9,12 @@ irrelevant to provider streams).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from shared.messages.usage import Usage
+
+T = TypeVar("T")
 
 _LF, _CR = 0x0A, 0x0D
 
@@ -85,3 +91,17 @@ class SseParser:
         if self._data:
             out.append(SseEvent(self._event, "\n".join(self._data)))
         self._event, self._data = None, []
+
+
+class StreamTranslator(Protocol[T]):
+    """Turns one provider's SSE events into items: normalised OpenAI chunks (see
+    `providers.base.ChatStream`), or a Responses upstream's events."""
+
+    usage: Usage | None
+    finished: bool  # the terminal event was seen: stop reading
+
+    def feed(self, event: SseEvent) -> list[T]: ...
+
+    def end(self) -> list[T]:
+        """End of body: flush, or raise `ProviderError` if the terminal event never came."""
+        ...
