@@ -31,7 +31,7 @@ from gateway.providers.base import (
     ImageResult,
     Target,
 )
-from gateway.providers.http import ProviderStream, decode_body, decode_json, send
+from gateway.providers.http import ProviderStream, decode_body, send
 from gateway.translate.common import merge_usage_json, usage_from_openai
 from gateway.wire.errors import interrupted, map_stream_error
 from gateway.wire.openai import (
@@ -71,14 +71,11 @@ class OpenAIChunkNormalizer:
             self.finished = True
             return []
         try:
-            raw = decode_json(data)
-            if not isinstance(raw, dict):
-                return []
-            if "error" in raw and not raw.get("choices"):
-                raise map_stream_error(self._adapter.name, raw)
-            chunk = ChatChunk.from_json(raw, strict=False)
+            chunk = ChatChunk.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError):
             raise interrupted(self._adapter.name, "malformed stream chunk") from None
+        if not chunk.choices and chunk.get_extra("error") is not None:
+            raise map_stream_error(self._adapter.name, chunk.extra)
         usage = self._adapter.chunk_usage(chunk)
         if usage is not None:
             self.usage = usage

@@ -24,6 +24,7 @@ E = TypeVar("E", bound="Extensible")
 
 _encoder = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder().decode
+_raw_fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
 
 class Plain(Struct, kw_only=True, gc=False):
@@ -52,14 +53,23 @@ class Extensible(Plain, kw_only=True):
             ) from None
 
     @classmethod
-    def decode(cls, raw: bytes) -> Self:
+    def decode(cls, raw: bytes | str) -> Self:
         """An upstream JSON body as this struct; `msgspec.DecodeError`/`ValidationError` if it is not one.
 
-        Lenient (`strict=False`) about scalar types: vendors' bodies are not the client's to fix."""
-        body = _decode(raw)
-        if not isinstance(body, dict):
-            raise msgspec.ValidationError(f"expected an object, got {type(body).__name__}")
-        return cls.from_json(body, strict=False)
+        Decoded straight into the struct (no dict in between), strictly, then leniently
+        (`strict=False`: numbers in strings and the like) if that failed: vendors' bodies are not the
+        client's to fix. The top-level keys are scanned (values left raw) to fill `extra`."""
+        strict, lax = _decoders(cls)
+        out: Self
+        try:
+            out = strict.decode(raw)
+        except msgspec.ValidationError:
+            out = lax.decode(raw)
+        fields = _raw_fields.decode(raw)
+        known = _known(cls)
+        if not known.issuperset(fields):
+            out.extra = {k: _decode(v) for k, v in fields.items() if k not in known}
+        return out
 
     @classmethod
     def from_json(cls, body: Json, *, strict: bool = True) -> Self:
@@ -98,6 +108,11 @@ class Extensible(Plain, kw_only=True):
 @functools.cache
 def _known(cls: type[Extensible]) -> frozenset[str]:
     return frozenset(cls.__struct_encode_fields__)
+
+
+@functools.cache
+def _decoders(cls: type[E]) -> tuple[msgspec.json.Decoder[E], msgspec.json.Decoder[E]]:
+    return msgspec.json.Decoder(cls), msgspec.json.Decoder(cls, strict=False)
 
 
 def encode(value: object) -> bytes:
