@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 
+from activity import rollups
 from activity.repository import ActivityRepository, day_bounds
 from shared.errors import KeyrelayError
 from shared.messages import activity as a
 
 Doc = dict[str, Any]
-_GROUP_FIELDS = {
-    "integration": "$integration",
-    "model": "$model_requested",
-    "project": "$project_id",
-    "day": {"$dateToString": {"format": "%Y-%m-%d", "date": "$ts"}},
-}
+Rows = list[Doc]
+_ROLLUP_FIELDS = {"integration": "integration", "model": "model", "project": "project_id"}
+_RECORD_TO_ROLLUP = {"model_requested": "model"}
 
 _BUCKETS = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d"}
 
@@ -78,75 +76,79 @@ class ActivityQueries:
         return _result({"data": [_public(d) for d in docs], "next_cursor": cursor})
 
     async def summary(self, q: a.SummarizeRequests) -> a.QueryResult:
-        match = _scope_match(q.scope) | day_bounds(q.since, q.until)
-        pipeline: list[Doc] = [
-            {"$match": match},
-            {
-                "$group": {
-                    "_id": _GROUP_FIELDS[q.group_by],
-                    "requests": {"$sum": 1},
-                    "errors": {"$sum": {"$cond": [{"$gte": ["$status", 400]}, 1, 0]}},
-                    "prompt_tokens": {"$sum": "$usage.prompt_tokens"},
-                    "completion_tokens": {"$sum": "$usage.completion_tokens"},
-                    "cached_tokens": {"$sum": "$usage.cached_tokens"},
-                    "total_tokens": {"$sum": "$usage.total_tokens"},
-                    "cost_usd": {"$sum": "$cost_usd"},
-                    "list_cost_usd": {"$sum": "$list_cost_usd"},
-                    "latencies": {"$push": "$latency_ms"},
-                }
-            },
-            {"$sort": {"_id": 1}},
-        ]
-        rows = []
-        for row in await self._repo.aggregate(self._repo.requests, pipeline):
-            latencies = sorted(x for x in row.pop("latencies") if isinstance(x, (int, float)))
-            rows.append(
+        rows = await self._hourly(_scope_match(q.scope), q.since, q.until)
+        groups: dict[Any, _Sums] = {}
+        for row in rows:
+            groups.setdefault(_summary_key(row, q.group_by), _Sums()).add(row)
+        data = []
+        for key in sorted(groups, key=lambda k: (k is not None, str(k))):
+            sums = groups[key]
+            data.append(
                 {
-                    "key": row.pop("_id"),
-                    **row,
-                    "cost_usd": round(row["cost_usd"], 10),
-                    "list_cost_usd": round(row["list_cost_usd"], 10),
-                    "p50_latency_ms": _percentile(latencies, 0.50),
-                    "p95_latency_ms": _percentile(latencies, 0.95),
+                    "key": key,
+                    "requests": int(sums.values.get("requests", 0)),
+                    "errors": int(sums.values.get("errors", 0)),
+                    **{name: int(sums.values.get(name, 0)) for name in rollups.TOKENS},
+                    "cost_usd": round(sums.values.get("cost_usd", 0.0), 10),
+                    "list_cost_usd": round(sums.values.get("list_cost_usd", 0.0), 10),
+                    "p50_latency_ms": rollups.percentile(sums.latency, 0.50),
+                    "p95_latency_ms": rollups.percentile(sums.latency, 0.95),
                 }
             )
-        return _result({"group_by": q.group_by, "data": rows})
+        return _result({"group_by": q.group_by, "data": data})
 
     async def series(self, q: a.SeriesRequests) -> a.QueryResult:
-        match = _scope_match(q.scope, q.project_id) | day_bounds(q.since, q.until)
+        match = _scope_match(q.scope, q.project_id)
         if q.integration is not None:
             match["integration"] = q.integration
-        pipeline: list[Doc] = [
-            {"$match": match},
+        rows = await self._hourly(match, q.since, None)
+        groups: dict[tuple[Any, str], _Sums] = {}
+        for row in rows:
+            groups.setdefault((row.get("integration"), row["hour"].strftime(_BUCKETS[q.bucket])), _Sums()).add(row)
+        data = [
             {
-                "$group": {
-                    "_id": {
-                        "integration": "$integration",
-                        "bucket": {"$dateToString": {"format": _BUCKETS[q.bucket], "date": "$ts"}},
-                    },
-                    "requests": {"$sum": 1},
-                    "errors": {"$sum": {"$cond": [{"$gte": ["$status", 400]}, 1, 0]}},
-                    "cost_usd": {"$sum": "$cost_usd"},
-                    "latencies": {"$push": "$latency_ms"},
-                }
-            },
+                "integration": integration,
+                "bucket": bucket,
+                "requests": int(sums.values.get("requests", 0)),
+                "errors": int(sums.values.get("errors", 0)),
+                "cost_usd": round(sums.values.get("cost_usd", 0.0), 10),
+                "p95_latency_ms": rollups.percentile(sums.latency, 0.95),
+            }
+            for (integration, bucket), sums in groups.items()
+            if sums.values.get("requests", 0) > 0
         ]
-        rows = []
-        for row in await self._repo.aggregate(self._repo.requests, pipeline):
-            latencies = sorted(x for x in row.pop("latencies") if isinstance(x, (int, float)))
-            key = row.pop("_id")
-            rows.append(
-                {
-                    "integration": key.get("integration"),
-                    "bucket": key.get("bucket"),
-                    "requests": row["requests"],
-                    "errors": row["errors"],
-                    "cost_usd": round(row["cost_usd"], 10),
-                    "p95_latency_ms": _percentile(latencies, 0.95),
-                }
-            )
-        rows.sort(key=lambda r: (str(r["bucket"]), str(r["integration"])))
-        return _result({"bucket": q.bucket, "data": rows})
+        data.sort(key=lambda r: (str(r["bucket"]), str(r["integration"])))
+        return _result({"bucket": q.bucket, "data": data})
+
+    async def _hourly(self, match: Doc, since: datetime | None, until: datetime | None) -> Rows:
+        """Roll-up rows for [since, until): whole hours from `requests_hourly`, the partial hours at
+        either edge from the records themselves (an index range each), in the roll-up's shape."""
+        repo = self._repo
+        since = rollups.aware(since) if since is not None else None
+        until = rollups.aware(until) if until is not None else None
+        first = _next_hour(since) if since is not None else None
+        last = rollups.hour_of(until) if until is not None else None
+        if first is not None and last is not None and first > last:
+            first = last = None  # inside one hour: all from the records
+            hours: Rows = []
+            edges = [(since, until)]
+        else:
+            window: Doc = {}
+            if first is not None:
+                window["$gte"] = first
+            if last is not None:
+                window["$lt"] = last
+            query: Doc = {"org_id": match["org_id"]} | ({"hour": window} if window else {})
+            hours = [d async for d in repo.requests_hourly.find(query)]
+            edges = []
+            if since is not None and first is not None and since < first:
+                edges.append((since, first))
+            if until is not None and last is not None and last < until:
+                edges.append((last, until))
+        for low, high in edges:
+            records = repo.requests.find({"org_id": match["org_id"], "ts": {"$gte": low, "$lt": high}})
+            hours.extend([rollups.as_rollup(d) async for d in records])
+        return [row for row in hours if _row_matches(row, match)]
 
     async def audit(self, q: a.ListAudit) -> a.QueryResult:
         docs, cursor = await self._repo.page(
@@ -160,11 +162,38 @@ class ActivityQueries:
         return _result({"data": out, "next_cursor": cursor})
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    index = max(0, min(len(values) - 1, round(q * (len(values) - 1))))
-    return float(values[index])
+class _Sums:
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+        self.latency: dict[int, int] = {}
+
+    def add(self, row: Doc) -> None:
+        for name in ("requests", "errors", "cost_usd", "list_cost_usd", *rollups.TOKENS):
+            self.values[name] = self.values.get(name, 0) + (row.get(name) or 0)
+        for bucket, count in (row.get("latency") or {}).items():
+            self.latency[int(bucket)] = self.latency.get(int(bucket), 0) + int(count)
+
+
+def _summary_key(row: Doc, group_by: str) -> Any:
+    if group_by == "day":
+        return row["hour"].strftime("%Y-%m-%d")
+    return row.get(_ROLLUP_FIELDS[group_by])
+
+
+def _row_matches(row: Doc, match: Doc) -> bool:
+    for field, want in match.items():
+        value = row.get(_RECORD_TO_ROLLUP.get(field, field))
+        if isinstance(want, dict):
+            if value not in want.get("$in", []):
+                return False
+        elif value != want:
+            return False
+    return True
+
+
+def _next_hour(ts: datetime) -> datetime:
+    hour = rollups.hour_of(ts)
+    return hour if hour == ts else hour + timedelta(hours=1)
 
 
 def _result(body: Any) -> a.QueryResult:
