@@ -101,7 +101,7 @@ class ActivityQueries:
         match = _scope_match(q.scope, q.project_id)
         if q.integration is not None:
             match["integration"] = q.integration
-        rows = await self._hourly(match, q.since, None)
+        rows = await self._hourly(match, q.since, q.until)
         groups: dict[tuple[Any, str], _Sums] = {}
         for row in rows:
             groups.setdefault((row.get("integration"), row["hour"].strftime(_BUCKETS[q.bucket])), _Sums()).add(row)

@@ -134,8 +134,10 @@ class ActivityRepository:
         found: list[Doc] = []
         span = _FIRST_WINDOW
         top = upper
+        # the first window also takes in the slack ahead of this clock (usually empty)
+        first_bottom = min(upper, datetime.now(UTC)) - span
         while top > lower and len(found) <= limit:
-            bottom = max(lower, top - span)
+            bottom = max(lower, min(first_bottom, top - span))
             ts_range: Doc = {"$gte": bottom, "$lte" if inclusive_upper else "$lt": top}
             inclusive_upper = False
             window = [d async for d in collection.find({**indexed, "ts": ts_range})]
@@ -171,9 +173,11 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 _FIRST_WINDOW = timedelta(hours=1)
 _FUTURE_SLACK = timedelta(days=1)  # records stamped slightly ahead of this clock are still listed
-# fields that follow `org_id` in a (org_id, field, ts) index, in the order the page prefers them
+# fields that follow `org_id` in a (org_id, field, ts) index, in the order the page prefers them:
+# the likely narrowest first (an error status is rare), a whole project last
+_ERROR_STATUS = 400
 _INDEXED_EQ: dict[str, tuple[str, ...]] = {
-    "requests": ("api_key_id", "project_id", "status", "integration", "model_requested"),
+    "requests": ("status", "api_key_id", "integration", "model_requested", "project_id"),
     "audit": (),
 }
 
@@ -184,6 +188,8 @@ def _split_match(match: Doc, indexed_fields: tuple[str, ...]) -> tuple[Doc, Doc]
     rest = {k: v for k, v in match.items() if k not in ("org_id", "ts")}
     for field in indexed_fields:
         value = rest.get(field)
+        if field == "status" and isinstance(value, int) and value < _ERROR_STATUS:
+            continue  # most records succeed: a success status narrows little, another field more
         if value is not None and not isinstance(value, dict):
             indexed[field] = rest.pop(field)
             break
