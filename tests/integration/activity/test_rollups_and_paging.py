@@ -110,8 +110,15 @@ async def test_a_summary_over_a_range_cut_inside_hours_equals_the_records_in_it(
     await repo.store_many(repo.requests, [record(i) for i in range(400)])
     since, until = NOW - timedelta(hours=30, minutes=17), NOW - timedelta(hours=2, minutes=41)
     assert_summary_matches(await summary(repo, since=since, until=until), await raw_sums(repo, since, until))
-    inside = NOW - timedelta(hours=5, minutes=50), NOW - timedelta(hours=5, minutes=10)
-    assert_summary_matches(await summary(repo, since=inside[0], until=inside[1]), await raw_sums(repo, *inside))
+    hour = NOW.replace(minute=0, second=0) - timedelta(hours=6)
+    for since, until in (
+        (hour + timedelta(minutes=50), hour + timedelta(hours=9, minutes=10)),  # short cuts: records added
+        (hour + timedelta(minutes=5), hour + timedelta(hours=9, minutes=55)),  # long cuts: records taken back
+        (hour + timedelta(minutes=10), hour + timedelta(minutes=30)),  # inside one hour, short
+        (hour + timedelta(minutes=3), hour + timedelta(minutes=57)),  # inside one hour, long
+        (hour, hour + timedelta(hours=3)),  # whole hours only
+    ):
+        assert_summary_matches(await summary(repo, since=since, until=until), await raw_sums(repo, since, until))
 
 
 async def test_the_series_counts_every_record_once_per_integration_and_hour(repo: ActivityRepository) -> None:

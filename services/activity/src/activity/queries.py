@@ -83,6 +83,8 @@ class ActivityQueries:
         data = []
         for key in sorted(groups, key=lambda k: (k is not None, str(k))):
             sums = groups[key]
+            if sums.values.get("requests", 0) <= 0:
+                continue  # only records outside the range, taken back out of a cut hour
             data.append(
                 {
                     "key": key,
@@ -121,33 +123,28 @@ class ActivityQueries:
         return _result({"bucket": q.bucket, "data": data})
 
     async def _hourly(self, match: Doc, since: datetime | None, until: datetime | None) -> Rows:
-        """Roll-up rows for [since, until): whole hours from `requests_hourly`, the partial hours at
-        either edge from the records themselves (an index range each), in the roll-up's shape."""
+        """Roll-up rows for exactly [since, until): whole hours from `requests_hourly`; an hour cut by
+        `since` or `until` is either its records inside the range, or its roll-up less its records
+        outside the range, whichever part is shorter (an index range of records each)."""
         repo = self._repo
         since = rollups.aware(since) if since is not None else None
         until = rollups.aware(until) if until is not None else None
-        first = _next_hour(since) if since is not None else None
-        last = rollups.hour_of(until) if until is not None else None
-        if first is not None and last is not None and first > last:
-            first = last = None  # inside one hour: all from the records
-            hours: Rows = []
-            edges = [(since, until)]
-        else:
+        if since is not None and until is not None and since >= until:
+            return []
+        start, end, add, take_back = _plan(since, until)
+        hours: Rows = []
+        if start is None or end is None or start < end:
             window: Doc = {}
-            if first is not None:
-                window["$gte"] = first
-            if last is not None:
-                window["$lt"] = last
+            if start is not None:
+                window["$gte"] = start
+            if end is not None:
+                window["$lt"] = end
             query: Doc = {"org_id": match["org_id"]} | ({"hour": window} if window else {})
             hours = [d async for d in repo.requests_hourly.find(query)]
-            edges = []
-            if since is not None and first is not None and since < first:
-                edges.append((since, first))
-            if until is not None and last is not None and last < until:
-                edges.append((last, until))
-        for low, high in edges:
-            records = repo.requests.find({"org_id": match["org_id"], "ts": {"$gte": low, "$lt": high}})
-            hours.extend([rollups.as_rollup(d) async for d in records])
+        for sign, ranges in ((1, add), (-1, take_back)):
+            for low, high in ranges:
+                records = repo.requests.find({"org_id": match["org_id"], "ts": {"$gte": low, "$lt": high}})
+                hours.extend([rollups.as_rollup(d, sign) async for d in records])
         return [row for row in hours if _row_matches(row, match)]
 
     async def audit(self, q: a.ListAudit) -> a.QueryResult:
@@ -191,9 +188,39 @@ def _row_matches(row: Doc, match: Doc) -> bool:
     return True
 
 
-def _next_hour(ts: datetime) -> datetime:
-    hour = rollups.hour_of(ts)
-    return hour if hour == ts else hour + timedelta(hours=1)
+_HOUR = timedelta(hours=1)
+_HALF_HOUR = timedelta(minutes=30)
+Span = tuple[datetime, datetime]
+
+
+def _plan(
+    since: datetime | None, until: datetime | None
+) -> tuple[datetime | None, datetime | None, list[Span], list[Span]]:
+    """(first roll-up hour, end of roll-up hours, record ranges to add, record ranges to take back)."""
+    add: list[Span] = []
+    take_back: list[Span] = []
+    if since is not None and until is not None and rollups.hour_of(since) == rollups.hour_of(until):
+        hour = rollups.hour_of(since)
+        if until - since <= _HALF_HOUR:
+            return hour, hour, [(since, until)], []
+        take_back = [span for span in ((hour, since), (until, hour + _HOUR)) if span[0] < span[1]]
+        return hour, hour + _HOUR, [], take_back
+    start = end = None
+    if since is not None:
+        start = rollups.hour_of(since)
+        if since != start and start + _HOUR - since <= _HALF_HOUR:
+            add.append((since, start + _HOUR))
+            start += _HOUR
+        elif since != start:
+            take_back.append((start, since))
+    if until is not None:
+        end = rollups.hour_of(until)
+        if until != end and until - end <= _HALF_HOUR:
+            add.append((end, until))
+        elif until != end:
+            take_back.append((until, end + _HOUR))
+            end += _HOUR
+    return start, end, add, take_back
 
 
 def _result(body: Any) -> a.QueryResult:

@@ -113,7 +113,7 @@ class ActivityRepository:
 
         The store answers only from an index, and only for `org_id` [+ one equality field] + a `ts`
         range; it neither stops a sorted walk early nor narrows `$in` or extra fields. So the page
-        walks back in time in disjoint, growing windows ([t-1h, t), then 2h, 4h, ...), each one an
+        walks back in time in disjoint, growing windows ([t-5min, t), then 10 min, 20 min, ...), each one an
         index range, filters the rest of the match here, and stops as soon as it holds limit+1
         documents (or reaches `since` / the retention horizon). Each record is read at most once."""
         indexed, rest = _split_match(match, _INDEXED_EQ.get(collection.name, ()))
@@ -171,7 +171,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     return ts, last_id
 
 
-_FIRST_WINDOW = timedelta(hours=1)
+_FIRST_WINDOW = timedelta(minutes=5)
 _FUTURE_SLACK = timedelta(days=1)  # records stamped slightly ahead of this clock are still listed
 # fields that follow `org_id` in a (org_id, field, ts) index, in the order the page prefers them:
 # the likely narrowest first (an error status is rare), a whole project last

@@ -59,16 +59,17 @@ def fields_of(doc: Doc) -> dict[str, float]:
     return fields
 
 
-def as_rollup(doc: Doc) -> Doc:
-    """A raw record in the shape of a `requests_hourly` document (for partial hours at range edges)."""
+def as_rollup(doc: Doc, sign: int = 1) -> Doc:
+    """A raw record in the shape of a `requests_hourly` document (for hours cut by a range's edge);
+    `sign` -1 gives the record to take back out of its hour."""
     org_id, project_id, integration, model, hour = _key(doc)
     row: Doc = {"org_id": org_id, "project_id": project_id, "integration": integration, "model": model, "hour": hour}
     latency: dict[str, int] = {}
     for name, value in fields_of(doc).items():
         if name.startswith("latency."):
-            latency[name.removeprefix("latency.")] = int(value)
+            latency[name.removeprefix("latency.")] = sign * int(value)
         else:
-            row[name] = value
+            row[name] = sign * value
     row["latency"] = latency
     return row
 
