@@ -7,9 +7,11 @@ import secrets
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from activity.repository import ActivityRepository
 from shared.embedded import free_port, wait_for_port
@@ -50,11 +52,27 @@ def activity_mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 
 
 @pytest.fixture
-async def repo(activity_mongo_uri: str) -> AsyncIterator[ActivityRepository]:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(activity_mongo_uri, tz_aware=True)
-    repository = ActivityRepository(client, f"activity_{secrets.token_hex(4)}")
-    await repository.ensure_indexes(90)
+async def client(activity_mongo_uri: str) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(activity_mongo_uri, tz_aware=True)
     try:
-        yield repository
+        yield mongo
     finally:
-        await client.close()
+        await mongo.close()
+
+
+@pytest.fixture
+def db_name() -> str:
+    return f"activity_{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+async def repo(client: AsyncMongoClient[dict[str, Any]], db_name: str) -> ActivityRepository:
+    repository = ActivityRepository(client, db_name)
+    await repository.ensure_indexes(90)
+    return repository
+
+
+@pytest.fixture
+def raw(client: AsyncMongoClient[dict[str, Any]], db_name: str) -> AsyncDatabase[dict[str, Any]]:
+    """The same database read directly, to check the repository against."""
+    return client[db_name]

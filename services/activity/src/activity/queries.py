@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,7 +58,7 @@ class ActivityQueries:
         return await self.audit(query)
 
     async def get(self, q: a.GetRequestRecord) -> a.QueryResult:
-        doc = await self._repo.get(self._repo.requests, {"_id": q.request_id, **_scope_match(q.scope)})
+        doc = await self._repo.request({"_id": q.request_id, **_scope_match(q.scope)})
         if doc is None:
             raise KeyrelayError("not_found", "no such request", param="request_id")
         return _result(_public(doc))
@@ -72,7 +73,7 @@ class ActivityQueries:
         ):
             if value is not None:
                 match[field] = value
-        docs, cursor = await self._repo.page(self._repo.requests, match, q.cursor, max(1, min(q.limit, 500)))
+        docs, cursor = await self._repo.page_requests(match, q.cursor, max(1, min(q.limit, 500)))
         return _result({"data": [_public(d) for d in docs], "next_cursor": cursor})
 
     async def summary(self, q: a.SummarizeRequests) -> a.QueryResult:
@@ -123,34 +124,29 @@ class ActivityQueries:
         return _result({"bucket": q.bucket, "data": data})
 
     async def _hourly(self, match: Doc, since: datetime | None, until: datetime | None) -> Rows:
-        """Roll-up rows for exactly [since, until): whole hours from `requests_hourly`; an hour cut by
-        `since` or `until` is either its records inside the range, or its roll-up less its records
-        outside the range, whichever part is shorter (an index range of records each)."""
-        repo = self._repo
+        """Roll-up rows for exactly [since, until): whole hours from the repository's exact hourly
+        roll-ups; an hour cut by `since` or `until` is either its records inside the range, or its
+        roll-up less its records outside the range, whichever part is shorter (an index range each)."""
+        org_id = match["org_id"]
         since = rollups.aware(since) if since is not None else None
         until = rollups.aware(until) if until is not None else None
         if since is not None and until is not None and since >= until:
             return []
         start, end, add, take_back = _plan(since, until)
-        hours: Rows = []
-        if start is None or end is None or start < end:
-            window: Doc = {}
-            if start is not None:
-                window["$gte"] = start
-            if end is not None:
-                window["$lt"] = end
-            query: Doc = {"org_id": match["org_id"]} | ({"hour": window} if window else {})
-            hours = [d async for d in repo.requests_hourly.find(query)]
-        for sign, ranges in ((1, add), (-1, take_back)):
-            for low, high in ranges:
-                records = repo.requests.find({"org_id": match["org_id"], "ts": {"$gte": low, "$lt": high}})
-                hours.extend([rollups.as_rollup(d, sign) async for d in records])
-        return [row for row in hours if _row_matches(row, match)]
+        reads = [self._repo.hourly_rows(org_id, start, end)] if start is None or end is None or start < end else []
+        reads += [self._edge(org_id, span, 1) for span in add]
+        reads += [self._edge(org_id, span, -1) for span in take_back]
+        parts = await asyncio.gather(*reads)
+        return [row for rows in parts for row in rows if _row_matches(row, match)]
+
+    async def _edge(self, org_id: str, span: Span, sign: int) -> Rows:
+        low, high = span
+        records = await self._repo.records(org_id, low, high)
+        hour = rollups.hour_of(low)
+        return [row | {"org_id": org_id, "hour": hour} for row in rollups.rows_of(records, sign)]
 
     async def audit(self, q: a.ListAudit) -> a.QueryResult:
-        docs, cursor = await self._repo.page(
-            self._repo.audit, {"org_id": q.scope.org_id}, q.cursor, max(1, min(q.limit, 500))
-        )
+        docs, cursor = await self._repo.page_audit(q.scope.org_id, q.cursor, max(1, min(q.limit, 500)))
         out = []
         for doc in docs:
             item = _public(doc)

@@ -1,95 +1,115 @@
-"""All MongoDB access of activity: idempotent writes (`_id` = event id), queries, dead letters."""
+"""All MongoDB access of activity: idempotent writes (`_id` = event id), the hourly roll-up cache,
+newest-first pages, dead letters."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import msgspec
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, ConnectionFailure
 
 from activity import rollups
 
 Doc = dict[str, Any]
 _DUPLICATE = 11000
 INTERRUPTED = "interrupted"
+_HOUR = timedelta(hours=1)
+_RECORD_PROJECTION = dict.fromkeys(rollups.RECORD_FIELDS, 1)
+
+
+class RecordKind(StrEnum):
+    """What an event becomes in the store."""
+
+    REQUEST = "requests"
+    AUDIT = "audit"
 
 
 class ActivityRepository:
     def __init__(self, client: AsyncMongoClient[Doc], db_name: str = "keyrelay_activity") -> None:
         db = client[db_name]
-        self.requests: AsyncCollection[Doc] = db["requests"]
-        self.audit: AsyncCollection[Doc] = db["audit"]
-        self.dead_letters: AsyncCollection[Doc] = db["dead_letters"]
-        self.requests_hourly: AsyncCollection[Doc] = db[rollups.COLLECTION]
+        self._requests: AsyncCollection[Doc] = db["requests"]
+        self._audit: AsyncCollection[Doc] = db["audit"]
+        self._dead_letters: AsyncCollection[Doc] = db["dead_letters"]
+        self._hourly: AsyncCollection[Doc] = db[rollups.COLLECTION]
         self._retention_days = 90
 
     async def ensure_indexes(self, retention_days: int) -> None:
         self._retention_days = retention_days
-        await self.requests.create_index([("org_id", ASCENDING), ("ts", DESCENDING)])
-        await self.requests.create_index([("org_id", ASCENDING), ("project_id", ASCENDING), ("ts", DESCENDING)])
-        await self.requests.create_index([("org_id", ASCENDING), ("integration", ASCENDING), ("ts", DESCENDING)])
-        await self.requests.create_index([("org_id", ASCENDING), ("model_requested", ASCENDING), ("ts", DESCENDING)])
-        await self.requests.create_index([("org_id", ASCENDING), ("api_key_id", ASCENDING), ("ts", DESCENDING)])
-        await self.requests.create_index([("org_id", ASCENDING), ("status", ASCENDING), ("ts", DESCENDING)])
-        await self.requests.create_index([("ts", ASCENDING)], expireAfterSeconds=retention_days * 86400, name="ttl_ts")
-        await self.requests_hourly.create_index([("org_id", ASCENDING), ("hour", ASCENDING)])
-        await self.requests_hourly.create_index(
+        await self._requests.create_index([("org_id", ASCENDING), ("ts", DESCENDING)])
+        await self._requests.create_index([("org_id", ASCENDING), ("project_id", ASCENDING), ("ts", DESCENDING)])
+        await self._requests.create_index([("org_id", ASCENDING), ("integration", ASCENDING), ("ts", DESCENDING)])
+        await self._requests.create_index([("org_id", ASCENDING), ("model_requested", ASCENDING), ("ts", DESCENDING)])
+        await self._requests.create_index([("org_id", ASCENDING), ("api_key_id", ASCENDING), ("ts", DESCENDING)])
+        await self._requests.create_index([("org_id", ASCENDING), ("status", ASCENDING), ("ts", DESCENDING)])
+        await self._requests.create_index([("ts", ASCENDING)], expireAfterSeconds=retention_days * 86400, name="ttl_ts")
+        await self._hourly.create_index([("org_id", ASCENDING), ("hour", ASCENDING)])
+        await self._hourly.create_index(
             [("hour", ASCENDING)], expireAfterSeconds=(retention_days + 1) * 86400, name="ttl_hour"
         )
-        await self.audit.create_index([("org_id", ASCENDING), ("ts", DESCENDING)])
-        await self.audit.create_index([("ts", ASCENDING)], expireAfterSeconds=retention_days * 4 * 86400, name="ttl_ts")
-        await self.dead_letters.create_index([("ts", DESCENDING)])
+        await self._audit.create_index([("org_id", ASCENDING), ("ts", DESCENDING)])
+        await self._audit.create_index(
+            [("ts", ASCENDING)], expireAfterSeconds=retention_days * 4 * 86400, name="ttl_ts"
+        )
+        await self._dead_letters.create_index([("ts", DESCENDING)])
 
-    async def store(self, collection: AsyncCollection[Doc], doc: Doc) -> bool:
-        """Insert once. Returns False when it was already stored (a redelivery): still a success."""
-        try:
-            await collection.insert_one(doc)
-        except DuplicateKeyError:
-            await self._supersede(collection, [doc])
-            return False
-        if collection.name == "requests":
-            await self._roll_up([doc], +1)
-        return True
+    # --- writes -------------------------------------------------------------------------------------
+    async def store(self, kind: RecordKind, docs: list[Doc]) -> None:
+        """Store these events' documents; safe to repeat (a redelivery) after a failure at any point."""
+        async for _ in self.writes(kind, docs):
+            pass
 
-    async def store_many(self, collection: AsyncCollection[Doc], docs: list[Doc]) -> None:
+    async def writes(self, kind: RecordKind, docs: list[Doc]) -> AsyncIterator[str]:
+        """The writes that store these documents, in order, each announced once done: a crash between
+        any two leaves the store so that repeating all of them (a redelivery) makes it exact.
+
+        Requests: 1. insert each record once (a duplicate `_id` is a redelivery); 2. a final record
+        replaces its `interrupted` stand-in; 3. only then bump the generation of every (org, hour)
+        these records (and the replaced stand-ins) fall in, which makes any roll-up cached for that
+        hour stale. The event is acknowledged after the last write."""
         if not docs:
             return
+        if kind is RecordKind.AUDIT:
+            await _insert_once(self._audit, docs)
+            yield "insert"
+            return
+        duplicates = await _insert_once(self._requests, docs)
+        yield "insert"
+        replaced: list[Doc] = []
+        for doc in duplicates:
+            if doc.get("stream_outcome") not in (None, INTERRUPTED):
+                old = await self._requests.find_one_and_replace({"_id": doc["_id"], "stream_outcome": INTERRUPTED}, doc)
+                if old is not None:
+                    replaced.append(old)
+                yield "supersede"
+        await self._bump([*docs, *replaced])
+        yield "bump"
+
+    async def _bump(self, docs: list[Doc]) -> None:
+        hours = {(doc["org_id"], rollups.hour_of(doc["ts"])) for doc in docs}
+        updates = [
+            UpdateOne(
+                {"_id": rollups.hour_id(org_id, hour)},
+                {"$inc": {"gen": 1}, "$setOnInsert": {"org_id": org_id, "hour": hour}},
+                upsert=True,
+            )
+            for org_id, hour in sorted(hours)
+        ]
         try:
-            await collection.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(err.get("code") != _DUPLICATE for err in errors):
+            await self._hourly.bulk_write(updates, ordered=False)
+        except BulkWriteError as exc:  # two upserts of a new hour at once: the loser's is repeated
+            if any(err.get("code") != _DUPLICATE for err in exc.details.get("writeErrors", [])):
                 raise
-            duplicates = {err["index"] for err in errors if "index" in err}
-            if collection.name == "requests":
-                await self._roll_up([d for i, d in enumerate(docs) if i not in duplicates], +1)
-            await self._supersede(collection, [docs[i] for i in sorted(duplicates)])
-            return
-        if collection.name == "requests":
-            await self._roll_up(docs, +1)
-
-    async def _supersede(self, collection: AsyncCollection[Doc], docs: list[Doc]) -> None:
-        """A request's real record replaces a provisional `interrupted` one (written by a replay after
-        a gateway crash), never the other way round: still one document per request."""
-        for doc in docs:
-            if doc.get("stream_outcome") not in (None, INTERRUPTED) and collection.name == "requests":
-                old = await collection.find_one_and_replace({"_id": doc["_id"], "stream_outcome": INTERRUPTED}, doc)
-                if old is not None:  # the request is now counted with its final outcome, once
-                    await self._roll_up([old], -1)
-                    await self._roll_up([doc], +1)
-
-    async def _roll_up(self, docs: list[Doc], sign: int) -> None:
-        """Add (or take back) these records in `requests_hourly`: one `$inc` upsert per hour bucket."""
-        if not docs:
-            return
-        await self.requests_hourly.bulk_write(rollups.updates(docs, sign), ordered=False)
+            await self._hourly.bulk_write(updates, ordered=False)
 
     async def dead_letter(self, *, subject: str, data: bytes, reason: str, deliveries: int, seq: int) -> None:
-        await self.dead_letters.update_one(
+        await self._dead_letters.update_one(
             {"_id": f"seq-{seq}"},
             {
                 "$setOnInsert": {
@@ -103,11 +123,61 @@ class ActivityRepository:
             upsert=True,
         )
 
-    async def get(self, collection: AsyncCollection[Doc], match: Doc) -> Doc | None:
-        return await collection.find_one(match)
+    # --- hourly roll-ups ----------------------------------------------------------------------------
+    async def hourly_rows(self, org_id: str, start: datetime | None, end: datetime | None) -> list[Doc]:
+        """Exact roll-up rows (each with its `hour`) of the org's whole hours in [start, end)."""
+        marks = await self.hour_marks(org_id, start, end)
+        per_hour = await asyncio.gather(*(self.rows_of_hour(mark) for mark in marks))
+        return [row for rows in per_hour for row in rows]
 
-    async def page(
-        self, collection: AsyncCollection[Doc], match: Doc, cursor: str | None, limit: int
+    async def hour_marks(self, org_id: str, start: datetime | None, end: datetime | None) -> list[Doc]:
+        """The org's hours in [start, end) that have records: each with its generation and, maybe, a
+        cached roll-up. An hour without one has no records (as far as acknowledged events go)."""
+        window: Doc = {}
+        if start is not None:
+            window["$gte"] = start
+        if end is not None:
+            window["$lt"] = end
+        query: Doc = {"org_id": org_id} | ({"hour": window} if window else {})
+        return [d async for d in self._hourly.find(query)]
+
+    async def rows_of_hour(self, mark: Doc) -> list[Doc]:
+        """The hour's rows: its cached roll-up if computed at the generation `mark` holds, else computed
+        from its records now and cached with that generation, unless it moved on meanwhile. `mark` was
+        read before the records, so a record written after it bumps the generation past the cached one."""
+        hour = rollups.aware(mark["hour"])
+        cached = mark.get("rollup") or {}
+        if cached.get("gen") == mark["gen"]:
+            rows: list[Doc] = cached["rows"]
+        else:
+            rows = rollups.rows_of(await self.records(mark["org_id"], hour, hour + _HOUR))
+            await self._hourly.update_one(
+                {"_id": mark["_id"], "gen": mark["gen"]}, {"$set": {"rollup": {"gen": mark["gen"], "rows": rows}}}
+            )
+        return [row | {"org_id": mark["org_id"], "hour": hour} for row in rows]
+
+    async def records(self, org_id: str, low: datetime, high: datetime) -> list[Doc]:
+        """The org's records in [low, high), only the fields a roll-up needs (one index range)."""
+        cursor = self._requests.find({"org_id": org_id, "ts": {"$gte": low, "$lt": high}}, _RECORD_PROJECTION)
+        return [d async for d in cursor]
+
+    # --- reads --------------------------------------------------------------------------------------
+    async def request(self, match: Doc) -> Doc | None:
+        return await self._requests.find_one(match)
+
+    async def page_requests(self, match: Doc, cursor: str | None, limit: int) -> tuple[list[Doc], str | None]:
+        return await self._page(self._requests, _REQUEST_INDEXED_EQ, match, cursor, limit)
+
+    async def page_audit(self, org_id: str, cursor: str | None, limit: int) -> tuple[list[Doc], str | None]:
+        return await self._page(self._audit, (), {"org_id": org_id}, cursor, limit)
+
+    async def _page(
+        self,
+        collection: AsyncCollection[Doc],
+        indexed_fields: tuple[str, ...],
+        match: Doc,
+        cursor: str | None,
+        limit: int,
     ) -> tuple[list[Doc], str | None]:
         """Newest first; the cursor is the (ts, _id) of the last item, opaque to callers.
 
@@ -116,7 +186,7 @@ class ActivityRepository:
         walks back in time in disjoint, growing windows ([t-5min, t), then 10 min, 20 min, ...), each one an
         index range, filters the rest of the match here, and stops as soon as it holds limit+1
         documents (or reaches `since` / the retention horizon). Each record is read at most once."""
-        indexed, rest = _split_match(match, _INDEXED_EQ.get(collection.name, ()))
+        indexed, rest = _split_match(match, indexed_fields)
         upper: datetime = datetime.now(UTC) + _FUTURE_SLACK
         lower: datetime = upper - timedelta(days=self._retention_days + 1)
         ts_match = match.get("ts") or {}
@@ -149,9 +219,22 @@ class ActivityRepository:
         docs = found[:limit]
         return docs, (_encode_cursor(docs[-1]["ts"], docs[-1]["_id"]) if more and docs else None)
 
-    async def aggregate(self, collection: AsyncCollection[Doc], pipeline: list[Doc]) -> list[Doc]:
-        cursor = await collection.aggregate(pipeline)
-        return [d async for d in cursor]
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether a failed write means the database could not be reached (worth retrying as is)."""
+    return isinstance(exc, ConnectionFailure)
+
+
+async def _insert_once(collection: AsyncCollection[Doc], docs: list[Doc]) -> list[Doc]:
+    """Insert each document unless its `_id` is already stored; returns those that were."""
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(err.get("code") != _DUPLICATE for err in errors):
+            raise
+        return [docs[i] for i in sorted({err["index"] for err in errors})]
+    return []
 
 
 def _encode_cursor(ts: datetime, last_id: str) -> str:
@@ -176,10 +259,7 @@ _FUTURE_SLACK = timedelta(days=1)  # records stamped slightly ahead of this cloc
 # fields that follow `org_id` in a (org_id, field, ts) index, in the order the page prefers them:
 # the likely narrowest first (an error status is rare), a whole project last
 _ERROR_STATUS = 400
-_INDEXED_EQ: dict[str, tuple[str, ...]] = {
-    "requests": ("status", "api_key_id", "integration", "model_requested", "project_id"),
-    "audit": (),
-}
+_REQUEST_INDEXED_EQ = ("status", "api_key_id", "integration", "model_requested", "project_id")
 
 
 def _split_match(match: Doc, indexed_fields: tuple[str, ...]) -> tuple[Doc, Doc]:
@@ -225,4 +305,4 @@ def day_bounds(since: datetime | None, until: datetime | None) -> Doc:
     return match
 
 
-__all__ = ["ActivityRepository", "day_bounds"]
+__all__ = ["ActivityRepository", "RecordKind", "day_bounds", "unreachable"]

@@ -1,25 +1,31 @@
-"""`requests_hourly`: per org, project, integration, model and UTC hour, the sums of the request
-records (written with the records, see `ActivityRepository`), so summaries and charts read a few
-hundred small documents instead of every record. The layout is described in docs/activity.md.
+"""Hourly roll-ups of the request records: pure arithmetic, no I/O.
+
+A roll-up row holds, for one org, project, integration, model and UTC hour, the sums of those
+records (requests, errors, tokens, costs) and a latency histogram. The rows of an hour are a cache
+derived from the records, stored with the generation of that hour they were computed at (see
+`ActivityRepository.hourly_rows` and docs/activity.md); this module only computes them.
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
-
-from pymongo import UpdateOne
 
 Doc = dict[str, Any]
 COLLECTION = "requests_hourly"
 TOKENS = ("prompt_tokens", "completion_tokens", "cached_tokens", "total_tokens")
+SUMS = ("requests", "errors", "cost_usd", "list_cost_usd", *TOKENS)
+# what a roll-up needs of a record (records are read with this projection)
+RECORD_FIELDS = ("ts", "org_id", "project_id", "integration", "model_requested", "status", "latency_ms", "usage",
+                 "cost_usd", "list_cost_usd")  # fmt: skip
 # Upper bounds (ms, inclusive) of the latency histogram's buckets; a last bucket holds the rest.
 LATENCY_BOUNDS_MS: tuple[float, ...] = (
     10, 25, 50, 75, 100, 150, 200, 250, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500,
     10_000, 15_000, 20_000, 30_000, 60_000, 120_000,
 )  # fmt: skip
 OVERFLOW = len(LATENCY_BOUNDS_MS)
+_ERROR_STATUS = 400
 
 
 def aware(ts: datetime) -> datetime:
@@ -31,6 +37,11 @@ def hour_of(ts: datetime) -> datetime:
     return aware(ts).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def hour_id(org_id: str, hour: datetime) -> str:
+    """The `_id` of an org's hour in `requests_hourly`."""
+    return f"{org_id}|{hour.strftime('%Y-%m-%dT%H')}"
+
+
 def latency_bucket(latency_ms: float) -> int:
     for index, bound in enumerate(LATENCY_BOUNDS_MS):
         if latency_ms <= bound:
@@ -38,69 +49,41 @@ def latency_bucket(latency_ms: float) -> int:
     return OVERFLOW
 
 
-def _key(doc: Doc) -> tuple[str, str, str | None, str, datetime]:
-    model = doc.get("model_requested") or ""
-    return (doc["org_id"], doc["project_id"], doc.get("integration"), model, hour_of(doc["ts"]))
+def _group(doc: Doc) -> tuple[str, str | None, str]:
+    return (doc.get("project_id") or "", doc.get("integration"), doc.get("model_requested") or "")
 
 
-def fields_of(doc: Doc) -> dict[str, float]:
-    """What one record adds to its hour's roll-up."""
+def _add(row: Doc, doc: Doc, sign: int) -> None:
     usage = doc.get("usage") or {}
-    fields: dict[str, float] = {
-        "requests": 1,
-        "errors": 1 if int(doc.get("status") or 0) >= 400 else 0,
-        "cost_usd": float(doc.get("cost_usd") or 0.0),
-        "list_cost_usd": float(doc.get("list_cost_usd") or 0.0),
-        **{name: int(usage.get(name) or 0) for name in TOKENS},
-    }
+    row["requests"] += sign
+    row["errors"] += sign if int(doc.get("status") or 0) >= _ERROR_STATUS else 0
+    row["cost_usd"] += sign * float(doc.get("cost_usd") or 0.0)
+    row["list_cost_usd"] += sign * float(doc.get("list_cost_usd") or 0.0)
+    for name in TOKENS:
+        row[name] += sign * int(usage.get(name) or 0)
     latency = doc.get("latency_ms")
     if isinstance(latency, (int, float)):
-        fields[f"latency.{latency_bucket(float(latency))}"] = 1
-    return fields
+        bucket = str(latency_bucket(float(latency)))
+        row["latency"][bucket] = row["latency"].get(bucket, 0) + sign
 
 
-def as_rollup(doc: Doc, sign: int = 1) -> Doc:
-    """A raw record in the shape of a `requests_hourly` document (for hours cut by a range's edge);
-    `sign` -1 gives the record to take back out of its hour."""
-    org_id, project_id, integration, model, hour = _key(doc)
-    row: Doc = {"org_id": org_id, "project_id": project_id, "integration": integration, "model": model, "hour": hour}
-    latency: dict[str, int] = {}
-    for name, value in fields_of(doc).items():
-        if name.startswith("latency."):
-            latency[name.removeprefix("latency.")] = sign * int(value)
-        else:
-            row[name] = sign * value
-    row["latency"] = latency
-    return row
-
-
-def updates(docs: list[Doc], sign: int) -> list[UpdateOne]:
-    """One `$inc` upsert per hour bucket touched by these records (`sign` -1 takes them back)."""
-    sums: dict[tuple[str, str, str | None, str, datetime], dict[str, float]] = {}
-    for doc in docs:
-        inc = sums.setdefault(_key(doc), {})
-        for name, value in fields_of(doc).items():
-            inc[name] = inc.get(name, 0) + sign * value
-    out: list[UpdateOne] = []
-    for (org_id, project_id, integration, model, hour), inc in sums.items():
-        raw = f"{org_id}\x00{project_id}\x00{integration}\x00{model}\x00{hour.isoformat()}"
-        out.append(
-            UpdateOne(
-                {"_id": hashlib.sha256(raw.encode()).hexdigest()[:32]},
-                {
-                    "$inc": inc,
-                    "$setOnInsert": {
-                        "org_id": org_id,
-                        "project_id": project_id,
-                        "integration": integration,
-                        "model": model,
-                        "hour": hour,
-                    },
-                },
-                upsert=True,
-            )
-        )
-    return out
+def rows_of(records: Iterable[Doc], sign: int = 1) -> list[Doc]:
+    """The roll-up rows of these records, one per (project, integration, model) (no hour, no org);
+    `sign` -1 gives rows that take the records back out of a sum."""
+    rows: dict[tuple[str, str | None, str], Doc] = {}
+    for doc in records:
+        group = _group(doc)
+        row = rows.get(group)
+        if row is None:
+            row = rows[group] = {
+                "project_id": group[0],
+                "integration": group[1],
+                "model": group[2],
+                **dict.fromkeys(SUMS, 0),
+                "latency": {},
+            }
+        _add(row, doc, sign)
+    return list(rows.values())
 
 
 def percentile(histogram: dict[int, int], q: float) -> float | None:
