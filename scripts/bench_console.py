@@ -3,7 +3,7 @@ records in the store (target: median under 50 ms).
 
 Starts the development stack on free ports, bootstraps an org, signs in through the console's own
 forms, writes the activity records into the activity store through the activity consumer's own
-write path (records plus hourly roll-ups; set-up data, spread over the last 24 hours and three
+write path (records and their hours' generations; set-up data, spread over the last 24 hours and three
 integrations), then times each page over loopback: the time from sending
 the GET to the last byte of the rendered HTML, so it includes the catalog and activity round trips
 every page makes.
@@ -28,7 +28,7 @@ import httpx
 from devstack import start
 from pymongo import AsyncMongoClient, MongoClient
 
-from activity.repository import ActivityRepository
+from activity.repository import ActivityRepository, RecordKind
 from shared.embedded import free_port
 
 PASSWORD = "benchmark password 1234"  # noqa: S105 - a throwaway stack's password
@@ -83,12 +83,12 @@ def seed_activity(mongodb_uri: str, org_id: str, project_id: str, count: int) ->
 
 
 async def _store(mongodb_uri: str, docs: list[dict[str, object]]) -> None:
-    """Through the activity consumer's own write path, so the hourly roll-ups are written too."""
+    """Through the activity consumer's own write path (records, then their hours' generations)."""
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
     try:
         repo = ActivityRepository(client, "keyrelay_activity")
         for start_at in range(0, len(docs), 1000):
-            await repo.store_many(repo.requests, docs[start_at : start_at + 1000])
+            await repo.store(RecordKind.REQUEST, docs[start_at : start_at + 1000])
     finally:
         await client.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -65,7 +65,7 @@ class ActivityRepository:
         async for _ in self.writes(kind, docs):
             pass
 
-    async def writes(self, kind: RecordKind, docs: list[Doc]) -> AsyncIterator[str]:
+    async def writes(self, kind: RecordKind, docs: list[Doc]) -> AsyncGenerator[str]:
         """The writes that store these documents, in order, each announced once done: a crash between
         any two leaves the store so that repeating all of them (a redelivery) makes it exact.
 
