@@ -20,5 +20,6 @@ async def register(nc: NatsClient, queries: ActivityQueries) -> None:
     async def ping(_: Ping, __: object) -> Pong:
         return Pong(service="activity")
 
-    await serve(nc, subjects.ACTIVITY_QUERY, ActivityQueryRequest, query, queue=queue)
+    # read-only: a page's list and chart queries are answered side by side
+    await serve(nc, subjects.ACTIVITY_QUERY, ActivityQueryRequest, query, queue=queue, concurrent=True)
     await serve(nc, subjects.ACTIVITY_PING, Ping, ping, queue=queue)

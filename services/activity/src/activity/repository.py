@@ -185,7 +185,8 @@ class ActivityRepository:
         range; it neither stops a sorted walk early nor narrows `$in` or extra fields. So the page
         walks back in time in disjoint, growing windows ([t-5min, t), then 10 min, 20 min, ...), each one an
         index range, filters the rest of the match here, and stops as soon as it holds limit+1
-        documents (or reaches `since` / the retention horizon). Each record is read at most once."""
+        documents (or reaches `since` / the retention horizon). Each record is read at most once; the
+        windows grow faster where records are sparse (see `_next_span`)."""
         indexed, rest = _split_match(match, indexed_fields)
         upper: datetime = datetime.now(UTC) + _FUTURE_SLACK
         lower: datetime = upper - timedelta(days=self._retention_days + 1)
@@ -211,9 +212,10 @@ class ActivityRepository:
             ts_range: Doc = {"$gte": bottom, "$lte" if inclusive_upper else "$lt": top}
             inclusive_upper = False
             window = [d async for d in collection.find({**indexed, "ts": ts_range})]
+            before = len(found)
             found.extend(d for d in window if _matches(d, rest) and _before(d, after))
             top = bottom
-            span *= 2
+            span = _next_span(span, len(found) - before, limit + 1 - len(found))
         found.sort(key=lambda d: (rollups.aware(d["ts"]), d["_id"]), reverse=True)
         more = len(found) > limit
         docs = found[:limit]
@@ -260,6 +262,14 @@ _FUTURE_SLACK = timedelta(days=1)  # records stamped slightly ahead of this cloc
 # the likely narrowest first (an error status is rare), a whole project last
 _ERROR_STATUS = 400
 _REQUEST_INDEXED_EQ = ("status", "api_key_id", "integration", "model_requested", "project_id")
+
+
+def _next_span(span: timedelta, got: int, missing: int) -> timedelta:
+    """The next window: twice as long, or as long as this one's density says the missing records
+    need (up to 16 times); 8 times as long after an empty one (sparse records: audit, rare errors)."""
+    if got <= 0:
+        return span * 8
+    return span * max(2.0, min(16.0, missing / got))
 
 
 def _split_match(match: Doc, indexed_fields: tuple[str, ...]) -> tuple[Doc, Doc]:

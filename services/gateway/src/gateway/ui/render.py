@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +82,15 @@ def errors_by_field(error: FieldError | None) -> dict[str, str]:
     return {(error.param or "_"): error.message}
 
 
+async def data_of(read: Awaitable[Any]) -> list[Any]:
+    """The `data` list of a catalog list command's answer."""
+    return (await read).get("data", [])  # type: ignore[no-any-return]
+
+
+async def _nothing() -> list[Any]:
+    return []
+
+
 async def listing_page(
     console: Console,
     template: str,
@@ -92,11 +103,18 @@ async def listing_page(
     error: FieldError | None = None,
     values: dict[str, Any] | None = None,
     status: int = 200,
+    reads: Mapping[str, Awaitable[Any]] | None = None,
     **context: Any,
 ) -> Template:
     """A page showing one page of what the list `command` answers (none without one) as `items_as`,
-    with its form's `values` and `error`."""
-    listing = (await console.run(command)).get("data", []) if command is not None else []
+    with its form's `values` and `error`; the other `reads` go out with it, each answer into the
+    context under its name."""
+    names = list(reads or {})
+    listing, *answers = await asyncio.gather(
+        data_of(console.run(command)) if command is not None else _nothing(),
+        *((reads or {})[name] for name in names),
+    )
+    context.update(zip(names, answers, strict=True))
     paged = paginate(listing, page_number)
     context[items_as] = paged["items"]
     return page(
@@ -114,6 +132,8 @@ async def listing_page(
 def page(
     console: Console | None, template: str, /, *, section: str = "", status: int = 200, **context: Any
 ) -> Template:
+    if console is not None and not console.is_ready:
+        raise RuntimeError("a console page renders only after `await console.ready()` (or a read)")
     return Template(
         template_name=template,
         context={"c": console, "nav": NAV if console else (), "section": section, **context},
