@@ -49,10 +49,11 @@ def operator_env(data_dir: Path, nats_url: str) -> dict[str, str]:
     }
 
 
-def seed_activity(mongodb_uri: str, org_id: str, project_id: str, count: int) -> str:
+def bench_records(org_id: str, project_id: str, count: int) -> list[dict[str, object]]:
+    """`count` request records spread over the last 24 hours and three integrations (1 in 37 failed)."""
     now = datetime.now(UTC)
     slugs = ["bench", "bench-backup", "bench-eu"]
-    docs = []
+    docs: list[dict[str, object]] = []
     for i in range(count):
         slug = slugs[i % 3]
         failed = i % 37 == 0
@@ -78,6 +79,11 @@ def seed_activity(mongodb_uri: str, org_id: str, project_id: str, count: int) ->
                 "byok": True,
             }
         )
+    return docs
+
+
+def seed_activity(mongodb_uri: str, org_id: str, project_id: str, count: int) -> str:
+    docs = bench_records(org_id, project_id, count)
     asyncio.run(_store(mongodb_uri, docs))
     return str(docs[0]["_id"])
 

@@ -130,3 +130,16 @@ async def test_the_open_hour_counts_records_written_after_its_roll_up_was_cached
         await repo.store(REQUEST, [record(5000 + 10 * batch + i, ts=now) for i in range(10)])
         await assert_exact(repo, raw)
         await assert_exact(repo, raw, since=NOW - timedelta(minutes=20))
+
+
+async def test_records_stored_before_hours_were_marked_are_counted_after_an_upgrade(
+    client: Client, db_name: str, raw: Raw
+) -> None:
+    """An older version wrote records only; the first start of this one marks their hours."""
+    await raw["requests"].insert_many([record(i) for i in range(150)])
+    repo = ActivityRepository(client, db_name)
+    await repo.ensure_indexes(90)
+    await assert_exact(repo, raw)
+    await repo.ensure_indexes(90)  # a restart changes nothing
+    await repo.store(REQUEST, [record(i) for i in range(100, 200)])
+    await assert_exact(repo, raw)

@@ -21,6 +21,7 @@ Doc = dict[str, Any]
 _DUPLICATE = 11000
 INTERRUPTED = "interrupted"
 _HOUR = timedelta(hours=1)
+_MARKED = "stored-hours-marked"  # in `requests_hourly`: every hour with records has its generation
 _RECORD_PROJECTION = dict.fromkeys(rollups.RECORD_FIELDS, 1)
 
 
@@ -58,6 +59,21 @@ class ActivityRepository:
             [("ts", ASCENDING)], expireAfterSeconds=retention_days * 4 * 86400, name="ttl_ts"
         )
         await self._dead_letters.create_index([("ts", DESCENDING)])
+        await self._mark_stored_hours()
+
+    async def _mark_stored_hours(self) -> None:
+        """Once per store: give every hour that already holds records (written before hours were
+        marked, e.g. by an older version) its generation, so readers count them. Safe to repeat
+        after a crash: bumping a generation again only makes a cached roll-up be recomputed."""
+        if await self._hourly.find_one({"_id": _MARKED}) is not None:
+            return
+        seen: set[tuple[str, datetime]] = set()
+        async for doc in self._requests.find({}, {"org_id": 1, "ts": 1}):
+            seen.add((doc["org_id"], rollups.hour_of(doc["ts"])))
+        hours = sorted(seen)
+        for start in range(0, len(hours), 1000):
+            await self._bump([{"org_id": org, "ts": hour} for org, hour in hours[start : start + 1000]])
+        await self._hourly.update_one({"_id": _MARKED}, {"$set": {"at": datetime.now(UTC)}}, upsert=True)
 
     # --- writes -------------------------------------------------------------------------------------
     async def store(self, kind: RecordKind, docs: list[Doc]) -> None:
