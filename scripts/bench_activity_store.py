@@ -55,18 +55,25 @@ async def run(uri: str, records: int, runs: int) -> list[tuple[str, tuple[float,
         scope = a.Scope(org_id=ORG)
         now = datetime.now(UTC)
         day, month = now - timedelta(hours=24), now - timedelta(days=30)
+        # the console's charts start at their first bucket's start (`gateway.ui.charts.bucket_start`)
+        day_hour = day.replace(minute=0, second=0, microsecond=0)
+        month_day = month.replace(hour=0, minute=0, second=0, microsecond=0)
         reads: list[tuple[str, a.ActivityQuery]] = [
             ("newest 50 of the project (24 h)", a.ListRequestRecords(scope=scope, project_id=PROJECT, since=day)),
             (
                 "50 with integration + status=502 (24 h)",
                 a.ListRequestRecords(scope=scope, project_id=PROJECT, integration="bench", status=502, since=day),
             ),
-            ("hourly series, 24 h", a.SeriesRequests(scope=scope, project_id=PROJECT, since=day, until=now)),
+            ("hourly series, 24 h", a.SeriesRequests(scope=scope, project_id=PROJECT, since=day_hour, until=now)),
             (
                 "daily series, 30 d",
-                a.SeriesRequests(scope=scope, project_id=PROJECT, bucket="day", since=month, until=now),
+                a.SeriesRequests(scope=scope, project_id=PROJECT, bucket="day", since=month_day, until=now),
             ),
             ("summary by integration (all time)", a.SummarizeRequests(scope=scope, group_by="integration")),
+            (
+                "summary by integration, exactly the last 24 h",
+                a.SummarizeRequests(scope=scope, group_by="integration", since=day, until=now),
+            ),
             ("audit page (no events)", a.ListAudit(scope=scope)),
         ]
         out = []

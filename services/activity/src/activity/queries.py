@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -132,7 +132,7 @@ class ActivityQueries:
         until = rollups.aware(until) if until is not None else None
         if since is not None and until is not None and since >= until:
             return []
-        start, end, add, take_back = _plan(since, until)
+        start, end, add, take_back = _plan(since, until, datetime.now(UTC))
         reads = [self._repo.hourly_rows(org_id, start, end)] if start is None or end is None or start < end else []
         reads += [self._edge(org_id, span, 1) for span in add]
         reads += [self._edge(org_id, span, -1) for span in take_back]
@@ -185,38 +185,45 @@ def _row_matches(row: Doc, match: Doc) -> bool:
 
 
 _HOUR = timedelta(hours=1)
-_HALF_HOUR = timedelta(minutes=30)
 Span = tuple[datetime, datetime]
 
 
 def _plan(
-    since: datetime | None, until: datetime | None
+    since: datetime | None, until: datetime | None, now: datetime
 ) -> tuple[datetime | None, datetime | None, list[Span], list[Span]]:
-    """(first roll-up hour, end of roll-up hours, record ranges to add, record ranges to take back)."""
+    """(first roll-up hour, end of roll-up hours, record ranges to add, record ranges to take back).
+    An hour cut by `since` or `until` is read as the part with fewer records expected: the shorter
+    one, counting no records after `now` (so an hour cut by `until` = now takes back an empty range)."""
     add: list[Span] = []
     take_back: list[Span] = []
     if since is not None and until is not None and rollups.hour_of(since) == rollups.hour_of(until):
         hour = rollups.hour_of(since)
-        if until - since <= _HALF_HOUR:
+        outside = [span for span in ((hour, since), (until, hour + _HOUR)) if span[0] < span[1]]
+        if _expected((since, until), now) <= sum((_expected(span, now) for span in outside), timedelta(0)):
             return hour, hour, [(since, until)], []
-        take_back = [span for span in ((hour, since), (until, hour + _HOUR)) if span[0] < span[1]]
-        return hour, hour + _HOUR, [], take_back
+        return hour, hour + _HOUR, [], outside
     start = end = None
     if since is not None:
         start = rollups.hour_of(since)
-        if since != start and start + _HOUR - since <= _HALF_HOUR:
+        if since != start and _expected((since, start + _HOUR), now) <= _expected((start, since), now):
             add.append((since, start + _HOUR))
             start += _HOUR
         elif since != start:
             take_back.append((start, since))
     if until is not None:
         end = rollups.hour_of(until)
-        if until != end and until - end <= _HALF_HOUR:
+        if until != end and _expected((end, until), now) <= _expected((until, end + _HOUR), now):
             add.append((end, until))
         elif until != end:
             take_back.append((until, end + _HOUR))
             end += _HOUR
     return start, end, add, take_back
+
+
+def _expected(span: Span, now: datetime) -> timedelta:
+    """How much of this range can hold records (none are expected after `now`)."""
+    low, high = span
+    return max(timedelta(0), min(high, now) - low)
 
 
 def _result(body: Any) -> a.QueryResult:

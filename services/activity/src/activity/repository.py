@@ -281,11 +281,12 @@ _REQUEST_INDEXED_EQ = ("status", "api_key_id", "integration", "model_requested",
 
 
 def _next_span(span: timedelta, got: int, missing: int) -> timedelta:
-    """The next window: twice as long, or as long as this one's density says the missing records
-    need (up to 16 times); 8 times as long after an empty one (sparse records: audit, rare errors)."""
+    """The next window: as long as this one's density says the missing records need (a quarter
+    more, between half and 16 times this one), or 8 times as long after an empty one (sparse
+    records: audit events, rare errors)."""
     if got <= 0:
         return span * 8
-    return span * max(2.0, min(16.0, missing / got))
+    return span * max(0.5, min(16.0, 1.25 * missing / got))
 
 
 def _split_match(match: Doc, indexed_fields: tuple[str, ...]) -> tuple[Doc, Doc]:

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from litestar import get
 from litestar.response import Template
 
-from gateway.ui.charts import buckets, line_chart, series_from_rows, swatch
+from gateway.ui.charts import bucket_start, buckets, line_chart, series_from_rows, swatch
 from gateway.ui.context import Console
 from gateway.ui.render import page
 from shared.errors import KeyrelayError
@@ -100,7 +100,7 @@ async def activity_page(
             bucket=size,  # type: ignore[arg-type]
             project_id=project_id,
             integration=integration or None,
-            since=since,
+            since=bucket_start(since, size),  # every point of a chart is a whole hour (day)
             until=until,
         )
         # the three reads are independent: the page costs the slowest of them, not their sum
