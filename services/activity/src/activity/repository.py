@@ -282,10 +282,10 @@ _REQUEST_INDEXED_EQ = ("status", "api_key_id", "integration", "model_requested",
 
 def _next_span(span: timedelta, got: int, missing: int) -> timedelta:
     """The next window: as long as this one's density says the missing records need (a quarter
-    more, between half and 16 times this one), or 8 times as long after an empty one (sparse
+    more, between half and 16 times this one), or 16 times as long after an empty one (sparse
     records: audit events, rare errors)."""
     if got <= 0:
-        return span * 8
+        return span * 16
     return span * max(0.5, min(16.0, 1.25 * missing / got))
 
 
