@@ -49,6 +49,9 @@ class ActivityRepository:
         await self._requests.create_index([("org_id", ASCENDING), ("model_requested", ASCENDING), ("ts", DESCENDING)])
         await self._requests.create_index([("org_id", ASCENDING), ("api_key_id", ASCENDING), ("ts", DESCENDING)])
         await self._requests.create_index([("org_id", ASCENDING), ("status", ASCENDING), ("ts", DESCENDING)])
+        await self._requests.create_index(
+            [("org_id", ASCENDING), ("status", ASCENDING), ("integration", ASCENDING), ("ts", DESCENDING)]
+        )
         await self._requests.create_index([("ts", ASCENDING)], expireAfterSeconds=retention_days * 86400, name="ttl_ts")
         await self._hourly.create_index([("org_id", ASCENDING), ("hour", ASCENDING)])
         await self._hourly.create_index(
@@ -190,7 +193,7 @@ class ActivityRepository:
     async def _page(
         self,
         collection: AsyncCollection[Doc],
-        indexed_fields: tuple[str, ...],
+        indexes: tuple[tuple[str, ...], ...],
         match: Doc,
         cursor: str | None,
         limit: int,
@@ -203,7 +206,7 @@ class ActivityRepository:
         index range, filters the rest of the match here, and stops as soon as it holds limit+1
         documents (or reaches `since` / the retention horizon). Each record is read at most once; the
         windows grow faster where records are sparse (see `_next_span`)."""
-        indexed, rest = _split_match(match, indexed_fields)
+        indexed, rest = _split_match(match, indexes)
         upper: datetime = datetime.now(UTC) + _FUTURE_SLACK
         lower: datetime = upper - timedelta(days=self._retention_days + 1)
         ts_match = match.get("ts") or {}
@@ -274,10 +277,17 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 _FIRST_WINDOW = timedelta(minutes=5)
 _FUTURE_SLACK = timedelta(days=1)  # records stamped slightly ahead of this clock are still listed
-# fields that follow `org_id` in a (org_id, field, ts) index, in the order the page prefers them:
-# the likely narrowest first (an error status is rare), a whole project last
 _ERROR_STATUS = 400
-_REQUEST_INDEXED_EQ = ("status", "api_key_id", "integration", "model_requested", "project_id")
+# the equality fields that follow `org_id` in the requests' (org_id, ..., ts) indexes, in the order a
+# page prefers them: the likely narrowest first (an error status is rare), a whole project last
+_REQUEST_INDEXED_EQ: tuple[tuple[str, ...], ...] = (
+    ("status", "integration"),
+    ("status",),
+    ("api_key_id",),
+    ("integration",),
+    ("model_requested",),
+    ("project_id",),
+)
 
 
 def _next_span(span: timedelta, got: int, missing: int) -> timedelta:
@@ -289,18 +299,19 @@ def _next_span(span: timedelta, got: int, missing: int) -> timedelta:
     return span * max(0.5, min(16.0, 1.25 * missing / got))
 
 
-def _split_match(match: Doc, indexed_fields: tuple[str, ...]) -> tuple[Doc, Doc]:
-    """(what one (org_id, field, ts) index serves exactly, what is left to check per document)."""
-    indexed: Doc = {"org_id": match["org_id"]}
+def _split_match(match: Doc, indexes: tuple[tuple[str, ...], ...]) -> tuple[Doc, Doc]:
+    """(what one (org_id, fields..., ts) index serves exactly, what is left to check per document):
+    the first index whose every field the match names by a plain value."""
     rest = {k: v for k, v in match.items() if k not in ("org_id", "ts")}
-    for field in indexed_fields:
-        value = rest.get(field)
-        if field == "status" and isinstance(value, int) and value < _ERROR_STATUS:
+    for fields in indexes:
+        values = [rest.get(field) for field in fields]
+        if any(value is None or isinstance(value, dict) for value in values):
+            continue
+        status = rest.get("status") if "status" in fields else None
+        if isinstance(status, int) and status < _ERROR_STATUS:
             continue  # most records succeed: a success status narrows little, another field more
-        if value is not None and not isinstance(value, dict):
-            indexed[field] = rest.pop(field)
-            break
-    return indexed, rest
+        return {"org_id": match["org_id"], **{field: rest.pop(field) for field in fields}}, rest
+    return {"org_id": match["org_id"]}, rest
 
 
 def _matches(doc: Doc, rest: Doc) -> bool:
