@@ -13,6 +13,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from gateway.ui.context import Console, FieldError
+from gateway.ui.security import PROJECT_COOKIE, set_cookie
 from shared.messages import catalog as m
 
 NAV = (
@@ -60,6 +61,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
 
 
 PAGE_SIZE = 50
+PROJECT_COOKIE_AGE_S = 365 * 86400
 
 
 def paginate(items: list[Any], page_number: int, size: int = PAGE_SIZE) -> dict[str, Any]:
@@ -134,8 +136,14 @@ def page(
 ) -> Template:
     if console is not None and not console.is_ready:
         raise RuntimeError("a console page renders only after `await console.ready()` (or a read)")
-    return Template(
+    response = Template(
         template_name=template,
         context={"c": console, "nav": NAV if console else (), "section": section, **context},
         status_code=status,
     )
+    if console is not None and console.project_id and console.request is not None:
+        request = console.request
+        if request.cookies.get(PROJECT_COOKIE) != console.project_id:
+            # remembered, so the next page can send its reads for it before its project list is in
+            set_cookie(response, request, PROJECT_COOKIE, console.project_id, max_age=PROJECT_COOKIE_AGE_S)
+    return response
