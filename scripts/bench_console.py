@@ -2,8 +2,9 @@
 records in the store (target: median under 50 ms).
 
 Starts the development stack on free ports, bootstraps an org, signs in through the console's own
-forms, writes the activity records straight into the activity store (set-up data, spread over the
-last 24 hours and three integrations), then times each page over loopback: the time from sending
+forms, writes the activity records into the activity store through the activity consumer's own
+write path (records and their hours' generations; set-up data, spread over the last 24 hours and three
+integrations), then times each page over loopback: the time from sending
 the GET to the last byte of the rendered HTML, so it includes the catalog and activity round trips
 every page makes.
 """
@@ -11,6 +12,7 @@ every page makes.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -24,8 +26,9 @@ from pathlib import Path
 
 import httpx
 from devstack import start
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
+from activity.repository import ActivityRepository, RecordKind
 from shared.embedded import free_port
 
 PASSWORD = "benchmark password 1234"  # noqa: S105 - a throwaway stack's password
@@ -46,10 +49,11 @@ def operator_env(data_dir: Path, nats_url: str) -> dict[str, str]:
     }
 
 
-def seed_activity(mongodb_uri: str, org_id: str, project_id: str, count: int) -> str:
+def bench_records(org_id: str, project_id: str, count: int) -> list[dict[str, object]]:
+    """`count` request records spread over the last 24 hours and three integrations (1 in 37 failed)."""
     now = datetime.now(UTC)
     slugs = ["bench", "bench-backup", "bench-eu"]
-    docs = []
+    docs: list[dict[str, object]] = []
     for i in range(count):
         slug = slugs[i % 3]
         failed = i % 37 == 0
@@ -75,9 +79,24 @@ def seed_activity(mongodb_uri: str, org_id: str, project_id: str, count: int) ->
                 "byok": True,
             }
         )
-    with MongoClient(mongodb_uri) as client:
-        client["keyrelay_activity"]["requests"].insert_many(docs, ordered=False)
+    return docs
+
+
+def seed_activity(mongodb_uri: str, org_id: str, project_id: str, count: int) -> str:
+    docs = bench_records(org_id, project_id, count)
+    asyncio.run(_store(mongodb_uri, docs))
     return str(docs[0]["_id"])
+
+
+async def _store(mongodb_uri: str, docs: list[dict[str, object]]) -> None:
+    """Through the activity consumer's own write path (records, then their hours' generations)."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
+    try:
+        repo = ActivityRepository(client, "keyrelay_activity")
+        for start_at in range(0, len(docs), 1000):
+            await repo.store(RecordKind.REQUEST, docs[start_at : start_at + 1000])
+    finally:
+        await client.close()
 
 
 def sign_in(client: httpx.Client, owner_token: str, email: str) -> None:

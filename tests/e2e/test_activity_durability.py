@@ -75,6 +75,21 @@ class Traffic:
         assert len(stored) == len(set(stored)), "duplicated documents"
         assert set(stored) - self.answered == set(), "invented documents"
         assert self.answered - set(stored) == set(), f"{len(self.answered - set(stored))} answered requests lost"
+        self.assert_summary_counts_every_record()
+
+    def assert_summary_counts_every_record(self, timeout_s: float = 15.0) -> None:
+        """The org's summary (hourly roll-ups) counts each of its records once, as soon as the
+        consumer has caught up, whatever it went through."""
+        deadline = time.monotonic() + timeout_s
+        with MongoClient(self.org.stack.mongodb_uri) as mongo:
+            while True:
+                records = mongo["keyrelay_activity"]["requests"].count_documents({"org_id": self.org.org_id})
+                summary = self.org.owner.get("/activity/summary", params={"group_by": "day"}).json()["data"]
+                counted = sum(row["requests"] for row in summary)
+                if counted == records or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+        assert counted == records, f"the summary counts {counted} requests for {records} records"
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -160,11 +161,15 @@ async def serve(
     handler: Handler[Req],
     *,
     queue: str = "",
+    concurrent: bool = False,
 ) -> Subscription:
-    """Subscribe `handler` to `subject`; every request gets exactly one reply."""
+    """Subscribe `handler` to `subject`; every request gets exactly one reply. Requests are answered
+    one after another, or with `concurrent` each as its own task (for handlers that are safe to
+    interleave, e.g. reads), so a slow request does not hold up the ones behind it."""
     dec: msgspec.json.Decoder[Req] = msgspec.json.Decoder(request_type)
+    running: set[asyncio.Task[None]] = set()
 
-    async def on_message(raw: NatsMsg) -> None:
+    async def answer(raw: NatsMsg) -> None:
         structlog.contextvars.clear_contextvars()
         tracing.adopt(raw.headers)
         reply: msgspec.Struct
@@ -183,6 +188,14 @@ async def serve(
         if raw.reply:
             with contextlib.suppress(Exception):
                 await raw.respond(encode(reply))
+
+    async def on_message(raw: NatsMsg) -> None:
+        if not concurrent:
+            await answer(raw)
+            return
+        task = asyncio.create_task(answer(raw))
+        running.add(task)
+        task.add_done_callback(running.discard)
 
     subscription = await nc.subscribe(subject, queue=queue, cb=on_message)
     await nc.flush()  # the server knows the subscription before anyone is told the service is up

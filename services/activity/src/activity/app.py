@@ -7,14 +7,12 @@ from contextlib import asynccontextmanager
 
 from pymongo import AsyncMongoClient
 
+from activity import handlers
 from activity.consumer import ActivityConsumer
 from activity.queries import ActivityQueries
 from activity.repository import ActivityRepository
 from activity.settings import ActivitySettings
-from shared import subjects
-from shared.bus import connect, serve
-from shared.messages.activity import ActivityQueryRequest, QueryResult
-from shared.messages.base import Ping, Pong
+from shared.bus import connect
 from shared.metrics import serve as serve_metrics
 
 
@@ -27,16 +25,7 @@ async def lifespan(settings: ActivitySettings) -> AsyncIterator[ActivityConsumer
     nc = await connect(settings, "activity")
     consumer = ActivityConsumer(nc, repo, settings)
     await consumer.start()
-    queries = ActivityQueries(repo)
-
-    async def query(req: ActivityQueryRequest, _: object) -> QueryResult:
-        return await queries.run(req.query)
-
-    async def ping(_: Ping, __: object) -> Pong:
-        return Pong(service="activity")
-
-    await serve(nc, subjects.ACTIVITY_QUERY, ActivityQueryRequest, query, queue=subjects.QUEUE_ACTIVITY)
-    await serve(nc, subjects.ACTIVITY_PING, Ping, ping, queue=subjects.QUEUE_ACTIVITY)
+    await handlers.register(nc, ActivityQueries(repo))
     try:
         yield consumer
     finally:

@@ -21,10 +21,9 @@ import msgspec
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg as NatsMsg
 from nats.js.errors import NotFoundError
-from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 
 from activity import metrics
-from activity.repository import ActivityRepository
+from activity.repository import ActivityRepository, RecordKind, unreachable
 from activity.settings import ActivitySettings
 from shared import subjects
 from shared.logging import get_logger
@@ -35,19 +34,19 @@ _finished = msgspec.json.Decoder(RequestFinished)
 _audit = msgspec.json.Decoder(AuditEvent)
 
 
-def to_document(subject: str, data: bytes) -> tuple[str, dict[str, Any]]:
-    """Decode one event into (collection name, document). Raises on a poison message."""
+def to_document(subject: str, data: bytes) -> tuple[RecordKind, dict[str, Any]]:
+    """Decode one event into (what it becomes, document). Raises on a poison message."""
     if subject == subjects.ACTIVITY_REQUEST_FINISHED:
         event = _finished.decode(data)
         doc = msgspec.to_builtins(event, builtin_types=(type(event.ts),))
         doc["_id"] = doc.pop("request_id")
         doc.setdefault("usage", {})
-        return "requests", doc
+        return RecordKind.REQUEST, doc
     if subject == subjects.ACTIVITY_AUDIT_RECORDED:
         audit = _audit.decode(data)
         doc = msgspec.to_builtins(audit, builtin_types=(type(audit.ts),))
         doc["_id"] = doc.pop("event_id")
-        return "audit", doc
+        return RecordKind.AUDIT, doc
     raise ValueError(f"unknown subject {subject}")
 
 
@@ -125,36 +124,36 @@ class ActivityConsumer:
             await self.handle_batch(batch)
 
     async def handle_batch(self, batch: list[NatsMsg]) -> None:
-        """Fast path: one unordered bulk insert per collection, then ack all. Any failure falls back
+        """Fast path: one unordered bulk write per kind of record, then ack all. Any failure falls back
         to message-by-message handling, which knows about retries and dead letters."""
-        grouped: dict[str, list[dict[str, Any]]] = {}
+        grouped: dict[RecordKind, list[dict[str, Any]]] = {}
         try:
             for msg in batch:
-                collection, doc = to_document(msg.subject, msg.data)
-                grouped.setdefault(collection, []).append(doc)
-            for collection, docs in grouped.items():
-                await self._repo.store_many(getattr(self._repo, collection), docs)
+                kind, doc = to_document(msg.subject, msg.data)
+                grouped.setdefault(kind, []).append(doc)
+            for kind, docs in grouped.items():
+                await self._repo.store(kind, docs)
         except Exception:
             for msg in batch:
                 await self.handle(msg)
             return
         await asyncio.gather(*(msg.ack() for msg in batch), return_exceptions=True)
         self.stored += len(batch)
-        for collection, docs in grouped.items():
-            metrics.STORED.labels(collection).inc(len(docs))
+        for kind, docs in grouped.items():
+            metrics.STORED.labels(kind.value).inc(len(docs))
 
     async def handle(self, msg: NatsMsg) -> None:
         deliveries = msg.metadata.num_delivered if msg.metadata else 1
         seq = msg.metadata.sequence.stream if msg.metadata else 0
         try:
-            collection, doc = to_document(msg.subject, msg.data)
+            kind, doc = to_document(msg.subject, msg.data)
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
             await self._dead_letter(msg, f"undecodable: {type(exc).__name__}: {exc}", deliveries, seq)
             return
         try:
-            await self._repo.store(getattr(self._repo, collection), doc)
+            await self._repo.store(kind, [doc])
         except Exception as exc:
-            transient = isinstance(exc, PyMongoConnectionFailure)
+            transient = unreachable(exc)
             if not transient and deliveries >= self._settings.max_deliveries:
                 await self._dead_letter(msg, f"write failed {deliveries} times: {type(exc).__name__}", deliveries, seq)
                 return
@@ -165,7 +164,7 @@ class ActivityConsumer:
             return
         await msg.ack()
         self.stored += 1
-        metrics.STORED.labels(collection).inc()
+        metrics.STORED.labels(kind.value).inc()
 
     async def _dead_letter(self, msg: NatsMsg, reason: str, deliveries: int, seq: int) -> None:
         try:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
+from activity import rollups
 from activity.repository import ActivityRepository, day_bounds
 from shared.errors import KeyrelayError
 from shared.messages import activity as a
 
 Doc = dict[str, Any]
-_GROUP_FIELDS = {
-    "integration": "$integration",
-    "model": "$model_requested",
-    "project": "$project_id",
-    "day": {"$dateToString": {"format": "%Y-%m-%d", "date": "$ts"}},
-}
+Rows = list[Doc]
+_ROLLUP_FIELDS = {"integration": "integration", "model": "model", "project": "project_id"}
+_RECORD_TO_ROLLUP = {"model_requested": "model"}
 
 _BUCKETS = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d"}
 
@@ -59,7 +58,7 @@ class ActivityQueries:
         return await self.audit(query)
 
     async def get(self, q: a.GetRequestRecord) -> a.QueryResult:
-        doc = await self._repo.get(self._repo.requests, {"_id": q.request_id, **_scope_match(q.scope)})
+        doc = await self._repo.request({"_id": q.request_id, **_scope_match(q.scope)})
         if doc is None:
             raise KeyrelayError("not_found", "no such request", param="request_id")
         return _result(_public(doc))
@@ -74,84 +73,80 @@ class ActivityQueries:
         ):
             if value is not None:
                 match[field] = value
-        docs, cursor = await self._repo.page(self._repo.requests, match, q.cursor, max(1, min(q.limit, 500)))
+        docs, cursor = await self._repo.page_requests(match, q.cursor, max(1, min(q.limit, 500)))
         return _result({"data": [_public(d) for d in docs], "next_cursor": cursor})
 
     async def summary(self, q: a.SummarizeRequests) -> a.QueryResult:
-        match = _scope_match(q.scope) | day_bounds(q.since, q.until)
-        pipeline: list[Doc] = [
-            {"$match": match},
-            {
-                "$group": {
-                    "_id": _GROUP_FIELDS[q.group_by],
-                    "requests": {"$sum": 1},
-                    "errors": {"$sum": {"$cond": [{"$gte": ["$status", 400]}, 1, 0]}},
-                    "prompt_tokens": {"$sum": "$usage.prompt_tokens"},
-                    "completion_tokens": {"$sum": "$usage.completion_tokens"},
-                    "cached_tokens": {"$sum": "$usage.cached_tokens"},
-                    "total_tokens": {"$sum": "$usage.total_tokens"},
-                    "cost_usd": {"$sum": "$cost_usd"},
-                    "list_cost_usd": {"$sum": "$list_cost_usd"},
-                    "latencies": {"$push": "$latency_ms"},
-                }
-            },
-            {"$sort": {"_id": 1}},
-        ]
-        rows = []
-        for row in await self._repo.aggregate(self._repo.requests, pipeline):
-            latencies = sorted(x for x in row.pop("latencies") if isinstance(x, (int, float)))
-            rows.append(
+        rows = await self._hourly(_scope_match(q.scope), q.since, q.until)
+        groups: dict[Any, _Sums] = {}
+        for row in rows:
+            groups.setdefault(_summary_key(row, q.group_by), _Sums()).add(row)
+        data = []
+        for key in sorted(groups, key=lambda k: (k is not None, str(k))):
+            sums = groups[key]
+            if sums.values.get("requests", 0) <= 0:
+                continue  # only records outside the range, taken back out of a cut hour
+            data.append(
                 {
-                    "key": row.pop("_id"),
-                    **row,
-                    "cost_usd": round(row["cost_usd"], 10),
-                    "list_cost_usd": round(row["list_cost_usd"], 10),
-                    "p50_latency_ms": _percentile(latencies, 0.50),
-                    "p95_latency_ms": _percentile(latencies, 0.95),
+                    "key": key,
+                    "requests": int(sums.values.get("requests", 0)),
+                    "errors": int(sums.values.get("errors", 0)),
+                    **{name: int(sums.values.get(name, 0)) for name in rollups.TOKENS},
+                    "cost_usd": round(sums.values.get("cost_usd", 0.0), 10),
+                    "list_cost_usd": round(sums.values.get("list_cost_usd", 0.0), 10),
+                    "p50_latency_ms": rollups.percentile(sums.latency, 0.50),
+                    "p95_latency_ms": rollups.percentile(sums.latency, 0.95),
                 }
             )
-        return _result({"group_by": q.group_by, "data": rows})
+        return _result({"group_by": q.group_by, "data": data})
 
     async def series(self, q: a.SeriesRequests) -> a.QueryResult:
-        match = _scope_match(q.scope, q.project_id) | day_bounds(q.since, q.until)
+        match = _scope_match(q.scope, q.project_id)
         if q.integration is not None:
             match["integration"] = q.integration
-        pipeline: list[Doc] = [
-            {"$match": match},
+        rows = await self._hourly(match, q.since, q.until)
+        groups: dict[tuple[Any, str], _Sums] = {}
+        for row in rows:
+            groups.setdefault((row.get("integration"), row["hour"].strftime(_BUCKETS[q.bucket])), _Sums()).add(row)
+        data = [
             {
-                "$group": {
-                    "_id": {
-                        "integration": "$integration",
-                        "bucket": {"$dateToString": {"format": _BUCKETS[q.bucket], "date": "$ts"}},
-                    },
-                    "requests": {"$sum": 1},
-                    "errors": {"$sum": {"$cond": [{"$gte": ["$status", 400]}, 1, 0]}},
-                    "cost_usd": {"$sum": "$cost_usd"},
-                    "latencies": {"$push": "$latency_ms"},
-                }
-            },
+                "integration": integration,
+                "bucket": bucket,
+                "requests": int(sums.values.get("requests", 0)),
+                "errors": int(sums.values.get("errors", 0)),
+                "cost_usd": round(sums.values.get("cost_usd", 0.0), 10),
+                "p95_latency_ms": rollups.percentile(sums.latency, 0.95),
+            }
+            for (integration, bucket), sums in groups.items()
+            if sums.values.get("requests", 0) > 0
         ]
-        rows = []
-        for row in await self._repo.aggregate(self._repo.requests, pipeline):
-            latencies = sorted(x for x in row.pop("latencies") if isinstance(x, (int, float)))
-            key = row.pop("_id")
-            rows.append(
-                {
-                    "integration": key.get("integration"),
-                    "bucket": key.get("bucket"),
-                    "requests": row["requests"],
-                    "errors": row["errors"],
-                    "cost_usd": round(row["cost_usd"], 10),
-                    "p95_latency_ms": _percentile(latencies, 0.95),
-                }
-            )
-        rows.sort(key=lambda r: (str(r["bucket"]), str(r["integration"])))
-        return _result({"bucket": q.bucket, "data": rows})
+        data.sort(key=lambda r: (str(r["bucket"]), str(r["integration"])))
+        return _result({"bucket": q.bucket, "data": data})
+
+    async def _hourly(self, match: Doc, since: datetime | None, until: datetime | None) -> Rows:
+        """Roll-up rows for exactly [since, until): whole hours from the repository's exact hourly
+        roll-ups; an hour cut by `since` or `until` is either its records inside the range, or its
+        roll-up less its records outside the range, whichever part is shorter (an index range each)."""
+        org_id = match["org_id"]
+        since = rollups.aware(since) if since is not None else None
+        until = rollups.aware(until) if until is not None else None
+        if since is not None and until is not None and since >= until:
+            return []
+        start, end, add, take_back = _plan(since, until, datetime.now(UTC))
+        reads = [self._repo.hourly_rows(org_id, start, end)] if start is None or end is None or start < end else []
+        reads += [self._edge(org_id, span, 1) for span in add]
+        reads += [self._edge(org_id, span, -1) for span in take_back]
+        parts = await asyncio.gather(*reads)
+        return [row for rows in parts for row in rows if _row_matches(row, match)]
+
+    async def _edge(self, org_id: str, span: Span, sign: int) -> Rows:
+        low, high = span
+        records = await self._repo.records(org_id, low, high)
+        hour = rollups.hour_of(low)
+        return [row | {"org_id": org_id, "hour": hour} for row in rollups.rows_of(records, sign)]
 
     async def audit(self, q: a.ListAudit) -> a.QueryResult:
-        docs, cursor = await self._repo.page(
-            self._repo.audit, {"org_id": q.scope.org_id}, q.cursor, max(1, min(q.limit, 500))
-        )
+        docs, cursor = await self._repo.page_audit(q.scope.org_id, q.cursor, max(1, min(q.limit, 500)))
         out = []
         for doc in docs:
             item = _public(doc)
@@ -160,11 +155,75 @@ class ActivityQueries:
         return _result({"data": out, "next_cursor": cursor})
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    index = max(0, min(len(values) - 1, round(q * (len(values) - 1))))
-    return float(values[index])
+class _Sums:
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+        self.latency: dict[int, int] = {}
+
+    def add(self, row: Doc) -> None:
+        for name in ("requests", "errors", "cost_usd", "list_cost_usd", *rollups.TOKENS):
+            self.values[name] = self.values.get(name, 0) + (row.get(name) or 0)
+        for bucket, count in (row.get("latency") or {}).items():
+            self.latency[int(bucket)] = self.latency.get(int(bucket), 0) + int(count)
+
+
+def _summary_key(row: Doc, group_by: str) -> Any:
+    if group_by == "day":
+        return row["hour"].strftime("%Y-%m-%d")
+    return row.get(_ROLLUP_FIELDS[group_by])
+
+
+def _row_matches(row: Doc, match: Doc) -> bool:
+    for field, want in match.items():
+        value = row.get(_RECORD_TO_ROLLUP.get(field, field))
+        if isinstance(want, dict):
+            if value not in want.get("$in", []):
+                return False
+        elif value != want:
+            return False
+    return True
+
+
+_HOUR = timedelta(hours=1)
+Span = tuple[datetime, datetime]
+
+
+def _plan(
+    since: datetime | None, until: datetime | None, now: datetime
+) -> tuple[datetime | None, datetime | None, list[Span], list[Span]]:
+    """(first roll-up hour, end of roll-up hours, record ranges to add, record ranges to take back).
+    An hour cut by `since` or `until` is read as the part with fewer records expected: the shorter
+    one, counting no records after `now` (so an hour cut by `until` = now takes back an empty range)."""
+    add: list[Span] = []
+    take_back: list[Span] = []
+    if since is not None and until is not None and rollups.hour_of(since) == rollups.hour_of(until):
+        hour = rollups.hour_of(since)
+        outside = [span for span in ((hour, since), (until, hour + _HOUR)) if span[0] < span[1]]
+        if _expected((since, until), now) <= sum((_expected(span, now) for span in outside), timedelta(0)):
+            return hour, hour, [(since, until)], []
+        return hour, hour + _HOUR, [], outside
+    start = end = None
+    if since is not None:
+        start = rollups.hour_of(since)
+        if since != start and _expected((since, start + _HOUR), now) <= _expected((start, since), now):
+            add.append((since, start + _HOUR))
+            start += _HOUR
+        elif since != start:
+            take_back.append((start, since))
+    if until is not None:
+        end = rollups.hour_of(until)
+        if until != end and _expected((end, until), now) <= _expected((until, end + _HOUR), now):
+            add.append((end, until))
+        elif until != end:
+            take_back.append((until, end + _HOUR))
+            end += _HOUR
+    return start, end, add, take_back
+
+
+def _expected(span: Span, now: datetime) -> timedelta:
+    """How much of this range can hold records (none are expected after `now`)."""
+    low, high = span
+    return max(timedelta(0), min(high, now) - low)
 
 
 def _result(body: Any) -> a.QueryResult:

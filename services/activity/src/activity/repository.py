@@ -1,68 +1,134 @@
-"""All MongoDB access of activity: idempotent writes (`_id` = event id), queries, dead letters."""
+"""All MongoDB access of activity: idempotent writes (`_id` = event id), the hourly roll-up cache,
+newest-first pages, dead letters."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
-from datetime import UTC, datetime
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import msgspec
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, ConnectionFailure
+
+from activity import rollups
 
 Doc = dict[str, Any]
 _DUPLICATE = 11000
 INTERRUPTED = "interrupted"
+_HOUR = timedelta(hours=1)
+_MARKED = "stored-hours-marked"  # in `requests_hourly`: every hour with records has its generation
+_RECORD_PROJECTION = dict.fromkeys(rollups.RECORD_FIELDS, 1)
+
+
+class RecordKind(StrEnum):
+    """What an event becomes in the store."""
+
+    REQUEST = "requests"
+    AUDIT = "audit"
 
 
 class ActivityRepository:
     def __init__(self, client: AsyncMongoClient[Doc], db_name: str = "keyrelay_activity") -> None:
         db = client[db_name]
-        self.requests: AsyncCollection[Doc] = db["requests"]
-        self.audit: AsyncCollection[Doc] = db["audit"]
-        self.dead_letters: AsyncCollection[Doc] = db["dead_letters"]
+        self._requests: AsyncCollection[Doc] = db["requests"]
+        self._audit: AsyncCollection[Doc] = db["audit"]
+        self._dead_letters: AsyncCollection[Doc] = db["dead_letters"]
+        self._hourly: AsyncCollection[Doc] = db[rollups.COLLECTION]
+        self._retention_days = 90
 
     async def ensure_indexes(self, retention_days: int) -> None:
-        await self.requests.create_index([("org_id", ASCENDING), ("ts", DESCENDING)])
-        await self.requests.create_index([("org_id", ASCENDING), ("project_id", ASCENDING), ("ts", DESCENDING)])
-        await self.requests.create_index([("org_id", ASCENDING), ("integration", ASCENDING), ("ts", DESCENDING)])
-        await self.requests.create_index([("org_id", ASCENDING), ("model_requested", ASCENDING), ("ts", DESCENDING)])
-        await self.requests.create_index([("org_id", ASCENDING), ("api_key_id", ASCENDING), ("ts", DESCENDING)])
-        await self.requests.create_index([("ts", ASCENDING)], expireAfterSeconds=retention_days * 86400, name="ttl_ts")
-        await self.audit.create_index([("org_id", ASCENDING), ("ts", DESCENDING)])
-        await self.audit.create_index([("ts", ASCENDING)], expireAfterSeconds=retention_days * 4 * 86400, name="ttl_ts")
-        await self.dead_letters.create_index([("ts", DESCENDING)])
+        self._retention_days = retention_days
+        await self._requests.create_index([("org_id", ASCENDING), ("ts", DESCENDING)])
+        await self._requests.create_index([("org_id", ASCENDING), ("project_id", ASCENDING), ("ts", DESCENDING)])
+        await self._requests.create_index([("org_id", ASCENDING), ("integration", ASCENDING), ("ts", DESCENDING)])
+        await self._requests.create_index([("org_id", ASCENDING), ("model_requested", ASCENDING), ("ts", DESCENDING)])
+        await self._requests.create_index([("org_id", ASCENDING), ("api_key_id", ASCENDING), ("ts", DESCENDING)])
+        await self._requests.create_index([("org_id", ASCENDING), ("status", ASCENDING), ("ts", DESCENDING)])
+        await self._requests.create_index(
+            [("org_id", ASCENDING), ("status", ASCENDING), ("integration", ASCENDING), ("ts", DESCENDING)]
+        )
+        await self._requests.create_index([("ts", ASCENDING)], expireAfterSeconds=retention_days * 86400, name="ttl_ts")
+        await self._hourly.create_index([("org_id", ASCENDING), ("hour", ASCENDING)])
+        await self._hourly.create_index(
+            [("hour", ASCENDING)], expireAfterSeconds=(retention_days + 1) * 86400, name="ttl_hour"
+        )
+        await self._audit.create_index([("org_id", ASCENDING), ("ts", DESCENDING)])
+        await self._audit.create_index(
+            [("ts", ASCENDING)], expireAfterSeconds=retention_days * 4 * 86400, name="ttl_ts"
+        )
+        await self._dead_letters.create_index([("ts", DESCENDING)])
+        await self._mark_stored_hours()
 
-    async def store(self, collection: AsyncCollection[Doc], doc: Doc) -> bool:
-        """Insert once. Returns False when it was already stored (a redelivery): still a success."""
-        try:
-            await collection.insert_one(doc)
-        except DuplicateKeyError:
-            await self._supersede(collection, [doc])
-            return False
-        return True
+    async def _mark_stored_hours(self) -> None:
+        """Once per store: give every hour that already holds records (written before hours were
+        marked, e.g. by an older version) its generation, so readers count them. Safe to repeat
+        after a crash: bumping a generation again only makes a cached roll-up be recomputed."""
+        if await self._hourly.find_one({"_id": _MARKED}) is not None:
+            return
+        seen: set[tuple[str, datetime]] = set()
+        async for doc in self._requests.find({}, {"org_id": 1, "ts": 1}):
+            seen.add((doc["org_id"], rollups.hour_of(doc["ts"])))
+        hours = sorted(seen)
+        for start in range(0, len(hours), 1000):
+            await self._bump([{"org_id": org, "ts": hour} for org, hour in hours[start : start + 1000]])
+        await self._hourly.update_one({"_id": _MARKED}, {"$set": {"at": datetime.now(UTC)}}, upsert=True)
 
-    async def store_many(self, collection: AsyncCollection[Doc], docs: list[Doc]) -> None:
+    # --- writes -------------------------------------------------------------------------------------
+    async def store(self, kind: RecordKind, docs: list[Doc]) -> None:
+        """Store these events' documents; safe to repeat (a redelivery) after a failure at any point."""
+        async for _ in self.writes(kind, docs):
+            pass
+
+    async def writes(self, kind: RecordKind, docs: list[Doc]) -> AsyncGenerator[str]:
+        """The writes that store these documents, in order, each announced once done: a crash between
+        any two leaves the store so that repeating all of them (a redelivery) makes it exact.
+
+        Requests: 1. insert each record once (a duplicate `_id` is a redelivery); 2. a final record
+        replaces its `interrupted` stand-in; 3. only then bump the generation of every (org, hour)
+        these records (and the replaced stand-ins) fall in, which makes any roll-up cached for that
+        hour stale. The event is acknowledged after the last write."""
         if not docs:
             return
-        try:
-            await collection.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(err.get("code") != _DUPLICATE for err in errors):
-                raise
-            await self._supersede(collection, [docs[err["index"]] for err in errors if "index" in err])
+        if kind is RecordKind.AUDIT:
+            await _insert_once(self._audit, docs)
+            yield "insert"
+            return
+        duplicates = await _insert_once(self._requests, docs)
+        yield "insert"
+        replaced: list[Doc] = []
+        for doc in duplicates:
+            if doc.get("stream_outcome") not in (None, INTERRUPTED):
+                old = await self._requests.find_one_and_replace({"_id": doc["_id"], "stream_outcome": INTERRUPTED}, doc)
+                if old is not None:
+                    replaced.append(old)
+                yield "supersede"
+        await self._bump([*docs, *replaced])
+        yield "bump"
 
-    async def _supersede(self, collection: AsyncCollection[Doc], docs: list[Doc]) -> None:
-        """A request's real record replaces a provisional `interrupted` one (written by a replay after
-        a gateway crash), never the other way round: still one document per request."""
-        for doc in docs:
-            if doc.get("stream_outcome") not in (None, INTERRUPTED) and collection.name == "requests":
-                await collection.replace_one({"_id": doc["_id"], "stream_outcome": INTERRUPTED}, doc)
+    async def _bump(self, docs: list[Doc]) -> None:
+        hours = {(doc["org_id"], rollups.hour_of(doc["ts"])) for doc in docs}
+        updates = [
+            UpdateOne(
+                {"_id": rollups.hour_id(org_id, hour)},
+                {"$inc": {"gen": 1}, "$setOnInsert": {"org_id": org_id, "hour": hour}},
+                upsert=True,
+            )
+            for org_id, hour in sorted(hours)
+        ]
+        try:
+            await self._hourly.bulk_write(updates, ordered=False)
+        except BulkWriteError as exc:  # two upserts of a new hour at once: the loser's is repeated
+            if any(err.get("code") != _DUPLICATE for err in exc.details.get("writeErrors", [])):
+                raise
+            await self._hourly.bulk_write(updates, ordered=False)
 
     async def dead_letter(self, *, subject: str, data: bytes, reason: str, deliveries: int, seq: int) -> None:
-        await self.dead_letters.update_one(
+        await self._dead_letters.update_one(
             {"_id": f"seq-{seq}"},
             {
                 "$setOnInsert": {
@@ -76,27 +142,120 @@ class ActivityRepository:
             upsert=True,
         )
 
-    async def get(self, collection: AsyncCollection[Doc], match: Doc) -> Doc | None:
-        return await collection.find_one(match)
+    # --- hourly roll-ups ----------------------------------------------------------------------------
+    async def hourly_rows(self, org_id: str, start: datetime | None, end: datetime | None) -> list[Doc]:
+        """Exact roll-up rows (each with its `hour`) of the org's whole hours in [start, end)."""
+        marks = await self.hour_marks(org_id, start, end)
+        per_hour = await asyncio.gather(*(self.rows_of_hour(mark) for mark in marks))
+        return [row for rows in per_hour for row in rows]
 
-    async def page(
-        self, collection: AsyncCollection[Doc], match: Doc, cursor: str | None, limit: int
+    async def hour_marks(self, org_id: str, start: datetime | None, end: datetime | None) -> list[Doc]:
+        """The org's hours in [start, end) that have records: each with its generation and, maybe, a
+        cached roll-up. An hour without one has no records (as far as acknowledged events go)."""
+        window: Doc = {}
+        if start is not None:
+            window["$gte"] = start
+        if end is not None:
+            window["$lt"] = end
+        query: Doc = {"org_id": org_id} | ({"hour": window} if window else {})
+        return [d async for d in self._hourly.find(query)]
+
+    async def rows_of_hour(self, mark: Doc) -> list[Doc]:
+        """The hour's rows: its cached roll-up if computed at the generation `mark` holds, else computed
+        from its records now and cached with that generation, unless it moved on meanwhile. `mark` was
+        read before the records, so a record written after it bumps the generation past the cached one."""
+        hour = rollups.aware(mark["hour"])
+        cached = mark.get("rollup") or {}
+        if cached.get("gen") == mark["gen"]:
+            rows: list[Doc] = cached["rows"]
+        else:
+            rows = rollups.rows_of(await self.records(mark["org_id"], hour, hour + _HOUR))
+            await self._hourly.update_one(
+                {"_id": mark["_id"], "gen": mark["gen"]}, {"$set": {"rollup": {"gen": mark["gen"], "rows": rows}}}
+            )
+        return [row | {"org_id": mark["org_id"], "hour": hour} for row in rows]
+
+    async def records(self, org_id: str, low: datetime, high: datetime) -> list[Doc]:
+        """The org's records in [low, high), only the fields a roll-up needs (one index range)."""
+        cursor = self._requests.find({"org_id": org_id, "ts": {"$gte": low, "$lt": high}}, _RECORD_PROJECTION)
+        return [d async for d in cursor]
+
+    # --- reads --------------------------------------------------------------------------------------
+    async def request(self, match: Doc) -> Doc | None:
+        return await self._requests.find_one(match)
+
+    async def page_requests(self, match: Doc, cursor: str | None, limit: int) -> tuple[list[Doc], str | None]:
+        return await self._page(self._requests, _REQUEST_INDEXED_EQ, match, cursor, limit)
+
+    async def page_audit(self, org_id: str, cursor: str | None, limit: int) -> tuple[list[Doc], str | None]:
+        return await self._page(self._audit, (), {"org_id": org_id}, cursor, limit)
+
+    async def _page(
+        self,
+        collection: AsyncCollection[Doc],
+        indexes: tuple[tuple[str, ...], ...],
+        match: Doc,
+        cursor: str | None,
+        limit: int,
     ) -> tuple[list[Doc], str | None]:
-        """Newest first; the cursor is the (ts, _id) of the last item, opaque to callers."""
-        query = dict(match)
+        """Newest first; the cursor is the (ts, _id) of the last item, opaque to callers.
+
+        The store answers only from an index, and only for `org_id` [+ one equality field] + a `ts`
+        range; it neither stops a sorted walk early nor narrows `$in` or extra fields. So the page
+        walks back in time in disjoint, growing windows ([t-5min, t), then 10 min, 20 min, ...), each one an
+        index range, filters the rest of the match here, and stops as soon as it holds limit+1
+        documents (or reaches `since` / the retention horizon). Each record is read at most once; the
+        windows grow faster where records are sparse (see `_next_span`)."""
+        indexed, rest = _split_match(match, indexes)
+        upper: datetime = datetime.now(UTC) + _FUTURE_SLACK
+        lower: datetime = upper - timedelta(days=self._retention_days + 1)
+        ts_match = match.get("ts") or {}
+        if "$lt" in ts_match:
+            upper = min(upper, rollups.aware(ts_match["$lt"]))
+        if "$gte" in ts_match:
+            lower = max(lower, rollups.aware(ts_match["$gte"]))
+        after: tuple[datetime, str] | None = None
+        inclusive_upper = False
         if cursor:
-            ts, last_id = _decode_cursor(cursor)
-            query["$or"] = [{"ts": {"$lt": ts}}, {"ts": ts, "_id": {"$lt": last_id}}]
-        docs = [
-            d async for d in collection.find(query).sort([("ts", DESCENDING), ("_id", DESCENDING)]).limit(limit + 1)
-        ]
-        more = len(docs) > limit
-        docs = docs[:limit]
+            after = _decode_cursor(cursor)
+            after = (rollups.aware(after[0]), after[1])
+            if after[0] < upper:
+                upper, inclusive_upper = after[0], True
+        found: list[Doc] = []
+        span = _FIRST_WINDOW
+        top = upper
+        # the first window also takes in the slack ahead of this clock (usually empty)
+        first_bottom = min(upper, datetime.now(UTC)) - span
+        while top > lower and len(found) <= limit:
+            bottom = max(lower, min(first_bottom, top - span))
+            ts_range: Doc = {"$gte": bottom, "$lte" if inclusive_upper else "$lt": top}
+            inclusive_upper = False
+            window = [d async for d in collection.find({**indexed, "ts": ts_range})]
+            before = len(found)
+            found.extend(d for d in window if _matches(d, rest) and _before(d, after))
+            top = bottom
+            span = _next_span(span, len(found) - before, limit + 1 - len(found))
+        found.sort(key=lambda d: (rollups.aware(d["ts"]), d["_id"]), reverse=True)
+        more = len(found) > limit
+        docs = found[:limit]
         return docs, (_encode_cursor(docs[-1]["ts"], docs[-1]["_id"]) if more and docs else None)
 
-    async def aggregate(self, collection: AsyncCollection[Doc], pipeline: list[Doc]) -> list[Doc]:
-        cursor = await collection.aggregate(pipeline)
-        return [d async for d in cursor]
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether a failed write means the database could not be reached (worth retrying as is)."""
+    return isinstance(exc, ConnectionFailure)
+
+
+async def _insert_once(collection: AsyncCollection[Doc], docs: list[Doc]) -> list[Doc]:
+    """Insert each document unless its `_id` is already stored; returns those that were."""
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(err.get("code") != _DUPLICATE for err in errors):
+            raise
+        return [docs[i] for i in sorted({err["index"] for err in errors})]
+    return []
 
 
 def _encode_cursor(ts: datetime, last_id: str) -> str:
@@ -116,6 +275,63 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     return ts, last_id
 
 
+_FIRST_WINDOW = timedelta(minutes=5)
+_FUTURE_SLACK = timedelta(days=1)  # records stamped slightly ahead of this clock are still listed
+_ERROR_STATUS = 400
+# the equality fields that follow `org_id` in the requests' (org_id, ..., ts) indexes, in the order a
+# page prefers them: the likely narrowest first (an error status is rare), a whole project last
+_REQUEST_INDEXED_EQ: tuple[tuple[str, ...], ...] = (
+    ("status", "integration"),
+    ("status",),
+    ("api_key_id",),
+    ("integration",),
+    ("model_requested",),
+    ("project_id",),
+)
+
+
+def _next_span(span: timedelta, got: int, missing: int) -> timedelta:
+    """The next window: as long as this one's density says the missing records need (a quarter
+    more, between half and 16 times this one), or 16 times as long after an empty one (sparse
+    records: audit events, rare errors)."""
+    if got <= 0:
+        return span * 16
+    return span * max(0.5, min(16.0, 1.25 * missing / got))
+
+
+def _split_match(match: Doc, indexes: tuple[tuple[str, ...], ...]) -> tuple[Doc, Doc]:
+    """(what one (org_id, fields..., ts) index serves exactly, what is left to check per document):
+    the first index whose every field the match names by a plain value."""
+    rest = {k: v for k, v in match.items() if k not in ("org_id", "ts")}
+    for fields in indexes:
+        values = [rest.get(field) for field in fields]
+        if any(value is None or isinstance(value, dict) for value in values):
+            continue
+        status = rest.get("status") if "status" in fields else None
+        if isinstance(status, int) and status < _ERROR_STATUS:
+            continue  # most records succeed: a success status narrows little, another field more
+        return {"org_id": match["org_id"], **{field: rest.pop(field) for field in fields}}, rest
+    return {"org_id": match["org_id"]}, rest
+
+
+def _matches(doc: Doc, rest: Doc) -> bool:
+    for field, want in rest.items():
+        value = doc.get(field)
+        if isinstance(want, dict):
+            if "$in" in want and value not in want["$in"]:
+                return False
+        elif value != want:
+            return False
+    return True
+
+
+def _before(doc: Doc, after: tuple[datetime, str] | None) -> bool:
+    if after is None:
+        return True
+    ts = rollups.aware(doc["ts"])
+    return ts < after[0] or (ts == after[0] and doc["_id"] < after[1])
+
+
 def day_bounds(since: datetime | None, until: datetime | None) -> Doc:
     match: Doc = {}
     if since or until:
@@ -127,4 +343,4 @@ def day_bounds(since: datetime | None, until: datetime | None) -> Doc:
     return match
 
 
-__all__ = ["ActivityRepository", "day_bounds"]
+__all__ = ["ActivityRepository", "RecordKind", "day_bounds", "unreachable"]

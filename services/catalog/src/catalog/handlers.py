@@ -48,10 +48,11 @@ async def register(nc: NatsClient, catalog: Catalog) -> None:
         return Pong(service="catalog")
 
     await serve(nc, subjects.CATALOG_BOOTSTRAP, m.BootstrapRequest, bootstrap, queue=queue)
-    await serve(nc, subjects.CATALOG_AUTH_MEMBER, m.AuthenticateMember, member, queue=queue)
+    # a console page's commands are answered side by side (each one stands alone, as with replicas)
+    await serve(nc, subjects.CATALOG_AUTH_MEMBER, m.AuthenticateMember, member, queue=queue, concurrent=True)
     await serve(nc, subjects.CATALOG_AUTH_API_KEY, m.AuthenticateApiKey, api_key, queue=queue)
     await serve(nc, subjects.CATALOG_SNAPSHOT, m.SnapshotRequest, snapshot, queue=queue)
-    await serve(nc, subjects.CATALOG_MANAGE, m.ManageRequest, manage, queue=queue)
+    await serve(nc, subjects.CATALOG_MANAGE, m.ManageRequest, manage, queue=queue, concurrent=True)
     await serve(nc, subjects.CATALOG_REPORT, m.IntegrationReport, report, queue=queue)
     await serve(nc, subjects.CATALOG_PING, Ping, ping, queue=queue)
     await serve(nc, subjects.CATALOG_PASSWORD_PARAMS, m.GetPasswordParams, password_params, queue=queue)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,9 +52,12 @@ class Catalog:
         return m.BootstrapReply(org_id=org_id, project_id=project_id)
 
     async def member(self, token_hash: str) -> m.MemberPrincipal:
-        doc = await self.ctx.repo.member_by_token_hash(token_hash)
-        if doc is None:
-            doc = await self.console.member_for_session(token_hash)  # a console session: same principal
+        # a member token, or a console session (same principal): both looked up at once, as every
+        # console page's commands pay for this
+        by_token, by_session = await asyncio.gather(
+            self.ctx.repo.member_by_token_hash(token_hash), self.console.member_for_session(token_hash)
+        )
+        doc = by_token or by_session
         if doc is None:
             raise KeyrelayError("unauthorized", "invalid or missing member token")
         return principal_of(doc)

@@ -65,6 +65,7 @@ def _expiry(form: dict[str, Any]) -> datetime | None:
 
 
 async def _keys_page(console: Console, **context: Any) -> Template:
+    await console.ready()  # the current project first
     command = m.ListApiKeys(project_id=console.project_id)
     return await listing_page(
         console, "keys.html", section="keys", items_as="keys", command=command, periods=PERIODS, **context

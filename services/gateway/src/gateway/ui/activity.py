@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from litestar import get
 from litestar.response import Template
 
-from gateway.ui.charts import buckets, line_chart, series_from_rows, swatch
+from gateway.ui.charts import bucket_start, buckets, line_chart, series_from_rows, swatch
 from gateway.ui.context import Console
 from gateway.ui.render import page
 from shared.errors import KeyrelayError
@@ -80,34 +80,48 @@ async def activity_page(
     window, size = RANGES.get(period, RANGES["24h"])
     until = datetime.now(UTC)
     since = until - window
-    project_id = console.project_id if project == "" else (None if project == "all" else project)
     status_code = int(status) if status.isdigit() else None
-    list_query = a.ListRequestRecords(
-        scope=console.scope,
-        integration=integration or None,
-        model=model or None,
-        project_id=project_id,
-        status=status_code,
-        since=since,
-        until=until,
-        cursor=cursor or None,
-        limit=PAGE_SIZE,
-    )
-    series_query = a.SeriesRequests(
-        scope=console.scope,
-        bucket=size,  # type: ignore[arg-type]
-        project_id=project_id,
-        integration=integration or None,
-        since=since,
-        until=until,
-    )
-    # the three reads are independent: the page costs the slowest of them, not their sum
-    results: tuple[Any, ...] = await asyncio.gather(
-        console.activity(list_query),
-        console.activity(series_query),
-        console.run(m.ListIntegrations()),
-        return_exceptions=True,
-    )
+
+    async def reads() -> tuple[Any, ...]:
+        project_id = console.project_id if project == "" else (None if project == "all" else project)
+        list_query = a.ListRequestRecords(
+            scope=console.scope,
+            integration=integration or None,
+            model=model or None,
+            project_id=project_id,
+            status=status_code,
+            since=since,
+            until=until,
+            cursor=cursor or None,
+            limit=PAGE_SIZE,
+        )
+        series_query = a.SeriesRequests(
+            scope=console.scope,
+            bucket=size,  # type: ignore[arg-type]
+            project_id=project_id,
+            integration=integration or None,
+            since=bucket_start(since, size),  # every point of a chart is a whole hour (day)
+            until=until,
+        )
+        # the three reads are independent: the page costs the slowest of them, not their sum
+        return tuple(
+            await asyncio.gather(
+                console.activity(list_query),
+                console.activity(series_query),
+                console.run(m.ListIntegrations()),
+                return_exceptions=True,
+            )
+        )
+
+    # the current project is the cookie's while the project list is on its way (the activity scope
+    # holds only the caller's projects whatever it names); read again if the list says otherwise
+    if not console.project_id:
+        await console.ready()
+    tentative = console.project_id
+    results = await reads()
+    await console.ready()
+    if project == "" and console.project_id != tentative:
+        results = await reads()
     listed, series_reply, integrations_reply = results
     error = None
     listing: dict[str, Any] = {"data": [], "next_cursor": None}

@@ -26,15 +26,18 @@ class Series:
     values: list[float | None]
 
 
+def bucket_start(ts: datetime, size: str) -> datetime:
+    """The start (UTC) of the hour or day bucket `ts` falls in."""
+    start = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return start.replace(hour=0) if size == "day" else start
+
+
 def buckets(since: datetime, until: datetime, size: str) -> list[str]:
     """Bucket labels as activity formats them (`%Y-%m-%dT%H:00` or `%Y-%m-%d`), oldest first."""
     step = timedelta(hours=1) if size == "hour" else timedelta(days=1)
     fmt = "%Y-%m-%dT%H:00" if size == "hour" else "%Y-%m-%d"
-    start = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if size == "day":
-        start = start.replace(hour=0)
     out = []
-    current = start
+    current = bucket_start(since, size)
     while current < until:
         out.append(current.strftime(fmt))
         current += step

@@ -8,8 +8,10 @@ scope the API's activity routes use.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
@@ -24,6 +26,7 @@ from shared.messages import activity as a
 from shared.messages import catalog as m
 
 _json = msgspec.json.Decoder()
+T = TypeVar("T")
 
 
 class SignInRequired(Exception):
@@ -67,7 +70,19 @@ class Console:
     principal: m.MemberPrincipal
     rid: str
     projects: list[dict[str, Any]] = field(default_factory=list)
-    project_id: str = ""
+    project_id: str = ""  # the project cookie's until `ready()`, then one of `projects`
+    listing: asyncio.Task[None] | None = None
+
+    async def ready(self) -> None:
+        """Wait for this page's project list (asked for when the page started, side by side with
+        the page's own first reads; catalog authenticates the session with it): `projects` and the
+        current `project_id` are known after this. `SignInRequired` if the session is gone."""
+        if self.listing is not None:
+            await self.listing
+
+    @property
+    def is_ready(self) -> bool:
+        return self.listing is None or (self.listing.done() and not self.listing.cancelled())
 
     @property
     def csrf(self) -> str:
@@ -89,8 +104,9 @@ class Console:
         return next((p["name"] for p in self.projects if p["id"] == self.project_id), self.project_id)
 
     async def run(self, command: m.Command) -> Any:
-        """One management command; catalog's JSON body (a refusal raises `KeyrelayError`)."""
-        reply = await self.gw.catalog.manage(self.token, command, self.rid)
+        """One management command; catalog's JSON body (a refusal raises `KeyrelayError`). Sent at
+        once; answers once the page's project list is in too (a lost session wins)."""
+        reply = await self._with_projects(self.gw.catalog.manage(self.token, command, self.rid))
         return _json.decode(bytes(reply.body)) if bytes(reply.body) else None
 
     async def act(self, command: m.Command, then: str) -> Response[Any]:
@@ -100,12 +116,20 @@ class Console:
         return Redirect(then)
 
     async def activity(self, query: a.ActivityQuery) -> Any:
-        result = await query_activity(self.gw, query)
+        result = await self._with_projects(query_activity(self.gw, query))
         body = _json.decode(bytes(result.body))
         if result.status >= 400:
             error = body.get("error", {}) if isinstance(body, dict) else {}
             raise KeyrelayError(str(error.get("code", "invalid_request")), str(error.get("message", "refused")))
         return body
+
+    async def _with_projects(self, read: Awaitable[T]) -> T:
+        answer, listed = await asyncio.gather(read, self.ready(), return_exceptions=True)
+        if isinstance(listed, BaseException):
+            raise listed
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
 
     @property
     def scope(self) -> a.Scope:
@@ -113,6 +137,7 @@ class Console:
 
     async def form(self) -> dict[str, Any]:
         """The posted form (url-encoded or multipart), refused unless it carries the CSRF token."""
+        await self.ready()
         data = await self.request.form()
         if not tokens_match(self.csrf, data.get("csrf")):
             raise CsrfRefused
@@ -131,14 +156,27 @@ async def load_console(request: Request[Any, Any, Any], gw: GatewayState) -> Con
         if exc.code == "unauthorized":
             raise SignInRequired from None
         raise
-    console = Console(gw=gw, request=request, token=token, principal=principal, rid=rid)
+    wanted = request.cookies.get(PROJECT_COOKIE, "")
+    console = Console(gw=gw, request=request, token=token, principal=principal, rid=rid, project_id=wanted)
+    console.listing = asyncio.create_task(_list_projects(console, wanted))
+    console.listing.add_done_callback(_retrieved)
+    return console
+
+
+async def _list_projects(console: Console, wanted: str) -> None:
     try:
-        console.projects = (await console.run(m.ListProjects())).get("data", [])
+        reply = await console.gw.catalog.manage(console.token, m.ListProjects(), console.rid)
     except KeyrelayError as exc:
         if exc.code == "unauthorized":
             raise SignInRequired from None
         raise
-    wanted = request.cookies.get(PROJECT_COOKIE, "")
+    body = _json.decode(bytes(reply.body)) if bytes(reply.body) else None
+    console.projects = (body or {}).get("data", [])
     ids = [p["id"] for p in console.projects]
     console.project_id = wanted if wanted in ids else (ids[0] if ids else "")
-    return console
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """A page that failed before waiting for its project list does not leave its error unread."""
+    if not task.cancelled():
+        task.exception()

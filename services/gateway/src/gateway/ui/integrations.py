@@ -74,8 +74,7 @@ def _row(item: dict[str, Any], providers: dict[str, dict[str, Any]], console: Co
 
 @get("/integrations")
 async def list_integrations(console: Console, page_number: int = Parameter(query="page", default=1)) -> Template:
-    providers = await _providers(console)
-    data = await console.run(m.ListIntegrations())
+    providers, data = await asyncio.gather(_providers(console), console.run(m.ListIntegrations()))
     paged = paginate(data.get("data", []), page_number)
     rows = [_row(item, providers, console) for item in paged["items"]]
     return page(console, "integrations.html", section=SECTION, rows=rows, pager=paged)
@@ -311,8 +310,7 @@ async def integration_page(console: Console, slug: str) -> Template:
 @get("/integrations/{slug:str}/edit")
 async def edit_form(console: Console, slug: str) -> Template:
     _owners_only(console)
-    item = await _integration(console, slug)
-    providers = await _providers(console)
+    item, providers = await asyncio.gather(_integration(console, slug), _providers(console))
     scope = item.get("project_scope", "all")
     values = {
         "name": item["name"],
@@ -358,8 +356,7 @@ def _owners_only(console: Console) -> None:
 @get("/integrations/{slug:str}/credentials")
 async def credentials_form(console: Console, slug: str) -> Template:
     _owners_only(console)
-    item = await _integration(console, slug)
-    providers = await _providers(console)
+    item, providers = await asyncio.gather(_integration(console, slug), _providers(console))
     return page(
         console,
         "credentials.html",
@@ -414,9 +411,9 @@ async def _models_page(
     status: int = 200,
     values: dict[str, Any] | None = None,
 ) -> Template:
-    item = await _integration(console, slug)
-    providers = await _providers(console)
-    models = await console.run(m.ListModels(slug=slug))
+    item, providers, models = await asyncio.gather(
+        _integration(console, slug), _providers(console), console.run(m.ListModels(slug=slug))
+    )
     return page(
         console,
         "models.html",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +13,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from gateway.ui.context import Console, FieldError
+from gateway.ui.security import PROJECT_COOKIE, set_cookie
 from shared.messages import catalog as m
 
 NAV = (
@@ -58,6 +61,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
 
 
 PAGE_SIZE = 50
+PROJECT_COOKIE_AGE_S = 365 * 86400
 
 
 def paginate(items: list[Any], page_number: int, size: int = PAGE_SIZE) -> dict[str, Any]:
@@ -80,6 +84,15 @@ def errors_by_field(error: FieldError | None) -> dict[str, str]:
     return {(error.param or "_"): error.message}
 
 
+async def data_of(read: Awaitable[Any]) -> list[Any]:
+    """The `data` list of a catalog list command's answer."""
+    return (await read).get("data", [])  # type: ignore[no-any-return]
+
+
+async def _nothing() -> list[Any]:
+    return []
+
+
 async def listing_page(
     console: Console,
     template: str,
@@ -92,11 +105,18 @@ async def listing_page(
     error: FieldError | None = None,
     values: dict[str, Any] | None = None,
     status: int = 200,
+    reads: Mapping[str, Awaitable[Any]] | None = None,
     **context: Any,
 ) -> Template:
     """A page showing one page of what the list `command` answers (none without one) as `items_as`,
-    with its form's `values` and `error`."""
-    listing = (await console.run(command)).get("data", []) if command is not None else []
+    with its form's `values` and `error`; the other `reads` go out with it, each answer into the
+    context under its name."""
+    names = list(reads or {})
+    listing, *answers = await asyncio.gather(
+        data_of(console.run(command)) if command is not None else _nothing(),
+        *((reads or {})[name] for name in names),
+    )
+    context.update(zip(names, answers, strict=True))
     paged = paginate(listing, page_number)
     context[items_as] = paged["items"]
     return page(
@@ -114,8 +134,16 @@ async def listing_page(
 def page(
     console: Console | None, template: str, /, *, section: str = "", status: int = 200, **context: Any
 ) -> Template:
-    return Template(
+    if console is not None and not console.is_ready:
+        raise RuntimeError("a console page renders only after `await console.ready()` (or a read)")
+    response = Template(
         template_name=template,
         context={"c": console, "nav": NAV if console else (), "section": section, **context},
         status_code=status,
     )
+    if console is not None and console.project_id and console.request is not None:
+        request = console.request
+        if request.cookies.get(PROJECT_COOKIE) != console.project_id:
+            # remembered, so the next page can send its reads for it before its project list is in
+            set_cookie(response, request, PROJECT_COOKIE, console.project_id, max_age=PROJECT_COOKIE_AGE_S)
+    return response

@@ -4,6 +4,7 @@ the page shows the version history with rollback. Trees go through the API's own
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
@@ -14,7 +15,7 @@ from litestar.response import Redirect, Template
 
 from gateway.api.configs import config_node
 from gateway.ui.context import Console, FieldError, field_error
-from gateway.ui.render import listing_page
+from gateway.ui.render import data_of, listing_page
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 
@@ -62,12 +63,14 @@ async def _routing_page(
     )
 
 
-async def _vm_page(console: Console, name: str | None, **context: Any) -> Template:
-    """The list of virtual models and the new one's form, or (`name`) one virtual model's form."""
-    configs = (await console.run(m.ListConfigs())).get("data", [])
-    return await _routing_page(
-        console, name, m.ListVirtualModels(), "virtual-models", "virtual_models", configs=configs, **context
-    )
+async def _vm_page(console: Console, name: str | None, configs: list[Any] | None = None, **context: Any) -> Template:
+    """The list of virtual models and the new one's form, or (`name`) one virtual model's form
+    (the configs are read with the list, unless the caller has them)."""
+    if configs is None:
+        context["reads"] = {"configs": data_of(console.run(m.ListConfigs()))}
+    else:
+        context["configs"] = configs
+    return await _routing_page(console, name, m.ListVirtualModels(), "virtual-models", "virtual_models", **context)
 
 
 @get("/virtual-models")
@@ -126,8 +129,10 @@ def _vm_values(item: dict[str, Any]) -> dict[str, Any]:
 
 @get("/virtual-models/{name:str}")
 async def virtual_model(console: Console, name: str) -> Template:
-    item = await console.run(m.GetVirtualModel(name=name))
-    return await _vm_page(console, name, values=_vm_values(item))
+    item, configs = await asyncio.gather(
+        console.run(m.GetVirtualModel(name=name)), data_of(console.run(m.ListConfigs()))
+    )
+    return await _vm_page(console, name, configs, values=_vm_values(item))
 
 
 @post("/virtual-models/{name:str}")
@@ -225,22 +230,21 @@ def _form_from_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _config_page(
-    console: Console, name: str | None, item: dict[str, Any] | None = None, **context: Any
+    console: Console,
+    name: str | None,
+    item: dict[str, Any] | None = None,
+    integrations: list[Any] | None = None,
+    **context: Any,
 ) -> Template:
-    """The list of configs and the new one's form, or (`name`) one config's versions and form."""
-    integrations = (await console.run(m.ListIntegrations())).get("data", [])
+    """The list of configs and the new one's form, or (`name`) one config's versions and form (the
+    integrations are read with the list, unless the caller has them)."""
+    if integrations is None:
+        context["reads"] = {"integrations": data_of(console.run(m.ListIntegrations()))}
+    else:
+        context["integrations"] = integrations
     pretty = pretty_json(_contract_tree(item["config"])) if item else ""
     return await _routing_page(
-        console,
-        name,
-        m.ListConfigs(),
-        "configs",
-        "configs",
-        item=item,
-        integrations=integrations,
-        modes=MODES,
-        pretty=pretty,
-        **context,
+        console, name, m.ListConfigs(), "configs", "configs", item=item, modes=MODES, pretty=pretty, **context
     )
 
 
@@ -274,10 +278,12 @@ async def config_create(console: Console) -> Response[Any]:
 
 @get("/configs/{name:str}")
 async def config(console: Console, name: str) -> Template:
-    item = await console.run(m.GetConfig(name=name))
+    item, integrations = await asyncio.gather(
+        console.run(m.GetConfig(name=name)), data_of(console.run(m.ListIntegrations()))
+    )
     values = _form_from_config(item["config"])
     values["json"] = pretty_json(_contract_tree(item["config"]))
-    return await _config_page(console, name, values=values, item=item)
+    return await _config_page(console, name, item, integrations, values=values)
 
 
 _FLAT_LIST = re.compile(r"\[\s+([^\[\]{}]*?)\s+\]")
