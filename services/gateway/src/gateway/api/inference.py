@@ -29,6 +29,7 @@ from shared.errors import KeyrelayError
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 R = TypeVar("R")
+Answer = TypeVar("Answer", EmbeddingResult, ImageResult)
 
 StreamOpen = tuple[ChatStream, AsyncIterator[ChatChunk], ChatChunk | None]
 # One operation of the adapter the proxy picked for an attempt, bound to the request it sends.
@@ -148,34 +149,44 @@ async def chat_completions(request: Request[Any, Any, Any], gw: GatewayState) ->
     return json_response(result.body, response_headers(record, result.headers))
 
 
-@post("/v1/embeddings", status_code=200)
-async def embeddings(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
-    record, body = await begin(request, gw, "embeddings")
+async def answer(
+    request: Request[Any, Any, Any],
+    gw: GatewayState,
+    endpoint: str,
+    invocation_of: Callable[[dict[str, Any]], Invocation[Answer]],
+    settle: Callable[[RequestRecord, dict[str, Any], Answer], None] | None = None,
+) -> Response[bytes]:
+    """One non-streaming call: the body relayed, its usage recorded (`settle`: what else the record takes)."""
+    record, body = await begin(request, gw, endpoint)
     try:
-        operation = embed_of(EmbeddingRequest.from_body(body))
-        result = await call_upstream(gw, record, body, request.headers, operation, gw.proxy.options())
+        result = await call_upstream(gw, record, body, request.headers, invocation_of(body), gw.proxy.options())
     except KeyrelayError as exc:
         return fail(gw, record, exc)
     record.set_usage(result.usage)
+    if settle is not None:
+        settle(record, body, result)
     gw.recorder.finish(record, status=200)
     return json_response(result.body, response_headers(record, result.headers))
 
 
-@post("/v1/images/generations", status_code=200)
-async def images(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
-    record, body = await begin(request, gw, "images.generations")
-    try:
-        operation = images_of(ImageRequest.from_body(body))
-        result = await call_upstream(gw, record, body, request.headers, operation, gw.proxy.options())
-    except KeyrelayError as exc:
-        return fail(gw, record, exc)
-    record.set_usage(result.usage)
+@post("/v1/embeddings", status_code=200)
+async def embeddings(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
+    return await answer(request, gw, "embeddings", lambda body: embed_of(EmbeddingRequest.from_body(body)))
+
+
+def image_cost(record: RequestRecord, body: dict[str, Any], result: ImageResult) -> None:
+    """The provider's own cost when it gives one, else the model's price per image."""
     if result.cost_usd is not None:
         record.cost_usd = result.cost_usd
     elif record.served is not None and record.served.pricing.per_request:
         record.cost_usd = record.served.pricing.per_request * max(1, int(body.get("n") or 1))
-    gw.recorder.finish(record, status=200)
-    return json_response(result.body, response_headers(record, result.headers))
+
+
+@post("/v1/images/generations", status_code=200)
+async def images(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
+    return await answer(
+        request, gw, "images.generations", lambda body: images_of(ImageRequest.from_body(body)), image_cost
+    )
 
 
 ROUTES = [chat_completions, embeddings, images]

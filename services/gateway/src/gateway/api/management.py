@@ -11,10 +11,12 @@ message ever holds them in clear.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
+from litestar.handlers import HTTPRouteHandler
 
 from gateway.api.auth import member_guard
 from gateway.api.configs import CONFIG_ROUTES, run_command
@@ -142,25 +144,20 @@ def _credential_input(gw: GatewayState, credentials: dict[str, Any], headers: di
     return m.CredentialInput(sealed=sealed, public=public, secret_fields=sorted(secret), header_names=sorted(headers))
 
 
+def _path_route(route: type[get | delete], path: str, command: Callable[..., m.Command], name: str) -> HTTPRouteHandler:
+    """A route whose command is made from its path parameters alone (a list, a read or a delete)."""
+
+    async def handler(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
+        return await _run(request, gw, command(**request.path_params))
+
+    handler.__name__ = handler.__qualname__ = name
+    return route(path, status_code=200, opt={"command": command})(handler)  # 200, not 204, for a delete too
+
+
 # --- providers, projects, members -----------------------------------------------------------------
-@get("/providers", opt={"command": m.ListProviders})
-async def list_providers(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
-    return await _run(request, gw, m.ListProviders())
-
-
-@get("/projects", opt={"command": m.ListProjects})
-async def list_projects(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
-    return await _run(request, gw, m.ListProjects())
-
-
 @post("/projects", opt={"command": m.CreateProject})
 async def create_project(request: Request[Any, Any, Any], gw: GatewayState, data: ProjectBody) -> Response[bytes]:
     return await _run(request, gw, m.CreateProject(**msgspec.structs.asdict(data)))
-
-
-@get("/projects/{project_id:str}", opt={"command": m.GetProject})
-async def get_project(request: Request[Any, Any, Any], gw: GatewayState, project_id: str) -> Response[bytes]:
-    return await _run(request, gw, m.GetProject(project_id=project_id))
 
 
 @patch("/projects/{project_id:str}", opt={"command": m.UpdateProject})
@@ -168,16 +165,6 @@ async def update_project(
     request: Request[Any, Any, Any], gw: GatewayState, project_id: str, data: ProjectPatch
 ) -> Response[bytes]:
     return await _run(request, gw, m.UpdateProject(project_id=project_id, **msgspec.structs.asdict(data)))
-
-
-@delete("/projects/{project_id:str}", status_code=200, opt={"command": m.DeleteProject})
-async def delete_project(request: Request[Any, Any, Any], gw: GatewayState, project_id: str) -> Response[bytes]:
-    return await _run(request, gw, m.DeleteProject(project_id=project_id))
-
-
-@get("/members", opt={"command": m.ListMembers})
-async def list_members(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
-    return await _run(request, gw, m.ListMembers())
 
 
 @post("/members", opt={"command": m.CreateMember})
@@ -192,11 +179,6 @@ async def update_member(
     request: Request[Any, Any, Any], gw: GatewayState, member_id: str, data: MemberPatch
 ) -> Response[bytes]:
     return await _run(request, gw, m.UpdateMember(member_id=member_id, **msgspec.structs.asdict(data)))
-
-
-@delete("/members/{member_id:str}", status_code=200, opt={"command": m.DeleteMember})
-async def delete_member(request: Request[Any, Any, Any], gw: GatewayState, member_id: str) -> Response[bytes]:
-    return await _run(request, gw, m.DeleteMember(member_id=member_id))
 
 
 # --- API keys -------------------------------------------------------------------------------------
@@ -223,17 +205,7 @@ async def update_api_key(
     return await _run(request, gw, m.UpdateApiKey(api_key_id=api_key_id, **msgspec.structs.asdict(data)))
 
 
-@delete("/api-keys/{api_key_id:str}", status_code=200, opt={"command": m.DeleteApiKey})
-async def delete_api_key(request: Request[Any, Any, Any], gw: GatewayState, api_key_id: str) -> Response[bytes]:
-    return await _run(request, gw, m.DeleteApiKey(api_key_id=api_key_id))
-
-
 # --- integrations and their models ----------------------------------------------------------------
-@get("/integrations", opt={"command": m.ListIntegrations})
-async def list_integrations(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
-    return await _run(request, gw, m.ListIntegrations())
-
-
 @post("/integrations", opt={"command": m.CreateIntegration})
 async def create_integration(
     request: Request[Any, Any, Any], gw: GatewayState, data: IntegrationBody
@@ -249,11 +221,6 @@ async def create_integration(
         models=data.models,
     )
     return await _run(request, gw, command)
-
-
-@get("/integrations/{slug:str}", opt={"command": m.GetIntegration})
-async def get_integration(request: Request[Any, Any, Any], gw: GatewayState, slug: str) -> Response[bytes]:
-    return await _run(request, gw, m.GetIntegration(slug=slug))
 
 
 @patch("/integrations/{slug:str}", opt={"command": m.UpdateIntegration})
@@ -272,11 +239,6 @@ async def update_integration(
     return await _run(request, gw, command)
 
 
-@delete("/integrations/{slug:str}", status_code=200, opt={"command": m.DeleteIntegration})
-async def delete_integration(request: Request[Any, Any, Any], gw: GatewayState, slug: str) -> Response[bytes]:
-    return await _run(request, gw, m.DeleteIntegration(slug=slug))
-
-
 @put("/integrations/{slug:str}/credentials", opt={"command": m.PutCredentials})
 async def put_credentials(
     request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: CredentialsBody
@@ -287,11 +249,6 @@ async def put_credentials(
         custom_host=data.custom_host,
     )
     return await _run(request, gw, command)
-
-
-@get("/integrations/{slug:str}/models", opt={"command": m.ListModels})
-async def list_models(request: Request[Any, Any, Any], gw: GatewayState, slug: str) -> Response[bytes]:
-    return await _run(request, gw, m.ListModels(slug=slug))
 
 
 @put("/integrations/{slug:str}/models", opt={"command": m.SetModels})
@@ -307,31 +264,12 @@ async def add_custom_model(
     return await _run(request, gw, m.AddCustomModel(slug=slug, model=model))
 
 
-@delete(
-    "/integrations/{slug:str}/custom-models/{model_slug:str}", status_code=200, opt={"command": m.DeleteCustomModel}
-)
-async def delete_custom_model(
-    request: Request[Any, Any, Any], gw: GatewayState, slug: str, model_slug: str
-) -> Response[bytes]:
-    return await _run(request, gw, m.DeleteCustomModel(slug=slug, model_slug=model_slug))
-
-
 # --- virtual models -------------------------------------------------------------------------------
-@get("/virtual-models", opt={"command": m.ListVirtualModels})
-async def list_virtual_models(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
-    return await _run(request, gw, m.ListVirtualModels())
-
-
 @post("/virtual-models", opt={"command": m.PutVirtualModel})
 async def create_virtual_model(
     request: Request[Any, Any, Any], gw: GatewayState, data: VirtualModelBody
 ) -> Response[bytes]:
     return await _run(request, gw, m.PutVirtualModel(spec=data.spec(data.name), create_only=True))
-
-
-@get("/virtual-models/{name:str}", opt={"command": m.GetVirtualModel})
-async def get_virtual_model(request: Request[Any, Any, Any], gw: GatewayState, name: str) -> Response[bytes]:
-    return await _run(request, gw, m.GetVirtualModel(name=name))
 
 
 @put("/virtual-models/{name:str}", opt={"command": m.PutVirtualModel})
@@ -341,42 +279,48 @@ async def put_virtual_model(
     return await _run(request, gw, m.PutVirtualModel(spec=data.spec(name)))
 
 
-@delete("/virtual-models/{name:str}", status_code=200, opt={"command": m.DeleteVirtualModel})
-async def delete_virtual_model(request: Request[Any, Any, Any], gw: GatewayState, name: str) -> Response[bytes]:
-    return await _run(request, gw, m.DeleteVirtualModel(name=name))
+# Lists, reads and deletes: the command from the path alone.
+_PATH_ROUTES = [
+    _path_route(get, "/providers", m.ListProviders, "list_providers"),
+    _path_route(get, "/projects", m.ListProjects, "list_projects"),
+    _path_route(get, "/projects/{project_id:str}", m.GetProject, "get_project"),
+    _path_route(delete, "/projects/{project_id:str}", m.DeleteProject, "delete_project"),
+    _path_route(get, "/members", m.ListMembers, "list_members"),
+    _path_route(delete, "/members/{member_id:str}", m.DeleteMember, "delete_member"),
+    _path_route(delete, "/api-keys/{api_key_id:str}", m.DeleteApiKey, "delete_api_key"),
+    _path_route(get, "/integrations", m.ListIntegrations, "list_integrations"),
+    _path_route(get, "/integrations/{slug:str}", m.GetIntegration, "get_integration"),
+    _path_route(delete, "/integrations/{slug:str}", m.DeleteIntegration, "delete_integration"),
+    _path_route(get, "/integrations/{slug:str}/models", m.ListModels, "list_models"),
+    _path_route(
+        delete,
+        "/integrations/{slug:str}/custom-models/{model_slug:str}",
+        m.DeleteCustomModel,
+        "delete_custom_model",
+    ),
+    _path_route(get, "/virtual-models", m.ListVirtualModels, "list_virtual_models"),
+    _path_route(get, "/virtual-models/{name:str}", m.GetVirtualModel, "get_virtual_model"),
+    _path_route(delete, "/virtual-models/{name:str}", m.DeleteVirtualModel, "delete_virtual_model"),
+]
 
 
 MANAGEMENT_ROUTES = [
     *CONFIG_ROUTES,
-    list_providers,
-    list_projects,
+    *_PATH_ROUTES,
     create_project,
-    get_project,
     update_project,
-    delete_project,
-    list_members,
     create_member,
     update_member,
-    delete_member,
     list_api_keys,
     create_api_key,
     update_api_key,
-    delete_api_key,
-    list_integrations,
     create_integration,
-    get_integration,
     update_integration,
-    delete_integration,
     put_credentials,
-    list_models,
     set_models,
     add_custom_model,
-    delete_custom_model,
-    list_virtual_models,
     create_virtual_model,
-    get_virtual_model,
     put_virtual_model,
-    delete_virtual_model,
 ]
 
 

@@ -67,74 +67,61 @@ class ItemDone(ResponseEvent, tag="response.output_item.done", kw_only=True):
     item: OutputItem
 
 
-class PartAdded(ResponseEvent, tag="response.content_part.added", kw_only=True):
+class ItemEvent(ResponseEvent, kw_only=True):
+    """An event about one output item (its fields first, as OpenAI's schema orders them)."""
+
     item_id: str
     output_index: int
+
+
+class ContentEvent(ItemEvent, kw_only=True):
     content_index: int
+
+
+class SummaryEvent(ItemEvent, kw_only=True):
+    summary_index: int
+
+
+class PartAdded(ContentEvent, tag="response.content_part.added", kw_only=True):
     part: OutputTextPart
 
 
-class PartDone(ResponseEvent, tag="response.content_part.done", kw_only=True):
-    item_id: str
-    output_index: int
-    content_index: int
+class PartDone(ContentEvent, tag="response.content_part.done", kw_only=True):
     part: OutputTextPart
 
 
-class TextDelta(ResponseEvent, tag="response.output_text.delta", kw_only=True):
-    item_id: str
-    output_index: int
-    content_index: int
+class TextDelta(ContentEvent, tag="response.output_text.delta", kw_only=True):
     delta: str
     logprobs: list[msgspec.Raw] = msgspec.field(default_factory=list)
 
 
-class TextDone(ResponseEvent, tag="response.output_text.done", kw_only=True):
-    item_id: str
-    output_index: int
-    content_index: int
+class TextDone(ContentEvent, tag="response.output_text.done", kw_only=True):
     text: str
     logprobs: list[msgspec.Raw] = msgspec.field(default_factory=list)
 
 
-class ArgumentsDelta(ResponseEvent, tag="response.function_call_arguments.delta", kw_only=True):
-    item_id: str
-    output_index: int
+class ArgumentsDelta(ItemEvent, tag="response.function_call_arguments.delta", kw_only=True):
     delta: str
 
 
-class ArgumentsDone(ResponseEvent, tag="response.function_call_arguments.done", kw_only=True):
-    item_id: str
-    output_index: int
+class ArgumentsDone(ItemEvent, tag="response.function_call_arguments.done", kw_only=True):
     name: str
     arguments: str
 
 
-class SummaryPartAdded(ResponseEvent, tag="response.reasoning_summary_part.added", kw_only=True):
-    item_id: str
-    output_index: int
-    summary_index: int
+class SummaryPartAdded(SummaryEvent, tag="response.reasoning_summary_part.added", kw_only=True):
     part: SummaryText
 
 
-class SummaryPartDone(ResponseEvent, tag="response.reasoning_summary_part.done", kw_only=True):
-    item_id: str
-    output_index: int
-    summary_index: int
+class SummaryPartDone(SummaryEvent, tag="response.reasoning_summary_part.done", kw_only=True):
     part: SummaryText
 
 
-class SummaryTextDelta(ResponseEvent, tag="response.reasoning_summary_text.delta", kw_only=True):
-    item_id: str
-    output_index: int
-    summary_index: int
+class SummaryTextDelta(SummaryEvent, tag="response.reasoning_summary_text.delta", kw_only=True):
     delta: str
 
 
-class SummaryTextDone(ResponseEvent, tag="response.reasoning_summary_text.done", kw_only=True):
-    item_id: str
-    output_index: int
-    summary_index: int
+class SummaryTextDone(SummaryEvent, tag="response.reasoning_summary_text.done", kw_only=True):
     text: str
 
 
