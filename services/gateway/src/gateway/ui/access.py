@@ -10,7 +10,7 @@ from litestar import Response, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
-from gateway.ui.context import Console, field_error, usd_field
+from gateway.ui.context import Console, action_route, field_error, usd_field
 from gateway.ui.render import listing_page, page
 from shared.errors import KeyrelayError
 from shared.messages import activity as a
@@ -113,9 +113,7 @@ async def keys_create(console: Console) -> Template:
     return await _keys_page(console, created=created, status=201)
 
 
-@post("/keys/{api_key_id:str}/revoke")
-async def keys_revoke(console: Console, api_key_id: str) -> Response[Any]:
-    return await console.act(m.DeleteApiKey(api_key_id=api_key_id), "/ui/keys")
+keys_revoke = action_route("/keys/{api_key_id:str}/revoke", m.DeleteApiKey, "/ui/keys", "keys_revoke")
 
 
 def _project_roles(form: dict[str, Any], console: Console) -> dict[str, m.ProjectRole]:
@@ -181,9 +179,7 @@ async def members_update(console: Console, member_id: str) -> Response[Any]:
     return Redirect("/ui/members")
 
 
-@post("/members/{member_id:str}/remove")
-async def members_remove(console: Console, member_id: str) -> Response[Any]:
-    return await console.act(m.DeleteMember(member_id=member_id), "/ui/members")
+members_remove = action_route("/members/{member_id:str}/remove", m.DeleteMember, "/ui/members", "members_remove")
 
 
 @get("/audit")

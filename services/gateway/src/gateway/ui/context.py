@@ -9,12 +9,13 @@ scope the API's activity routes use.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
-from litestar import Request, Response
+from litestar import Request, Response, post
+from litestar.handlers import HTTPRouteHandler
 from litestar.response import Redirect
 
 from gateway.api.activity import query_activity, scope_of
@@ -142,6 +143,18 @@ class Console:
         if not tokens_match(self.csrf, data.get("csrf")):
             raise CsrfRefused
         return {key: (data.getall(key) if len(data.getall(key)) > 1 else data.get(key)) for key in data}
+
+
+def action_route(path: str, command: Callable[..., m.Command], then: str, name: str) -> HTTPRouteHandler:
+    """A form button's route (delete, revoke, remove): the command from the path's parameters alone,
+    then on to `then` (formatted with them)."""
+
+    async def handler(console: Console) -> Response[Any]:
+        params = console.request.path_params
+        return await console.act(command(**params), then.format(**params))
+
+    handler.__name__ = handler.__qualname__ = name
+    return post(path)(handler)
 
 
 async def load_console(request: Request[Any, Any, Any], gw: GatewayState) -> Console:

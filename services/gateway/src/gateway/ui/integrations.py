@@ -16,7 +16,7 @@ from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
 from gateway.api.management import _credential_input
-from gateway.ui.context import Console, FieldError, field_error, usd_field
+from gateway.ui.context import Console, FieldError, action_route, field_error, usd_field
 from gateway.ui.render import errors_by_field, page, paginate
 from shared.errors import KeyrelayError
 from shared.messages import activity as a
@@ -485,14 +485,17 @@ async def custom_model_add(console: Console, slug: str) -> Response[Any]:
     return Redirect(f"/ui/integrations/{slug}/models" + ("?wizard=1" if form.get("wizard") else ""))
 
 
-@post("/integrations/{slug:str}/custom-models/{model_slug:str}/delete")
-async def custom_model_delete(console: Console, slug: str, model_slug: str) -> Response[Any]:
-    return await console.act(m.DeleteCustomModel(slug=slug, model_slug=model_slug), f"/ui/integrations/{slug}/models")
+custom_model_delete = action_route(
+    "/integrations/{slug:str}/custom-models/{model_slug:str}/delete",
+    m.DeleteCustomModel,
+    "/ui/integrations/{slug}/models",
+    "custom_model_delete",
+)
 
 
-@post("/integrations/{slug:str}/delete")
-async def integration_delete(console: Console, slug: str) -> Response[Any]:
-    return await console.act(m.DeleteIntegration(slug=slug), "/ui/integrations")
+integration_delete = action_route(
+    "/integrations/{slug:str}/delete", m.DeleteIntegration, "/ui/integrations", "integration_delete"
+)
 
 
 INTEGRATION_ROUTES = [

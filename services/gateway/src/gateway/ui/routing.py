@@ -14,7 +14,7 @@ from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
 from gateway.api.configs import config_node
-from gateway.ui.context import Console, FieldError, field_error
+from gateway.ui.context import Console, FieldError, action_route, field_error
 from gateway.ui.render import data_of, listing_page
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
@@ -146,9 +146,9 @@ async def virtual_model_save(console: Console, name: str) -> Response[Any]:
     return Redirect(f"/ui/virtual-models/{name}?saved=1")
 
 
-@post("/virtual-models/{name:str}/delete")
-async def virtual_model_delete(console: Console, name: str) -> Response[Any]:
-    return await console.act(m.DeleteVirtualModel(name=name), "/ui/virtual-models")
+virtual_model_delete = action_route(
+    "/virtual-models/{name:str}/delete", m.DeleteVirtualModel, "/ui/virtual-models", "virtual_model_delete"
+)
 
 
 # --- gateway configs ------------------------------------------------------------------------------
@@ -332,9 +332,7 @@ async def config_rollback(console: Console, name: str) -> Response[Any]:
     return Redirect(f"/ui/configs/{name}")
 
 
-@post("/configs/{name:str}/delete")
-async def config_delete(console: Console, name: str) -> Response[Any]:
-    return await console.act(m.DeleteConfig(name=name), "/ui/configs")
+config_delete = action_route("/configs/{name:str}/delete", m.DeleteConfig, "/ui/configs", "config_delete")
 
 
 ROUTING_ROUTES = [
