@@ -156,12 +156,19 @@ def test_allowed_beta_headers_and_context_management_arrive_upstream_and_nothing
     marker = secrets.token_hex(6)
     management = {"edits": [{"type": "clear_tool_uses_20250919"}]}
     headers = {
-        "anthropic-beta": "context-management-2025-06-27, oauth-2025-04-20,not a beta,interleaved-thinking-2025-05-14",
+        "anthropic-beta": (
+            "context-management-2025-06-27, oauth-2025-04-20,not a beta,effort-2025-11-24,"
+            "interleaved-thinking-2025-05-14"
+        ),
         "x-internal-token": "do-not-forward",
         "cookie": "session=secret",
         "anthropic-version": "2023-06-01",
     }
-    for model in (ANTHROPIC, VERTEX):
+    expected = {  # Vertex refuses betas it does not serve (`effort-2025-11-24`): only those it serves go
+        ANTHROPIC: "context-management-2025-06-27,effort-2025-11-24,interleaved-thinking-2025-05-14",
+        VERTEX: "context-management-2025-06-27,interleaved-thinking-2025-05-14",
+    }
+    for model, betas in expected.items():
         client(mp_org).messages.create(
             model=model,
             max_tokens=64,
@@ -171,12 +178,11 @@ def test_allowed_beta_headers_and_context_management_arrive_upstream_and_nothing
         )
         sent = upstream(fake, marker)[-1]
         assert sent["body"]["context_management"] == management
-        assert sent["header_values"]["anthropic-beta"] == (
-            "context-management-2025-06-27,interleaved-thinking-2025-05-14"
-        )
+        assert sent["header_values"]["anthropic-beta"] == betas
         assert not {"x-internal-token", "cookie"} & set(sent["header_names"])
-    anthropic_sent = upstream(fake, marker)[0]
+    anthropic_sent, vertex_sent = upstream(fake, marker)
     assert anthropic_sent["header_values"]["anthropic-version"] == "2023-06-01"
+    assert "anthropic-version" not in vertex_sent["header_values"]
 
 
 def _stream(org: Org, body: dict[str, Any]) -> tuple[httpx.Response, list[tuple[str, dict[str, Any]]]]:

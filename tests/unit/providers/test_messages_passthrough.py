@@ -51,6 +51,14 @@ def test_a_beta_name_is_allowed_only_in_anthropics_dated_shape(name: str, allowe
     assert beta_allowed(name) is allowed
 
 
+def test_vertex_gets_only_the_betas_it_serves_and_no_version_header() -> None:
+    headers = {
+        "anthropic-version": "2023-06-01",
+        "anthropic-beta": "interleaved-thinking-2025-05-14,effort-2025-11-24,prompt-caching-scope-2026-01-05",
+    }
+    assert forwarded_headers(headers, vertex=True) == {"anthropic-beta": "interleaved-thinking-2025-05-14"}
+
+
 def test_a_malformed_version_and_an_empty_beta_list_are_not_forwarded() -> None:
     assert forwarded_headers({"anthropic-version": "latest\r\nx: y", "anthropic-beta": " , oauth-2025-04-20"}) == {}
 

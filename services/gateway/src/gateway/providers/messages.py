@@ -44,6 +44,18 @@ _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # (`oauth-*`) are not the client's to choose: the gateway sends the organisation's own key.
 _BETA = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*-(\d{4}-\d{2}-\d{2}|\d{8})$")
 _CREDENTIAL_BETAS = ("oauth-",)
+# Claude on Vertex answers 400 "Unexpected value(s) ... for the `anthropic-beta` header" for a beta
+# it does not serve, and first-party clients (Claude Code) send many: there, only betas Vertex
+# serves go along.
+VERTEX_BETAS = frozenset(
+    {
+        "interleaved-thinking-2025-05-14",
+        "context-1m-2025-08-07",
+        "context-management-2025-06-27",
+        "fine-grained-tool-streaming-2025-05-14",
+        "token-efficient-tools-2025-02-19",
+    }
+)
 MESSAGE_END = "message_stop"
 
 
@@ -97,14 +109,15 @@ def beta_allowed(name: str) -> bool:
     return bool(_BETA.match(name)) and not name.startswith(_CREDENTIAL_BETAS)
 
 
-def forwarded_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """The client's `anthropic-version` and allowed `anthropic-beta` names; nothing else."""
+def forwarded_headers(headers: Mapping[str, str], *, vertex: bool = False) -> dict[str, str]:
+    """The client's `anthropic-version` and allowed `anthropic-beta` names; nothing else. Vertex
+    takes its version in the body, and only the betas it serves."""
     out: dict[str, str] = {}
     version = (headers.get(VERSION_HEADER) or "").strip()
-    if _VERSION.match(version):
+    if _VERSION.match(version) and not vertex:
         out[VERSION_HEADER] = version
     names = [name.strip() for name in (headers.get(BETA_HEADER) or "").split(",")]
-    betas = [name for name in dict.fromkeys(names) if name and beta_allowed(name)]
+    betas = [n for n in dict.fromkeys(names) if n and beta_allowed(n) and (not vertex or n in VERTEX_BETAS)]
     if betas:
         out[BETA_HEADER] = ",".join(betas)
     return out
@@ -171,10 +184,7 @@ def _sent(adapter: SpeaksMessages, body: Mapping[str, Any], target: Target, *, s
 
 
 def _headers(adapter: SpeaksMessages, client_headers: Mapping[str, str]) -> dict[str, str]:
-    headers = forwarded_headers(client_headers)
-    if isinstance(adapter, VertexAdapter):  # its version is in the body
-        headers.pop(VERSION_HEADER, None)
-    return headers
+    return forwarded_headers(client_headers, vertex=isinstance(adapter, VertexAdapter))
 
 
 async def create(
