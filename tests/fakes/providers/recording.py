@@ -12,6 +12,7 @@ from tests.fakes.providers.state import FakeState, RecordedRequest
 
 STATE_KEY: web.AppKey[FakeState] = web.AppKey("fake_state", FakeState)
 RECORD_KEY: web.RequestKey[RecordedRequest] = web.RequestKey("fake_record", RecordedRequest)
+RECORDED_VALUES = frozenset({"anthropic-beta", "anthropic-version"})  # never secret
 _URL_KEY_PARAMS = frozenset({"key", "api_key", "api-key", "apikey", "access_token", "token"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -49,6 +50,9 @@ async def _record(request: web.Request, state: FakeState) -> RecordedRequest:
         path=request.path,
         query=dict(request.query),
         header_names=sorted({name.lower() for name in request.headers}),
+        header_values={
+            name.lower(): value for name, value in request.headers.items() if name.lower() in RECORDED_VALUES
+        },
         body=body,
         form_fields=form_fields,
         key_in_url=key_in_url,

@@ -39,6 +39,8 @@ class RecordedRequest(msgspec.Struct, kw_only=True):
     path: str
     query: dict[str, str]
     header_names: list[str]
+    # values of the few headers that are never secret and that tests check arrive intact
+    header_values: dict[str, str] = {}
     body: Any = None
     form_fields: list[str] = []
     auth_ok: bool | None = None
@@ -74,6 +76,7 @@ class FakeState:
     tokens: dict[str, float] = field(default_factory=dict)  # access token -> expiry (epoch seconds)
     jobs: dict[str, Job] = field(default_factory=dict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    prompt_cache: set[str] = field(default_factory=set)  # Anthropic: hashes of cached prompt prefixes
 
     @classmethod
     def create(cls, keys: Mapping[str, Iterable[str]] | None, options: FakeOptions | None) -> FakeState:

@@ -121,7 +121,9 @@ def request_problem(body: dict[str, Any], model: str, *, vertex: bool, strict_sa
         return "temperature: Input should be less than or equal to 1"
     if strict_sampling and temperature is not None and body.get("top_p") is not None:
         return "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
-    return _messages_problem(body.get("messages"), str(body.get("model") or model), vertex=vertex)
+    if (problem := _messages_problem(body.get("messages"), str(body.get("model") or model), vertex=vertex)) is not None:
+        return problem
+    return wire.signature_problem(body["messages"])
 
 
 async def serve_messages(
@@ -142,9 +144,10 @@ async def serve_messages(
     )
     message_id = new_id("msg_vrtx_" if vertex else "msg_", 12)
     headers = {"request-id": new_id("req_011", 10), **({} if vertex else limit_headers(False))}
+    cache = wire.prompt_cache(body, state.prompt_cache)
     if body.get("stream"):
-        return await send_stream(request, wire.stream_plan(model, answer, message_id), faults, state, headers)
-    return await send_json(request, wire.message_body(model, answer, message_id), faults, headers)
+        return await send_stream(request, wire.stream_plan(model, answer, message_id, cache), faults, state, headers)
+    return await send_json(request, wire.message_body(model, answer, message_id, cache), faults, headers)
 
 
 def _denied(request: web.Request) -> web.Response | None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.providers.answers import (
@@ -17,6 +22,9 @@ from tests.fakes.providers.answers import (
 )
 from tests.fakes.providers.sse import SseEvent, StreamPlan
 
+# Thinking signatures are the fake's own MAC of the thinking text: a block sent back unchanged in a
+# later turn verifies, a changed or emptied one is refused, as Anthropic does.
+_SIGNING_KEY = secrets.token_bytes(32)
 OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 
 
@@ -53,32 +61,83 @@ def stop_reason(answer: Answer) -> str:
     return "tool_use" if answer.tool_calls else "end_turn"
 
 
-def usage(answer: Answer, output_tokens: int | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class CacheUse:
+    """Prompt-cache tokens of one request: the cached prefix read, or written on first sight."""
+
+    read: int = 0
+    write: int = 0
+
+
+def prompt_cache(body: dict[str, Any], cached: set[str]) -> CacheUse:
+    """Anthropic's prompt caching: the prefix (tools, system, messages in that order) up to the
+    last block marked `cache_control` is written the first time it is seen and read afterwards."""
+    digest, words, prefix = hashlib.sha256(), 0, None
+    tools = body.get("tools")
+    system = body.get("system")
+    blocks: list[Any] = [*(tools if isinstance(tools, list) else [])]
+    blocks += system if isinstance(system, list) else [{"type": "text", "text": system}] if system else []
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        blocks += content if isinstance(content, list) else [{"type": "text", "text": content}]
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        digest.update(json.dumps({k: v for k, v in block.items() if k != "cache_control"}, sort_keys=True).encode())
+        words += count_words(text_of(block)) if "input_schema" not in block else 0
+        if block.get("cache_control"):
+            prefix = (digest.hexdigest(), words)
+    if prefix is None:
+        return CacheUse()
+    key, size = prefix
+    if key in cached:
+        return CacheUse(read=size)
+    cached.add(key)
+    return CacheUse(write=size)
+
+
+def usage(answer: Answer, output_tokens: int | None = None, cache: CacheUse | None = None) -> dict[str, Any]:
+    cache = cache or CacheUse()
     return {
-        "input_tokens": answer.prompt_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "input_tokens": max(answer.prompt_tokens - cache.read - cache.write, 0),
+        "cache_creation_input_tokens": cache.write,
+        "cache_read_input_tokens": cache.read,
+        "cache_creation": {"ephemeral_5m_input_tokens": cache.write, "ephemeral_1h_input_tokens": 0},
         "output_tokens": answer.completion_tokens if output_tokens is None else output_tokens,
         "service_tier": "standard",
     }
 
 
-def _signature() -> str:
-    return "EqQBCkYIBxgCKkD" + secrets.token_urlsafe(24)
+def _signature(thinking: str) -> str:
+    mac = hmac.new(_SIGNING_KEY, thinking.encode(), hashlib.sha256).digest()
+    return "EqQBCkYIBxgCKkD" + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def signature_problem(messages: list[Any]) -> str | None:
+    """A `thinking` block sent back in an assistant turn must carry its signature unchanged."""
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list) or message.get("role") != "assistant":
+            continue
+        for j, block in enumerate(content):
+            if not isinstance(block, dict) or block.get("type") != "thinking":
+                continue
+            if block.get("signature") != _signature(str(block.get("thinking", ""))):
+                return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+    return None
 
 
 def content_blocks(answer: Answer) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if answer.reasoning:
-        blocks.append({"type": "thinking", "thinking": answer.reasoning, "signature": _signature()})
+        blocks.append({"type": "thinking", "thinking": answer.reasoning, "signature": _signature(answer.reasoning)})
     if answer.text:
         blocks.append({"type": "text", "text": answer.text})
     blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in answer.tool_calls]
     return blocks
 
 
-def message_body(model: str, answer: Answer, message_id: str) -> dict[str, Any]:
+def message_body(model: str, answer: Answer, message_id: str, cache: CacheUse | None = None) -> dict[str, Any]:
     return {
         "id": message_id,
         "type": "message",
@@ -87,7 +146,7 @@ def message_body(model: str, answer: Answer, message_id: str) -> dict[str, Any]:
         "content": content_blocks(answer),
         "stop_reason": stop_reason(answer),
         "stop_sequence": None,
-        "usage": usage(answer),
+        "usage": usage(answer, cache=cache),
     }
 
 
@@ -115,15 +174,15 @@ def _block_events(index: int, block: dict[str, Any]) -> list[SseEvent]:
     return events
 
 
-def stream_plan(model: str, answer: Answer, message_id: str) -> StreamPlan:
+def stream_plan(model: str, answer: Answer, message_id: str, cache: CacheUse | None = None) -> StreamPlan:
     start = {**message_body(model, answer, message_id), "content": [], "stop_reason": None}
-    start["usage"] = usage(answer, output_tokens=1)
+    start["usage"] = usage(answer, output_tokens=1, cache=cache)
     events = [SseEvent.of({"type": "message_start", "message": start}, "message_start")]
     for index, block in enumerate(content_blocks(answer)):
         events += _block_events(index, block)
         if index == 0:
             events.insert(2, SseEvent.of({"type": "ping"}, "ping"))
-    final_usage = {k: v for k, v in usage(answer).items() if k not in {"cache_creation", "service_tier"}}
+    final_usage = {k: v for k, v in usage(answer, cache=cache).items() if k not in {"cache_creation", "service_tier"}}
     delta = {
         "type": "message_delta",
         "delta": {"stop_reason": stop_reason(answer), "stop_sequence": None},

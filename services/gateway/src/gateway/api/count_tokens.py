@@ -19,7 +19,9 @@ from gateway.api.edge import begin, response_headers
 from gateway.api.inference import fail, json_response
 from gateway.api.messages import anthropic_error
 from gateway.api.state import GatewayState
+from gateway.providers import messages as direct
 from gateway.providers.base import CallOptions, Credential, ProviderAdapter, ProviderError, Target
+from gateway.providers.openai_compat import GATEWAY_FIELDS
 from gateway.recorder import RequestRecord
 from gateway.routing.plan import Plan
 from gateway.token_count import TokenCounter, estimate_input_tokens
@@ -35,10 +37,11 @@ _NO_COUNTING_ENDPOINT = frozenset({404, 405, 501})
 async def count_tokens(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
     record, inbound = await begin(request, gw, "messages.count_tokens")
     try:
-        body = anthropic_request_to_openai(inbound)
+        body = anthropic_request_to_openai(inbound, strict=False)  # for routing and the estimate
         body["model"] = str(inbound["model"])
+        body.update({name: inbound[name] for name in GATEWAY_FIELDS if name in inbound})
         plan = await gw.proxy.plan(record.principal, body, request.headers)
-        count, how = await _count(gw, record, plan, body)
+        count, how = await _count(gw, record, plan, body, inbound)
         if count is None:
             count, how = estimate_input_tokens(inbound), "estimated"
     except KeyrelayError as exc:
@@ -55,22 +58,24 @@ def _counter(gw: GatewayState, adapter_name: str, model: str) -> TokenCounter | 
     return None
 
 
-async def _count(gw: GatewayState, record: RequestRecord, plan: Plan, body: dict[str, Any]) -> tuple[int | None, str]:
-    """The provider's count when the plan's first target can count; None to estimate instead."""
+async def _count(
+    gw: GatewayState, record: RequestRecord, plan: Plan, body: dict[str, Any], inbound: dict[str, Any]
+) -> tuple[int | None, str]:
+    """The provider's count when the plan's first target can count; None to estimate instead.
+    Counting targets speak Anthropic's format: they count the body `/v1/messages` would pass through."""
     first = plan.steps[0].target
     if _counter(gw, first.adapter, first.model) is None:
         return None, "estimated"
     plan.steps = [s for s in plan.steps if _counter(gw, s.target.adapter, s.target.model) is not None]
 
-    request = ChatRequest.from_body(body)
-
     async def call(
         adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, options: CallOptions
     ) -> int:
-        del payload  # the typed request is sent, with the target's model
+        if (speaker := direct.serves_messages(adapter, target)) is not None:
+            return await direct.count_tokens(speaker, inbound, target, cred, options)
         counter: object = adapter
         assert isinstance(counter, TokenCounter)  # noqa: S101 - only counting adapters are left in the plan
-        return await counter.count_tokens(request, target, cred, options)
+        return await counter.count_tokens(ChatRequest.from_body(payload), target, cred, options)
 
     try:
         return await gw.proxy.run(record, plan, body, call, gw.proxy.options()), "exact"

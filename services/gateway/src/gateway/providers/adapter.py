@@ -12,7 +12,7 @@ convert -> exchange -> convert back for `chat`, and convert -> open -> translate
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar, TypeVar
 
 import aiohttp
@@ -61,11 +61,14 @@ class HttpAdapter:
         *,
         method: str = "POST",
         headers: dict[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> tuple[bytes, dict[str, str]]:
-        """One non-streaming call: (the 2xx body, the headers to pass to the client)."""
+        """One non-streaming call: (the 2xx body, the headers to pass to the client).
+        `extra_headers` (the Messages pass-through's allowlisted client headers) join the auth headers."""
 
         async def call() -> tuple[bytes, dict[str, str]]:
             sent = headers if headers is not None else await self.request_headers(cred, target, opts)
+            sent = {**sent, **(extra_headers or {})}
             response = await send(self._session, self.name, method, url, headers=sent, opts=opts, payload=payload)
             passed = passthrough_headers(response.headers)
             return await read_body(self.name, response), passed
@@ -73,12 +76,19 @@ class HttpAdapter:
         return await self.attempt(cred, call)
 
     async def open(
-        self, url: str, payload: object, cred: Credential, target: Target, opts: CallOptions
+        self,
+        url: str,
+        payload: object,
+        cred: Credential,
+        target: Target,
+        opts: CallOptions,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
         """One streaming call: the 2xx response, its body not read yet."""
 
         async def call() -> aiohttp.ClientResponse:
-            sent = await self.request_headers(cred, target, opts)
+            sent = {**await self.request_headers(cred, target, opts), **(extra_headers or {})}
             return await send(
                 self._session, self.name, "POST", url, headers=sent, opts=opts, payload=payload, stream=True
             )

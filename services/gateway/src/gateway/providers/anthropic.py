@@ -63,6 +63,12 @@ class AnthropicAdapter(TranslatedAdapter, NoEmbeddings, NoImages):
         raw, _ = await self.exchange(url, payload, cred, target, opts)
         return input_tokens(self.name, raw)
 
+    async def count_messages(self, payload: Json, target: Target, cred: Credential, opts: CallOptions) -> int:
+        """`POST /v1/messages/count_tokens` for a Messages body as it is (the pass-through's)."""
+        body = {key: value for key, value in {**payload, "model": target.model}.items() if key in COUNT_TOKENS_FIELDS}
+        raw, _ = await self.exchange(messages_url(target.base_url) + "/count_tokens", body, cred, target, opts)
+        return input_tokens(self.name, raw)
+
 
 class TokenCount(Struct):
     input_tokens: int | None = None

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from gateway.providers.adapter import TranslatedAdapter
-from gateway.providers.anthropic import count_tokens_body, input_tokens
+from gateway.providers.anthropic import COUNT_TOKENS_FIELDS, count_tokens_body, input_tokens
 from gateway.providers.base import CallOptions, Credential, ProviderError, Target
 from gateway.providers.google import bare_model
 from gateway.providers.google_auth import AccessTokens
@@ -26,7 +26,7 @@ from gateway.providers.unsupported import NoEmbeddings, NoImages
 from gateway.translate.anthropic import AnthropicFormat
 from gateway.translate.format import ChatFormat
 from gateway.translate.gemini import GeminiFormat
-from gateway.wire.openai import ChatRequest
+from gateway.wire.openai import ChatRequest, Json
 
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 DEFAULT_LOCATION = "us-central1"
@@ -86,6 +86,13 @@ class VertexAdapter(TranslatedAdapter, NoEmbeddings, NoImages):
         claude.model = target.model
         payload = {**count_tokens_body(claude), "anthropic_version": VERTEX_ANTHROPIC_VERSION}
         raw, _ = await self.exchange(url, payload, cred, target, opts)
+        return input_tokens(self.name, raw)
+
+    async def count_messages(self, payload: Json, target: Target, cred: Credential, opts: CallOptions) -> int:
+        """Claude's `count-tokens:rawPredict` for a Messages body as it is (the pass-through's)."""
+        url = self.chat_url(target, cred, False).rsplit("/models/", 1)[0] + "/models/count-tokens:rawPredict"
+        fields = {key: value for key, value in {**payload, "model": target.model}.items() if key in COUNT_TOKENS_FIELDS}
+        raw, _ = await self.exchange(url, {**fields, "anthropic_version": VERTEX_ANTHROPIC_VERSION}, cred, target, opts)
         return input_tokens(self.name, raw)
 
     async def request_headers(self, cred: Credential, target: Target, opts: CallOptions) -> dict[str, str]:

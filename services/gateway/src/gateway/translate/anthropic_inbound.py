@@ -44,10 +44,87 @@ _ERROR_TYPES = {
 Event = tuple[str, dict[str, Any]]
 
 
+# Fields of a Messages request no other format has: refused, never dropped, when translated.
+UNTRANSLATABLE_FIELDS = ("container", "mcp_servers", "top_k")
+# `context_management` edits a translation honours already: clearing earlier turns' thinking (it
+# never carries thinking history; Claude Code sends `clear_thinking_20251015` whenever it thinks).
+HONOURED_EDITS = ("clear_thinking_",)
+# Blocks the translation carries over; `thinking` / `redacted_thinking` in an assistant turn are
+# left out on purpose (their signatures only mean something to Anthropic; the answer never needs them).
+USER_BLOCKS = frozenset({"text", "image", "tool_result"})
+ASSISTANT_BLOCKS = frozenset({"text", "tool_use", "thinking", "redacted_thinking"})
+TOOL_RESULT_BLOCKS = frozenset({"text"})  # a tool message of the OpenAI format takes only text
+
+
 # --- request -----------------------------------------------------------------------------------
+def untranslatable(body: dict[str, Any]) -> KeyrelayError | None:
+    """The first part of a Messages request that the OpenAI format cannot carry, as a 400 naming it."""
+    for name in UNTRANSLATABLE_FIELDS:
+        if body.get(name) is not None:
+            return _refusal(name, f"`{name}`")
+    if (refusal := _context_management(body.get("context_management"))) is not None:
+        return refusal
+    for i, tool in enumerate(body.get("tools") or []):
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if isinstance(tool, dict) and _server_tool(tool):
+            return _refusal(f"tools[{i}]", f"server tool {echo(kind)}")
+    system = body.get("system")
+    for i, block in enumerate(system if isinstance(system, list) else []):
+        if isinstance(block, dict) and block.get("type") != "text":
+            return _refusal(f"system[{i}]", f"system block {echo(block.get('type'))}")
+    for i, message in enumerate(body.get("messages") or []):
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        allowed = ASSISTANT_BLOCKS if message.get("role") == "assistant" else USER_BLOCKS
+        for j, block in enumerate(content if isinstance(content, list) else []):
+            if not isinstance(block, dict):
+                continue
+            kind, param = block.get("type"), f"messages[{i}].content[{j}]"
+            if kind not in allowed:
+                return _refusal(param, f"content block {echo(kind)}")
+            inner = block.get("content") if kind == "tool_result" else None
+            for k, part in enumerate(inner if isinstance(inner, list) else []):
+                if isinstance(part, dict) and part.get("type") not in TOOL_RESULT_BLOCKS:
+                    return _refusal(f"{param}.content[{k}]", f"{echo(part.get('type'))} block inside a tool_result")
+    return None
+
+
+def _context_management(value: object) -> KeyrelayError | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"edits"} or not isinstance(value.get("edits"), list):
+        return _refusal("context_management", "`context_management`")
+    edits: list[object] = value["edits"]
+    for i, edit in enumerate(edits):
+        kind = edit.get("type") if isinstance(edit, dict) else None
+        if not (isinstance(kind, str) and kind.startswith(HONOURED_EDITS)):
+            return _refusal(f"context_management.edits[{i}]", f"context edit {echo(kind)}")
+    return None
+
+
+def _server_tool(tool: dict[str, Any]) -> bool:
+    """Anthropic's own tools (`web_search_20250305`, `bash_20250124`...) carry a `type`; client tools do not."""
+    return tool.get("type") not in {None, "custom"}
+
+
+def _refusal(param: str, what: str) -> KeyrelayError:
+    return KeyrelayError(
+        ErrorCode.INVALID_REQUEST,
+        f"{what} cannot be translated for this target (it is only sent as is to Anthropic-format targets)",
+        param=param,
+    )
+
+
 @client_request
-def anthropic_request_to_openai(body: dict[str, Any]) -> dict[str, Any]:
-    """A Messages request as an OpenAI chat request (for routing to any provider)."""
+def anthropic_request_to_openai(body: dict[str, Any], *, strict: bool = True) -> dict[str, Any]:
+    """A Messages request as an OpenAI chat request (for routing to any provider).
+
+    `strict` refuses what the OpenAI format cannot carry (`untranslatable`); without it, those
+    parts are left out: only for routing decisions, never for a body sent upstream.
+    """
+    if strict and (refusal := untranslatable(body)) is not None:
+        raise refusal
     messages: list[dict[str, Any]] = []
     system = body.get("system")
     if system:
@@ -121,8 +198,6 @@ def _user_messages(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             parts.append({"type": "text", "text": str(block.get("text", ""))})
         elif kind == "image":
             parts.append({"type": "image_url", "image_url": {"url": _image_url(block.get("source") or {})}})
-        else:
-            raise KeyrelayError("invalid_request", f"content block {echo(kind)} is not supported", param="messages")
     if parts:
         only_text = all(p["type"] == "text" for p in parts)
         merged: Any = "".join(p["text"] for p in parts) if only_text else parts
@@ -156,7 +231,7 @@ def _assistant_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
-    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("name")]
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("name") and not _server_tool(t)]
     if tools:
         out["tools"] = [
             {

@@ -1,0 +1,265 @@
+"""Messages API pass-through: targets that speak Anthropic's wire format themselves.
+
+The `anthropic` adapter (Anthropic, and custom hosts of the Anthropic format) and Claude models on
+Vertex (`rawPredict` / `streamRawPredict`, providers.md 5) get the client's `/v1/messages` body as
+sent: every field and block, `cache_control`, thinking blocks with their signatures, documents,
+images inside tool results, `context_management`, server tools. Only what routing needs changes:
+the model (Vertex: in the URL, with `anthropic_version` in the body instead), the credential, and
+`system` turns inside `messages` where the target does not take them (merged into `system`, as
+`translate/system_turns.py` says). `anthropic-version` and `anthropic-beta` request headers go
+along on an allowlist (`forwarded_headers`); every other client header stays at the gateway.
+
+Answers and stream events are relayed as the provider sent them; their usage (cache reads and
+writes included) is read for the activity record and the cost. Every other target is translated
+(`translate/anthropic_inbound.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import aiohttp
+import msgspec
+
+from gateway.providers.anthropic import AnthropicAdapter
+from gateway.providers.base import CallOptions, Credential, ProviderAdapter, Target
+from gateway.providers.http import ProviderStream, decode_json
+from gateway.providers.openai_compat import GATEWAY_FIELDS
+from gateway.providers.vertex import VERTEX_ANTHROPIC_VERSION, VertexAdapter, is_claude
+from gateway.translate.anthropic import anthropic_usage
+from gateway.translate.anthropic_wire import AnthropicUsage
+from gateway.translate.system_turns import accepts_system_turns
+from gateway.wire.errors import interrupted, map_stream_error
+from gateway.wire.sse import SseEvent
+from shared.messages.usage import Usage
+
+VERSION_HEADER = "anthropic-version"
+BETA_HEADER = "anthropic-beta"
+_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Anthropic names every beta `<feature>-<YYYY-MM-DD>` (`prompt-caching-2024-07-31`,
+# `context-management-2025-06-27`, `interleaved-thinking-2025-05-14`, `claude-code-20250219`):
+# a name of that shape only switches a feature of the request on. Betas about the credential
+# (`oauth-*`) are not the client's to choose: the gateway sends the organisation's own key.
+_BETA = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*-(\d{4}-\d{2}-\d{2}|\d{8})$")
+_CREDENTIAL_BETAS = ("oauth-",)
+# Claude on Vertex answers 400 "Unexpected value(s) ... for the `anthropic-beta` header" for a beta
+# it does not serve, and first-party clients (Claude Code) send many: there, only betas Vertex
+# serves go along.
+VERTEX_BETAS = frozenset(
+    {
+        "interleaved-thinking-2025-05-14",
+        "context-1m-2025-08-07",
+        "context-management-2025-06-27",
+        "fine-grained-tool-streaming-2025-05-14",
+        "token-efficient-tools-2025-02-19",
+    }
+)
+MESSAGE_END = "message_stop"
+
+
+class SpeaksMessages(Protocol):
+    """An adapter that can send a Messages body as it is: its chat URL takes Anthropic's format."""
+
+    @property
+    def name(self) -> str: ...
+
+    def chat_url(self, target: Target, cred: Credential, stream: bool) -> str: ...
+
+    async def exchange(
+        self,
+        url: str,
+        payload: object,
+        cred: Credential,
+        target: Target,
+        opts: CallOptions,
+        *,
+        method: str = "POST",
+        headers: dict[str, str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> tuple[bytes, dict[str, str]]: ...
+
+    async def open(
+        self,
+        url: str,
+        payload: object,
+        cred: Credential,
+        target: Target,
+        opts: CallOptions,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> aiohttp.ClientResponse: ...
+
+    async def count_messages(
+        self, payload: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
+    ) -> int: ...
+
+
+def serves_messages(adapter: ProviderAdapter, target: Target) -> SpeaksMessages | None:
+    """The adapter, when this target takes Messages requests as they are."""
+    if isinstance(adapter, AnthropicAdapter):
+        return adapter
+    if isinstance(adapter, VertexAdapter) and is_claude(target.model):
+        return adapter
+    return None
+
+
+def beta_allowed(name: str) -> bool:
+    return bool(_BETA.match(name)) and not name.startswith(_CREDENTIAL_BETAS)
+
+
+def forwarded_headers(headers: Mapping[str, str], *, vertex: bool = False) -> dict[str, str]:
+    """The client's `anthropic-version` and allowed `anthropic-beta` names; nothing else. Vertex
+    takes its version in the body, and only the betas it serves."""
+    out: dict[str, str] = {}
+    version = (headers.get(VERSION_HEADER) or "").strip()
+    if _VERSION.match(version) and not vertex:
+        out[VERSION_HEADER] = version
+    names = [name.strip() for name in (headers.get(BETA_HEADER) or "").split(",")]
+    betas = [n for n in dict.fromkeys(names) if n and beta_allowed(n) and (not vertex or n in VERTEX_BETAS)]
+    if betas:
+        out[BETA_HEADER] = ",".join(betas)
+    return out
+
+
+def payload(body: Mapping[str, Any], target: Target, *, stream: bool, vertex: bool = False) -> dict[str, Any]:
+    """The client's body as sent, but for the model, `stream` and misplaced `system` turns."""
+    out = {k: v for k, v in body.items() if k not in {"model", "stream", *GATEWAY_FIELDS}}
+    if stream:
+        out["stream"] = True
+    messages = out.get("messages")
+    if isinstance(messages, list) and any(isinstance(m, dict) and m.get("role") == "system" for m in messages):
+        out["messages"], out["system"] = _placed(messages, out.get("system"), target)
+    if vertex:
+        out["anthropic_version"] = VERTEX_ANTHROPIC_VERSION
+    else:
+        out["model"] = target.model
+    return out
+
+
+def _placed(messages: list[Any], system: object, target: Target) -> tuple[list[dict[str, Any]], object]:
+    """`system` turns left where this target takes them (`translate/system_turns.py`: right after
+    a user turn, last or before an assistant turn); the others' text appended to `system`, in
+    order, and the turns around them merged so roles still alternate."""
+    keeps = accepts_system_turns(target.provider, target.model)
+    turns = [{**m, "content": _blocks(m.get("content"))} for m in messages if isinstance(m, dict)]
+    placed: list[dict[str, Any]] = []
+    texts: list[str] = []
+    for i, turn in enumerate(turns):
+        if turn.get("role") == "system":
+            after = turns[i + 1].get("role") if i + 1 < len(turns) else None
+            if keeps and placed and placed[-1].get("role") == "user" and after in {None, "assistant"}:
+                placed.append(turn)
+            else:
+                texts += [str(b.get("text", "")) for b in turn["content"] if b.get("text")]
+        elif placed and placed[-1].get("role") == turn.get("role"):
+            placed[-1]["content"] = [*placed[-1]["content"], *turn["content"]]
+        else:
+            placed.append(turn)
+    if not texts:
+        return placed, system
+    if isinstance(system, list):  # blocks (maybe with `cache_control`) stay as they are, the turns follow
+        return placed, [*system, *({"type": "text", "text": text} for text in texts)]
+    return placed, "\n\n".join([system, *texts] if isinstance(system, str) and system else texts)
+
+
+def _blocks(content: object) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [dict(b) for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def usage_of(raw: object, previous: Usage | None = None) -> Usage:
+    """Anthropic `usage` JSON (cache reads and writes included) as a `Usage`."""
+    try:
+        typed = msgspec.convert(raw, AnthropicUsage, strict=False) if isinstance(raw, dict) else None
+    except msgspec.ValidationError:
+        typed = None
+    return anthropic_usage(typed, previous)
+
+
+def _sent(adapter: SpeaksMessages, body: Mapping[str, Any], target: Target, *, stream: bool) -> dict[str, Any]:
+    return payload(body, target, stream=stream, vertex=isinstance(adapter, VertexAdapter))
+
+
+def _headers(adapter: SpeaksMessages, client_headers: Mapping[str, str]) -> dict[str, str]:
+    return forwarded_headers(client_headers, vertex=isinstance(adapter, VertexAdapter))
+
+
+async def create(
+    adapter: SpeaksMessages,
+    body: Mapping[str, Any],
+    target: Target,
+    cred: Credential,
+    opts: CallOptions,
+    client_headers: Mapping[str, str],
+) -> tuple[dict[str, Any], Usage, dict[str, str]]:
+    """One non-streaming Messages call: (the message as sent, its usage, headers to pass on)."""
+    url = adapter.chat_url(target, cred, False)
+    sent = _sent(adapter, body, target, stream=False)
+    extra = _headers(adapter, client_headers)
+    raw, headers = await adapter.exchange(url, sent, cred, target, opts, extra_headers=extra)
+    try:
+        answer = decode_json(raw)
+    except msgspec.DecodeError:
+        raise interrupted(adapter.name, "malformed response body") from None
+    if not isinstance(answer, dict):
+        raise interrupted(adapter.name, "response body is not a message")
+    return answer, usage_of(answer.get("usage")), headers
+
+
+async def open_stream(
+    adapter: SpeaksMessages,
+    body: Mapping[str, Any],
+    target: Target,
+    cred: Credential,
+    opts: CallOptions,
+    client_headers: Mapping[str, str],
+) -> ProviderStream[dict[str, Any]]:
+    url = adapter.chat_url(target, cred, True)
+    sent = _sent(adapter, body, target, stream=True)
+    response = await adapter.open(url, sent, cred, target, opts, extra_headers=_headers(adapter, client_headers))
+    return ProviderStream(adapter.name, response, EventReader(adapter.name), opts)
+
+
+async def count_tokens(
+    adapter: SpeaksMessages, body: Mapping[str, Any], target: Target, cred: Credential, opts: CallOptions
+) -> int:
+    """The provider's token count for the body this target would be sent."""
+    return await adapter.count_messages(_sent(adapter, body, target, stream=False), target, cred, opts)
+
+
+class EventReader:
+    """The `StreamTranslator` of a Messages stream: events pass as they are (`ping` included),
+    `message_start`/`message_delta` usage is read on the way, an `error` event raises."""
+
+    def __init__(self, provider: str) -> None:
+        self._provider = provider
+        self.usage: Usage | None = None
+        self.finished = False
+
+    def feed(self, event: SseEvent) -> list[dict[str, Any]]:
+        if not event.data or event.data.strip() == "[DONE]":
+            return []
+        try:
+            data = decode_json(event.data)
+        except msgspec.DecodeError:
+            raise interrupted(self._provider, "malformed stream event") from None
+        if not isinstance(data, dict):
+            return []
+        kind = data.get("type")
+        if kind == "error":
+            raise map_stream_error(self._provider, data)
+        if kind == "message_start" and isinstance(data.get("message"), dict):
+            self.usage = usage_of(data["message"].get("usage"), self.usage)
+        elif kind == "message_delta":
+            self.usage = usage_of(data.get("usage"), self.usage)
+        elif kind == MESSAGE_END:
+            self.finished = True
+        return [data]
+
+    def end(self) -> list[dict[str, Any]]:
+        if not self.finished:
+            raise interrupted(self._provider, "stream ended before message_stop")
+        return []
