@@ -73,8 +73,35 @@ async def load(
         return time.perf_counter() - began, latencies, errors
 
 
-async def run(direct: str, gateway: str, provider_key: str, api_key: str, n1: int, n64: int) -> list[Result]:
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and all its descendants (Linux /proc), 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return own + sum(process_cpu_s(child) for child in children)
+
+
+def stack_cpu_s(pids: dict[str, int]) -> dict[str, float]:
+    return {name: process_cpu_s(pid) for name, pid in pids.items()}
+
+
+async def run(
+    direct: str, gateway: str, provider_key: str, api_key: str, n1: int, n64: int, pids: dict[str, int]
+) -> tuple[list[Result], dict[str, float]]:
+    """The four measured runs, and the CPU seconds each process of the stack spent on the two
+    runs through the gateway (not on the direct ones or the warm-ups)."""
     results = []
+    cpu: dict[str, float] = dict.fromkeys(pids, 0.0)
     targets = [
         ("direct to fake provider", f"{direct}/openai/v1/chat/completions", provider_key, "gpt-4o-mini"),
         ("through the gateway", f"{gateway}/v1/chat/completions", api_key, "@bench/gpt-4o-mini"),
@@ -83,9 +110,21 @@ async def run(direct: str, gateway: str, provider_key: str, api_key: str, n1: in
         for name, url, key, model in targets:
             body = {**BODY, "model": model}
             await load(url, {"authorization": f"Bearer {key}"}, body, min(concurrency, 8), 50)  # warm-up
+            await asyncio.sleep(0.5)  # the warm-up's records are written before the CPU is read
+            before = stack_cpu_s(pids)
             seconds, lat, errors = await load(url, {"authorization": f"Bearer {key}"}, body, concurrency, total)
+            await asyncio.sleep(0.5)  # and this run's records are counted in
+            if name == "through the gateway":
+                after = stack_cpu_s(pids)
+                for process, used in after.items():
+                    cpu[process] += used - before[process]
             results.append(Result(name, concurrency, total, seconds, lat, errors))
-    return results
+    return results, cpu
+
+
+def cpu_line(cpu: dict[str, float], requests: int) -> str:
+    parts = ", ".join(f"{name} {used * 1000 / requests:.2f}" for name, used in cpu.items())
+    return f"CPU ms per request through the gateway: {parts}; whole stack {sum(cpu.values()) * 1000 / requests:.2f}"
 
 
 def table(results: list[Result]) -> str:
@@ -184,7 +223,8 @@ def main() -> int:
     try:
         info = dev.info()
         api_key = setup_org(info, data_dir)
-        results = asyncio.run(
+        pids = {name: child.proc.pid for name, child in dev.stack.children.items() if child.proc is not None}
+        results, cpu = asyncio.run(
             run(
                 info["fake_root"],
                 info["gateway_url"],
@@ -192,12 +232,14 @@ def main() -> int:
                 api_key,
                 args.requests_c1,
                 args.requests_c64,
+                pids,
             )
         )
     finally:
         dev.stop()
     print(f"machine: {machine()}")
     print(table(results))
+    print(cpu_line(cpu, args.requests_c1 + args.requests_c64))
     return 0
 
 
