@@ -27,12 +27,12 @@ from gateway.providers.anthropic import AnthropicAdapter
 from gateway.providers.base import CallOptions, Credential, ProviderAdapter, Target
 from gateway.providers.http import ProviderStream, decode_json
 from gateway.providers.openai_compat import GATEWAY_FIELDS
+from gateway.providers.relay import RelayedEvents
 from gateway.providers.vertex import VERTEX_ANTHROPIC_VERSION, VertexAdapter, is_claude
 from gateway.translate.anthropic import anthropic_usage
 from gateway.translate.anthropic_wire import AnthropicUsage
 from gateway.translate.system_turns import accepts_system_turns
 from gateway.wire.errors import interrupted, map_stream_error
-from gateway.wire.sse import SseEvent
 from shared.messages.usage import Usage
 
 VERSION_HEADER = "anthropic-version"
@@ -230,25 +230,13 @@ async def count_tokens(
     return await adapter.count_messages(_sent(adapter, body, target, stream=False), target, cred, opts)
 
 
-class EventReader:
+class EventReader(RelayedEvents):
     """The `StreamTranslator` of a Messages stream: events pass as they are (`ping` included),
     `message_start`/`message_delta` usage is read on the way, an `error` event raises."""
 
-    def __init__(self, provider: str) -> None:
-        self._provider = provider
-        self.usage: Usage | None = None
-        self.finished = False
+    end_event = MESSAGE_END
 
-    def feed(self, event: SseEvent) -> list[dict[str, Any]]:
-        if not event.data or event.data.strip() == "[DONE]":
-            return []
-        try:
-            data = decode_json(event.data)
-        except msgspec.DecodeError:
-            raise interrupted(self._provider, "malformed stream event") from None
-        if not isinstance(data, dict):
-            return []
-        kind = data.get("type")
+    def read(self, kind: object, data: dict[str, Any]) -> None:
         if kind == "error":
             raise map_stream_error(self._provider, data)
         if kind == "message_start" and isinstance(data.get("message"), dict):
@@ -257,9 +245,3 @@ class EventReader:
             self.usage = usage_of(data.get("usage"), self.usage)
         elif kind == MESSAGE_END:
             self.finished = True
-        return [data]
-
-    def end(self) -> list[dict[str, Any]]:
-        if not self.finished:
-            raise interrupted(self._provider, "stream ended before message_stop")
-        return []

@@ -18,11 +18,11 @@ from typing import Any
 import msgspec
 
 from gateway.providers.base import CallOptions, Credential, ProviderAdapter, Target
-from gateway.providers.http import ProviderStream, decode_json, read_json
+from gateway.providers.http import ProviderStream, read_json
 from gateway.providers.openai_compat import GATEWAY_FIELDS, OpenAICompatAdapter
+from gateway.providers.relay import RelayedEvents
 from gateway.translate.responses import ResponseUsage
-from gateway.wire.errors import interrupted, map_stream_error, passthrough_headers
-from gateway.wire.sse import SseEvent
+from gateway.wire.errors import map_stream_error, passthrough_headers
 from shared.messages.usage import Usage
 
 RESPONSES_PROVIDERS = frozenset({"openai", "xai"})
@@ -74,24 +74,12 @@ async def open_stream(
     return ProviderStream(adapter.name, response, EventReader(adapter.name), opts)
 
 
-class EventReader:
+class EventReader(RelayedEvents):
     """The `StreamTranslator` of a Responses stream: events pass as they are, failures raise."""
 
-    def __init__(self, provider: str) -> None:
-        self._provider = provider
-        self.usage: Usage | None = None
-        self.finished = False
+    end_event = "response.completed"
 
-    def feed(self, event: SseEvent) -> list[dict[str, Any]]:
-        if not event.data or event.data.strip() == "[DONE]":
-            return []
-        try:
-            data = decode_json(event.data)
-        except msgspec.DecodeError:
-            raise interrupted(self._provider, "malformed stream event") from None
-        if not isinstance(data, dict):
-            return []
-        kind = data.get("type")
+    def read(self, kind: object, data: dict[str, Any]) -> None:
         if kind == "error":
             raise map_stream_error(self._provider, {"error": data})
         response = data.get("response")
@@ -101,9 +89,3 @@ class EventReader:
         if kind in TERMINAL and isinstance(response, dict):
             self.usage = usage_of(response.get("usage"))
             self.finished = True
-        return [data]
-
-    def end(self) -> list[dict[str, Any]]:
-        if not self.finished:
-            raise interrupted(self._provider, "stream ended before response.completed")
-        return []
