@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
-import aiohttp
 import msgspec
 
 from gateway.providers.anthropic import AnthropicAdapter
@@ -59,41 +58,7 @@ VERTEX_BETAS = frozenset(
 MESSAGE_END = "message_stop"
 
 
-class SpeaksMessages(Protocol):
-    """An adapter that can send a Messages body as it is: its chat URL takes Anthropic's format."""
-
-    @property
-    def name(self) -> str: ...
-
-    def chat_url(self, target: Target, cred: Credential, stream: bool) -> str: ...
-
-    async def exchange(
-        self,
-        url: str,
-        payload: object,
-        cred: Credential,
-        target: Target,
-        opts: CallOptions,
-        *,
-        method: str = "POST",
-        headers: dict[str, str] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> tuple[bytes, dict[str, str]]: ...
-
-    async def open(
-        self,
-        url: str,
-        payload: object,
-        cred: Credential,
-        target: Target,
-        opts: CallOptions,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> aiohttp.ClientResponse: ...
-
-    async def count_messages(
-        self, payload: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
-    ) -> int: ...
+SpeaksMessages = AnthropicAdapter | VertexAdapter  # adapters whose chat URL takes a Messages body as it is
 
 
 def serves_messages(adapter: ProviderAdapter, target: Target) -> SpeaksMessages | None:
