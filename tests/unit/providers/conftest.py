@@ -15,7 +15,8 @@ import pytest
 
 from gateway.providers.base import CallOptions, Credential, ProviderAdapter, Target
 from gateway.providers.registry import build_adapters
-from gateway.wire.openai import ChatChunk, ChatCompletion, ChatRequest, encode
+from gateway.wire.chat_body import ChatInput
+from gateway.wire.openai import ChatChunk, ChatCompletion, encode
 from shared.secret import Secret
 from tests.fakes.providers import FakeOptions, run_fake_providers
 from tests.fakes.providers.families.vertex import TOKEN_PATH
@@ -116,9 +117,9 @@ def user(text: str = "hi there", **extra: Any) -> dict[str, Any]:
     return {"model": "client-model", "messages": [{"role": "user", "content": text}], **extra}
 
 
-def typed(body: dict[str, Any]) -> ChatRequest:
-    """A client's chat body as the gateway hands it to adapters."""
-    return ChatRequest.from_body(body)
+def chat_input(body: dict[str, Any]) -> ChatInput:
+    """A client's chat body as the gateway hands it to adapters (its JSON as sent)."""
+    return ChatInput(body, msgspec.json.encode(body))
 
 
 def as_json(value: Any) -> Any:

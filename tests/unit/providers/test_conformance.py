@@ -14,11 +14,11 @@ from tests.unit.providers.conftest import (
     FAST,
     KEYS,
     Case,
+    chat_input,
     credential_for,
     strict_chunk,
     strict_completion,
     target_for,
-    typed,
     user,
 )
 
@@ -58,7 +58,7 @@ async def chat(
 ):
     """The adapter's answer, its body checked to be a valid `chat.completion` (strictly) and as JSON."""
     result = await adapters[case.adapter].chat(
-        typed(body), target_for(fake, case, model), credential_for(case, service_account, key), opts
+        chat_input(body), target_for(fake, case, model), credential_for(case, service_account, key), opts
     )
     result.body = strict_completion(result.body)
     return result
@@ -75,7 +75,7 @@ async def stream(
     opts: CallOptions = FAST,
 ):
     opened = await adapters[case.adapter].open_stream(
-        typed({**body, "stream": True}), target_for(fake, case, model), credential_for(case, service_account), opts
+        chat_input({**body, "stream": True}), target_for(fake, case, model), credential_for(case, service_account), opts
     )
     chunks = [strict_chunk(chunk) async for chunk in opened]
     return opened, chunks

@@ -15,7 +15,8 @@ from gateway.providers.base import (
     ProviderError,
     Target,
 )
-from gateway.wire.openai import ChatRequest, EmbeddingList, EmbeddingRequest, ImageRequest, ImagesResponse, JobHandle
+from gateway.wire.chat_body import ChatInput
+from gateway.wire.openai import EmbeddingList, EmbeddingRequest, ImageRequest, ImagesResponse, JobHandle
 from shared.errors import KeyrelayError
 from shared.secret import Secret
 from tests.unit.providers.conftest import FAST, KEYS, as_json
@@ -151,4 +152,4 @@ async def test_an_operation_a_provider_lacks_is_unsupported(adapters, fake):
         await embed(adapters["anthropic"], {"input": "a"}, target(fake, "anthropic", "claude"), key("anthropic"), FAST)
     assert caught.value.code == "invalid_request"
     with pytest.raises(KeyrelayError):
-        await adapters["fal"].chat(ChatRequest(), target(fake, "fal", "fal-ai/flux"), key("fal"), FAST)
+        await adapters["fal"].chat(ChatInput({}), target(fake, "fal", "fal-ai/flux"), key("fal"), FAST)

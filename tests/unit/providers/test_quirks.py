@@ -17,10 +17,9 @@ from gateway.providers.moonshot import MoonshotAdapter
 from gateway.providers.openai import OpenAIAdapter
 from gateway.providers.openai_compat import OpenAICompatAdapter
 from gateway.providers.perplexity import PerplexityAdapter, merge_turns
-from gateway.wire.openai import Message
 from gateway.wire.sse import SseEvent
 from shared.messages.usage import Usage
-from tests.unit.providers.conftest import as_json, strict_chunk, typed
+from tests.unit.providers.conftest import as_json, chat_input, strict_chunk
 
 NO_SESSION = cast("aiohttp.ClientSession", None)  # these tests never reach the network
 USAGE = {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}
@@ -45,7 +44,7 @@ def run(adapter: OpenAICompatAdapter, items: list[Any]) -> tuple[list[dict[str, 
 
 def prepare(adapter: OpenAICompatAdapter, body: dict[str, Any], target: Target, stream: bool) -> dict[str, Any]:
     """The body the adapter would send, as JSON."""
-    return as_json(adapter.prepare(typed(body), target, stream))
+    return as_json(adapter.prepare(chat_input(body).payload(), target, stream).fields)
 
 
 def test_azure_filter_only_chunks_are_skipped_and_annotations_dropped():
@@ -201,7 +200,7 @@ def test_vendor_request_fixups():
         {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u"}}]},
         {"role": "user", "content": "b"},
     ]
-    merged = as_json(merge_turns(msgspec.convert(turns, list[Message])))
+    merged = as_json(merge_turns(turns))
     assert merged[0]["content"][1] == {"type": "text", "text": "b"}
 
 

@@ -9,7 +9,7 @@ from gateway.providers.base import Credential, ProviderError
 from gateway.providers.google_auth import AccessTokens
 from shared.secret import Secret
 from tests.fakes.providers.families.vertex import TOKEN_PATH
-from tests.unit.providers.conftest import CASES, FAST, credential_for, target_for, typed, user
+from tests.unit.providers.conftest import CASES, FAST, chat_input, credential_for, target_for, user
 
 VERTEX = next(c for c in CASES if c.adapter == "vertex")
 
@@ -45,12 +45,12 @@ async def test_a_token_close_to_expiry_is_refreshed(fake, session):
 async def test_a_401_drops_the_token_and_retries_once(adapters, fake, service_account):
     """The fake forgets every token: the adapter gets a new one and the call still succeeds."""
     await adapters["vertex"].chat(
-        typed(user()), target_for(fake, VERTEX), credential_for(VERTEX, service_account), FAST
+        chat_input(user()), target_for(fake, VERTEX), credential_for(VERTEX, service_account), FAST
     )
     fake.expire_tokens()
     fake.clear_requests()
     result = await adapters["vertex"].chat(
-        typed(user()), target_for(fake, VERTEX), credential_for(VERTEX, service_account), FAST
+        chat_input(user()), target_for(fake, VERTEX), credential_for(VERTEX, service_account), FAST
     )
     assert result.body.choices[0].message.content == "echo: hi there"
     assert len(fake.requests("vertex-token")) == 1

@@ -24,7 +24,8 @@ from gateway.providers.base import (
 from gateway.proxy import read_first_chunk
 from gateway.recorder import RequestRecord
 from gateway.streaming import ChatStreamFormat, OpenAIStreamFormat, relay
-from gateway.wire.openai import ChatChunk, ChatRequest, EmbeddingRequest, ImageRequest, encode
+from gateway.wire.chat_body import ChatInput
+from gateway.wire.openai import ChatChunk, EmbeddingRequest, ImageRequest, encode
 from shared.errors import KeyrelayError
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -53,7 +54,7 @@ def fail(state: GatewayState, record: RequestRecord, exc: KeyrelayError) -> Resp
     return response
 
 
-def chat_of(request: ChatRequest) -> Invocation[ChatResult]:
+def chat_of(request: ChatInput) -> Invocation[ChatResult]:
     return lambda adapter, target, cred, opts: adapter.chat(request, target, cred, opts)
 
 
@@ -75,8 +76,8 @@ async def call_upstream(
 ) -> R:
     """Plan and run a non-streaming call: `operation` (see `chat_of`...) on each attempt's adapter.
 
-    `body` is the client's JSON, read by routing; the adapters get the typed request, which
-    `operation` is bound to (each adapter sends the target's model, whatever the body says)."""
+    `body` is the client's JSON, read by routing; the adapters get the request `operation` is
+    bound to (each adapter sends the target's model, whatever the body says)."""
     plan = await state.proxy.plan(record.principal, body, headers)
 
     async def call(
@@ -89,11 +90,11 @@ async def call_upstream(
 
 
 async def open_stream(
-    state: GatewayState, record: RequestRecord, body: dict[str, Any], headers: Mapping[str, str], opts: CallOptions
+    state: GatewayState, record: RequestRecord, request: ChatInput, headers: Mapping[str, str], opts: CallOptions
 ) -> StreamOpen:
     """Plan and open a stream; the first chunk is read inside the attempt, so it can still fail over."""
+    body = request.body
     plan = await state.proxy.plan(record.principal, body, headers)
-    request = ChatRequest.from_body(body)
 
     async def call(
         adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, options: CallOptions
@@ -110,14 +111,14 @@ async def open_stream(
 async def stream_response(
     state: GatewayState,
     record: RequestRecord,
-    body: dict[str, Any],
+    request: ChatInput,
     headers: Mapping[str, str],
     fmt: ChatStreamFormat,
     opts: CallOptions,
 ) -> Response[bytes] | Stream:
     record.stream = True
     try:
-        stream, iterator, first = await open_stream(state, record, body, headers, opts)
+        stream, iterator, first = await open_stream(state, record, request, headers, opts)
     except KeyrelayError as exc:
         return fail(state, record, exc)
     content = relay(stream, iterator, first, record, state.recorder, fmt, opts.timeout_s)
@@ -134,12 +135,12 @@ def include_usage(body: dict[str, Any]) -> bool:
 @post("/v1/chat/completions", status_code=200)
 async def chat_completions(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes] | Stream:
     record, body = await begin(request, gw, "chat.completions")
+    chat = ChatInput(body, await request.body())  # the bytes `begin` decoded: sent as they are where they can be
     opts = gw.proxy.options(include_usage=include_usage(body))
     if body.get("stream") is True:
-        return await stream_response(gw, record, body, request.headers, OpenAIStreamFormat(opts.include_usage), opts)
+        return await stream_response(gw, record, chat, request.headers, OpenAIStreamFormat(opts.include_usage), opts)
     try:
-        operation = chat_of(ChatRequest.from_body(body))
-        result = await call_upstream(gw, record, body, request.headers, operation, opts)
+        result = await call_upstream(gw, record, body, request.headers, chat_of(chat), opts)
     except KeyrelayError as exc:
         return fail(gw, record, exc)
     record.mark_first_byte()

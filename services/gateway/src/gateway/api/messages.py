@@ -36,7 +36,7 @@ from gateway.translate.anthropic_inbound import (
     error_event,
     openai_response_to_anthropic,
 )
-from gateway.wire.openai import ChatRequest
+from gateway.wire.chat_body import ChatInput
 from shared.errors import KeyrelayError
 from shared.messages.usage import Usage
 
@@ -93,7 +93,7 @@ class Turn:
         if (speaker := direct.serves_messages(adapter, target)) is not None:
             body, usage, headers = await direct.create(speaker, self.inbound, target, cred, opts, self.headers)
             return Answer({**body, "model": self.model}, usage, headers)
-        result = await adapter.chat(ChatRequest.from_body(self.chat_body(target)), target, cred, opts)
+        result = await adapter.chat(ChatInput(self.chat_body(target)), target, cred, opts)
         return Answer(openai_response_to_anthropic(result.body, self.model), result.usage, result.headers)
 
     # --- streaming ----------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ class Turn:
                 events = PassedEvents(upstream, self.model)
             else:
                 chat = {**self.chat_body(target), "stream": True, "stream_options": {"include_usage": True}}
-                upstream_chat = await adapter.open_stream(ChatRequest.from_body(chat), target, cred, options)
+                upstream_chat = await adapter.open_stream(ChatInput(chat), target, cred, options)
                 events = TranslatedEvents(upstream_chat, self.model)
             iterator = events.__aiter__()
             first = await read_first_chunk(events, iterator, options.first_byte_timeout_s)

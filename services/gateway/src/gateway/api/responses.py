@@ -42,7 +42,7 @@ from gateway.translate.responses import (
 )
 from gateway.translate.responses import Response as ResponseObject
 from gateway.translate.responses_events import ErrorEvent, ResponseEventEmitter
-from gateway.wire.openai import ChatRequest
+from gateway.wire.chat_body import ChatInput
 from shared.errors import KeyrelayError
 from shared.messages.usage import Usage
 
@@ -116,7 +116,7 @@ class Turn:
         if (responses_adapter := direct.serves_responses(adapter, target)) is not None:
             body, headers = await direct.create(responses_adapter, self.upstream_body(), target, cred, opts)
             return self.passed(body, headers)
-        result = await adapter.chat(ChatRequest.from_body(self.chat_body(target)), target, cred, opts)
+        result = await adapter.chat(ChatInput(self.chat_body(target)), target, cred, opts)
         response = from_chat(result.body, self.parsed, self.model, result.usage)
         return translated(response, result.usage, result.headers)
 
@@ -147,7 +147,7 @@ class Turn:
                 upstream = await direct.open_stream(responses_adapter, self.upstream_body(), target, cred, opts)
                 events = PassedEvents(upstream, self)
             else:
-                request = ChatRequest.from_body({**self.chat_body(target), "stream": True})
+                request = ChatInput({**self.chat_body(target), "stream": True})
                 chat = await adapter.open_stream(request, target, cred, opts)
                 events = TranslatedEvents(chat, self)
             iterator = events.__aiter__()

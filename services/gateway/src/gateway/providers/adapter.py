@@ -7,7 +7,8 @@ one `open` (send, streaming). Vertex overrides `request_headers` (an OAuth token
 
 `TranslatedAdapter` is every adapter whose vendor does not speak OpenAI: configured by its
 `ChatFormat` (request converter, response converter, stream translator) and its URL, it runs
-convert -> exchange -> convert back for `chat`, and convert -> open -> translate for streams.
+convert -> exchange -> convert back for `chat`, and convert -> open -> translate for streams; the
+converters read the request's typed view (`ChatInput.typed`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import aiohttp
 from gateway.providers.base import CallOptions, ChatResult, Credential, Target
 from gateway.providers.http import JSON_HEADERS, ProviderStream, read_body, send
 from gateway.translate.format import ChatFormat
+from gateway.wire.chat_body import ChatInput
 from gateway.wire.errors import passthrough_headers
-from gateway.wire.openai import ChatChunk, ChatRequest
+from gateway.wire.openai import ChatChunk
 
 R = TypeVar("R")
 
@@ -113,17 +115,17 @@ class TranslatedAdapter(HttpAdapter):
     def chat_url(self, target: Target, cred: Credential, stream: bool) -> str:
         raise NotImplementedError
 
-    async def chat(self, body: ChatRequest, target: Target, cred: Credential, opts: CallOptions) -> ChatResult:
+    async def chat(self, body: ChatInput, target: Target, cred: Credential, opts: CallOptions) -> ChatResult:
         fmt = self.chat_format(target)
-        payload = fmt.request(body, target.model, stream=False)
+        payload = fmt.request(body.typed, target.model, stream=False)
         raw, headers = await self.exchange(self.chat_url(target, cred, False), payload, cred, target, opts)
         out, usage = fmt.response(raw, target.model, self.name)
         return ChatResult(body=out, usage=usage, headers=headers)
 
     async def open_stream(
-        self, body: ChatRequest, target: Target, cred: Credential, opts: CallOptions
+        self, body: ChatInput, target: Target, cred: Credential, opts: CallOptions
     ) -> ProviderStream[ChatChunk]:
         fmt = self.chat_format(target)
-        payload = fmt.request(body, target.model, stream=True)
+        payload = fmt.request(body.typed, target.model, stream=True)
         response = await self.open(self.chat_url(target, cred, True), payload, cred, target, opts)
         return ProviderStream(self.name, response, fmt.stream(self.name, target.model), opts)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from gateway.providers.base import Target
 from gateway.providers.openai_compat import OpenAICompatAdapter
-from gateway.wire.openai import ChatChunk, ChatRequest
+from gateway.wire.chat_body import ChatPayload
+from gateway.wire.openai import ChatChunk
 
 DEFAULT_API_VERSION = "2024-10-21"
 
@@ -28,9 +29,9 @@ class AzureAdapter(OpenAICompatAdapter):
         deployment = target.options.get("deployment") or target.model
         return f"{base}/deployments/{deployment}{path}?api-version={version}"
 
-    def prepare(self, body: ChatRequest, target: Target, stream: bool) -> ChatRequest:
-        payload = super().prepare(body, target, stream)
-        payload.model = target.options.get("deployment") or target.model
+    def prepare(self, payload: ChatPayload, target: Target, stream: bool) -> ChatPayload:
+        payload = super().prepare(payload, target, stream)
+        payload.set("model", target.options.get("deployment") or target.model)
         return payload
 
     def normalize_chunk(self, chunk: ChatChunk) -> ChatChunk:

@@ -1,8 +1,9 @@
 """The provider adapter interface: one small Protocol every upstream family implements.
 
 The gateway speaks OpenAI Chat Completions internally, as the structs of `gateway.wire.openai`.
-An adapter takes a request struct, the resolved `Target` and the decrypted `Credential`, talks to
-the provider in its own wire format and returns OpenAI-format results:
+An adapter takes a request (a chat request as a `ChatInput`: the client's JSON as sent, and its
+typed view on demand), the resolved `Target` and the decrypted `Credential`, talks to the provider
+in its own wire format and returns OpenAI-format results:
 
 * `chat()` -> `ChatResult` (a `ChatCompletion` plus normalised `Usage`).
 * `open_stream()` -> `ChatStream`, returned only once the upstream answered 200 (so failures
@@ -23,11 +24,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import ClassVar, Protocol, TypeAlias, TypeVar
 
+from gateway.wire.chat_body import ChatInput
 from gateway.wire.errors import ProviderError
 from gateway.wire.openai import (
     ChatChunk,
     ChatCompletion,
-    ChatRequest,
     EmbeddingList,
     EmbeddingRequest,
     ImageRequest,
@@ -115,10 +116,10 @@ ChatStream: TypeAlias = UpstreamStream[ChatChunk]
 class ProviderAdapter(Protocol):
     name: ClassVar[str]
 
-    async def chat(self, body: ChatRequest, target: Target, cred: Credential, opts: CallOptions) -> ChatResult: ...
+    async def chat(self, body: ChatInput, target: Target, cred: Credential, opts: CallOptions) -> ChatResult: ...
 
     async def open_stream(
-        self, body: ChatRequest, target: Target, cred: Credential, opts: CallOptions
+        self, body: ChatInput, target: Target, cred: Credential, opts: CallOptions
     ) -> ChatStream: ...
 
     async def embed(

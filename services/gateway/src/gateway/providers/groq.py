@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import msgspec
-from msgspec import UNSET
-
 from gateway.providers.base import Target
 from gateway.providers.openai_compat import OpenAICompatAdapter
 from gateway.translate.common import usage_from_openai
-from gateway.wire.openai import ChatChunk, ChatRequest
+from gateway.wire.chat_body import ChatPayload
+from gateway.wire.openai import ChatChunk
 from shared.messages.usage import Usage
 
 
@@ -17,9 +15,12 @@ class GroqAdapter(OpenAICompatAdapter):
     name = "groq"
     drop_fields = ("logprobs", "logit_bias", "top_logprobs", "n")
 
-    def prepare(self, body: ChatRequest, target: Target, stream: bool) -> ChatRequest:
-        payload = super().prepare(body, target, stream)
-        payload.messages = [msgspec.structs.replace(m, name=UNSET) for m in payload.messages]
+    def prepare(self, payload: ChatPayload, target: Target, stream: bool) -> ChatPayload:
+        payload = super().prepare(payload, target, stream)
+        messages = payload.get("messages")
+        for message in messages if isinstance(messages, list) else ():
+            if isinstance(message, dict):
+                message.pop("name", None)
         return payload
 
     def chunk_usage(self, chunk: ChatChunk) -> Usage | None:

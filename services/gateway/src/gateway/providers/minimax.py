@@ -8,7 +8,8 @@ from msgspec import UNSET
 
 from gateway.providers.base import Target
 from gateway.providers.openai_compat import OpenAIChunkNormalizer, OpenAICompatAdapter
-from gateway.wire.openai import ChatChunk, ChatCompletion, ChatRequest, ChunkChoice, Delta, ResponseMessage
+from gateway.wire.chat_body import ChatPayload
+from gateway.wire.openai import ChatChunk, ChatCompletion, ChunkChoice, Delta, ResponseMessage
 from gateway.wire.sse import SseEvent
 
 OPEN, CLOSE = "<think>", "</think>"
@@ -107,10 +108,10 @@ class MiniMaxChunkNormalizer(OpenAIChunkNormalizer):
 class MiniMaxAdapter(OpenAICompatAdapter):
     name = "minimax"
 
-    def prepare(self, body: ChatRequest, target: Target, stream: bool) -> ChatRequest:
-        payload = super().prepare(body, target, stream)
-        if payload.get_extra("reasoning_split") is None:
-            payload.extra = {**(payload.extra or {}), "reasoning_split": True}
+    def prepare(self, payload: ChatPayload, target: Target, stream: bool) -> ChatPayload:
+        payload = super().prepare(payload, target, stream)
+        if payload.get("reasoning_split") is None:
+            payload.set("reasoning_split", True)
         return payload
 
     def normalize_response(self, body: ChatCompletion) -> ChatCompletion:

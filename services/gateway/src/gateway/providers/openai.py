@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import msgspec
-from msgspec import UNSET
-
 from gateway.providers.base import Target
 from gateway.providers.openai_compat import OpenAICompatAdapter
-from gateway.wire.openai import ChatRequest
+from gateway.wire.chat_body import ChatPayload
 
 
 class OpenAIAdapter(OpenAICompatAdapter):
@@ -15,8 +12,8 @@ class OpenAIAdapter(OpenAICompatAdapter):
 
     name = "openai"
 
-    def prepare(self, body: ChatRequest, target: Target, stream: bool) -> ChatRequest:
-        payload = super().prepare(body, target, stream)
-        if target.provider == "openai" and payload.max_tokens is not UNSET and payload.max_completion_tokens is UNSET:
-            return msgspec.structs.replace(payload, max_completion_tokens=payload.max_tokens, max_tokens=UNSET)
+    def prepare(self, payload: ChatPayload, target: Target, stream: bool) -> ChatPayload:
+        payload = super().prepare(payload, target, stream)
+        if target.provider == "openai" and "max_completion_tokens" not in payload:
+            payload.rename("max_tokens", "max_completion_tokens")
         return payload

@@ -5,8 +5,10 @@ Hooks (all optional): `auth_headers` (scheme), `url` (path layout), `prepare` (r
 `[DONE]`), `normalize_chunk` and `normalize_response` (vendor fields -> OpenAI fields, e.g. the
 reasoning text to `reasoning_content`), `response_usage`.
 
-The request struct goes out as it came in (its `extra` fields untouched), with the target's model
-and the vendor's fix-ups; it is never mutated, since a failover sends it again elsewhere.
+The request goes out as the client sent it (`wire/chat_body.py`: every field at any depth, the
+fields nobody touches byte for byte), with the target's model, the stream switches and the
+vendor's fix-ups, which `prepare` makes on the payload's own copy of the fields it changes (the
+client's body is never mutated, since a failover sends it again elsewhere).
 
 Streams are normalised (providers.md 20.8): chunks without choices (Azure filter results, usage
 chunks) and choices without a delta are skipped, the role comes first, one finish per choice,
@@ -33,11 +35,11 @@ from gateway.providers.base import (
 )
 from gateway.providers.http import ProviderStream, decode_body, send
 from gateway.translate.common import merge_usage_json, usage_from_openai
+from gateway.wire.chat_body import ChatInput, ChatPayload
 from gateway.wire.errors import interrupted, map_stream_error
 from gateway.wire.openai import (
     ChatChunk,
     ChatCompletion,
-    ChatRequest,
     ChunkChoice,
     Delta,
     EmbeddingList,
@@ -45,7 +47,6 @@ from gateway.wire.openai import (
     ImageRequest,
     ImagesResponse,
     ResponseMessage,
-    StreamOptions,
 )
 from gateway.wire.sse import SseEvent
 from shared.messages.usage import Usage
@@ -125,18 +126,18 @@ class OpenAICompatAdapter(HttpAdapter):
     def url(self, target: Target, path: str) -> str:
         return target.base_url.rstrip("/") + path
 
-    def prepare(self, body: ChatRequest, target: Target, stream: bool) -> ChatRequest:
-        payload = body.without(*self.drop_fields) if self.drop_fields else body
+    def prepare(self, payload: ChatPayload, target: Target, stream: bool) -> ChatPayload:
+        """The body for this vendor: the target's model, the stream switches (usage always asked
+        for), without the gateway's own fields and `drop_fields`. Vendors extend it."""
+        payload.drop(*GATEWAY_FIELDS, *self.drop_fields)
+        payload.set("model", target.model)
         if stream:
-            options = body.stream_options or StreamOptions()
-            return msgspec.structs.replace(
-                payload,
-                model=target.model,
-                models=UNSET,
-                stream=True,
-                stream_options=msgspec.structs.replace(options, include_usage=True),
-            )
-        return msgspec.structs.replace(payload, model=target.model, models=UNSET, stream=UNSET, stream_options=UNSET)
+            options = payload.get("stream_options")
+            payload.set("stream", True)
+            payload.set("stream_options", {**(options if isinstance(options, dict) else {}), "include_usage": True})
+        else:
+            payload.drop("stream", "stream_options")
+        return payload
 
     def chunk_usage(self, chunk: ChatChunk) -> Usage | None:
         return usage_from_openai(chunk.usage)
@@ -168,9 +169,9 @@ class OpenAICompatAdapter(HttpAdapter):
             self._session, self.name, "POST", url, headers=headers, opts=opts, payload=payload, stream=stream
         )
 
-    async def chat(self, body: ChatRequest, target: Target, cred: Credential, opts: CallOptions) -> ChatResult:
-        payload = self.prepare(body, target, False)
-        raw, headers = await self.exchange(self.url(target, self.chat_path), payload, cred, target, opts)
+    async def chat(self, body: ChatInput, target: Target, cred: Credential, opts: CallOptions) -> ChatResult:
+        payload = self.prepare(body.payload(), target, False)
+        raw, headers = await self.exchange(self.url(target, self.chat_path), payload.fields, cred, target, opts)
         data = decode_body(self.name, raw, ChatCompletion)
         usage = self.response_usage(data.usage)
         data = self.normalize_response(data)
@@ -178,10 +179,10 @@ class OpenAICompatAdapter(HttpAdapter):
         return ChatResult(body=data, usage=usage, headers=headers)
 
     async def open_stream(
-        self, body: ChatRequest, target: Target, cred: Credential, opts: CallOptions
+        self, body: ChatInput, target: Target, cred: Credential, opts: CallOptions
     ) -> ProviderStream[ChatChunk]:
-        payload = self.prepare(body, target, True)
-        response = await self.open(self.url(target, self.chat_path), payload, cred, target, opts)
+        payload = self.prepare(body.payload(), target, True)
+        response = await self.open(self.url(target, self.chat_path), payload.fields, cred, target, opts)
         return ProviderStream(self.name, response, self.normalizer(), opts)
 
     def normalizer(self) -> OpenAIChunkNormalizer:

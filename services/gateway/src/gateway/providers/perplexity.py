@@ -3,29 +3,38 @@ closing `chat.completion.done` chunk instead of `[DONE]`."""
 
 from __future__ import annotations
 
-import msgspec
+from typing import Any
 
 from gateway.providers.base import Target
 from gateway.providers.openai_compat import OpenAICompatAdapter
-from gateway.translate.common import content_parts, part_text
-from gateway.wire.openai import ChatChunk, ChatRequest, Message
+from gateway.wire.chat_body import ChatPayload
+from gateway.wire.openai import ChatChunk
 
 _CHUNK_EXTRAS = ("citations", "search_results", "images", "related_questions")
 
 
-def merge_turns(messages: list[Message]) -> list[Message]:
-    """Consecutive same-role messages become one (their content parts concatenated)."""
-    merged: list[Message] = []
+def _parts(content: object) -> list[Any]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    return list(content) if isinstance(content, list) else []
+
+
+def _text_only(parts: list[Any]) -> bool:
+    return all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in parts)
+
+
+def merge_turns(messages: list[Any]) -> list[Any]:
+    """Consecutive same-role user or assistant messages (JSON objects, changed in place) become one:
+    their content parts concatenated, or their texts joined when all are text."""
+    merged: list[Any] = []
     for message in messages:
-        if merged and merged[-1].role == message.role and message.role in ("user", "assistant"):
-            previous = merged[-1]
-            parts = [*content_parts(previous.content), *content_parts(message.content)]
-            if all(p.type == "text" for p in parts):
-                previous.content = "\n\n".join(part_text(p) for p in parts)
-            else:
-                previous.content = parts
+        previous = merged[-1] if merged else None
+        role = message.get("role") if isinstance(message, dict) else None
+        if isinstance(previous, dict) and role in ("user", "assistant") and previous.get("role") == role:
+            parts = [*_parts(previous.get("content")), *_parts(message.get("content"))]
+            previous["content"] = "\n\n".join(p["text"] for p in parts) if _text_only(parts) else parts
         else:
-            merged.append(msgspec.structs.replace(message))
+            merged.append(message)
     return merged
 
 
@@ -33,9 +42,11 @@ class PerplexityAdapter(OpenAICompatAdapter):
     name = "perplexity"
     drop_fields = ("tools", "tool_choice", "parallel_tool_calls")
 
-    def prepare(self, body: ChatRequest, target: Target, stream: bool) -> ChatRequest:
-        payload = super().prepare(body, target, stream)
-        payload.messages = merge_turns(payload.messages)
+    def prepare(self, payload: ChatPayload, target: Target, stream: bool) -> ChatPayload:
+        payload = super().prepare(payload, target, stream)
+        messages = payload.get("messages")
+        if isinstance(messages, list):
+            payload.set("messages", merge_turns(messages))
         return payload
 
     def is_final_chunk(self, chunk: ChatChunk) -> bool:
