@@ -135,7 +135,28 @@ def test_an_error_event_raises_and_a_stream_without_message_stop_is_interrupted(
 @pytest.mark.parametrize(
     ("body", "param"),
     [
-        ({"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]}, "messages[0].content[0]"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "document", "source": {"type": "url", "url": "u"}}]}]},
+            "messages[0].content[0].source",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "document",
+                                "source": {"type": "text", "media_type": "text/plain", "data": "d"},
+                                "citations": {"enabled": True},
+                            }
+                        ],
+                    }
+                ]
+            },
+            "messages[0].content[0].citations",
+        ),
+        ({"service_tier": "priority", "messages": []}, "service_tier"),
         (
             {
                 "messages": [
@@ -144,12 +165,29 @@ def test_an_error_event_raises_and_a_stream_without_message_stop_is_interrupted(
                         "role": "user",
                         "content": [
                             {"type": "text", "text": "y"},
-                            {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "image", "source": {}}]},
+                            {
+                                "type": "tool_result",
+                                "tool_use_id": "t",
+                                "content": [{"type": "document", "source": {"type": "file", "file_id": "file_1"}}],
+                            },
                         ],
                     },
                 ]
             },
-            "messages[1].content[1].content[0]",
+            "messages[1].content[1].content[0].source",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "search_result"}]}
+                        ],
+                    }
+                ]
+            },
+            "messages[0].content[0].content[0]",
         ),
         ({"messages": [{"role": "assistant", "content": [{"type": "server_tool_use"}]}]}, "messages[0].content[0]"),
         ({"context_management": {}, "messages": []}, "context_management"),

@@ -35,6 +35,7 @@ from gateway.translate.common import (
     content_parts,
     decode_vendor,
     dumps,
+    file_data_of,
     function_of,
     image_url_of,
     max_tokens_of,
@@ -64,6 +65,10 @@ STOP_REASONS = {
     "refusal": "content_filter",
 }
 JSON_INSTRUCTION = "Respond with one valid JSON object and nothing else."
+# OpenAI's `service_tier` as Anthropic's: `auto` (priority capacity when the organisation has it,
+# else standard) also serves `priority`/`fast`; `default` is `standard_only`. Flex and scale
+# processing have no Anthropic counterpart: refused.
+SERVICE_TIERS = {"auto": "auto", "default": "standard_only", "priority": "auto", "fast": "auto"}
 _EFFORTS = frozenset({"low", "medium", "high", "xhigh", "max"})
 _EMPTY_SCHEMA = {"type": "object", "properties": {}}
 
@@ -106,6 +111,7 @@ def openai_to_anthropic_request(body: ChatRequest, *, system_turns: bool = False
         out.system = "\n\n".join(system)
     if isinstance(body.user, str):
         out.metadata = Metadata(user_id=body.user)
+    _service_tier(body, out)
     if body.stream:
         out.stream = True
     return out
@@ -121,9 +127,30 @@ def _append(messages: list[Turn], role: str, blocks: list[Block]) -> None:
         messages.append(Turn(role=role, content=blocks))
 
 
+def _service_tier(body: ChatRequest, out: MessagesRequest) -> None:
+    tier = body.get_extra("service_tier")
+    if tier is None:
+        return
+    if not isinstance(tier, str) or tier not in SERVICE_TIERS:
+        raise KeyrelayError(
+            "invalid_request", f"service_tier {echo(tier)} has no counterpart on Anthropic models", param="service_tier"
+        )
+    out.service_tier = SERVICE_TIERS[tier]
+
+
 def _user_block(part: ContentPart) -> Block:
     if part.type == "text":
         return Block(type="text", text=part_text(part))
+    if part.type == "file":
+        media, data, name = file_data_of(part, "Anthropic")
+        if media != "application/pdf":
+            raise KeyrelayError(
+                "invalid_request", f"Anthropic models take PDF files, not {echo(media)}", param="messages"
+            )
+        block = Block(type="document", source=Source(type="base64", media_type=media, data=data))
+        if name:
+            block.title = name
+        return block
     if part.type == "image_url":
         url = image_url_of(part)
         inline = parse_data_url(url)

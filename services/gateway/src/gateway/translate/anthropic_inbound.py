@@ -46,14 +46,23 @@ Event = tuple[str, dict[str, Any]]
 
 # Fields of a Messages request no other format has: refused, never dropped, when translated.
 UNTRANSLATABLE_FIELDS = ("container", "mcp_servers", "top_k")
+# Anthropic's `service_tier` as OpenAI's: `auto` is both formats' default, `standard_only` is `default`.
+SERVICE_TIERS = {"auto": "auto", "standard_only": "default"}
+# A tool message of the OpenAI format has no error flag: a failed tool's result says so in its text.
+TOOL_ERROR_PREFIX = "[tool error] "
 # `context_management` edits a translation honours already: clearing earlier turns' thinking (it
 # never carries thinking history; Claude Code sends `clear_thinking_20251015` whenever it thinks).
 HONOURED_EDITS = ("clear_thinking_",)
 # Blocks the translation carries over; `thinking` / `redacted_thinking` in an assistant turn are
 # left out on purpose (their signatures only mean something to Anthropic; the answer never needs them).
-USER_BLOCKS = frozenset({"text", "image", "tool_result"})
+# A `document` becomes an OpenAI `file` part (a PDF, as a data URL) or text parts (a text or content
+# document); one given by URL or by Anthropic file id, or asking for citations, is refused.
+USER_BLOCKS = frozenset({"text", "image", "document", "tool_result"})
 ASSISTANT_BLOCKS = frozenset({"text", "tool_use", "thinking", "redacted_thinking"})
-TOOL_RESULT_BLOCKS = frozenset({"text"})  # a tool message of the OpenAI format takes only text
+# A tool message of the OpenAI format takes only text: a tool result's images and documents follow
+# it in a user message (`_user_messages`).
+TOOL_RESULT_BLOCKS = frozenset({"text", "image", "document"})
+DOCUMENT_SOURCES = frozenset({"base64", "text", "content"})
 
 
 # --- request -----------------------------------------------------------------------------------
@@ -83,10 +92,32 @@ def untranslatable(body: dict[str, Any]) -> KeyrelayError | None:
             kind, param = block.get("type"), f"messages[{i}].content[{j}]"
             if kind not in allowed:
                 return _refusal(param, f"content block {echo(kind)}")
+            if kind == "document" and (refusal := _document_refusal(block, param)) is not None:
+                return refusal
             inner = block.get("content") if kind == "tool_result" else None
             for k, part in enumerate(inner if isinstance(inner, list) else []):
-                if isinstance(part, dict) and part.get("type") not in TOOL_RESULT_BLOCKS:
+                if not isinstance(part, dict):
+                    continue
+                if part.get("type") not in TOOL_RESULT_BLOCKS:
                     return _refusal(f"{param}.content[{k}]", f"{echo(part.get('type'))} block inside a tool_result")
+                if part.get("type") == "document" and (refusal := _document_refusal(part, f"{param}.content[{k}]")):
+                    return refusal
+    service_tier = body.get("service_tier")
+    if service_tier is not None and (not isinstance(service_tier, str) or service_tier not in SERVICE_TIERS):
+        return _refusal("service_tier", f"service_tier {echo(service_tier)}")
+    return None
+
+
+def _document_refusal(block: dict[str, Any], param: str) -> KeyrelayError | None:
+    """A document the OpenAI format cannot carry: by URL or file id (chat `file` parts take only the
+    data), or with citations asked for (no other format returns them)."""
+    source = block.get("source")
+    kind = source.get("type") if isinstance(source, dict) else None
+    if kind not in DOCUMENT_SOURCES:
+        return _refusal(f"{param}.source", f"a document with source {echo(kind)}")
+    citations = block.get("citations")
+    if isinstance(citations, dict) and citations.get("enabled"):
+        return _refusal(f"{param}.citations", "document citations")
     return None
 
 
@@ -154,6 +185,9 @@ def anthropic_request_to_openai(body: dict[str, Any], *, strict: bool = True) ->
     user = (body.get("metadata") or {}).get("user_id")
     if isinstance(user, str):
         out["user"] = user
+    tier = body.get("service_tier")
+    if isinstance(tier, str) and tier in SERVICE_TIERS:
+        out["service_tier"] = SERVICE_TIERS[tier]
     _tools(body, out)
     _output_config(body, out)
     if body.get("stream"):
@@ -185,24 +219,58 @@ def _text(content: Any) -> str:
 
 
 def _user_messages(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Tool results first (OpenAI wants them right after the assistant's calls), then the rest."""
+    """Tool results first (OpenAI wants them right after the assistant's calls), then the rest:
+    the images and documents of the tool results (a tool message takes only text), then the turn's
+    own parts. A failed tool's result (`is_error`) says so at the start of its text."""
     out: list[dict[str, Any]] = []
     parts: list[dict[str, Any]] = []
+    attached: list[dict[str, Any]] = []
     for block in blocks:
         kind = block.get("type")
         if kind == "tool_result":
             content = block.get("content")
-            text = content if isinstance(content, str) else _text(content or [])
+            inner = _blocks(content) if content else []
+            text = _text(inner)
+            if block.get("is_error") is True:
+                text = TOOL_ERROR_PREFIX + text
             out.append({"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text})
-        elif kind == "text":
-            parts.append({"type": "text", "text": str(block.get("text", ""))})
-        elif kind == "image":
-            parts.append({"type": "image_url", "image_url": {"url": _image_url(block.get("source") or {})}})
+            for part in inner:
+                attached.extend(_media_parts(part))
+        else:
+            parts.extend(_media_parts(block) if kind != "text" else [_text_part(block)])
+    parts = attached + parts
     if parts:
         only_text = all(p["type"] == "text" for p in parts)
         merged: Any = "".join(p["text"] for p in parts) if only_text else parts
         out.append({"role": "user", "content": merged})
     return out
+
+
+def _media_parts(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """An image or document block as OpenAI content parts (nothing for other blocks)."""
+    kind = block.get("type")
+    if kind == "image":
+        return [{"type": "image_url", "image_url": {"url": _image_url(block.get("source") or {})}}]
+    if kind != "document":
+        return []
+    source = block.get("source") or {}
+    parts: list[dict[str, Any]] = []
+    if isinstance(block.get("context"), str) and block["context"]:
+        parts.append({"type": "text", "text": block["context"]})
+    if source.get("type") == "base64":
+        file = {"filename": str(block.get("title") or "document.pdf")}
+        file["file_data"] = data_url(str(source.get("media_type") or "application/pdf"), str(source.get("data", "")))
+        parts.append({"type": "file", "file": file})
+    elif source.get("type") == "text":
+        parts.append({"type": "text", "text": str(source.get("data", ""))})
+    elif source.get("type") == "content":
+        for inner in _blocks(source.get("content")):
+            parts.extend(_media_parts(inner) if inner.get("type") != "text" else [_text_part(inner)])
+    return parts
+
+
+def _text_part(block: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "text", "text": str(block.get("text", ""))}
 
 
 def _image_url(source: dict[str, Any]) -> str:

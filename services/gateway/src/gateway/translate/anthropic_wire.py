@@ -25,6 +25,7 @@ class Block(Plain, kw_only=True):
     input: Json | UnsetType | None = UNSET
     tool_use_id: str | UnsetType = UNSET
     content: str | list[Block] | UnsetType = UNSET
+    title: str | UnsetType = UNSET  # a document's
 
 
 class Turn(Plain, kw_only=True):
@@ -70,6 +71,7 @@ class MessagesRequest(Plain, kw_only=True):
     tool_choice: ToolChoice | UnsetType = UNSET
     output_config: OutputConfig | UnsetType = UNSET
     metadata: Metadata | UnsetType = UNSET
+    service_tier: str | UnsetType = UNSET
     stream: bool | UnsetType = UNSET
     anthropic_version: str | UnsetType = UNSET  # Vertex only
 

@@ -84,7 +84,14 @@ def _message(message: Message) -> CohereMessage:
     if role == "user":
         if isinstance(message.content, str):
             return CohereMessage(role="user", content=message.content)
-        parts = [p for p in content_parts(message.content) if p.type in ("text", "image_url")]
+        parts = content_parts(message.content)
+        for part in parts:  # Cohere takes text and images: anything else is refused, never dropped
+            if part.type not in ("text", "image_url"):
+                raise KeyrelayError(
+                    "invalid_request",
+                    f"content part {echo(part.type)} is not supported for Cohere models",
+                    param="messages",
+                )
         return CohereMessage(role="user", content=parts)
     if role == "assistant":
         out = CohereMessage(role="assistant")

@@ -97,8 +97,25 @@ def parse_data_url(url: str) -> tuple[str, str] | None:
         return None
     head, comma, data = url[5:].partition(",")
     if not comma or not head.endswith(";base64"):
-        raise KeyrelayError("invalid_request", "image data URLs must be base64 encoded", param="messages")
+        raise KeyrelayError("invalid_request", "data URLs of images and files must be base64 encoded", param="messages")
     return head.removesuffix(";base64") or "application/octet-stream", data
+
+
+def file_data_of(part: ContentPart, provider: str) -> tuple[str, str, str | None]:
+    """A `file` part's (media type, base64 data, filename). Its data is needed: a `file_id` names a
+    file in OpenAI's own store, which no other provider can read."""
+    file = part.file if isinstance(part.file, dict) else {}
+    data = file.get("file_data")
+    if not isinstance(data, str) or not data:
+        raise KeyrelayError(
+            "invalid_request",
+            f"file parts sent to {provider} models need file_data (a file_id refers to OpenAI's file store)",
+            param="messages",
+        )
+    inline = parse_data_url(data)
+    media, payload = inline if inline is not None else ("application/pdf", data)  # bare base64: a PDF
+    name = file.get("filename")
+    return media, payload, name if isinstance(name, str) and name else None
 
 
 def data_url(media_type: str, data: str) -> str:

@@ -21,6 +21,7 @@ from gateway.translate.common import (
     content_parts,
     decode_vendor,
     dumps,
+    file_data_of,
     function_of,
     guess_image_type,
     image_url_of,
@@ -146,6 +147,9 @@ def _user_part(part: ContentPart) -> Part:
         if inline is not None:
             return Part(inline_data=Blob(mime_type=inline[0], data=inline[1]))
         return Part(file_data=FileData(mime_type=guess_image_type(url), file_uri=url))
+    if part.type == "file":  # a PDF (or another document type Gemini reads) inline
+        media, data, _ = file_data_of(part, "Gemini")
+        return Part(inline_data=Blob(mime_type=media, data=data))
     raise KeyrelayError(
         "invalid_request", f"content part {echo(part.type)} is not supported for Gemini models", param="messages"
     )
