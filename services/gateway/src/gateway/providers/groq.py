@@ -1,5 +1,6 @@
-"""Groq (providers.md 7): rejects some OpenAI fields; usage in `x_groq.usage`; reasoning in `reasoning`
-(moved to `reasoning_content` by the shared base)."""
+"""Groq (providers.md 7): rejects some OpenAI fields and `name` on messages; `service_tier` `default`
+is its `on_demand`; usage in `x_groq.usage`; reasoning in `reasoning` (moved to `reasoning_content`
+by the shared base)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ class GroqAdapter(OpenAICompatAdapter):
         for message in messages if isinstance(messages, list) else ():
             if isinstance(message, dict):
                 message.pop("name", None)
+        if payload.get("service_tier") == "default":  # OpenAI's name for Groq's `on_demand`
+            payload.set("service_tier", "on_demand")
         return payload
 
     def chunk_usage(self, chunk: ChatChunk) -> Usage | None:

@@ -19,20 +19,21 @@ def _parts(content: object) -> list[Any]:
     return list(content) if isinstance(content, list) else []
 
 
-def _text_only(parts: list[Any]) -> bool:
-    return all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in parts)
+def _plain_text(part: object) -> bool:
+    return isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str) and len(part) == 2
 
 
 def merge_turns(messages: list[Any]) -> list[Any]:
     """Consecutive same-role user or assistant messages (JSON objects, changed in place) become one:
-    their content parts concatenated, or their texts joined when all are text."""
+    their content parts concatenated, or their texts joined when all are plain text parts (a part
+    with more fields than its text stays a part, its fields intact)."""
     merged: list[Any] = []
     for message in messages:
         previous = merged[-1] if merged else None
         role = message.get("role") if isinstance(message, dict) else None
         if isinstance(previous, dict) and role in ("user", "assistant") and previous.get("role") == role:
             parts = [*_parts(previous.get("content")), *_parts(message.get("content"))]
-            previous["content"] = "\n\n".join(p["text"] for p in parts) if _text_only(parts) else parts
+            previous["content"] = "\n\n".join(p["text"] for p in parts) if all(map(_plain_text, parts)) else parts
         else:
             merged.append(message)
     return merged
