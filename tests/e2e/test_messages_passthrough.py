@@ -259,9 +259,9 @@ def test_a_failing_anthropic_target_fails_over_to_an_openai_one_which_gets_a_tra
             {},
             [
                 {"type": "text", "text": "read"},
-                {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": PDF}},
+                {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}},
             ],
-            "messages[0].content[1]",
+            "messages[0].content[1].source",
         ),
         (
             {},
@@ -271,11 +271,15 @@ def test_a_failing_anthropic_target_fails_over_to_an_openai_one_which_gets_a_tra
                     "tool_use_id": "toolu_1",
                     "content": [
                         {"type": "text", "text": "shot"},
-                        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+                        {
+                            "type": "document",
+                            "source": {"type": "text", "media_type": "text/plain", "data": "log"},
+                            "citations": {"enabled": True},
+                        },
                     ],
                 }
             ],
-            "messages[2].content[0].content[1]",
+            "messages[2].content[0].content[1].citations",
         ),
         (
             {"context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]}},
@@ -284,7 +288,7 @@ def test_a_failing_anthropic_target_fails_over_to_an_openai_one_which_gets_a_tra
         ),
         ({"tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 1}]}, "hello", "tools[0]"),
     ],
-    ids=["document", "image-in-tool-result", "context-management", "server-tool"],
+    ids=["document-by-url", "citations-in-tool-result", "context-management", "server-tool"],
 )
 def test_what_an_openai_target_cannot_take_is_refused_naming_the_field_never_dropped(
     mp_org: Org, fake: FakeServer, extra: dict[str, Any], content: Any, param: str
@@ -304,6 +308,51 @@ def test_what_an_openai_target_cannot_take_is_refused_naming_the_field_never_dro
     error = refused.value.body["error"]  # type: ignore[index]
     assert (error["code"], error["param"]) == ("invalid_request", param)
     assert not upstream(fake, marker)
+
+
+def test_an_openai_target_gets_documents_as_file_parts_and_a_failed_tool_result_marked_as_an_error(
+    mp_org: Org, fake: FakeServer
+) -> None:
+    """Across formats a PDF becomes OpenAI's `file` part, a tool result's image and PDF follow its
+    tool message in a user turn, `is_error` starts the tool text, `service_tier` is forwarded."""
+    marker = secrets.token_hex(6)
+    pdf = {
+        "type": "document",
+        "title": "q3.pdf",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": PDF},
+    }
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+    messages: Any = [
+        {"role": "user", "content": [{"type": "text", "text": f"read {marker}"}, pdf]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "shot", "input": {}}]},
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_1",
+                    "content": [{"type": "text", "text": "x"}, image, pdf],
+                },
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "disk full", "is_error": True},
+            ],
+        },
+    ]
+    answer = client(mp_org).messages.create(
+        model=OPENAI, max_tokens=64, messages=messages, extra_body={"service_tier": "standard_only"}
+    )
+    assert answer.content
+    sent = upstream(fake, marker)[-1]["body"]
+    file = {"type": "file", "file": {"filename": "q3.pdf", "file_data": f"data:application/pdf;base64,{PDF}"}}
+    assert sent["messages"][0] == {"role": "user", "content": [{"type": "text", "text": f"read {marker}"}, file]}
+    assert sent["messages"][2:] == [
+        {"role": "tool", "tool_call_id": "toolu_1", "content": "x"},
+        {"role": "tool", "tool_call_id": "toolu_2", "content": "[tool error] disk full"},
+        {
+            "role": "user",
+            "content": [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}, file],
+        },
+    ]
+    assert sent["service_tier"] == "default"
 
 
 def test_token_counting_on_an_anthropic_target_counts_the_body_that_would_pass_through(
