@@ -3,9 +3,11 @@
 Absent stays absent and null stays null: optional fields default to `UNSET`, which msgspec never
 encodes. Top-level fields the gateway does not read are kept, untouched, in each struct's `extra`
 map (`Extensible`): `from_body` fills it from a request body, `decode` from an upstream body, and
-`encode` writes it back beside the typed fields. Same-family upstreams so receive every field the
-client sent; translators read only the typed fields and so drop the rest (providers.md 1).
-Nested objects the gateway never looks inside (JSON schemas, logprobs, audio) stay open maps.
+`encode` writes it back beside the typed fields. Unknown keys of nested objects are not kept: so a
+chat request goes to OpenAI-format upstreams as the client's own JSON (`wire/chat_body.py`), never
+encoded from `ChatRequest`, which only translators to other formats read (and so they drop the
+rest, refusing what matters: providers.md 1). Nested objects the gateway never looks inside (JSON
+schemas, logprobs, audio) stay open maps.
 """
 
 from __future__ import annotations
