@@ -20,7 +20,10 @@ def _parts(content: object) -> list[Any]:
 
 
 def _plain_text(part: object) -> bool:
-    return isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str) and len(part) == 2
+    """A text part with nothing but its text (its text can join others' without losing a field)."""
+    if not isinstance(part, dict) or set(part) != {"type", "text"}:
+        return False
+    return part["type"] == "text" and isinstance(part["text"], str)
 
 
 def merge_turns(messages: list[Any]) -> list[Any]:
