@@ -11,8 +11,9 @@ import msgspec
 import pytest
 
 from gateway.translate.anthropic import openai_to_anthropic_request
-from gateway.translate.anthropic_inbound import TOOL_ERROR_PREFIX, anthropic_request_to_openai
+from gateway.translate.anthropic_inbound import anthropic_request_to_openai
 from gateway.translate.cohere import openai_to_cohere_request
+from gateway.translate.common import TOOL_ERROR_PREFIX
 from gateway.translate.gemini import openai_to_gemini_request
 from gateway.wire.openai import ChatRequest, encode
 from shared.errors import KeyrelayError
@@ -58,6 +59,23 @@ def test_a_failed_tool_result_keeps_its_error_flag_as_the_start_of_the_tool_mess
         {"role": "tool", "tool_call_id": "toolu_1", "content": TOOL_ERROR_PREFIX + "no such file"},
         {"role": "tool", "tool_call_id": "toolu_2", "content": "fine"},
     ]
+
+
+def test_a_failed_tool_result_reaches_gemini_under_its_error_key() -> None:
+    body = {
+        "model": "m",
+        "max_tokens": 10,
+        "messages": [
+            {"role": "user", "content": "read it"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "read", "input": {}}]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "gone", "is_error": True}],
+            },
+        ],
+    }
+    out = as_json(openai_to_gemini_request(ChatRequest.from_body(anthropic_request_to_openai(body))))
+    assert out["contents"][2]["parts"] == [{"functionResponse": {"name": "read", "response": {"error": "gone"}}}]
 
 
 def test_anthropic_documents_become_openai_file_and_text_parts_and_tool_result_media_follow_the_tool_message() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.translate.common import (
+    TOOL_ERROR_PREFIX,
     client_request,
     data_url,
     dumps,
@@ -48,8 +49,6 @@ Event = tuple[str, dict[str, Any]]
 UNTRANSLATABLE_FIELDS = ("container", "mcp_servers", "top_k")
 # Anthropic's `service_tier` as OpenAI's: `auto` is both formats' default, `standard_only` is `default`.
 SERVICE_TIERS = {"auto": "auto", "standard_only": "default"}
-# A tool message of the OpenAI format has no error flag: a failed tool's result says so in its text.
-TOOL_ERROR_PREFIX = "[tool error] "
 # `context_management` edits a translation honours already: clearing earlier turns' thinking (it
 # never carries thinking history; Claude Code sends `clear_thinking_20251015` whenever it thinks).
 HONOURED_EDITS = ("clear_thinking_",)

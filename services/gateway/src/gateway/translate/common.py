@@ -33,6 +33,9 @@ Content = str | list[ContentPart] | None | UnsetType
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 DEFAULT_MAX_TOKENS = 4096
+# An OpenAI tool message has no error flag: a failed tool's result (Anthropic's `is_error`) says so
+# at the start of its text, and a format with a flag of its own (Gemini's `error` key) reads it back.
+TOOL_ERROR_PREFIX = "[tool error] "
 
 
 P = ParamSpec("P")

@@ -14,6 +14,7 @@ import binascii
 import msgspec
 
 from gateway.translate.common import (
+    TOOL_ERROR_PREFIX,
     StreamTranslatorBase,
     assistant_message,
     client_request,
@@ -179,6 +180,8 @@ def _function_response(message: Message, names: dict[str, str]) -> Part:
             "invalid_request", "a tool message must answer a tool call of an earlier assistant turn", param="messages"
         )
     text = text_of(message.content)
+    if text.startswith(TOOL_ERROR_PREFIX):  # a failed tool: Gemini's `error` key says so
+        return Part(function_response=FunctionResponse(name=name, response={"error": text[len(TOOL_ERROR_PREFIX) :]}))
     try:
         value = loads(text) if text else {}
     except msgspec.DecodeError:
