@@ -11,7 +11,9 @@ import pytest
 
 from gateway.providers.base import Target
 from gateway.providers.groq import GroqAdapter
+from gateway.providers.minimax import MiniMaxAdapter
 from gateway.providers.openai import OpenAIAdapter
+from gateway.providers.perplexity import PerplexityAdapter
 from gateway.wire.chat_body import ChatInput
 from gateway.wire.openai import ChatRequest
 from shared.errors import KeyrelayError
@@ -53,3 +55,15 @@ def test_the_typed_view_is_made_only_when_a_translator_asks_for_it() -> None:
     request = ChatInput.of(ChatRequest.from_body({"model": "m", "messages": [], "x_vendor": 1}))
     assert request.body == {"model": "m", "messages": [], "x_vendor": 1}
     assert request.typed.get_extra("x_vendor") == 1
+
+
+@pytest.mark.parametrize(
+    "messages",
+    ["hi", None, [None, 3, "x"], [{"role": "user", "content": 5}, {"role": "user", "content": [None, {"type": 1}]}]],
+)
+def test_vendor_quirks_leave_a_body_of_another_shape_for_the_provider_to_refuse(messages: object) -> None:
+    body = {"model": "m", "messages": messages, "stream_options": "yes", "service_tier": ["x"]}
+    for adapter in (GroqAdapter(NO_SESSION), PerplexityAdapter(NO_SESSION), MiniMaxAdapter(NO_SESSION)):
+        sent = adapter.prepare(ChatInput(body).payload(), TARGET, True).fields
+        assert sent["stream_options"] == {"include_usage": True}
+        msgspec.json.encode(sent)
