@@ -199,3 +199,19 @@ def test_azure_gets_its_deployment_as_the_model_and_everything_else_as_sent(cp_o
     body = tool_turns(marker)
     received = send(cp_org, fake, "@cp-azure/gpt-4o-mini", body, marker)
     assert received == {**body, "model": "mini-prod"}
+
+
+@pytest.mark.parametrize("messages", ["hi", [{"role": "user", "content": 42}], [{"content": "no role"}]])
+def test_a_malformed_body_is_the_gateways_own_400_and_never_reaches_an_openai_target(
+    cp_org: Org, fake: FakeServer, messages: object
+) -> None:
+    marker = secrets.token_hex(6)
+    response = httpx.post(
+        f"{cp_org.stack.gateway_url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {cp_org.api_key()}"},
+        json={"model": "@cp-openai/gpt-4o-mini", "messages": messages, "user": marker},
+        timeout=30,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert not [r for r in fake.requests() if marker in json.dumps(r.get("body"))]

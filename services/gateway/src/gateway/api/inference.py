@@ -136,6 +136,10 @@ def include_usage(body: dict[str, Any]) -> bool:
 async def chat_completions(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes] | Stream:
     record, body = await begin(request, gw, "chat.completions")
     chat = ChatInput(body, await request.body())  # the bytes `begin` decoded: sent as they are where they can be
+    try:
+        chat.typed  # noqa: B018 - the shape is checked here, so a malformed body is our 400, never sent upstream
+    except KeyrelayError as exc:
+        return fail(gw, record, exc)
     opts = gw.proxy.options(include_usage=include_usage(body))
     if body.get("stream") is True:
         return await stream_response(gw, record, chat, request.headers, OpenAIStreamFormat(opts.include_usage), opts)

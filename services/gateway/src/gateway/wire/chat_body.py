@@ -9,8 +9,8 @@ stream switches, the gateway's own fields and the vendor's quirks (`OpenAICompat
 change it.
 
 Translators to other formats read the typed view (`ChatInput.typed`, a `wire.openai.ChatRequest`),
-made on first use: a body of the wrong shape is refused (400) by the translation that needs it,
-and goes as it is to an OpenAI-format upstream, which answers for it.
+made on first use. The chat endpoint makes it before routing, so a body of the wrong shape is the
+gateway's own 400 and never reaches an upstream, whatever its format.
 """
 
 from __future__ import annotations
