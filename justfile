@@ -61,3 +61,10 @@ bench-console *args:
 [group('check')]
 bench-ab base *args:
     {{python}} scripts/bench_ab.py {{base}} {{args}}
+
+# The production shape on one machine: 3-node NATS cluster (TLS, JetStream R3), 2 replicas of every service, HAProxy if installed
+[group('run')]
+[positional-arguments]
+[no-exit-message]
+cluster *args:
+    @{{python}} scripts/cluster.py "$@"

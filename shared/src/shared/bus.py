@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -61,7 +62,9 @@ async def connect(
     max_reconnect_attempts: int = -1,
     connect_timeout: float = 2.0,
 ) -> NatsClient:
-    """Connect as `service`; reconnect forever (production points at a cluster)."""
+    """Connect as `service` to any server of `KEYRELAY_NATS_URL` (a cluster: the others are tried,
+    and learnt from the cluster, when one goes), over TLS when `KEYRELAY_NATS_TLS_CA` names the CA;
+    reconnect forever."""
 
     async def error_cb(exc: Exception) -> None:
         log.warning("nats.error", error=type(exc).__name__)
@@ -86,6 +89,8 @@ async def connect(
         "allow_reconnect": True,
         "inbox_prefix": f"_INBOX.{service}".encode(),
     }
+    if settings.nats_tls_ca:
+        options["tls"] = ssl.create_default_context(cafile=settings.nats_tls_ca)
     if settings.nats_user:
         options["user"] = settings.nats_user
         options["password"] = settings.nats_password.reveal() if settings.nats_password else ""

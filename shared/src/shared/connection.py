@@ -41,6 +41,7 @@ class StackFile(msgspec.Struct, kw_only=True):
     nats_url: str
     nats_user: str
     nats_password: Secret
+    nats_tls_ca: str = ""  # the CA of a cluster's TLS (`just cluster`); empty: plain TCP
     mongodb_uri: str
     logs: str
     children: dict[str, ChildState] = {}
@@ -122,6 +123,7 @@ def discover(settings: CommonSettings) -> CommonSettings:
         "nats_url": found.nats_url,
         "nats_user": found.nats_user,
         "nats_password": found.nats_password,
+        "nats_tls_ca": found.nats_tls_ca,
         "mongodb_uri": found.mongodb_uri,
     }
     for name in list(values):

@@ -87,6 +87,9 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     nats_url: str = "nats://127.0.0.1:4222"
     nats_user: str | None = None
     nats_password: Secret | None = None
+    # a CA bundle (PEM file): connect to NATS over TLS and accept only servers whose certificate it
+    # signed; empty: plain TCP (the embedded single-node stack on loopback)
+    nats_tls_ca: str = ""
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     log_format: str = "console"
     log_level: str = "info"
@@ -96,4 +99,5 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     metrics_port: int = 0
 
     def nats_servers(self) -> list[str]:
+        """Every server of `KEYRELAY_NATS_URL` (comma-separated): a client reconnects to any of them."""
         return [s.strip() for s in self.nats_url.split(",") if s.strip()]

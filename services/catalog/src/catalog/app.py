@@ -19,6 +19,7 @@ from catalog.settings import CatalogSettings
 from catalog.vault_admin import VaultAdminClient
 from shared.bus import BusClient, connect
 from shared.metrics import serve as serve_metrics
+from shared.mongo import CLIENT_OPTIONS
 from shared.netpolicy import AddressPolicy
 from shared.publisher import DurablePublisher
 from shared.settings import SettingsError
@@ -34,7 +35,7 @@ def _signing_key(settings: CatalogSettings) -> SigningKey:
 async def lifespan(settings: CatalogSettings) -> AsyncIterator[Catalog]:
     signing_key = _signing_key(settings)
     serve_metrics(settings.metrics_port, settings.metrics_host)
-    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri, **CLIENT_OPTIONS)
     repo = CatalogRepository(mongo, settings.catalog_db)
     await repo.ensure_indexes()
     nc = await connect(settings, "catalog")

@@ -25,6 +25,7 @@ from keyvault.repository import CredentialRepository, Doc
 from keyvault.settings import KeyMaterial, KeyvaultSettings, load_key_material
 from keyvault.vault import Vault
 from shared.bus import connect
+from shared.mongo import CLIENT_OPTIONS
 from shared.publisher import DurablePublisher
 
 
@@ -37,7 +38,7 @@ async def lifespan(settings: KeyvaultSettings) -> AsyncIterator[Vault]:
     """Check every key first (a `SettingsError` before any connection), then connect and serve."""
     material = load_key_material(settings)
     sealer = build_sealer(material)
-    mongo: AsyncMongoClient[Doc] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    mongo: AsyncMongoClient[Doc] = AsyncMongoClient(settings.mongodb_uri, **CLIENT_OPTIONS)
     nc: NatsClient | None = None
     publisher: DurablePublisher | None = None
     subscriptions: list[Subscription] = []
