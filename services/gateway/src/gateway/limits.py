@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from nats.aio.client import Client as NatsClient
+from nats.errors import Error as NatsError
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
-from shared.errors import ErrorCode, KeyrelayError
+from shared.errors import DependencyUnavailable, ErrorCode, KeyrelayError
 from shared.logging import get_logger
 from shared.messages.activity import RequestFinished
 from shared.messages.catalog import ApiKeyPrincipal
@@ -118,7 +119,19 @@ class Limits:
         raise KeyrelayError(ErrorCode.DEPENDENCY_UNAVAILABLE, "rate limit store is too contended, try again")
 
     async def admit(self, principal: ApiKeyPrincipal) -> None:
-        """Before a request: raise `rate_limited` (429) or `budget_exceeded` (402), or let it pass."""
+        """Before a request: raise `rate_limited` (429) or `budget_exceeded` (402), or let it pass.
+
+        A store that does not answer (a JetStream timeout while a NATS node dies and its buckets
+        elect a new leader, the connection lost) refuses the request with `dependency_unavailable`
+        (503, worth retrying): limits fail closed, and never as an internal error.
+        """
+        try:
+            await self._admit(principal)
+        except NatsError as exc:
+            log.warning("limits.store_unavailable", error=type(exc).__name__)
+            raise DependencyUnavailable("the rate limit store did not answer") from exc
+
+    async def _admit(self, principal: ApiKeyPrincipal) -> None:
         active = scopes(principal)
         if not active:
             return
