@@ -164,9 +164,7 @@ class ClusterStack(EmbeddedStack):
     def node_healthy(self, index: int) -> bool:
         """The node's JetStream is up and current with the cluster (`/healthz` of its monitor port)."""
         try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.monitor_ports[index]}/healthz", timeout=2
-            ) as resp:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor_ports[index]}/healthz", timeout=2) as resp:
                 return bool(resp.status == 200)
         except OSError:
             return False

@@ -259,7 +259,8 @@ async def test_in_the_cluster_a_fault_fails_few_requests_cleanly_and_every_answe
     before = _pids(cluster.stack)
     run, killed = await _under_load(cluster, scenario)
     summary = run.summary()
-    print(f"{scenario}: {summary}")
+    span = max(o.started for o in run.outcomes) - min(o.started for o in run.outcomes)
+    print(f"{scenario}: {len(run.outcomes) / span:.0f} req/s sent (target {RATE:.0f}); {summary}")
     failed = [o for o in run.window if o.failed]
     assert len(failed) <= MAX_FAILED_SHARE * len(run.window), summary
     # no silent truncation: a stream without [DONE] ended with an error event, except on the
