@@ -17,19 +17,29 @@ import asyncio
 import json
 import os
 import signal
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import httpx
+import nats
+import nats.errors
 import pytest
 from pymongo import MongoClient
 
+from scripts import devca
 from scripts.cluster import ClusterStack
+from shared import subjects
+from shared.bus import connect
 from shared.embedded import free_port
+from shared.provision import BUCKETS
+from shared.secret import Secret
+from shared.settings import CommonSettings
 from tests.conftest import PROVIDER_KEY, FakeServer, Org, bootstrap
-from tests.e2e.test_fault_matrix import MAX_FAILED_SHARE, Outcome, Run, _attempt
+from tests.e2e.test_fault_matrix import MAX_FAILED_SHARE, Outcome, Run
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 RATE = float(os.environ.get("KEYRELAY_TEST_FAULT_RATE", "200"))  # requests per second, half streamed
@@ -74,40 +84,57 @@ def cluster(fake: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
         stack.stop()
 
 
-async def _one(clients: list[httpx.AsyncClient], first: int, *, stream: bool) -> Outcome:
+async def _attempt(session: aiohttp.ClientSession, url: str, *, stream: bool, started: float) -> Outcome:
+    """One request with aiohttp (a lighter client than httpx, so the load generator, on the same
+    cores as the cluster, can send more): the same `Outcome` as the single-node fault matrix."""
+    body = {"model": "@openai/gpt-4o-mini", "stream": stream, "messages": [{"role": "user", "content": "fault"}]}
+    out = Outcome(started, 0, stream=stream)
+    try:
+        async with session.post(f"{url}/v1/chat/completions", json=body) as response:
+            out.status, out.request_id = response.status, response.headers.get("x-request-id")
+            raw = await response.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        out.detail = repr(exc)
+        return out
+    if out.status != 200:
+        out.detail = raw[:300].decode(errors="replace")
+    elif stream:
+        tail = raw.rstrip()
+        out.complete = tail.endswith(b"data: [DONE]")
+        out.error_event = not out.complete and b'"error"' in tail.rsplit(b"\n\n", 1)[-1]
+    else:
+        out.complete = "choices" in json.loads(raw)
+    return out
+
+
+async def _one(session: aiohttp.ClientSession, urls: list[str], first: int, *, stream: bool) -> Outcome:
     """One request to gateway `first`; without any HTTP answer (that gateway is down) it goes to
     the next one, twice at most. A stream cut after its 200 is not retried."""
     started, lost = time.monotonic(), 0
     while True:
-        out = await _attempt(clients[(first + lost) % len(clients)], stream=stream, started=started)
+        index = (first + lost) % len(urls)
+        out = await _attempt(session, urls[index], stream=stream, started=started)
         if out.status != 0 or lost == 2:
             out.lost = lost
-            out.detail = f"gateway-{(first + lost) % len(clients) + 1} {out.detail}"
+            out.detail = f"gateway-{index + 1} {out.detail}"
             return out
         lost += 1
 
 
 async def _load_until(cluster: Cluster, stop: asyncio.Event) -> list[Outcome]:
-    clients = [
-        httpx.AsyncClient(
-            base_url=url,
-            timeout=30,
-            headers={"authorization": f"Bearer {cluster.api_key}"},
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        )
-        for url in cluster.stack.gateway_urls
-    ]
-    try:
+    urls = cluster.stack.gateway_urls
+    async with aiohttp.ClientSession(
+        headers={"authorization": f"Bearer {cluster.api_key}"},
+        timeout=aiohttp.ClientTimeout(total=30),
+        connector=aiohttp.TCPConnector(limit=400),
+    ) as session:
         tasks: list[asyncio.Task[Outcome]] = []
         began = time.monotonic()
         while not stop.is_set():
             n = len(tasks)
-            tasks.append(asyncio.create_task(_one(clients, n % len(clients), stream=n % 4 >= 2)))
+            tasks.append(asyncio.create_task(_one(session, urls, n % len(urls), stream=n % 4 >= 2)))
             await asyncio.sleep(max(0.0, began + len(tasks) / RATE - time.monotonic()))
         return list(await asyncio.gather(*tasks))
-    finally:
-        for client in clients:
-            await client.aclose()
 
 
 async def _load_for(cluster: Cluster, seconds: float) -> list[Outcome]:
@@ -267,7 +294,7 @@ async def test_in_the_cluster_a_fault_fails_few_requests_cleanly_and_every_answe
     # gateway replica that was killed (its client sees the connection break, not a clean end)
     cut = [o for o in run.outcomes if o.cut and "gateway-2" not in o.detail]
     assert not cut or scenario == "gateway-replica-killed", summary
-    hung = [o for o in run.outcomes if o.status == 0 and "Timeout" in o.detail]
+    hung = [o for o in run.outcomes if o.status == 0 and "Timeout" in o.detail]  # 30 s without an answer
     assert not hung, summary
     # nothing that was not killed was restarted
     after = _pids(cluster.stack)
@@ -279,7 +306,12 @@ async def test_in_the_cluster_a_fault_fails_few_requests_cleanly_and_every_answe
     found = [str(d["_id"]) for d in docs]
     assert len(found) == len(set(found)), "duplicated records"
     missing = ids - set(found)
-    assert not missing, f"{len(missing)} of {len(ids)} answered requests without a record: {sorted(missing)[:5]}"
+    lost = [
+        f"{o.request_id} {'stream' if o.stream else 'json'} at {o.started - run.fault_at:+.2f}s {o.detail}"
+        for o in answered
+        if str(o.request_id) in missing
+    ]
+    assert not missing, f"{len(missing)} of {len(ids)} answered requests without a record: {lost[:5]}"
     by_id = {str(d["_id"]): d.get("stream_outcome") for d in docs}
     assert {by_id[str(o.request_id)] for o in answered if o.stream and o.complete} <= {"complete"}
 
@@ -378,3 +410,39 @@ def test_no_secret_of_the_cluster_appears_in_any_log(cluster: Cluster) -> None:
     assert len(logs) >= 11
     leaks = {name for name, text in logs.items() for s in secrets if len(s) >= 16 and s in text}
     assert leaks == set()
+
+
+async def test_the_cluster_replicates_the_activity_stream_and_every_bucket_three_times(cluster: Cluster) -> None:
+    stack = cluster.stack
+    env = stack.operator_env()
+    settings = CommonSettings(
+        nats_url=env["KEYRELAY_NATS_URL"],
+        nats_user="operator",
+        nats_password=Secret(env["KEYRELAY_NATS_PASSWORD"]),
+        nats_tls_ca=env["KEYRELAY_NATS_TLS_CA"],
+    )
+    nc = await connect(settings, "operator", max_reconnect_attempts=1)
+    try:
+        js = nc.jetstream()
+        streams = [subjects.ACTIVITY_STREAM, *(f"KV_{b.name}" for b in BUCKETS)]
+        replicas = {name: (await js.stream_info(name)).config.num_replicas for name in streams}
+    finally:
+        await nc.close()
+    assert replicas == dict.fromkeys(streams, 3)
+
+
+@pytest.mark.parametrize("tls", ["none", "another-ca"])
+async def test_the_cluster_refuses_clients_that_do_not_verify_its_certificate_over_tls(
+    cluster: Cluster, tls: str, tmp_path: Path
+) -> None:
+    """A service's real credentials are not enough: without TLS, or trusting another CA, the
+    connection is refused before they are sent."""
+    stack = cluster.stack
+    port = stack.nats_ports[0]
+    options: dict[str, object] = {"user": "gateway", "password": stack.password("gateway")}
+    if tls == "another-ca":
+        options["tls"] = ssl.create_default_context(cafile=str(devca.make(tmp_path).ca))
+    with pytest.raises((nats.errors.Error, OSError, ssl.SSLError)):
+        await nats.connect(
+            f"nats://127.0.0.1:{port}", allow_reconnect=False, connect_timeout=3, max_reconnect_attempts=0, **options
+        )
