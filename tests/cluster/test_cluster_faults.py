@@ -70,6 +70,7 @@ def cluster(fake: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
         gateway_ports=[free_port(), free_port()],
         use_haproxy=False,
         extra_env=env,
+        log_level="debug",  # every line readable after a failure, as in the session stack
     )
     try:
         stack.start()

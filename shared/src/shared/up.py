@@ -36,6 +36,7 @@ _STACK_OWNED = frozenset(
         "NATS_URL",
         "NATS_USER",
         "NATS_PASSWORD",
+        "NATS_TLS_CA",
         "MONGODB_URI",
         "METRICS_PORT",
         "DATA_DIR",
