@@ -47,7 +47,7 @@ BEFORE_S, AFTER_S = 1.5, 2.0
 DOWN_S = 2.0  # how long a killed replica stays down (under load) before it is started again
 DB_PAUSE_S = 10.0
 NODE_PAUSE_S = 5.0
-RECOVERY_LIMIT_S = 20.0
+RECOVERY_LIMIT_S = 45.0  # a restarted replica imports its framework on a busy 2-core box: slow, not a fault
 
 
 @dataclass

@@ -79,7 +79,25 @@ class OpenAIStreamFormat(ChatStreamFormat):
         return [sse({"error": {"message": exc.message, "type": exc.type, "code": exc.code, "param": exc.param}})]
 
 
-async def relay(
+def relay(
+    stream: UpstreamStream[T],
+    iterator: AsyncIterator[T],
+    first: T | None,
+    record: RequestRecord,
+    recorder: ActivityRecorder,
+    fmt: StreamFormat[T],
+    chunk_timeout_s: float,
+) -> AsyncIterator[bytes]:
+    """The stream's body. Its `interrupted` stand-in is journaled here, at once: the server sends
+    the 200 status line before it starts iterating the body, and a gateway that dies in between
+    must still leave a record of a request its client saw answered."""
+    if first is not None:
+        record.mark_first_byte()
+    recorder.started(record)
+    return _relay(stream, iterator, first, record, recorder, fmt, chunk_timeout_s)
+
+
+async def _relay(
     stream: UpstreamStream[T],
     iterator: AsyncIterator[T],
     first: T | None,
@@ -91,9 +109,6 @@ async def relay(
     outcome: StreamOutcome
     outcome, status, code = "complete", 200, None
     last: T | None = first
-    if first is not None:
-        record.mark_first_byte()
-    recorder.started(record)
     try:
         for piece in fmt.start():
             yield piece
