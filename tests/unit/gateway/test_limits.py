@@ -16,7 +16,7 @@ import pytest
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
 
 from gateway import limits
-from gateway.limits import Limits, Scope, period_key, scopes
+from gateway.limits import Limits, Scope, micro_usd, period_key, scopes
 from shared.errors import ErrorCode, KeyrelayError
 from shared.messages.activity import RequestFinished
 from shared.messages.catalog import ApiKeyPrincipal
@@ -305,3 +305,10 @@ async def test_a_request_without_tokens_or_cost_writes_nothing(js: MemoryJetStre
     await limiter.account(who, finished(who))
     assert js.buckets[RATE_BUCKET].entries == {}
     assert js.buckets[SPEND_BUCKET].entries == {}
+
+
+@pytest.mark.parametrize(
+    ("cost", "micro"), [(1.35e-6, 2), (0.1, 100_000), (2e-7, 1), (0.0000015, 2), (1e-6, 1), (3.0000001, 3_000_001)]
+)
+def test_a_budget_charge_rounds_a_cost_up_to_whole_micro_dollars_never_down(cost: float, micro: int) -> None:
+    assert micro_usd(cost) == micro

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -179,8 +180,14 @@ class Limits:
                 await self._add(rate, f"{base}.tpm.{minute}", event.usage.total_tokens)
             if scope.budget_usd is not None and event.cost_usd:
                 await self._add(
-                    spend, f"{base}.usd.{period_key(scope.budget_period, now)}", max(1, round(event.cost_usd * MICRO))
+                    spend, f"{base}.usd.{period_key(scope.budget_period, now)}", micro_usd(event.cost_usd)
                 )
 
 
 __all__ = ["Limits", "Scope", "period_key", "scopes"]
+
+
+def micro_usd(cost_usd: float) -> int:
+    """A cost in whole micro-dollars, rounded up (a budget never undercounts a fraction of one);
+    the tolerance keeps float noise (0.1 * 1e6 = 100000.00000000001) from adding one."""
+    return max(1, math.ceil(cost_usd * MICRO - 1e-6))
