@@ -45,6 +45,7 @@ def _public(doc: Doc) -> Doc:
 class ActivityQueries:
     def __init__(self, repo: ActivityRepository) -> None:
         self._repo = repo
+        self._unwaited: set[asyncio.Task[Doc]] = set()  # charts left to finish after their page answered
 
     async def run(self, query: a.ActivityQuery) -> a.QueryResult:
         if isinstance(query, a.GetRequestRecord):
@@ -55,6 +56,8 @@ class ActivityQueries:
             return await self.summary(query)
         if isinstance(query, a.SeriesRequests):
             return await self.series(query)
+        if isinstance(query, a.RequestsPage):
+            return await self.page(query)
         return await self.audit(query)
 
     async def get(self, q: a.GetRequestRecord) -> a.QueryResult:
@@ -64,6 +67,9 @@ class ActivityQueries:
         return _result(_public(doc))
 
     async def list(self, q: a.ListRequestRecords) -> a.QueryResult:
+        return _result(await self._records(q))
+
+    async def _records(self, q: a.ListRequestRecords) -> Doc:
         match = _scope_match(q.scope, q.project_id) | day_bounds(q.since, q.until)
         for field, value in (
             ("integration", q.integration),
@@ -74,7 +80,7 @@ class ActivityQueries:
             if value is not None:
                 match[field] = value
         docs, cursor = await self._repo.page_requests(match, q.cursor, max(1, min(q.limit, 500)))
-        return _result({"data": [_public(d) for d in docs], "next_cursor": cursor})
+        return {"data": [_public(d) for d in docs], "next_cursor": cursor}
 
     async def summary(self, q: a.SummarizeRequests) -> a.QueryResult:
         rows = await self._hourly(_scope_match(q.scope), q.since, q.until)
@@ -101,6 +107,9 @@ class ActivityQueries:
         return _result({"group_by": q.group_by, "data": data})
 
     async def series(self, q: a.SeriesRequests) -> a.QueryResult:
+        return _result(await self._series(q))
+
+    async def _series(self, q: a.SeriesRequests) -> Doc:
         match = _scope_match(q.scope, q.project_id)
         if q.integration is not None:
             match["integration"] = q.integration
@@ -121,7 +130,34 @@ class ActivityQueries:
             if sums.values.get("requests", 0) > 0
         ]
         data.sort(key=lambda r: (str(r["bucket"]), str(r["integration"])))
-        return _result({"bucket": q.bucket, "data": data})
+        return {"bucket": q.bucket, "data": data}
+
+    async def page(self, q: a.RequestsPage) -> a.QueryResult:
+        """The list and the series side by side (one answer: see `RequestsPage`)."""
+        deadline = asyncio.get_running_loop().time() + q.charts_within_s
+        series = asyncio.create_task(self._series(q.series))
+        body: Doc = {"records": None, "records_error": None, "series": None}
+        try:
+            body["records"] = await self._records(q.records)
+        except KeyrelayError as exc:
+            if exc.code != "invalid_request":
+                raise
+            body["records_error"] = {"code": exc.code, "message": exc.message}  # e.g. a stale cursor
+        finally:
+            if body["records"] is None and body["records_error"] is None:
+                series.cancel()  # the page failed: nobody wants its charts
+        done, _ = await asyncio.wait({series}, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+        if series in done:
+            body["series"] = series.result()
+        else:
+            self._leave(series)  # the hours it computes are cached: a reload gets its charts
+        return _result(body)
+
+    def _leave(self, task: asyncio.Task[Doc]) -> None:
+        """Let a read finish on its own: nobody waits for its answer any more (what it computes is cached)."""
+        self._unwaited.add(task)
+        task.add_done_callback(_forgotten)
+        task.add_done_callback(self._unwaited.discard)
 
     async def _hourly(self, match: Doc, since: datetime | None, until: datetime | None) -> Rows:
         """Roll-up rows for exactly [since, until): whole hours from the repository's exact hourly
@@ -224,6 +260,11 @@ def _expected(span: Span, now: datetime) -> timedelta:
     """How much of this range can hold records (none are expected after `now`)."""
     low, high = span
     return max(timedelta(0), min(high, now) - low)
+
+
+def _forgotten(task: asyncio.Task[Doc]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: a failed read that nobody waited for is not reported as unhandled
 
 
 def _result(body: Any) -> a.QueryResult:

@@ -2,7 +2,8 @@
 
 The hot path pays no NATS round trip once warm: principals and snapshots are cached with a TTL and
 dropped at once when catalog broadcasts a change for the org (`events.v1.catalog.changed`), so a
-revoked key stops working on every replica immediately. Concurrent misses for one key share a
+revoked key stops working on every replica immediately. The console's project list and integration
+slugs are cached the same way, per session (any change to the org drops them). Concurrent misses for one key share a
 single request, and while catalog cannot be reached an entry no event invalidated answers stale
 for a bounded grace (both in `gateway.cache`).
 
@@ -16,6 +17,9 @@ putting the old principal back.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
 
 from gateway.cache import TTLCache
 from gateway.settings import GatewaySettings
@@ -24,6 +28,19 @@ from shared.bus import BusClient, Peer
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.tokens import hash_token
+
+_json = msgspec.json.Decoder()
+# commands that change what `CatalogClient.listed` remembers (projects, integrations, who sees them)
+_CHANGES_LISTS = (
+    m.CreateProject,
+    m.UpdateProject,
+    m.DeleteProject,
+    m.UpdateMember,
+    m.DeleteMember,
+    m.CreateIntegration,
+    m.UpdateIntegration,
+    m.DeleteIntegration,
+)
 
 
 class CatalogClient:
@@ -39,6 +56,10 @@ class CatalogClient:
         )
         self._snapshots: TTLCache[tuple[str, str], m.RoutingSnapshot] = TTLCache(
             max_size=10_000, ttl_s=settings.snapshot_ttl_s, grace_s=grace, name="routing"
+        )
+        # a console session's project list and integration slugs: (session hash, command, fields) -> (org, items)
+        self._lists: TTLCache[tuple[str, str, tuple[str, ...]], tuple[str, list[dict[str, Any]]]] = TTLCache(
+            max_size=20_000, ttl_s=settings.principal_ttl_s
         )
 
     async def api_key(self, raw_key: str) -> m.ApiKeyPrincipal:
@@ -80,6 +101,34 @@ class CatalogClient:
         self._members.put(token_hash, principal)
         return principal
 
+    async def listed(
+        self,
+        raw_token: str,
+        who: m.MemberPrincipal,
+        command: m.ListProjects | m.ListIntegrations,
+        fields: tuple[str, ...],
+        request_id: str,
+    ) -> list[dict[str, Any]]:
+        """These `fields` of each item a list command answered for this member's session, remembered
+        until any change to the member's org (or the TTL): the console's project switcher and its
+        integration choices. Loaded by the same `manage()` command, authenticated as any other."""
+        token_hash = hash_token(raw_token)
+
+        async def load() -> tuple[str, list[dict[str, Any]]]:
+            reply = await self.manage(raw_token, command, request_id)
+            body = _json.decode(bytes(reply.body)) if bytes(reply.body) else None
+            items = (body or {}).get("data", [])
+            return who.org_id, [{name: item.get(name) for name in fields} for item in items]
+
+        _, items = await self._lists.fetch((token_hash, type(command).__name__, fields), load)
+        return items
+
+    def forget_session(self, raw_token: str) -> None:
+        """A console session that ended here (sign-out): nothing cached for it answers again."""
+        token_hash = hash_token(raw_token)
+        self._members.drop(token_hash)
+        self._lists.drop_where(lambda key, _: key[0] == token_hash)
+
     async def snapshot(self, org_id: str, project_id: str) -> m.RoutingSnapshot:
         async def load() -> m.RoutingSnapshot:
             request = m.SnapshotRequest(org_id=org_id, project_id=project_id)
@@ -91,7 +140,10 @@ class CatalogClient:
         self, raw_token: str, command: m.Command, request_id: str, timeout_s: float = 10.0
     ) -> m.ManageReply:
         request = m.ManageRequest(token_hash=hash_token(raw_token), command=command, request_id=request_id)
-        return await self._catalog.ask(subjects.CATALOG_MANAGE, request, m.ManageReply, timeout_s=timeout_s)
+        reply = await self._catalog.ask(subjects.CATALOG_MANAGE, request, m.ManageReply, timeout_s=timeout_s)
+        if isinstance(command, _CHANGES_LISTS):
+            self._lists.clear()  # at once here; other replicas when catalog's change event reaches them
+        return reply
 
     async def report(self, report: m.IntegrationReport) -> None:
         await self._catalog.ask(subjects.CATALOG_REPORT, report, m.Ack)
@@ -106,6 +158,7 @@ class CatalogClient:
             )
         if event.kind == "member":
             self._members.drop_where(lambda _, p: p.org_id == event.org_id)
+        self._lists.drop_where(lambda _, value: value[0] == event.org_id)
 
     def revalidate(self) -> None:
         """After a bus reconnect (change events may have been missed): revalidate on next use,
@@ -113,6 +166,7 @@ class CatalogClient:
         self._keys.mark_stale()
         self._snapshots.mark_stale()
         self._members.clear()
+        self._lists.clear()
         self._bad_keys.clear()
 
     @property

@@ -155,7 +155,20 @@ class SeriesRequests(Msg, tag="requests.series", frozen=True, kw_only=True):
     until: datetime | None = None
 
 
-ActivityQuery = GetRequestRecord | ListRequestRecords | SummarizeRequests | ListAudit | SeriesRequests
+class RequestsPage(Msg, tag="requests.page", frozen=True, kw_only=True):
+    """The console's activity page in one read: a page of records and the charts' series, read side
+    by side. Answers `{"records": <list answer> | null, "records_error": {code, message} | null,
+    "series": <series answer> | null}`: a refused list (a stale cursor) still gets its charts, and
+    charts slower than `charts_within_s` are left out (still computed and cached for the next read)."""
+
+    records: ListRequestRecords
+    series: SeriesRequests
+    charts_within_s: float = 8.0
+
+
+ActivityQuery = (
+    GetRequestRecord | ListRequestRecords | SummarizeRequests | ListAudit | SeriesRequests | RequestsPage
+)
 
 
 class ActivityQueryRequest(Msg, frozen=True, kw_only=True):

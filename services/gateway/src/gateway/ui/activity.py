@@ -15,9 +15,7 @@ from litestar.response import Template
 from gateway.ui.charts import bucket_start, buckets, line_chart, series_from_rows, swatch
 from gateway.ui.context import Console
 from gateway.ui.render import page
-from shared.errors import KeyrelayError
 from shared.messages import activity as a
-from shared.messages import catalog as m
 
 SECTION = "activity"
 RANGES = {"24h": (timedelta(hours=24), "hour"), "7d": (timedelta(days=7), "hour"), "30d": (timedelta(days=30), "day")}
@@ -61,12 +59,6 @@ def charts(rows: list[dict[str, Any]], since: datetime, until: datetime, size: s
     return {"items": made, "legend": legend}
 
 
-def _value(result: Any) -> Any:
-    if isinstance(result, BaseException):
-        raise result
-    return result
-
-
 @get("/activity")
 async def activity_page(
     console: Console,
@@ -82,9 +74,10 @@ async def activity_page(
     since = until - window
     status_code = int(status) if status.isdigit() else None
 
-    async def reads() -> tuple[Any, ...]:
+    def query() -> a.RequestsPage:
+        """The table's page and the charts' series: one read of activity, answered side by side."""
         project_id = console.project_id if project == "" else (None if project == "all" else project)
-        list_query = a.ListRequestRecords(
+        records = a.ListRequestRecords(
             scope=console.scope,
             integration=integration or None,
             model=model or None,
@@ -95,7 +88,7 @@ async def activity_page(
             cursor=cursor or None,
             limit=PAGE_SIZE,
         )
-        series_query = a.SeriesRequests(
+        series = a.SeriesRequests(
             scope=console.scope,
             bucket=size,  # type: ignore[arg-type]
             project_id=project_id,
@@ -103,38 +96,22 @@ async def activity_page(
             since=bucket_start(since, size),  # every point of a chart is a whole hour (day)
             until=until,
         )
-        # the three reads are independent: the page costs the slowest of them, not their sum
-        return tuple(
-            await asyncio.gather(
-                console.activity(list_query),
-                console.activity(series_query),
-                console.run(m.ListIntegrations()),
-                return_exceptions=True,
-            )
-        )
+        return a.RequestsPage(records=records, series=series)
 
     # the current project is the cookie's while the project list is on its way (the activity scope
-    # holds only the caller's projects whatever it names); read again if the list says otherwise
+    # holds only the caller's projects whatever it names); read again if the list says otherwise.
+    # The integration filter's choices are read with it (remembered for the session).
     if not console.project_id:
         await console.ready()
     tentative = console.project_id
-    results = await reads()
-    await console.ready()
+    answer, integrations = await asyncio.gather(console.activity(query()), console.integration_choices())
     if project == "" and console.project_id != tentative:
-        results = await reads()
-    listed, series_reply, integrations_reply = results
-    error = None
-    listing: dict[str, Any] = {"data": [], "next_cursor": None}
-    if isinstance(listed, KeyrelayError) and listed.code == "invalid_request":
-        error = listed.message  # e.g. a stale cursor: show it, keep the page
-    else:
-        listing = _value(listed)
-    integrations = _value(integrations_reply).get("data", [])
+        answer = await console.activity(query())
+    listing: dict[str, Any] = answer.get("records") or {"data": [], "next_cursor": None}
+    error = (answer.get("records_error") or {}).get("message")  # e.g. a stale cursor: show it, keep the page
     chart_notice = None
-    if isinstance(series_reply, KeyrelayError) and series_reply.code == "dependency_unavailable":
+    if answer.get("series") is None:
         chart_notice = "The charts took too long to compute; the table below is complete. Narrow the filters or reload."
-        series_reply = {"data": []}
-    series = _value(series_reply)
     filters = {
         "integration": integration,
         "model": model,
@@ -156,7 +133,7 @@ async def activity_page(
         integrations=integrations,
         statuses=STATUSES,
         ranges=RANGE_LABELS,
-        charts=charts(series.get("data", []), since, until, size),
+        charts=charts((answer.get("series") or {}).get("data", []), since, until, size),
         chart_notice=chart_notice,
         error=error,
     )

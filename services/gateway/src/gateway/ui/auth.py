@@ -156,6 +156,7 @@ async def signout(request: Request[Any, Any, Any], gw: GatewayState, console: Co
     await gw.bus.request(
         subjects.CATALOG_SESSION_END, m.EndSession(session_hash=hash_token(console.token)), m.Ack, dependency="catalog"
     )
+    gw.catalog.forget_session(console.token)
     response: Response[Any] = Redirect("/ui/signin")
     clear_cookie(response, request, SESSION_COOKIE)
     return response

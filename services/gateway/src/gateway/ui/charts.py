@@ -134,6 +134,7 @@ def line_chart(
                 f'<text x="{x(i):.1f}" y="{_H - 8}" text-anchor="{anchor}" font-size="11" fill="#6b7280">'
                 f"{escape(label)}</text>"
             )
+    xs = [f"{x(i):.1f}" for i in range(len(labels))]
     for s in series:
         segment: list[str] = []
         for i, point in enumerate(s.values):
@@ -142,9 +143,10 @@ def line_chart(
                     parts.append(_polyline(segment, s.colour))
                 segment = []
                 continue
-            segment.append(f"{x(i):.1f},{y(point):.1f}")
+            px, py = xs[i], f"{y(point):.1f}"
+            segment.append(f"{px},{py}")
             if point or len(labels) == 1:  # dots mark buckets with traffic
-                parts.append(f'<circle cx="{x(i):.1f}" cy="{y(point):.1f}" r="2.6" fill="{s.colour}"/>')
+                parts.append(f'<circle cx="{px}" cy="{py}" r="2.6" fill="{s.colour}"/>')
         if len(segment) > 1:
             parts.append(_polyline(segment, s.colour))
     if not series:

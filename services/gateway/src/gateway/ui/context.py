@@ -110,6 +110,12 @@ class Console:
         reply = await self._with_projects(self.gw.catalog.manage(self.token, command, self.rid))
         return _json.decode(bytes(reply.body)) if bytes(reply.body) else None
 
+    async def integration_choices(self) -> list[dict[str, Any]]:
+        """The slugs of the integrations this member sees (`[{"slug": ...}]`), for a filter or a
+        target's select: what `ListIntegrations` answered this session until the org changes
+        (`CatalogClient.listed`). Pages that show an integration's state read it with `run()`."""
+        return await self.gw.catalog.listed(self.token, self.principal, m.ListIntegrations(), ("slug",), self.rid)
+
     async def act(self, command: m.Command, then: str) -> Response[Any]:
         """A form button's action (delete, revoke, remove): CSRF-checked, run, then on to `then`."""
         await self.form()
@@ -178,13 +184,13 @@ async def load_console(request: Request[Any, Any, Any], gw: GatewayState) -> Con
 
 async def _list_projects(console: Console, wanted: str) -> None:
     try:
-        reply = await console.gw.catalog.manage(console.token, m.ListProjects(), console.rid)
+        console.projects = await console.gw.catalog.listed(
+            console.token, console.principal, m.ListProjects(), ("id", "name"), console.rid
+        )
     except KeyrelayError as exc:
         if exc.code == "unauthorized":
             raise SignInRequired from None
         raise
-    body = _json.decode(bytes(reply.body)) if bytes(reply.body) else None
-    console.projects = (body or {}).get("data", [])
     ids = [p["id"] for p in console.projects]
     console.project_id = wanted if wanted in ids else (ids[0] if ids else "")
 

@@ -239,7 +239,7 @@ async def _config_page(
     """The list of configs and the new one's form, or (`name`) one config's versions and form (the
     integrations are read with the list, unless the caller has them)."""
     if integrations is None:
-        context["reads"] = {"integrations": data_of(console.run(m.ListIntegrations()))}
+        context["reads"] = {"integrations": console.integration_choices()}
     else:
         context["integrations"] = integrations
     pretty = pretty_json(_contract_tree(item["config"])) if item else ""
@@ -278,9 +278,7 @@ async def config_create(console: Console) -> Response[Any]:
 
 @get("/configs/{name:str}")
 async def config(console: Console, name: str) -> Template:
-    item, integrations = await asyncio.gather(
-        console.run(m.GetConfig(name=name)), data_of(console.run(m.ListIntegrations()))
-    )
+    item, integrations = await asyncio.gather(console.run(m.GetConfig(name=name)), console.integration_choices())
     values = _form_from_config(item["config"])
     values["json"] = pretty_json(_contract_tree(item["config"]))
     return await _config_page(console, name, item, integrations, values=values)
