@@ -7,6 +7,10 @@ write path (records and their hours' generations; set-up data, spread over the l
 integrations), then times each page over loopback: the time from sending
 the GET to the last byte of the rendered HTML, so it includes the catalog and activity round trips
 every page makes.
+
+`--against REV` sets up two such stacks, this checkout's and REV's (its services from a temporary
+git worktree on `PYTHONPATH`, with this harness), and alternates every page's requests between
+them, so a busy machine's load moves both sides alike.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from devstack import start
+from devstack import DevStack, start
 from pymongo import AsyncMongoClient, MongoClient
 
 from activity.repository import ActivityRepository, RecordKind
@@ -179,24 +184,70 @@ def series_of(mongodb_uri: str, org_id: str) -> list[dict[str, object]]:
 def measure(client: httpx.Client, path: str, runs: int) -> list[float]:
     for _ in range(2):
         client.get(path).raise_for_status()
-    times = []
-    for _ in range(runs):
-        start_ns = time.perf_counter_ns()
-        response = client.get(path)
-        response.read()
-        times.append((time.perf_counter_ns() - start_ns) / 1e6)
-        response.raise_for_status()
-    return times
+    return [timed_get(client, path) for _ in range(runs)]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--records", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=15)
-    args = parser.parse_args()
+def timed_get(client: httpx.Client, path: str) -> float:
+    start_ns = time.perf_counter_ns()
+    response = client.get(path)
+    response.read()
+    elapsed = (time.perf_counter_ns() - start_ns) / 1e6
+    response.raise_for_status()
+    return elapsed
+
+
+PAGES = [
+    "/ui/integrations",
+    "/ui/integrations/new",
+    "/ui/integrations/new/openai",
+    "/ui/integrations/bench",
+    "/ui/integrations/bench/models",
+    "/ui/activity",
+    "/ui/activity?period=30d",
+    "/ui/activity?integration=bench&status=502",
+    "/ui/activity/{request_id}",
+    "/ui/keys",
+    "/ui/members",
+    "/ui/audit",
+    "/ui/virtual-models",
+    "/ui/virtual-models/bench-vm",
+    "/ui/configs",
+    "/ui/configs/bench-cfg",
+]
+
+
+@dataclass
+class Bench:
+    """A started stack with the benchmark's org, records and a signed-in console client."""
+
+    dev: DevStack
+    boot: dict[str, str]
+    api: httpx.Client
+    client: httpx.Client
+    first_id: str
+
+    def path(self, page: str) -> str:
+        return page.replace("{request_id}", self.first_id)
+
+    def close(self) -> None:
+        self.client.close()
+        self.api.close()
+        self.dev.stop()
+
+
+def prepare(records: int, pythonpath: str | None = None) -> Bench:
+    """Start a stack (its services from `pythonpath` when given) and set it up for the pages."""
     data_dir = Path(tempfile.mkdtemp(prefix="keyrelay-bench-console-"))
-    dev = start(data_dir, free_port())
-    rows = []
+    saved = os.environ.get("PYTHONPATH")
+    if pythonpath is not None:
+        os.environ["PYTHONPATH"] = pythonpath  # the services inherit it
+    try:
+        dev = start(data_dir, free_port())
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
     try:
         info = dev.info()
         email = f"bench-{time.time_ns()}@example.com"
@@ -241,50 +292,103 @@ def main() -> int:
         api.post(
             "/virtual-models", json={"name": "bench-vm", "targets": [{"model": "@bench/gpt-4o-mini"}]}
         ).raise_for_status()
-        first_id = seed_activity(info["mongodb_uri"], boot["org_id"], boot["project_id"], args.records)
-        with httpx.Client(base_url=info["gateway_url"], timeout=30) as client:
-            sign_in(client, boot["owner_token"], email)
-            pages = [
-                "/ui/integrations",
-                "/ui/integrations/new",
-                "/ui/integrations/new/openai",
-                "/ui/integrations/bench",
-                "/ui/integrations/bench/models",
-                "/ui/activity",
-                "/ui/activity?period=30d",
-                "/ui/activity?integration=bench&status=502",
-                f"/ui/activity/{first_id}",
-                "/ui/keys",
-                "/ui/members",
-                "/ui/audit",
-                "/ui/virtual-models",
-                "/ui/virtual-models/bench-vm",
-                "/ui/configs",
-                "/ui/configs/bench-cfg",
-            ]
-            for path in pages:
-                try:
-                    times = measure(client, path, args.runs)
-                except httpx.HTTPStatusError as exc:
-                    rows.append((f"{path} FAILED {exc.response.status_code}", float("nan"), float("nan")))
-                    continue
-                rows.append((path, statistics.median(times), sorted(times)[int(0.95 * (len(times) - 1))]))
-            for path in ("/api/v1/activity?limit=50", "/api/v1/activity/summary?group_by=integration"):
-                times = measure(api, path.removeprefix("/api/v1"), args.runs)
-                rows.append((f"{path} (management API, same store query)", statistics.median(times), max(times)))
-            recent = api.get("/activity?limit=50").json()["data"]
-            times = render_only(recent, series_of(info["mongodb_uri"], boot["org_id"]), 200)
-            rows.append(("activity.html rendered in process (no I/O)", statistics.median(times), max(times)))
-    finally:
+        first_id = seed_activity(info["mongodb_uri"], boot["org_id"], boot["project_id"], records)
+        client = httpx.Client(base_url=info["gateway_url"], timeout=30)
+        sign_in(client, boot["owner_token"], email)
+    except BaseException:
         dev.stop()
+        raise
+    return Bench(dev, boot, api, client, first_id)
+
+
+def single(args: argparse.Namespace) -> int:
+    bench = prepare(args.records)
+    rows = []
+    try:
+        for page in PAGES:
+            try:
+                times = measure(bench.client, bench.path(page), args.runs)
+            except httpx.HTTPStatusError as exc:
+                rows.append((f"{page} FAILED {exc.response.status_code}", float("nan"), float("nan")))
+                continue
+            rows.append((page, statistics.median(times), sorted(times)[int(0.95 * (len(times) - 1))]))
+        for path in ("/api/v1/activity?limit=50", "/api/v1/activity/summary?group_by=integration"):
+            times = measure(bench.api, path.removeprefix("/api/v1"), args.runs)
+            rows.append((f"{path} (management API, same store query)", statistics.median(times), max(times)))
+        recent = bench.api.get("/activity?limit=50").json()["data"]
+        times = render_only(recent, series_of(bench.dev.info()["mongodb_uri"], bench.boot["org_id"]), 200)
+        rows.append(("activity.html rendered in process (no I/O)", statistics.median(times), max(times)))
+    finally:
+        bench.close()
     print(
         f"{args.records} activity records, {args.runs} runs per page after 2 warm-ups; load average {os.getloadavg()}\n"
     )
     print("| page | median ms | p95 ms |")
     print("|---|---:|---:|")
     for path, median, p95 in rows:
-        print(f"| `{path.replace('req_bench00000000', '{request_id}')}` | {median:.1f} | {p95:.1f} |")
+        print(f"| `{path}` | {median:.1f} | {p95:.1f} |")
     return 0
+
+
+def against(args: argparse.Namespace) -> int:
+    """Both sides at once, each its own stack: every page's requests alternate between them (the order
+    flipping each time), so the machine's load moves both sides' figures alike."""
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="keyrelay-bench-console-ab-") as tmp:
+        worktree = Path(tmp) / "base"
+        subprocess.run(["git", "worktree", "add", "--detach", str(worktree), args.against], cwd=root, check=True)
+        benches: dict[str, Bench] = {}
+        try:
+            benches["base"] = prepare(args.records, pythonpath(worktree))
+            benches["this"] = prepare(args.records)
+            rows = []
+            for page in PAGES:
+                times: dict[str, list[float]] = {"base": [], "this": []}
+                for bench in benches.values():
+                    for _ in range(2):
+                        bench.client.get(bench.path(page)).raise_for_status()
+                for i in range(args.runs):
+                    for side in ("base", "this") if i % 2 == 0 else ("this", "base"):
+                        times[side].append(timed_get(benches[side].client, benches[side].path(page)))
+                paired = [t - b for b, t in zip(times["base"], times["this"], strict=True)]
+                rows.append(
+                    (
+                        page,
+                        statistics.median(times["base"]),
+                        statistics.median(times["this"]),
+                        statistics.median(paired),
+                    )
+                )
+        finally:
+            for bench in benches.values():
+                bench.close()
+            subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=root, check=False)
+    print(
+        f"base = {args.against}, this = the working tree; {args.records} activity records; {args.runs} requests per "
+        f"page and side after 2 warm-ups, alternating; load average {os.getloadavg()}\n"
+    )
+    print("| page | base median ms | this median ms | median of (this - base) ms |")
+    print("|---|---:|---:|---:|")
+    for page, base, this, diff in rows:
+        print(f"| `{page}` | {base:.1f} | {this:.1f} | {diff:+.1f} |")
+    return 0
+
+
+def pythonpath(root: Path) -> str:
+    return os.pathsep.join(
+        [str(root), str(root / "shared" / "src"), *(str(p) for p in sorted((root / "services").glob("*/src")))]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--against", metavar="REV", help="time this checkout's pages against another commit's, request by request"
+    )
+    args = parser.parse_args()
+    return against(args) if args.against else single(args)
 
 
 if __name__ == "__main__":
