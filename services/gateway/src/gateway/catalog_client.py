@@ -2,10 +2,11 @@
 
 The hot path pays no NATS round trip once warm: principals and snapshots are cached with a TTL and
 dropped at once when catalog broadcasts a change for the org (`events.v1.catalog.changed`), so a
-revoked key stops working on every replica immediately. The console's project list and integration
-slugs are cached the same way, per session (any change to the org drops them). Concurrent misses for one key share a
+revoked key stops working on every replica immediately. Concurrent misses for one key share a
 single request, and while catalog cannot be reached an entry no event invalidated answers stale
-for a bounded grace (both in `gateway.cache`).
+for a bounded grace (both in `gateway.cache`). The console's project list and integration slugs
+are cached per session the same way (any change to the org drops them), and used only after the
+session's member principal was found.
 
 A cached API-key principal is checked again on every answer, fresh or stale: past its
 `expires_at` it is refused at once, however long the cache would keep it. A principal loaded while
