@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -34,6 +34,25 @@ DONE = b"data: [DONE]\n\n"
 def sse(data: object, event: str | None = None) -> bytes:
     head = f"event: {event}\n".encode() if event else b""
     return head + b"data: " + encode(data) + b"\n\n"
+
+
+class EventStream:
+    """An `UpstreamStream` of an endpoint's own events (dicts), whatever the upstream spoke:
+    a subclass makes `events()` from the upstream, which gives the headers and is closed."""
+
+    def __init__(self, inner: UpstreamStream[object]) -> None:
+        self.inner = inner
+        self.headers = inner.headers
+        self.usage: Usage | None = None
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self.events()
+
+    def events(self) -> AsyncIterator[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 class StreamFormat(Generic[T]):

@@ -29,7 +29,7 @@ from gateway.providers.base import CallOptions, ChatStream, Credential, Provider
 from gateway.providers.openai_compat import GATEWAY_FIELDS
 from gateway.proxy import read_first_chunk
 from gateway.recorder import RequestRecord
-from gateway.streaming import StreamFormat, relay, sse
+from gateway.streaming import EventStream, StreamFormat, relay, sse
 from gateway.translate.anthropic_inbound import (
     AnthropicStreamEmitter,
     anthropic_request_to_openai,
@@ -131,24 +131,6 @@ class Turn:
 
 
 # --- streams ---------------------------------------------------------------------------------------
-class EventStream:
-    """An `UpstreamStream` of Anthropic events (dicts), whatever the upstream spoke."""
-
-    def __init__(self, inner: UpstreamStream[object]) -> None:
-        self.inner = inner
-        self.headers = inner.headers
-        self.usage: Usage | None = None
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self.events()
-
-    def events(self) -> AsyncIterator[dict[str, Any]]:
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 class PassedEvents(EventStream):
     """An Anthropic-format upstream's own events, relayed as they are (but for the model name, the
     one the client asked for, as in every answer of this endpoint)."""
