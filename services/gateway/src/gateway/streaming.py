@@ -19,7 +19,8 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from gateway.providers.base import ProviderError, UpstreamStream
+from gateway.providers.base import CallOptions, ProviderError, UpstreamStream
+from gateway.proxy import read_first_chunk
 from gateway.recorder import ActivityRecorder, RequestRecord
 from gateway.translate.common import usage_to_openai
 from gateway.wire.openai import ChatChunk, encode
@@ -53,6 +54,16 @@ class EventStream:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+E = TypeVar("E", bound=EventStream)
+
+
+async def opened(events: E, opts: CallOptions) -> tuple[E, AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
+    """An endpoint's event stream with its first event read, inside the attempt: a failure so far
+    can still fail over."""
+    iterator = events.__aiter__()
+    return events, iterator, await read_first_chunk(events, iterator, opts.first_byte_timeout_s)
 
 
 class StreamFormat(Generic[T]):

@@ -27,9 +27,8 @@ from gateway.api.state import GatewayState
 from gateway.providers import messages as direct
 from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, Target, UpstreamStream
 from gateway.providers.openai_compat import GATEWAY_FIELDS
-from gateway.proxy import read_first_chunk
 from gateway.recorder import RequestRecord
-from gateway.streaming import EventStream, StreamFormat, relay, sse
+from gateway.streaming import EventStream, StreamFormat, opened, relay, sse
 from gateway.translate.anthropic_inbound import (
     AnthropicStreamEmitter,
     anthropic_request_to_openai,
@@ -105,17 +104,12 @@ class Turn:
             adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, options: CallOptions
         ) -> tuple[EventStream, AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
             del payload
-            events: EventStream
             if (speaker := direct.serves_messages(adapter, target)) is not None:
                 upstream = await direct.open_stream(speaker, self.inbound, target, cred, options, self.headers)
-                events = PassedEvents(upstream, self.model)
-            else:
-                chat = {**self.chat_body(target), "stream": True, "stream_options": {"include_usage": True}}
-                upstream_chat = await adapter.open_stream(ChatInput(chat), target, cred, options)
-                events = TranslatedEvents(upstream_chat, self.model)
-            iterator = events.__aiter__()
-            first = await read_first_chunk(events, iterator, options.first_byte_timeout_s)
-            return events, iterator, first
+                return await opened(PassedEvents(upstream, self.model), options)
+            chat = {**self.chat_body(target), "stream": True, "stream_options": {"include_usage": True}}
+            upstream_chat = await adapter.open_stream(ChatInput(chat), target, cred, options)
+            return await opened(TranslatedEvents(upstream_chat, self.model), options)
 
         try:
             plan = await self.gw.proxy.plan(self.record.principal, self.routing, self.headers)

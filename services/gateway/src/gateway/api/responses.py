@@ -26,10 +26,9 @@ from gateway.api.inference import SSE_HEADERS, fail
 from gateway.api.state import GatewayState
 from gateway.providers import responses as direct
 from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, Target, UpstreamStream
-from gateway.proxy import read_first_chunk
 from gateway.recorder import RequestRecord
 from gateway.responses_store import StoredResponse
-from gateway.streaming import EventStream, StreamFormat, relay, sse
+from gateway.streaming import EventStream, StreamFormat, opened, relay, sse
 from gateway.translate.responses import (
     ChatDelta,
     InputItem,
@@ -150,10 +149,8 @@ class Turn:
                 request = ChatInput({**self.chat_body(target), "stream": True})
                 chat = await adapter.open_stream(request, target, cred, opts)
                 events = TranslatedEvents(chat, self)
-            iterator = events.__aiter__()
-            first = await read_first_chunk(events, iterator, opts.first_byte_timeout_s)
             fmt.source = events
-            return events, iterator, first
+            return await opened(events, opts)
 
         try:
             plan = await self.gw.proxy.plan(self.record.principal, self.raw, headers)
