@@ -89,8 +89,8 @@ class Turn:
         self, adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
     ) -> Answer:
         del payload  # the routing body; each kind of target gets its own below
-        if (speaker := direct.serves_messages(adapter, target)) is not None:
-            body, usage, headers = await direct.create(speaker, self.inbound, target, cred, opts, self.headers)
+        if (upstream := direct.passthrough(adapter, target, cred, opts)) is not None:
+            body, usage, headers = await upstream.create(self.inbound, self.headers)
             return Answer({**body, "model": self.model}, usage, headers)
         result = await adapter.chat(ChatInput(self.chat_body(target)), target, cred, opts)
         return Answer(openai_response_to_anthropic(result.body, self.model), result.usage, result.headers)
@@ -104,8 +104,8 @@ class Turn:
             adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, options: CallOptions
         ) -> tuple[EventStream, AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
             del payload
-            if (speaker := direct.serves_messages(adapter, target)) is not None:
-                upstream = await direct.open_stream(speaker, self.inbound, target, cred, options, self.headers)
+            if (passthrough := direct.passthrough(adapter, target, cred, options)) is not None:
+                upstream = await passthrough.open_stream(self.inbound, self.headers)
                 return await opened(PassedEvents(upstream, self.model), options)
             chat = {**self.chat_body(target), "stream": True, "stream_options": {"include_usage": True}}
             upstream_chat = await adapter.open_stream(ChatInput(chat), target, cred, options)
