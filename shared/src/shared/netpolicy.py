@@ -28,7 +28,7 @@ import re
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 from shared.errors import KeyrelayError
 
@@ -36,52 +36,54 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_URL_LENGTH: Final = 2048
-_V4_REFUSED: Final = tuple(
-    (ipaddress.IPv4Network(net), why)
-    for net, why in (
-        ("0.0.0.0/8", "unspecified"),
-        ("10.0.0.0/8", "private"),
-        ("100.64.0.0/10", "shared address space"),
-        ("127.0.0.0/8", "loopback"),
-        ("169.254.0.0/16", "link-local"),
-        ("172.16.0.0/12", "private"),
-        ("192.0.0.0/24", "reserved"),
-        ("192.0.2.0/24", "documentation"),
-        ("192.88.99.0/24", "reserved"),
-        ("192.168.0.0/16", "private"),
-        ("198.18.0.0/15", "benchmarking"),
-        ("198.51.100.0/24", "documentation"),
-        ("203.0.113.0/24", "documentation"),
-        ("224.0.0.0/4", "multicast"),
-        ("240.0.0.0/4", "reserved"),
-    )
+NetworkT = TypeVar("NetworkT", ipaddress.IPv4Network, ipaddress.IPv6Network)
+
+
+def _networks(network: type[NetworkT], *rows: tuple[str, str]) -> tuple[tuple[NetworkT, str], ...]:
+    """A table of (network, what it is) from its rows of (CIDR, what it is)."""
+    return tuple((network(cidr), what) for cidr, what in rows)
+
+
+_V4_REFUSED: Final = _networks(
+    ipaddress.IPv4Network,
+    ("0.0.0.0/8", "unspecified"),
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "shared address space"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "reserved"),
+    ("192.0.2.0/24", "documentation"),
+    ("192.88.99.0/24", "reserved"),
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),
 )
-_V6_REFUSED: Final = tuple(
-    (ipaddress.IPv6Network(net), why)
-    for net, why in (
-        ("::/128", "unspecified"),
-        ("::1/128", "loopback"),
-        ("64:ff9b:1::/48", "reserved"),
-        ("100::/64", "reserved"),
-        ("2001::/23", "reserved"),
-        ("2001:db8::/32", "documentation"),
-        ("3fff::/20", "documentation"),
-        ("fc00::/7", "unique-local"),
-        ("fe80::/10", "link-local"),
-        ("fec0::/10", "site-local"),
-        ("ff00::/8", "multicast"),
-    )
+_V6_REFUSED: Final = _networks(
+    ipaddress.IPv6Network,
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("64:ff9b:1::/48", "reserved"),
+    ("100::/64", "reserved"),
+    ("2001::/23", "reserved"),
+    ("2001:db8::/32", "documentation"),
+    ("3fff::/20", "documentation"),
+    ("fc00::/7", "unique-local"),
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "site-local"),
+    ("ff00::/8", "multicast"),
 )
 _V6_GLOBAL_UNICAST: Final = ipaddress.IPv6Network("2000::/3")
 # IPv6 prefixes whose low 32 bits ARE an IPv4 address: that address alone decides.
-_V6_LOW32_FORMS: Final = tuple(
-    (ipaddress.IPv6Network(net), form)
-    for net, form in (
-        ("::ffff:0:0/96", "IPv4-mapped"),
-        ("::ffff:0:0:0/96", "IPv4-translated"),
-        ("64:ff9b::/96", "NAT64"),
-        ("::/96", "IPv4-compatible"),
-    )
+_V6_LOW32_FORMS: Final = _networks(
+    ipaddress.IPv6Network,
+    ("::ffff:0:0/96", "IPv4-mapped"),
+    ("::ffff:0:0:0/96", "IPv4-translated"),
+    ("64:ff9b::/96", "NAT64"),
+    ("::/96", "IPv4-compatible"),
 )
 _REFUSED_NAMES: Final = frozenset({"localhost", "localhost.localdomain", "metadata", "metadata.google.internal"})
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")

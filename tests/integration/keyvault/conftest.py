@@ -306,13 +306,15 @@ class Kv:
                 sealed=sealed,
             )
         return await self.admin.put(
-            assertion=blob,
-            org_id=org_id,
-            integration_id=integration_id,
-            provider=provider,
-            base_url=base_url,
-            project_scope=scope,
-            sealed=sealed,
+            kvm.PutCredential(
+                assertion=blob,
+                org_id=org_id,
+                integration_id=integration_id,
+                provider=provider,
+                base_url=base_url,
+                project_scope=scope,
+                sealed=sealed,
+            )
         )
 
     async def create(self, payload: dict[str, Any] | None = None, **kwargs: Any) -> tuple[str, str]:

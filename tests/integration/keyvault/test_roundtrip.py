@@ -182,13 +182,15 @@ async def test_a_put_not_sealed_to_keyvault_is_refused(kv_live: Kv) -> None:
     )
     with pytest.raises(KeyrelayError) as info:
         await kv_live.admin.put(
-            assertion=blob,
-            org_id=org_id,
-            integration_id=integration_id,
-            provider="openai",
-            base_url=OPENAI_BASE,
-            project_scope="all",
-            sealed=plain,
+            kv.PutCredential(
+                assertion=blob,
+                org_id=org_id,
+                integration_id=integration_id,
+                provider="openai",
+                base_url=OPENAI_BASE,
+                project_scope="all",
+                sealed=plain,
+            )
         )
     assert info.value.code == "invalid_credentials"
 

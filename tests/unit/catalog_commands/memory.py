@@ -233,35 +233,29 @@ class MemoryVault(VaultAdminClient):
         assert (claims.operation, claims.integration_id, claims.digest) == (operation, integration_id, digest)
         assert claims.org_role == "owner"
 
-    async def put(
-        self,
-        *,
-        assertion: bytes,
-        org_id: str,
-        integration_id: str,
-        provider: str,
-        base_url: str,
-        project_scope: kv.Scope,
-        sealed: bytes,
-        keep_secret: bool = False,
-        keep_headers: bool = False,
-    ) -> kv.CredentialView:
+    async def put(self, msg: kv.PutCredential) -> kv.CredentialView:
+        integration_id, keep_secret = msg.integration_id, msg.keep_secret
         operation = "update" if integration_id in self.stored else "create"
-        keep = kept_parts(keep_secret=keep_secret, keep_headers=keep_headers)
+        keep = kept_parts(keep_secret=keep_secret, keep_headers=msg.keep_headers)
         digest = write_digest(
-            operation, provider=provider, base_url=base_url, project_scope=project_scope, sealed=sealed, keep=keep
+            operation,
+            provider=msg.provider,
+            base_url=msg.base_url,
+            project_scope=msg.project_scope,
+            sealed=msg.sealed,
+            keep=keep,
         )
-        self._verify(assertion, operation, integration_id, digest)
+        self._verify(msg.assertion, operation, integration_id, digest)
         if self.refuse_puts:
             raise KeyrelayError("invalid_credentials", "keyvault refused the credential")
         view = kv.CredentialView(
             masked="sk-...1234", fingerprint="fp", updated_at=datetime.now(UTC).isoformat(), updated_by="mem"
         )
         self.stored[integration_id] = {
-            "org_id": org_id,
-            "base_url": base_url,
-            "project_scope": project_scope,
-            "sealed": sealed if sealed or not keep_secret else self.stored[integration_id]["sealed"],
+            "org_id": msg.org_id,
+            "base_url": msg.base_url,
+            "project_scope": msg.project_scope,
+            "sealed": msg.sealed if msg.sealed or not keep_secret else self.stored[integration_id]["sealed"],
             "view": view,
         }
         return view

@@ -15,6 +15,7 @@ from catalog.providers import adapter_for, resolve_base_url
 from catalog.repository import now
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
+from shared.messages import keyvault as kv
 from shared.tokens import new_id
 from shared.vault import rules
 from shared.vault.assertions import Operation, kept_parts, sign_assertion, write_digest
@@ -111,12 +112,14 @@ async def put_credential(
     keep = kept_parts(keep_secret=keep_secret, keep_headers=keep_headers)
     integration_id = integration["_id"]
     await ctx.vault.put(
-        assertion=owner_assertion(ctx, who, operation, integration_id, keep=keep, **write),
-        org_id=who.org_id,
-        integration_id=integration_id,
-        keep_secret=keep_secret,
-        keep_headers=keep_headers,
-        **write,
+        kv.PutCredential(
+            assertion=owner_assertion(ctx, who, operation, integration_id, keep=keep, **write),
+            org_id=who.org_id,
+            integration_id=integration_id,
+            keep_secret=keep_secret,
+            keep_headers=keep_headers,
+            **write,
+        )
     )
 
 

@@ -18,34 +18,11 @@ class VaultAdminClient:
     def __init__(self, bus: BusClient, timeout_s: float = 5.0) -> None:
         self._vault = Peer(bus, "keyvault", timeout_s)
 
-    async def put(
-        self,
-        *,
-        assertion: bytes,
-        org_id: str,
-        integration_id: str,
-        provider: str,
-        base_url: str,
-        project_scope: ProjectScope,
-        sealed: bytes,
-        keep_secret: bool = False,
-        keep_headers: bool = False,
-    ) -> kv.CredentialView:
+    async def put(self, msg: kv.PutCredential) -> kv.CredentialView:
         """Create or replace the credential (keyvault decides which from whether it exists).
 
         `keep_secret` / `keep_headers`: an update keeps the stored key / header values, re-bound to
         `base_url` (keyvault decrypts and re-encrypts them itself; nobody else sees them)."""
-        msg = kv.PutCredential(
-            assertion=assertion,
-            org_id=org_id,
-            integration_id=integration_id,
-            provider=provider,
-            base_url=base_url,
-            project_scope=project_scope,
-            sealed=sealed,
-            keep_secret=keep_secret,
-            keep_headers=keep_headers,
-        )
         reply = await self._vault.ask(subjects.KEYVAULT_PUT, msg, kv.Stored)
         return reply.view
 

@@ -16,38 +16,30 @@ def _limits(doc: Doc) -> Doc:
     return {key: doc.get(key) for key in ("rpm", "tpm", "budget_usd", "budget_period")}
 
 
+def _resource(doc: Doc, **fields: Any) -> Doc:
+    """A resource as callers see it: its id, its fields, when it was made."""
+    return {"id": doc["_id"], **fields, "created_at": _iso(doc.get("created_at"))}
+
+
 def project(doc: Doc) -> Doc:
-    return {
-        "id": doc["_id"],
-        "name": doc["name"],
-        "content_logging": doc.get("content_logging", False),
-        **_limits(doc),
-        "created_at": _iso(doc.get("created_at")),
-    }
+    return _resource(doc, name=doc["name"], content_logging=doc.get("content_logging", False), **_limits(doc))
 
 
 def member(doc: Doc) -> Doc:
-    return {
-        "id": doc["_id"],
-        "email": doc["email"],
-        "org_role": doc["org_role"],
-        "projects": doc.get("projects", {}),
-        "created_at": _iso(doc.get("created_at")),
-    }
+    return _resource(doc, email=doc["email"], org_role=doc["org_role"], projects=doc.get("projects", {}))
 
 
 def api_key(doc: Doc) -> Doc:
-    return {
-        "id": doc["_id"],
-        "project_id": doc["project_id"],
-        "name": doc["name"],
-        "prefix": doc.get("prefix", ""),
-        "models": doc.get("models"),
+    return _resource(
+        doc,
+        project_id=doc["project_id"],
+        name=doc["name"],
+        prefix=doc.get("prefix", ""),
+        models=doc.get("models"),
         **_limits(doc),
-        "expires_at": _iso(doc.get("expires_at")),
-        "revoked": doc.get("revoked_at") is not None,
-        "created_at": _iso(doc.get("created_at")),
-    }
+        expires_at=_iso(doc.get("expires_at")),
+        revoked=doc.get("revoked_at") is not None,
+    )
 
 
 def integration(doc: Doc, credential: Doc | None = None) -> Doc:

@@ -15,11 +15,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from gateway.providers.base import ProviderError, UpstreamStream
+from gateway.providers.base import CallOptions, ProviderError, UpstreamStream
+from gateway.proxy import read_first_chunk
 from gateway.recorder import ActivityRecorder, RequestRecord
 from gateway.translate.common import usage_to_openai
 from gateway.wire.openai import ChatChunk, encode
@@ -34,6 +35,35 @@ DONE = b"data: [DONE]\n\n"
 def sse(data: object, event: str | None = None) -> bytes:
     head = f"event: {event}\n".encode() if event else b""
     return head + b"data: " + encode(data) + b"\n\n"
+
+
+class EventStream:
+    """An `UpstreamStream` of an endpoint's own events (dicts), whatever the upstream spoke:
+    a subclass makes `events()` from the upstream, which gives the headers and is closed."""
+
+    def __init__(self, inner: UpstreamStream[object]) -> None:
+        self.inner = inner
+        self.headers = inner.headers
+        self.usage: Usage | None = None
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self.events()
+
+    def events(self) -> AsyncIterator[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+E = TypeVar("E", bound=EventStream)
+
+
+async def opened(events: E, opts: CallOptions) -> tuple[E, AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
+    """An endpoint's event stream with its first event read, inside the attempt: a failure so far
+    can still fail over."""
+    iterator = events.__aiter__()
+    return events, iterator, await read_first_chunk(events, iterator, opts.first_byte_timeout_s)
 
 
 class StreamFormat(Generic[T]):

@@ -7,41 +7,26 @@ one event: the gateway caches revealed keys (60 s by default), so reveals are ra
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 
 from shared import subjects
-from shared.messages.activity import AuditEvent, Outcome, audit_event
+from shared.messages.activity import AuditEvent, audit_event
 
 
 class EventSink(Protocol):
     def publish(self, subject: str, event: AuditEvent, msg_id: str) -> None: ...
 
 
+# keyvault's audit events: made by the one builder, about a credential unless said otherwise
+credential_event = functools.partial(
+    audit_event, service="keyvault", target_type="credential", actor_role="", outcome="ok"
+)
+
+
 class Auditor:
     def __init__(self, sink: EventSink) -> None:
         self._sink = sink
 
-    def record(
-        self,
-        *,
-        org_id: str,
-        actor_id: str,
-        action: str,
-        target_id: str,
-        outcome: Outcome = "ok",
-        actor_role: str = "",
-        target_type: str = "credential",
-        detail: dict[str, str] | None = None,
-    ) -> None:
-        event = audit_event(
-            org_id=org_id,
-            actor_id=actor_id,
-            actor_role=actor_role,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            outcome=outcome,
-            service="keyvault",
-            detail=detail,
-        )
+    def record(self, event: AuditEvent) -> None:
         self._sink.publish(subjects.ACTIVITY_AUDIT_RECORDED, event, event.event_id)

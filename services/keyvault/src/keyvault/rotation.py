@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyvault.audit import Auditor
+from keyvault.audit import Auditor, credential_event
 from keyvault.crypto import Sealer, VaultCryptoError
 from keyvault.floors import VersionFloors
 from keyvault.metrics import REWRAPS
@@ -55,13 +55,15 @@ class _Rotation:
     def _audit(self, record: CredentialRecord, outcome: Outcome, detail: dict[str, str]) -> None:
         if self.auditor is not None:
             self.auditor.record(
-                org_id=record.org_id,
-                actor_id=self.actor,
-                actor_role="operator",
-                action="credential.rewrap",
-                target_id=record.integration_id,
-                outcome=outcome,
-                detail=detail,
+                credential_event(
+                    org_id=record.org_id,
+                    actor_id=self.actor,
+                    actor_role="operator",
+                    action="credential.rewrap",
+                    target_id=record.integration_id,
+                    outcome=outcome,
+                    detail=detail,
+                )
             )
 
     async def one(self, record: CredentialRecord) -> bool:

@@ -27,7 +27,7 @@ from nacl.public import Box, PrivateKey, PublicKey, SealedBox
 from nacl.signing import VerifyKey
 
 from keyvault import payloads
-from keyvault.audit import Auditor
+from keyvault.audit import Auditor, credential_event
 from keyvault.crypto import Identity, MalformedEnvelope, Sealer, VaultCryptoError
 from keyvault.floors import VersionFloors
 from keyvault.metrics import REVEALS, WRITES
@@ -36,6 +36,7 @@ from keyvault.repository import CredentialRecord, CredentialRepository
 from shared.errors import KeyrelayError
 from shared.logging import get_logger
 from shared.messages import keyvault as kv
+from shared.messages.activity import Outcome
 from shared.vault.assertions import OwnerAssertion, kept_parts, verify_assertion, write_digest
 from shared.vault.membership import membership_holds
 
@@ -124,13 +125,15 @@ class Vault:
             member_id=claims.member_id if claims else None,
         )
         self._audit.record(
-            org_id=org_id,
-            actor_id=claims.member_id if claims else "unknown",
-            actor_role=claims.org_role if claims else "",
-            action=f"credential.{operation}",
-            target_id=integration_id,
-            outcome="denied",
-            detail={"reason": reason},
+            credential_event(
+                org_id=org_id,
+                actor_id=claims.member_id if claims else "unknown",
+                actor_role=claims.org_role if claims else "",
+                action=f"credential.{operation}",
+                target_id=integration_id,
+                outcome="denied",
+                detail={"reason": reason},
+            )
         )
         return KeyrelayError("owner_required", reason)
 
@@ -158,12 +161,14 @@ class Vault:
         """An owner's write, done: audited as `credential.<operation>` under the member the
         (verified, exactly matching) assertion names."""
         self._audit.record(
-            org_id=claims.org_id,
-            actor_id=claims.member_id,
-            actor_role=claims.org_role,
-            action=f"credential.{claims.operation}",
-            target_id=claims.integration_id,
-            detail=detail,
+            credential_event(
+                org_id=claims.org_id,
+                actor_id=claims.member_id,
+                actor_role=claims.org_role,
+                action=f"credential.{claims.operation}",
+                target_id=claims.integration_id,
+                detail=detail,
+            )
         )
 
     async def _owned(self, org_id: str, integration_id: str) -> CredentialRecord | None:
@@ -328,12 +333,14 @@ class Vault:
         if project_id:
             detail["project_id"] = project_id
         self._audit.record(
-            org_id=record.org_id,
-            actor_id=actor_id,
-            action=action,
-            target_id=record.integration_id,
-            outcome="failed",
-            detail=detail,
+            credential_event(
+                org_id=record.org_id,
+                actor_id=actor_id,
+                action=action,
+                target_id=record.integration_id,
+                outcome="failed",
+                detail=detail,
+            )
         )
 
     async def describe(self, req: kv.DescribeCredentials) -> kv.Described:
@@ -345,17 +352,24 @@ class Vault:
         REVEALS.labels(outcome=reason).inc()
         log.warning("keyvault.reveal_refused", reason=reason, integration_id=claims.integration_id if claims else None)
         if claims is not None:  # signed by the gateway: the org is trustworthy, so it is audited there
-            self._audit.record(
+            self._audit_reveal(claims, "denied", {"reason": reason})
+        return KeyrelayError(
+            code,
+            "integration not found" if code == "integration_not_found" else f"decryption request refused ({reason})",
+        )
+
+    def _audit_reveal(self, claims: kv.RevealClaims, outcome: Outcome, detail: dict[str, str]) -> None:
+        """A reveal (the gateway's `credential.decrypt`), granted or refused: audited in the claimed org,
+        which is the record's when granted."""
+        self._audit.record(
+            credential_event(
                 org_id=claims.org_id,
                 actor_id="gateway",
                 action="credential.decrypt",
                 target_id=claims.integration_id,
-                outcome="denied",
-                detail={"reason": reason, "project_id": claims.project_id},
+                outcome=outcome,
+                detail={**detail, "project_id": claims.project_id},
             )
-        return KeyrelayError(
-            code,
-            "integration not found" if code == "integration_not_found" else f"decryption request refused ({reason})",
         )
 
     def verify_request(self, req: kv.RevealRequest) -> kv.RevealClaims:
@@ -440,11 +454,5 @@ class Vault:
             project_id=claims.project_id,
             kek_id=record.envelope.kek_id,
         )
-        self._audit.record(
-            org_id=record.org_id,
-            actor_id="gateway",
-            action="credential.decrypt",
-            target_id=record.integration_id,
-            detail={"project_id": claims.project_id},
-        )
+        self._audit_reveal(claims, "ok", {})
         return kv.RevealGranted(boxed=bytes(boxed))

@@ -71,8 +71,8 @@ async def _count(
     async def call(
         adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, options: CallOptions
     ) -> int:
-        if (speaker := direct.serves_messages(adapter, target)) is not None:
-            return await direct.count_tokens(speaker, inbound, target, cred, options)
+        if (upstream := direct.passthrough(adapter, target, cred, options)) is not None:
+            return await upstream.count_tokens(inbound)
         counter: object = adapter
         assert isinstance(counter, TokenCounter)  # noqa: S101 - only counting adapters are left in the plan
         return await counter.count_tokens(ChatRequest.from_body(payload), target, cred, options)

@@ -27,9 +27,8 @@ from gateway.api.state import GatewayState
 from gateway.providers import messages as direct
 from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, Target, UpstreamStream
 from gateway.providers.openai_compat import GATEWAY_FIELDS
-from gateway.proxy import read_first_chunk
 from gateway.recorder import RequestRecord
-from gateway.streaming import StreamFormat, relay, sse
+from gateway.streaming import EventStream, StreamFormat, opened, relay, sse
 from gateway.translate.anthropic_inbound import (
     AnthropicStreamEmitter,
     anthropic_request_to_openai,
@@ -90,8 +89,8 @@ class Turn:
         self, adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
     ) -> Answer:
         del payload  # the routing body; each kind of target gets its own below
-        if (speaker := direct.serves_messages(adapter, target)) is not None:
-            body, usage, headers = await direct.create(speaker, self.inbound, target, cred, opts, self.headers)
+        if (upstream := direct.passthrough(adapter, target, cred, opts)) is not None:
+            body, usage, headers = await upstream.create(self.inbound, self.headers)
             return Answer({**body, "model": self.model}, usage, headers)
         result = await adapter.chat(ChatInput(self.chat_body(target)), target, cred, opts)
         return Answer(openai_response_to_anthropic(result.body, self.model), result.usage, result.headers)
@@ -105,17 +104,12 @@ class Turn:
             adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, options: CallOptions
         ) -> tuple[EventStream, AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
             del payload
-            events: EventStream
-            if (speaker := direct.serves_messages(adapter, target)) is not None:
-                upstream = await direct.open_stream(speaker, self.inbound, target, cred, options, self.headers)
-                events = PassedEvents(upstream, self.model)
-            else:
-                chat = {**self.chat_body(target), "stream": True, "stream_options": {"include_usage": True}}
-                upstream_chat = await adapter.open_stream(ChatInput(chat), target, cred, options)
-                events = TranslatedEvents(upstream_chat, self.model)
-            iterator = events.__aiter__()
-            first = await read_first_chunk(events, iterator, options.first_byte_timeout_s)
-            return events, iterator, first
+            if (passthrough := direct.passthrough(adapter, target, cred, options)) is not None:
+                upstream = await passthrough.open_stream(self.inbound, self.headers)
+                return await opened(PassedEvents(upstream, self.model), options)
+            chat = {**self.chat_body(target), "stream": True, "stream_options": {"include_usage": True}}
+            upstream_chat = await adapter.open_stream(ChatInput(chat), target, cred, options)
+            return await opened(TranslatedEvents(upstream_chat, self.model), options)
 
         try:
             plan = await self.gw.proxy.plan(self.record.principal, self.routing, self.headers)
@@ -131,24 +125,6 @@ class Turn:
 
 
 # --- streams ---------------------------------------------------------------------------------------
-class EventStream:
-    """An `UpstreamStream` of Anthropic events (dicts), whatever the upstream spoke."""
-
-    def __init__(self, inner: UpstreamStream[object]) -> None:
-        self.inner = inner
-        self.headers = inner.headers
-        self.usage: Usage | None = None
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self.events()
-
-    def events(self) -> AsyncIterator[dict[str, Any]]:
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 class PassedEvents(EventStream):
     """An Anthropic-format upstream's own events, relayed as they are (but for the model name, the
     one the client asked for, as in every answer of this endpoint)."""

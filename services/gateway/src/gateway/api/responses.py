@@ -26,10 +26,9 @@ from gateway.api.inference import SSE_HEADERS, fail
 from gateway.api.state import GatewayState
 from gateway.providers import responses as direct
 from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, Target, UpstreamStream
-from gateway.proxy import read_first_chunk
 from gateway.recorder import RequestRecord
 from gateway.responses_store import StoredResponse
-from gateway.streaming import StreamFormat, relay, sse
+from gateway.streaming import EventStream, StreamFormat, opened, relay, sse
 from gateway.translate.responses import (
     ChatDelta,
     InputItem,
@@ -140,9 +139,9 @@ class Turn:
 
         async def attempt(
             adapter: ProviderAdapter, payload: dict[str, Any], target: Target, cred: Credential, opts: CallOptions
-        ) -> tuple[EventStream, AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
+        ) -> tuple[ResponsesEvents, AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
             del payload
-            events: EventStream
+            events: ResponsesEvents
             if (responses_adapter := direct.serves_responses(adapter, target)) is not None:
                 upstream = await direct.open_stream(responses_adapter, self.upstream_body(), target, cred, opts)
                 events = PassedEvents(upstream, self)
@@ -150,10 +149,8 @@ class Turn:
                 request = ChatInput({**self.chat_body(target), "stream": True})
                 chat = await adapter.open_stream(request, target, cred, opts)
                 events = TranslatedEvents(chat, self)
-            iterator = events.__aiter__()
-            first = await read_first_chunk(events, iterator, opts.first_byte_timeout_s)
             fmt.source = events
-            return events, iterator, first
+            return await opened(events, opts)
 
         try:
             plan = await self.gw.proxy.plan(self.record.principal, self.raw, headers)
@@ -191,20 +188,13 @@ def _output_text(output: object) -> str:
 
 
 # --- streams ---------------------------------------------------------------------------------------
-class EventStream:
-    """A `ChatStream` of Responses events (dicts), whatever the upstream spoke; keeps the context
-    before it lets the terminal event out, so a follow-up sent at once finds it."""
+class ResponsesEvents(EventStream):
+    """Responses events, whatever the upstream spoke; keeps the context before it lets the terminal
+    event out, so a follow-up sent at once finds it."""
 
     def __init__(self, inner: UpstreamStream[object], turn: Turn) -> None:
-        self.inner, self.turn = inner, turn
-        self.headers = inner.headers
-        self.usage: Usage | None = None
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self.events()
-
-    def events(self) -> AsyncIterator[dict[str, Any]]:
-        raise NotImplementedError
+        super().__init__(inner)
+        self.turn = turn
 
     def failure(self, exc: KeyrelayError) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -215,11 +205,8 @@ class EventStream:
         if content is not None and event.get("type") == "response.output_text.delta":
             content["response"] = (content.get("response") or "") + str(event.get("delta") or "")
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
-
-class PassedEvents(EventStream):
+class PassedEvents(ResponsesEvents):
     """A Responses upstream's own events, relayed as they are (`previous_response_id` restored)."""
 
     def __init__(self, inner: UpstreamStream[dict[str, Any]], turn: Turn) -> None:
@@ -257,7 +244,7 @@ class PassedEvents(EventStream):
         ]
 
 
-class TranslatedEvents(EventStream):
+class TranslatedEvents(ResponsesEvents):
     """Chat chunks of any provider, as Responses events."""
 
     def __init__(self, inner: ChatStream, turn: Turn) -> None:
@@ -285,7 +272,7 @@ class TranslatedEvents(EventStream):
 class ResponsesStreamFormat(StreamFormat[dict[str, Any]]):
     """Responses events are named SSE events (`event: <type>`); no `[DONE]` at the end."""
 
-    source: EventStream | None = None
+    source: ResponsesEvents | None = None
 
     def chunk(self, chunk: dict[str, Any]) -> list[bytes]:
         return [sse(chunk, str(chunk.get("type") or "message"))]

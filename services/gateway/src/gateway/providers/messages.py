@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -61,12 +62,10 @@ MESSAGE_END = "message_stop"
 SpeaksMessages = AnthropicAdapter | VertexAdapter  # adapters whose chat URL takes a Messages body as it is
 
 
-def serves_messages(adapter: ProviderAdapter, target: Target) -> SpeaksMessages | None:
-    """The adapter, when this target takes Messages requests as they are."""
-    if isinstance(adapter, AnthropicAdapter):
-        return adapter
-    if isinstance(adapter, VertexAdapter) and is_claude(target.model):
-        return adapter
+def passthrough(adapter: ProviderAdapter, target: Target, cred: Credential, opts: CallOptions) -> Passthrough | None:
+    """This attempt's pass-through, when its target takes Messages requests as they are."""
+    if isinstance(adapter, AnthropicAdapter) or (isinstance(adapter, VertexAdapter) and is_claude(target.model)):
+        return Passthrough(adapter, target, cred, opts)
     return None
 
 
@@ -144,55 +143,52 @@ def usage_of(raw: object, previous: Usage | None = None) -> Usage:
     return anthropic_usage(typed, previous)
 
 
-def _sent(adapter: SpeaksMessages, body: Mapping[str, Any], target: Target, *, stream: bool) -> dict[str, Any]:
-    return payload(body, target, stream=stream, vertex=isinstance(adapter, VertexAdapter))
+@dataclass(frozen=True, slots=True)
+class Passthrough:
+    """One attempt's Messages calls through an adapter that speaks them: the body as sent, bar what
+    `payload` changes for the target, and the client's allowlisted headers."""
 
+    adapter: SpeaksMessages
+    target: Target
+    cred: Credential
+    opts: CallOptions
 
-def _headers(adapter: SpeaksMessages, client_headers: Mapping[str, str]) -> dict[str, str]:
-    return forwarded_headers(client_headers, vertex=isinstance(adapter, VertexAdapter))
+    def _sent(self, body: Mapping[str, Any], *, stream: bool) -> dict[str, Any]:
+        return payload(body, self.target, stream=stream, vertex=isinstance(self.adapter, VertexAdapter))
 
+    def _headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
+        return forwarded_headers(client_headers, vertex=isinstance(self.adapter, VertexAdapter))
 
-async def create(
-    adapter: SpeaksMessages,
-    body: Mapping[str, Any],
-    target: Target,
-    cred: Credential,
-    opts: CallOptions,
-    client_headers: Mapping[str, str],
-) -> tuple[dict[str, Any], Usage, dict[str, str]]:
-    """One non-streaming Messages call: (the message as sent, its usage, headers to pass on)."""
-    url = adapter.chat_url(target, cred, False)
-    sent = _sent(adapter, body, target, stream=False)
-    extra = _headers(adapter, client_headers)
-    raw, headers = await adapter.exchange(url, sent, cred, target, opts, extra_headers=extra)
-    try:
-        answer = decode_json(raw)
-    except msgspec.DecodeError:
-        raise interrupted(adapter.name, "malformed response body") from None
-    if not isinstance(answer, dict):
-        raise interrupted(adapter.name, "response body is not a message")
-    return answer, usage_of(answer.get("usage")), headers
+    async def create(
+        self, body: Mapping[str, Any], client_headers: Mapping[str, str]
+    ) -> tuple[dict[str, Any], Usage, dict[str, str]]:
+        """One non-streaming Messages call: (the message as sent, its usage, headers to pass on)."""
+        adapter, target, cred = self.adapter, self.target, self.cred
+        url = adapter.chat_url(target, cred, False)
+        extra = self._headers(client_headers)
+        raw, headers = await adapter.exchange(
+            url, self._sent(body, stream=False), cred, target, self.opts, extra_headers=extra
+        )
+        try:
+            answer = decode_json(raw)
+        except msgspec.DecodeError:
+            raise interrupted(adapter.name, "malformed response body") from None
+        if not isinstance(answer, dict):
+            raise interrupted(adapter.name, "response body is not a message")
+        return answer, usage_of(answer.get("usage")), headers
 
+    async def open_stream(
+        self, body: Mapping[str, Any], client_headers: Mapping[str, str]
+    ) -> ProviderStream[dict[str, Any]]:
+        adapter, target, cred = self.adapter, self.target, self.cred
+        url = adapter.chat_url(target, cred, True)
+        extra = self._headers(client_headers)
+        response = await adapter.open(url, self._sent(body, stream=True), cred, target, self.opts, extra_headers=extra)
+        return ProviderStream(adapter.name, response, EventReader(adapter.name), self.opts)
 
-async def open_stream(
-    adapter: SpeaksMessages,
-    body: Mapping[str, Any],
-    target: Target,
-    cred: Credential,
-    opts: CallOptions,
-    client_headers: Mapping[str, str],
-) -> ProviderStream[dict[str, Any]]:
-    url = adapter.chat_url(target, cred, True)
-    sent = _sent(adapter, body, target, stream=True)
-    response = await adapter.open(url, sent, cred, target, opts, extra_headers=_headers(adapter, client_headers))
-    return ProviderStream(adapter.name, response, EventReader(adapter.name), opts)
-
-
-async def count_tokens(
-    adapter: SpeaksMessages, body: Mapping[str, Any], target: Target, cred: Credential, opts: CallOptions
-) -> int:
-    """The provider's token count for the body this target would be sent."""
-    return await adapter.count_messages(_sent(adapter, body, target, stream=False), target, cred, opts)
+    async def count_tokens(self, body: Mapping[str, Any]) -> int:
+        """The provider's token count for the body this target would be sent."""
+        return await self.adapter.count_messages(self._sent(body, stream=False), self.target, self.cred, self.opts)
 
 
 class EventReader(RelayedEvents):

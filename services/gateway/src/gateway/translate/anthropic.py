@@ -29,6 +29,7 @@ from gateway.translate.anthropic_wire import (
 from gateway.translate.common import (
     DEFAULT_MAX_TOKENS,
     StreamTranslatorBase,
+    TurnMerger,
     assistant_message,
     client_request,
     completion_body,
@@ -71,6 +72,7 @@ JSON_INSTRUCTION = "Respond with one valid JSON object and nothing else."
 SERVICE_TIERS = {"auto": "auto", "default": "standard_only", "priority": "auto", "fast": "auto"}
 _EFFORTS = frozenset({"low", "medium", "high", "xhigh", "max"})
 _EMPTY_SCHEMA = {"type": "object", "properties": {}}
+_append = TurnMerger[Turn, Block](lambda role, blocks: Turn(role=role, content=blocks), lambda turn: turn.content)
 
 
 # --- request -----------------------------------------------------------------------------------
@@ -115,16 +117,6 @@ def openai_to_anthropic_request(body: ChatRequest, *, system_turns: bool = False
     if body.stream:
         out.stream = True
     return out
-
-
-def _append(messages: list[Turn], role: str, blocks: list[Block]) -> None:
-    """Anthropic wants alternating roles: consecutive same-role turns are merged."""
-    if not blocks:
-        return
-    if messages and messages[-1].role == role:
-        messages[-1].content.extend(blocks)
-    else:
-        messages.append(Turn(role=role, content=blocks))
 
 
 def _service_tier(body: ChatRequest, out: MessagesRequest) -> None:

@@ -30,7 +30,7 @@ from gateway.translate.common import (
     decode_vendor,
     function_of,
     max_tokens_of,
-    number,
+    sampling_settings,
     single_choice,
     stop_list,
     text_of,
@@ -53,15 +53,8 @@ def openai_to_cohere_request(body: ChatRequest) -> CohereRequest:
     out = CohereRequest(model=body.model, messages=[_message(m) for m in body.messages])
     if (max_tokens := max_tokens_of(body)) is not None:
         out.max_tokens = max_tokens
-    for value, name in (
-        (number(body.temperature), "temperature"),
-        (number(body.top_p), "p"),
-        (body.seed if isinstance(body.seed, int) else None, "seed"),
-        (number(body.frequency_penalty), "frequency_penalty"),
-        (number(body.presence_penalty), "presence_penalty"),
-    ):
-        if value is not None:
-            setattr(out, name, value)
+    for name, value in sampling_settings(body, top_p="p"):
+        setattr(out, name, value)
     if stops := stop_list(body.stop):
         out.stop_sequences = stops
     _tools(body, out)

@@ -6,7 +6,7 @@ import functools
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -41,6 +41,7 @@ TOOL_ERROR_PREFIX = "[tool error] "
 P = ParamSpec("P")
 T = TypeVar("T")
 V = TypeVar("V")
+I = TypeVar("I")  # noqa: E741 - an item of a turn (a block, a part)
 
 
 def client_request(translate: Callable[P, T]) -> Callable[P, T]:
@@ -184,6 +185,19 @@ def number(value: float | UnsetType | None) -> float | None:
     return value if isinstance(value, int | float) else None
 
 
+def sampling_settings(body: ChatRequest, *, top_p: str = "top_p") -> list[tuple[str, float]]:
+    """The sampling settings the client set (temperature, top_p, seed, penalties) as (vendor field,
+    value), for the vendors whose fields have the OpenAI names (Cohere calls `top_p` `p`)."""
+    settings = (
+        ("temperature", number(body.temperature)),
+        (top_p, number(body.top_p)),
+        ("seed", body.seed if isinstance(body.seed, int) else None),
+        ("frequency_penalty", number(body.frequency_penalty)),
+        ("presence_penalty", number(body.presence_penalty)),
+    )
+    return [(name, value) for name, value in settings if value is not None]
+
+
 def function_of(call: ToolCall) -> FunctionCall:
     return call.function or FunctionCall()
 
@@ -270,6 +284,31 @@ def assistant_message(text: str, tool_calls: list[ToolCall], reasoning: str = ""
 
 def tool_call(call_id: str, name: str, arguments: str) -> ToolCall:
     return ToolCall(id=call_id, type="function", function=FunctionCall(name=name, arguments=arguments))
+
+
+class _HasRole(Protocol):
+    @property
+    def role(self) -> object: ...
+
+
+TurnT = TypeVar("TurnT", bound=_HasRole)
+
+
+class TurnMerger(Generic[TurnT, I]):
+    """Appends a vendor turn of a role, merged into the last turn when that has the same role (formats
+    that want alternating roles: Anthropic, Gemini); a turn without items is not sent."""
+
+    def __init__(self, make: Callable[[str, list[I]], TurnT], items_of: Callable[[TurnT], list[I]]) -> None:
+        self._make = make
+        self._items_of = items_of
+
+    def __call__(self, turns: list[TurnT], role: str, items: list[I]) -> None:
+        if not items:
+            return
+        if turns and turns[-1].role == role:
+            self._items_of(turns[-1]).extend(items)
+        else:
+            turns.append(self._make(role, items))
 
 
 class StreamTranslatorBase:

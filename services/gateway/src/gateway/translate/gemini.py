@@ -16,6 +16,7 @@ import msgspec
 from gateway.translate.common import (
     TOOL_ERROR_PREFIX,
     StreamTranslatorBase,
+    TurnMerger,
     assistant_message,
     client_request,
     completion_body,
@@ -29,9 +30,9 @@ from gateway.translate.common import (
     loads,
     max_tokens_of,
     new_id,
-    number,
     parse_data_url,
     part_text,
+    sampling_settings,
     stop_list,
     text_of,
     tool_arguments,
@@ -79,6 +80,7 @@ FILTER_REASONS = frozenset(
 ERROR_REASONS = frozenset({"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"})
 _THINKING_BUDGET = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 32768}
 _MAX_STOPS = 5
+_append = TurnMerger[Content, Part](lambda role, parts: Content(role=role, parts=parts), lambda turn: turn.parts)
 
 
 # --- tool-call ids -----------------------------------------------------------------------------
@@ -128,15 +130,6 @@ def openai_to_gemini_request(body: ChatRequest) -> GenerateRequest:
         out.generation_config = config
     _tools(body, out)
     return out
-
-
-def _append(contents: list[Content], role: str, parts: list[Part]) -> None:
-    if not parts:
-        return
-    if contents and contents[-1].role == role:
-        contents[-1].parts.extend(parts)
-    else:
-        contents.append(Content(role=role, parts=parts))
 
 
 def _user_part(part: ContentPart) -> Part:
@@ -192,18 +185,12 @@ def _function_response(message: Message, names: dict[str, str]) -> Part:
 
 def _generation_config(body: ChatRequest) -> GenerationConfig | None:
     config = GenerationConfig()
-    changed = False
-    for value, name in (
-        (number(body.temperature), "temperature"),
-        (number(body.top_p), "top_p"),
-        (body.seed if isinstance(body.seed, int) else None, "seed"),
-        (number(body.presence_penalty), "presence_penalty"),
-        (number(body.frequency_penalty), "frequency_penalty"),
-        (max_tokens_of(body), "max_output_tokens"),
-    ):
-        if value is not None:
-            setattr(config, name, value)
-            changed = True
+    settings: list[tuple[str, float]] = sampling_settings(body)
+    if (max_tokens := max_tokens_of(body)) is not None:
+        settings.append(("max_output_tokens", max_tokens))
+    for name, value in settings:
+        setattr(config, name, value)
+    changed = bool(settings)
     if stops := stop_list(body.stop):
         config.stop_sequences = stops[:_MAX_STOPS]
         changed = True

@@ -13,7 +13,7 @@ schemas, logprobs, audio) stay open maps.
 from __future__ import annotations
 
 import functools
-from typing import Any, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import msgspec
 from msgspec import UNSET, Struct, UnsetType, field
@@ -23,6 +23,7 @@ from shared.errors import KeyrelayError
 Json = dict[str, Any]  # an object the gateway passes through without looking inside
 EXTRA = "keyrelay:extra"  # the wire name of `extra`: no API has it, and `encode` never writes it
 E = TypeVar("E", bound="Extensible")
+ChoiceT = TypeVar("ChoiceT", bound="Plain")
 
 _encoder = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder().decode
@@ -266,15 +267,21 @@ class Choice(Plain, kw_only=True):
     logprobs: Json | None = None
 
 
-class ChatCompletion(Extensible, kw_only=True):
+class CompletionBody(Extensible, Generic[ChoiceT], kw_only=True):
+    """What a chat completion and a chunk of its stream both are: their choices differ, `object` says which."""
+
     id: str = ""
-    object: str = "chat.completion"
+    object: str = ""
     created: int = 0
     model: str = ""
-    choices: list[Choice] = field(default_factory=list)
+    choices: list[ChoiceT] = field(default_factory=list)
     usage: Json | UnsetType | None = UNSET
     system_fingerprint: str | UnsetType | None = UNSET
     service_tier: str | UnsetType | None = UNSET
+
+
+class ChatCompletion(CompletionBody[Choice], kw_only=True):
+    object: str = "chat.completion"
 
 
 class Delta(Plain, kw_only=True):
@@ -302,15 +309,8 @@ class ChunkChoice(Plain, kw_only=True):
     usage: Json | UnsetType | None = UNSET  # Moonshot reports usage here (taken out by its adapter)
 
 
-class ChatChunk(Extensible, kw_only=True):
-    id: str = ""
+class ChatChunk(CompletionBody[ChunkChoice], kw_only=True):
     object: str = "chat.completion.chunk"
-    created: int = 0
-    model: str = ""
-    choices: list[ChunkChoice] = field(default_factory=list)
-    usage: Json | UnsetType | None = UNSET
-    system_fingerprint: str | UnsetType | None = UNSET
-    service_tier: str | UnsetType | None = UNSET
 
 
 # --- embeddings ------------------------------------------------------------------------------------
