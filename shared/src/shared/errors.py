@@ -85,7 +85,8 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "forbidden", 403, "permission_error"
     OWNER_REQUIRED = "owner_required", 403, "permission_error"
     NOT_FOUND = "not_found", 404, "not_found_error"
-    MODEL_NOT_FOUND = "model_not_found", 404, "not_found_error"
+    # no such model here, or (an upstream 404) not at that provider: another target may have it
+    MODEL_NOT_FOUND = "model_not_found", 404, "not_found_error", _ELSEWHERE
     INTEGRATION_NOT_FOUND = "integration_not_found", 404, "not_found_error"
     CONFLICT = "conflict", 409, "conflict_error"
     SLUG_TAKEN = "slug_taken", 409, "conflict_error"

@@ -40,6 +40,7 @@ class FaultKind(StrEnum):
     MIDSTREAM_ERROR = "midstream-error"
     CONTENT_FILTER = "content-filter"
     JOB_FAIL = "job-fail"
+    UNKNOWN_MODEL = "unknown-model"  # the provider has no such model: its own 404
 
 
 class ErrorKind(StrEnum):
@@ -68,7 +69,7 @@ DEFAULT_TTFT_S = 2.0
 _MARKER = re.compile(
     r"fault-(?P<kind>429-noretry|429|500-once|503|529|reset|hang|"
     r"slow-ttft(?:-(?P<ttft>\d+)(?P<unit>ms|s))?|cut-(?P<cut>\d+)|stall|malformed|no-done|"
-    r"context-length|flap|401|no-credits|midstream-error|content-filter|job-fail)"
+    r"context-length|flap|401|no-credits|midstream-error|content-filter|job-fail|unknown-model)"
 )
 
 
@@ -108,6 +109,7 @@ _ERROR_FAULTS: tuple[tuple[FaultKind, ErrorKind], ...] = (
     (FaultKind.OVERLOADED, ErrorKind.OVERLOADED),
     (FaultKind.CONTEXT_LENGTH, ErrorKind.CONTEXT_LENGTH),
     (FaultKind.NO_CREDITS, ErrorKind.QUOTA),
+    (FaultKind.UNKNOWN_MODEL, ErrorKind.NOT_FOUND),
 )
 
 

@@ -218,7 +218,7 @@ async def test_a_code_that_is_not_retryable_is_not_retried_even_when_its_status_
         failure(ErrorCode.UPSTREAM_ERROR),  # connection reset: no upstream status, matches as 502
         failure(ErrorCode.UPSTREAM_TIMEOUT),  # no answer in time: matches as 408
         failure(ErrorCode.UPSTREAM_AUTH_FAILED, 401),
-        failure(ErrorCode.UPSTREAM_BAD_REQUEST, 404),  # the model is not deployed there
+        failure(ErrorCode.MODEL_NOT_FOUND, 404),  # the model is not deployed there
     ],
 )
 async def test_upstream_faults_and_credential_problems_fall_back_by_default(error: ProviderError) -> None:

@@ -70,7 +70,7 @@ TABLE: list[tuple[str, int, Any, dict[str, str], str]] = [
         404,
         {"error": {"message": "The model does not exist", "code": "model_not_found"}},
         {},
-        "upstream_bad_request",
+        "model_not_found",
     ),
     ("openai", 500, {"error": {"message": "oops", "type": "server_error"}}, {}, "upstream_error"),
     ("openai", 502, "<html>bad gateway</html>", {}, "upstream_error"),

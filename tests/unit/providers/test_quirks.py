@@ -100,7 +100,7 @@ def test_moonshot_usage_inside_the_choice_is_read_once_even_when_repeated():
 
 
 def test_perplexity_closing_chunk_ends_the_stream_without_done():
-    """Usage on every chunk (last wins); `chat.completion.done` is terminal and rewritten."""
+    """Usage on every chunk (last wins); `chat.completion.done` is terminal and rewritten; citations stay."""
     chunks, usage = run(
         PerplexityAdapter(NO_SESSION),
         [
@@ -110,9 +110,52 @@ def test_perplexity_closing_chunk_ends_the_stream_without_done():
         ],
     )
     assert [ch["object"] for ch in chunks] == ["chat.completion.chunk"] * 3
-    assert all("citations" not in ch for ch in chunks)
+    assert all(ch["citations"] == ["u"] for ch in chunks)
     assert usage is not None
     assert usage.completion_tokens == 2
+
+
+def test_perplexity_usage_carries_its_own_cost_when_it_reports_one():
+    """`usage.cost.total_cost` (search fees included) becomes the usage's cost; without it, none."""
+    cost = {"input_tokens_cost": 0.00001, "output_tokens_cost": 0.00002, "request_cost": 0.012, "total_cost": 0.01203}
+    _, usage = run(
+        PerplexityAdapter(NO_SESSION),
+        [{**c({"content": "Hi"}, "stop", usage={**USAGE, "cost": cost}), "object": "chat.completion.done"}],
+    )
+    assert usage is not None
+    assert usage.cost_usd == pytest.approx(0.01203)
+    assert PerplexityAdapter(NO_SESSION).response_usage(USAGE).cost_usd is None
+
+
+def test_perplexity_gets_an_agent_conversation_folded_into_alternating_text():
+    """Tool calls and results become text, late system turns user text, same roles merge, and the
+    turns after the system message start and end with the user: what Perplexity accepts."""
+    target = Target(adapter="perplexity", provider="perplexity", base_url="http://h", model="sonar")
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+    body = {
+        "model": "sonar",
+        "tools": [{"type": "function", "function": {"name": "get_weather"}}],
+        "tool_choice": "auto",
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+            {"role": "developer", "content": "answer in French"},
+        ],
+    }
+    sent = prepare(PerplexityAdapter(NO_SESSION), body, target, False)
+    assert "tools" not in sent
+    assert "tool_choice" not in sent
+    assert sent["messages"] == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "(continue)"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": '[called tool get_weather with {"city":"Paris"}]'},
+        {"role": "user", "content": "[result of get_weather]\nsunny\n\nanswer in French"},
+    ]
 
 
 def test_a_repeated_finish_reason_is_sent_once():

@@ -82,7 +82,9 @@ class RequestRecord:
         if usage is None:
             return
         self.usage = usage.finalize()
-        if self.served is not None:
+        if self.usage.cost_usd is not None:
+            self.cost_usd = self.usage.cost_usd  # the provider's own figure wins over our price list
+        elif self.served is not None:
             self.cost_usd = self.served.pricing.cost(self.usage)
 
     def finish(

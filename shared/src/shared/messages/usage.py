@@ -16,6 +16,10 @@ class Usage(msgspec.Struct, kw_only=True):
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     total_tokens: int = 0
+    # what the provider itself says the request cost (Perplexity's `usage.cost.total_cost`), in USD
+    cost_usd: float | None = None
+    # credits a credit-billed provider charged (Pollo); priced per credit by the integration
+    credits: float | None = None
 
     def finalize(self) -> Usage:
         if not self.total_tokens:

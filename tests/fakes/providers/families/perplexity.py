@@ -38,21 +38,27 @@ def body_extras(_model: str) -> dict[str, Any]:
     }
 
 
-def usage_quirk(usage: dict[str, Any], _model: str) -> None:
-    inp, out = usage["prompt_tokens"] * 1e-6, usage["completion_tokens"] * 1e-6
-    usage.update(
-        {
-            "citation_tokens": 0,
-            "num_search_queries": 1,
-            "reasoning_tokens": 0,
-            "cost": {
-                "input_tokens_cost": inp,
-                "output_tokens_cost": out,
-                "request_cost": 0.005,
-                "total_cost": round(inp + out + 0.005, 8),
-            },
-        }
-    )
+# USD per 1M input / output tokens and per request (low search context), by model
+PRICES = {
+    "sonar": (1.0, 1.0, 0.005),
+    "sonar-pro": (3.0, 15.0, 0.006),
+    "sonar-reasoning-pro": (2.0, 8.0, 0.006),
+    "sonar-deep-research": (2.0, 8.0, 0.0),
+}
+DEEP_RESEARCH = {"citation_tokens": 120, "num_search_queries": 3}  # billed at $2/1M and $5/1000
+
+
+def usage_quirk(usage: dict[str, Any], model: str) -> None:
+    """Perplexity's own cost figure; deep research also bills citation tokens and searches."""
+    input_price, output_price, request_cost = PRICES.get(model, PRICES["sonar"])
+    inp, out = usage["prompt_tokens"] * input_price / 1e6, usage["completion_tokens"] * output_price / 1e6
+    extra = {"citation_tokens": 0, "num_search_queries": 1, "reasoning_tokens": 0}
+    cost = {"input_tokens_cost": inp, "output_tokens_cost": out, "request_cost": request_cost}
+    if model == "sonar-deep-research":
+        extra.update(DEEP_RESEARCH)
+        cost["citation_tokens_cost"] = DEEP_RESEARCH["citation_tokens"] * 2 / 1e6
+        cost["search_queries_cost"] = DEEP_RESEARCH["num_search_queries"] * 0.005
+    usage.update({**extra, "cost": {**cost, "total_cost": round(sum(cost.values()), 8)}})
 
 
 ERRORS = OpenAIStyleErrors(

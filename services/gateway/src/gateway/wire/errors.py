@@ -239,7 +239,7 @@ def map_error(provider: str, status: int, body: Any, headers: Mapping[str, str])
     if status in (408, 504) or (server_side and ("deadline_exceeded" in text or "timeout" in text)):
         return error(ErrorCode.UPSTREAM_TIMEOUT, "timed out upstream")
     if status == 404:
-        return error(ErrorCode.UPSTREAM_BAD_REQUEST, "model or deployment not found upstream")
+        return error(ErrorCode.MODEL_NOT_FOUND, "model or deployment not found upstream")
     if 400 <= status < 500:
         return error(ErrorCode.UPSTREAM_BAD_REQUEST, "the provider refused the request")
     return error(ErrorCode.UPSTREAM_ERROR, "upstream error", retry=status == 500)
