@@ -269,3 +269,19 @@ def test_azure_builds_deployment_urls_or_the_v1_surface():
     )
     assert adapter.url(v1, "/chat/completions") == "https://r.openai.azure.com/openai/v1/chat/completions"
     assert prepare(adapter, {"messages": []}, v1, False)["model"] == "dep"
+
+
+@pytest.mark.parametrize("version", ["latest", "preview"])
+def test_azure_latest_and_preview_versions_reach_the_v1_surface_with_their_version(version: str) -> None:
+    """`latest` / `preview` are the v1 API's own versions: /openai/v1/... with that api-version."""
+    target = Target(
+        adapter="azure",
+        provider="azure",
+        base_url="https://r.openai.azure.com/openai",
+        model="gpt",
+        options={"deployment": "dep", "api_version": version},
+    )
+    assert AzureAdapter(NO_SESSION).url(target, "/chat/completions") == (
+        f"https://r.openai.azure.com/openai/v1/chat/completions?api-version={version}"
+    )
+    assert prepare(AzureAdapter(NO_SESSION), {"messages": []}, target, False)["model"] == "dep"

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 BASE = "/azure/{resource_name}/openai"
 _ROUTE_BASE = "/azure/{resource}/openai"
+_UNSUPPORTED_VERSION = {"error": {"code": "BadRequest", "message": "API version not supported"}}
 _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 
 
@@ -103,7 +104,11 @@ class AzureRoutes(OpenAICompatRoutes):
         router.add_get(f"{_ROUTE_BASE}/v1/models", self.list_models)
 
     def precheck(self, request: web.Request) -> web.Response | None:
-        if "deployment" not in request.match_info:
+        if "deployment" not in request.match_info:  # the v1 surface: no version, or latest / preview
+            if request.query.get("api-version", "latest") not in {"latest", "preview"}:
+                return json_response(
+                    {"error": {"code": "BadRequest", "message": "API version not supported"}}, status=400
+                )
             return None
         version = request.query.get("api-version")
         if version is None:
