@@ -146,3 +146,12 @@ def test_adapter_is_the_custom_host_format_or_the_provider_id() -> None:
     with pytest.raises(KeyrelayError) as caught:
         adapter_for("openai", {"base_url": "https://x", "api_format": "gemini"})
     assert caught.value.param == "custom_host.api_format"
+
+
+@pytest.mark.parametrize("provider", ["perplexity", "azure", "minimax", "baseten", "groq", "anthropic"])
+def test_a_custom_host_in_the_providers_own_format_keeps_the_providers_adapter(provider: str) -> None:
+    """Only the base URL changes: Perplexity's folding, Azure's paths, MiniMax's thinking stay."""
+    fmt = load_provider_registry().require(provider).api_format
+    assert adapter_for(provider, {"base_url": "https://proxy.example/v1", "api_format": fmt}) == provider
+    other = "cohere"
+    assert adapter_for(provider, {"base_url": "https://proxy.example/v1", "api_format": other}) == other

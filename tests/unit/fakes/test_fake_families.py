@@ -38,9 +38,29 @@ async def stream_text(http, providers, family, model, **extra) -> str:
 
 @pytest.mark.parametrize("family", COMPATIBLE)
 async def test_openai_sdk_works_against_every_compatible_family(providers, family):
-    """Stock OpenAI client + the family base URL: an echo answer."""
+    """Stock OpenAI client + the family base URL: an echo answer (after MiniMax's thinking, which
+    every M2 model does)."""
     result = await client(providers, family).chat.completions.create(model="some-model", messages=USER)
-    assert result.choices[0].message.content == "echo: hi there"
+    content = result.choices[0].message.content or ""
+    assert content.split("</think>")[-1] == "echo: hi there"
+
+
+async def test_minimax_moves_thinking_to_reasoning_details_when_the_request_splits_it(providers, http):
+    """`reasoning_split: true`: clean content and `reasoning_details[].text`, in JSON and in streams."""
+    result = await client(providers, "minimax").chat.completions.create(
+        model="MiniMax-M2.7", messages=USER, extra_body={"reasoning_split": True}
+    )
+    message = result.choices[0].message
+    assert message.content == "echo: hi there"
+    assert [d["text"] for d in message.model_extra["reasoning_details"]] == ["thinking about: hi there"]
+    stream = await client(providers, "minimax").chat.completions.create(
+        model="MiniMax-M2.7", messages=USER, stream=True, extra_body={"reasoning_split": True}
+    )
+    chunks = [chunk async for chunk in stream]
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    assert "".join(d.content or "" for d in deltas) == "echo: hi there"
+    thought = "".join(x["text"] for d in deltas for x in (d.model_extra or {}).get("reasoning_details") or ())
+    assert thought == "thinking about: hi there"
 
 
 @pytest.mark.parametrize("family", COMPATIBLE)

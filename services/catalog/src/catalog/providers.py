@@ -134,16 +134,20 @@ def load_provider_registry() -> ProviderRegistry:
 
 # --- base URLs and adapters ----------------------------------------------------------------------
 def adapter_for(provider: str, custom_host: Mapping[str, Any] | None) -> str:
-    """The adapter name: a custom host's `api_format` ("openai" | "anthropic" | "cohere"), else the provider id."""
+    """The adapter name: the provider id, also on a custom host speaking the provider's own format
+    (only the base URL changes: its quirks stay); else the custom host's `api_format` ("openai" |
+    "anthropic" | "cohere")."""
     if custom_host is not None:
+        registry = load_provider_registry()
         fmt = str(custom_host.get("api_format") or "openai")
-        if fmt not in load_provider_registry().custom_host_formats:
+        if fmt not in registry.custom_host_formats:
             raise KeyrelayError(
                 "invalid_request",
                 "custom_host.api_format must be openai, anthropic or cohere",
                 param="custom_host.api_format",
             )
-        return fmt
+        spec = registry.get(provider)
+        return provider if spec is not None and spec.api_format == fmt else fmt
     return provider
 
 

@@ -1,4 +1,5 @@
-"""MiniMax (OpenAI surface): `{root}/minimax/v1`. `<think>` tags inside content for reasoning models;
+"""MiniMax (OpenAI surface): `{root}/minimax/v1`. Every M2 model thinks: `<think>` tags inside
+content, or `reasoning_details` (and clean content) when the request sets `reasoning_split: true`;
 errors carry `http_code` and a MiniMax `(NNNN)` code in the message; 1008 = insufficient balance."""
 
 from __future__ import annotations
@@ -42,11 +43,19 @@ ERRORS = OpenAIStyleErrors(
     },
     retry_after_ms=False,
 )
+
+
+def split_reasoning(body: dict[str, Any]) -> Reasoning | None:
+    return Reasoning.DETAILS if body.get("reasoning_split") is True else None
+
+
 DIALECT = Dialect(
     name="minimax",
     base_path="/minimax/v1",
     errors=ERRORS,
     reasoning=Reasoning.THINK_TAGS,
+    always_reasons=True,
+    reasoning_for=split_reasoning,
     models=("MiniMax-M3", "MiniMax-M2.7", "MiniMax-M2.5"),
     endpoints=frozenset({"chat", "models"}),
 )

@@ -197,15 +197,17 @@ class OpenAICompatRoutes:
         state = state_of(request)
         if (early := await apply_faults(request, faults, self.dialect.errors, state, model)) is not None:
             return early
-        answer = plan_answer(prompt_from_messages(body, self.dialect.tools), reasoning=wants_reasoning(model))
+        dialect = self.dialect.for_request(body)
+        thinks = dialect.always_reasons or wants_reasoning(model)
+        answer = plan_answer(prompt_from_messages(body, dialect.tools), reasoning=thinks)
         completion_id = new_id("chatcmpl-")
-        headers = self.dialect.success_headers()
+        headers = dialect.success_headers()
         if body.get("stream"):
             options = body.get("stream_options")
             include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-            plan = stream_plan(self.dialect, model, answer, completion_id, include_usage)
+            plan = stream_plan(dialect, model, answer, completion_id, include_usage)
             return await send_stream(request, plan, faults, state, headers)
-        return await send_json(request, completion_body(self.dialect, model, answer, completion_id), faults, headers)
+        return await send_json(request, completion_body(dialect, model, answer, completion_id), faults, headers)
 
     async def responses(self, request: web.Request) -> web.StreamResponse:
         from tests.fakes.providers.families.openai_responses import create_response  # noqa: PLC0415 - it imports this

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ class Reasoning(StrEnum):
     CONTENT_FIELD = "reasoning_content"
     GROQ_FIELD = "reasoning"
     THINK_TAGS = "think"  # MiniMax M2: <think>...</think> inside content
+    DETAILS = "reasoning_details"  # MiniMax with `reasoning_split: true`: [{type: reasoning.text, text}]
     HIDDEN = "hidden"  # OpenAI/Azure: only `reasoning_tokens` in usage
 
 
@@ -45,6 +46,10 @@ def no_usage_quirk(_usage: dict[str, Any], _model: str) -> None:
 
 def no_headers() -> dict[str, str]:
     return {}
+
+
+def no_reasoning_override(_body: dict[str, Any]) -> Reasoning | None:
+    return None
 
 
 ALL_ENDPOINTS = frozenset({"chat", "embeddings", "images", "models"})
@@ -67,3 +72,10 @@ class Dialect:
     usage_quirk: Callable[[dict[str, Any], str], None] = no_usage_quirk
     models: tuple[str, ...] = ()
     endpoints: frozenset[str] = field(default=ALL_ENDPOINTS)
+    always_reasons: bool = False  # every model thinks (MiniMax M2), not only *reason*/*think* names
+    reasoning_for: Callable[[dict[str, Any]], Reasoning | None] = no_reasoning_override  # per request
+
+    def for_request(self, body: dict[str, Any]) -> Dialect:
+        """This dialect as one request asks for it (MiniMax's `reasoning_split`)."""
+        override = self.reasoning_for(body)
+        return self if override is None or override is self.reasoning else replace(self, reasoning=override)

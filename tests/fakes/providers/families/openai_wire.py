@@ -43,6 +43,17 @@ def usage_body(dialect: Dialect, model: str, answer: Answer) -> dict[str, Any]:
     return usage
 
 
+def reasoning_detail(text: str) -> dict[str, Any]:
+    """One MiniMax `reasoning_details` item (streams send one per piece, the text cumulative per id)."""
+    return {
+        "type": "reasoning.text",
+        "id": "reasoning-text-1",
+        "format": "MiniMax-response-v1",
+        "index": 0,
+        "text": text,
+    }
+
+
 def _tool_call(call_index: int, answer: Answer) -> dict[str, Any]:
     call = answer.tool_calls[call_index]
     return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments_json}}
@@ -54,6 +65,8 @@ def _message(dialect: Dialect, answer: Answer) -> dict[str, Any]:
     if answer.reasoning and dialect.reasoning is not Reasoning.HIDDEN:
         if dialect.reasoning is Reasoning.THINK_TAGS:
             message["content"] = f"<think>{answer.reasoning}</think>{answer.text}"
+        elif dialect.reasoning is Reasoning.DETAILS:
+            message["reasoning_details"] = [reasoning_detail(answer.reasoning)]
         else:
             message[dialect.reasoning.value] = answer.reasoning
     if answer.tool_calls:
@@ -89,6 +102,8 @@ def _deltas(dialect: Dialect, answer: Answer) -> list[dict[str, Any]]:
     deltas: list[dict[str, Any]] = []
     if answer.reasoning and dialect.reasoning is Reasoning.THINK_TAGS:
         deltas += [{"content": piece} for piece in split_text(f"<think>{answer.reasoning}</think>")]
+    elif answer.reasoning and dialect.reasoning is Reasoning.DETAILS:
+        deltas += [{"reasoning_details": [reasoning_detail(piece)]} for piece in split_text(answer.reasoning)]
     elif answer.reasoning and dialect.reasoning is not Reasoning.HIDDEN:
         deltas += [{dialect.reasoning.value: piece} for piece in split_text(answer.reasoning)]
     if answer.text:
