@@ -65,6 +65,15 @@ async def test_a_job_is_awaited_and_returned_as_an_openai_images_response(adapte
     assert all(r.auth_ok for r in fake.requests(provider))
 
 
+async def test_a_pollo_task_brings_back_the_credits_it_charged_in_its_usage(adapters, fake):
+    """Pollo bills in credits: the task's `credit` is the usage the integration's per-credit price applies to."""
+    model = "pollo/pollo-v2-0"
+    result = await images(
+        adapters["pollo"], {"model": model, "prompt": "a kite"}, target(fake, "pollo", model), key("pollo"), FAST
+    )
+    assert result.usage.credits == 12.5
+
+
 @pytest.mark.parametrize(("provider", "model"), [("fal", "fal-ai/flux/dev"), ("pollo", "pollo/pollo-v2-0")])
 async def test_a_job_still_running_at_the_deadline_comes_back_as_a_handle(adapters, fake, provider, model):
     """Past the deadline: `{"id", "status", "provider"}` instead of waiting on."""

@@ -3,7 +3,8 @@
 `images()` sends `{"input": {prompt, ...extras}}` to `{base}/generation/{brand}/{model}` and polls
 `{base}/generation/{taskId}/status` until every generation succeeded (-> OpenAI images response),
 one failed (-> `upstream_error`) or the deadline passed (-> job handle). Answers may come in a
-`{code, message, data}` envelope.
+`{code, message, data}` envelope. The task's `credit` becomes `Usage.credits` (priced per credit by
+the integration's pricing).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Generation(Struct, kw_only=True):
 class Task(Struct, kw_only=True):
     taskId: str = ""  # noqa: N815 - Pollo's name
     generations: list[Generation] = field(default_factory=list)
+    credit: float | None = None  # what the task charged, in Pollo credits
 
 
 class Envelope(Task, kw_only=True):
@@ -64,13 +66,18 @@ class PolloAdapter(HttpAdapter, NoChat, NoEmbeddings):
         if not task_id or "/" in task_id:
             raise ProviderError("upstream_error", "pollo: the task was not accepted")
 
+        charged: list[float] = []  # the task's `credit`, as its last status gave it
+
         async def poll() -> JobState:
             status_url = f"{base}/generation/{task_id}/status"
             reply, _ = await self.exchange(status_url, None, cred, target, opts, method="GET")
-            return task_state(decode_vendor(reply, Envelope, self.name).task())
+            task = decode_vendor(reply, Envelope, self.name).task()
+            if task.credit is not None:
+                charged.append(task.credit)
+            return task_state(task)
 
         state = await wait_for_job(poll, opts.timeout_s)
         if state.result is None:
             handle = JobHandle(id=task_id, status=state.status, provider=self.name)
             return ImageResult(body=handle, usage=Usage(), headers=passed)
-        return ImageResult(body=state.result, usage=Usage(), headers=passed)
+        return ImageResult(body=state.result, usage=Usage(credits=charged[-1] if charged else None), headers=passed)
