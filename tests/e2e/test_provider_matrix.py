@@ -132,9 +132,7 @@ def _client(org: Org, key: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{org.stack.gateway_url}/v1", api_key=key, max_retries=0)
 
 
-def _check_record(
-    org: Org, case: Case, model: str, request_id: str, usage: Any, *, stream: bool
-) -> dict[str, Any]:
+def _check_record(org: Org, case: Case, model: str, request_id: str, usage: Any, *, stream: bool) -> dict[str, Any]:
     """The activity record agrees with the answer's usage and charges the price of the model."""
     doc = wait_for_record(org.stack, request_id)
     assert doc["status"] == 200, doc
