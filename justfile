@@ -31,6 +31,11 @@ bootstrap *args:
 demo:
     {{python}} scripts/demo.py
 
+# docs/providers.md from the catalog data (a test fails when the committed page drifts)
+[group('check')]
+providers-doc:
+    {{python}} -m catalog.providers_doc --write docs/providers.md
+
 # Every test, against a real nats-server and a real SecantusDB started on free ports
 [group('check')]
 test *args:
