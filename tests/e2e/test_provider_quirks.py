@@ -170,3 +170,41 @@ def test_a_pollo_video_records_the_credits_it_charged(
     assert raw.parse().data
     doc = wait_for_record(stack, raw.headers["x-request-id"])
     assert doc["usage"]["credits"] == 12.5
+
+
+def test_a_baseten_dedicated_deployment_is_reached_at_its_url_with_api_key_auth(
+    quirks: tuple[Org, openai.OpenAI], fake: FakeServer
+) -> None:
+    """`deployment_url` is the integration's base URL (address-checked like any host) and the key goes
+    as `Authorization: Api-Key`; the deployment refuses Bearer, so the answer proves both."""
+    org, client = quirks
+    deployment = f"{fake.root}/baseten/model-abcd1234/environments/production/sync/v1"
+    _add(
+        org,
+        fake,
+        "baseten",
+        "q-baseten-dedicated",
+        ["deepseek-ai/DeepSeek-V3.1"],
+        credentials={"deployment_url": deployment},
+    )
+    read = org.owner.get("/integrations/q-baseten-dedicated").json()
+    assert read["credential"]["masked"]
+    marker = f"bt-{secrets.token_hex(4)}"
+    answer = client.chat.completions.create(
+        model="@q-baseten-dedicated/deepseek-ai/DeepSeek-V3.1", messages=[{"role": "user", "content": marker}]
+    )
+    assert marker in (answer.choices[0].message.content or "")
+    [sent] = _upstream(fake, marker)
+    assert sent["path"] == "/baseten/model-abcd1234/environments/production/sync/v1/chat/completions"
+    refused = org.owner.post(
+        "/integrations",
+        json={
+            "provider": "baseten",
+            "name": "metadata",
+            "slug": "q-baseten-ssrf",
+            "credentials": {"api_key": "k" * 20, "deployment_url": "https://169.254.169.254/v1"},
+            "models": {"enabled": ["deepseek-ai/DeepSeek-V3.1"]},
+        },
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "upstream_not_allowed"

@@ -50,10 +50,22 @@ def test_every_provider_has_a_name_format_https_url_and_a_secret_credential(prov
 
 
 def test_most_providers_take_just_an_api_key() -> None:
-    """Only Vertex and Azure have richer credentials."""
+    """Only Vertex, Azure and Baseten (a dedicated deployment's URL) have richer credentials."""
     registry = load_provider_registry()
     plain = [p for p in PROVIDERS if [f.name for f in registry.require(p).credentials] == ["api_key"]]
-    assert sorted(set(PROVIDERS) - set(plain)) == ["azure", "vertex"]
+    assert sorted(set(PROVIDERS) - set(plain)) == ["azure", "baseten", "vertex"]
+
+
+def test_a_baseten_deployment_url_is_the_integrations_base_url_and_selects_api_key_auth() -> None:
+    """Model APIs by default; a dedicated deployment's own URL when given (the address policy still checks it)."""
+    url = "https://model-abcd1234.api.baseten.co/environments/production/sync/v1/"
+    assert resolve_base_url("baseten", {}, None, {}) == "https://inference.baseten.co/v1"
+    public = {"deployment_url": url}
+    assert resolve_base_url("baseten", public, None, {"baseten": "http://override"}) == url.rstrip("/")
+    field = load_provider_registry().require("baseten").field("deployment_url")
+    assert field is not None
+    assert not field.secret
+    assert not field.required
 
 
 def test_vertex_and_azure_credential_schemas_match_the_contract() -> None:

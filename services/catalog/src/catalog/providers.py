@@ -59,6 +59,7 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     capabilities: list[Capability]
     credentials: list[CredentialField]
     base_url_variants: dict[str, dict[str, str]] = {}
+    base_url_setting: str | None = None  # a credential setting that, when given, is the whole base URL
 
     def field(self, name: str) -> CredentialField | None:
         return next((f for f in self.credentials if f.name == name), None)
@@ -159,7 +160,8 @@ def resolve_base_url(
 ) -> str:
     """The base URL an integration is bound to, without a trailing slash.
 
-    Order: the custom host's `base_url`; else the operator's `KEYRELAY_PROVIDER_BASE_URLS[provider]`;
+    Order: the custom host's `base_url`; else the provider's URL setting (`base_url_setting`, e.g. a
+    Baseten `deployment_url`) when given; else the operator's `KEYRELAY_PROVIDER_BASE_URLS[provider]`;
     else a `base_url_variants` entry picked by a setting (Vertex `location=global` -> the global
     host); else the provider default. `{resource_name}` / `{location}` placeholders are filled from
     the credential's public settings, which must then be present and URL-safe (`invalid_credentials`).
@@ -168,6 +170,9 @@ def resolve_base_url(
     if custom_host is not None:
         return str(custom_host["base_url"]).rstrip("/")
     spec = load_provider_registry().require(provider)
+    own = credentials_public_fields.get(spec.base_url_setting) if spec.base_url_setting else None
+    if isinstance(own, str) and own:
+        return own.rstrip("/")  # Baseten's dedicated deployment URL
     template = overrides.get(provider)
     if template is None:
         template = _variant(spec, credentials_public_fields) or spec.base_url

@@ -25,6 +25,7 @@ TESTED_EXTRA = {
     "perplexity": f" (no tools: agent turns folded into text); its own `usage.cost` ({QUIRKS})",
     "minimax": f"; `reasoning_split` / `reasoning_details` ({QUIRKS})",
     "together": "; `/v1/messages` with the anthropic SDK",
+    "baseten": f"; a dedicated `deployment_url` with `Authorization: Api-Key` ({QUIRKS})",
 }
 MEDIA_TESTED = {
     "fal": "e2e image generation (queue job awaited, priced per image): `tests/e2e/test_sdk_providers.py`",

@@ -37,6 +37,8 @@ def _options(integration: Doc, model: str) -> dict[str, str]:
         for key in ("project_id", "location"):
             if public.get(key):
                 opts[key] = str(public[key])
+    elif integration["provider"] == "baseten" and public.get("deployment_url"):
+        opts["auth_scheme"] = "Api-Key"  # a dedicated deployment
     return opts
 
 

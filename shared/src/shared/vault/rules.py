@@ -127,7 +127,9 @@ def validate_header_names(names: Iterable[Any], *, custom_host: bool = False) ->
 # Every credential setting that is not secret, across all providers (catalog's `providers.json`; a
 # unit test keeps the two in step). The edge sends these in clear, for catalog to bind the base URL;
 # it seals every other field, known or not, so a misplaced secret never travels in clear.
-PUBLIC_CREDENTIAL_FIELDS: Final = frozenset({"resource_name", "deployments", "api_version", "project_id", "location"})
+PUBLIC_CREDENTIAL_FIELDS: Final = frozenset(
+    {"resource_name", "deployments", "api_version", "project_id", "location", "deployment_url"}
+)
 
 # --- secret credential values --------------------------------------------------------------------
 SECRET_MIN: Final = 8

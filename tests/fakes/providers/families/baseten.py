@@ -1,18 +1,19 @@
-"""Baseten Model APIs: `{root}/baseten/v1`. Bearer or `Api-Key` scheme; usage only when asked;
-errors as a plain `{"error": "..."}` string."""
+"""Baseten Model APIs: `{root}/baseten/v1`, Bearer or `Api-Key` scheme; dedicated deployments:
+`{root}/baseten/model-{id}/environments/{env}/sync/v1` (standing in for
+`https://model-{id}.api.baseten.co/environments/{env}/sync/v1`), `Api-Key` scheme only. Usage only
+when asked; errors as a plain `{"error": "..."}` string."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
+
+from aiohttp import web
 
 from tests.fakes.providers.families.base import Family, scheme_credential
 from tests.fakes.providers.families.openai_compat import OpenAICompatRoutes
 from tests.fakes.providers.families.openai_dialect import Dialect
 from tests.fakes.providers.families.openai_errors import OpenAIStyleErrors
 from tests.fakes.providers.faults import ErrorKind
-
-if TYPE_CHECKING:
-    from aiohttp import web
 
 
 def _plain(message: str) -> dict[str, str]:
@@ -21,6 +22,10 @@ def _plain(message: str) -> dict[str, str]:
 
 def credential(request: web.Request) -> str | None:
     return scheme_credential(request, "authorization", "Bearer", "Api-Key")
+
+
+def dedicated_credential(request: web.Request) -> str | None:
+    return scheme_credential(request, "authorization", "Api-Key")
 
 
 ERRORS = OpenAIStyleErrors(
@@ -36,4 +41,17 @@ DIALECT = Dialect(
     models=("openai/gpt-oss-120b", "deepseek-ai/DeepSeek-V3.1", "moonshotai/Kimi-K2.5"),
     endpoints=frozenset({"chat", "models"}),
 )
-FAMILY = Family(DIALECT.name, DIALECT.base_path, OpenAICompatRoutes(DIALECT).register)
+DEDICATED = replace(
+    DIALECT,
+    base_path=f"{DIALECT.base_path.removesuffix('/v1')}/{{deployment:model-[a-z0-9]+}}/environments/{{env}}/sync/v1",
+    credential=dedicated_credential,
+    endpoints=frozenset({"chat"}),
+)
+
+
+def register(router: web.UrlDispatcher) -> None:
+    OpenAICompatRoutes(DIALECT).register(router)
+    OpenAICompatRoutes(DEDICATED).register(router)
+
+
+FAMILY = Family(DIALECT.name, DIALECT.base_path, register)
