@@ -73,9 +73,10 @@ def fold_tool_turns(messages: list[Any]) -> list[Any]:
             out.append({**message, "role": "system"})
             continue
         leading = False
-        if role == "assistant":
+        if role == "assistant" and message.get("tool_calls"):
             text = "\n".join(t for t in (_text(message.get("content")), *_tool_call_lines(message, names)) if t)
-            out.append({"role": "assistant", "content": text or CONTINUE})
+            kept = {k: v for k, v in message.items() if k not in ("tool_calls", "function_call")}
+            out.append({**kept, "content": text or CONTINUE})
         elif role in ("tool", "function"):
             call_id = message.get("tool_call_id")
             name = message.get("name") or names.get(call_id if isinstance(call_id, str) else "", "the tool")
