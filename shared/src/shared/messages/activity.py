@@ -50,7 +50,8 @@ class RequestFinished(Msg, frozen=True, kw_only=True, omit_defaults=False):
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     usage: Usage = msgspec.field(default_factory=Usage)
-    cost_usd: float = 0.0
+    cost_usd: float = 0.0  # at the effective price (the org's own terms for the integration)
+    list_cost_usd: float = 0.0  # at the catalog (list) price
     byok: bool = True
     trace_id: str | None = None
     content: dict[str, Any] | None = None  # only when the project turned content logging on
