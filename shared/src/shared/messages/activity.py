@@ -146,7 +146,7 @@ class ListAudit(Msg, tag="audit.list", frozen=True, kw_only=True):
 
 
 class SeriesRequests(Msg, tag="requests.series", frozen=True, kw_only=True):
-    """Per integration and time bucket: requests, errors, cost, p95 latency (the console's charts)."""
+    """Per integration and time bucket: requests, errors, cost and list cost, p95 latency (the console's charts)."""
 
     scope: Scope
     bucket: Literal["hour", "day"] = "hour"
