@@ -198,3 +198,12 @@ def test_a_price_change_is_audited_with_who_and_the_new_terms(econ: Org) -> None
     assert event["actor_role"] == "owner"
     assert event["detail"]["discount_pct"] == "7.5"
     assert event["detail"]["models"] == "gpt-4o-mini"
+
+
+def test_route_explain_shows_the_effective_and_the_list_price(econ: Org) -> None:
+    explained = econ.owner.post(
+        "/route/explain", json={"model": "@disc/gpt-4o-mini", "project_id": econ.project_id}
+    ).json()
+    step = explained["plan"][0]
+    assert step["list_pricing"]["input_per_mtok"] == LIST["input"]
+    assert step["pricing"]["input_per_mtok"] == pytest.approx(LIST["input"] * 0.8)
