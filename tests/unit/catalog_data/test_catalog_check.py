@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from catalog.check import check_catalog
 from catalog.providers import load_model_catalog
 
 
@@ -58,13 +60,23 @@ def test_the_built_in_catalog_passes_the_check_and_its_unpriced_models_are_liste
 def test_bad_catalog_data_fails_the_check_naming_the_model(
     tmp_path: Path, entry: dict[str, object], problem: str
 ) -> None:
+    """In process (the command's own function); the command line itself is run by the tests around."""
     extra = tmp_path / "models.json"
     extra.write_text(json.dumps({"openai": [entry]}))
+    report = check_catalog(extra, today=date(2026, 11, 28))
+    assert not report.ok
+    output = "\n".join(report.lines())
+    assert problem in output
+    assert report.lines()[-1].endswith("problem(s)")
+
+
+def test_a_bad_models_file_fails_the_command_with_exit_1(tmp_path: Path) -> None:
+    extra = tmp_path / "models.json"
+    extra.write_text(json.dumps({"openai": [{"id": "x-1", "input": -1}]}))
     result = catalog_check("--models-file", str(extra))
     assert result.returncode == 1, result.stdout
-    assert problem in result.stdout
-    assert result.stdout.splitlines()[-1].startswith("catalog check: ")
-    assert "problem(s)" in result.stdout.splitlines()[-1]
+    assert result.stdout.splitlines()[0] == "problem: model 'x-1': prices must not be negative"
+    assert result.stdout.splitlines()[-1] == "catalog check: 1 problem(s)"
 
 
 def test_an_operators_models_file_without_a_price_is_listed(tmp_path: Path) -> None:
