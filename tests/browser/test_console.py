@@ -115,7 +115,7 @@ def test_an_api_key_created_in_the_console_serves_a_request_that_shows_in_activi
     assert "anthropic-prod" in row.inner_text()
     assert "claude-opus-4-8" in row.inner_text()
     charts = page.locator("section.charts svg")
-    assert charts.count() == 4
+    assert charts.count() == 5  # requests, errors, cost, saved vs list price, p95 latency
     assert page.locator("section.charts polyline, section.charts circle").count() >= 4
     assert "anthropic-prod: total 1" in (charts.first.get_attribute("aria-label") or "")
     owner.shoot("activity")

@@ -109,6 +109,8 @@ RULES: dict[tuple[str, str], str] = {
     ("PUT", "/api/v1/integrations/{slug:str}/models"): "owner",
     ("POST", "/api/v1/integrations/{slug:str}/custom-models"): "owner",
     ("DELETE", "/api/v1/integrations/{slug:str}/custom-models/{model_slug:str}"): "owner",
+    ("GET", "/api/v1/integrations/{slug:str}/pricing"): "admin",
+    ("PUT", "/api/v1/integrations/{slug:str}/pricing"): "owner",
     ("GET", "/api/v1/virtual-models"): "read",
     ("POST", "/api/v1/virtual-models"): "admin",
     ("GET", "/api/v1/virtual-models/{name:str}"): "read",
@@ -213,6 +215,7 @@ class World:
             ("PUT", "/api/v1/integrations/{slug:str}/credentials"): {"credentials": {"api_key": PROVIDER_KEY}},
             ("PUT", "/api/v1/integrations/{slug:str}/models"): {"all": True},
             ("POST", "/api/v1/integrations/{slug:str}/custom-models"): {"slug": f"c-{secrets.token_hex(3)}"},
+            ("PUT", "/api/v1/integrations/{slug:str}/pricing"): {"discount_pct": 10},
             ("POST", "/api/v1/virtual-models"): {
                 "name": f"v-{secrets.token_hex(4)}",
                 "project_id": self.project,

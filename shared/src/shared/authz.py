@@ -49,6 +49,8 @@ RULES: Final[dict[type[Msg], Rule]] = {
     m.SetModels: "owner",
     m.AddCustomModel: "owner",
     m.DeleteCustomModel: "owner",
+    m.GetPricing: "project_admin",  # owners, and admins of a project in the integration's scope
+    m.PutPricing: "owner",
     m.ListVirtualModels: "member",
     m.PutVirtualModel: "project_admin",
     m.GetVirtualModel: "member",

@@ -1,4 +1,4 @@
-"""`keyrelay` command line: bootstrap, serve, up, down, provision, kek generate|rotate, doctor.
+"""`keyrelay` command line: bootstrap, serve, up, down, provision, kek generate|rotate, doctor, catalog check.
 
 Service code is imported lazily, so a host with only keyvault installed can still run
 `keyrelay serve keyvault` and `keyrelay kek ...`. Commands that talk to a stack find an embedded
@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -139,6 +140,15 @@ def cmd_doctor(_: argparse.Namespace) -> int:
     return int(asyncio.run(module.doctor(settings, running(Path(settings.data_dir)))))
 
 
+def cmd_catalog(args: argparse.Namespace) -> int:
+    """Validate the model catalog (built in, plus the operator's models file) offline."""
+    module = importlib.import_module("catalog.check")
+    report = module.check_catalog(args.models_file or os.environ.get("KEYRELAY_MODELS_FILE") or None)
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="keyrelay", description="Keyrelay: a self-hosted BYOK LLM gateway")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     kek.set_defaults(func=cmd_kek)
     doctor = sub.add_parser("doctor", help="check NATS, MongoDB, JetStream durability and keyvault")
     doctor.set_defaults(func=cmd_doctor)
+    catalog = sub.add_parser("catalog", help="the model catalog's data")
+    catalog.add_argument("catalog_command", choices=["check"], help="validate it and list the models without a price")
+    catalog.add_argument("--models-file", default=None, help="default: KEYRELAY_MODELS_FILE (extra or override models)")
+    catalog.set_defaults(func=cmd_catalog)
     return parser
 
 

@@ -72,6 +72,8 @@ class ErrorCode(StrEnum):
     INVALID_JSON = "invalid_json", 400, "invalid_request_error"
     INVALID_MODEL = "invalid_model", 400, "invalid_request_error"
     INVALID_SLUG = "invalid_slug", 400, "invalid_request_error"
+    INVALID_PRICE = "invalid_price", 400, "invalid_request_error"
+    INVALID_DISCOUNT = "invalid_discount", 400, "invalid_request_error"
     INVALID_CREDENTIALS = "invalid_credentials", 400, "invalid_request_error"
     INVALID_HEADER = "invalid_header", 400, "invalid_request_error"
     CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded", 400, "invalid_request_error"

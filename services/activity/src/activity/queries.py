@@ -124,6 +124,7 @@ class ActivityQueries:
                 "requests": int(sums.values.get("requests", 0)),
                 "errors": int(sums.values.get("errors", 0)),
                 "cost_usd": round(sums.values.get("cost_usd", 0.0), 10),
+                "list_cost_usd": round(sums.values.get("list_cost_usd", 0.0), 10),
                 "p95_latency_ms": rollups.percentile(sums.latency, 0.95),
             }
             for (integration, bucket), sums in groups.items()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -213,6 +214,7 @@ class _ModelEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     per_request: float = 0.0
     aliases: list[str] = []
     price_source: str = ""
+    price_date: str = ""  # ISO date the price was taken (checked) at its source
 
 
 class CatalogModel(msgspec.Struct, frozen=True, kw_only=True):
@@ -223,6 +225,7 @@ class CatalogModel(msgspec.Struct, frozen=True, kw_only=True):
     kind: ModelKind = "chat"
     aliases: list[str] = []
     price_source: str = ""
+    price_date: str = ""
 
     def pricing_dict(self) -> dict[str, Any]:
         return msgspec.to_builtins(self.pricing)  # type: ignore[no-any-return]
@@ -232,6 +235,11 @@ def _model(entry: _ModelEntry) -> CatalogModel:
     prices = [entry.input, entry.output, entry.cached_input or 0.0, entry.cache_write or 0.0, entry.per_request]
     if any(p < 0 for p in prices):
         raise CatalogDataError(f"model {entry.id!r}: prices must not be negative")
+    if entry.price_date:
+        try:
+            date.fromisoformat(entry.price_date)
+        except ValueError:
+            raise CatalogDataError(f"model {entry.id!r}: price_date must be a date (YYYY-MM-DD)") from None
     pricing = Pricing(
         input_per_mtok=entry.input,
         output_per_mtok=entry.output,
@@ -240,7 +248,12 @@ def _model(entry: _ModelEntry) -> CatalogModel:
         per_request=entry.per_request,
     )
     return CatalogModel(
-        id=entry.id, pricing=pricing, kind=entry.kind, aliases=list(entry.aliases), price_source=entry.price_source
+        id=entry.id,
+        pricing=pricing,
+        kind=entry.kind,
+        aliases=list(entry.aliases),
+        price_source=entry.price_source,
+        price_date=entry.price_date,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from catalog.pricing import effective, list_price_of_custom, terms_of
 from catalog.providers import ModelCatalog
 from shared.messages.catalog import ConfigNode, Route, RouteTarget, RoutingSnapshot, SnapshotConfig
 from shared.messages.usage import Pricing
@@ -50,15 +51,15 @@ def _targets(integration: Doc, models_catalog: ModelCatalog) -> dict[str, RouteT
         pricing = known.pricing if known is not None else Pricing()
         out[model_id] = _target(integration, model_id, pricing)
     for custom in integration.get("custom_models", []):
-        pricing = msgspec.convert(custom.get("pricing") or {}, Pricing)
-        if not custom.get("pricing") and custom.get("base_model"):
-            base = models_catalog.get(provider, custom["base_model"])
-            pricing = base.pricing if base is not None else pricing
-        out[custom["slug"]] = _target(integration, custom["slug"], pricing)
+        out[custom["slug"]] = _target(
+            integration, custom["slug"], list_price_of_custom(models_catalog, provider, custom)
+        )
     return out
 
 
-def _target(integration: Doc, model: str, pricing: Pricing) -> RouteTarget:
+def _target(integration: Doc, model: str, list_price: Pricing) -> RouteTarget:
+    """A route target priced at the org's effective price, with the list price beside it when they differ."""
+    pricing = effective(terms_of(integration), model, list_price)
     return RouteTarget(
         integration_id=integration["_id"],
         slug=integration["slug"],
@@ -68,6 +69,7 @@ def _target(integration: Doc, model: str, pricing: Pricing) -> RouteTarget:
         model=model,
         options=_options(integration, model),
         pricing=pricing,
+        list_pricing=None if pricing == list_price else list_price,
     )
 
 

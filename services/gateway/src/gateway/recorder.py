@@ -49,7 +49,8 @@ class RequestRecord:
     served: RouteTarget | None = None
     ttft_ms: float | None = None
     usage: Usage = field(default_factory=Usage)
-    cost_usd: float = 0.0
+    cost_usd: float = 0.0  # at the effective price (the org's own terms)
+    list_cost_usd: float = 0.0  # at the catalog (list) price
     trace_id: str | None = None
     content: dict[str, Any] | None = None
     served_stale: list[str] = field(default_factory=list)
@@ -83,9 +84,21 @@ class RequestRecord:
             return
         self.usage = usage.finalize()
         if self.usage.cost_usd is not None:
-            self.cost_usd = self.usage.cost_usd  # the provider's own figure wins over our price list
+            # the provider's own figure wins over our price list
+            self.cost_usd = self.list_cost_usd = self.usage.cost_usd
         elif self.served is not None:
             self.cost_usd = self.served.pricing.cost(self.usage)
+            self.list_cost_usd = (self.served.list_pricing or self.served.pricing).cost(self.usage)
+
+    def charge_images(self, images: int) -> None:
+        """`images` generated at the model's price per image (effective and list); a model priced
+        by tokens only (no price per image) keeps the cost of its usage."""
+        if self.served is None:
+            return
+        listed = self.served.list_pricing or self.served.pricing
+        if any(p.per_image or p.per_request for p in (self.served.pricing, listed)):
+            self.cost_usd = self.served.pricing.images_cost(images)
+            self.list_cost_usd = listed.images_cost(images)
 
     def finish(
         self, *, status: int, error_code: str | None = None, stream_outcome: StreamOutcome | None = None
@@ -114,6 +127,7 @@ class RequestRecord:
             ttft_ms=self.ttft_ms,
             usage=self.usage,
             cost_usd=self.cost_usd,
+            list_cost_usd=self.list_cost_usd,
             trace_id=self.trace_id,
             content=self.content,
             served_stale=list(self.served_stale),

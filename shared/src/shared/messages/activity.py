@@ -50,7 +50,8 @@ class RequestFinished(Msg, frozen=True, kw_only=True, omit_defaults=False):
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     usage: Usage = msgspec.field(default_factory=Usage)
-    cost_usd: float = 0.0
+    cost_usd: float = 0.0  # at the effective price (the org's own terms for the integration)
+    list_cost_usd: float = 0.0  # at the catalog (list) price
     byok: bool = True
     trace_id: str | None = None
     content: dict[str, Any] | None = None  # only when the project turned content logging on
@@ -145,7 +146,7 @@ class ListAudit(Msg, tag="audit.list", frozen=True, kw_only=True):
 
 
 class SeriesRequests(Msg, tag="requests.series", frozen=True, kw_only=True):
-    """Per integration and time bucket: requests, errors, cost, p95 latency (the console's charts)."""
+    """Per integration and time bucket: requests, errors, cost and list cost, p95 latency (the console's charts)."""
 
     scope: Scope
     bucket: Literal["hour", "day"] = "hour"

@@ -87,7 +87,8 @@ class RouteTarget(Msg, frozen=True, kw_only=True):
     base_url: str
     model: str  # upstream model id
     options: dict[str, str] = {}
-    pricing: Pricing = Pricing()
+    pricing: Pricing = Pricing()  # the effective price: the org's own for this integration, else the list price
+    list_pricing: Pricing | None = None  # the catalog (list) price when it differs from `pricing`
     weight: float = 1.0
 
 
@@ -319,6 +320,33 @@ class DeleteCustomModel(Msg, tag="custom_models.delete", frozen=True, kw_only=Tr
     model_slug: str
 
 
+class ModelPrice(Msg, frozen=True, kw_only=True):
+    """An org's own price for one model (negotiated): replaces the model's list price entirely."""
+
+    input_per_mtok: float | None = None
+    output_per_mtok: float | None = None
+    cached_input_per_mtok: float | None = None
+    per_request: float | None = None
+    per_image: float | None = None
+    per_credit: float | None = None
+
+
+class PricingTerms(Msg, frozen=True, kw_only=True):
+    """An integration's economics: a discount on list prices and/or explicit prices per model."""
+
+    discount_pct: float = 0.0
+    models: dict[str, ModelPrice] = {}
+
+
+class GetPricing(Msg, tag="pricing.get", frozen=True, kw_only=True):
+    slug: str
+
+
+class PutPricing(Msg, tag="pricing.put", frozen=True, kw_only=True):
+    slug: str
+    terms: PricingTerms
+
+
 class VirtualTarget(Msg, frozen=True, kw_only=True):
     model: str
     weight: Weight = 1.0
@@ -451,6 +479,8 @@ Command = (
     | SetModels
     | AddCustomModel
     | DeleteCustomModel
+    | GetPricing
+    | PutPricing
     | ListVirtualModels
     | PutVirtualModel
     | GetVirtualModel

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog.commands import api_keys, configs, denied, integrations, members, models, projects, virtual_models
+from catalog.commands import api_keys, configs, denied, integrations, members, models, pricing, projects, virtual_models
 from catalog.results import Handler
 from shared.messages import catalog as m
 
@@ -32,6 +32,8 @@ HANDLERS: dict[type[Any], Handler] = {
     m.SetModels: models.set_models,
     m.AddCustomModel: models.add_custom_model,
     m.DeleteCustomModel: models.delete_custom_model,
+    m.GetPricing: pricing.get_pricing,
+    m.PutPricing: pricing.put_pricing,
     m.ListVirtualModels: virtual_models.list_virtual_models,
     m.PutVirtualModel: virtual_models.put_virtual_model,
     m.GetVirtualModel: virtual_models.get_virtual_model,

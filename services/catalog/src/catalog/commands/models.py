@@ -18,7 +18,14 @@ async def list_models(ctx: Ctx, who: m.MemberPrincipal, cmd: m.ListModels) -> Ok
     doc = await load_visible(ctx, who, cmd.slug)
     enabled = set(doc.get("enabled_models", []))
     catalog_models = [
-        {"id": model.id, "enabled": model.id in enabled, "pricing": model.pricing_dict(), "kind": model.kind}
+        {
+            "id": model.id,
+            "enabled": model.id in enabled,
+            "pricing": model.pricing_dict(),
+            "kind": model.kind,
+            "price_source": model.price_source,
+            "price_date": model.price_date,
+        }
         for model in ctx.models.for_provider(doc["provider"])
     ]
     return Ok({"data": catalog_models, "custom": [views.custom_model(c) for c in doc.get("custom_models", [])]})

@@ -69,7 +69,8 @@ async def explain(request: Request[Any, Any, Any], gw: GatewayState, data: Expla
                 "breaker": breakers.state(step.target.integration_id),
                 "retry": {"attempts": step.retry.attempts, "on_status_codes": step.retry.on_status_codes},
                 "fallback_on": sorted(step.fallback_on),
-                "pricing": msgspec.to_builtins(step.target.pricing),
+                "pricing": msgspec.to_builtins(step.target.pricing),  # effective: the org's own terms
+                "list_pricing": msgspec.to_builtins(step.target.list_pricing or step.target.pricing),
             }
             for step in plan.steps
         ],

@@ -180,11 +180,12 @@ async def embeddings(request: Request[Any, Any, Any], gw: GatewayState) -> Respo
 
 
 def image_cost(record: RequestRecord, body: dict[str, Any], result: ImageResult) -> None:
-    """The provider's own cost when it gives one, else the model's price per image."""
+    """The provider's own cost when it gives one, else its credits at the integration's price per
+    credit (priced with the usage), else the model's price per image."""
     if result.cost_usd is not None:
-        record.cost_usd = result.cost_usd
-    elif record.served is not None and record.served.pricing.per_request:
-        record.cost_usd = record.served.pricing.per_request * max(1, int(body.get("n") or 1))
+        record.cost_usd = record.list_cost_usd = result.cost_usd
+    elif not result.usage.credits:
+        record.charge_images(int(body.get("n") or 1))
 
 
 @post("/v1/images/generations", status_code=200)

@@ -111,6 +111,15 @@ class CustomModelBody(msgspec.Struct, forbid_unknown_fields=True):
     pricing: PricingBody = msgspec.field(default_factory=PricingBody)
 
 
+class ModelPriceBody(m.ModelPrice, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class PricingTermsBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    discount_pct: float = 0.0
+    models: dict[str, ModelPriceBody] = {}
+
+
 class VirtualModelPut(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     targets: list[VirtualTargetBody] = []
     strategy: m.VirtualStrategy = "fallback"
@@ -264,6 +273,14 @@ async def add_custom_model(
     return await _run(request, gw, m.AddCustomModel(slug=slug, model=model))
 
 
+@put("/integrations/{slug:str}/pricing", opt={"command": m.PutPricing})
+async def put_pricing(
+    request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: PricingTermsBody
+) -> Response[bytes]:
+    terms = m.PricingTerms(discount_pct=data.discount_pct, models=dict[str, m.ModelPrice](data.models))
+    return await _run(request, gw, m.PutPricing(slug=slug, terms=terms))
+
+
 # --- virtual models -------------------------------------------------------------------------------
 @post("/virtual-models", opt={"command": m.PutVirtualModel})
 async def create_virtual_model(
@@ -292,6 +309,7 @@ _PATH_ROUTES = [
     _path_route(get, "/integrations/{slug:str}", m.GetIntegration, "get_integration"),
     _path_route(delete, "/integrations/{slug:str}", m.DeleteIntegration, "delete_integration"),
     _path_route(get, "/integrations/{slug:str}/models", m.ListModels, "list_models"),
+    _path_route(get, "/integrations/{slug:str}/pricing", m.GetPricing, "get_pricing"),
     _path_route(
         delete,
         "/integrations/{slug:str}/custom-models/{model_slug:str}",
@@ -319,6 +337,7 @@ MANAGEMENT_ROUTES = [
     put_credentials,
     set_models,
     add_custom_model,
+    put_pricing,
     create_virtual_model,
     put_virtual_model,
 ]

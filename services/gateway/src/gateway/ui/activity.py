@@ -38,13 +38,20 @@ def _usd(value: float) -> str:
     return "$" + f"{value:.6f}".rstrip("0")
 
 
+def savings(row: dict[str, Any]) -> float:
+    """What the org's own prices saved against list prices (negative: it paid more than list)."""
+    return round(float(row.get("list_cost_usd") or 0.0) - float(row.get("cost_usd") or 0.0), 10)
+
+
 def charts(rows: list[dict[str, Any]], since: datetime, until: datetime, size: str) -> dict[str, Any]:
     labels = buckets(since, until, size)
+    rows = [row | {"savings_usd": savings(row)} for row in rows]
     made: dict[str, dict[str, Any]] = {}
     for key, title, fmt in (
         ("requests", "Requests", _count),
         ("errors", "Errors", _count),
         ("cost_usd", "Cost (USD)", _usd),
+        ("savings_usd", "Saved vs list price (USD)", _usd),
         ("p95_latency_ms", "p95 latency", _ms),
     ):
         series = series_from_rows(rows, labels, key)

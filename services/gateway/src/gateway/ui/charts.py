@@ -61,7 +61,7 @@ def series_from_rows(
         values[position] = float(value) if isinstance(value, (int, float)) else None
         totals[name] = totals.get(name, 0.0) + float(row.get("requests") or 0)  # type: ignore[arg-type]
     names = sorted(by_name, key=lambda n: (-totals[n], n))[:limit]
-    zero_fill = metric in {"requests", "errors", "cost_usd"}
+    zero_fill = metric in {"requests", "errors", "cost_usd", "savings_usd"}
     return [
         Series(
             name=name,

@@ -16,6 +16,7 @@ from gateway.ui.activity import ACTIVITY_ROUTES
 from gateway.ui.auth import AUTH_ROUTES
 from gateway.ui.context import CsrfRefused, SignInRequired, load_console
 from gateway.ui.integrations import INTEGRATION_ROUTES
+from gateway.ui.pricing import PRICING_ROUTES
 from gateway.ui.render import page
 from gateway.ui.routing import ROUTING_ROUTES
 from gateway.ui.security import SECURITY_HEADERS
@@ -63,6 +64,7 @@ def console_router() -> Router:
         route_handlers=[
             *AUTH_ROUTES,
             *INTEGRATION_ROUTES,
+            *PRICING_ROUTES,
             *ACTIVITY_ROUTES,
             *ACCESS_ROUTES,
             *ROUTING_ROUTES,
