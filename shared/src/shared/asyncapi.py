@@ -49,7 +49,8 @@ def _message_ref(channel: str, message: type[msgspec.Struct]) -> Doc:
 def _types() -> list[type[msgspec.Struct]]:
     seen: dict[str, type[msgspec.Struct]] = {}
     for rr in REQUESTS:
-        for tp in (rr.request, *rr.replies, Failed):
+        candidates: list[type[msgspec.Struct]] = [rr.request, *rr.replies, Failed]
+        for tp in candidates:
             seen.setdefault(tp.__name__, tp)
     for event in EVENTS:
         seen.setdefault(event.message.__name__, event.message)
@@ -64,7 +65,7 @@ def document() -> Doc:
     operations: Doc = {}
     for rr in REQUESTS:
         cid = _channel_id(rr.subject)
-        replies = (*rr.replies, Failed)
+        replies: tuple[type[msgspec.Struct], ...] = (*rr.replies, Failed)
         channels[cid] = {
             "address": rr.subject,
             "title": rr.summary,
@@ -140,7 +141,7 @@ def document() -> Doc:
 
 def render() -> str:
     """The document as YAML (PyYAML: a development tool, never imported by a running service)."""
-    import yaml  # noqa: PLC0415 - only the generator and its test need it
+    import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - only the generator and its test need it
 
     return str(yaml.safe_dump(document(), sort_keys=False, allow_unicode=True, width=100))
 
