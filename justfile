@@ -47,6 +47,16 @@ lint:
     {{python}} -m ruff check shared services tests scripts
     {{python}} -m mypy shared/src services/gateway/src services/keyvault/src services/catalog/src services/activity/src
 
+# The bus contract as AsyncAPI 3.0 (docs/asyncapi.yaml) from shared/subjects.py, shared/contract.py and the msgspec messages
+[group('check')]
+asyncapi:
+    {{python}} -m shared.asyncapi docs/asyncapi.yaml
+
+# Responder latency per request-reply: FastStream (catalog, activity) vs nats-py (keyvault), one nats-server
+[group('check')]
+bench-bus *args:
+    {{python}} scripts/bench_bus.py {{args}}
+
 # Throughput and latency: straight to the fake provider vs through the gateway, c=1 and c=64
 [group('check')]
 bench *args:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ from shared.secret import secret_enc_hook
 from shared.settings import CommonSettings
 
 log = get_logger("keyrelay.bus")
+_QUOTED_VALUE = re.compile(r"(?<=value) .*?(?= - at `|$)")  # msgspec: "Invalid enum value 'x' - at `$.f`"
 Req = TypeVar("Req", bound=msgspec.Struct)
 Rep = TypeVar("Rep", bound=msgspec.Struct)
 
@@ -65,6 +67,26 @@ async def connect(
     """Connect as `service` to any server of `KEYRELAY_NATS_URL` (a cluster: the others are tried,
     and learnt from the cluster, when one goes), over TLS when `KEYRELAY_NATS_TLS_CA` names the CA;
     reconnect forever."""
+    options = connection_options(
+        settings,
+        service,
+        on_reconnect=on_reconnect,
+        max_reconnect_attempts=max_reconnect_attempts,
+        connect_timeout=connect_timeout,
+    )
+    return await nats.connect(**options)
+
+
+def connection_options(
+    settings: CommonSettings,
+    service: str,
+    *,
+    on_reconnect: Callable[[], Awaitable[None]] | None = None,
+    max_reconnect_attempts: int = -1,
+    connect_timeout: float = 2.0,
+) -> dict[str, Any]:
+    """nats-py's connect options for `service` (its own user, its private inbox prefix), also what
+    `shared.fastbus` hands to FastStream's broker."""
 
     async def error_cb(exc: Exception) -> None:
         log.warning("nats.error", error=type(exc).__name__)
@@ -94,7 +116,7 @@ async def connect(
     if settings.nats_user:
         options["user"] = settings.nats_user
         options["password"] = settings.nats_password.reveal() if settings.nats_password else ""
-    return await nats.connect(**options)
+    return options
 
 
 class BusClient:
@@ -181,15 +203,14 @@ async def serve(
         try:
             req = dec.decode(raw.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            reply = Failed(code=ErrorCode.INVALID_REQUEST, message=f"malformed {subject} request: {_short(exc)}")
+            reply = malformed(subject, exc)
         else:
             try:
                 reply = await handler(req, raw)
             except KeyrelayError as exc:
-                reply = Failed(code=exc.code, message=exc.message, param=exc.param)
+                reply = refused(exc)
             except Exception as exc:
-                log.exception("bus.handler_crashed", subject=subject, error=type(exc).__name__)
-                reply = Failed(code=ErrorCode.INTERNAL_ERROR, message="internal error")
+                reply = crashed(subject, exc)
         if raw.reply:
             with contextlib.suppress(Exception):
                 await raw.respond(encode(reply))
@@ -205,6 +226,27 @@ async def serve(
     subscription = await nc.subscribe(subject, queue=queue, cb=on_message)
     await nc.flush()  # the server knows the subscription before anyone is told the service is up
     return subscription
+
+
+# The three `Failed` replies a responder gives instead of an answer (here and in `shared.fastbus`).
+
+
+def malformed(subject: str, exc: Exception) -> Failed:
+    """The request did not decode as its type: msgspec's reason (which field, what it expected), without the
+    value it quotes for a bad enum or tag (`Invalid enum value 'sk-...'`): a reply never echoes the request."""
+    reason = _QUOTED_VALUE.sub("", _short(exc))
+    return Failed(code=ErrorCode.INVALID_REQUEST, message=f"malformed {subject} request: {reason}")
+
+
+def refused(exc: KeyrelayError) -> Failed:
+    """The service said no, with its own code."""
+    return Failed(code=exc.code, message=exc.message, param=exc.param)
+
+
+def crashed(subject: str, exc: BaseException) -> Failed:
+    """The handler raised: logged with its traceback (no locals), answered as `internal_error`."""
+    log.error("bus.handler_crashed", subject=subject, error=type(exc).__name__, exc_info=exc)
+    return Failed(code=ErrorCode.INTERNAL_ERROR, message="internal error")
 
 
 def _short(exc: Exception) -> str:

@@ -41,6 +41,12 @@ def headers() -> dict[str, str]:
     return dict(_current.get() or {})
 
 
+def forget() -> None:
+    """Drop the previous message's trace (log context and outgoing headers): a responder calls it per message."""
+    structlog.contextvars.clear_contextvars()
+    _current.set(None)
+
+
 def adopt(incoming: Mapping[str, str] | None) -> None:
     """Bind the trace of an incoming NATS message into this task's log context."""
     if not incoming:

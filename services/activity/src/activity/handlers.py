@@ -1,25 +1,25 @@
-"""Thin bus handlers: decode (done by `shared.bus.serve`), call the use case, reply."""
+"""Thin bus handlers: FastStream subscribers (decoding, validation and `Failed` replies are
+`shared.fastbus`'s), each calling one use case."""
 
 from __future__ import annotations
 
-from nats.aio.client import Client as NatsClient
+from faststream.nats import NatsBroker
 
 from activity.queries import ActivityQueries
 from shared import subjects
-from shared.bus import serve
+from shared.fastbus import CONCURRENT_WORKERS
 from shared.messages.activity import ActivityQueryRequest, QueryResult
 from shared.messages.base import Ping, Pong
 
 
-async def register(nc: NatsClient, queries: ActivityQueries) -> None:
+def register(broker: NatsBroker, queries: ActivityQueries) -> None:
     queue = subjects.QUEUE_ACTIVITY
 
-    async def query(req: ActivityQueryRequest, _: object) -> QueryResult:
+    # read-only: a page's list and chart queries are answered side by side
+    @broker.subscriber(subjects.ACTIVITY_QUERY, queue=queue, max_workers=CONCURRENT_WORKERS)
+    async def query(req: ActivityQueryRequest) -> QueryResult:
         return await queries.run(req.query)
 
-    async def ping(_: Ping, __: object) -> Pong:
+    @broker.subscriber(subjects.ACTIVITY_PING, queue=queue)
+    async def ping(_: Ping) -> Pong:
         return Pong(service="activity")
-
-    # read-only: a page's list and chart queries are answered side by side
-    await serve(nc, subjects.ACTIVITY_QUERY, ActivityQueryRequest, query, queue=queue, concurrent=True)
-    await serve(nc, subjects.ACTIVITY_PING, Ping, ping, queue=queue)

@@ -1,4 +1,5 @@
-"""Catalog service: wires MongoDB, NATS, keyvault's admin client and the catalog data."""
+"""Catalog service: a FastStream app (`shared.fastbus`) wired to MongoDB, keyvault's admin client and the
+catalog data. Requests to keyvault and published events go through nats-py on the broker's own connection."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from catalog.repository import CatalogRepository
 from catalog.service import Catalog
 from catalog.settings import CatalogSettings
 from catalog.vault_admin import VaultAdminClient
-from shared.bus import BusClient, connect
+from shared import fastbus
+from shared.bus import BusClient
 from shared.metrics import serve as serve_metrics
 from shared.mongo import CLIENT_OPTIONS
 from shared.netpolicy import AddressPolicy
@@ -38,7 +40,8 @@ async def lifespan(settings: CatalogSettings) -> AsyncIterator[Catalog]:
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri, **CLIENT_OPTIONS)
     repo = CatalogRepository(mongo, settings.catalog_db)
     await repo.ensure_indexes()
-    nc = await connect(settings, "catalog")
+    broker = fastbus.broker(settings, "catalog")
+    nc = await broker.connect()
     publisher = DurablePublisher(nc)
     publisher.start()
     bus = BusClient(nc, default_timeout_s=settings.keyvault_timeout_s)
@@ -53,10 +56,11 @@ async def lifespan(settings: CatalogSettings) -> AsyncIterator[Catalog]:
         signing_key=signing_key,
     )
     catalog = Catalog(ctx)
-    await register(nc, catalog)
+    register(broker, catalog)
+    application = fastbus.app(broker, on_shutdown=[publisher.stop])
+    await fastbus.start(application)
     try:
         yield catalog
     finally:
-        await publisher.stop()
-        await nc.drain()
+        await application.stop()  # publisher stopped, subscribers stopped, connection drained
         await mongo.close()
