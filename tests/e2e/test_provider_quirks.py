@@ -163,13 +163,19 @@ def test_an_upstream_404_for_an_unknown_model_answers_404_model_not_found(
 def test_a_pollo_video_records_the_credits_it_charged(
     stack: EmbeddedStack, fake: FakeServer, quirks: tuple[Org, openai.OpenAI]
 ) -> None:
-    """Pollo bills in credits: the record's usage carries them for the integration's per-credit price."""
+    """Pollo bills in credits: the record's usage carries them, and its cost is those credits at the
+    integration's own price per credit (the catalog has no list price for them)."""
     org, client = quirks
     _add(org, fake, "pollo", "q-pollo", ["pollo/pollo-v2-0"])
+    saved = org.owner.put(
+        "/integrations/q-pollo/pricing", json={"models": {"pollo/pollo-v2-0": {"per_credit": 0.04}}}
+    )
+    assert saved.status_code == 200, saved.text
     raw = client.images.with_raw_response.generate(model="@q-pollo/pollo/pollo-v2-0", prompt="a red kite")
     assert raw.parse().data
     doc = wait_for_record(stack, raw.headers["x-request-id"])
     assert doc["usage"]["credits"] == 12.5
+    assert doc["cost_usd"] == pytest.approx(12.5 * 0.04)
 
 
 def test_a_baseten_dedicated_deployment_is_reached_at_its_url_with_api_key_auth(
