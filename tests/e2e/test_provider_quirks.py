@@ -167,9 +167,7 @@ def test_a_pollo_video_records_the_credits_it_charged(
     integration's own price per credit (the catalog has no list price for them)."""
     org, client = quirks
     _add(org, fake, "pollo", "q-pollo", ["pollo/pollo-v2-0"])
-    saved = org.owner.put(
-        "/integrations/q-pollo/pricing", json={"models": {"pollo/pollo-v2-0": {"per_credit": 0.04}}}
-    )
+    saved = org.owner.put("/integrations/q-pollo/pricing", json={"models": {"pollo/pollo-v2-0": {"per_credit": 0.04}}})
     assert saved.status_code == 200, saved.text
     raw = client.images.with_raw_response.generate(model="@q-pollo/pollo/pollo-v2-0", prompt="a red kite")
     assert raw.parse().data
