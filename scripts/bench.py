@@ -265,7 +265,9 @@ FIGURES: list[tuple[str, str, Callable[[Runs, str], tuple[float, ...]]]] = [
 MEMORY = [("peak RSS of the gateway processes", "MiB"), ("peak RSS of the whole stack", "MiB")]
 
 
-def growth_figures(sizes: list[int]) -> list[tuple[str, str, Callable[[Runs, str], tuple[float, ...]]]]:
+def growth_figures(
+    sizes: list[int], long_chunks: int
+) -> list[tuple[str, str, Callable[[Runs, str], tuple[float, ...]]]]:
     out: list[tuple[str, str, Callable[[Runs, str], tuple[float, ...]]]] = []
     for size in sizes:
         key = f"prompt{size}"
@@ -282,7 +284,7 @@ def growth_figures(sizes: list[int]) -> list[tuple[str, str, Callable[[Runs, str
         )
     out.append(
         (
-            "1,000-chunk stream (burst), c=1: added p50 / gateway CPU / stack CPU per stream",
+            f"{long_chunks:,}-chunk stream (burst), c=1: added p50 / gateway CPU / stack CPU per stream",
             "ms",
             lambda r, t: (
                 _added(r, "long", t, 0.5),
@@ -310,7 +312,7 @@ def scenarios(sizes: list[int], long_chunks: int) -> list[tuple[Scenario, float]
 def fmt(values: tuple[float, ...], unit: str) -> str:
     if unit == "req/s":
         return " / ".join(f"{v:,.0f}" for v in values)
-    return " / ".join(f"{v:+.2f}" if v < 0 else f"{v:.2f}" for v in values)
+    return " / ".join("failed" if math.isnan(v) else f"{v:+.2f}" if v < 0 else f"{v:.2f}" for v in values)
 
 
 def ratio(mine: tuple[float, ...], theirs: tuple[float, ...]) -> str:
@@ -324,13 +326,15 @@ def median_values(reps: list[Runs], target: str, fn: Callable[[Runs, str], tuple
     return tuple(statistics.median(v[i] for v in values) for i in range(len(values[0])))
 
 
-def report(reps: list[Runs], targets: list[Target], sizes: list[int]) -> tuple[str, dict[str, dict[str, object]]]:
+def report(
+    reps: list[Runs], targets: list[Target], sizes: list[int], long_chunks: int
+) -> tuple[str, dict[str, dict[str, object]]]:
     names = [t.name for t in targets]
     peers = [n for n in names if n not in (DIRECT, KEYRELAY)]
     head = ["figure", *names, *(f"Keyrelay / {p}" for p in peers)]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     data: dict[str, dict[str, object]] = {n: {} for n in names}
-    for label, unit, fn in FIGURES + growth_figures(sizes):
+    for label, unit, fn in FIGURES + growth_figures(sizes, long_chunks):
         values = {n: median_values(reps, n, fn) for n in names}
         for n in names:
             data[n][label] = list(values[n])
@@ -533,7 +537,7 @@ def main() -> int:
                 peer.stop()
             upstream_proc.terminate()
             upstream_proc.wait()
-    text, data = report(reps, targets, sizes)
+    text, data = report(reps, targets, sizes, args.long_chunks)
     versions = "" if args.no_peers else f"; peers: {LITELLM}, {PORTKEY} (Node {node_version()})"
     print(f"machine: {machine()}; load average at the end {os.getloadavg()[0]:.1f}{versions}")
     print(f"command: bench.py {' '.join(sys.argv[1:])}")
