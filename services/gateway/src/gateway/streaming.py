@@ -148,7 +148,8 @@ async def _relay(
                 yield piece
         while True:
             try:
-                chunk = await asyncio.wait_for(iterator.__anext__(), timeout=chunk_timeout_s)
+                async with asyncio.timeout(chunk_timeout_s):  # inline: no task per chunk, unlike wait_for
+                    chunk = await anext(iterator)
             except StopAsyncIteration:
                 break
             except TimeoutError:
