@@ -405,13 +405,14 @@ def start_upstream(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def start_keyrelay(data_dir: Path, upstream: str) -> tuple[EmbeddedStack, Target]:
+def start_keyrelay(data_dir: Path, upstream: str, workers: int) -> tuple[EmbeddedStack, Target]:
     stack = EmbeddedStack(
         data_dir=data_dir / "keyrelay",
         http_port=free_port(),
         extra_env={
             "KEYRELAY_PROVIDER_BASE_URLS": json.dumps({"openai": upstream + "/v1"}),
             "KEYRELAY_UPSTREAM_ALLOW": "127.0.0.1/32",
+            **({"KEYRELAY_HTTP_WORKERS": str(workers)} if workers else {}),
         },
         log_format="json",
     )
@@ -502,6 +503,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="1024,32768,262144", help="prompt sizes in bytes for the growth rows")
     parser.add_argument("--long-chunks", type=int, default=1000, help="chunks of the long stream")
     parser.add_argument("--peers-dir", type=Path, help="install the peers here and keep them (default: a temp dir)")
+    parser.add_argument("--gateway-workers", type=int, default=0, help="Keyrelay's granian workers (0: its default)")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -524,7 +526,7 @@ def main() -> int:
             if not args.no_peers:
                 peers.append(start_litellm(peers_dir, upstream, data_dir / "litellm.log"))
                 peers.append(start_portkey(peers_dir, upstream, data_dir / "portkey.log"))
-            stack, keyrelay = start_keyrelay(data_dir, upstream)
+            stack, keyrelay = start_keyrelay(data_dir, upstream, args.gateway_workers)
             targets = [direct, *(peer_target(p) for p in peers), keyrelay]
             sampler = MemorySampler(targets)
             sampler.start()
