@@ -42,7 +42,7 @@ lint:
     {{python}} -m ruff check shared services tests scripts
     {{python}} -m mypy shared/src services/gateway/src services/keyvault/src services/catalog/src services/activity/src
 
-# Throughput and latency: straight to the fake provider vs through the gateway, c=1 and c=64
+# Keyrelay vs LiteLLM proxy vs Portkey gateway (installed at bench time) on one fake upstream: latency, req/s, streams, CPU, RSS (`--no-peers`, `--reps`, `--seconds`)
 [group('check')]
 bench *args:
     {{python}} scripts/bench.py {{args}}
