@@ -72,13 +72,16 @@ C1_P99 = "added p99 latency, concurrency 1"
 C64 = "req/s at concurrency 64"
 SLOW = "req/s at concurrency 64, upstream answering in 50 ms"
 TTFB = "stream TTFB p50 (20 chunks, 5 ms apart, c=16)"
+STREAM_CPU = "gateway CPU per 20-chunk stream, burst / paced"
+LONG = "-chunk stream (burst), c=1: added p50 / gateway CPU / stack CPU per stream"
 
 
 def row(run: Run, label: str) -> str:
     return (
         f"| {label} | {run.first(C1_P50):+.2f} ms | {run.first(C1_P99):+.2f} ms | {run.first(C64):,.0f} "
         f"| {run.first(SLOW):,.0f} | {run.first(TTFB):.2f} ms | {run.cpu_ms.get('gateway', 0):.2f} ms "
-        f"| {run.cpu_ms.get('whole stack', 0):.2f} ms |"
+        f"| {run.cpu_ms.get('whole stack', 0):.2f} ms | {run.figures[STREAM_CPU][0]:.2f} ms "
+        f"| {next(v[1] for k, v in run.figures.items() if k.endswith(LONG)):.2f} ms |"
     )
 
 
@@ -103,9 +106,10 @@ def main() -> int:
     print(f"base = {args.base}, this = the working tree; {args.rounds} rounds, order flipped every round\n")
     print(
         "| run | added p50 c=1 | added p99 c=1 | req/s c=64 | req/s c=64, 50 ms upstream | stream TTFB p50 "
-        "| gateway CPU per request | whole-stack CPU per request |"
+        "| gateway CPU per request | whole-stack CPU per request | gateway CPU per 20-chunk burst stream "
+        "| gateway CPU per long stream |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for i, run in enumerate(runs):
         print(row(run, f"{run.side} #{i // 2 + 1}"))
     for side in ("base", "this"):
