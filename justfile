@@ -57,7 +57,7 @@ asyncapi:
 bench-bus *args:
     {{python}} scripts/bench_bus.py {{args}}
 
-# Throughput and latency: straight to the fake provider vs through the gateway, c=1 and c=64
+# Keyrelay vs LiteLLM proxy vs Portkey gateway (installed at bench time) on one fake upstream: latency, req/s, streams, CPU, RSS (`--no-peers`, `--reps`, `--seconds`)
 [group('check')]
 bench *args:
     {{python}} scripts/bench.py {{args}}

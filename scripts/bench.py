@@ -1,181 +1,447 @@
-"""`just bench`: requests/s and p50/p99 latency, straight to the fake provider and through the
-gateway, at concurrency 1 and 64, in one run, plus the added latency and the throughput ratio.
+"""`just bench`: Keyrelay, LiteLLM's proxy and Portkey's gateway against one fake upstream, in one run.
 
-The load generator, the fake provider and the stack share this machine's cores, so compare rows
-within one run, not across machines.
+Every gateway (and the upstream called directly, the baseline) gets the same scenarios, interleaved
+(scenario by scenario, the order of the gateways rotating every repetition), and each figure is the
+median over the repetitions: added latency at concurrency 1, req/s at concurrency 64 (instant and
+50 ms upstream), streams (time to first byte, CPU per stream), CPU per request of the gateway's
+processes and of the whole stack (read from /proc: Keyrelay's NATS, activity, catalog, keyvault and
+database count too), peak resident memory, and how the cost grows with the prompt's size and the
+stream's length. The peers are installed at bench time in a temporary folder (`bench_peers.py`).
+
+The load generator (aiohttp, this process), the upstream and every stack share this machine's
+cores, so compare columns within one run, not across machines.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from devstack import start
+from bench_peers import LITELLM, PORTKEY, Peer, start_litellm, start_portkey
 
-from shared.embedded import free_port
+from shared.embedded import free_port, wait_for_port
+from shared.stack import EmbeddedStack
 
-BODY = {"model": "", "messages": [{"role": "user", "content": "benchmark me please, a short answer"}]}
-
-
-@dataclass
-class Result:
-    name: str
-    concurrency: int
-    requests: int
-    seconds: float
-    latencies_ms: list[float]
-    errors: int
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
-
-    def pct(self, q: float) -> float:
-        data = sorted(self.latencies_ms)
-        return data[min(len(data) - 1, int(q * len(data)))] if data else float("nan")
-
-
-async def load(
-    url: str, headers: dict[str, str], body: dict[str, object], concurrency: int, total: int, stream: bool = False
-) -> tuple[float, list[float], int]:
-    payload = json.dumps({**body, "stream": stream}).encode()
-    latencies: list[float] = []
-    errors = 0
-    remaining = total
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(
-        connector=connector, headers={"content-type": "application/json", **headers}
-    ) as session:
-
-        async def worker() -> None:
-            nonlocal remaining, errors
-            while remaining > 0:
-                remaining -= 1
-                started = time.perf_counter()
-                async with session.post(url, data=payload) as resp:
-                    await resp.read()
-                    if resp.status != 200:
-                        errors += 1
-                latencies.append((time.perf_counter() - started) * 1000)
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - began, latencies, errors
-
-
+ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+DIRECT, KEYRELAY = "direct", "Keyrelay"
+
+
+# --- processes: CPU and memory from /proc ---------------------------------------------------------
+def _tree(pid: int) -> Iterator[int]:
+    yield pid
+    with contextlib.suppress(OSError, ValueError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                yield from _tree(int(child))
 
 
 def process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process and all its descendants (Linux /proc), 0 if gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-        children = [
-            int(child)
-            for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()
-        ]
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    return own + sum(process_cpu_s(child) for child in children)
+    total = 0.0
+    for one in _tree(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
 
 
-def stack_cpu_s(pids: dict[str, int]) -> dict[str, float]:
-    return {name: process_cpu_s(pid) for name, pid in pids.items()}
+def process_rss_mib(pid: int) -> float:
+    total = 0
+    for one in _tree(pid):
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
 
 
-async def run(
-    direct: str, gateway: str, provider_key: str, api_key: str, n1: int, n64: int, pids: dict[str, int]
-) -> tuple[list[Result], dict[str, float]]:
-    """The four measured runs, and the CPU seconds each process of the stack spent on the two
-    runs through the gateway (not on the direct ones or the warm-ups)."""
-    results = []
-    cpu: dict[str, float] = dict.fromkeys(pids, 0.0)
-    targets = [
-        ("direct to fake provider", f"{direct}/openai/v1/chat/completions", provider_key, "gpt-4o-mini"),
-        ("through the gateway", f"{gateway}/v1/chat/completions", api_key, "@bench/gpt-4o-mini"),
-    ]
-    for concurrency, total in ((1, n1), (64, n64)):
-        for name, url, key, model in targets:
-            body = {**BODY, "model": model}
-            await load(url, {"authorization": f"Bearer {key}"}, body, min(concurrency, 8), 50)  # warm-up
-            await asyncio.sleep(0.5)  # the warm-up's records are written before the CPU is read
-            before = stack_cpu_s(pids)
-            seconds, lat, errors = await load(url, {"authorization": f"Bearer {key}"}, body, concurrency, total)
-            await asyncio.sleep(0.5)  # and this run's records are counted in
-            if name == "through the gateway":
-                after = stack_cpu_s(pids)
-                for process, used in after.items():
-                    cpu[process] += used - before[process]
-            results.append(Result(name, concurrency, total, seconds, lat, errors))
-    return results, cpu
+@dataclass
+class Target:
+    name: str
+    url: str
+    model: str
+    headers: dict[str, str]
+    gateway: dict[str, int]  # the processes counted as "the gateway" (with their children)
+    stack: dict[str, int]  # every process of this target's stack, the gateway's included
+    peak_gateway_mib: float = 0.0
+    peak_stack_mib: float = 0.0
+    peak_by_process: dict[str, float] = field(default_factory=dict)
+
+    def cpu(self) -> dict[str, float]:
+        return {name: process_cpu_s(pid) for name, pid in self.stack.items()}
+
+    def sample_memory(self) -> None:
+        rss = {name: process_rss_mib(pid) for name, pid in self.stack.items()}
+        self.peak_gateway_mib = max(self.peak_gateway_mib, sum(rss[name] for name in self.gateway))
+        self.peak_stack_mib = max(self.peak_stack_mib, sum(rss.values()))
+        for name, value in rss.items():
+            self.peak_by_process[name] = max(self.peak_by_process.get(name, 0.0), value)
 
 
-def cpu_line(cpu: dict[str, float], requests: int) -> str:
-    parts = ", ".join(f"{name} {used * 1000 / requests:.2f}" for name, used in cpu.items())
-    return f"CPU ms per request through the gateway: {parts}; whole stack {sum(cpu.values()) * 1000 / requests:.2f}"
+class MemorySampler(threading.Thread):
+    def __init__(self, targets: list[Target], every_s: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.targets, self.every_s, self.stopped = targets, every_s, threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every_s):
+            for target in self.targets:
+                target.sample_memory()
 
 
-def table(results: list[Result]) -> str:
-    lines = ["| path | concurrency | requests | req/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|---|---|"]
-    lines += [
-        f"| {r.name} | {r.concurrency} | {r.requests} | {r.rps:,.0f} | {r.pct(0.5):.2f} | {r.pct(0.99):.2f} "
-        f"| {r.errors} |"
-        for r in results
-    ]
-    lines.append("")
-    for concurrency in (1, 64):
-        direct, through = (r for r in results if r.concurrency == concurrency)
-        lines.append(
-            f"c={concurrency}: added latency p50 {through.pct(0.5) - direct.pct(0.5):+.2f} ms, "
-            f"p99 {through.pct(0.99) - direct.pct(0.99):+.2f} ms; throughput ratio gateway/direct "
-            f"{through.rps / direct.rps:.2f}"
+# --- the load ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    concurrency: int
+    stream: bool = False
+    delay_ms: int = 0
+    chunks: int = 20
+    gap_ms: int = 0
+    prompt_bytes: int = 0
+    max_requests: int = 1_000_000
+
+    def body(self, model: str) -> bytes:
+        head = f"bench delay={self.delay_ms} chunks={self.chunks} gap={self.gap_ms}\n"
+        text = head + "benchmark me please, a short answer"
+        if self.prompt_bytes:
+            text = head + "x" * max(0, self.prompt_bytes - len(head))
+        return json.dumps(
+            {"model": model, "messages": [{"role": "user", "content": text}], "stream": self.stream}
+        ).encode()
+
+
+@dataclass
+class Measure:
+    requests: int
+    seconds: float
+    latencies_ms: list[float]
+    ttfb_ms: list[float]
+    errors: int
+    cpu_s: dict[str, float]  # per process of the target's stack, over the run and until it went idle
+    gateway: list[str]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_gateway_s(self) -> float:
+        return sum(self.cpu_s[name] for name in self.gateway)
+
+    @property
+    def cpu_stack_s(self) -> float:
+        return sum(self.cpu_s.values())
+
+
+def pct(data: list[float], q: float) -> float:
+    data = sorted(data)
+    return data[min(len(data) - 1, int(q * len(data)))] if data else float("nan")
+
+
+async def load(target: Target, scenario: Scenario, seconds: float) -> tuple[int, float, list[float], list[float], int]:
+    payload = scenario.body(target.model)
+    latencies: list[float] = []
+    ttfbs: list[float] = []
+    errors = 0
+    done = 0
+    connector = aiohttp.TCPConnector(limit=scenario.concurrency, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=120)
+    headers = {"content-type": "application/json", **target.headers}
+    async with aiohttp.ClientSession(connector=connector, headers=headers, timeout=timeout) as session:
+
+        async def one() -> tuple[float, float, bool]:
+            started = time.perf_counter()
+            first = 0.0
+            async with session.post(target.url, data=payload) as resp:
+                if scenario.stream:
+                    async for _ in resp.content.iter_any():
+                        if not first:
+                            first = time.perf_counter()
+                else:
+                    await resp.read()
+                    first = time.perf_counter()
+                ok = resp.status == 200
+            return (time.perf_counter() - started) * 1000, (first - started) * 1000, ok
+
+        async def worker(deadline: float, keep: bool) -> None:
+            nonlocal errors, done
+            while time.perf_counter() < deadline and done < scenario.max_requests:
+                done += 1
+                try:
+                    latency, ttfb, ok = await one()
+                except (aiohttp.ClientError, TimeoutError):
+                    ok, latency, ttfb = False, 0.0, 0.0
+                if not keep:
+                    continue
+                if ok:
+                    latencies.append(latency)
+                    ttfbs.append(ttfb)
+                else:
+                    errors += 1
+
+        warm = time.perf_counter() + min(1.0, seconds / 4)
+        await asyncio.gather(*(worker(warm, keep=False) for _ in range(min(scenario.concurrency, 8))))
+        done = 0
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(began + seconds, keep=True) for _ in range(scenario.concurrency)))
+        elapsed = time.perf_counter() - began
+    return len(latencies) + errors, elapsed, latencies, ttfbs, errors
+
+
+def settle(target: Target, limit_s: float = 30.0) -> None:
+    """Wait until the target's stack is idle again (its activity records written, its queues empty)."""
+    deadline = time.monotonic() + limit_s
+    before = sum(target.cpu().values())
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = sum(target.cpu().values())
+        if now - before < 0.015:  # under 5 % of one core
+            return
+        before = now
+
+
+async def measure(target: Target, scenario: Scenario, seconds: float) -> Measure:
+    await asyncio.to_thread(settle, target)
+    before = target.cpu()
+    requests, elapsed, latencies, ttfbs, errors = await load(target, scenario, seconds)
+    await asyncio.to_thread(settle, target)
+    after = target.cpu()
+    cpu = {name: after[name] - before[name] for name in before}
+    return Measure(requests, elapsed, latencies, ttfbs, errors, cpu, list(target.gateway))
+
+
+# --- figures ------------------------------------------------------------------------------------------
+Runs = dict[tuple[str, str], Measure]  # (scenario, target) -> measure, one repetition
+
+
+def _cpu_ms(runs: Runs, target: str, keys: tuple[str, ...], *, stack: bool) -> float:
+    measures = [runs[(k, target)] for k in keys]
+    used = sum(m.cpu_stack_s if stack else m.cpu_gateway_s for m in measures)
+    count = sum(m.requests for m in measures)
+    return used * 1000 / count if count else float("nan")
+
+
+def _added(runs: Runs, key: str, target: str, q: float) -> float:
+    return pct(runs[(key, target)].latencies_ms, q) - pct(runs[(key, DIRECT)].latencies_ms, q)
+
+
+FIGURES: list[tuple[str, str, Callable[[Runs, str], tuple[float, ...]]]] = [
+    # (label, unit, value of one target in one repetition)
+    ("added p50 latency, concurrency 1", "ms", lambda r, t: (_added(r, "c1", t, 0.5),)),
+    ("added p99 latency, concurrency 1", "ms", lambda r, t: (_added(r, "c1", t, 0.99),)),
+    ("CPU of the gateway processes per request", "ms", lambda r, t: (_cpu_ms(r, t, ("c1", "c64"), stack=False),)),
+    ("CPU of the whole stack per request", "ms", lambda r, t: (_cpu_ms(r, t, ("c1", "c64"), stack=True),)),
+    ("req/s at concurrency 64", "req/s", lambda r, t: (r[("c64", t)].rps,)),
+    ("req/s at concurrency 64, upstream answering in 50 ms", "req/s", lambda r, t: (r[("slow64", t)].rps,)),
+    ("stream TTFB p50 (20 chunks, 5 ms apart, c=16)", "ms", lambda r, t: (pct(r[("paced", t)].ttfb_ms, 0.5),)),
+    (
+        "gateway CPU per 20-chunk stream, burst / paced",
+        "ms",
+        lambda r, t: (_cpu_ms(r, t, ("burst",), stack=False), _cpu_ms(r, t, ("paced",), stack=False)),
+    ),
+    (
+        "whole-stack CPU per 20-chunk stream, burst / paced",
+        "ms",
+        lambda r, t: (_cpu_ms(r, t, ("burst",), stack=True), _cpu_ms(r, t, ("paced",), stack=True)),
+    ),
+]
+MEMORY = [("peak RSS of the gateway processes", "MiB"), ("peak RSS of the whole stack", "MiB")]
+
+
+def growth_figures(
+    sizes: list[int], long_chunks: int
+) -> list[tuple[str, str, Callable[[Runs, str], tuple[float, ...]]]]:
+    out: list[tuple[str, str, Callable[[Runs, str], tuple[float, ...]]]] = []
+    for size in sizes:
+        key = f"prompt{size}"
+        out.append(
+            (
+                f"{size // 1024} KB prompt, c=1: added p50 / gateway CPU / stack CPU per request",
+                "ms",
+                lambda r, t, key=key: (  # type: ignore[misc]
+                    _added(r, key, t, 0.5),
+                    _cpu_ms(r, t, (key,), stack=False),
+                    _cpu_ms(r, t, (key,), stack=True),
+                ),
+            )
         )
-    return "\n".join(lines)
+    out.append(
+        (
+            f"{long_chunks:,}-chunk stream (burst), c=1: added p50 / gateway CPU / stack CPU per stream",
+            "ms",
+            lambda r, t: (
+                _added(r, "long", t, 0.5),
+                _cpu_ms(r, t, ("long",), stack=False),
+                _cpu_ms(r, t, ("long",), stack=True),
+            ),
+        )
+    )
+    return out
+
+
+def scenarios(sizes: list[int], long_chunks: int) -> list[tuple[Scenario, float]]:
+    """Each scenario with its share of `--seconds`."""
+    return [
+        (Scenario("c1", 1), 1.0),
+        (Scenario("c64", 64), 1.0),
+        (Scenario("slow64", 64, delay_ms=50), 1.0),
+        (Scenario("paced", 16, stream=True, chunks=20, gap_ms=5), 1.0),
+        (Scenario("burst", 16, stream=True, chunks=20), 1.0),
+        *((Scenario(f"prompt{size}", 1, prompt_bytes=size), 0.6) for size in sizes),
+        (Scenario("long", 1, stream=True, chunks=long_chunks), 0.6),
+    ]
+
+
+def fmt(values: tuple[float, ...], unit: str) -> str:
+    if unit == "req/s":
+        return " / ".join(f"{v:,.0f}" for v in values)
+    return " / ".join("failed" if math.isnan(v) else f"{v:+.2f}" if v < 0 else f"{v:.2f}" for v in values)
+
+
+def ratio(mine: tuple[float, ...], theirs: tuple[float, ...]) -> str:
+    return " / ".join(
+        f"{a / b:.2f}x" if b > 0 and not math.isnan(a) else "-" for a, b in zip(mine, theirs, strict=True)
+    )
+
+
+def median_values(reps: list[Runs], target: str, fn: Callable[[Runs, str], tuple[float, ...]]) -> tuple[float, ...]:
+    values = [fn(r, target) for r in reps]
+    return tuple(statistics.median(v[i] for v in values) for i in range(len(values[0])))
+
+
+def report(
+    reps: list[Runs], targets: list[Target], sizes: list[int], long_chunks: int
+) -> tuple[str, dict[str, dict[str, object]]]:
+    names = [t.name for t in targets]
+    peers = [n for n in names if n not in (DIRECT, KEYRELAY)]
+    head = ["figure", *names, *(f"Keyrelay / {p}" for p in peers)]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    data: dict[str, dict[str, object]] = {n: {} for n in names}
+    for label, unit, fn in FIGURES + growth_figures(sizes, long_chunks):
+        values = {n: median_values(reps, n, fn) for n in names}
+        for n in names:
+            data[n][label] = list(values[n])
+        cells = []
+        for n in names:
+            if n == DIRECT and label.startswith("added"):
+                q = 0.5 if "p50" in label else 0.99
+                base = statistics.median(pct(r[("c1", DIRECT)].latencies_ms, q) for r in reps)
+                cells.append(f"0 ({base:.2f} ms)")
+            else:
+                cells.append(fmt(values[n], unit))
+        cells += [ratio(values[KEYRELAY], values[p]) for p in peers]
+        lines.append(f"| {label} ({unit}) | " + " | ".join(cells) + " |")
+    for (label, unit), attr in zip(MEMORY, ("peak_gateway_mib", "peak_stack_mib"), strict=True):
+        values = {t.name: (float(getattr(t, attr)),) for t in targets}
+        for n in names:
+            data[n][label] = list(values[n])
+        cells = [fmt(values[n], unit) for n in names] + [ratio(values[KEYRELAY], values[p]) for p in peers]
+        lines.append(f"| {label} ({unit}) | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"direct = the upstream alone (its CPU and memory in the CPU and RSS rows); {len(reps)} repetitions")
+    keyrelay = next(t for t in targets if t.name == KEYRELAY)
+    per_process = {
+        name: statistics.median(
+            sum(r[(k, KEYRELAY)].cpu_s[name] for k in ("c1", "c64"))
+            * 1000
+            / sum(r[(k, KEYRELAY)].requests for k in ("c1", "c64"))
+            for r in reps
+        )
+        for name in keyrelay.stack
+    }
+    data[KEYRELAY]["cpu_ms_per_request_by_process"] = per_process
+    data[KEYRELAY]["peak_rss_mib_by_process"] = keyrelay.peak_by_process
+    lines.append(
+        "Keyrelay CPU ms per request by process (c=1 and c=64 runs): "
+        + ", ".join(f"{n} {v:.2f}" for n, v in per_process.items())
+    )
+    lines.append(
+        "Keyrelay peak RSS MiB by process: " + ", ".join(f"{n} {v:.0f}" for n, v in keyrelay.peak_by_process.items())
+    )
+    errors = {f"{t}/{k}": m.errors for r in reps for (k, t), m in r.items() if m.errors}
+    lines.append(f"errors (non-200 or failed): {errors or 'none'}")
+    return "\n".join(lines), data
 
 
 def machine() -> str:
-    cpu = (
-        next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            platform.processor(),
+    cpu = platform.processor()
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
         )
-        if Path("/proc/cpuinfo").exists()
-        else platform.processor()
-    )
     return (
         f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()} {platform.release()}"
     )
 
 
-def setup_org(dev_info: dict[str, str], data_dir: Path) -> str:
+# --- the stacks ---------------------------------------------------------------------------------------
+def start_upstream(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "bench_upstream.py"), "--port", str(port)],
+        stdout=(data_dir / "upstream.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    wait_for_port(port, proc=proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def start_keyrelay(data_dir: Path, upstream: str, workers: int) -> tuple[EmbeddedStack, Target]:
+    stack = EmbeddedStack(
+        data_dir=data_dir / "keyrelay",
+        http_port=free_port(),
+        extra_env={
+            "KEYRELAY_PROVIDER_BASE_URLS": json.dumps({"openai": upstream + "/v1"}),
+            "KEYRELAY_UPSTREAM_ALLOW": "127.0.0.1/32",
+            **({"KEYRELAY_HTTP_WORKERS": str(workers)} if workers else {}),
+        },
+        log_format="json",
+    )
+    try:
+        stack.start()
+        api_key = setup_org(stack)
+    except BaseException:
+        stack.stop()
+        raise
+    pids = {name: child.proc.pid for name, child in stack.children.items() if child.proc is not None}
+    target = Target(
+        KEYRELAY,
+        f"{stack.gateway_url}/v1/chat/completions",
+        "@bench/gpt-4o-mini",
+        {"authorization": f"Bearer {api_key}"},
+        {"gateway": pids["gateway"]},
+        pids,
+    )
+    return stack, target
+
+
+def setup_org(stack: EmbeddedStack) -> str:
     import httpx  # noqa: PLC0415
 
-    password = next(
-        line.split("=", 1)[1]
-        for line in (data_dir / "secrets.env").read_text().splitlines()
-        if line.startswith("KEYRELAY_NATS_PASSWORD__OPERATOR=")
-    )
     env = {
         **os.environ,
-        "KEYRELAY_NATS_URL": dev_info["nats_url"],
+        "KEYRELAY_NATS_URL": stack.nats_url,
         "KEYRELAY_NATS_USER": "operator",
-        "KEYRELAY_NATS_PASSWORD": password,
+        "KEYRELAY_NATS_PASSWORD": stack.password("operator"),
         "KEYRELAY_ENV_FILE": os.devnull,
     }
     out = subprocess.run(
@@ -196,9 +462,7 @@ def setup_org(dev_info: dict[str, str], data_dir: Path) -> str:
     )
     boot = json.loads(out.stdout)
     owner = httpx.Client(
-        base_url=f"{dev_info['gateway_url']}/api/v1",
-        timeout=30,
-        headers={"authorization": f"Bearer {boot['owner_token']}"},
+        base_url=f"{stack.gateway_url}/api/v1", timeout=30, headers={"authorization": f"Bearer {boot['owner_token']}"}
     )
     owner.post(
         "/integrations",
@@ -206,41 +470,89 @@ def setup_org(dev_info: dict[str, str], data_dir: Path) -> str:
             "provider": "openai",
             "name": "bench",
             "slug": "bench",
-            "credentials": {"api_key": dev_info["provider_key"]},
+            "credentials": {"api_key": "sk-bench-upstream"},
             "models": {"enabled": ["gpt-4o-mini"]},
         },
     ).raise_for_status()
     return str(owner.post("/api-keys", json={"project_id": boot["project_id"], "name": "bench"}).json()["key"])
 
 
+def peer_target(peer: Peer) -> Target:
+    pids = {peer.name: peer.proc.pid}
+    return Target(peer.name, peer.url, peer.model, peer.headers, pids, dict(pids))
+
+
+async def run_all(targets: list[Target], plan: list[tuple[Scenario, float]], seconds: float, reps: int) -> list[Runs]:
+    out: list[Runs] = []
+    for rep in range(reps):
+        runs: Runs = {}
+        for scenario, share in plan:
+            order = targets[rep % len(targets) :] + targets[: rep % len(targets)]
+            for target in order:
+                runs[(scenario.key, target.name)] = await measure(target, scenario, seconds * share)
+            print(f"rep {rep + 1}/{reps}: {scenario.key} done", file=sys.stderr, flush=True)
+        out.append(runs)
+    return out
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests-c1", type=int, default=1000)
-    parser.add_argument("--requests-c64", type=int, default=5000)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-peers", action="store_true", help="Keyrelay and the direct baseline only")
+    parser.add_argument("--reps", type=int, default=2, help="repetitions; every figure is their median")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured run")
+    parser.add_argument("--sizes", default="1024,32768,262144", help="prompt sizes in bytes for the growth rows")
+    parser.add_argument("--long-chunks", type=int, default=1000, help="chunks of the long stream")
+    parser.add_argument("--peers-dir", type=Path, help="install the peers here and keep them (default: a temp dir)")
+    parser.add_argument("--gateway-workers", type=int, default=0, help="Keyrelay's granian workers (0: its default)")
+    parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="keyrelay-bench-"))
-    dev = start(data_dir, free_port())
-    try:
-        info = dev.info()
-        api_key = setup_org(info, data_dir)
-        pids = {name: child.proc.pid for name, child in dev.stack.children.items() if child.proc is not None}
-        results, cpu = asyncio.run(
-            run(
-                info["fake_root"],
-                info["gateway_url"],
-                info["provider_key"],
-                api_key,
-                args.requests_c1,
-                args.requests_c64,
-                pids,
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    with tempfile.TemporaryDirectory(prefix="keyrelay-bench-") as tmp:
+        data_dir = Path(tmp)
+        peers_dir = args.peers_dir or data_dir / "peers"
+        peers_dir.mkdir(parents=True, exist_ok=True)
+        upstream_proc, upstream = start_upstream(data_dir)
+        peers: list[Peer] = []
+        stack: EmbeddedStack | None = None
+        try:
+            direct = Target(
+                DIRECT,
+                f"{upstream}/v1/chat/completions",
+                "gpt-4o-mini",
+                {"authorization": "Bearer sk"},
+                {"upstream": upstream_proc.pid},
+                {"upstream": upstream_proc.pid},
             )
-        )
-    finally:
-        dev.stop()
-    print(f"machine: {machine()}")
-    print(table(results))
-    print(cpu_line(cpu, args.requests_c1 + args.requests_c64))
+            if not args.no_peers:
+                peers.append(start_litellm(peers_dir, upstream, data_dir / "litellm.log"))
+                peers.append(start_portkey(peers_dir, upstream, data_dir / "portkey.log"))
+            stack, keyrelay = start_keyrelay(data_dir, upstream, args.gateway_workers)
+            targets = [direct, *(peer_target(p) for p in peers), keyrelay]
+            sampler = MemorySampler(targets)
+            sampler.start()
+            reps = asyncio.run(run_all(targets, scenarios(sizes, args.long_chunks), args.seconds, args.reps))
+            sampler.stopped.set()
+        finally:
+            if stack is not None:
+                stack.stop()
+            for peer in peers:
+                peer.stop()
+            upstream_proc.terminate()
+            upstream_proc.wait()
+    text, data = report(reps, targets, sizes, args.long_chunks)
+    versions = "" if args.no_peers else f"; peers: {LITELLM}, {PORTKEY} (Node {node_version()})"
+    print(f"machine: {machine()}; load average at the end {os.getloadavg()[0]:.1f}{versions}")
+    print(f"command: bench.py {' '.join(sys.argv[1:])}")
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "figures": data}, indent=2))
     return 0
+
+
+def node_version() -> str:
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        return subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    return "?"
 
 
 if __name__ == "__main__":

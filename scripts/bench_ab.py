@@ -1,4 +1,4 @@
-"""`just bench-ab REV`: `just bench` for another commit and for this checkout, alternated in one run.
+"""`just bench-ab REV`: `just bench --no-peers` for another commit and for this checkout, alternated in one run.
 
 Each round runs this checkout's `scripts/bench.py` once per side (the order flips every round),
 the services of each side from its own code on `PYTHONPATH` (the other commit is checked out in a
@@ -11,8 +11,8 @@ wall-clock latency does.
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -21,22 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ROW = re.compile(
-    r"^\| (direct to fake provider|through the gateway) \| (\d+) \| (\d+) \| ([\d,.]+) \| ([\d.]+) \| ([\d.]+) \|"
-)
-CPU_LINE = "CPU ms per request through the gateway: "
 
 
 @dataclass
 class Run:
     side: str
-    rps: dict[tuple[str, int], float]
-    p50: dict[tuple[str, int], float]
-    p99: dict[tuple[str, int], float]
+    figures: dict[str, list[float]]
     cpu_ms: dict[str, float]
 
-    def added(self, table: dict[tuple[str, int], float], concurrency: int) -> float:
-        return table[("through the gateway", concurrency)] - table[("direct to fake provider", concurrency)]
+    def first(self, label: str) -> float:
+        return self.figures[label][0]
 
 
 def pythonpath(root: Path) -> str:
@@ -45,39 +39,49 @@ def pythonpath(root: Path) -> str:
     )
 
 
-def bench(side: str, root: Path, n1: int, n64: int) -> Run:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench.py"), "--requests-c1", str(n1), "--requests-c64", str(n64)],
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": pythonpath(root)},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps: dict[tuple[str, int], float] = {}
-    p50: dict[tuple[str, int], float] = {}
-    p99: dict[tuple[str, int], float] = {}
-    cpu_ms: dict[str, float] = {}
-    for line in out.splitlines():
-        if line.startswith(CPU_LINE):
-            for part in line.removeprefix(CPU_LINE).replace(";", ",").split(","):
-                name, value = part.strip().rsplit(" ", 1)
-                cpu_ms[name] = float(value)
-        match = ROW.match(line)
-        if match:
-            key = (match[1], int(match[2]))
-            rps[key] = float(match[4].replace(",", ""))
-            p50[key] = float(match[5])
-            p99[key] = float(match[6])
-    return Run(side, rps, p50, p99, cpu_ms)
+def bench(side: str, root: Path, seconds: float) -> Run:
+    with tempfile.TemporaryDirectory(prefix="keyrelay-bench-ab-run-") as tmp:
+        out = Path(tmp) / "figures.json"
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "bench.py"),
+                "--no-peers",
+                "--reps",
+                "1",
+                "--seconds",
+                str(seconds),
+                "--json",
+                str(out),
+            ],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": pythonpath(root)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        figures = json.loads(out.read_text())["figures"]["Keyrelay"]
+    cpu_ms = dict(figures.pop("cpu_ms_per_request_by_process"))
+    figures.pop("peak_rss_mib_by_process", None)
+    cpu_ms["whole stack"] = sum(cpu_ms.values())
+    return Run(side, figures, cpu_ms)
+
+
+C1_P50 = "added p50 latency, concurrency 1"
+C1_P99 = "added p99 latency, concurrency 1"
+C64 = "req/s at concurrency 64"
+SLOW = "req/s at concurrency 64, upstream answering in 50 ms"
+TTFB = "stream TTFB p50 (20 chunks, 5 ms apart, c=16)"
+STREAM_CPU = "gateway CPU per 20-chunk stream, burst / paced"
+LONG = "-chunk stream (burst), c=1: added p50 / gateway CPU / stack CPU per stream"
 
 
 def row(run: Run, label: str) -> str:
     return (
-        f"| {label} | {run.rps[('through the gateway', 1)]:,.0f} | {run.added(run.p50, 1):+.2f} ms "
-        f"| {run.added(run.p99, 1):+.2f} ms | {run.rps[('through the gateway', 64)]:,.0f} "
-        f"| {run.added(run.p50, 64):+.2f} ms | {run.cpu_ms.get('gateway', 0):.2f} ms "
-        f"| {run.cpu_ms.get('whole stack', 0):.2f} ms |"
+        f"| {label} | {run.first(C1_P50):+.2f} ms | {run.first(C1_P99):+.2f} ms | {run.first(C64):,.0f} "
+        f"| {run.first(SLOW):,.0f} | {run.first(TTFB):.2f} ms | {run.cpu_ms.get('gateway', 0):.2f} ms "
+        f"| {run.cpu_ms.get('whole stack', 0):.2f} ms | {run.figures[STREAM_CPU][0]:.2f} ms "
+        f"| {next(v[1] for k, v in run.figures.items() if k.endswith(LONG)):.2f} ms |"
     )
 
 
@@ -85,8 +89,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("base", help="the commit to compare this checkout with (e.g. a tag or origin/main)")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--requests-c1", type=int, default=1000)
-    parser.add_argument("--requests-c64", type=int, default=5000)
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured run of bench.py")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="keyrelay-bench-ab-") as tmp:
         base = Path(tmp) / "base"
@@ -96,22 +99,23 @@ def main() -> int:
             for round_no in range(args.rounds):
                 sides = [("base", base), ("this", ROOT)]
                 for side, root in sides if round_no % 2 == 0 else reversed(sides):
-                    runs.append(bench(side, root, args.requests_c1, args.requests_c64))
+                    runs.append(bench(side, root, args.seconds))
                     print(f"round {round_no + 1}: {side} done", file=sys.stderr)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
     print(f"base = {args.base}, this = the working tree; {args.rounds} rounds, order flipped every round\n")
     print(
-        "| run | gateway req/s c=1 | added p50 c=1 | added p99 c=1 | gateway req/s c=64 | added p50 c=64 "
-        "| gateway CPU per request | whole-stack CPU per request |"
+        "| run | added p50 c=1 | added p99 c=1 | req/s c=64 | req/s c=64, 50 ms upstream | stream TTFB p50 "
+        "| gateway CPU per request | whole-stack CPU per request | gateway CPU per 20-chunk burst stream "
+        "| gateway CPU per long stream |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for i, run in enumerate(runs):
         print(row(run, f"{run.side} #{i // 2 + 1}"))
     for side in ("base", "this"):
         mine = [r for r in runs if r.side == side]
         print(
-            f"\n{side}: median added p50 c=1 {statistics.median(r.added(r.p50, 1) for r in mine):+.2f} ms, "
+            f"\n{side}: median added p50 c=1 {statistics.median(r.first(C1_P50) for r in mine):+.2f} ms, "
             f"median CPU per request: gateway {statistics.median(r.cpu_ms.get('gateway', 0) for r in mine):.2f} ms, "
             f"whole stack {statistics.median(r.cpu_ms.get('whole stack', 0) for r in mine):.2f} ms"
         )

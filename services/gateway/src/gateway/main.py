@@ -20,6 +20,14 @@ def app_factory() -> Litestar:
     return create_app(settings)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's cpuset), not the host's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no affinity API on this platform
+        return os.cpu_count() or 1
+
+
 def serve(settings: GatewaySettings) -> None:
     from granian import Granian  # noqa: PLC0415
     from granian.constants import Interfaces, Loops  # noqa: PLC0415
@@ -30,7 +38,7 @@ def serve(settings: GatewaySettings) -> None:
         address=settings.http_host,
         port=settings.http_port,
         interface=Interfaces.ASGI,
-        workers=settings.http_workers or os.cpu_count() or 1,
+        workers=settings.http_workers or usable_cores(),
         respawn_failed_workers=True,  # a dead worker is replaced; the others keep serving meanwhile
         respawn_interval=settings.http_respawn_interval_s,
         workers_kill_timeout=int(STOP_GRACE_S),  # a stop never hangs on a worker's cleanup

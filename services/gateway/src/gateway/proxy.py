@@ -193,7 +193,8 @@ class Proxy:
 async def read_first_chunk(stream: UpstreamStream[T], iterator: AsyncIterator[T], timeout_s: float) -> T | None:
     """Read the first chunk before the response starts, so a failure here can still fail over."""
     try:
-        return await asyncio.wait_for(iterator.__anext__(), timeout=timeout_s)
+        async with asyncio.timeout(timeout_s):  # inline in this task: no extra task per stream
+            return await anext(iterator)
     except StopAsyncIteration:
         return None
     except TimeoutError:

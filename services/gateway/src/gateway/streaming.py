@@ -1,6 +1,7 @@
 """Relaying a provider stream to the client as SSE, honestly.
 
-* Chunks are re-encoded once each, flushed as they come; the usage chunk is sent only when the
+* Chunks are re-encoded once each and flushed as they come, those of one upstream read in one
+  write (a burst costs one ASGI send, not one per chunk); the usage chunk is sent only when the
   client asked (`stream_options.include_usage`), but usage is always recorded and priced.
 * A failure after the first byte is never silent: the client gets a terminal error event in its
   own format and no `[DONE]`; the record says `stream_outcome: upstream_error`.
@@ -139,6 +140,7 @@ async def _relay(
     outcome: StreamOutcome
     outcome, status, code = "complete", 200, None
     last: T | None = first
+    held: list[bytes] = []  # chunks parsed from one upstream read, sent together when it is used up
     try:
         for piece in fmt.start():
             yield piece
@@ -148,7 +150,8 @@ async def _relay(
                 yield piece
         while True:
             try:
-                chunk = await asyncio.wait_for(iterator.__anext__(), timeout=chunk_timeout_s)
+                async with asyncio.timeout(chunk_timeout_s):  # inline: no task per chunk, unlike wait_for
+                    chunk = await anext(iterator)
             except StopAsyncIteration:
                 break
             except TimeoutError:
@@ -156,16 +159,20 @@ async def _relay(
             last = chunk
             record.mark_first_byte()
             fmt.capture(record, chunk)
-            for piece in fmt.chunk(chunk):
-                yield piece
+            held += fmt.chunk(chunk)
+            if held and not getattr(stream, "pending", 0):  # the last parsed of this upstream read: one write
+                yield b"".join(held)
+                held.clear()
         record.set_usage(stream.usage)
-        for piece in fmt.end(record.usage, last):
-            yield piece
+        held += fmt.end(record.usage, last)
+        if held:
+            yield b"".join(held)
     except KeyrelayError as exc:
         outcome, status, code = "upstream_error", exc.status, exc.code
         record.set_usage(stream.usage)
-        for piece in fmt.error(exc):
-            yield piece
+        held += fmt.error(exc)
+        if held:
+            yield b"".join(held)
     except (asyncio.CancelledError, GeneratorExit):
         outcome, status, code = "client_cancelled", 499, ErrorCode.CLIENT_CANCELLED
         raise

@@ -123,8 +123,9 @@ async def read_json(provider: str, response: aiohttp.ClientResponse) -> dict[str
     return body
 
 
-async def iter_sse(provider: str, response: aiohttp.ClientResponse, opts: CallOptions) -> AsyncIterator[SseEvent]:
-    """SSE events of a streaming response; first bytes within the first-byte timeout, then per chunk."""
+async def iter_sse(provider: str, response: aiohttp.ClientResponse, opts: CallOptions) -> AsyncIterator[list[SseEvent]]:
+    """SSE events of a streaming response, those of one read together; first bytes within the
+    first-byte timeout, then per read."""
     parser = SseParser()
     limit = opts.first_byte_timeout_s
     content = response.content
@@ -139,10 +140,12 @@ async def iter_sse(provider: str, response: aiohttp.ClientResponse, opts: CallOp
         if not chunk:
             break
         limit = opts.timeout_s
-        for event in parser.feed(chunk):
-            yield event
-    for event in parser.close():
-        yield event
+        events = parser.feed(chunk)
+        if events:
+            yield events
+    events = parser.close()
+    if events:
+        yield events
 
 
 class ProviderStream(Generic[T]):
@@ -157,6 +160,7 @@ class ProviderStream(Generic[T]):
         self._opts = opts
         self.headers = passthrough_headers(response.headers)
         self.usage: Usage | None = None
+        self.pending = 0  # items already parsed from the same upstream read, still to be taken
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._iterate()
@@ -164,11 +168,23 @@ class ProviderStream(Generic[T]):
     async def _iterate(self) -> AsyncIterator[T]:
         translator = self._translator
         try:
-            async for event in iter_sse(self._provider, self._response, self._opts):
-                chunks = translator.feed(event)
-                self.usage = translator.usage
-                for chunk in chunks:
+            async for events in iter_sse(self._provider, self._response, self._opts):
+                ready: list[T] = []
+                failure: Exception | None = None
+                for event in events:
+                    try:
+                        ready.extend(translator.feed(event))
+                    except Exception as exc:  # the items before it still go out first, as they came
+                        failure = exc
+                        break
+                    self.usage = translator.usage
+                    if translator.finished:
+                        break
+                for taken, chunk in enumerate(ready, 1):
+                    self.pending = len(ready) - taken
                     yield chunk
+                if failure is not None:
+                    raise failure
                 if translator.finished:
                     break
             chunks = translator.end()
