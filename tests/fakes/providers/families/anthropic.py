@@ -123,7 +123,7 @@ def request_problem(body: dict[str, Any], model: str, *, vertex: bool, strict_sa
         return "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
     if (problem := _messages_problem(body.get("messages"), str(body.get("model") or model), vertex=vertex)) is not None:
         return problem
-    return wire.signature_problem(body["messages"])
+    return wire.signature_problem(body["messages"], thinking=wire.thinking_requested(body))
 
 
 async def serve_messages(

@@ -113,8 +113,40 @@ def _signature(thinking: str) -> str:
     return "EqQBCkYIBxgCKkD" + base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def signature_problem(messages: list[Any]) -> str | None:
-    """A `thinking` block sent back in an assistant turn must carry its signature unchanged."""
+_THINKING_FIRST = (
+    "messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{found}`. When `thinking` "
+    "is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of "
+    "`tool_use` and `tool_result` blocks). We recommend you include thinking blocks from previous turns. To avoid "
+    "this requirement, disable `thinking`. Please consult our documentation at "
+    "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+)
+
+
+def _has_block(message: Any, kind: str) -> bool:
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == kind for b in content)
+
+
+def _thinking_first_problem(messages: list[Any]) -> str | None:
+    """With thinking on, a tool-use turn being continued (tool results last) must start with its thinking."""
+    if len(messages) < 2 or not _has_block(messages[-1], "tool_result"):  # noqa: PLR2004
+        return None
+    i = len(messages) - 2
+    turn = messages[i]
+    if not isinstance(turn, dict) or turn.get("role") != "assistant" or not _has_block(turn, "tool_use"):
+        return None
+    content = turn["content"]
+    found = content[0].get("type") if isinstance(content[0], dict) else "text"
+    if found in {"thinking", "redacted_thinking"}:
+        return None
+    return _THINKING_FIRST.format(i=i, found=found)
+
+
+def signature_problem(messages: list[Any], *, thinking: bool = False) -> str | None:
+    """A `thinking` block sent back in an assistant turn must carry its signature unchanged; with
+    thinking on, the assistant turn whose tool calls are being answered must start with one."""
+    if thinking and (problem := _thinking_first_problem(messages)) is not None:
+        return problem
     for i, message in enumerate(messages):
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, list) or message.get("role") != "assistant":

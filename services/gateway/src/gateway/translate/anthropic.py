@@ -51,7 +51,17 @@ from gateway.translate.common import (
 )
 from gateway.translate.system_turns import place_system_turns
 from gateway.wire.errors import map_stream_error
-from gateway.wire.openai import ChatChunk, ChatCompletion, ChatRequest, ContentPart, Message, Tool, ToolCall
+from gateway.wire.openai import (
+    ChatChunk,
+    ChatCompletion,
+    ChatRequest,
+    ContentPart,
+    Json,
+    Message,
+    ThinkingBlock,
+    Tool,
+    ToolCall,
+)
 from gateway.wire.sse import SseEvent
 from shared.errors import KeyrelayError, echo
 from shared.messages.usage import Usage
@@ -72,6 +82,7 @@ JSON_INSTRUCTION = "Respond with one valid JSON object and nothing else."
 SERVICE_TIERS = {"auto": "auto", "default": "standard_only", "priority": "auto", "fast": "auto"}
 _EFFORTS = frozenset({"low", "medium", "high", "xhigh", "max"})
 _EMPTY_SCHEMA = {"type": "object", "properties": {}}
+_THINKING_TYPES = frozenset({"enabled", "adaptive", "disabled"})
 _append = TurnMerger[Turn, Block](lambda role, blocks: Turn(role=role, content=blocks), lambda turn: turn.content)
 
 
@@ -84,9 +95,11 @@ def openai_to_anthropic_request(body: ChatRequest, *, system_turns: bool = False
     those after the conversation started stay in place where Anthropic allows (`system_turns.py`).
     """
     single_choice(body, "Anthropic")
+    thinking = _thinking(body)
+    continued = _continued_tool_turn(body.messages) if thinking.get("type") in ("enabled", "adaptive") else None
     system: list[str] = []
     messages: list[Turn] = []
-    for message in body.messages:
+    for i, message in enumerate(body.messages):
         role = message.role
         if role in ("system", "developer"):
             if (text := text_of(message.content)) and system_turns and messages:
@@ -96,7 +109,7 @@ def openai_to_anthropic_request(body: ChatRequest, *, system_turns: bool = False
         elif role == "user":
             _append(messages, "user", [_user_block(p) for p in content_parts(message.content)])
         elif role == "assistant":
-            _append(messages, "assistant", _assistant_blocks(message))
+            _append(messages, "assistant", _assistant_blocks(message, i, required=i == continued))
         elif role == "tool":
             _append(messages, "user", [_tool_result(message)])
         else:
@@ -107,6 +120,8 @@ def openai_to_anthropic_request(body: ChatRequest, *, system_turns: bool = False
         messages.insert(0, Turn(role="user", content=[Block(type="text", text=".")]))
     out = MessagesRequest(model=body.model, max_tokens=max_tokens_of(body) or DEFAULT_MAX_TOKENS, messages=messages)
     _sampling(body, out)
+    if thinking:
+        out.thinking = thinking
     _tools(body, out)
     _response_format(body, out, system)
     if system:
@@ -154,8 +169,53 @@ def _user_block(part: ContentPart) -> Block:
     )
 
 
-def _assistant_blocks(message: Message) -> list[Block]:
+def _thinking(body: ChatRequest) -> Json:
+    """The client's `thinking` (LiteLLM's extra field, Anthropic's shape), sent as it is."""
+    thinking = body.get_extra("thinking")
+    if thinking is None:
+        return {}
+    if not isinstance(thinking, dict) or thinking.get("type") not in _THINKING_TYPES:
+        raise KeyrelayError(
+            "invalid_request", "thinking must be an object whose type is enabled, adaptive or disabled", param="thinking"
+        )
+    return thinking
+
+
+def _continued_tool_turn(messages: list[Message]) -> int | None:
+    """The index of the last assistant message when the conversation continues its tool calls (tool
+    results follow it): with thinking on, Anthropic needs its thinking blocks back, signed."""
+    last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "assistant"), None)
+    if last is None or not messages[last].tool_calls:
+        return None
+    return last if any(m.role == "tool" for m in messages[last + 1 :]) else None
+
+
+def _thinking_blocks(message: Message, index: int, *, required: bool) -> list[Block]:
+    """The message's `thinking_blocks` as Anthropic blocks, unchanged. A thinking block without its
+    signature (or bare `reasoning_content`) cannot go back: dropped, unless Anthropic requires it."""
+    param = f"messages[{index}].thinking_blocks"
     blocks: list[Block] = []
+    for block in message.thinking_blocks or []:
+        if block.type == "thinking" and block.signature:
+            blocks.append(Block(type="thinking", thinking=block.thinking or "", signature=block.signature))
+        elif block.type == "redacted_thinking" and block.data:
+            blocks.append(Block(type="redacted_thinking", data=block.data))
+        elif block.type not in ("thinking", "redacted_thinking"):
+            raise KeyrelayError(
+                "invalid_request", f"thinking block type {echo(block.type)} is not supported", param=param
+            )
+    if required and not blocks and (message.reasoning_content or message.thinking_blocks):
+        raise KeyrelayError(
+            "invalid_request",
+            f"messages[{index}] continues its tool calls with thinking on: Anthropic needs its thinking blocks "
+            "back with their signatures; send the assistant message's thinking_blocks as the gateway returned them",
+            param=param,
+        )
+    return blocks
+
+
+def _assistant_blocks(message: Message, index: int, *, required: bool) -> list[Block]:
+    blocks = _thinking_blocks(message, index, required=required)
     if text := text_of(message.content):
         blocks.append(Block(type="text", text=text))
     for call in message.tool_calls or []:
@@ -251,18 +311,29 @@ def anthropic_to_openai_response(body: MessagesResponse, model: str) -> tuple[Ch
     """An Anthropic message as an OpenAI chat.completion, plus its usage."""
     texts: list[str] = []
     reasoning: list[str] = []
+    thoughts: list[ThinkingBlock] = []
     calls: list[ToolCall] = []
     for block in body.content:
         if block.type == "text":
             texts.append(block.text or "")
-        elif block.type == "thinking":
+        elif block.type in ("thinking", "redacted_thinking"):
             reasoning.append(block.thinking or "")
+            thoughts.append(_thinking_block(block))
         elif block.type == "tool_use":
             calls.append(tool_call(str(block.id or ""), str(block.name or ""), dumps(block.input or {})))
     usage = anthropic_usage(body.usage)
     finish = STOP_REASONS.get(str(body.stop_reason), "stop")
     message = assistant_message("".join(texts), calls, "".join(reasoning))
+    if thoughts:
+        message.thinking_blocks = thoughts
     return completion_body(model, message, finish, usage, body.id), usage
+
+
+def _thinking_block(block: Block) -> ThinkingBlock:
+    """An Anthropic thinking or redacted_thinking block as the client keeps it (`thinking_blocks`)."""
+    if block.type == "redacted_thinking":
+        return ThinkingBlock(type="redacted_thinking", data=block.data or "")
+    return ThinkingBlock(type="thinking", thinking=block.thinking or "", signature=block.signature or "")
 
 
 # --- stream ------------------------------------------------------------------------------------
@@ -273,6 +344,7 @@ class AnthropicStreamTranslator(StreamTranslatorBase):
         super().__init__(provider, model)
         self._tools: dict[int, int] = {}  # block index -> OpenAI tool index
         self._tool_args_sent: dict[int, bool] = {}
+        self._thinking: dict[int, Block] = {}  # block index -> the thinking block so far
         self._finish = "stop"
 
     def feed(self, event: SseEvent) -> list[ChatChunk]:
@@ -298,6 +370,9 @@ class AnthropicStreamTranslator(StreamTranslatorBase):
             k = self._tools[data.index] = len(self._tools)
             self._tool_args_sent[data.index] = False
             return self._out.tool_start(k, str(block.id or ""), str(block.name or ""))
+        if block.type in ("thinking", "redacted_thinking"):
+            self._thinking[data.index] = block
+            return self._out.reasoning(block.thinking or "")
         if block.type == "text" and block.text:
             return self._out.text(block.text)
         return []
@@ -311,12 +386,19 @@ class AnthropicStreamTranslator(StreamTranslatorBase):
                 return []
             self._tool_args_sent[data.index] = True
             return self._out.tool_args(self._tools[data.index], delta.partial_json)
+        thought = self._thinking.get(data.index)
         if delta.type == "thinking_delta":
+            if thought is not None:
+                thought.thinking = (thought.thinking or "") + delta.thinking
             return self._out.reasoning(delta.thinking)
+        if delta.type == "signature_delta" and thought is not None:
+            thought.signature = (thought.signature or "") + delta.signature
         return []
 
     def _block_stop(self, data: StreamEvent) -> list[ChatChunk]:
         index = data.index
+        if (thought := self._thinking.pop(index, None)) is not None:
+            return self._out.thinking_block(_thinking_block(thought))  # whole, once signed
         if index in self._tools and not self._tool_args_sent[index]:
             self._tool_args_sent[index] = True
             return self._out.tool_args(self._tools[index], "{}")  # clients json.loads the arguments

@@ -19,6 +19,8 @@ class Block(Plain, kw_only=True):
     type: str
     text: str | UnsetType = UNSET
     thinking: str | UnsetType = UNSET
+    signature: str | UnsetType = UNSET  # a thinking block's
+    data: str | UnsetType = UNSET  # a redacted_thinking block's
     source: Source | UnsetType = UNSET
     id: str | UnsetType = UNSET
     name: str | UnsetType = UNSET
@@ -70,6 +72,7 @@ class MessagesRequest(Plain, kw_only=True):
     tools: list[ToolSpec] | UnsetType = UNSET
     tool_choice: ToolChoice | UnsetType = UNSET
     output_config: OutputConfig | UnsetType = UNSET
+    thinking: Json | UnsetType = UNSET
     metadata: Metadata | UnsetType = UNSET
     service_tier: str | UnsetType = UNSET
     stream: bool | UnsetType = UNSET
@@ -99,6 +102,7 @@ class EventDelta(Plain, kw_only=True):
     type: str | None = None
     text: str = ""
     thinking: str = ""
+    signature: str = ""
     partial_json: str = ""
     stop_reason: str | None = None
 

@@ -23,6 +23,7 @@ from gateway.wire.openai import (
     FunctionCall,
     Json,
     ResponseMessage,
+    ThinkingBlock,
     ToolCall,
 )
 from shared.errors import KeyrelayError
@@ -358,6 +359,9 @@ class ChunkBuilder:
 
     def reasoning(self, text: str) -> list[ChatChunk]:
         return [*self.role(), self._chunk(Delta(reasoning_content=text))] if text else self.role()
+
+    def thinking_block(self, block: ThinkingBlock) -> list[ChatChunk]:
+        return [*self.role(), self._chunk(Delta(thinking_blocks=[block]))]
 
     def tool_start(self, index: int, call_id: str, name: str, arguments: str = "") -> list[ChatChunk]:
         call = ToolCall(index=index, id=call_id, type="function", function=FunctionCall(name=name, arguments=arguments))

@@ -164,6 +164,16 @@ class ToolCall(Plain, kw_only=True):
     function: FunctionCall | UnsetType = UNSET
 
 
+class ThinkingBlock(Plain, kw_only=True):
+    """An Anthropic thinking block carried on an OpenAI-format assistant message (LiteLLM's
+    `thinking_blocks`): `thinking` with its `signature`, or `redacted_thinking` with its `data`."""
+
+    type: str
+    thinking: str | UnsetType | None = UNSET
+    signature: str | UnsetType | None = UNSET
+    data: str | UnsetType | None = UNSET
+
+
 class Message(Plain, kw_only=True):
     role: str
     content: str | list[ContentPart] | UnsetType | None = UNSET
@@ -172,6 +182,7 @@ class Message(Plain, kw_only=True):
     tool_call_id: str | UnsetType = UNSET
     refusal: str | UnsetType | None = UNSET
     reasoning_content: str | UnsetType | None = UNSET
+    thinking_blocks: list[ThinkingBlock] | UnsetType | None = UNSET
     audio: Json | UnsetType | None = UNSET
     function_call: Json | UnsetType | None = UNSET
     prefix: bool | UnsetType = UNSET
@@ -255,6 +266,7 @@ class ResponseMessage(Plain, kw_only=True):
     reasoning_content: str | UnsetType | None = UNSET
     reasoning: str | UnsetType | None = UNSET  # a vendor's name for reasoning_content (moved by its adapter)
     reasoning_details: list[Json] | UnsetType | None = UNSET  # MiniMax's (moved by its adapter)
+    thinking_blocks: list[ThinkingBlock] | UnsetType = UNSET  # Anthropic's, to send back (LiteLLM's field)
     annotations: list[Json] | UnsetType = UNSET
     audio: Json | UnsetType | None = UNSET
     function_call: Json | UnsetType | None = UNSET
@@ -290,6 +302,7 @@ class Delta(Plain, kw_only=True):
     reasoning_content: str | UnsetType | None = UNSET
     reasoning: str | UnsetType | None = UNSET
     reasoning_details: list[Json] | UnsetType | None = UNSET
+    thinking_blocks: list[ThinkingBlock] | UnsetType = UNSET  # each block whole, once it has ended
     tool_calls: list[ToolCall] | UnsetType | None = UNSET
     refusal: str | UnsetType | None = UNSET
     function_call: Json | UnsetType | None = UNSET
