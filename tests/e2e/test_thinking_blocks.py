@@ -29,7 +29,13 @@ def sdk(stack: EmbeddedStack, fake: FakeServer) -> openai.OpenAI:
     org: Org = bootstrap(stack)
     for slug, extra in (
         ("t-anthropic", {"models": {"enabled": ["claude-sonnet-4-6"]}}),
-        ("t-host", {"models": {"enabled": []}, "custom_host": {"base_url": f"{fake.root}/anthropic", "api_format": "anthropic"}}),
+        (
+            "t-host",
+            {
+                "models": {"enabled": []},
+                "custom_host": {"base_url": f"{fake.root}/anthropic", "api_format": "anthropic"},
+            },
+        ),
     ):
         key = f"sk-{slug}-{secrets.token_hex(10)}"
         fake.add_key("anthropic", key)

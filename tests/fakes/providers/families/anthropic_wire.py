@@ -129,7 +129,7 @@ def _has_block(message: Any, kind: str) -> bool:
 
 def _thinking_first_problem(messages: list[Any]) -> str | None:
     """With thinking on, a tool-use turn being continued (tool results last) must start with its thinking."""
-    if len(messages) < 2 or not _has_block(messages[-1], "tool_result"):  # noqa: PLR2004
+    if len(messages) < 2 or not _has_block(messages[-1], "tool_result"):
         return None
     i = len(messages) - 2
     turn = messages[i]

@@ -176,7 +176,9 @@ def _thinking(body: ChatRequest) -> Json:
         return {}
     if not isinstance(thinking, dict) or thinking.get("type") not in _THINKING_TYPES:
         raise KeyrelayError(
-            "invalid_request", "thinking must be an object whose type is enabled, adaptive or disabled", param="thinking"
+            "invalid_request",
+            "thinking must be an object whose type is enabled, adaptive or disabled",
+            param="thinking",
         )
     return thinking
 
