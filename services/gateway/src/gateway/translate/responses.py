@@ -8,8 +8,10 @@ as sent (`providers/responses.py`). Translation:
 * `to_chat(request, items, model)`: the request (with the input `items`, context included) as a
   chat-completions body. What chat completions cannot express (built-in tools, hosted tool
   choices, stored prompts, logprobs, `file_url` files, ...) is refused with a 400 naming the
-  field; reasoning items are the model's own earlier output, which no chat-completions provider
-  takes back, so they are accepted and not sent.
+  field; reasoning items are the model's own earlier output, which chat-completions providers do
+  not take back, so they are accepted and not sent, except Anthropic's thinking blocks, which the
+  gateway returns sealed in a reasoning item's `encrypted_content` (`seal_thinking`) and sends back
+  as the assistant turn's `thinking_blocks`.
 * `from_chat(body, request, ...)`: a chat.completion as a `Response`.
 * `ChatDelta`: what a chat chunk or message adds (streams: `responses_events.py`).
 
@@ -18,6 +20,8 @@ The chat side is confined to `to_chat` (out) and `ChatTurn.of_message` / `ChatDe
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -26,7 +30,7 @@ import msgspec
 from msgspec import UnsetType
 
 from gateway.translate.common import new_id, usage_from_openai
-from gateway.wire.openai import ChatChunk, ChatCompletion, FunctionCall, ToolCall
+from gateway.wire.openai import ChatChunk, ChatCompletion, FunctionCall, ThinkingBlock, ToolCall
 from shared.errors import KeyrelayError, echo
 from shared.messages.usage import Usage
 
@@ -363,7 +367,35 @@ def _append_item(messages: list[Any], item: InputItem) -> None:
     elif isinstance(item, FunctionCallOutputItem):
         output = item.output if isinstance(item.output, str) else _plain(item.output, what="function_call_output")
         messages.append({"role": "tool", "tool_call_id": item.call_id, "content": output})
-    # a ReasoningItem has no chat-completions form (see the module docstring)
+    elif (blocks := unseal_thinking(item.encrypted_content)) is not None:
+        # Anthropic's thinking blocks, before the text and calls of their assistant turn
+        if last is None or "tool_calls" in last:
+            last = {"role": "assistant", "content": None}
+            messages.append(last)
+        last.setdefault("thinking_blocks", []).extend(blocks)
+    # any other ReasoningItem has no chat-completions form (see the module docstring)
+
+
+_SEALED = "keyrelay.thinking:"  # what `encrypted_content` starts with when it holds Anthropic thinking blocks
+_thinking_list = msgspec.json.Decoder(list[ThinkingBlock])
+
+
+def seal_thinking(blocks: list[ThinkingBlock]) -> str:
+    """Anthropic thinking blocks as a reasoning item's opaque `encrypted_content` (signed by Anthropic)."""
+    return _SEALED + base64.urlsafe_b64encode(msgspec.json.encode(blocks)).decode()
+
+
+def unseal_thinking(content: str | None) -> list[dict[str, object]] | None:
+    """The thinking blocks `seal_thinking` made (as chat `thinking_blocks`), or None for other content."""
+    if not content or not content.startswith(_SEALED):
+        return None
+    try:
+        blocks = _thinking_list.decode(base64.urlsafe_b64decode(content.removeprefix(_SEALED)))
+    except (binascii.Error, ValueError):  # msgspec's DecodeError/ValidationError are ValueErrors
+        raise KeyrelayError(
+            "invalid_request", "a reasoning item's encrypted_content is not what the gateway returned", param="input"
+        ) from None
+    return [msgspec.to_builtins(b) for b in blocks]
 
 
 def _joined(before: str | None, text: str) -> str | None:
@@ -462,6 +494,7 @@ class OutputReasoning(msgspec.Struct, tag="reasoning", tag_field="type", kw_only
     id: str
     summary: list[SummaryText]
     status: str | None = None
+    encrypted_content: str | UnsetType = msgspec.UNSET  # Anthropic's thinking blocks (`seal_thinking`)
 
 
 OutputItem = OutputMessage | OutputFunctionCall | OutputReasoning
@@ -605,6 +638,7 @@ class ChatDelta(msgspec.Struct):
     reasoning: str = ""
     calls: list[ChatCall] = msgspec.field(default_factory=list)
     finish_reason: str | None = None
+    thinking: list[ThinkingBlock] = msgspec.field(default_factory=list)  # Anthropic's, signed
 
     @classmethod
     def of_chunk(cls, chunk: ChatChunk) -> ChatDelta:
@@ -613,6 +647,7 @@ class ChatDelta(msgspec.Struct):
             if choice.index == 0:
                 delta = choice.delta
                 out = cls._of(delta.content, delta.reasoning_content, delta.tool_calls, choice.finish_reason)
+                out.thinking = delta.thinking_blocks or []
         return out
 
     @classmethod
@@ -621,7 +656,9 @@ class ChatDelta(msgspec.Struct):
             return cls()
         choice = body.choices[0]
         message = choice.message
-        return cls._of(message.content, message.reasoning_content, message.tool_calls, choice.finish_reason)
+        out = cls._of(message.content, message.reasoning_content, message.tool_calls, choice.finish_reason)
+        out.thinking = message.thinking_blocks or []
+        return out
 
     @classmethod
     def _of(
@@ -659,10 +696,11 @@ def from_chat(body: ChatCompletion, parsed: ParsedRequest, model: str, usage: Us
     """A chat.completion as a finished `Response`."""
     turn = ChatDelta.of_message(body)
     response = Response.start(parsed, model)
-    if turn.reasoning:
-        response.output.append(
-            OutputReasoning(id=new_id("rs_"), summary=[SummaryText(text=turn.reasoning)], status="completed")
-        )
+    if turn.reasoning or turn.thinking:
+        reasoning = OutputReasoning(id=new_id("rs_"), summary=[SummaryText(text=turn.reasoning)], status="completed")
+        if turn.thinking:
+            reasoning.encrypted_content = seal_thinking(turn.thinking)
+        response.output.append(reasoning)
     if turn.text:
         part = OutputTextPart(text=turn.text)
         response.output.append(OutputMessage(id=new_id("msg_"), status="completed", content=[part]))

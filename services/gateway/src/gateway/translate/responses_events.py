@@ -22,7 +22,9 @@ from gateway.translate.responses import (
     OutputTextPart,
     Response,
     SummaryText,
+    seal_thinking,
 )
+from gateway.wire.openai import ThinkingBlock
 from shared.errors import KeyrelayError
 from shared.messages.usage import Usage
 
@@ -148,6 +150,7 @@ class ResponseEventEmitter:
         self._text: dict[int, list[str]] = {}  # output index -> text (message) or summary (reasoning) pieces
         self._calls: dict[int, int] = {}  # chat tool index -> output index
         self._current: int | None = None  # the open message or reasoning item
+        self._thinking: dict[int, list[ThinkingBlock]] = {}  # reasoning output index -> its Anthropic blocks
         self._finish: str | None = None
         self._started = False
 
@@ -169,6 +172,8 @@ class ResponseEventEmitter:
         events = self.start()
         if delta.reasoning:
             events += self._piece(OutputReasoning, delta.reasoning)
+        if delta.thinking:
+            events += self._seal(delta.thinking)
         if delta.text:
             events += self._piece(OutputMessage, delta.text)
         for call in delta.calls:
@@ -239,6 +244,8 @@ class ResponseEventEmitter:
             self._current = current
             self._text[current] = []
         self._text[current].append(text)
+        if not text:  # an item opened for what is not text (`_seal`)
+            return events
         if kind is OutputMessage:
             events.append(
                 TextDelta(
@@ -259,6 +266,22 @@ class ResponseEventEmitter:
                     delta=text,
                 )
             )
+        return events
+
+    def _seal(self, blocks: list[ThinkingBlock]) -> list[ResponseEvent]:
+        """Anthropic's thinking blocks join the open reasoning item's `encrypted_content` (one opens
+        for blocks that came without reasoning text: redacted thinking)."""
+        events: list[ResponseEvent] = []
+        current = self._current
+        if current is None or not isinstance(self.response.output[current], OutputReasoning):
+            events += self._piece(OutputReasoning, "")
+            current = self._current
+        assert current is not None  # noqa: S101 - _piece just opened it
+        item = self.response.output[current]
+        kept = self._thinking.setdefault(current, [])
+        kept += blocks
+        if isinstance(item, OutputReasoning):
+            item.encrypted_content = seal_thinking(kept)
         return events
 
     def _call(self, call: ChatCall) -> list[ResponseEvent]:
