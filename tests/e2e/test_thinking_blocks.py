@@ -192,3 +192,36 @@ def test_a_tool_continuation_with_reasoning_content_but_no_thinking_blocks_is_re
     )
     assert done.choices[0].message.content
     assert [b["type"] for b in _sent(fake, marker)["messages"][1]["content"]] == ["tool_use"]
+
+
+def test_responses_carry_thinking_sealed_in_the_reasoning_item_and_take_it_back(
+    sdk: openai.OpenAI, fake: FakeServer
+) -> None:
+    """The reasoning item's `encrypted_content` holds the signed blocks; sent back as an input item
+    (or through `previous_response_id`, streamed) they reach Anthropic first in the assistant turn."""
+    marker = secrets.token_hex(6)
+    ask = f"call tool get_weather for Paris {marker}"
+    tool: Any = {"type": "function", "name": "get_weather", "parameters": WEATHER["function"]["parameters"]}
+    first = sdk.responses.create(model=TARGETS[0], input=ask, tools=[tool], extra_body=THINKING)
+    reasoning, call = first.output[0], first.output[-1]
+    assert reasoning.type == "reasoning"
+    assert reasoning.encrypted_content
+    assert call.type == "function_call"
+    history: Any = [{"role": "user", "content": ask}, *[i.model_dump(exclude_none=True) for i in first.output]]
+    history.append({"type": "function_call_output", "call_id": call.call_id, "output": "sunny"})
+    second = sdk.responses.create(model=TARGETS[0], input=history, tools=[tool], extra_body=THINKING)
+    assert second.output_text
+    block = _sent(fake, marker)["messages"][1]["content"][0]
+    assert block["type"] == "thinking"
+    assert block["signature"]
+    with sdk.responses.stream(model=TARGETS[0], input=ask, tools=[tool], extra_body=THINKING) as stream:
+        streamed = stream.get_final_response()
+    assert streamed.output[0].type == "reasoning"
+    assert streamed.output[0].encrypted_content
+    [call] = [i for i in streamed.output if i.type == "function_call"]
+    output: Any = [{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}]
+    third = sdk.responses.create(
+        model=TARGETS[0], previous_response_id=streamed.id, input=output, tools=[tool], extra_body=THINKING
+    )
+    assert third.output_text
+    assert _sent(fake, marker)["messages"][1]["content"][0]["type"] == "thinking"

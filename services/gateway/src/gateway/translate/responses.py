@@ -165,6 +165,7 @@ class ResponsesRequest(msgspec.Struct, kw_only=True):
     metadata: dict[str, str] | None = None
     previous_response_id: str | None = None
     reasoning: ReasoningConfig | None = None
+    thinking: dict[str, Any] | None = None  # Anthropic's (as LiteLLM takes it), for Anthropic targets
     user: str | None = None
     safety_identifier: str | None = None
     prompt_cache_key: str | None = None
@@ -310,6 +311,8 @@ def to_chat(parsed: ParsedRequest, items: list[InputItem], provider: str) -> dic
         out["max_tokens"] = request.max_output_tokens
     if request.reasoning is not None and request.reasoning.effort is not None:
         out["reasoning_effort"] = request.reasoning.effort
+    if request.thinking is not None:
+        out["thinking"] = request.thinking
     if request.text is not None:
         out.update(_text_format(request.text))
     if request.stream:
