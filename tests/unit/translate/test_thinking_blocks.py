@@ -11,9 +11,12 @@ import pytest
 
 from gateway.translate import anthropic
 from gateway.translate.anthropic_wire import MessagesResponse
-from gateway.wire.openai import ChatChunk, ChatRequest, encode
+from gateway.translate.responses import ChatDelta, Response, from_chat, parse_request, to_chat, unseal_thinking
+from gateway.translate.responses_events import ResponseEventEmitter
+from gateway.wire.openai import ChatChunk, ChatCompletion, ChatRequest, ThinkingBlock, encode
 from gateway.wire.sse import SseParser
 from shared.errors import KeyrelayError
+from shared.messages.usage import Usage
 
 THOUGHT = {"type": "thinking", "thinking": "The user wants the weather.", "signature": "EqQBCkYsig=="}
 REDACTED = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT"}
@@ -134,3 +137,45 @@ def test_streamed_thinking_arrives_as_reasoning_deltas_then_each_block_whole_wit
     assert "".join(d.get("reasoning_content", "") for d in deltas) == THOUGHT["thinking"]
     assert [b for d in deltas for b in d.get("thinking_blocks", [])] == [THOUGHT, REDACTED]
     assert "".join(d.get("content") or "" for d in deltas) == "Sunny."
+
+
+# --- the Responses API: the blocks sealed in a reasoning item's encrypted_content -------------------
+def test_a_responses_reasoning_item_seals_the_blocks_and_sending_it_back_restores_them():
+    chat = {"id": "c", "choices": [{"message": {"content": None, "reasoning_content": "r", "tool_calls": [CALL]}}]}
+    chat["choices"][0]["message"]["thinking_blocks"] = [THOUGHT, REDACTED]
+    parsed = parse_request({"model": "m", "input": "weather?"})
+    response = as_json(from_chat(msgspec.convert(chat, ChatCompletion), parsed, "claude"))
+    reasoning = response["output"][0]
+    assert reasoning["type"] == "reasoning"
+    items = [{"role": "user", "content": "weather?"}, *response["output"]]
+    items.append({"type": "function_call_output", "call_id": "toolu_1", "output": "sunny"})
+    again = parse_request({"model": "m", "input": items, "thinking": ON})
+    body = to_chat(again, again.input, "anthropic")
+    assert body["thinking"] == ON
+    assistant = body["messages"][1]
+    assert assistant["thinking_blocks"] == [THOUGHT, REDACTED]
+    assert assistant["tool_calls"][0]["id"] == "toolu_1"
+
+
+def test_streamed_thinking_blocks_join_the_open_reasoning_items_encrypted_content():
+    emitter = ResponseEventEmitter(Response.start(parse_request({"model": "m", "input": "x"}), "claude"))
+    emitter.feed(ChatDelta(reasoning="The user "))
+    emitter.feed(ChatDelta(thinking=[msgspec.convert(THOUGHT, ThinkingBlock)]))
+    emitter.feed(ChatDelta(thinking=[msgspec.convert(REDACTED, ThinkingBlock)]))
+    emitter.feed(ChatDelta(text="Sunny."))
+    emitter.finish(Usage())
+    [reasoning, message] = as_json(emitter.response)["output"]
+    assert message["type"] == "message"
+    assert unseal_thinking(reasoning["encrypted_content"]) == [THOUGHT, REDACTED]
+
+
+def test_encrypted_content_the_gateway_did_not_seal_is_ignored_and_a_tampered_seal_refused():
+    items: list[Any] = [{"type": "reasoning", "summary": [], "encrypted_content": "gAAAAABo-openai-own"}]
+    items.append({"role": "user", "content": "hi"})
+    parsed = parse_request({"model": "m", "input": items})
+    assert [m["role"] for m in to_chat(parsed, parsed.input, "anthropic")["messages"]] == ["user"]
+    items[0]["encrypted_content"] = "keyrelay.thinking:!!not-base64!!"
+    parsed = parse_request({"model": "m", "input": items})
+    with pytest.raises(KeyrelayError) as refused:
+        to_chat(parsed, parsed.input, "anthropic")
+    assert refused.value.param == "input"
