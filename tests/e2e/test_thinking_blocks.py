@@ -1,12 +1,14 @@
 """Anthropic thinking through the OpenAI format (issue 14): thinking blocks come back signed in
 `thinking_blocks` (LiteLLM's field), whole and streamed, and a tool-use continuation that sends them
-back reaches Anthropic (or an Anthropic-format custom host) unchanged, which verifies them."""
+back reaches Anthropic (also Claude on Vertex and an Anthropic-format custom host) unchanged, which
+verifies them; the same through `/v1/responses`."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -21,7 +23,7 @@ WEATHER: Any = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
-TARGETS = ["@t-anthropic/claude-sonnet-4-6", "@t-host/house-model"]
+TARGETS = ["@t-anthropic/claude-sonnet-4-6", "@t-host/house-model", "@t-vertex/claude-sonnet-4-6"]
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,12 @@ def sdk(stack: EmbeddedStack, fake: FakeServer) -> openai.OpenAI:
         body = {"provider": "anthropic", "name": slug, "slug": slug, "credentials": {"api_key": key}, **extra}
         created = org.owner.post("/integrations", json=body)
         assert created.status_code == 201, created.text
+    account = httpx.post(f"{fake.root}/__admin/service-accounts/new", timeout=10).json()
+    account["token_uri"] = "https://oauth2.googleapis.com/token"
+    vertex = {"location": "us-central1", "service_account_json": account}
+    body = {"provider": "vertex", "name": "t-vertex", "slug": "t-vertex", "credentials": vertex}
+    created = org.owner.post("/integrations", json={**body, "models": {"enabled": ["claude-sonnet-4-6"]}})
+    assert created.status_code == 201, created.text
     price = {"input_per_mtok": 1.0, "output_per_mtok": 2.0}
     added = org.owner.post("/integrations/t-host/custom-models", json={"slug": "house-model", "pricing": price})
     assert added.status_code == 201, added.text
