@@ -33,6 +33,7 @@ from gateway.translate.anthropic import anthropic_usage
 from gateway.translate.anthropic_wire import AnthropicUsage
 from gateway.translate.system_turns import accepts_system_turns
 from gateway.wire.errors import interrupted, map_stream_error
+from gateway.wire.openai import Json
 from shared.messages.usage import Usage
 
 VERSION_HEADER = "anthropic-version"
@@ -179,7 +180,7 @@ class Passthrough:
 
     async def open_stream(
         self, body: Mapping[str, Any], client_headers: Mapping[str, str]
-    ) -> ProviderStream[dict[str, Any]]:
+    ) -> ProviderStream[Json]:
         adapter, target, cred = self.adapter, self.target, self.cred
         url = adapter.chat_url(target, cred, True)
         extra = self._headers(client_headers)
@@ -197,7 +198,7 @@ class EventReader(RelayedEvents):
 
     end_event = MESSAGE_END
 
-    def read(self, kind: object, data: dict[str, Any]) -> None:
+    def read(self, kind: object, data: Json) -> None:
         if kind == "error":
             raise map_stream_error(self._provider, data)
         if kind == "message_start" and isinstance(data.get("message"), dict):

@@ -3,12 +3,13 @@ client as the provider sent it; a vendor's reader takes usage, the end and failu
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import msgspec
 
 from gateway.providers.http import decode_json
 from gateway.wire.errors import interrupted
+from gateway.wire.openai import Json
 from gateway.wire.sse import SseEvent
 from shared.messages.usage import Usage
 
@@ -23,7 +24,7 @@ class RelayedEvents:
         self.usage: Usage | None = None
         self.finished = False
 
-    def feed(self, event: SseEvent) -> list[dict[str, Any]]:
+    def feed(self, event: SseEvent) -> list[Json]:
         if not event.data or event.data.strip() == "[DONE]":
             return []
         try:
@@ -35,11 +36,11 @@ class RelayedEvents:
         self.read(data.get("type"), data)
         return [data]
 
-    def read(self, kind: object, data: dict[str, Any]) -> None:
+    def read(self, kind: object, data: Json) -> None:
         """Usage, the end and failures from one event (`kind` is its `type`)."""
         raise NotImplementedError
 
-    def end(self) -> list[dict[str, Any]]:
+    def end(self) -> list[Json]:
         if not self.finished:
             raise interrupted(self._provider, f"stream ended before {self.end_event}")
         return []

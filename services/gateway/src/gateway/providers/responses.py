@@ -13,7 +13,6 @@ A stream is relayed event by event; `error` and `response.failed` events become 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import msgspec
 
@@ -23,6 +22,7 @@ from gateway.providers.openai_compat import GATEWAY_FIELDS, OpenAICompatAdapter
 from gateway.providers.relay import RelayedEvents
 from gateway.translate.responses import ResponseUsage
 from gateway.wire.errors import map_stream_error, passthrough_headers
+from gateway.wire.openai import Json
 from shared.messages.usage import Usage
 
 RESPONSES_PROVIDERS = frozenset({"openai", "xai"})
@@ -69,7 +69,7 @@ async def create(
 
 async def open_stream(
     adapter: OpenAICompatAdapter, body: Mapping[str, object], target: Target, cred: Credential, opts: CallOptions
-) -> ProviderStream[dict[str, Any]]:
+) -> ProviderStream[Json]:
     response = await adapter.post(RESPONSES_PATH, payload(body, target, stream=True), target, cred, opts, stream=True)
     return ProviderStream(adapter.name, response, EventReader(adapter.name), opts)
 
@@ -79,7 +79,7 @@ class EventReader(RelayedEvents):
 
     end_event = "response.completed"
 
-    def read(self, kind: object, data: dict[str, Any]) -> None:
+    def read(self, kind: object, data: Json) -> None:
         if kind == "error":
             raise map_stream_error(self._provider, {"error": data})
         response = data.get("response")
