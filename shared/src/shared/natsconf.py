@@ -80,6 +80,7 @@ def permissions() -> dict[str, dict[str, object]]:
                 *_kv_permissions(s.RATE_BUCKET),
                 *_kv_permissions(s.SPEND_BUCKET),
                 *_kv_permissions(s.RESPONSES_BUCKET),
+                *_kv_permissions(s.JOBS_BUCKET),
             ],
             "subscribe": [_inbox("gateway"), f"{s.EVENTS_PREFIX}.>"],
         },

@@ -48,6 +48,7 @@ ACTIVITY_PING: Final = "activity.v1.ping"
 RATE_BUCKET: Final = "keyrelay_rate"  # per-minute counters, kept 3 minutes
 SPEND_BUCKET: Final = "keyrelay_spend"  # spend per budget period
 RESPONSES_BUCKET: Final = "keyrelay_responses"  # Responses API context for `previous_response_id`
+JOBS_BUCKET: Final = "keyrelay_jobs"  # media jobs (FAL, Pollo) returned as a handle: `GET /v1/jobs/{id}`
 
 # --- queue groups: replicas of one service share the work --------------------------------------
 QUEUE_KEYVAULT: Final = "keyvault"

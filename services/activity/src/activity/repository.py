@@ -22,7 +22,19 @@ _DUPLICATE = 11000
 INTERRUPTED = "interrupted"
 _HOUR = timedelta(hours=1)
 _MARKED = "stored-hours-marked"  # in `requests_hourly`: every hour with records has its generation
+_JOB_PENDING = ("queued", "running")
+_JOB_ENDED = ("succeeded", "failed")
 _RECORD_PROJECTION = dict.fromkeys(rollups.RECORD_FIELDS, 1)
+
+
+def _stand_in_of(doc: Doc) -> Doc | None:
+    """Which stored record a final one replaces: a stream's `interrupted` stand-in, or the record
+    of a media job answered as a handle (queued/running) once the job ended."""
+    if doc.get("stream_outcome") not in (None, INTERRUPTED):
+        return {"stream_outcome": INTERRUPTED}
+    if doc.get("job_status") in _JOB_ENDED:
+        return {"job_status": {"$in": list(_JOB_PENDING)}}
+    return None
 
 
 class RecordKind(StrEnum):
@@ -89,7 +101,8 @@ class ActivityRepository:
         any two leaves the store so that repeating all of them (a redelivery) makes it exact.
 
         Requests: 1. insert each record once (a duplicate `_id` is a redelivery); 2. a final record
-        replaces its `interrupted` stand-in; 3. only then bump the generation of every (org, hour)
+        replaces its stand-in (a stream's `interrupted` one, a media job's queued/running one);
+        3. only then bump the generation of every (org, hour)
         these records (and the replaced stand-ins) fall in, which makes any roll-up cached for that
         hour stale. The event is acknowledged after the last write."""
         if not docs:
@@ -102,8 +115,9 @@ class ActivityRepository:
         yield "insert"
         replaced: list[Doc] = []
         for doc in duplicates:
-            if doc.get("stream_outcome") not in (None, INTERRUPTED):
-                old = await self._requests.find_one_and_replace({"_id": doc["_id"], "stream_outcome": INTERRUPTED}, doc)
+            stand_in = _stand_in_of(doc)
+            if stand_in is not None:
+                old = await self._requests.find_one_and_replace({"_id": doc["_id"], **stand_in}, doc)
                 if old is not None:
                     replaced.append(old)
                 yield "supersede"

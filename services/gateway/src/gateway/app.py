@@ -26,6 +26,7 @@ from gateway.api.explain import EXPLAIN_ROUTES
 from gateway.api.headers import bounded_headers
 from gateway.api.health import HEALTH_ROUTES
 from gateway.api.inference import ROUTES as INFERENCE_ROUTES
+from gateway.api.jobs import JOB_ROUTES
 from gateway.api.management import management_router
 from gateway.api.messages import MESSAGES_ROUTES
 from gateway.api.models import MODEL_ROUTES
@@ -34,6 +35,7 @@ from gateway.api.probes import PROBE_ROUTES
 from gateway.api.responses import RESPONSES_ROUTES
 from gateway.api.state import GatewayState
 from gateway.catalog_client import CatalogClient
+from gateway.jobs import JobStore
 from gateway.keyvault_client import KeyvaultClient
 from gateway.limits import Limits
 from gateway.outbound import make_session
@@ -138,6 +140,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             publisher=publisher,
             limits=limits,
             responses=ResponseStore(nc),
+            jobs=JobStore(nc),
         )
         try:
             yield
@@ -156,6 +159,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             *COUNT_TOKENS_ROUTES,
             *MODEL_ROUTES,
             *RESPONSES_ROUTES,
+            *JOB_ROUTES,
             *HEALTH_ROUTES,
             *PROBE_ROUTES,
             *ACTIVITY_ROUTES,

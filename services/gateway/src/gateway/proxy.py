@@ -122,7 +122,7 @@ class Proxy:
         started = time.perf_counter()
         since = self.breakers.now()
         try:
-            upstream, credential = await self._prepare(record.principal, target)
+            upstream, credential = await self.prepare(record.principal, target)
             result = await call(self._adapter(target), {**body, "model": target.model}, upstream, credential, opts)
         except ProviderError as exc:
             record.attempts.append(_attempt(target, exc.upstream_status or exc.status, exc.code, started))
@@ -144,7 +144,7 @@ class Proxy:
             raise ProviderError(ErrorCode.UPSTREAM_ERROR, f"no adapter for {target.adapter} in this gateway")
         return adapter
 
-    async def _prepare(self, principal: ApiKeyPrincipal, target: RouteTarget) -> tuple[Target, Credential]:
+    async def prepare(self, principal: ApiKeyPrincipal, target: RouteTarget) -> tuple[Target, Credential]:
         revealed = await self.keyvault.reveal(
             org_id=principal.org_id,
             project_id=principal.project_id,

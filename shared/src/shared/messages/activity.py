@@ -13,6 +13,8 @@ from shared.messages.usage import Usage
 
 Outcome = Literal["ok", "denied", "failed"]
 StreamOutcome = Literal["complete", "upstream_error", "client_cancelled", "interrupted"]
+# a media job answered as a handle: queued/running until `GET /v1/jobs/{id}` sees it end
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
 GroupBy = Literal["integration", "model", "project", "day"]
 
 
@@ -47,6 +49,8 @@ class RequestFinished(Msg, frozen=True, kw_only=True, omit_defaults=False):
     stream: bool = False
     # `interrupted`: the gateway died mid-stream; its spool's replay wrote this record after a restart
     stream_outcome: StreamOutcome | None = None
+    # a media job answered as a handle: its record is replaced by the final one (succeeded/failed)
+    job_status: JobStatus | None = None
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     usage: Usage = msgspec.field(default_factory=Usage)
@@ -167,9 +171,7 @@ class RequestsPage(Msg, tag="requests.page", frozen=True, kw_only=True):
     charts_within_s: float = 8.0
 
 
-ActivityQuery = (
-    GetRequestRecord | ListRequestRecords | SummarizeRequests | ListAudit | SeriesRequests | RequestsPage
-)
+ActivityQuery = GetRequestRecord | ListRequestRecords | SummarizeRequests | ListAudit | SeriesRequests | RequestsPage
 
 
 class ActivityQueryRequest(Msg, frozen=True, kw_only=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ from litestar.response import Stream
 from gateway.api.edge import begin, response_headers
 from gateway.api.errors import error_response
 from gateway.api.state import GatewayState
+from gateway.jobs import handle_entry, prefer_wait_s
 from gateway.providers.base import (
     CallOptions,
     ChatResult,
@@ -25,7 +27,7 @@ from gateway.proxy import read_first_chunk
 from gateway.recorder import RequestRecord
 from gateway.streaming import ChatStreamFormat, OpenAIStreamFormat, relay
 from gateway.wire.chat_body import ChatInput
-from gateway.wire.openai import ChatChunk, EmbeddingRequest, ImageRequest, encode
+from gateway.wire.openai import ChatChunk, EmbeddingRequest, ImageRequest, JobHandle, encode
 from shared.errors import KeyrelayError
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -190,9 +192,32 @@ def image_cost(record: RequestRecord, body: dict[str, Any], result: ImageResult)
 
 @post("/v1/images/generations", status_code=200)
 async def images(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
-    return await answer(
-        request, gw, "images.generations", lambda body: images_of(ImageRequest.from_body(body)), image_cost
-    )
+    """Images; a media job still running when the wait ends (the client's `Prefer`, else the
+    timeout) is answered as a handle for `GET /v1/jobs/{id}`."""
+    record, body = await begin(request, gw, "images.generations")
+    opts = dataclasses.replace(gw.proxy.options(), job_wait_s=prefer_wait_s(request.headers.get("prefer")))
+    invocation = images_of(ImageRequest.from_body(body))
+    try:
+        result = await call_upstream(gw, record, body, request.headers, invocation, opts)
+        if result.job is not None and isinstance(result.body, JobHandle):
+            return await keep_job(gw, record, body, result, result.body)
+    except KeyrelayError as exc:
+        return fail(gw, record, exc)
+    record.set_usage(result.usage)
+    image_cost(record, body, result)
+    gw.recorder.finish(record, status=200)
+    return json_response(result.body, response_headers(record, result.headers))
+
+
+async def keep_job(
+    gw: GatewayState, record: RequestRecord, body: dict[str, Any], result: ImageResult, handle: JobHandle
+) -> Response[bytes]:
+    """Keep the job for `GET /v1/jobs/{id}` and answer its handle; its record waits for the end."""
+    entry = handle_entry(record, body, result, handle.status)
+    await gw.jobs.create(record.principal, entry)
+    gw.recorder.record(entry.record, record.principal)
+    answer = JobHandle(id=entry.id, status=entry.status, provider=handle.provider)
+    return json_response(answer, response_headers(record, result.headers))
 
 
 ROUTES = [chat_completions, embeddings, images]

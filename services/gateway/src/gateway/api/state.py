@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.catalog_client import CatalogClient
+from gateway.jobs import JobStore
 from gateway.limits import Limits
 from gateway.proxy import Proxy
 from gateway.recorder import ActivityRecorder
@@ -24,3 +25,4 @@ class GatewayState:
     publisher: DurablePublisher
     limits: Limits
     responses: ResponseStore
+    jobs: JobStore

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import ClassVar, Protocol, TypeAlias, TypeVar
 
+from msgspec import Struct
+
 from gateway.wire.chat_body import ChatInput
 from gateway.wire.errors import ProviderError
 from gateway.wire.openai import (
@@ -73,6 +75,7 @@ class CallOptions:
     timeout_s: float = 60.0  # whole attempt (non-streaming) / between chunks (streaming)
     first_byte_timeout_s: float = 30.0  # time to first byte / first chunk
     include_usage: bool = True  # the client asked for stream usage (upstream is always asked)
+    job_wait_s: float | None = None  # media jobs: how long to await one (`Prefer:`), else `timeout_s`
 
 
 @dataclass(slots=True)
@@ -89,12 +92,21 @@ class EmbeddingResult:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class UpstreamJob(Struct, kw_only=True, frozen=True):
+    """What polling a provider's job again needs: its id and the URLs it gave (never a credential)."""
+
+    id: str
+    status_url: str | None = None
+    result_url: str | None = None
+
+
 @dataclass(slots=True)
 class ImageResult:
     body: ImagesResponse | JobHandle  # a job handle when an async provider is not done in time
     usage: Usage
     headers: dict[str, str] = field(default_factory=dict)
     cost_usd: float | None = None
+    job: UpstreamJob | None = None  # with a handle: how `GET /v1/jobs/{id}` polls the job again
 
 
 class UpstreamStream(Protocol[T_co]):
@@ -118,9 +130,7 @@ class ProviderAdapter(Protocol):
 
     async def chat(self, body: ChatInput, target: Target, cred: Credential, opts: CallOptions) -> ChatResult: ...
 
-    async def open_stream(
-        self, body: ChatInput, target: Target, cred: Credential, opts: CallOptions
-    ) -> ChatStream: ...
+    async def open_stream(self, body: ChatInput, target: Target, cred: Credential, opts: CallOptions) -> ChatStream: ...
 
     async def embed(
         self, body: EmbeddingRequest, target: Target, cred: Credential, opts: CallOptions

@@ -14,11 +14,11 @@ from typing import ClassVar
 from msgspec import Struct, field
 
 from gateway.providers.adapter import HttpAdapter
-from gateway.providers.base import CallOptions, Credential, ImageResult, ProviderError, Target
-from gateway.providers.jobs import JobState, images_body, same_origin, wait_for_job
+from gateway.providers.base import CallOptions, Credential, ImageResult, ProviderError, Target, UpstreamJob
+from gateway.providers.jobs import JobState, images_body, job_result, job_wait_s, same_origin, wait_for_job
 from gateway.providers.unsupported import NoChat, NoEmbeddings
 from gateway.translate.common import decode_vendor
-from gateway.wire.openai import ImageRequest, JobHandle, Json
+from gateway.wire.openai import ImageRequest, Json
 from shared.messages.usage import Usage
 
 
@@ -75,24 +75,29 @@ class FalAdapter(HttpAdapter, NoChat, NoEmbeddings):
             raise ProviderError("upstream_error", "fal: the queue returned no request id")
         owner_app = "/".join(app.split("/")[:2])
         built = f"{base}/{owner_app}/requests/{request_id}"
-        status_url = submitted.status_url if same_origin(submitted.status_url, base) else f"{built}/status"
-        result_url = submitted.response_url if same_origin(submitted.response_url, base) else built
+        job = UpstreamJob(
+            id=request_id,
+            status_url=submitted.status_url if same_origin(submitted.status_url, base) else f"{built}/status",
+            result_url=submitted.response_url if same_origin(submitted.response_url, base) else built,
+        )
+        state = await wait_for_job(lambda: self.poll_job(job, target, cred, opts), job_wait_s(opts))
+        return job_result(self.name, job, state, passed)
+
+    async def poll_job(self, job: UpstreamJob, target: Target, cred: Credential, opts: CallOptions) -> JobState:
+        """Poll the queue once; on completion fetch the result (URLs only on the base URL's origin)."""
+        base = target.base_url.rstrip("/")
+        headers = self.headers(cred, target)
 
         async def get(url: str | None) -> bytes:
+            if not same_origin(url, base):
+                raise ProviderError("upstream_error", "fal: the job's URL is not on the integration's host")
             raw, _ = await self.exchange(str(url), None, cred, target, opts, method="GET", headers=headers)
             return raw
 
-        async def poll() -> JobState:
-            status = decode_vendor(await get(status_url), Status, self.name)
-            if status.status != "COMPLETED":
-                return JobState("queued" if status.status == "IN_QUEUE" else "in_progress")
-            if status.error or status.error_type:
-                raise ProviderError("upstream_error", "fal: the generation failed")
-            output = decode_vendor(await get(result_url), Output, self.name)
-            return JobState("completed", images_body(output.urls()))
-
-        state = await wait_for_job(poll, opts.timeout_s)
-        if state.result is None:
-            handle = JobHandle(id=request_id, status=state.status, provider=self.name)
-            return ImageResult(body=handle, usage=Usage(), headers=passed)
-        return ImageResult(body=state.result, usage=Usage(), headers=passed)
+        status = decode_vendor(await get(job.status_url), Status, self.name)
+        if status.status != "COMPLETED":
+            return JobState("queued" if status.status == "IN_QUEUE" else "running")
+        if status.error or status.error_type:
+            return JobState("failed", failed=True)
+        output = decode_vendor(await get(job.result_url), Output, self.name)
+        return JobState("succeeded", images_body(output.urls()), usage=Usage())

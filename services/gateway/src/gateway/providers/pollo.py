@@ -14,11 +14,11 @@ from typing import ClassVar
 from msgspec import Struct, field
 
 from gateway.providers.adapter import HttpAdapter
-from gateway.providers.base import CallOptions, Credential, ImageResult, ProviderError, Target
-from gateway.providers.jobs import JobState, images_body, wait_for_job
+from gateway.providers.base import CallOptions, Credential, ImageResult, ProviderError, Target, UpstreamJob
+from gateway.providers.jobs import JobState, images_body, job_result, job_wait_s, wait_for_job
 from gateway.providers.unsupported import NoChat, NoEmbeddings
 from gateway.translate.common import decode_vendor
-from gateway.wire.openai import ImageRequest, JobHandle, Json
+from gateway.wire.openai import ImageRequest, Json
 from shared.messages.usage import Usage
 
 
@@ -46,11 +46,12 @@ class Submission(Struct, kw_only=True):
 
 def task_state(status: Task) -> JobState:
     states = [str(g.status) for g in status.generations]
+    usage = Usage(credits=status.credit) if status.credit is not None else None
     if "failed" in states:
-        raise ProviderError("upstream_error", "pollo: the generation failed")
+        return JobState("failed", usage=usage, failed=True)
     if status.generations and all(s == "succeed" for s in states):
-        return JobState("completed", images_body([g.url for g in status.generations if g.url]))
-    return JobState("in_progress" if "processing" in states else "queued")
+        return JobState("succeeded", images_body([g.url for g in status.generations if g.url]), usage=usage)
+    return JobState("running" if "processing" in states else "queued", usage=usage)
 
 
 class PolloAdapter(HttpAdapter, NoChat, NoEmbeddings):
@@ -66,18 +67,14 @@ class PolloAdapter(HttpAdapter, NoChat, NoEmbeddings):
         if not task_id or "/" in task_id:
             raise ProviderError("upstream_error", "pollo: the task was not accepted")
 
-        charged: list[float] = []  # the task's `credit`, as its last status gave it
+        job = UpstreamJob(id=task_id)
+        state = await wait_for_job(lambda: self.poll_job(job, target, cred, opts), job_wait_s(opts))
+        return job_result(self.name, job, state, passed)
 
-        async def poll() -> JobState:
-            status_url = f"{base}/generation/{task_id}/status"
-            reply, _ = await self.exchange(status_url, None, cred, target, opts, method="GET")
-            task = decode_vendor(reply, Envelope, self.name).task()
-            if task.credit is not None:
-                charged.append(task.credit)
-            return task_state(task)
-
-        state = await wait_for_job(poll, opts.timeout_s)
-        if state.result is None:
-            handle = JobHandle(id=task_id, status=state.status, provider=self.name)
-            return ImageResult(body=handle, usage=Usage(), headers=passed)
-        return ImageResult(body=state.result, usage=Usage(credits=charged[-1] if charged else None), headers=passed)
+    async def poll_job(self, job: UpstreamJob, target: Target, cred: Credential, opts: CallOptions) -> JobState:
+        """Poll the task's status once; its `credit` becomes the usage (priced per credit)."""
+        if not job.id or "/" in job.id:
+            raise ProviderError("upstream_error", "pollo: the task id is not usable")
+        status_url = f"{target.base_url.rstrip('/')}/generation/{job.id}/status"
+        reply, _ = await self.exchange(status_url, None, cred, target, opts, method="GET")
+        return task_state(decode_vendor(reply, Envelope, self.name).task())
