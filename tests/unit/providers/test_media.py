@@ -89,7 +89,7 @@ async def test_a_job_still_running_at_the_deadline_comes_back_as_a_handle(adapte
     finally:
         fake.options.job_polls_to_complete = 2
     assert set(result.body) == {"id", "status", "provider"}
-    assert result.body["status"] in {"queued", "in_progress"}
+    assert result.body["status"] in {"queued", "running"}
     assert result.body["provider"] == provider
 
 

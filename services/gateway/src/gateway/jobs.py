@@ -32,6 +32,7 @@ from nats.js.kv import KeyValue
 from gateway.providers.base import CallOptions, Credential, ImageResult, Target, UpstreamJob
 from gateway.providers.jobs import JobState
 from gateway.recorder import RequestRecord
+from gateway.wire.openai import ImagesResponse
 from shared.errors import KeyrelayError
 from shared.logging import get_logger
 from shared.messages.activity import JobStatus, RequestFinished
@@ -63,7 +64,7 @@ class JobEntry(msgspec.Struct, kw_only=True, frozen=True):
     images: int  # what the client asked for (`n`): priced per image when the provider gives no cost
     record: RequestFinished  # the request's record as answered with the handle
     status: JobStatus = "queued"
-    result: msgspec.Raw | None = None  # the OpenAI images response, once succeeded
+    result: ImagesResponse | None = None  # the OpenAI images response, once succeeded
     error: JobError | None = None
 
 
@@ -72,7 +73,7 @@ class JobView(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     id: str
     status: JobStatus
-    result: msgspec.Raw | None = None
+    result: ImagesResponse | None = None
     error: JobError | None = None
 
 
@@ -194,8 +195,7 @@ def ended_entry(entry: JobEntry, state: JobState) -> JobEntry:
     if state.failed or state.result is None:
         error = JobError(code="upstream_error", message=f"{entry.route.provider}: {FAILED_MESSAGE}")
         return msgspec.structs.replace(entry, status="failed", error=error)
-    raw = msgspec.Raw(msgspec.json.encode(state.result))
-    return msgspec.structs.replace(entry, status="succeeded", result=raw)
+    return msgspec.structs.replace(entry, status="succeeded", result=state.result)
 
 
 def prefer_wait_s(prefer: str | None) -> float | None:

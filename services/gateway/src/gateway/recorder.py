@@ -171,9 +171,12 @@ class ActivityRecorder:
             subjects.ACTIVITY_REQUEST_FINISHED, stand_in, f"{record.request_id}.interrupted", unless=record.request_id
         )
 
-    def record(self, event: RequestFinished, principal: ApiKeyPrincipal | None = None) -> None:
+    def record(self, event: RequestFinished, principal: ApiKeyPrincipal | None = None, *, final: bool = False) -> None:
+        """Publish a request's record; `final`: the record that replaces its stand-in once a media
+        job ended (its own message id, so JetStream does not drop it as the handle's duplicate)."""
         metrics.observe(event)
-        self._publisher.publish(subjects.ACTIVITY_REQUEST_FINISHED, event, event.request_id)
+        msg_id = f"{event.request_id}.{event.job_status}" if final else event.request_id
+        self._publisher.publish(subjects.ACTIVITY_REQUEST_FINISHED, event, msg_id)
         if self._limits is not None and principal is not None:
             task = asyncio.create_task(self._account(principal, event))
             self._background.add(task)

@@ -49,7 +49,7 @@ async def poll(gw: GatewayState, principal: ApiKeyPrincipal, entry: JobEntry, re
         return await reread(gw, principal, entry)  # another reader saw it end (and recorded it)
     final = settle(entry, state)
     same_key = principal.api_key_id == final.api_key_id
-    gw.recorder.record(final, principal if same_key else None)
+    gw.recorder.record(final, principal if same_key else None, final=True)
     return ended
 
 
