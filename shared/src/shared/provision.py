@@ -53,7 +53,8 @@ class Bucket:
 
 # Responses API context is kept as long as OpenAI keeps a stored response: 30 days
 RESPONSES_TTL_S = 30 * 86400.0
-# a media job's handle (never its credential) can be fetched for 7 days
+# a media job's handle (never its credential) can be fetched for 7 days; small entries, never dropped
+# for room (a paid job stays readable until its TTL)
 JOBS_TTL_S = 7 * 86400.0
 # the gateway's limits (shared by every replica), its Responses API context, and keyvault's version
 # floors (`shared.vault.versions`)
@@ -61,7 +62,7 @@ BUCKETS = (
     Bucket(subjects.RATE_BUCKET, 180.0),
     Bucket(subjects.SPEND_BUCKET, None),
     Bucket(subjects.RESPONSES_BUCKET, RESPONSES_TTL_S, cache=True),
-    Bucket(subjects.JOBS_BUCKET, JOBS_TTL_S, cache=True),
+    Bucket(subjects.JOBS_BUCKET, JOBS_TTL_S),
     Bucket(versions.BUCKET, None),
 )
 
