@@ -34,6 +34,10 @@ FORBIDDEN_PUBLISH = [
         f"$JS.API.DIRECT.GET.KV_{subjects.RESPONSES_BUCKET}.$KV.{subjects.RESPONSES_BUCKET}.org_x.prj_x.resp_x",
     ),
     ("keyvault", f"$KV.{subjects.RESPONSES_BUCKET}.org_x.prj_x.resp_x"),
+    # media job handles (provider job ids and poll URLs) are the gateway's alone too
+    ("catalog", f"$JS.API.DIRECT.GET.KV_{subjects.JOBS_BUCKET}.$KV.{subjects.JOBS_BUCKET}.org_x.prj_x.job_x"),
+    ("activity", f"$KV.{subjects.JOBS_BUCKET}.org_x.prj_x.job_x"),
+    ("keyvault", f"$JS.API.DIRECT.GET.KV_{subjects.JOBS_BUCKET}.$KV.{subjects.JOBS_BUCKET}.org_x.prj_x.job_x"),
 ]
 # (user, subject it must not subscribe to)
 FORBIDDEN_SUBSCRIBE = [
