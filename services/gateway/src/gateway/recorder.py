@@ -173,8 +173,10 @@ class ActivityRecorder:
 
     def record(self, event: RequestFinished, principal: ApiKeyPrincipal | None = None, *, final: bool = False) -> None:
         """Publish a request's record; `final`: the record that replaces its stand-in once a media
-        job ended (its own message id, so JetStream does not drop it as the handle's duplicate)."""
-        metrics.observe(event)
+        job ended (its own message id, so JetStream does not drop it as the handle's duplicate; not a
+        new HTTP request, so not counted again in the request metrics)."""
+        if not final:
+            metrics.observe(event)
         msg_id = f"{event.request_id}.{event.job_status}" if final else event.request_id
         self._publisher.publish(subjects.ACTIVITY_REQUEST_FINISHED, event, msg_id)
         if self._limits is not None and principal is not None:

@@ -48,9 +48,16 @@ async def poll(gw: GatewayState, principal: ApiKeyPrincipal, entry: JobEntry, re
     if not await gw.jobs.update(principal, ended, revision):
         return await reread(gw, principal, entry)  # another reader saw it end (and recorded it)
     final = settle(entry, state)
-    same_key = principal.api_key_id == final.api_key_id
-    gw.recorder.record(final, principal if same_key else None, final=True)
+    gw.recorder.record(final, payer(principal, final.api_key_id), final=True)
     return ended
+
+
+def payer(reader: ApiKeyPrincipal, api_key_id: str) -> ApiKeyPrincipal:
+    """Whose budgets the job's cost counts against: the project's always; the key's limits only when
+    the reader is the key that created the job (another key's limits are not known here)."""
+    if reader.api_key_id == api_key_id:
+        return reader
+    return msgspec.structs.replace(reader, api_key_id=api_key_id, rpm=None, tpm=None, budget_usd=None)
 
 
 async def reread(gw: GatewayState, principal: ApiKeyPrincipal, entry: JobEntry) -> JobEntry:
