@@ -108,7 +108,7 @@ def test_a_failed_job_reads_failed_with_an_error_and_its_record_says_so(
     assert final["cost_usd"] == 0
 
 
-def test_another_projects_key_and_another_orgs_key_get_404_for_a_job(
+def test_another_projects_key_and_another_orgs_key_get_404_for_a_job_and_no_key_gets_401(
     stack: EmbeddedStack, studio: tuple[Org, httpx.Client]
 ) -> None:
     """The attacker holds a real API key of a sibling project (same org) or of another org, and the id."""
@@ -121,7 +121,11 @@ def test_another_projects_key_and_another_orgs_key_get_404_for_a_job(
         refused = attacker.get(f"/jobs/{job_id}")
         assert refused.status_code == 404
         assert refused.json()["error"]["code"] == "not_found"
+    anonymous = httpx.get(f"{stack.gateway_url}/v1/jobs/{job_id}", timeout=10)
+    assert anonymous.status_code == 401
     assert client.get(f"/jobs/{job_id}").json()["status"] == "running"  # the owner still reads it
+    same_project = _client(stack, org.api_key())  # another key of the creating project may read it
+    assert same_project.get(f"/jobs/{job_id}").json()["status"] == "succeeded"
 
 
 @pytest.mark.parametrize("job_id", ["job_" + "A" * 32, "nope", "job_../../x", "a.b.c"])
