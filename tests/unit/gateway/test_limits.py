@@ -16,7 +16,7 @@ import pytest
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
 
 from gateway import limits
-from gateway.limits import Limits, Scope, micro_usd, period_key, scopes
+from gateway.limits import Limits, Scope, nano_usd, period_key, scopes
 from shared.errors import ErrorCode, KeyrelayError
 from shared.messages.activity import RequestFinished
 from shared.messages.catalog import ApiKeyPrincipal
@@ -291,13 +291,22 @@ async def test_a_budget_of_zero_refuses_every_request(js: MemoryJetStream, clock
     assert await admitted(gateway(js), principal(budget_usd=0.0)) is ErrorCode.BUDGET_EXCEEDED
 
 
-async def test_spend_is_kept_in_micro_dollars_and_a_tiny_cost_still_counts(
+async def test_spend_is_kept_in_nano_dollars_and_a_tiny_cost_still_counts(
     js: MemoryJetStream, clock: type[FrozenClock]
 ) -> None:
     limiter, who = gateway(js), principal(budget_usd=5.0)
     await limiter.account(who, finished(who, cost=1.25))
-    await limiter.account(who, finished(who, cost=0.000_000_1))
-    assert js.buckets[SPEND_BUCKET].value("key.key-1.usd.m202603") == 1_250_001
+    await limiter.account(who, finished(who, cost=0.000_000_000_1))
+    assert js.buckets[SPEND_BUCKET].value("key.key-1.nusd.m202603") == 1_250_000_001
+
+
+async def test_spend_counted_in_micro_dollars_before_the_upgrade_still_counts_against_the_budget(
+    js: MemoryJetStream, clock: type[FrozenClock]
+) -> None:
+    limiter, who = gateway(js), principal(budget_usd=1.0)
+    await limiter.account(who, finished(who, cost=0.4))
+    await js.buckets[SPEND_BUCKET].create("key.key-1.usd.m202603", b"600000")  # an older gateway's counter
+    assert await admitted(limiter, who) is ErrorCode.BUDGET_EXCEEDED
 
 
 async def test_a_request_without_tokens_or_cost_writes_nothing(js: MemoryJetStream, clock: type[FrozenClock]) -> None:
@@ -308,7 +317,7 @@ async def test_a_request_without_tokens_or_cost_writes_nothing(js: MemoryJetStre
 
 
 @pytest.mark.parametrize(
-    ("cost", "micro"), [(1.35e-6, 2), (0.1, 100_000), (2e-7, 1), (0.0000015, 2), (1e-6, 1), (3.0000001, 3_000_001)]
+    ("cost", "nano"), [(1.35e-6, 1350), (0.1, 100_000_000), (2e-10, 1), (3.0000001, 3_000_000_100)]
 )
-def test_a_budget_charge_rounds_a_cost_up_to_whole_micro_dollars_never_down(cost: float, micro: int) -> None:
-    assert micro_usd(cost) == micro
+def test_a_budget_charge_counts_a_cost_in_whole_nano_dollars(cost: float, nano: int) -> None:
+    assert nano_usd(cost) == nano

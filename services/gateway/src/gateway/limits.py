@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -29,7 +28,8 @@ from shared.messages.catalog import ApiKeyPrincipal
 from shared.subjects import RATE_BUCKET, SPEND_BUCKET
 
 log = get_logger("keyrelay.gateway.limits")
-MICRO = 1_000_000
+MICRO = 1_000_000  # the unit of `usd` counters written before nano-dollars (still read)
+NANO = 1_000_000_000  # the unit of `nusd` spend counters
 _CAS_TRIES = 20
 
 
@@ -143,8 +143,11 @@ class Limits:
         for scope in active:
             base = f"{scope.name}.{scope.ident}"
             if scope.budget_usd is not None:
-                spent, _ = await self._get(spend, f"{base}.usd.{period_key(scope.budget_period, now)}")
-                if spent >= scope.budget_usd * MICRO:
+                period = period_key(scope.budget_period, now)
+                (nano, _), (micro, _) = await asyncio.gather(
+                    self._get(spend, f"{base}.nusd.{period}"), self._get(spend, f"{base}.usd.{period}")
+                )
+                if nano + micro * (NANO // MICRO) >= scope.budget_usd * NANO:
                     raise KeyrelayError(
                         ErrorCode.BUDGET_EXCEEDED,
                         f"the {scope.name}'s budget of ${scope.budget_usd:g} "
@@ -179,15 +182,14 @@ class Limits:
             if scope.tpm and event.usage.total_tokens:
                 await self._add(rate, f"{base}.tpm.{minute}", event.usage.total_tokens)
             if scope.budget_usd is not None and event.cost_usd:
-                await self._add(
-                    spend, f"{base}.usd.{period_key(scope.budget_period, now)}", micro_usd(event.cost_usd)
-                )
+                await self._add(spend, f"{base}.nusd.{period_key(scope.budget_period, now)}", nano_usd(event.cost_usd))
 
 
 __all__ = ["Limits", "Scope", "period_key", "scopes"]
 
 
-def micro_usd(cost_usd: float) -> int:
-    """A cost in whole micro-dollars, rounded up (a budget never undercounts a fraction of one);
-    the tolerance keeps float noise (0.1 * 1e6 = 100000.00000000001) from adding one."""
-    return max(1, math.ceil(cost_usd * MICRO - 1e-6))
+def nano_usd(cost_usd: float) -> int:
+    """A cost in whole nano-dollars, rounded to nearest: a request's cost (from about a
+    micro-dollar up) is counted to within a thousandth, so a budget stops traffic within one
+    request (micro-dollars were too coarse: $1.35e-6 counted as 1 or 2). Never below one."""
+    return max(1, round(cost_usd * NANO))
