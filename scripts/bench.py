@@ -6,7 +6,12 @@ median over the repetitions: added latency at concurrency 1, req/s at concurrenc
 50 ms upstream), streams (time to first byte, CPU per stream), CPU per request of the gateway's
 processes and of the whole stack (read from /proc: Keyrelay's NATS, activity, catalog, keyvault and
 database count too), peak resident memory, and how the cost grows with the prompt's size and the
-stream's length. The peers are installed at bench time in a temporary folder (`bench_peers.py`).
+stream's length. Two figures of the stack behind the gateway too (`--only cold,activity` runs just
+them): the cold path (the first request of fresh API keys, each on its own fresh integration, so
+catalog resolves the key and the route and keyvault reveals the credential, against a second request
+of the same keys) and activity's throughput (events/s from the first of a burst of requests until
+the last record is in MongoDB, and the activity process's CPU per event). The peers are installed
+at bench time in a temporary folder (`bench_peers.py`).
 
 The load generator (aiohttp, this process), the upstream and every stack share this machine's
 cores, so compare columns within one run, not across machines.
@@ -30,6 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from bench_peers import LITELLM, PORTKEY, Peer, start_litellm, start_portkey
@@ -405,7 +411,13 @@ def start_upstream(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def start_keyrelay(data_dir: Path, upstream: str, workers: int) -> tuple[EmbeddedStack, Target]:
+@dataclass
+class Owner:
+    api: Any  # an httpx.Client on /api/v1 with the owner's token
+    project_id: str
+
+
+def start_keyrelay(data_dir: Path, upstream: str, workers: int) -> tuple[EmbeddedStack, Target, Owner]:
     stack = EmbeddedStack(
         data_dir=data_dir / "keyrelay",
         http_port=free_port(),
@@ -418,7 +430,7 @@ def start_keyrelay(data_dir: Path, upstream: str, workers: int) -> tuple[Embedde
     )
     try:
         stack.start()
-        api_key = setup_org(stack)
+        api_key, owner = setup_org(stack)
     except BaseException:
         stack.stop()
         raise
@@ -431,10 +443,10 @@ def start_keyrelay(data_dir: Path, upstream: str, workers: int) -> tuple[Embedde
         {"gateway": pids["gateway"]},
         pids,
     )
-    return stack, target
+    return stack, target, owner
 
 
-def setup_org(stack: EmbeddedStack) -> str:
+def setup_org(stack: EmbeddedStack) -> tuple[str, Owner]:
     import httpx  # noqa: PLC0415
 
     env = {
@@ -474,7 +486,101 @@ def setup_org(stack: EmbeddedStack) -> str:
             "models": {"enabled": ["gpt-4o-mini"]},
         },
     ).raise_for_status()
-    return str(owner.post("/api-keys", json={"project_id": boot["project_id"], "name": "bench"}).json()["key"])
+    key = str(owner.post("/api-keys", json={"project_id": boot["project_id"], "name": "bench"}).json()["key"])
+    return key, Owner(owner, str(boot["project_id"]))
+
+
+# --- the stack behind the gateway: cold path, activity's throughput -----------------------------------
+COLD = "cold path: first request of a fresh key on a fresh integration, p50 / p99"
+WARM = "same keys, second request, p50 / p99"
+DRAIN = "activity: events/s from the first request until the last record is stored"
+SENT = "activity burst: requests/s answered by the gateway"
+EVENT_CPU = "activity process CPU per event"
+
+
+async def _timed_post(session: aiohttp.ClientSession, target: Target, key: str, model: str) -> float:
+    body = Scenario("cold", 1).body(model)
+    started = time.perf_counter()
+    async with session.post(target.url, data=body, headers={"authorization": f"Bearer {key}"}) as resp:
+        await resp.read()
+        if resp.status != 200:
+            msg = f"cold-path request failed: {resp.status}"
+            raise RuntimeError(msg)
+    return (time.perf_counter() - started) * 1000
+
+
+async def cold_path(target: Target, owner: Owner, count: int) -> dict[str, list[float]]:
+    """First request of `count` fresh keys, each on its own fresh integration; then a second request of each."""
+    run = time.time_ns()
+    fresh: list[tuple[str, str]] = []
+    for i in range(count):
+        slug = f"cold{run % 100_000}x{i}"
+        owner.api.post(
+            "/integrations",
+            json={
+                "provider": "openai",
+                "name": slug,
+                "slug": slug,
+                "credentials": {"api_key": f"sk-bench-{slug}"},
+                "models": {"enabled": ["gpt-4o-mini"]},
+            },
+        ).raise_for_status()
+        made = owner.api.post("/api-keys", json={"project_id": owner.project_id, "name": slug})
+        made.raise_for_status()
+        fresh.append((str(made.json()["key"]), f"@{slug}/gpt-4o-mini"))
+    await asyncio.to_thread(settle, target)
+    headers = {"content-type": "application/json"}
+    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        first = [await _timed_post(session, target, key, model) for key, model in fresh]
+        second = [await _timed_post(session, target, key, model) for key, model in fresh]
+    return {COLD: [pct(first, 0.5), pct(first, 0.99)], WARM: [pct(second, 0.5), pct(second, 0.99)]}
+
+
+def stored_records(stack: EmbeddedStack) -> int:
+    from pymongo import MongoClient  # noqa: PLC0415
+
+    with MongoClient(stack.mongodb_uri, serverSelectionTimeoutMS=5000) as client:
+        return int(client["keyrelay_activity"]["requests"].count_documents({}))
+
+
+async def activity_throughput(
+    stack: EmbeddedStack, target: Target, total: int, concurrency: int
+) -> dict[str, list[float]]:
+    """`total` requests at `concurrency`; events/s until MongoDB holds all their records."""
+    await asyncio.to_thread(settle, target)
+    stored_before = await asyncio.to_thread(stored_records, stack)
+    cpu_before = process_cpu_s(target.stack["activity"])
+    payload = Scenario("burst", concurrency).body(target.model)
+    left = total
+    headers = {"content-type": "application/json", **target.headers}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                async with session.post(target.url, data=payload) as resp:
+                    await resp.read()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        answered = time.perf_counter() - began
+    stored = stored_before
+    deadline = time.perf_counter() + 180
+    while stored < stored_before + total and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+        stored = await asyncio.to_thread(stored_records, stack)
+    drained = time.perf_counter() - began
+    events = stored - stored_before
+    cpu = process_cpu_s(target.stack["activity"]) - cpu_before
+    if events < total:
+        print(f"activity stored only {events} of {total} records within 180 s", file=sys.stderr)
+    return {
+        DRAIN: [events / drained],
+        SENT: [total / answered],
+        EVENT_CPU: [cpu * 1000 / events if events else float("nan")],
+    }
 
 
 def peer_target(peer: Peer) -> Target:
@@ -505,7 +611,15 @@ def main() -> int:
     parser.add_argument("--peers-dir", type=Path, help="install the peers here and keep them (default: a temp dir)")
     parser.add_argument("--gateway-workers", type=int, default=0, help="Keyrelay's granian workers (0: its default)")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
+    parser.add_argument(
+        "--only", default="", help="run only these stack figures, comma-separated: cold, activity (no peers)"
+    )
+    parser.add_argument("--cold-keys", type=int, default=30, help="fresh keys (and integrations) of the cold path")
+    parser.add_argument("--events", type=int, default=2000, help="requests of the activity throughput burst")
     args = parser.parse_args()
+    only = {o.strip() for o in args.only.split(",") if o.strip()}
+    if only - {"cold", "activity"}:
+        parser.error("--only takes cold and/or activity")
     sizes = [int(s) for s in args.sizes.split(",") if s]
     with tempfile.TemporaryDirectory(prefix="keyrelay-bench-") as tmp:
         data_dir = Path(tmp)
@@ -523,15 +637,22 @@ def main() -> int:
                 {"upstream": upstream_proc.pid},
                 {"upstream": upstream_proc.pid},
             )
-            if not args.no_peers:
+            if not args.no_peers and not only:
                 peers.append(start_litellm(peers_dir, upstream, data_dir / "litellm.log"))
                 peers.append(start_portkey(peers_dir, upstream, data_dir / "portkey.log"))
-            stack, keyrelay = start_keyrelay(data_dir, upstream, args.gateway_workers)
+            stack, keyrelay, owner = start_keyrelay(data_dir, upstream, args.gateway_workers)
             targets = [direct, *(peer_target(p) for p in peers), keyrelay]
-            sampler = MemorySampler(targets)
-            sampler.start()
-            reps = asyncio.run(run_all(targets, scenarios(sizes, args.long_chunks), args.seconds, args.reps))
-            sampler.stopped.set()
+            reps: list[Runs] = []
+            if not only:
+                sampler = MemorySampler(targets)
+                sampler.start()
+                reps = asyncio.run(run_all(targets, scenarios(sizes, args.long_chunks), args.seconds, args.reps))
+                sampler.stopped.set()
+            extra: dict[str, list[float]] = {}
+            if not only or "cold" in only:
+                extra |= asyncio.run(cold_path(keyrelay, owner, args.cold_keys))
+            if not only or "activity" in only:
+                extra |= asyncio.run(activity_throughput(stack, keyrelay, args.events, 64))
         finally:
             if stack is not None:
                 stack.stop()
@@ -539,8 +660,12 @@ def main() -> int:
                 peer.stop()
             upstream_proc.terminate()
             upstream_proc.wait()
-    text, data = report(reps, targets, sizes, args.long_chunks)
-    versions = "" if args.no_peers else f"; peers: {LITELLM}, {PORTKEY} (Node {node_version()})"
+    text, data = ("", {KEYRELAY: {}}) if only else report(reps, targets, sizes, args.long_chunks)
+    data[KEYRELAY].update(extra)
+    text += "".join(
+        f"\n{label} (Keyrelay): {fmt(tuple(v), 'req/s' if '/s' in label else 'ms')}" for label, v in extra.items()
+    )
+    versions = "" if args.no_peers or only else f"; peers: {LITELLM}, {PORTKEY} (Node {node_version()})"
     print(f"machine: {machine()}; load average at the end {os.getloadavg()[0]:.1f}{versions}")
     print(f"command: bench.py {' '.join(sys.argv[1:])}")
     print(text)
