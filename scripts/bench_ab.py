@@ -39,7 +39,7 @@ def pythonpath(root: Path) -> str:
     )
 
 
-def bench(side: str, root: Path, seconds: float) -> Run:
+def bench(side: str, root: Path, seconds: float, only: str) -> Run:
     with tempfile.TemporaryDirectory(prefix="keyrelay-bench-ab-run-") as tmp:
         out = Path(tmp) / "figures.json"
         subprocess.run(
@@ -53,6 +53,7 @@ def bench(side: str, root: Path, seconds: float) -> Run:
                 str(seconds),
                 "--json",
                 str(out),
+                *(["--only", only] if only else []),
             ],
             cwd=root,
             env={**os.environ, "PYTHONPATH": pythonpath(root)},
@@ -61,7 +62,7 @@ def bench(side: str, root: Path, seconds: float) -> Run:
             check=True,
         )
         figures = json.loads(out.read_text())["figures"]["Keyrelay"]
-    cpu_ms = dict(figures.pop("cpu_ms_per_request_by_process"))
+    cpu_ms = dict(figures.pop("cpu_ms_per_request_by_process", {}))
     figures.pop("peak_rss_mib_by_process", None)
     cpu_ms["whole stack"] = sum(cpu_ms.values())
     return Run(side, figures, cpu_ms)
@@ -74,6 +75,28 @@ SLOW = "req/s at concurrency 64, upstream answering in 50 ms"
 TTFB = "stream TTFB p50 (20 chunks, 5 ms apart, c=16)"
 STREAM_CPU = "gateway CPU per 20-chunk stream, burst / paced"
 LONG = "-chunk stream (burst), c=1: added p50 / gateway CPU / stack CPU per stream"
+
+
+STACK = [  # bench.py's cold-path and activity figures (`--only cold,activity` runs just them)
+    ("cold first request p50 / p99", "cold path: first request of a fresh key on a fresh integration, p50 / p99"),
+    ("second request p50 / p99", "same keys, second request, p50 / p99"),
+    ("activity events/s until stored", "activity: events/s from the first request until the last record is stored"),
+    ("gateway req/s in that burst", "activity burst: requests/s answered by the gateway"),
+    ("activity CPU per event", "activity process CPU per event"),
+]
+
+
+def stack_row(run: Run, label: str) -> str:
+    cells = []
+    for _, key in STACK:
+        values = run.figures.get(key)
+        if values is None:
+            cells.append("-")
+        elif key.endswith("/s"):
+            cells.append(" / ".join(f"{v:,.0f}" for v in values))
+        else:
+            cells.append(" / ".join(f"{v:.2f} ms" for v in values))
+    return f"| {label} | " + " | ".join(cells) + " |"
 
 
 def row(run: Run, label: str) -> str:
@@ -90,6 +113,7 @@ def main() -> int:
     parser.add_argument("base", help="the commit to compare this checkout with (e.g. a tag or origin/main)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured run of bench.py")
+    parser.add_argument("--only", default="", help="passed to bench.py: only its cold and/or activity figures")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="keyrelay-bench-ab-") as tmp:
         base = Path(tmp) / "base"
@@ -99,11 +123,18 @@ def main() -> int:
             for round_no in range(args.rounds):
                 sides = [("base", base), ("this", ROOT)]
                 for side, root in sides if round_no % 2 == 0 else reversed(sides):
-                    runs.append(bench(side, root, args.seconds))
+                    runs.append(bench(side, root, args.seconds, args.only))
                     print(f"round {round_no + 1}: {side} done", file=sys.stderr)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
     print(f"base = {args.base}, this = the working tree; {args.rounds} rounds, order flipped every round\n")
+    print("| run | " + " | ".join(name for name, _ in STACK) + " |")
+    print("|---" + "|---:" * len(STACK) + "|")
+    for i, run in enumerate(runs):
+        print(stack_row(run, f"{run.side} #{i // 2 + 1}"))
+    if args.only:
+        return 0
+    print()
     print(
         "| run | added p50 c=1 | added p99 c=1 | req/s c=64 | req/s c=64, 50 ms upstream | stream TTFB p50 "
         "| gateway CPU per request | whole-stack CPU per request | gateway CPU per 20-chunk burst stream "
