@@ -88,11 +88,11 @@ STACK = [  # bench.py's cold-path and activity figures (`--only cold,activity` r
 
 def stack_row(run: Run, label: str) -> str:
     cells = []
-    for _, key in STACK:
+    for name, key in STACK:
         values = run.figures.get(key)
         if values is None:
             cells.append("-")
-        elif key.endswith("/s"):
+        elif name.endswith(("events/s until stored", "req/s in that burst")):
             cells.append(" / ".join(f"{v:,.0f}" for v in values))
         else:
             cells.append(" / ".join(f"{v:.2f} ms" for v in values))
