@@ -32,6 +32,9 @@ class Catalog:
         if isinstance(command, m.ListProjects):
             self.lists.append((msg.token_hash, "projects"))
             return m.ManageReply(body=msgspec.Raw(msgspec.json.encode({"data": PROJECTS})))
+        if isinstance(command, m.ListProviders):
+            self.lists.append((msg.token_hash, "providers"))
+            return m.ManageReply(body=msgspec.Raw(msgspec.json.encode({"data": [{"id": "openai", "name": "OpenAI"}]})))
         if isinstance(command, m.ListIntegrations):
             self.lists.append((msg.token_hash, "integrations"))
             data = [{"slug": "alpha", "credentials": {"masked": "sk-...abc"}}]
@@ -100,3 +103,23 @@ async def test_after_a_bus_reconnect_the_lists_are_read_again() -> None:
     catalog.revalidate()
     await projects(catalog)
     assert len(bus.lists) == 2
+
+
+async def test_the_provider_catalog_is_read_once_for_every_session_and_again_after_a_reconnect() -> None:
+    catalog, bus = client()
+    assert await catalog.providers("krs_one", "req_1") == [{"id": "openai", "name": "OpenAI"}]
+    assert await catalog.providers("krs_two", "req_2") == [{"id": "openai", "name": "OpenAI"}]
+    assert bus.lists == [(bus.lists[0][0], "providers")]  # catalog's own data: the same for every member
+    catalog.revalidate()
+    await catalog.providers("krs_two", "req_3")
+    assert len(bus.lists) == 2
+
+
+async def test_a_refused_provider_read_is_never_remembered() -> None:
+    catalog, bus = client()
+    bus.refuse = True
+    with pytest.raises(KeyrelayError):
+        await catalog.providers("krs_gone", "req_1")
+    bus.refuse = False
+    assert await catalog.providers("krs_one", "req_2") == [{"id": "openai", "name": "OpenAI"}]
+    assert len(bus.lists) == 1

@@ -31,6 +31,7 @@ from shared.messages import catalog as m
 from shared.tokens import hash_token
 
 _json = msgspec.json.Decoder()
+PROVIDERS_TTL_S = 300.0
 # commands that change what `CatalogClient.listed` remembers (projects, integrations, who sees them)
 _CHANGES_LISTS = (
     m.CreateProject,
@@ -62,6 +63,9 @@ class CatalogClient:
         self._lists: TTLCache[tuple[str, str, tuple[str, ...]], tuple[str, list[dict[str, Any]]]] = TTLCache(
             max_size=20_000, ttl_s=settings.principal_ttl_s
         )
+        # the provider catalog (`ListProviders`): catalog's own data, the same for every member and
+        # fixed while catalog runs; kept a few minutes, dropped when the bus reconnects
+        self._providers: TTLCache[str, list[dict[str, Any]]] = TTLCache(max_size=1, ttl_s=PROVIDERS_TTL_S)
 
     async def api_key(self, raw_key: str) -> m.ApiKeyPrincipal:
         key_hash = hash_token(raw_key)
@@ -124,6 +128,18 @@ class CatalogClient:
         _, items = await self._lists.fetch((token_hash, type(command).__name__, fields), load)
         return items
 
+    async def providers(self, raw_token: str, request_id: str) -> list[dict[str, Any]]:
+        """The provider catalog as `ListProviders` answers it: loaded by that command, authenticated
+        as any other (a refusal is never kept), then shared by every console page for a while."""
+
+        async def load() -> list[dict[str, Any]]:
+            reply = await self.manage(raw_token, m.ListProviders(), request_id)
+            body = _json.decode(bytes(reply.body)) if bytes(reply.body) else None
+            items: list[dict[str, Any]] = (body or {}).get("data", [])
+            return items
+
+        return await self._providers.fetch("providers", load)
+
     def forget_session(self, raw_token: str) -> None:
         """A console session that ended here (sign-out): nothing cached for it answers again."""
         token_hash = hash_token(raw_token)
@@ -168,6 +184,7 @@ class CatalogClient:
         self._snapshots.mark_stale()
         self._members.clear()
         self._lists.clear()
+        self._providers.clear()
         self._bad_keys.clear()
 
     @property

@@ -110,6 +110,11 @@ class Console:
         reply = await self._with_projects(self.gw.catalog.manage(self.token, command, self.rid))
         return _json.decode(bytes(reply.body)) if bytes(reply.body) else None
 
+    async def providers(self) -> list[dict[str, Any]]:
+        """The provider catalog (`ListProviders`, the same for every member), remembered by the
+        gateway for a few minutes (`CatalogClient.providers`)."""
+        return await self._with_projects(self.gw.catalog.providers(self.token, self.rid))
+
     async def integration_choices(self) -> list[dict[str, Any]]:
         """The slugs of the integrations this member sees (`[{"slug": ...}]`), for a filter or a
         target's select: what `ListIntegrations` answered this session until the org changes

@@ -54,8 +54,7 @@ def scope_label(scope: Any, projects: list[dict[str, Any]]) -> str:
 
 
 async def _providers(console: Console) -> dict[str, dict[str, Any]]:
-    data = await console.run(m.ListProviders())
-    return {p["id"]: p for p in data.get("data", [])}
+    return {p["id"]: p for p in await console.providers()}
 
 
 def _row(item: dict[str, Any], providers: dict[str, dict[str, Any]], console: Console) -> dict[str, Any]:
