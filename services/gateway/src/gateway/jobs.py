@@ -16,7 +16,6 @@ activity store.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import secrets
@@ -26,9 +25,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import msgspec
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
-from nats.js.kv import KeyValue
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
+from gateway.project_kv import ProjectBucket
 from gateway.providers.base import CallOptions, Credential, ImageResult, Target, UpstreamJob
 from gateway.providers.jobs import JobState
 from gateway.recorder import RequestRecord
@@ -96,28 +95,11 @@ def public_status(state: JobState) -> Literal["queued", "running"]:
     return "running" if state.status == "running" else "queued"
 
 
-class JobStore:
+class JobStore(ProjectBucket):
+    IDS = _ID
+
     def __init__(self, nc: NatsClient) -> None:
-        self._js = nc.jetstream()
-        self._kv: KeyValue | None = None
-        self._lock = asyncio.Lock()
-
-    async def _bucket(self) -> KeyValue:
-        if self._kv is None:
-            async with self._lock:
-                if self._kv is None:
-                    with contextlib.suppress(BucketNotFoundError, NotFoundError):
-                        self._kv = await self._js.key_value(JOBS_BUCKET)
-                    if self._kv is None:
-                        log.error("jobs.bucket_not_provisioned", hint="the operator runs `keyrelay provision`")
-                        raise KeyrelayError("dependency_unavailable", "the job store is not available")
-        return self._kv
-
-    @staticmethod
-    def key(principal: ApiKeyPrincipal, job_id: str) -> str | None:
-        if not _ID.fullmatch(job_id):
-            return None
-        return f"{principal.org_id}.{principal.project_id}.{job_id}"
+        super().__init__(nc, JOBS_BUCKET, "job")
 
     async def create(self, principal: ApiKeyPrincipal, entry: JobEntry) -> None:
         key = self.key(principal, entry.id)

@@ -12,16 +12,14 @@ answered like one to an expired response.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 
 import msgspec
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NotFoundError
-from nats.js.kv import KeyValue
+from nats.js.errors import KeyNotFoundError
 
+from gateway.project_kv import ProjectBucket
 from shared.errors import KeyrelayError
 from shared.logging import get_logger
 from shared.messages.catalog import ApiKeyPrincipal
@@ -49,28 +47,11 @@ def unknown(response_id: str) -> KeyrelayError:
     )
 
 
-class ResponseStore:
+class ResponseStore(ProjectBucket):
+    IDS = _ID
+
     def __init__(self, nc: NatsClient) -> None:
-        self._js = nc.jetstream()
-        self._kv: KeyValue | None = None
-        self._lock = asyncio.Lock()
-
-    async def _bucket(self) -> KeyValue:
-        if self._kv is None:
-            async with self._lock:
-                if self._kv is None:
-                    with contextlib.suppress(BucketNotFoundError, NotFoundError):
-                        self._kv = await self._js.key_value(RESPONSES_BUCKET)
-                    if self._kv is None:
-                        log.error("responses.bucket_not_provisioned", hint="the operator runs `keyrelay provision`")
-                        raise KeyrelayError("dependency_unavailable", "the response store is not available")
-        return self._kv
-
-    @staticmethod
-    def key(principal: ApiKeyPrincipal, response_id: str) -> str | None:
-        if not _ID.fullmatch(response_id):
-            return None
-        return f"{principal.org_id}.{principal.project_id}.{response_id}"
+        super().__init__(nc, RESPONSES_BUCKET, "response")
 
     async def get(self, principal: ApiKeyPrincipal, response_id: str) -> StoredResponse:
         """The stored response of the caller's project, or the contract's 400 naming `previous_response_id`."""
