@@ -97,14 +97,7 @@ async def _attempt(session: aiohttp.ClientSession, url: str, *, stream: bool, st
     except (aiohttp.ClientError, TimeoutError) as exc:
         out.detail = repr(exc)
         return out
-    if out.status != 200:
-        out.detail = raw[:300].decode(errors="replace")
-    elif stream:
-        tail = raw.rstrip()
-        out.complete = tail.endswith(b"data: [DONE]")
-        out.error_event = not out.complete and b'"error"' in tail.rsplit(b"\n\n", 1)[-1]
-    else:
-        out.complete = "choices" in json.loads(raw)
+    out.judge(raw)
     return out
 
 

@@ -50,6 +50,18 @@ class Outcome:
     detail: str = ""
     lost: int = 0  # earlier attempts that got no HTTP answer (retried, as the OpenAI SDK does)
 
+    def judge(self, raw: bytes) -> None:
+        """What the answer's body says: complete (a JSON answer, a stream that ended with [DONE]),
+        a stream that ended with an error event, or the start of an error body."""
+        if self.status != 200:
+            self.detail = raw[:300].decode(errors="replace")
+        elif self.stream:
+            tail = raw.rstrip()
+            self.complete = tail.endswith(b"data: [DONE]")
+            self.error_event = not self.complete and b'"error"' in tail.rsplit(b"\n\n", 1)[-1]
+        else:
+            self.complete = "choices" in json.loads(raw)
+
     @property
     def failed(self) -> bool:
         return not self.complete
@@ -151,14 +163,7 @@ async def _attempt(client: httpx.AsyncClient, *, stream: bool, started: float) -
     except httpx.HTTPError as exc:
         out.detail = repr(exc)
         return out
-    if out.status != 200:
-        out.detail = raw[:300].decode(errors="replace")
-    elif stream:
-        tail = raw.rstrip()
-        out.complete = tail.endswith(b"data: [DONE]")
-        out.error_event = not out.complete and b'"error"' in tail.rsplit(b"\n\n", 1)[-1]
-    else:
-        out.complete = "choices" in json.loads(raw)
+    out.judge(raw)
     return out
 
 
