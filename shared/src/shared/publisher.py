@@ -9,18 +9,26 @@ room; a restarted process replays what a dead one left unacknowledged, and `prov
 an outcome to report only if this process dies first. Without a journal (low-volume audit events)
 the spool keeps everything in memory and only warns past `spool_limit`. `backlog` is what callers
 use for admission control: refuse new work while it is too large, rather than queueing forever.
+
+A clustered stream stages a message id before its proposal commits, and answers a retry of that id
+with "duplicate message id is in process" (10158) until then. If the proposal is lost (a busy leader
+drops it), the staged id would refuse every retry for the whole duplicate window; past
+`REKEY_AFTER_S` of that answer the event is sent under a derived id instead. Should the first copy
+land after all, activity stores each request once by its id, so the record is still exactly one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from dataclasses import dataclass
 
 import msgspec
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
+from nats.js.errors import APIError
 
 from shared import tracing
 from shared.bus import encode
@@ -31,6 +39,12 @@ log = get_logger("keyrelay.publisher")
 BATCH = 128
 REFILL = 1024  # events read back from the journal at a time
 MAX_ACK_TIMEOUT_S = 30.0
+IN_PROCESS = 10158  # JetStream: "duplicate message id is in process" (staged, not committed yet)
+REKEY_AFTER_S = 10.0  # a proposal commits in milliseconds: this long in process means it was lost
+
+
+class InProcessError(Exception):
+    """JetStream holds this message id for a proposal that has not committed (yet)."""
 
 
 @dataclass(slots=True)
@@ -40,6 +54,8 @@ class _Pending:
     msg_id: str
     headers: dict[str, str]
     ref: SpoolRef | None = None
+    in_process_since: float | None = None  # when JetStream first said its id was in process
+    rekeyed: int = 0
 
 
 class DurablePublisher:
@@ -162,9 +178,31 @@ class DurablePublisher:
             self._refill()
 
     async def _send_one(self, item: _Pending) -> None:
-        await self._js.publish(
-            item.subject, item.data, timeout=self._ack_timeout, headers={"Nats-Msg-Id": item.msg_id, **item.headers}
-        )
+        try:
+            ack = await self._js.publish(
+                item.subject, item.data, timeout=self._ack_timeout, headers={"Nats-Msg-Id": item.msg_id, **item.headers}
+            )
+        except APIError as exc:
+            if exc.err_code != IN_PROCESS:
+                raise
+            self._in_process(item)
+            raise InProcessError(item.msg_id) from exc
+        if ack.duplicate and not ack.seq:  # an older server's way of saying "in process"
+            self._in_process(item)
+            raise InProcessError(item.msg_id)
+
+    @staticmethod
+    def _in_process(item: _Pending) -> None:
+        """Retry under the same id while its first copy may still commit; past `REKEY_AFTER_S` that
+        copy is lost and the staged id would refuse the event until the duplicate window ends."""
+        now = time.monotonic()
+        if item.in_process_since is None:
+            item.in_process_since = now
+        elif now - item.in_process_since > REKEY_AFTER_S:
+            item.rekeyed += 1
+            item.msg_id = f"{item.msg_id.split('~', 1)[0]}~{item.rekeyed}"
+            item.in_process_since = None
+            log.warning("publisher.rekeyed", rekeyed=item.rekeyed)
 
     async def _send_batch(self) -> None:
         """Publish up to `BATCH` events concurrently (pipelined acks); failures go back to the front."""

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import msgspec
 import nats
+import nats.aio.msg
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import StreamConfig
 
+from shared import publisher as publisher_module
 from shared.embedded import Child, executable, free_port, wait_for_port
 from shared.publisher import DurablePublisher
 from shared.spool import SpoolJournal
@@ -107,3 +109,55 @@ async def test_a_restart_replays_the_events_a_dead_publisher_left_on_disk(nc: Na
     await wait_until_drained(survivor)
     await survivor.stop()
     assert await stored_ids(nc, "SPOOLREPLAY") == [f"evt_{n}" for n in range(150)]
+
+
+def in_process_answer() -> bytes:
+    """What a clustered JetStream stream answers a message id staged for a proposal that has not
+    committed (nats-server's JSStreamDuplicateMessageConflict)."""
+    error = {"code": 409, "err_code": 10158, "description": "duplicate message id is in process"}
+    return msgspec.json.encode({"error": error})
+
+
+async def test_an_id_in_process_is_retried_as_is_until_its_first_copy_commits(nc: NatsClient, tmp_path: Path) -> None:
+    """While the stream says the id is in process, the event is sent again under the same id (its
+    first copy may still commit): once the stream acknowledges it, it is settled, never re-keyed."""
+    seen: list[str] = []
+
+    async def stream(msg: nats.aio.msg.Msg) -> None:
+        seen.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+        answer = in_process_answer() if len(seen) < 3 else b'{"stream":"STAGED","seq":7,"duplicate":true}'
+        await msg.respond(answer)
+
+    await nc.subscribe(SUBJECT, cb=stream)
+    publisher = DurablePublisher(nc, ack_timeout_s=0.5, journal=SpoolJournal(tmp_path))
+    publisher.start()
+    publisher.publish(SUBJECT, Event(1), msg_id="evt_staged")
+    await wait_until_drained(publisher)
+    await publisher.stop()
+    assert seen == ["evt_staged"] * 3
+
+
+async def test_an_id_whose_proposal_was_lost_is_sent_again_under_a_derived_id(
+    nc: NatsClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream that keeps saying "in process" for one id (its proposal was lost, the staged id
+    would refuse the event for the whole duplicate window): past the bound, the event goes out
+    under a derived id, which the stream takes. Activity stores a request once by its own id, so
+    even a first copy landing late makes no second record."""
+    monkeypatch.setattr(publisher_module, "REKEY_AFTER_S", 0.3)
+    seen: list[str] = []
+
+    async def stream(msg: nats.aio.msg.Msg) -> None:
+        msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
+        seen.append(msg_id)
+        await msg.respond(b'{"stream":"LOST","seq":1}' if "~" in msg_id else in_process_answer())
+
+    await nc.subscribe(SUBJECT, cb=stream)
+    publisher = DurablePublisher(nc, ack_timeout_s=0.5, journal=SpoolJournal(tmp_path))
+    publisher.start()
+    publisher.publish(SUBJECT, Event(1), msg_id="evt_lost")
+    await wait_until_drained(publisher)
+    await publisher.stop()
+    assert set(seen[:-1]) == {"evt_lost"}
+    assert seen[-1] == "evt_lost~1"
+    assert list(tmp_path.glob("*.jsonl")) == [], "the event is settled in the journal"

@@ -5,9 +5,10 @@
   fetch and acknowledge. If they are missing it refuses to start and says how to make them.
 * A message is acknowledged only after MongoDB acknowledged the write; a duplicate key means it
   was already stored, which counts as stored.
-* While MongoDB is unreachable, messages are simply retried (negative ack with a delay).
-* A message that cannot be decoded, or whose write keeps failing for `max_deliveries` tries for a
-  reason other than MongoDB being unreachable, goes to the `dead_letters` collection with its
+* While MongoDB is unreachable, or a write loses a race with another (`WriteConflict`), messages are
+  simply retried (negative ack with a delay).
+* A message that cannot be decoded, or whose write keeps failing for `max_deliveries` tries for
+  another reason, goes to the `dead_letters` collection with its
   reason and is then acknowledged: it never blocks the rest.
 """
 
@@ -23,7 +24,7 @@ from nats.aio.msg import Msg as NatsMsg
 from nats.js.errors import NotFoundError
 
 from activity import metrics
-from activity.repository import ActivityRepository, RecordKind, unreachable
+from activity.repository import ActivityRepository, RecordKind, transient
 from activity.settings import ActivitySettings
 from shared import subjects
 from shared.logging import get_logger
@@ -153,8 +154,7 @@ class ActivityConsumer:
         try:
             await self._repo.store(kind, [doc])
         except Exception as exc:
-            transient = unreachable(exc)
-            if not transient and deliveries >= self._settings.max_deliveries:
+            if not transient(exc) and deliveries >= self._settings.max_deliveries:
                 await self._dead_letter(msg, f"write failed {deliveries} times: {type(exc).__name__}", deliveries, seq)
                 return
             metrics.RETRIES.inc()

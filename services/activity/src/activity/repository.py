@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, ConnectionFailure
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure
 
 from activity import rollups
 
@@ -255,9 +255,23 @@ class ActivityRepository:
         return docs, (_encode_cursor(docs[-1]["ts"], docs[-1]["_id"]) if more and docs else None)
 
 
-def unreachable(exc: BaseException) -> bool:
-    """Whether a failed write means the database could not be reached (worth retrying as is)."""
-    return isinstance(exc, ConnectionFailure)
+_WRITE_CONFLICT = 112
+_TRANSIENT_LABELS = ("TransientTransactionError", "RetryableWriteError")
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a failed write is worth retrying as is, however often: the database could not be
+    reached, or the write lost a race with a concurrent one (a `WriteConflict`, which MongoDB
+    retries inside the server but a MongoDB-compatible store may hand back). Only other failures
+    count towards dead-lettering."""
+    if isinstance(exc, ConnectionFailure):
+        return True
+    if isinstance(exc, BulkWriteError):
+        errors = exc.details.get("writeErrors", [])
+        return bool(errors) and all(e.get("code") in (_WRITE_CONFLICT, _DUPLICATE) for e in errors)
+    if isinstance(exc, OperationFailure):
+        return exc.code == _WRITE_CONFLICT or any(exc.has_error_label(label) for label in _TRANSIENT_LABELS)
+    return False
 
 
 async def _insert_once(collection: AsyncCollection[Doc], docs: list[Doc]) -> list[Doc]:
@@ -357,4 +371,4 @@ def day_bounds(since: datetime | None, until: datetime | None) -> Doc:
     return match
 
 
-__all__ = ["ActivityRepository", "RecordKind", "day_bounds", "unreachable"]
+__all__ = ["ActivityRepository", "RecordKind", "day_bounds", "transient"]
