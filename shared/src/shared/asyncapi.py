@@ -46,6 +46,28 @@ def _message_ref(channel: str, message: type[msgspec.Struct]) -> Doc:
     return {"$ref": f"#/channels/{channel}/messages/{message.__name__}"}
 
 
+def _component_ref(message: type[msgspec.Struct]) -> Doc:
+    return {"$ref": f"#/components/messages/{message.__name__}"}
+
+
+def _channel(subject: str, summary: str, description: str, message: type[msgspec.Struct]) -> Doc:
+    return {
+        "address": subject,
+        "title": summary,
+        "description": description,
+        "messages": {message.__name__: _component_ref(message)},
+    }
+
+
+def _operation(action: str, channel: str, summary: str, message: type[msgspec.Struct]) -> Doc:
+    return {
+        "action": action,
+        "channel": {"$ref": f"#/channels/{channel}"},
+        "summary": summary,
+        "messages": [_message_ref(channel, message)],
+    }
+
+
 def _types() -> list[type[msgspec.Struct]]:
     seen: dict[str, type[msgspec.Struct]] = {}
     for rr in REQUESTS:
@@ -66,24 +88,20 @@ def document() -> Doc:
     for rr in REQUESTS:
         cid = _channel_id(rr.subject)
         replies: tuple[type[msgspec.Struct], ...] = (*rr.replies, Failed)
-        channels[cid] = {
-            "address": rr.subject,
-            "title": rr.summary,
-            "description": f"Core NATS request-reply, queue group `{rr.responder}`; requested by "
-            f"{', '.join(rr.callers)}.",
-            "messages": {rr.request.__name__: {"$ref": f"#/components/messages/{rr.request.__name__}"}},
-        }
+        channels[cid] = _channel(
+            rr.subject,
+            rr.summary,
+            f"Core NATS request-reply, queue group `{rr.responder}`; requested by {', '.join(rr.callers)}.",
+            rr.request,
+        )
         channels[f"{cid}Reply"] = {
             "address": None,
             "description": "The requester's private inbox (`_INBOX.<service>.>`); `Failed` when the "
             "responder refused, the request was invalid or the handler crashed.",
-            "messages": {tp.__name__: {"$ref": f"#/components/messages/{tp.__name__}"} for tp in replies},
+            "messages": {tp.__name__: _component_ref(tp) for tp in replies},
         }
         operations[f"{rr.responder}.answer.{cid}"] = {
-            "action": "receive",
-            "channel": {"$ref": f"#/channels/{cid}"},
-            "summary": rr.summary,
-            "messages": [_message_ref(cid, rr.request)],
+            **_operation("receive", cid, rr.summary, rr.request),
             "reply": {
                 "channel": {"$ref": f"#/channels/{cid}Reply"},
                 "messages": [_message_ref(f"{cid}Reply", tp) for tp in replies],
@@ -92,27 +110,15 @@ def document() -> Doc:
     for event in EVENTS:
         cid = _channel_id(event.subject)
         transport = "JetStream stream `KEYRELAY_ACTIVITY`" if event.jetstream else "core NATS broadcast"
-        channels[cid] = {
-            "address": event.subject,
-            "title": event.summary,
-            "description": f"{transport}; published by {', '.join(event.publishers)}, consumed by "
-            f"{', '.join(event.consumers)}.",
-            "messages": {event.message.__name__: {"$ref": f"#/components/messages/{event.message.__name__}"}},
-        }
-        for publisher in event.publishers:
-            operations[f"{publisher}.send.{cid}"] = {
-                "action": "send",
-                "channel": {"$ref": f"#/channels/{cid}"},
-                "summary": event.summary,
-                "messages": [_message_ref(cid, event.message)],
-            }
-        for consumer in event.consumers:
-            operations[f"{consumer}.receive.{cid}"] = {
-                "action": "receive",
-                "channel": {"$ref": f"#/channels/{cid}"},
-                "summary": event.summary,
-                "messages": [_message_ref(cid, event.message)],
-            }
+        channels[cid] = _channel(
+            event.subject,
+            event.summary,
+            f"{transport}; published by {', '.join(event.publishers)}, consumed by {', '.join(event.consumers)}.",
+            event.message,
+        )
+        for action, services in (("send", event.publishers), ("receive", event.consumers)):
+            for service in services:
+                operations[f"{service}.{action}.{cid}"] = _operation(action, cid, event.summary, event.message)
     messages = {
         tp.__name__: {
             "name": tp.__name__,
