@@ -90,16 +90,13 @@ class ActivityQueries:
         data = []
         for key in sorted(groups, key=lambda k: (k is not None, str(k))):
             sums = groups[key]
-            if sums.values.get("requests", 0) <= 0:
+            if sums.empty:
                 continue  # only records outside the range, taken back out of a cut hour
             data.append(
                 {
                     "key": key,
-                    "requests": int(sums.values.get("requests", 0)),
-                    "errors": int(sums.values.get("errors", 0)),
+                    **sums.totals(),
                     **{name: int(sums.values.get(name, 0)) for name in rollups.TOKENS},
-                    "cost_usd": round(sums.values.get("cost_usd", 0.0), 10),
-                    "list_cost_usd": round(sums.values.get("list_cost_usd", 0.0), 10),
                     "p50_latency_ms": rollups.percentile(sums.latency, 0.50),
                     "p95_latency_ms": rollups.percentile(sums.latency, 0.95),
                 }
@@ -121,14 +118,11 @@ class ActivityQueries:
             {
                 "integration": integration,
                 "bucket": bucket,
-                "requests": int(sums.values.get("requests", 0)),
-                "errors": int(sums.values.get("errors", 0)),
-                "cost_usd": round(sums.values.get("cost_usd", 0.0), 10),
-                "list_cost_usd": round(sums.values.get("list_cost_usd", 0.0), 10),
+                **sums.totals(),
                 "p95_latency_ms": rollups.percentile(sums.latency, 0.95),
             }
             for (integration, bucket), sums in groups.items()
-            if sums.values.get("requests", 0) > 0
+            if not sums.empty
         ]
         data.sort(key=lambda r: (str(r["bucket"]), str(r["integration"])))
         return {"bucket": q.bucket, "data": data}
@@ -202,6 +196,20 @@ class _Sums:
             self.values[name] = self.values.get(name, 0) + (row.get(name) or 0)
         for bucket, count in (row.get("latency") or {}).items():
             self.latency[int(bucket)] = self.latency.get(int(bucket), 0) + int(count)
+
+    @property
+    def empty(self) -> bool:
+        """No request in range (rows outside it can leave a group at zero)."""
+        return self.values.get("requests", 0) <= 0
+
+    def totals(self) -> Doc:
+        """The request, error and cost figures every summary and series row carries."""
+        return {
+            "requests": int(self.values.get("requests", 0)),
+            "errors": int(self.values.get("errors", 0)),
+            "cost_usd": round(self.values.get("cost_usd", 0.0), 10),
+            "list_cost_usd": round(self.values.get("list_cost_usd", 0.0), 10),
+        }
 
 
 def _summary_key(row: Doc, group_by: str) -> Any:
