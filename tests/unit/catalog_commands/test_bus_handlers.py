@@ -91,10 +91,10 @@ async def test_a_crash_is_answered_internal_error_and_logged_with_the_callers_tr
     stream = io.StringIO()
     configure_logging(fmt="json", level="info", cache=False, stream=stream)
 
-    async def crash(req: m.SnapshotRequest) -> m.RoutingSnapshot:
+    async def crash(org_id: str, project_id: str) -> list[Any]:
         raise RuntimeError("snapshot store exploded")
 
-    monkeypatch.setattr(catalog, "snapshot", crash)
+    monkeypatch.setattr(catalog.ctx.repo, "routable_integrations", crash)
     request = m.SnapshotRequest(org_id="org_x", project_id=CANARY)
     reply = await ask(broker, subjects.CATALOG_SNAPSHOT, request, m.RoutingSnapshot, traceparent=TRACEPARENT)
     assert reply == Failed(code="internal_error", message="internal error")
@@ -115,14 +115,13 @@ async def test_each_message_starts_with_a_clean_log_context_and_its_own_trace(
     configure_logging(fmt="json", level="info", cache=False, stream=stream)
     seen: list[dict[str, Any]] = []
 
-    async def report(req: m.IntegrationReport) -> m.Ack:
+    async def record_use(org_id: str, integration_id: str, changes: dict[str, Any], *, reactivate: bool) -> None:
         import structlog  # noqa: PLC0415 - what a handler's log line would carry
 
         seen.append(structlog.contextvars.get_contextvars())
-        structlog.contextvars.bind_contextvars(leftover=req.integration_id)
-        return m.Ack()
+        structlog.contextvars.bind_contextvars(leftover=integration_id)
 
-    monkeypatch.setattr(catalog, "report", report)
+    monkeypatch.setattr(catalog.ctx.repo, "record_use", record_use)
     first = m.IntegrationReport(org_id="org_x", integration_id="int_1", ok=True)
     await ask(broker, subjects.CATALOG_REPORT, first, m.Ack, traceparent=TRACEPARENT)
     await ask(broker, subjects.CATALOG_REPORT, first, m.Ack)

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from faststream.nats import NatsBroker
 
 from catalog.service import Catalog
@@ -11,51 +14,38 @@ from shared.fastbus import CONCURRENT_WORKERS
 from shared.messages import catalog as m
 from shared.messages.base import Ping, Pong
 
+UseCase = Callable[[Any], Awaitable[Any]]  # one typed request in, its typed reply out (FastStream reads the types)
+
 
 def register(broker: NatsBroker, catalog: Catalog) -> None:
     queue = subjects.QUEUE_CATALOG
 
-    @broker.subscriber(subjects.CATALOG_BOOTSTRAP, queue=queue)
-    async def bootstrap(req: m.BootstrapRequest) -> m.BootstrapReply:
-        return await catalog.bootstrap(req)
-
-    # a console page's commands are answered side by side (each one stands alone, as with replicas)
-    @broker.subscriber(subjects.CATALOG_AUTH_MEMBER, queue=queue, max_workers=CONCURRENT_WORKERS)
     async def member(req: m.AuthenticateMember) -> m.MemberPrincipal:
         return await catalog.member(req.token_hash)
 
-    @broker.subscriber(subjects.CATALOG_AUTH_API_KEY, queue=queue)
     async def api_key(req: m.AuthenticateApiKey) -> m.ApiKeyPrincipal:
         return await catalog.api_key(req.key_hash)
 
-    @broker.subscriber(subjects.CATALOG_SNAPSHOT, queue=queue)
-    async def snapshot(req: m.SnapshotRequest) -> m.RoutingSnapshot:
-        return await catalog.snapshot(req)
-
-    @broker.subscriber(subjects.CATALOG_MANAGE, queue=queue, max_workers=CONCURRENT_WORKERS)
-    async def manage(req: m.ManageRequest) -> m.ManageReply:
-        return await catalog.manage(req)
-
-    @broker.subscriber(subjects.CATALOG_REPORT, queue=queue)
-    async def report(req: m.IntegrationReport) -> m.Ack:
-        return await catalog.report(req)
-
-    @broker.subscriber(subjects.CATALOG_PING, queue=queue)
     async def ping(_: Ping) -> Pong:
         return Pong(service="catalog")
 
-    @broker.subscriber(subjects.CATALOG_PASSWORD_PARAMS, queue=queue)
-    async def password_params(req: m.GetPasswordParams) -> m.PasswordParams:
-        return await catalog.console.params(req)
-
-    @broker.subscriber(subjects.CATALOG_PASSWORD_SET, queue=queue)
-    async def password_set(req: m.SetPassword) -> m.Ack:
-        return await catalog.console.set_password(req)
-
-    @broker.subscriber(subjects.CATALOG_SESSION_START, queue=queue)
-    async def session_start(req: m.StartSession) -> m.SessionStarted:
-        return await catalog.console.start(req)
-
-    @broker.subscriber(subjects.CATALOG_SESSION_END, queue=queue)
-    async def session_end(req: m.EndSession) -> m.Ack:
-        return await catalog.console.end(req)
+    one_at_a_time: dict[str, UseCase] = {
+        subjects.CATALOG_BOOTSTRAP: catalog.bootstrap,
+        subjects.CATALOG_AUTH_API_KEY: api_key,
+        subjects.CATALOG_SNAPSHOT: catalog.snapshot,
+        subjects.CATALOG_REPORT: catalog.report,
+        subjects.CATALOG_PING: ping,
+        subjects.CATALOG_PASSWORD_PARAMS: catalog.console.params,
+        subjects.CATALOG_PASSWORD_SET: catalog.console.set_password,
+        subjects.CATALOG_SESSION_START: catalog.console.start,
+        subjects.CATALOG_SESSION_END: catalog.console.end,
+    }
+    # a console page's commands are answered side by side (each one stands alone, as with replicas)
+    side_by_side: dict[str, UseCase] = {
+        subjects.CATALOG_AUTH_MEMBER: member,
+        subjects.CATALOG_MANAGE: catalog.manage,
+    }
+    for subject, use_case in one_at_a_time.items():
+        broker.subscriber(subject, queue=queue)(use_case)
+    for subject, use_case in side_by_side.items():
+        broker.subscriber(subject, queue=queue, max_workers=CONCURRENT_WORKERS)(use_case)
