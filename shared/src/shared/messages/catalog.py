@@ -24,6 +24,19 @@ CustomHostFormat = Literal["openai", "anthropic", "cohere"]
 VirtualStrategy = Literal["fallback", "loadbalance"]
 
 
+# --- limits (a project's, a key's): set by management commands, carried by the principal -------
+class Limits(Msg, frozen=True, kw_only=True):
+    rpm: Rpm | None = None
+    tpm: Tpm | None = None
+    budget_usd: Usd | None = None
+    budget_period: BudgetPeriod | None = None
+
+
+class ApiKeyLimits(Limits, frozen=True, kw_only=True):
+    models: list[str] | None = None
+    expires_at: datetime | None = None
+
+
 # --- identity ----------------------------------------------------------------------------------
 class BootstrapRequest(Msg, frozen=True, kw_only=True):
     """The owner token is made by the CLI; only its hash crosses the bus (`shared.tokens`)."""
@@ -42,17 +55,13 @@ class AuthenticateApiKey(Msg, frozen=True, kw_only=True):
     key_hash: str
 
 
-class ApiKeyPrincipal(Msg, tag="api_key", frozen=True, kw_only=True):
+class ApiKeyPrincipal(ApiKeyLimits, tag="api_key", frozen=True, kw_only=True):
+    """The key's own limits (`ApiKeyLimits`, as it was made), its project's, and whose it is."""
+
     api_key_id: str
     org_id: str
     project_id: str
     name: str = ""
-    models: list[str] | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-    budget_usd: float | None = None
-    budget_period: BudgetPeriod | None = None
-    expires_at: datetime | None = None
     content_logging: bool = False
     project_rpm: int | None = None
     project_tpm: int | None = None
@@ -140,13 +149,6 @@ class ListProjects(Msg, tag="projects.list", frozen=True, kw_only=True):
 
 # Field sets shared by a command and the HTTP body it is made from (`gateway.api.management`
 # derives its request bodies from them); the command adds what only the edge knows (ids, hashes).
-class Limits(Msg, frozen=True, kw_only=True):
-    rpm: Rpm | None = None
-    tpm: Tpm | None = None
-    budget_usd: Usd | None = None
-    budget_period: BudgetPeriod | None = None
-
-
 class NewProject(Limits, frozen=True, kw_only=True):
     name: str
     content_logging: bool = False
@@ -166,11 +168,6 @@ class NewMember(Msg, frozen=True, kw_only=True):
 class MemberChanges(Msg, frozen=True, kw_only=True):
     org_role: OrgRole | None = None
     projects: dict[str, ProjectRole] | None = None
-
-
-class ApiKeyLimits(Limits, frozen=True, kw_only=True):
-    models: list[str] | None = None
-    expires_at: datetime | None = None
 
 
 class NewApiKey(ApiKeyLimits, frozen=True, kw_only=True):
@@ -281,13 +278,18 @@ class GetIntegration(Msg, tag="integrations.get", frozen=True, kw_only=True):
     slug: str
 
 
-class UpdateIntegration(Msg, tag="integrations.update", frozen=True, kw_only=True):
-    slug: str
+class IntegrationChanges(Msg, frozen=True, kw_only=True):
+    """The settings a PATCH of an integration changes as sent (its HTTP body derives from them)."""
+
     name: str | None = None
     description: str | None = None
     project_scope: ProjectScope | None = None
     status: IntegrationStatus | None = None
     custom_host: CustomHost | None = None
+
+
+class UpdateIntegration(IntegrationChanges, tag="integrations.update", frozen=True, kw_only=True):
+    slug: str
     custom_headers: CredentialInput | None = None  # new header values, sealed to keyvault (no secret fields)
 
 

@@ -81,13 +81,9 @@ class IntegrationBody(msgspec.Struct, forbid_unknown_fields=True):
     models: ModelsBody = msgspec.field(default_factory=ModelsBody)
 
 
-class IntegrationPatch(msgspec.Struct, forbid_unknown_fields=True):
-    name: str | None = None
-    description: str | None = None
-    project_scope: ProjectScope | None = None
-    status: m.IntegrationStatus | None = None
+class IntegrationPatch(m.IntegrationChanges, frozen=True, kw_only=True, forbid_unknown_fields=True):
     custom_host: CustomHostBody | None = None
-    custom_headers: dict[str, str] | None = None
+    custom_headers: dict[str, str] | None = None  # in clear here: sealed to keyvault before the command
 
 
 class CredentialsBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -236,16 +232,10 @@ async def create_integration(
 async def update_integration(
     request: Request[Any, Any, Any], gw: GatewayState, slug: str, data: IntegrationPatch
 ) -> Response[bytes]:
-    command = m.UpdateIntegration(
-        slug=slug,
-        name=data.name,
-        description=data.description,
-        project_scope=data.project_scope,
-        status=data.status,
-        custom_host=data.custom_host,
-        custom_headers=_credential_input(gw, {}, data.custom_headers) if data.custom_headers is not None else None,
-    )
-    return await _run(request, gw, command)
+    changes = msgspec.structs.asdict(data)
+    headers = changes.pop("custom_headers")
+    sealed = None if headers is None else _credential_input(gw, {}, headers)
+    return await _run(request, gw, m.UpdateIntegration(slug=slug, custom_headers=sealed, **changes))
 
 
 @put("/integrations/{slug:str}/credentials", opt={"command": m.PutCredentials})
