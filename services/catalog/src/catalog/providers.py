@@ -204,13 +204,24 @@ def _fill(template: str, public: Mapping[str, Any]) -> str:
 
 
 # --- model catalog -------------------------------------------------------------------------------
-class _ModelEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+# a models file names the per-million-token prices shorter than `Pricing` does
+_PRICE_KEYS = {
+    "input_per_mtok": "input",
+    "output_per_mtok": "output",
+    "cached_input_per_mtok": "cached_input",
+    "cache_write_per_mtok": "cache_write",
+}
+
+
+class _ModelEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, rename=_PRICE_KEYS):
+    """One model of a models file: its prices are `Pricing`'s fields (checked against its bounds)."""
+
     id: str
     kind: ModelKind = "chat"
-    input: float = 0.0
-    output: float = 0.0
-    cached_input: float | None = None
-    cache_write: float | None = None
+    input_per_mtok: float = 0.0
+    output_per_mtok: float = 0.0
+    cached_input_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
     per_request: float = 0.0
     aliases: list[str] = []
     price_source: str = ""
@@ -232,21 +243,16 @@ class CatalogModel(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _model(entry: _ModelEntry) -> CatalogModel:
-    prices = [entry.input, entry.output, entry.cached_input or 0.0, entry.cache_write or 0.0, entry.per_request]
-    if any(p < 0 for p in prices):
-        raise CatalogDataError(f"model {entry.id!r}: prices must not be negative")
+    try:
+        pricing = msgspec.convert(entry, Pricing, from_attributes=True)
+    except msgspec.ValidationError:
+        msg = f"model {entry.id!r}: prices must not be negative (nor over a million USD a unit)"
+        raise CatalogDataError(msg) from None
     if entry.price_date:
         try:
             date.fromisoformat(entry.price_date)
         except ValueError:
             raise CatalogDataError(f"model {entry.id!r}: price_date must be a date (YYYY-MM-DD)") from None
-    pricing = Pricing(
-        input_per_mtok=entry.input,
-        output_per_mtok=entry.output,
-        cached_input_per_mtok=entry.cached_input,
-        cache_write_per_mtok=entry.cache_write,
-        per_request=entry.per_request,
-    )
     return CatalogModel(
         id=entry.id,
         pricing=pricing,
