@@ -209,15 +209,9 @@ class Vault:
         payloads.validate(req.provider, payload)
         version = max(existing.version if existing is not None else 0, floor) + 1
         fingerprint = self.sealer.fingerprint(req.org_id, payload.canonical())
-        ident = Identity(
-            org_id=req.org_id,
-            integration_id=req.integration_id,
-            provider=req.provider,
-            base_url=req.base_url,
-            project_scope=req.project_scope,
-            version=version,
-            fingerprint=fingerprint,
-        )
+        # bound to the write's own fields of the same names (as a record's is to its own: `.identity`)
+        fields = {**msgspec.structs.asdict(req), "version": version, "fingerprint": fingerprint}
+        ident = msgspec.convert(fields, Identity)
         record = CredentialRecord.sealed_as(
             ident,
             envelope=self.sealer.seal(msgspec.json.encode(payload), ident),
