@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Never
 
+import msgspec
 from faststream.nats import NatsBroker
 
 from catalog.service import Catalog
@@ -14,7 +15,8 @@ from shared.fastbus import CONCURRENT_WORKERS
 from shared.messages import catalog as m
 from shared.messages.base import Ping, Pong
 
-UseCase = Callable[[Any], Awaitable[Any]]  # one typed request in, its typed reply out (FastStream reads the types)
+# one typed request in, its typed reply out (FastStream decodes and encodes by the annotations)
+UseCase = Callable[[Never], Awaitable[msgspec.Struct]]
 
 
 def register(broker: NatsBroker, catalog: Catalog) -> None:
