@@ -5,14 +5,16 @@ gpt-4o-mini lists at 0.15 USD per million input tokens (0.075 cached) and 0.6 pe
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from shared.stack import EmbeddedStack
-from tests.conftest import Org, bootstrap, wait_for_record
+from tests.conftest import FakeServer, Org, bootstrap, wait_for_record
 from tests.e2e.test_management import client
 
 LIST = {"input": 0.15, "cached": 0.075, "output": 0.6}
@@ -207,3 +209,47 @@ def test_route_explain_shows_the_effective_and_the_list_price(econ: Org) -> None
     step = explained["plan"][0]
     assert step["list_pricing"]["input_per_mtok"] == LIST["input"]
     assert step["pricing"]["input_per_mtok"] == pytest.approx(LIST["input"] * 0.8)
+
+
+def test_a_cost_the_provider_reports_is_charged_at_the_integrations_terms(
+    stack: EmbeddedStack, fake: FakeServer
+) -> None:
+    """Perplexity's own `usage.cost` is the list cost; with 30 % off the record charges 70 % of it
+    (JSON and stream), and a model with an explicit price is charged that price instead."""
+    org = bootstrap(stack)
+    key = f"pplx-{secrets.token_hex(10)}"
+    fake.add_key("perplexity", key)
+    body = {
+        "provider": "perplexity",
+        "name": "pplx",
+        "slug": "pplx",
+        "credentials": {"api_key": key},
+        "models": {"enabled": ["sonar", "sonar-deep-research"]},
+    }
+    assert org.owner.post("/integrations", json=body).status_code == 201
+    explicit = {"input_per_mtok": 4.0, "output_per_mtok": 9.0}
+    terms = {"discount_pct": 30, "models": {"sonar-deep-research": explicit}}
+    assert org.owner.put("/integrations/pplx/pricing", json=terms).status_code == 200
+    client = openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key=org.api_key(), max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="@pplx/sonar-deep-research", messages=[{"role": "user", "content": "research kites"}]
+    )
+    answer = raw.parse()
+    assert answer.usage is not None
+    reported = answer.usage.model_extra["cost"]["total_cost"]  # type: ignore[index]
+    doc = wait_for_record(stack, raw.headers["x-request-id"])
+    assert doc["list_cost_usd"] == pytest.approx(reported)
+    usage = doc["usage"]
+    assert doc["cost_usd"] == pytest.approx((usage["prompt_tokens"] * 4.0 + usage["completion_tokens"] * 9.0) / 1e6)
+    for stream in (False, True):
+        raw = client.chat.completions.with_raw_response.create(
+            model="@pplx/sonar", messages=[{"role": "user", "content": "hello"}], stream=stream
+        )
+        if stream:
+            chunks = list(raw.parse())
+            reported = next(c.usage for c in chunks if c.usage).model_extra["cost"]["total_cost"]  # type: ignore[union-attr]
+        else:
+            reported = raw.parse().usage.model_extra["cost"]["total_cost"]  # type: ignore[union-attr]
+        doc = wait_for_record(stack, raw.headers["x-request-id"])
+        assert doc["list_cost_usd"] == pytest.approx(reported) > 0
+        assert doc["cost_usd"] == pytest.approx(reported * 0.7)

@@ -58,6 +58,9 @@ REQUESTS: tuple[RequestReply, ...] = (
     ),
     RequestReply(s.KEYVAULT_SCOPE, kv.SetScope, (kv.Done,), KV, (CAT,), "Set the projects a credential may serve"),
     RequestReply(
+        s.KEYVAULT_HOSTS, kv.SetModelHosts, (kv.Done,), KV, (CAT,), "Set the custom-model hosts a key may go to"
+    ),
+    RequestReply(
         s.KEYVAULT_DESCRIBE, kv.DescribeCredentials, (kv.Described,), KV, (CAT,), "Masked views of credentials"
     ),
     RequestReply(

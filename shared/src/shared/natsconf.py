@@ -89,6 +89,7 @@ def permissions() -> dict[str, dict[str, object]]:
                 s.KEYVAULT_PUT,
                 s.KEYVAULT_DELETE,
                 s.KEYVAULT_SCOPE,
+                s.KEYVAULT_HOSTS,
                 s.KEYVAULT_DESCRIBE,
                 s.KEYVAULT_PING,
                 s.EVENT_CATALOG_CHANGED,

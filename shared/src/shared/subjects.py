@@ -13,6 +13,7 @@ KEYVAULT_REVEAL: Final = "keyvault.v1.credential.reveal"  # gateway only
 KEYVAULT_PUT: Final = "keyvault.v1.admin.credential.put"  # catalog only
 KEYVAULT_DELETE: Final = "keyvault.v1.admin.credential.delete"  # catalog only
 KEYVAULT_SCOPE: Final = "keyvault.v1.admin.credential.scope"  # catalog only
+KEYVAULT_HOSTS: Final = "keyvault.v1.admin.credential.hosts"  # catalog only: custom models' own hosts
 KEYVAULT_DESCRIBE: Final = "keyvault.v1.admin.credential.describe"  # catalog only: masked view
 KEYVAULT_ROTATE: Final = "keyvault.v1.admin.kek.rotate"  # operator CLI only
 KEYVAULT_PING: Final = "keyvault.v1.ping"

@@ -255,6 +255,7 @@ class MemoryVault(VaultAdminClient):
             "org_id": msg.org_id,
             "base_url": msg.base_url,
             "project_scope": msg.project_scope,
+            "model_base_urls": self.stored.get(integration_id, {}).get("model_base_urls", []),
             "sealed": msg.sealed if msg.sealed or not keep_secret else self.stored[integration_id]["sealed"],
             "view": view,
         }
@@ -267,6 +268,12 @@ class MemoryVault(VaultAdminClient):
     async def set_scope(self, *, assertion: bytes, org_id: str, integration_id: str, project_scope: kv.Scope) -> None:
         self._verify(assertion, "scope", integration_id, write_digest("scope", project_scope=project_scope))
         self.stored[integration_id]["project_scope"] = project_scope
+
+    async def set_model_hosts(
+        self, *, assertion: bytes, org_id: str, integration_id: str, base_urls: list[str]
+    ) -> None:
+        self._verify(assertion, "hosts", integration_id, write_digest("hosts", base_urls=base_urls))
+        self.stored[integration_id]["model_base_urls"] = base_urls
 
     async def views(self, *, org_id: str, integration_ids: list[str]) -> dict[str, kv.CredentialView]:
         return {i: self.stored[i]["view"] for i in integration_ids if self.stored.get(i, {}).get("org_id") == org_id}

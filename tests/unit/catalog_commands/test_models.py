@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from catalog.snapshot import build_snapshot
 from shared.errors import KeyrelayError
 from shared.messages import catalog as m
 from shared.messages.usage import Pricing
@@ -55,12 +56,33 @@ async def test_a_custom_model_is_added_once_and_removed(world: World) -> None:
     assert gone.value.code == "model_not_found"
 
 
-async def test_a_custom_model_on_another_host_than_its_integrations_key_is_refused(world: World) -> None:
-    await world.integration("main")
-    model = m.CustomModel(slug="elsewhere", custom_host=m.CustomHost(base_url="http://127.0.0.1:7/v1"))
+async def test_a_custom_model_on_its_own_host_binds_the_key_to_that_host_until_it_is_removed(world: World) -> None:
+    """An OpenAI integration, a model on an Anthropic-format host: keyvault is told (owner assertion
+    for exactly that host set) before the model routes, the snapshot sends it to its own host with
+    the Anthropic adapter, and removing the model unbinds the host."""
+    integration_id = (await world.integration("main", models=m.ModelSelection(enabled=["gpt-4.1"])))["id"]
+    host = m.CustomHost(base_url="http://127.0.0.1:7/anthropic/", api_format="anthropic")
+    model = m.CustomModel(slug="elsewhere", custom_host=host)
+    body = await world.created(world.owner, m.AddCustomModel(slug="main", model=model))
+    assert body["custom_host"] == {"base_url": "http://127.0.0.1:7/anthropic", "api_format": "anthropic"}
+    assert world.vault.stored[integration_id]["model_base_urls"] == ["http://127.0.0.1:7/anthropic"]
+    doc = await world.store.integrations.get(world.owner.org_id, slug="main")
+    assert doc is not None
+    snapshot = build_snapshot(world.owner.org_id, world.project_id, [doc], [], world.ctx.models)
+    target = snapshot.routes["@main/elsewhere"].targets[0]
+    assert (target.adapter, target.base_url, target.own_host) == ("anthropic", "http://127.0.0.1:7/anthropic", True)
+    assert not snapshot.routes["@main/gpt-4.1"].targets[0].own_host
+    await world.done(world.owner, m.DeleteCustomModel(slug="main", model_slug="elsewhere"))
+    assert world.vault.stored[integration_id]["model_base_urls"] == []
+
+
+async def test_a_custom_model_on_an_unsafe_host_is_refused_and_nothing_is_bound(world: World) -> None:
+    integration_id = (await world.integration("main"))["id"]
+    host = m.CustomHost(base_url="http://169.254.169.254/latest", api_format="openai")
     with pytest.raises(KeyrelayError) as caught:
-        await world.run(world.owner, m.AddCustomModel(slug="main", model=model))
-    assert (caught.value.code, caught.value.param) == ("upstream_not_allowed", "custom_host")
+        await world.run(world.owner, m.AddCustomModel(slug="main", model=m.CustomModel(slug="meta", custom_host=host)))
+    assert caught.value.code == "upstream_not_allowed"
+    assert world.vault.stored[integration_id].get("model_base_urls", []) == []
 
 
 async def test_negative_prices_are_refused(world: World) -> None:

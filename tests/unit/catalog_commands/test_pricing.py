@@ -56,6 +56,34 @@ async def test_with_no_terms_the_effective_price_is_the_list_price(world: World)
     assert record.cost_usd == record.list_cost_usd == 2.0
 
 
+async def test_a_cost_the_provider_reports_gets_the_discount_and_an_explicit_price_wins_over_it(
+    world: World,
+) -> None:
+    """Perplexity's own `usage.cost` is the list cost; the org pays it less its discount, and a
+    model with an explicit price is charged that price instead."""
+    world.ctx.settings = CatalogSettings(provider_base_urls={"perplexity": UPSTREAM})
+    enabled = m.ModelSelection(enabled=["sonar", "sonar-pro"])
+    await world.integration("pplx", provider="perplexity", models=enabled)
+    terms = m.PricingTerms(discount_pct=20, models={"sonar-pro": m.ModelPrice(input_per_mtok=1, output_per_mtok=2)})
+    await world.ok(world.owner, m.PutPricing(slug="pplx", terms=terms))
+    usage = Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000, cost_usd=0.5)
+    discounted = RequestRecord(
+        request_id="r5", endpoint="chat.completions", served=await _target(world, "pplx", "sonar")
+    )
+    discounted.set_usage(usage)
+    assert discounted.cost_usd == pytest.approx(0.4)
+    assert discounted.list_cost_usd == 0.5
+    explicit = RequestRecord(
+        request_id="r6", endpoint="chat.completions", served=await _target(world, "pplx", "sonar-pro")
+    )
+    explicit.set_usage(Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000, cost_usd=0.5))
+    assert explicit.cost_usd == pytest.approx(3.0)
+    assert explicit.list_cost_usd == 0.5
+    unpriced = RequestRecord(request_id="r7", endpoint="chat.completions")
+    unpriced.set_usage(Usage(cost_usd=0.25))
+    assert unpriced.cost_usd == unpriced.list_cost_usd == 0.25
+
+
 async def test_an_explicit_price_named_by_an_alias_is_stored_under_the_models_id(world: World) -> None:
     await world.integration("claude", provider="anthropic", models=m.ModelSelection(enabled=["claude-haiku-4-5"]))
     catalog_model = world.ctx.models.get("anthropic", "claude-haiku-4-5")

@@ -76,6 +76,28 @@ def selection_to_enabled(ctx: Ctx, provider: str, selection: m.ModelSelection, c
     return enabled
 
 
+def model_hosts(integration: dict[str, Any]) -> list[str]:
+    """The custom models' own hosts besides the integration's base URL: where keyvault must also let its key go."""
+    own = str(integration["base_url"]).rstrip("/")
+    hosts = {
+        str(custom["custom_host"]["base_url"]).rstrip("/")
+        for custom in integration.get("custom_models", [])
+        if custom.get("custom_host")
+    }
+    return sorted(hosts - {own})
+
+
+async def bind_model_hosts(ctx: Ctx, who: m.MemberPrincipal, integration: dict[str, Any]) -> None:
+    """Tell keyvault (under an owner assertion for exactly this set) which custom-model hosts the key may go to."""
+    hosts = model_hosts(integration)
+    await ctx.vault.set_model_hosts(
+        assertion=owner_assertion(ctx, who, "hosts", integration["_id"], base_urls=hosts),
+        org_id=who.org_id,
+        integration_id=integration["_id"],
+        base_urls=hosts,
+    )
+
+
 def owner_assertion(ctx: Ctx, who: m.MemberPrincipal, operation: Operation, integration_id: str, **write: Any) -> bytes:
     """Catalog's signed word that this owner asks for exactly this write: `write` is what keyvault
     digests for the operation (`shared.vault.assertions.write_digest`) and checks against the request."""

@@ -52,7 +52,7 @@ def effective(terms: Doc, model: str, list_price: Pricing) -> Pricing:
     return list_price.discounted(float(terms.get("discount_pct") or 0.0))
 
 
-def basis(terms: Doc, model: str) -> str:
+def basis(terms: Doc, model: str) -> m.PriceBasis:
     """Where a model's effective price comes from: `explicit`, `discount` or `list`."""
     if model in (terms.get("models") or {}):
         return "explicit"

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from catalog.pricing import effective, list_price_of_custom, terms_of
-from catalog.providers import ModelCatalog
+from catalog.pricing import basis, effective, list_price_of_custom, terms_of
+from catalog.providers import ModelCatalog, adapter_for
 from shared.messages.catalog import ConfigNode, Route, RouteTarget, RoutingSnapshot, SnapshotConfig
 from shared.messages.usage import Pricing
 
@@ -51,15 +51,33 @@ def _targets(integration: Doc, models_catalog: ModelCatalog) -> dict[str, RouteT
         pricing = known.pricing if known is not None else Pricing()
         out[model_id] = _target(integration, model_id, pricing)
     for custom in integration.get("custom_models", []):
-        out[custom["slug"]] = _target(
-            integration, custom["slug"], list_price_of_custom(models_catalog, provider, custom)
-        )
+        target = _target(integration, custom["slug"], list_price_of_custom(models_catalog, provider, custom))
+        out[custom["slug"]] = _on_own_host(integration, target, custom.get("custom_host"))
     return out
+
+
+def _on_own_host(integration: Doc, target: RouteTarget, host: Doc | None) -> RouteTarget:
+    """A custom model on its own host: that host's base URL and format (its adapter); the provider's
+    settings (Azure deployments, Vertex project) only while the provider's own adapter serves it.
+    `own_host` when the host is not the integration's: the gateway asks keyvault for the key for it."""
+    if not host:
+        return target
+    base_url = str(host["base_url"]).rstrip("/")
+    adapter = adapter_for(integration["provider"], host)
+    return msgspec.structs.replace(
+        target,
+        adapter=adapter,
+        base_url=base_url,
+        own_host=base_url != str(integration["base_url"]).rstrip("/"),
+        options=target.options if adapter == target.adapter else {},
+    )
 
 
 def _target(integration: Doc, model: str, list_price: Pricing) -> RouteTarget:
     """A route target priced at the org's effective price, with the list price beside it when they differ."""
-    pricing = effective(terms_of(integration), model, list_price)
+    terms = terms_of(integration)
+    pricing = effective(terms, model, list_price)
+    price_basis = basis(terms, model)
     return RouteTarget(
         integration_id=integration["_id"],
         slug=integration["slug"],
@@ -70,6 +88,8 @@ def _target(integration: Doc, model: str, list_price: Pricing) -> RouteTarget:
         options=_options(integration, model),
         pricing=pricing,
         list_pricing=None if pricing == list_price else list_price,
+        price_basis=price_basis,
+        discount_pct=float(terms.get("discount_pct") or 0.0) if price_basis == "discount" else 0.0,
     )
 
 

@@ -1,4 +1,4 @@
-"""Catalog's client for keyvault's admin subjects (put, delete, scope, describe).
+"""Catalog's client for keyvault's admin subjects (put, delete, scope, model hosts, describe).
 
 Every write carries an owner assertion (`shared.vault.assertions.sign_assertion`) and the secret
 sealed to keyvault (`shared.vault.seal_for_keyvault`); this client never sees a secret in clear.
@@ -37,6 +37,13 @@ class VaultAdminClient:
             assertion=assertion, org_id=org_id, integration_id=integration_id, project_scope=project_scope
         )
         await self._vault.ask(subjects.KEYVAULT_SCOPE, msg, kv.Done)
+
+    async def set_model_hosts(
+        self, *, assertion: bytes, org_id: str, integration_id: str, base_urls: list[str]
+    ) -> None:
+        """Bind the key also to these custom-model hosts (the whole set, replacing the previous one)."""
+        msg = kv.SetModelHosts(assertion=assertion, org_id=org_id, integration_id=integration_id, base_urls=base_urls)
+        await self._vault.ask(subjects.KEYVAULT_HOSTS, msg, kv.Done)
 
     async def views(self, *, org_id: str, integration_ids: list[str]) -> dict[str, kv.CredentialView]:
         """Masked views (with header names, KEK id, version) of this org's credentials."""

@@ -32,13 +32,13 @@ from shared.secret import Secret
 from shared.tokens import new_id
 
 _payload = msgspec.json.Decoder(kv.RevealedPayload)
-CacheKey = tuple[str, str, str]  # (org_id, integration_id, project_id)
+CacheKey = tuple[str, str, str, str]  # (org_id, integration_id, project_id, base_url asked for)
 
 
 @dataclass(frozen=True, slots=True)
 class RevealedCredential:
     credential: Credential
-    base_url: str  # the only upstream base URL keyvault bound this secret to
+    base_url: str  # the upstream base URL keyvault lets this secret go to for this request
 
 
 def to_credential(secret: dict[str, Any], fingerprint: str) -> Credential:
@@ -100,20 +100,21 @@ class KeyvaultClient:
         )
 
     async def reveal(
-        self, *, org_id: str, project_id: str, integration_id: str, project_proof: bytes = b""
+        self, *, org_id: str, project_id: str, integration_id: str, project_proof: bytes = b"", base_url: str = ""
     ) -> RevealedCredential:
         """The credential of `integration_id` for a request of `project_id`, from the cache or keyvault.
 
         `project_proof` is catalog's signature that the project belongs to the org (from the API key's
-        principal); keyvault refuses a reveal without it.
+        principal); keyvault refuses a reveal without it. `base_url`: a custom model's own host the
+        key is asked for (keyvault refuses a host the owner did not bind); empty: the integration's.
         """
         return await self._cache.fetch(
-            (org_id, integration_id, project_id),
-            lambda: self._fetch(org_id, project_id, integration_id, project_proof),
+            (org_id, integration_id, project_id, base_url),
+            lambda: self._fetch(org_id, project_id, integration_id, project_proof, base_url),
         )
 
     def _sign(
-        self, org_id: str, project_id: str, integration_id: str, project_proof: bytes = b""
+        self, org_id: str, project_id: str, integration_id: str, project_proof: bytes = b"", base_url: str = ""
     ) -> tuple[str, PrivateKey, bytes]:
         one_time = PrivateKey.generate()
         request_id = new_id("kvr")
@@ -126,19 +127,26 @@ class KeyvaultClient:
             integration_id=integration_id,
             reply_key=bytes(one_time.public_key),
             project_proof=project_proof,
+            base_url=base_url,
         )
         return request_id, one_time, bytes(self._signing.sign(msgspec.json.encode(claims)))
 
     async def _fetch(
-        self, org_id: str, project_id: str, integration_id: str, project_proof: bytes
+        self, org_id: str, project_id: str, integration_id: str, project_proof: bytes, base_url: str
     ) -> RevealedCredential:
-        request_id, one_time, signed = self._sign(org_id, project_id, integration_id, project_proof)
+        request_id, one_time, signed = self._sign(org_id, project_id, integration_id, project_proof, base_url)
         self.round_trips += 1
         reply = await self._vault.ask(subjects.KEYVAULT_REVEAL, kv.RevealRequest(signed=signed), kv.RevealGranted)
-        return self.open_reply(reply, one_time, request_id=request_id, integration_id=integration_id)
+        return self.open_reply(reply, one_time, request_id=request_id, integration_id=integration_id, base_url=base_url)
 
     def open_reply(
-        self, reply: kv.RevealGranted, one_time: PrivateKey, *, request_id: str, integration_id: str
+        self,
+        reply: kv.RevealGranted,
+        one_time: PrivateKey,
+        *,
+        request_id: str,
+        integration_id: str,
+        base_url: str = "",
     ) -> RevealedCredential:
         """Accept only a reply boxed by keyvault's key to this request's one-time key, naming this request."""
         try:
@@ -147,8 +155,8 @@ class KeyvaultClient:
             raise _refused("keyvault reply could not be authenticated") from None
         if payload.request_id != request_id or payload.integration_id != integration_id:
             raise _refused("keyvault reply is for another request")
-        if not payload.base_url:
-            raise _refused("keyvault reply names no base URL")
+        if not payload.base_url or (base_url and payload.base_url != base_url.rstrip("/")):
+            raise _refused("keyvault reply names no base URL, or another one than asked for")
         return RevealedCredential(
             credential=to_credential(payload.secret, payload.fingerprint), base_url=payload.base_url
         )

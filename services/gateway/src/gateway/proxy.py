@@ -150,6 +150,7 @@ class Proxy:
             project_id=principal.project_id,
             integration_id=target.integration_id,
             project_proof=principal.project_proof,
+            base_url=target.base_url if target.own_host else "",
         )
         upstream = Target(
             adapter=target.adapter,

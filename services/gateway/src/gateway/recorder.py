@@ -83,12 +83,10 @@ class RequestRecord:
         if usage is None:
             return
         self.usage = usage.finalize()
-        if self.usage.cost_usd is not None:
-            # the provider's own figure wins over our price list
+        if self.served is not None:  # the provider's own figure (if any) at the org's terms
+            self.cost_usd, self.list_cost_usd = self.served.costs(self.usage)
+        elif self.usage.cost_usd is not None:
             self.cost_usd = self.list_cost_usd = self.usage.cost_usd
-        elif self.served is not None:
-            self.cost_usd = self.served.pricing.cost(self.usage)
-            self.list_cost_usd = (self.served.list_pricing or self.served.pricing).cost(self.usage)
 
     def charge_images(self, images: int) -> None:
         """`images` generated at the model's price per image (effective and list); a model priced

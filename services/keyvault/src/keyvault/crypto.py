@@ -4,12 +4,14 @@
     data key       --XChaCha20-Poly1305(KEK,      AAD = "wrap" + every decided-on field + kek id)--> wrapped key
 
 What the secret is: (org, integration, provider, base URL). Every field keyvault decides on is
-bound into the wrapped key: those four plus the project scope, the record version and the
-fingerprint it returns with a reveal, and the KEK id. So a ciphertext copied onto another record,
+bound into the wrapped key: those four plus the project scope, the other hosts the owner bound the
+key to (custom models' own hosts), the record version and the fingerprint it returns with a reveal,
+and the KEK id. So a ciphertext copied onto another record,
 a base URL, scope, version or provider changed behind keyvault's back, a flipped byte, a wrapped
 key moved between KEKs or an unknown or retired KEK all fail to open, each with a named error.
 A data key is fresh for every put, so a ciphertext only ever opens with the wrapped keys of its
-own put. A scope change and a rotation re-wrap the data key under a new binding (a new version);
+own put. A scope change, a change of the model hosts and a rotation re-wrap the data key under a new
+binding (a new version);
 the secret's own ciphertext and nonce never change. That an old, still authentic record was put
 back is caught by the version floor (`keyvault.floors`), not here.
 
@@ -72,6 +74,8 @@ class Identity(msgspec.Struct, frozen=True, kw_only=True):
     project_scope: Scope
     version: int
     fingerprint: str
+    # the custom models' own hosts the owner saved: the key may also be sent there (sorted, unique)
+    model_base_urls: list[str] = []
 
     def content(self) -> tuple[str, str, str, str]:
         """What the secret is; a re-wrap may change anything but this."""
@@ -83,6 +87,8 @@ class Identity(msgspec.Struct, frozen=True, kw_only=True):
 
     def wrap_aad(self, kek_id: str) -> bytes:
         fields = [_SCHEME, "wrap", *self.content(), self.project_scope, self.version, self.fingerprint, kek_id]
+        if self.model_base_urls:  # only when there are any: records from before they existed still open
+            fields.append(["model_base_urls", *self.model_base_urls])
         return msgspec.json.encode(fields)
 
 

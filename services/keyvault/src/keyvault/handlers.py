@@ -43,6 +43,11 @@ async def register(nc: NatsClient, vault: Vault, auditor: Auditor) -> list[Subsc
         await changed(req.org_id, req.integration_id)
         return kv.Done()
 
+    async def hosts(req: kv.SetModelHosts, _: object) -> kv.Done:
+        await vault.set_model_hosts(req)
+        await changed(req.org_id, req.integration_id)
+        return kv.Done()
+
     async def describe(req: kv.DescribeCredentials, _: object) -> kv.Described:
         return await vault.describe(req)
 
@@ -57,6 +62,7 @@ async def register(nc: NatsClient, vault: Vault, auditor: Auditor) -> list[Subsc
         await serve(nc, subjects.KEYVAULT_PUT, kv.PutCredential, put, queue=queue),
         await serve(nc, subjects.KEYVAULT_DELETE, kv.DeleteCredential, delete, queue=queue),
         await serve(nc, subjects.KEYVAULT_SCOPE, kv.SetScope, scope, queue=queue),
+        await serve(nc, subjects.KEYVAULT_HOSTS, kv.SetModelHosts, hosts, queue=queue),
         await serve(nc, subjects.KEYVAULT_DESCRIBE, kv.DescribeCredentials, describe, queue=queue),
         await serve(nc, subjects.KEYVAULT_ROTATE, kv.RotateKeks, rotate_keks, queue=queue),
         await serve(nc, subjects.KEYVAULT_PING, Ping, ping, queue=queue),

@@ -31,6 +31,7 @@ class CredentialRecord(msgspec.Struct, frozen=True, kw_only=True):
     provider: str
     base_url: str
     project_scope: Scope = "all"
+    model_base_urls: list[str] = []
     envelope: Envelope
     masked: str
     fingerprint: str
@@ -59,17 +60,26 @@ class CredentialRecord(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.convert(self, Identity, from_attributes=True)
 
     def rebound(
-        self, sealer: Sealer, *, version: int, project_scope: Scope | None = None, updated_by: str = ""
+        self,
+        sealer: Sealer,
+        *,
+        version: int,
+        project_scope: Scope | None = None,
+        model_base_urls: list[str] | None = None,
+        updated_by: str = "",
     ) -> CredentialRecord:
-        """This record at `version` (optionally another scope), its data key re-wrapped under the primary KEK.
+        """This record at `version` (optionally another scope or other model hosts), its data key
+        re-wrapped under the primary KEK.
 
         Raises the named `VaultCryptoError` if this record does not authenticate as it is.
         """
         scope = self.project_scope if project_scope is None else project_scope
-        new_ident = msgspec.structs.replace(self.identity, project_scope=scope, version=version)
+        hosts = self.model_base_urls if model_base_urls is None else model_base_urls
+        new_ident = msgspec.structs.replace(self.identity, project_scope=scope, model_base_urls=hosts, version=version)
         return msgspec.structs.replace(
             self,
             project_scope=scope,
+            model_base_urls=hosts,
             version=version,
             envelope=sealer.rewrap(self.envelope, self.identity, new_ident),
             updated_at=datetime.now(UTC) if updated_by else self.updated_at,

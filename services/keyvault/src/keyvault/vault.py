@@ -7,7 +7,9 @@
   place that sees it in clear (`keyvault.payloads`).
 * Reveals need a request signed by the gateway, fresh, never seen before, carrying catalog's
   statement that the caller's project belongs to the caller's org, for an integration of that org
-  whose scope includes that project; the answer is boxed to the request's one-time key.
+  whose scope includes that project, and for a host the key is bound to: the integration's base URL
+  or one of its custom models' own hosts the owner bound (`set_model_hosts`, owner-only like every
+  write); the answer is boxed to the request's one-time key.
 * Nothing read from MongoDB is trusted as is: the record must authenticate under its KEK (every
   field keyvault decides on is bound into the envelope) and its version must not be below the
   floor keyvault keeps outside the database (`keyvault.floors`). Anything else is refused and audited.
@@ -44,6 +46,7 @@ log = get_logger("keyrelay.keyvault")
 _claims = msgspec.json.Decoder(kv.RevealClaims)
 _payload_dict = msgspec.json.Decoder(dict[str, object])
 _NOT_FOUND = "integration not found"
+MAX_MODEL_HOSTS = 64
 
 
 def _not_found() -> KeyrelayError:
@@ -66,6 +69,14 @@ def check_base_url(base_url: str) -> str:
             "invalid_request", "base_url must be an http(s) URL without credentials or query", param="base_url"
         )
     return base_url
+
+
+def checked_hosts(base_urls: list[str]) -> list[str]:
+    """The custom-model hosts to bind: each a valid base URL (no trailing slash), sorted, unique, at most 64."""
+    hosts = sorted({check_base_url(url).rstrip("/") for url in base_urls})
+    if len(hosts) > MAX_MODEL_HOSTS:
+        raise KeyrelayError("invalid_request", f"at most {MAX_MODEL_HOSTS} custom model hosts", param="base_urls")
+    return hosts
 
 
 def in_scope(scope: str | list[str], project_id: str) -> bool:
@@ -209,8 +220,14 @@ class Vault:
         payloads.validate(req.provider, payload)
         version = max(existing.version if existing is not None else 0, floor) + 1
         fingerprint = self.sealer.fingerprint(req.org_id, payload.canonical())
-        # bound to the write's own fields of the same names (as a record's is to its own: `.identity`)
-        fields = {**msgspec.structs.asdict(req), "version": version, "fingerprint": fingerprint}
+        # bound to the write's own fields of the same names (as a record's is to its own: `.identity`);
+        # an update keeps the custom-model hosts the owner bound (changed only by `set_model_hosts`)
+        fields = {
+            **msgspec.structs.asdict(req),
+            "version": version,
+            "fingerprint": fingerprint,
+            "model_base_urls": existing.model_base_urls if existing is not None else [],
+        }
         ident = msgspec.convert(fields, Identity)
         record = CredentialRecord.sealed_as(
             ident,
@@ -298,6 +315,28 @@ class Vault:
                 "version": str(new.version),
             },
         )
+
+    async def set_model_hosts(self, req: kv.SetModelHosts) -> None:
+        """Re-bind the record to the custom models' own hosts at a new version (the data key is re-wrapped)."""
+        digest = write_digest("hosts", base_urls=req.base_urls)
+        claims = self.authorize(req.assertion, req.org_id, req.integration_id, "hosts", digest)
+        hosts = checked_hosts(req.base_urls)
+        floor = await self.floors.get(req.integration_id)
+        record = await self._owned(req.org_id, req.integration_id)
+        if record is None:
+            raise _not_found()
+        if record.model_base_urls == hosts:
+            self._audited(claims, {"model_hosts": str(len(hosts)), "version": str(record.version)})
+            return
+        self._check_current(record, floor, actor_id=claims.member_id, action="credential.hosts")
+        new = record.rebound(
+            self.sealer, version=max(record.version, floor) + 1, model_base_urls=hosts, updated_by=claims.member_id
+        )
+        if not await self.repo.swap(record, new):
+            raise KeyrelayError("conflict", "the credential changed concurrently: retry")
+        await self.floors.follow(req.integration_id, new.version)
+        WRITES.labels(operation="hosts", outcome="ok").inc()
+        self._audited(claims, {"model_hosts": str(len(hosts)), "version": str(new.version)})
 
     def _check_current(self, record: CredentialRecord, floor: int, *, actor_id: str, action: str) -> None:
         """Refuse (and audit) a record that does not authenticate or is older than keyvault's last write."""
@@ -432,10 +471,13 @@ class Vault:
         record, secret = await self._current(claims)
         if not in_scope(record.project_scope, claims.project_id):
             raise self._refuse("project_out_of_scope", claims, code="integration_not_found")
+        base_url = claims.base_url.rstrip("/") or record.base_url
+        if base_url not in (record.base_url.rstrip("/"), record.base_url, *record.model_base_urls):
+            raise self._refuse("host_not_bound", claims)
         payload = kv.RevealedPayload(
             request_id=claims.request_id,
             integration_id=record.integration_id,
-            base_url=record.base_url,
+            base_url=base_url,
             fingerprint=record.fingerprint,
             secret=secret,
         )

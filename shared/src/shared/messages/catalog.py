@@ -14,7 +14,7 @@ import msgspec
 
 from shared.messages.base import Msg, ProjectScope
 from shared.messages.bounds import Attempts, Index, Millis, Rpm, StatusCode, Tpm, Usd, Version, Weight
-from shared.messages.usage import Pricing
+from shared.messages.usage import Pricing, Usage
 
 OrgRole = Literal["owner", "member"]
 ProjectRole = Literal["admin", "developer"]
@@ -88,17 +88,39 @@ class MemberPrincipal(Msg, tag="member", frozen=True, kw_only=True):
 
 
 # --- routing snapshot ---------------------------------------------------------------------------
+PriceBasis = Literal["list", "discount", "explicit"]
+
+
 class RouteTarget(Msg, frozen=True, kw_only=True):
     integration_id: str
     slug: str
     provider: str
     adapter: str
     base_url: str
+    # base_url is a custom model's own host (bound in keyvault besides the integration's base URL):
+    # the gateway asks keyvault for the key for exactly this host
+    own_host: bool = False
     model: str  # upstream model id
     options: dict[str, str] = {}
     pricing: Pricing = Pricing()  # the effective price: the org's own for this integration, else the list price
     list_pricing: Pricing | None = None  # the catalog (list) price when it differs from `pricing`
+    # where `pricing` comes from (the org's terms): an explicit entry, the list price less `discount_pct`, the list
+    price_basis: PriceBasis = "list"
+    discount_pct: float = 0.0
     weight: float = 1.0
+
+    def costs(self, usage: Usage) -> tuple[float, float]:
+        """`(cost_usd, list_cost_usd)` of `usage` at the org's terms and at the list price.
+
+        A provider that reports its own cost (`usage.cost_usd`, Perplexity's `usage.cost`) sets the
+        list cost; the org pays it less its discount, unless an explicit price for the model wins."""
+        listed = self.list_pricing or self.pricing
+        reported = usage.cost_usd
+        if reported is None:
+            return self.pricing.cost(usage), listed.cost(usage)
+        if self.price_basis == "explicit":
+            return self.pricing.cost(usage), reported
+        return round(reported * (1 - self.discount_pct / 100), 10), reported
 
 
 class Route(Msg, frozen=True, kw_only=True):

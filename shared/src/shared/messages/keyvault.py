@@ -1,7 +1,7 @@
 """Keyvault bus messages. Secrets only ever travel sealed: to keyvault's public key (writes) or in a
 per-request NaCl Box to the requesting gateway (reveals). Everything else here is ids and masks.
 
-    catalog  --PutCredential/DeleteCredential/SetScope (+ owner assertion)-->  keyvault   (admin)
+    catalog  --PutCredential/DeleteCredential/SetScope/SetModelHosts (+ owner assertion)-->  keyvault   (admin)
     catalog  --DescribeCredentials-->  keyvault  --Described (masked views)-->  catalog
     gateway  --RevealRequest (signed RevealClaims)-->  keyvault  --RevealGranted (Box)-->  gateway
     operator --RotateKeks-->  keyvault  --Rotated-->  operator
@@ -41,6 +41,16 @@ class SetScope(Msg, frozen=True, kw_only=True):
     org_id: str
     integration_id: str
     project_scope: ProjectScope = "all"
+
+
+class SetModelHosts(Msg, frozen=True, kw_only=True):
+    """Bind the key also to these base URLs: every custom model's own host the owner saved (the full
+    set, replacing the previous one); the integration's own base URL stays bound as it is."""
+
+    assertion: bytes
+    org_id: str
+    integration_id: str
+    base_urls: list[str] = []
 
 
 class DescribeCredentials(Msg, frozen=True, kw_only=True):
@@ -87,6 +97,9 @@ class RevealClaims(Msg, frozen=True, kw_only=True):
     integration_id: str
     reply_key: bytes  # the gateway's one-time X25519 public key for this request
     project_proof: bytes = b""  # catalog's signature that project_id belongs to org_id (shared.vault.membership)
+    # the host the key is asked for: empty for the integration's own base URL, else one of the custom
+    # models' hosts the owner bound the key to (`SetModelHosts`); keyvault refuses any other
+    base_url: str = ""
 
 
 class RevealGranted(Msg, tag="granted", frozen=True, kw_only=True):
@@ -96,7 +109,7 @@ class RevealGranted(Msg, tag="granted", frozen=True, kw_only=True):
 class RevealedPayload(Msg, frozen=True, kw_only=True):
     request_id: str  # the gateway checks it is its own request
     integration_id: str = ""
-    base_url: str  # the only upstream base URL this secret may be sent to
+    base_url: str  # the upstream base URL this secret may be sent to for this request
     fingerprint: str
     secret: dict[str, object]
 

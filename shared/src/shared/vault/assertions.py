@@ -25,7 +25,7 @@ from shared.messages.base import ProjectScope
 ASSERTION_PURPOSE: Final = "keyrelay.keyvault.owner-assertion.v1"
 MAX_TTL_S: Final = 60.0
 CLOCK_SKEW_S: Final = 5.0
-Operation = Literal["create", "update", "delete", "scope"]
+Operation = Literal["create", "update", "delete", "scope", "hosts"]
 
 
 class OwnerAssertion(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,8 +49,10 @@ def write_digest(
     project_scope: ProjectScope | None = None,
     sealed: bytes = b"",
     keep: str = "",
+    base_urls: list[str] | None = None,
 ) -> str:
-    """SHA-256 over what a write authorises: for a put all four, for a scope change the scope, for a delete nothing.
+    """SHA-256 over what a write authorises: for a put all four, for a scope change the scope, for a
+    change of the model hosts the hosts, for a delete nothing.
 
     `keep` names what an update keeps of the stored payload ("secret", "headers"), so an assertion
     for a re-binding cannot be used to replace the key, nor the other way round.
@@ -63,6 +65,7 @@ def write_digest(
         project_scope,
         hashlib.sha256(sealed).hexdigest(),
         *([keep] if keep else []),
+        *([base_urls] if base_urls is not None else []),
     ]
     return hashlib.sha256(msgspec.json.encode(fields)).hexdigest()
 

@@ -16,8 +16,10 @@ from catalog.commands.projects import get_project_doc
 from catalog.context import Ctx
 from catalog.integration_support import (
     bind_credential,
+    bind_model_hosts,
     check_custom_host,
     integration_doc,
+    model_hosts,
     owner_assertion,
     put_credential,
     resolve_binding,
@@ -139,6 +141,7 @@ async def update_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.UpdateInte
         changes["project_scope"] = scope
     if cmd.custom_host is not None or cmd.custom_headers is not None:
         changes |= await _rebind(ctx, who, {**doc, **changes}, cmd)
+        await _follow_model_hosts(ctx, who, doc, changes)
     return await _changed(ctx, who, doc, changes, "integration.update", {"fields": ",".join(sorted(changes))})
 
 
@@ -167,6 +170,12 @@ async def _rebind(ctx: Ctx, who: m.MemberPrincipal, doc: Doc, cmd: m.UpdateInteg
     }
 
 
+async def _follow_model_hosts(ctx: Ctx, who: m.MemberPrincipal, doc: Doc, changes: Doc) -> None:
+    """A new base URL for the integration: the custom models' own hosts are those that differ from it now."""
+    if model_hosts({**doc, **changes}) != model_hosts(doc):
+        await bind_model_hosts(ctx, who, {**doc, **changes})
+
+
 async def delete_integration(ctx: Ctx, who: m.MemberPrincipal, cmd: m.DeleteIntegration) -> Done:
     require(who, cmd)
     doc = await load(ctx, who.org_id, cmd.slug)
@@ -191,4 +200,5 @@ async def put_credentials(ctx: Ctx, who: m.MemberPrincipal, cmd: m.PutCredential
         "last_error_class": None,
         "credential_updated_at": now(),
     }
+    await _follow_model_hosts(ctx, who, doc, changes)
     return await _changed(ctx, who, doc, changes, "credential.rotate", {"slug": doc["slug"]})
