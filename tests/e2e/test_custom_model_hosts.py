@@ -86,7 +86,8 @@ def test_a_custom_model_on_an_anthropic_host_answers_the_openai_sdk_normal_and_s
     doc = wait_for_record(hosted.org.stack, raw.headers["x-request-id"])
     assert (doc["status"], doc["integration"], doc["model_served"]) == (200, SLUG, "house-claude")
     assert doc["usage"]["prompt_tokens"] == answer.usage.prompt_tokens
-    assert doc["cost_usd"] == pytest.approx(_cost(doc["usage"])) > 0
+    assert doc["cost_usd"] == pytest.approx(_cost(doc["usage"]))
+    assert doc["cost_usd"] > 0
     [sent] = _sent(fake, marker)
     assert sent["path"] == "/anthropic/v1/messages"  # the Anthropic wire format, on the model's own host
 
@@ -105,7 +106,8 @@ def test_a_custom_model_on_an_anthropic_host_answers_the_openai_sdk_normal_and_s
     doc = wait_for_record(hosted.org.stack, raw_stream.headers["x-request-id"])
     assert (doc["status"], doc["stream"]) == (200, True)
     assert doc["usage"]["completion_tokens"] == usage.completion_tokens
-    assert doc["cost_usd"] == pytest.approx(_cost(doc["usage"])) > 0
+    assert doc["cost_usd"] == pytest.approx(_cost(doc["usage"]))
+    assert doc["cost_usd"] > 0
     # the integration's own models still go to its own host, in its own format
     plain = f"plain-{secrets.token_hex(4)}"
     client.chat.completions.create(model=f"@{SLUG}/gpt-4o-mini", messages=[{"role": "user", "content": plain}])
@@ -205,7 +207,7 @@ def test_a_catalog_database_writer_cannot_send_the_key_to_another_host(stack: Em
     with MongoClient(stack.mongodb_uri) as mongo:
         mongo["keyrelay_catalog"]["integrations"].update_one(
             {"_id": integration_id},
-            {"$set": {"custom_models.0.custom_host.base_url": f"{fake.root}/openai/v1"}},
+            {"$set": {"custom_models.0.custom_host.base_url": f"{fake.root}/attacker"}},
         )
     # no change event is sent for a direct write: this project's first request reads the rewritten routes
     client = openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key=org.api_key(), max_retries=0)

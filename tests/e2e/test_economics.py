@@ -241,15 +241,21 @@ def test_a_cost_the_provider_reports_is_charged_at_the_integrations_terms(
     assert doc["list_cost_usd"] == pytest.approx(reported)
     usage = doc["usage"]
     assert doc["cost_usd"] == pytest.approx((usage["prompt_tokens"] * 4.0 + usage["completion_tokens"] * 9.0) / 1e6)
-    for stream in (False, True):
-        raw = client.chat.completions.with_raw_response.create(
-            model="@pplx/sonar", messages=[{"role": "user", "content": "hello"}], stream=stream
-        )
-        if stream:
-            chunks = list(raw.parse())
-            reported = next(c.usage for c in chunks if c.usage).model_extra["cost"]["total_cost"]  # type: ignore[union-attr]
-        else:
-            reported = raw.parse().usage.model_extra["cost"]["total_cost"]  # type: ignore[union-attr]
-        doc = wait_for_record(stack, raw.headers["x-request-id"])
-        assert doc["list_cost_usd"] == pytest.approx(reported) > 0
-        assert doc["cost_usd"] == pytest.approx(reported * 0.7)
+    raw = client.chat.completions.with_raw_response.create(
+        model="@pplx/sonar", messages=[{"role": "user", "content": "hello"}]
+    )
+    reported = raw.parse().usage.model_extra["cost"]["total_cost"]  # type: ignore[union-attr]
+    doc = wait_for_record(stack, raw.headers["x-request-id"])
+    assert doc["list_cost_usd"] == pytest.approx(reported)
+    assert reported > 0
+    assert doc["cost_usd"] == pytest.approx(reported * 0.7)
+    raw_stream = client.chat.completions.with_raw_response.create(
+        model="@pplx/sonar",
+        messages=[{"role": "user", "content": "hello"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    list(raw_stream.parse())
+    streamed = wait_for_record(stack, raw_stream.headers["x-request-id"])
+    assert streamed["list_cost_usd"] > 0
+    assert streamed["cost_usd"] == pytest.approx(streamed["list_cost_usd"] * 0.7)

@@ -96,7 +96,9 @@ class FakeKeyvault:
     def __init__(self) -> None:
         self.reveals: list[str] = []
 
-    async def reveal(self, *, org_id: str, project_id: str, integration_id: str, project_proof: bytes = b"", base_url: str = "") -> Any:
+    async def reveal(
+        self, *, org_id: str, project_id: str, integration_id: str, project_proof: bytes = b"", base_url: str = ""
+    ) -> Any:
         self.reveals.append(integration_id)
         return RevealedCredential(credential=Credential(), base_url="http://127.0.0.1:9")
 
