@@ -478,6 +478,8 @@ async def custom_model_add(console: Console, slug: str) -> Response[Any]:
         error = field_error(exc)
         if error.param in {"slug", "model.slug"}:
             error.param = "model_slug"
+        elif error.param == "base_url" or (error.param or "").startswith("custom_host"):
+            error.param = "custom_host"  # shown at the model's "Custom host" field
         return await _models_page(
             console, slug, wizard=bool(form.get("wizard")), error=error, status=exc.status, values=_public_values(form)
         )
