@@ -107,6 +107,8 @@ def stack(fake: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         # one worker (the default is one per core): breakers and caches are per process, and the
         # scenarios count on one of each
         "KEYRELAY_HTTP_WORKERS": "1",
+        # media jobs nobody fetches are polled in the background 2 s apart (not 2, 4, 8 ... 60 s)
+        "KEYRELAY_JOB_POLL_MOST_S": "2",
     }
     stack = EmbeddedStack(
         data_dir=tmp_path_factory.mktemp("keyrelay"), http_port=free_port(), extra_env=env, log_level="debug"

@@ -1,6 +1,6 @@
 """Media jobs (issue 14): a FAL or Pollo job answered as a handle is fetched with
 `GET /v1/jobs/{job_id}` by its own project only, and its activity record gets the final status
-and cost once a read sees it end."""
+and cost once a read sees it end, or once the gateway's background poller does, when nobody reads it."""
 
 from __future__ import annotations
 
@@ -50,10 +50,10 @@ def _submit(client: httpx.Client, model: str, prompt: str = "a slow boat") -> ht
     return answer
 
 
-def _record_when(stack: EmbeddedStack, request_id: str, job_status: str) -> dict[str, Any]:
+def _record_when(stack: EmbeddedStack, request_id: str, job_status: str, timeout_s: float = 10) -> dict[str, Any]:
     with MongoClient(stack.mongodb_uri) as mongo:
         coll = mongo["keyrelay_activity"]["requests"]
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             doc = coll.find_one({"_id": request_id})
             if doc is not None and doc.get("job_status") == job_status:
@@ -123,7 +123,8 @@ def test_another_projects_key_and_another_orgs_key_get_404_for_a_job_and_no_key_
         assert refused.json()["error"]["code"] == "not_found"
     anonymous = httpx.get(f"{stack.gateway_url}/v1/jobs/{job_id}", timeout=10)
     assert anonymous.status_code == 401
-    assert client.get(f"/jobs/{job_id}").json()["status"] == "running"  # the owner still reads it
+    # the owner still reads it (the background poller may have moved it on meanwhile)
+    assert client.get(f"/jobs/{job_id}").json()["status"] in {"running", "succeeded"}
     same_project = _client(stack, org.api_key())  # another key of the creating project may read it
     assert same_project.get(f"/jobs/{job_id}").json()["status"] == "succeeded"
 
@@ -153,3 +154,31 @@ def test_a_job_the_provider_finishes_within_the_wait_is_answered_with_its_images
     assert answer.status_code == 200, answer.text
     assert answer.json()["data"][0]["url"]
     assert wait_for_record(stack, answer.headers["x-request-id"]).get("job_status") is None
+
+
+@pytest.mark.parametrize(("provider", "slug", "cost"), [("fal", "j-fal", 0.025), ("pollo", "j-pollo", 12.5 * 0.04)])
+def test_a_job_nobody_fetches_gets_its_final_record_and_cost_from_the_background_poller(
+    stack: EmbeddedStack, studio: tuple[Org, httpx.Client], provider: str, slug: str, cost: float
+) -> None:
+    """The client keeps only the handle and never asks again: the gateway polls the provider
+    itself (2 s apart in the test stack) and the record becomes succeeded, with the cost."""
+    _org, client = studio
+    submitted = _submit(client, f"@{slug}/{MODELS[provider]}", prompt=f"unattended {secrets.token_hex(3)}")
+    handle = submitted.json()
+    final = _record_when(stack, submitted.headers["x-request-id"], "succeeded", timeout_s=20)
+    assert final["status"] == 200
+    assert final["cost_usd"] == pytest.approx(cost)
+    read = client.get(f"/jobs/{handle['id']}").json()  # kept: a later read gets the result, no new charge
+    assert read["status"] == "succeeded"
+    assert read["result"]["data"][0]["url"]
+    assert _record_when(stack, submitted.headers["x-request-id"], "succeeded")["cost_usd"] == pytest.approx(cost)
+
+
+def test_a_failed_job_nobody_fetches_is_recorded_failed_by_the_background_poller(
+    stack: EmbeddedStack, studio: tuple[Org, httpx.Client]
+) -> None:
+    _org, client = studio
+    submitted = _submit(client, "@j-fal/fal-ai/fault-job-fail", prompt=f"unattended {secrets.token_hex(3)}")
+    final = _record_when(stack, submitted.headers["x-request-id"], "failed", timeout_s=20)
+    assert (final["status"], final["error_code"], final["cost_usd"]) == (502, "upstream_error", 0)
+    assert client.get(f"/jobs/{submitted.json()['id']}").json()["error"]["code"] == "upstream_error"

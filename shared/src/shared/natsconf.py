@@ -81,6 +81,7 @@ def permissions() -> dict[str, dict[str, object]]:
                 *_kv_permissions(s.SPEND_BUCKET),
                 *_kv_permissions(s.RESPONSES_BUCKET),
                 *_kv_permissions(s.JOBS_BUCKET),
+                f"$JS.API.DIRECT.GET.KV_{s.JOBS_BUCKET}",  # the job sweeper's scan of pending jobs (next by subject)
             ],
             "subscribe": [_inbox("gateway"), f"{s.EVENTS_PREFIX}.>"],
         },

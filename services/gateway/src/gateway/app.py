@@ -35,6 +35,7 @@ from gateway.api.probes import PROBE_ROUTES
 from gateway.api.responses import RESPONSES_ROUTES
 from gateway.api.state import GatewayState
 from gateway.catalog_client import CatalogClient
+from gateway.job_sweeper import JobSweeper
 from gateway.jobs import JobStore
 from gateway.keyvault_client import KeyvaultClient
 from gateway.limits import Limits
@@ -142,9 +143,13 @@ def create_app(settings: GatewaySettings) -> Litestar:
             responses=ResponseStore(nc),
             jobs=JobStore(nc),
         )
+        sweeper = JobSweeper(app.state.gw)
+        if settings.job_sweep_interval_s > 0:
+            sweeper.start()
         try:
             yield
         finally:
+            await sweeper.stop()
             await publisher.stop()
             await session.close()
             await nc.drain()

@@ -12,6 +12,11 @@ keyvault like any call. When the job has ended, the entry keeps its result (comp
 reader wins) and the winner publishes the request's final record (same request id, `job_status`
 succeeded/failed, its cost at the integration's price), which replaces the handle's record in the
 activity store.
+
+A job nobody fetches finishes on its own (`gateway.job_sweeper`): beside the entry, a small
+`pending.<org>.<project>.<job id>` marker lists it until it ended; every gateway replica scans the
+markers and claims a due job by compare-and-set on the entry (its `next_poll_at` moves on with a
+backoff), so one replica polls it at a time, and whoever sees it end first records it once.
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 
 from gateway.project_kv import ProjectBucket
 from gateway.providers.base import CallOptions, Credential, ImageResult, Target, UpstreamJob
@@ -65,6 +70,15 @@ class JobEntry(msgspec.Struct, kw_only=True, frozen=True):
     status: JobStatus = "queued"
     result: ImagesResponse | None = None  # the OpenAI images response, once succeeded
     error: JobError | None = None
+    # for the background poller: catalog's word that the project is the org's (keyvault wants it for
+    # the key; not a secret), when the next background poll is due, and how many there were
+    project_proof: bytes = b""
+    next_poll_at: datetime | None = None
+    polls: int = 0
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ("succeeded", "failed")
 
 
 class JobView(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -95,20 +109,64 @@ def public_status(state: JobState) -> Literal["queued", "running"]:
     return "running" if state.status == "running" else "queued"
 
 
+PENDING = "pending"
+_PENDING_SUBJECT = f"$KV.{JOBS_BUCKET}.{PENDING}.>"
+
+
+class Pending(msgspec.Struct, kw_only=True, frozen=True):
+    """A job still to finish, as the background poller finds it: whose it is and from which message on to scan."""
+
+    org_id: str
+    project_id: str
+    job_id: str
+    seq: int
+
+
 class JobStore(ProjectBucket):
     IDS = _ID
 
     def __init__(self, nc: NatsClient) -> None:
         super().__init__(nc, JOBS_BUCKET, "job")
+        self._stream = f"KV_{JOBS_BUCKET}"
 
     async def create(self, principal: ApiKeyPrincipal, entry: JobEntry) -> None:
         key = self.key(principal, entry.id)
         if key is None:  # pragma: no cover - ids are ours
             raise KeyrelayError("internal_error", "unusable job id")
         try:
-            await (await self._bucket()).create(key, msgspec.json.encode(entry))
+            kv = await self._bucket()
+            await kv.create(key, msgspec.json.encode(entry))
+            await kv.put(f"{PENDING}.{key}", b"1")
         except (NatsError, TimeoutError) as exc:
             raise KeyrelayError("dependency_unavailable", "the job store is not available") from exc
+
+    async def ended(self, principal: ApiKeyPrincipal, job_id: str) -> None:
+        """The job ended (recorded): its pending marker goes (best effort: the poller drops it anyway)."""
+        key = self.key(principal, job_id)
+        if key is not None:
+            with contextlib.suppress(NatsError, TimeoutError):
+                await (await self._bucket()).delete(f"{PENDING}.{key}")
+
+    async def pending(self, start: int, limit: int) -> tuple[list[Pending], int]:
+        """Up to `limit` live pending markers from stream sequence `start` on (direct gets, no
+        consumer), and the sequence after the last message looked at."""
+        found: list[Pending] = []
+        seq = max(start, 1)
+        await self._bucket()
+        for _ in range(limit):
+            try:
+                msg = await self._js.get_msg(self._stream, seq=seq, subject=_PENDING_SUBJECT, next=True, direct=True)
+            except NotFoundError:
+                break
+            except (NatsError, TimeoutError) as exc:
+                raise KeyrelayError("dependency_unavailable", "the job store is not available") from exc
+            seq = (msg.seq or seq) + 1
+            if (msg.headers or {}).get("KV-Operation") or not msg.data or not msg.subject:
+                continue  # a deleted or purged marker: that job ended
+            parts = msg.subject.split(".")
+            if len(parts) == 6:  # $KV.<bucket>.pending.<org>.<project>.<job>
+                found.append(Pending(org_id=parts[3], project_id=parts[4], job_id=parts[5], seq=seq - 1))
+        return found, seq
 
     async def get(self, principal: ApiKeyPrincipal, job_id: str) -> tuple[JobEntry, int]:
         """The caller's project's job and its revision, or 404 `not_found` (whoever else's it is)."""
@@ -126,18 +184,18 @@ class JobStore(ProjectBucket):
             raise not_found()
         return _decode(entry.value), entry.revision
 
-    async def update(self, principal: ApiKeyPrincipal, entry: JobEntry, revision: int) -> bool:
-        """Replace the entry if nobody changed it since `revision`; False when another reader did."""
+    async def update(self, principal: ApiKeyPrincipal, entry: JobEntry, revision: int) -> int | None:
+        """Replace the entry if nobody changed it since `revision`: its new revision, or None when
+        another reader (or replica) did."""
         key = self.key(principal, entry.id)
         if key is None:  # pragma: no cover - ids are ours
-            return False
+            return None
         try:
-            await (await self._bucket()).update(key, msgspec.json.encode(entry), last=revision)
+            return int(await (await self._bucket()).update(key, msgspec.json.encode(entry), last=revision))
         except KeyWrongLastSequenceError:
-            return False
+            return None
         except (NatsError, TimeoutError) as exc:
             raise KeyrelayError("dependency_unavailable", "the job store is not available") from exc
-        return True
 
 
 def handle_entry(record: RequestRecord, body: dict[str, Any], result: ImageResult, status: str) -> JobEntry:
@@ -154,6 +212,7 @@ def handle_entry(record: RequestRecord, body: dict[str, Any], result: ImageResul
         images=n if isinstance(n, int) and n > 0 else 1,
         record=msgspec.structs.replace(record.finish(status=200), job_status=job_status),
         status=job_status,
+        project_proof=record.principal.project_proof,
     )
 
 
@@ -171,6 +230,29 @@ def final_record(entry: JobEntry, state: JobState, cost: tuple[float, float], us
         list_cost_usd=cost[1],
         latency_ms=round(entry.record.latency_ms + elapsed, 3),
     )
+
+
+def expired_entry(entry: JobEntry, after_s: float) -> JobEntry:
+    """A job the provider did not finish within the gateway's polling deadline: failed, said so."""
+    message = f"{entry.route.provider}: the job did not finish within {after_s:g} s; the gateway stopped polling it"
+    return msgspec.structs.replace(entry, status="failed", error=JobError(code="upstream_timeout", message=message))
+
+
+def expired_record(entry: JobEntry) -> RequestFinished:
+    """The record of a job given up on: status 504 `upstream_timeout`, nothing charged."""
+    elapsed = (datetime.now(UTC) - entry.created_at).total_seconds() * 1000
+    return msgspec.structs.replace(
+        entry.record,
+        status=504,
+        error_code="upstream_timeout",
+        job_status="failed",
+        latency_ms=round(entry.record.latency_ms + elapsed, 3),
+    )
+
+
+def backoff(polls: int, first_s: float, most_s: float) -> timedelta:
+    """The wait before background poll number `polls + 1`: doubling from `first_s`, at most `most_s`."""
+    return timedelta(seconds=min(first_s * 2 ** min(polls, 30), most_s))
 
 
 def ended_entry(entry: JobEntry, state: JobState) -> JobEntry:

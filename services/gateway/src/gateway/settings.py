@@ -37,3 +37,11 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     breaker_window: int = 10
     breaker_cooldown_s: float = 10.0
     keyvault_timeout_s: float = 2.0
+    # media jobs answered as a handle finish on their own (`gateway.job_sweeper`): how often each
+    # replica looks at the pending ones (0 turns the background poller off), how many per look, the
+    # backoff between polls of one job, and when the gateway gives a job up
+    job_sweep_interval_s: float = 1.0
+    job_sweep_batch: int = 100
+    job_poll_first_s: float = 2.0
+    job_poll_most_s: float = 60.0
+    job_poll_timeout_s: float = 6 * 3600.0

@@ -1,4 +1,5 @@
-"""`GET /v1/jobs/{job_id}`: a media job answered as a handle (`gateway.jobs`), polled once per read."""
+"""`GET /v1/jobs/{job_id}`: a media job answered as a handle (`gateway.jobs`), polled once per read
+(and in the background by `gateway.job_sweeper`, with the same `poll`)."""
 
 from __future__ import annotations
 
@@ -43,12 +44,15 @@ async def poll(gw: GatewayState, principal: ApiKeyPrincipal, entry: JobEntry, re
         if status == entry.status:
             return entry
         moved = msgspec.structs.replace(entry, status=status)
-        return moved if await gw.jobs.update(principal, moved, revision) else await reread(gw, principal, entry)
+        if await gw.jobs.update(principal, moved, revision) is not None:
+            return moved
+        return await reread(gw, principal, entry)
     ended = ended_entry(entry, state)
-    if not await gw.jobs.update(principal, ended, revision):
+    if await gw.jobs.update(principal, ended, revision) is None:
         return await reread(gw, principal, entry)  # another reader saw it end (and recorded it)
     final = settle(entry, state)
     gw.recorder.record(final, payer(principal, final.api_key_id), final=True)
+    await gw.jobs.ended(principal, entry.id)
     return ended
 
 
