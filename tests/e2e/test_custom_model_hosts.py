@@ -63,8 +63,9 @@ def hosted(stack: EmbeddedStack, fake: FakeServer) -> Hosted:
 
 def _cost(usage: dict[str, Any]) -> float:
     return (
-        usage["prompt_tokens"] * PRICE["input_per_mtok"] + usage["completion_tokens"] * PRICE["output_per_mtok"]
-    ) / 1e6
+        float(usage["prompt_tokens"] * PRICE["input_per_mtok"] + usage["completion_tokens"] * PRICE["output_per_mtok"])
+        / 1e6
+    )
 
 
 def _sent(fake: FakeServer, marker: str) -> list[dict[str, Any]]:
@@ -204,6 +205,7 @@ def test_a_catalog_database_writer_cannot_send_the_key_to_another_host(stack: Em
     )
     assert added.status_code == 201, added.text
     integration_id = org.owner.get("/integrations/redirect").json()["id"]
+    mongo: MongoClient[dict[str, Any]]
     with MongoClient(stack.mongodb_uri) as mongo:
         mongo["keyrelay_catalog"]["integrations"].update_one(
             {"_id": integration_id},

@@ -101,7 +101,7 @@ class JobSweeper:
         if now < due:
             return 0
         claimed = msgspec.structs.replace(
-            entry, polls=entry.polls + 1, next_poll_at=now + backoff(entry.polls, self.first_s, self.most_s)
+            entry, polls=entry.polls + 1, next_poll_at=now + backoff(entry.polls + 1, self.first_s, self.most_s)
         )
         claimed_revision = await self.gw.jobs.update(principal, claimed, revision)
         if claimed_revision is None:
