@@ -11,7 +11,8 @@ that changed the entry meanwhile makes the claim lose, and the job is looked at 
 The final record is published by whoever moves the entry to its end first (compare-and-set again),
 so there is exactly one. A job still unfinished `job_poll_timeout_s` after it was answered is given
 up: the entry reads failed (`upstream_timeout`, saying the gateway stopped polling) and its record
-becomes status 504 with nothing charged.
+becomes status 504 with nothing charged. While the bucket cannot be read, sweeps back off (up to a
+minute) and the failure is logged once per outage.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from shared.logging import get_logger
 from shared.messages.catalog import ApiKeyPrincipal
 
 log = get_logger("keyrelay.gateway.jobs")
+MAX_PAUSE_S = 60.0  # between sweeps while the jobs bucket cannot be read
 
 
 def owner_of(pending: Pending, entry: JobEntry | None = None) -> ApiKeyPrincipal:
@@ -63,12 +65,17 @@ class JobSweeper:
                 await self._task
 
     async def _run(self) -> None:
+        pause = self.interval_s
         while True:
-            await asyncio.sleep(self.interval_s)
+            await asyncio.sleep(pause)
             try:
                 await self.sweep()
-            except Exception as exc:  # the loop outlives any one failure (logged)
-                log.warning("jobs.sweep_failed", error=type(exc).__name__)
+            except Exception as exc:  # the loop outlives any one failure: logged, then it waits longer
+                if pause == self.interval_s:
+                    log.warning("jobs.sweep_failed", error=type(exc).__name__)
+                pause = min(pause * 2, max(self.interval_s, MAX_PAUSE_S))
+            else:
+                pause = self.interval_s
 
     async def sweep(self) -> int:
         """One pass over the pending jobs; how many it polled or gave up on."""
