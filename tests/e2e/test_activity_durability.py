@@ -4,19 +4,24 @@ invented, none duplicated, through the faults of issue 7 (real nats-server, real
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 
 import httpx
+import msgspec
 import nats
 import pytest
 from pymongo import MongoClient
 
 from shared import subjects
 from shared.embedded import wait_for_port
+from shared.messages.activity import RequestFinished
+from shared.publisher import batch_body
 from shared.stack import EmbeddedStack
-from tests.conftest import Org
+from tests.conftest import Org, wait_for_record
 from tests.faults import TcpProxy
 
 pytestmark = pytest.mark.slow
@@ -237,6 +242,45 @@ async def test_a_poison_event_is_dead_lettered_and_the_rest_keep_flowing(traffic
         letter = mongo["keyrelay_activity"]["dead_letters"].find_one({"_id": f"seq-{ack.seq}"})
     assert letter is not None
     assert "undecodable" in letter["reason"]
+
+
+async def test_a_batched_message_stores_each_record_by_its_id_and_dead_letters_only_its_poison_event(
+    org: Org,
+) -> None:
+    """A batch of records (as the gateway groups them) with one undecodable event among them: the
+    others are stored, each once even if it also came alone, and only the bad one is dead-lettered."""
+    now = datetime.now(UTC)
+    good = [
+        RequestFinished(
+            request_id=f"req_batched_{i}_{time.time_ns()}",
+            ts=now,
+            org_id=org.org_id,
+            project_id=org.project_id,
+            api_key_id="key_x",
+        )
+        for i in range(3)
+    ]
+    data = [msgspec.json.encode(event) for event in good]
+    nc = await nats.connect(org.stack.nats_url, user="operator", password=org.stack.password("operator"))
+    js = nc.jetstream()
+    await js.publish(subjects.ACTIVITY_REQUEST_FINISHED, data[0], headers={"Nats-Msg-Id": f"alone-{time.time_ns()}"})
+    ack = await js.publish(
+        subjects.ACTIVITY_REQUEST_BATCH,
+        batch_body([data[0], b'{"not": "an event"}', data[1], data[2]]),
+        headers={"Nats-Msg-Id": f"batched-{time.time_ns()}"},
+    )
+    await nc.close()
+    for event in good:
+        wait_for_record(org.stack, event.request_id)
+    await until(lambda: all_acknowledged(org.stack), "the batch was not acknowledged")
+    with MongoClient(org.stack.mongodb_uri) as mongo:
+        db = mongo["keyrelay_activity"]
+        assert db["requests"].count_documents({"_id": {"$in": [e.request_id for e in good]}}) == len(good)
+        letter = db["dead_letters"].find_one({"_id": f"seq-{ack.seq}.1"})
+        assert db["dead_letters"].find_one({"_id": f"seq-{ack.seq}"}) is None, "the whole batch was dead-lettered"
+    assert letter is not None
+    assert "undecodable" in letter["reason"]
+    assert base64.b64decode(letter["data_b64"]) == b'{"not": "an event"}'
 
 
 async def test_lost_publish_acks_make_the_gateway_retry_without_duplicates(traffic: Traffic) -> None:

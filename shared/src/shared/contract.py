@@ -133,5 +133,13 @@ EVENTS: tuple[Event, ...] = (
         True,
         "One request's record (Nats-Msg-Id = request id)",
     ),
+    Event(
+        s.ACTIVITY_REQUEST_BATCH,
+        a.RequestBatch,
+        (GW,),
+        (ACT,),
+        True,
+        "Several request records in one message (Nats-Msg-Id = a hash of their request ids); each stored by its id",
+    ),
     Event(s.ACTIVITY_AUDIT_RECORDED, a.AuditEvent, (CAT, KV), (ACT,), True, "One audit event (Nats-Msg-Id = event id)"),
 )

@@ -77,6 +77,7 @@ def permissions() -> dict[str, dict[str, object]]:
                 s.ACTIVITY_QUERY,
                 s.ACTIVITY_PING,
                 s.ACTIVITY_REQUEST_FINISHED,
+                s.ACTIVITY_REQUEST_BATCH,
                 *_kv_permissions(s.RATE_BUCKET),
                 *_kv_permissions(s.SPEND_BUCKET),
                 *_kv_permissions(s.RESPONSES_BUCKET),

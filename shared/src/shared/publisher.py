@@ -15,15 +15,26 @@ with "duplicate message id is in process" (10158) until then. If the proposal is
 drops it), the staged id would refuse every retry for the whole duplicate window; past
 `REKEY_AFTER_S` of that answer the event is sent under a derived id instead. Should the first copy
 land after all, activity stores each request once by its id, so the record is still exactly one.
+
+Events of a `batched` subject travel together: consecutive ones go out as one JetStream message
+on the batch subject (`{"events": [...]}`, each event's own bytes, up to `MESSAGE_EVENTS` events
+or `MESSAGE_BYTES`), so NATS stores, delivers and acknowledges one message for many events. Its
+`Nats-Msg-Id` is derived from its events' ids, and a message that failed is retried with exactly
+the same events, so JetStream's duplicate window still drops a retry whose first try was stored;
+a replay after a crash may group events differently, which the consumer absorbs by storing each
+event under its own id. A lone event goes out as before, on its own subject under its own id.
+`linger_s` lets a few more events gather before a send when fewer than a full batch are waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import msgspec
 from nats.aio.client import Client as NatsClient
@@ -39,6 +50,8 @@ log = get_logger("keyrelay.publisher")
 BATCH = 128
 REFILL = 1024  # events read back from the journal at a time
 MAX_ACK_TIMEOUT_S = 30.0
+MESSAGE_EVENTS = 100  # events one batched message carries at most
+MESSAGE_BYTES = 256 * 1024  # and bytes (an event larger than this goes alone)
 IN_PROCESS = 10158  # JetStream: "duplicate message id is in process" (staged, not committed yet)
 REKEY_AFTER_S = 10.0  # a proposal commits in milliseconds: this long in process means it was lost
 
@@ -56,6 +69,28 @@ class _Pending:
     ref: SpoolRef | None = None
     in_process_since: float | None = None  # when JetStream first said its id was in process
     rekeyed: int = 0
+    sealed: str = ""  # the id of the batched message it failed in: retried in exactly that message
+
+
+@dataclass(slots=True)
+class _Message:
+    """One JetStream message: a single event, or several of a batched subject."""
+
+    subject: str
+    data: bytes
+    msg_id: str
+    headers: dict[str, str]
+    items: list[_Pending] = field(default_factory=list)
+
+
+def batch_id(msg_ids: list[str]) -> str:
+    """A batched message's `Nats-Msg-Id`: the same events give the same id."""
+    return "batch." + hashlib.blake2b("\n".join(msg_ids).encode(), digest_size=16).hexdigest()
+
+
+def batch_body(events: list[bytes]) -> bytes:
+    """`{"events": [...]}` from the events' own JSON bytes, none decoded or encoded again."""
+    return b'{"events":[' + b",".join(events) + b"]}"
 
 
 class DurablePublisher:
@@ -66,8 +101,12 @@ class DurablePublisher:
         spool_limit: int = 10_000,
         ack_timeout_s: float = 2.0,
         journal: SpoolJournal | None = None,
+        batched: Mapping[str, str] | None = None,
+        linger_s: float = 0.0,
     ) -> None:
         self._js: JetStreamContext = nc.jetstream(timeout=ack_timeout_s)
+        self._batched = dict(batched or {})  # event subject -> the subject its batched messages go to
+        self._linger_s = linger_s
         # Under overload (a busy event loop, a slow disk) acks arrive late: each failed batch halves
         # the batch and doubles the ack timeout (retries are safe: same Nats-Msg-Id), so the spool
         # keeps draining instead of timing out forever; successes bring both back.
@@ -177,53 +216,101 @@ class DurablePublisher:
             await self._send_batch()
             self._refill()
 
-    async def _send_one(self, item: _Pending) -> None:
+    def _take_message(self) -> _Message:
+        """The next message from the front of the spool: a sealed group as it was, else as many
+        consecutive events of one batched subject as fit, else one event."""
+        first = self._spool.popleft()
+        items = [first]
+        target = self._batched.get(first.subject)
+        if target is not None:
+            size = len(first.data)
+            while self._spool and len(items) < MESSAGE_EVENTS:
+                nxt = self._spool[0]
+                if first.sealed:
+                    if nxt.sealed != first.sealed:
+                        break
+                elif nxt.sealed or nxt.subject != first.subject or size + len(nxt.data) > MESSAGE_BYTES:
+                    break
+                items.append(self._spool.popleft())
+                size += len(nxt.data)
+        if len(items) == 1:
+            return _Message(first.subject, first.data, first.msg_id, first.headers, items)
+        assert target is not None  # noqa: S101 - only batched subjects group
+        msg_id = first.sealed or batch_id([item.msg_id for item in items])
+        return _Message(target, batch_body([item.data for item in items]), msg_id, first.headers, items)
+
+    async def _send_one(self, message: _Message) -> None:
         try:
             ack = await self._js.publish(
-                item.subject, item.data, timeout=self._ack_timeout, headers={"Nats-Msg-Id": item.msg_id, **item.headers}
+                message.subject,
+                message.data,
+                timeout=self._ack_timeout,
+                headers={"Nats-Msg-Id": message.msg_id, **message.headers},
             )
         except APIError as exc:
             if exc.err_code != IN_PROCESS:
                 raise
-            self._in_process(item)
-            raise InProcessError(item.msg_id) from exc
+            self._in_process(message)
+            raise InProcessError(message.msg_id) from exc
         if ack.duplicate and not ack.seq:  # an older server's way of saying "in process"
-            self._in_process(item)
-            raise InProcessError(item.msg_id)
+            self._in_process(message)
+            raise InProcessError(message.msg_id)
 
     @staticmethod
-    def _in_process(item: _Pending) -> None:
+    def _in_process(message: _Message) -> None:
         """Retry under the same id while its first copy may still commit; past `REKEY_AFTER_S` that
-        copy is lost and the staged id would refuse the event until the duplicate window ends."""
+        copy is lost and the staged id would refuse the event until the duplicate window ends. A
+        batched message is tracked on its first event and re-keyed as a whole (its events stay
+        sealed together under the new id)."""
+        head = message.items[0]
         now = time.monotonic()
-        if item.in_process_since is None:
-            item.in_process_since = now
-        elif now - item.in_process_since > REKEY_AFTER_S:
-            item.rekeyed += 1
-            item.msg_id = f"{item.msg_id.split('~', 1)[0]}~{item.rekeyed}"
-            item.in_process_since = None
-            log.warning("publisher.rekeyed", rekeyed=item.rekeyed)
+        if head.in_process_since is None:
+            head.in_process_since = now
+        elif now - head.in_process_since > REKEY_AFTER_S:
+            head.rekeyed += 1
+            message.msg_id = f"{message.msg_id.split('~', 1)[0]}~{head.rekeyed}"
+            head.in_process_since = None
+            if len(message.items) == 1:
+                head.msg_id = message.msg_id
+            else:
+                for item in message.items:
+                    item.sealed = message.msg_id
+            log.warning("publisher.rekeyed", rekeyed=head.rekeyed)
 
     async def _send_batch(self) -> None:
         """Publish up to `BATCH` events concurrently (pipelined acks); failures go back to the front."""
-        batch = [self._spool.popleft() for _ in range(min(self._batch, len(self._spool)))]
-        self._sending += len(batch)
+        messages: list[_Message] = []
+        taken = 0
+        while self._spool and taken < self._batch:
+            message = self._take_message()
+            messages.append(message)
+            taken += len(message.items)
+        self._sending += taken
         try:
-            results = await asyncio.gather(*(self._send_one(item) for item in batch), return_exceptions=True)
+            results = await asyncio.gather(*(self._send_one(m) for m in messages), return_exceptions=True)
         except BaseException:
-            self._spool.extendleft(reversed(batch))  # cancelled: nothing is lost, all are retried
+            for message in reversed(messages):  # cancelled: nothing is lost, all are retried
+                self._put_back(message)
             raise
         finally:
-            self._sending -= len(batch)
-        failed = [item for item, result in zip(batch, results, strict=True) if isinstance(result, BaseException)]
-        self._settled(
-            [item for item, result in zip(batch, results, strict=True) if not isinstance(result, BaseException)]
-        )
-        self.published += len(batch) - len(failed)
-        self._spool.extendleft(reversed(failed))
+            self._sending -= taken
+        failed = [m for m, result in zip(messages, results, strict=True) if isinstance(result, BaseException)]
+        done = [m for m, result in zip(messages, results, strict=True) if not isinstance(result, BaseException)]
+        self._settled([item for m in done for item in m.items])
+        self.published += sum(len(m.items) for m in done)
+        for message in reversed(failed):
+            self._put_back(message)
         if failed:
             error = next(r for r in results if isinstance(r, BaseException))
             raise error if isinstance(error, Exception) else RuntimeError("publish cancelled")
+
+    def _put_back(self, message: _Message) -> None:
+        """Back to the front of the spool; a batched message's events are sealed together, so the
+        retry is the same message under the same id (JetStream drops it if the first try was stored)."""
+        if len(message.items) > 1:
+            for item in message.items:
+                item.sealed = message.msg_id
+        self._spool.extendleft(reversed(message.items))
 
     async def _drain_forever(self) -> None:
         backoff = 0.05
@@ -233,6 +320,9 @@ class DurablePublisher:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if self._linger_s and len(self._spool) < self._batch:
+                await asyncio.sleep(self._linger_s)  # let a few more events join this send
+                self._refill()
             try:
                 await self._send_batch()
                 backoff = 0.05

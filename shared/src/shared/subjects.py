@@ -40,6 +40,7 @@ EVENT_CREDENTIAL_CHANGED: Final = "events.v1.credential.changed"  # carries ids 
 ACTIVITY_STREAM: Final = "KEYRELAY_ACTIVITY"
 ACTIVITY_SUBJECTS: Final = "activity.v1.events.>"
 ACTIVITY_REQUEST_FINISHED: Final = "activity.v1.events.request.finished"
+ACTIVITY_REQUEST_BATCH: Final = "activity.v1.events.request.batch"  # several request records in one message
 ACTIVITY_AUDIT_RECORDED: Final = "activity.v1.events.audit.recorded"
 ACTIVITY_DURABLE: Final = "activity-writer"
 ACTIVITY_QUERY: Final = "activity.v1.query"  # gateway: activity/audit reads

@@ -10,6 +10,9 @@
 * A message that cannot be decoded, or whose write keeps failing for `max_deliveries` tries for
   another reason, goes to the `dead_letters` collection with its
   reason and is then acknowledged: it never blocks the rest.
+* A batched message (`RequestBatch`, several records the gateway sent together) is stored like its
+  events sent one by one: each under its own request id, and one event that cannot be decoded or
+  written is dead-lettered alone (`seq-{seq}.{index}`) while the others are stored.
 """
 
 from __future__ import annotations
@@ -33,16 +36,42 @@ from shared.messages.activity import AuditEvent, RequestFinished
 log = get_logger("keyrelay.activity.consumer")
 _finished = msgspec.json.Decoder(RequestFinished)
 _audit = msgspec.json.Decoder(AuditEvent)
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError)
+
+
+class _RawBatch(msgspec.Struct):
+    """A `RequestBatch` with its events left undecoded, so each is decoded (and refused) alone."""
+
+    events: list[msgspec.Raw] = []
+
+
+_batch = msgspec.json.Decoder(_RawBatch)
+
+
+def batched_events(data: bytes) -> list[bytes]:
+    """The events of a batched message, each as its own bytes. Raises if the envelope is unreadable."""
+    return [bytes(raw) for raw in _batch.decode(data).events]
+
+
+def _request_document(data: bytes) -> dict[str, Any]:
+    event = _finished.decode(data)
+    doc: dict[str, Any] = msgspec.to_builtins(event, builtin_types=(type(event.ts),))
+    doc["_id"] = doc.pop("request_id")
+    doc.setdefault("usage", {})
+    return doc
+
+
+def to_documents(subject: str, data: bytes) -> list[tuple[RecordKind, dict[str, Any]]]:
+    """Decode a message (one event, or a batch of request records). Raises on any poison event."""
+    if subject == subjects.ACTIVITY_REQUEST_BATCH:
+        return [(RecordKind.REQUEST, _request_document(event)) for event in batched_events(data)]
+    return [to_document(subject, data)]
 
 
 def to_document(subject: str, data: bytes) -> tuple[RecordKind, dict[str, Any]]:
     """Decode one event into (what it becomes, document). Raises on a poison message."""
     if subject == subjects.ACTIVITY_REQUEST_FINISHED:
-        event = _finished.decode(data)
-        doc = msgspec.to_builtins(event, builtin_types=(type(event.ts),))
-        doc["_id"] = doc.pop("request_id")
-        doc.setdefault("usage", {})
-        return RecordKind.REQUEST, doc
+        return RecordKind.REQUEST, _request_document(data)
     if subject == subjects.ACTIVITY_AUDIT_RECORDED:
         audit = _audit.decode(data)
         doc = msgspec.to_builtins(audit, builtin_types=(type(audit.ts),))
@@ -130,8 +159,8 @@ class ActivityConsumer:
         grouped: dict[RecordKind, list[dict[str, Any]]] = {}
         try:
             for msg in batch:
-                kind, doc = to_document(msg.subject, msg.data)
-                grouped.setdefault(kind, []).append(doc)
+                for kind, doc in to_documents(msg.subject, msg.data):
+                    grouped.setdefault(kind, []).append(doc)
             for kind, docs in grouped.items():
                 await self._repo.store(kind, docs)
         except Exception:
@@ -139,37 +168,104 @@ class ActivityConsumer:
                 await self.handle(msg)
             return
         await asyncio.gather(*(msg.ack() for msg in batch), return_exceptions=True)
-        self.stored += len(batch)
+        stored = sum(len(docs) for docs in grouped.values())
+        self.stored += stored
         for kind, docs in grouped.items():
             metrics.STORED.labels(kind.value).inc(len(docs))
 
     async def handle(self, msg: NatsMsg) -> None:
         deliveries = msg.metadata.num_delivered if msg.metadata else 1
         seq = msg.metadata.sequence.stream if msg.metadata else 0
-        try:
-            kind, doc = to_document(msg.subject, msg.data)
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-            await self._dead_letter(msg, f"undecodable: {type(exc).__name__}: {exc}", deliveries, seq)
+        if msg.subject == subjects.ACTIVITY_REQUEST_BATCH:
+            await self._handle_batched(msg, deliveries, seq)
             return
         try:
-            await self._repo.store(kind, [doc])
+            kind, doc = to_document(msg.subject, msg.data)
+        except _DECODE_ERRORS as exc:
+            await self._dead_letter(msg, f"undecodable: {type(exc).__name__}: {exc}", deliveries, seq)
+            return
+        failure = await self._store_or_retry(msg, kind, [doc], deliveries)
+        if failure is not None:
+            await self._dead_letter(msg, failure, deliveries, seq)
+
+    async def _store_or_retry(
+        self, msg: NatsMsg, kind: RecordKind, docs: list[dict[str, Any]], deliveries: int
+    ) -> str | None:
+        """Store `docs` and ack `msg`, or hand it back for a retry (negative ack with a delay).
+        Returns why, when the write failed for good (not transient, out of deliveries): the
+        caller dead-letters."""
+        try:
+            await self._repo.store(kind, docs)
         except Exception as exc:
             if not transient(exc) and deliveries >= self._settings.max_deliveries:
-                await self._dead_letter(msg, f"write failed {deliveries} times: {type(exc).__name__}", deliveries, seq)
-                return
+                return f"write failed {deliveries} times: {type(exc).__name__}"
             metrics.RETRIES.inc()
             log.warning("consumer.write_failed", error=type(exc).__name__, deliveries=deliveries)
             with contextlib.suppress(Exception):
                 await msg.nak(delay=min(0.5 * deliveries, 5.0))
-            return
+            return None
         await msg.ack()
-        self.stored += 1
-        metrics.STORED.labels(kind.value).inc()
+        self.stored += len(docs)
+        metrics.STORED.labels(kind.value).inc(len(docs))
+        return None
+
+    async def _handle_batched(self, msg: NatsMsg, deliveries: int, seq: int) -> None:
+        """Each event of a batched message as if it had come alone: the undecodable ones are
+        dead-lettered one by one, the rest stored together; if their write fails for good, each is
+        written alone and only the ones that still fail are dead-lettered."""
+        try:
+            events = batched_events(msg.data)
+        except _DECODE_ERRORS as exc:
+            await self._dead_letter(msg, f"undecodable: {type(exc).__name__}: {exc}", deliveries, seq)
+            return
+        decoded: list[tuple[int, bytes, dict[str, Any]]] = []
+        for index, data in enumerate(events):
+            try:
+                decoded.append((index, data, _request_document(data)))
+            except _DECODE_ERRORS as exc:
+                reason = f"undecodable: {type(exc).__name__}: {exc}"
+                if not await self._dead_letter_event(msg, data, reason, deliveries, f"seq-{seq}.{index}"):
+                    return
+        docs = [doc for _, _, doc in decoded]
+        if await self._store_or_retry(msg, RecordKind.REQUEST, docs, deliveries) is None:
+            return
+        for index, data, doc in decoded:
+            try:
+                await self._repo.store(RecordKind.REQUEST, [doc])
+            except Exception as exc:
+                if transient(exc):  # not this event's fault after all: the whole message again later
+                    with contextlib.suppress(Exception):
+                        await msg.nak(delay=min(0.5 * deliveries, 5.0))
+                    return
+                reason = f"write failed {deliveries} times: {type(exc).__name__}"
+                if not await self._dead_letter_event(msg, data, reason, deliveries, f"seq-{seq}.{index}"):
+                    return
+            else:
+                self.stored += 1
+                metrics.STORED.labels(RecordKind.REQUEST.value).inc()
+        await msg.ack()
+
+    async def _dead_letter_event(self, msg: NatsMsg, data: bytes, reason: str, deliveries: int, key: str) -> bool:
+        """One event of a batched message to `dead_letters` (under `key`); False, with the message
+        handed back for a retry, if even that failed."""
+        try:
+            await self._repo.dead_letter(
+                subject=subjects.ACTIVITY_REQUEST_FINISHED, data=data, reason=reason, deliveries=deliveries, key=key
+            )
+        except Exception as exc:
+            log.exception("consumer.dead_letter_failed", error=type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=2.0)
+            return False
+        self.dead += 1
+        metrics.DEAD_LETTERS.inc()
+        log.error("consumer.dead_lettered", reason=reason[:120], key=key)
+        return True
 
     async def _dead_letter(self, msg: NatsMsg, reason: str, deliveries: int, seq: int) -> None:
         try:
             await self._repo.dead_letter(
-                subject=msg.subject, data=msg.data, reason=reason, deliveries=deliveries, seq=seq
+                subject=msg.subject, data=msg.data, reason=reason, deliveries=deliveries, key=f"seq-{seq}"
             )
         except Exception as exc:
             log.exception("consumer.dead_letter_failed", error=type(exc).__name__)

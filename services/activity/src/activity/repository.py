@@ -141,9 +141,11 @@ class ActivityRepository:
                 raise
             await self._hourly.bulk_write(updates, ordered=False)
 
-    async def dead_letter(self, *, subject: str, data: bytes, reason: str, deliveries: int, seq: int) -> None:
+    async def dead_letter(self, *, subject: str, data: bytes, reason: str, deliveries: int, key: str) -> None:
+        """Keep an event that cannot be stored, under `key` (`seq-{stream seq}`, and `.{index}` for
+        one event of a batched message): writing it again changes nothing."""
         await self._dead_letters.update_one(
-            {"_id": f"seq-{seq}"},
+            {"_id": key},
             {
                 "$setOnInsert": {
                     "ts": datetime.now(UTC),

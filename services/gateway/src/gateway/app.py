@@ -86,7 +86,13 @@ def create_app(settings: GatewaySettings) -> Litestar:
         nc = await connect(settings, "gateway", on_reconnect=on_reconnect)
         bus = BusClient(nc, default_timeout_s=settings.request_timeout_s)
         journal = SpoolJournal(Path(settings.spool_dir or Path(settings.data_dir) / "spool" / "gateway"))
-        publisher = DurablePublisher(nc, spool_limit=settings.spool_memory_events, journal=journal)
+        publisher = DurablePublisher(
+            nc,
+            spool_limit=settings.spool_memory_events,
+            journal=journal,
+            batched={subjects.ACTIVITY_REQUEST_FINISHED: subjects.ACTIVITY_REQUEST_BATCH},
+            linger_s=settings.publish_linger_ms / 1000,
+        )
         publisher.start()
         admission.backlog = lambda: publisher.backlog
         policy = AddressPolicy.from_settings(settings.upstream_allow, allow_http=settings.upstream_allow_http)

@@ -66,6 +66,13 @@ class RequestFinished(Msg, frozen=True, kw_only=True, omit_defaults=False):
     api_key_prefix: str | None = None
 
 
+class RequestBatch(Msg, frozen=True, kw_only=True):
+    """Several `RequestFinished` in one JetStream message (the gateway's publisher groups them):
+    each is stored under its own request id, exactly as if it had come alone."""
+
+    events: list[RequestFinished] = []
+
+
 class AuditEvent(Msg, frozen=True, kw_only=True, omit_defaults=False):
     """Who did what to which integration, credential, key or member. Never a secret value."""
 
