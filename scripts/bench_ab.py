@@ -75,6 +75,7 @@ SLOW = "req/s at concurrency 64, upstream answering in 50 ms"
 TTFB = "stream TTFB p50 (20 chunks, 5 ms apart, c=16)"
 STREAM_CPU = "gateway CPU per 20-chunk stream, burst / paced"
 LONG = "-chunk stream (burst), c=1: added p50 / gateway CPU / stack CPU per stream"
+RSS = "peak RSS of the gateway processes"
 
 
 STACK = [  # bench.py's cold-path and activity figures (`--only cold,activity` runs just them)
@@ -104,7 +105,8 @@ def row(run: Run, label: str) -> str:
         f"| {label} | {run.first(C1_P50):+.2f} ms | {run.first(C1_P99):+.2f} ms | {run.first(C64):,.0f} "
         f"| {run.first(SLOW):,.0f} | {run.first(TTFB):.2f} ms | {run.cpu_ms.get('gateway', 0):.2f} ms "
         f"| {run.cpu_ms.get('whole stack', 0):.2f} ms | {run.figures[STREAM_CPU][0]:.2f} ms "
-        f"| {next(v[1] for k, v in run.figures.items() if k.endswith(LONG)):.2f} ms |"
+        f"| {next(v[1] for k, v in run.figures.items() if k.endswith(LONG)):.2f} ms "
+        f"| {run.figures.get(RSS, [0.0])[0]:.0f} MiB |"
     )
 
 
@@ -138,9 +140,9 @@ def main() -> int:
     print(
         "| run | added p50 c=1 | added p99 c=1 | req/s c=64 | req/s c=64, 50 ms upstream | stream TTFB p50 "
         "| gateway CPU per request | whole-stack CPU per request | gateway CPU per 20-chunk burst stream "
-        "| gateway CPU per long stream |"
+        "| gateway CPU per long stream | gateway peak RSS |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for i, run in enumerate(runs):
         print(row(run, f"{run.side} #{i // 2 + 1}"))
     for side in ("base", "this"):

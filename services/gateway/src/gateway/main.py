@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from litestar import Litestar
-
-from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from shared.logging import configure_logging
 from shared.runner import STOP_GRACE_S, start
 from shared.settings import load_settings
 
+if TYPE_CHECKING:
+    from litestar import Litestar
+
 
 def app_factory() -> Litestar:
-    """Granian worker entry point: settings are read in the worker process."""
+    """Granian worker entry point: settings are read in the worker process, and only the workers
+    import the application (Litestar, the adapters, aiohttp): granian's main process, which only
+    supervises them, stays small."""
+    from gateway.app import create_app  # noqa: PLC0415
+
     settings = load_settings(GatewaySettings)
     configure_logging(fmt=settings.log_format, level=settings.log_level, service="gateway")
     return create_app(settings)
