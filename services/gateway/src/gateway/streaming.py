@@ -24,13 +24,14 @@ from gateway.providers.base import CallOptions, ProviderError, UpstreamStream
 from gateway.proxy import read_first_chunk
 from gateway.recorder import ActivityRecorder, RequestRecord
 from gateway.translate.common import usage_to_openai
-from gateway.wire.openai import ChatChunk, encode
+from gateway.wire.openai import ChatChunk, WireChunk, encode
 from shared.errors import ErrorCode, KeyrelayError
 from shared.messages.activity import StreamOutcome
 from shared.messages.usage import Usage
 
 T = TypeVar("T")
 DONE = b"data: [DONE]\n\n"
+_NULL_USAGE = b',"usage":null'
 
 
 def sse(data: object, event: str | None = None) -> bytes:
@@ -97,6 +98,21 @@ class ChatStreamFormat(StreamFormat[ChatChunk]):
 class OpenAIStreamFormat(ChatStreamFormat):
     def __init__(self, include_usage: bool) -> None:
         self.include_usage = include_usage
+
+    def chunk(self, chunk: ChatChunk) -> list[bytes]:
+        if isinstance(chunk, WireChunk):  # needed no change: the upstream's own bytes
+            return [b"data: " + self._wire(chunk) + b"\n\n"]
+        return [sse(chunk)]
+
+    def _wire(self, chunk: WireChunk) -> bytes:
+        """The upstream's bytes; OpenAI's `"usage":null` (there because the gateway always asks for
+        usage) taken out unless the client asked for usage too, as OpenAI itself would send it."""
+        wire = chunk.wire
+        if self.include_usage or b'"usage"' not in wire:
+            return wire
+        if wire.count(b'"usage"') == 1 and wire.count(_NULL_USAGE) == 1:
+            return wire.replace(_NULL_USAGE, b"")
+        return encode(ChatChunk.decode(wire).without("usage"))
 
     def end(self, usage: Usage, last: ChatChunk | None) -> list[bytes]:
         out: list[bytes] = []

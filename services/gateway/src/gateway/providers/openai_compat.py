@@ -13,7 +13,9 @@ client's body is never mutated, since a failover sends it again elsewhere).
 Streams are normalised (providers.md 20.8): chunks without choices (Azure filter results, usage
 chunks) and choices without a delta are skipped, the role comes first, one finish per choice,
 usage is taken wherever the vendor puts it (the last report wins, so repeats never double count)
-and removed from the chunks; `stream_options.include_usage` is always requested upstream.
+and removed from the chunks; `stream_options.include_usage` is always requested upstream. A chunk
+that needs none of that (most of them, from a vendor without stream hooks of its own) is decoded
+only to be read and passes through as the upstream's bytes (`WireChunk`): no re-encoding.
 """
 
 from __future__ import annotations
@@ -47,11 +49,16 @@ from gateway.wire.openai import (
     ImageRequest,
     ImagesResponse,
     ResponseMessage,
+    WireChunk,
 )
 from gateway.wire.sse import SseEvent
 from shared.messages.usage import Usage
 
 GATEWAY_FIELDS = ("models",)  # request extras the gateway consumes itself
+
+
+_wire_chunk = msgspec.json.Decoder(WireChunk)
+_STREAM_HOOKS = ("chunk_usage", "is_final_chunk", "normalize_chunk")
 
 
 class OpenAIChunkNormalizer:
@@ -63,6 +70,10 @@ class OpenAIChunkNormalizer:
         self._finished: set[int] = set()
         self.usage: Usage | None = None
         self.finished = False
+        # chunks may pass through as they came only where no vendor hook or subclass changes them
+        self._passthrough = type(self) is OpenAIChunkNormalizer and all(
+            getattr(type(adapter), hook) is getattr(OpenAICompatAdapter, hook) for hook in _STREAM_HOOKS
+        )
 
     def feed(self, event: SseEvent) -> list[ChatChunk]:
         data = event.data
@@ -71,6 +82,10 @@ class OpenAIChunkNormalizer:
         if data == "[DONE]" or data.strip() == "[DONE]":
             self.finished = True
             return []
+        if self._passthrough and "\n" not in data and "\r" not in data:
+            untouched = self._untouched(data)
+            if untouched is not None:
+                return [untouched]
         try:
             chunk = ChatChunk.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -93,6 +108,35 @@ class OpenAIChunkNormalizer:
             if delta.role is UNSET:
                 delta.role = "assistant"
         return [chunk]
+
+    def _untouched(self, data: str) -> WireChunk | None:
+        """The chunk as it came, if normalising would leave it as it is: choices that each carry a
+        delta or a first finish, the role already sent (or in this chunk), no usage, no vendor
+        reasoning name. Anything else (or a body the strict decoder refuses) takes the full path."""
+        try:
+            chunk = _wire_chunk.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        if chunk.usage not in (UNSET, None) or not chunk.choices:
+            return None
+        finishing: list[int] = []
+        for choice in chunk.choices:
+            if choice.usage is not UNSET or choice.delta.reasoning is not UNSET:
+                return None
+            if choice.finish_reason is not None:
+                if choice.index in self._finished or choice.index in finishing:
+                    return None
+                finishing.append(choice.index)
+            elif choice.delta.is_empty():
+                return None
+        if not self._role_sent:
+            if chunk.choices[0].delta.role is UNSET:
+                return None
+            self._role_sent = True
+        self._finished.update(finishing)
+        chunk.usage = UNSET
+        chunk.wire = data.encode()
+        return chunk
 
     def _keep(self, choice: ChunkChoice) -> bool:
         if choice.finish_reason is not None:

@@ -326,6 +326,21 @@ class ChatChunk(CompletionBody[ChunkChoice], kw_only=True):
     object: str = "chat.completion.chunk"
 
 
+class WireChunk(ChatChunk, kw_only=True, gc=True, dict=True):
+    """A chunk that needed no change on its way through: `wire` holds its upstream JSON, which an
+    OpenAI-format client gets as it came (no encode; its fields are read, never changed). Its
+    unknown fields are not scanned into `extra`: they are in `wire`."""
+
+    @property
+    def wire(self) -> bytes:
+        """The upstream's JSON of this chunk (kept beside the fields, never a JSON field itself)."""
+        return bytes(self.__dict__["wire"])
+
+    @wire.setter
+    def wire(self, value: bytes) -> None:
+        self.__dict__["wire"] = value
+
+
 # --- embeddings ------------------------------------------------------------------------------------
 class EmbeddingRequest(Extensible, kw_only=True):
     model: str | UnsetType = UNSET
