@@ -14,6 +14,8 @@ from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins import PluginProtocol
+from litestar.plugins.core import MsgspecDIPlugin
 from nats.aio.msg import Msg as NatsMsg
 
 from gateway import metrics
@@ -67,6 +69,16 @@ class _CredentialChanged(msgspec.Struct):
 
 
 _cred_changed = msgspec.json.Decoder(_CredentialChanged)
+
+
+class Gateway(Litestar):
+    """Litestar without the pydantic plugins it adds whenever pydantic is installed (other services'
+    dependencies bring it): the gateway's boundary is msgspec, and pydantic cost every worker
+    about 7 MiB of memory for nothing."""
+
+    @staticmethod
+    def _get_default_plugins(plugins: list[PluginProtocol]) -> list[PluginProtocol]:
+        return [*plugins, MsgspecDIPlugin()]
 
 
 def create_app(settings: GatewaySettings) -> Litestar:
@@ -163,7 +175,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
     def provide_state() -> GatewayState:
         return app.state.gw  # type: ignore[no-any-return]
 
-    app = Litestar(
+    app = Gateway(
         route_handlers=[
             *INFERENCE_ROUTES,
             *MESSAGES_ROUTES,
