@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from gateway import metrics
-from gateway.limits import Limits
+from gateway.limits import Limits, scopes
 from gateway.wire.openai import ChatChunk, ChatCompletion
 from shared import subjects
 from shared.logging import get_logger
@@ -177,7 +177,7 @@ class ActivityRecorder:
             metrics.observe(event)
         msg_id = f"{event.request_id}.{event.job_status}" if final else event.request_id
         self._publisher.publish(subjects.ACTIVITY_REQUEST_FINISHED, event, msg_id)
-        if self._limits is not None and principal is not None:
+        if self._limits is not None and principal is not None and scopes(principal):  # no task without limits
             task = asyncio.create_task(self._account(principal, event))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
