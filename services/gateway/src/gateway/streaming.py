@@ -166,8 +166,11 @@ async def _relay(
                 yield piece
         while True:
             try:
-                async with asyncio.timeout(chunk_timeout_s):  # inline: no task per chunk, unlike wait_for
+                if getattr(stream, "pending", 0):  # already parsed from the last read: no wait, no timer
                     chunk = await anext(iterator)
+                else:
+                    async with asyncio.timeout(chunk_timeout_s):  # inline: no task per chunk, unlike wait_for
+                        chunk = await anext(iterator)
             except StopAsyncIteration:
                 break
             except TimeoutError:
