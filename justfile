@@ -77,6 +77,11 @@ bench-console *args:
 bench-ab base *args:
     {{python}} scripts/bench_ab.py {{base}} {{args}}
 
+# CPU per request of every process of the stack for a fixed amount of work, two commits alternated (e.g. `just bench-cpu-ab main`)
+[group('check')]
+bench-cpu-ab base *args:
+    {{python}} scripts/bench_cpu_ab.py {{base}} {{args}}
+
 # The production shape on one machine: 3-node NATS cluster (TLS, JetStream R3), 2 replicas of every service, HAProxy if installed
 [group('run')]
 [positional-arguments]
