@@ -3,7 +3,8 @@
 The token endpoint is the key file's `token_uri` unless the operator overrides it (tests, egress
 proxies); the JWT audience is the endpoint actually called. Tokens are refreshed when they have
 less than `REFRESH_MARGIN_S` left, or at once after the caller saw a 401 (`invalidate`). One
-refresh per service account at a time; signing is a millisecond, so it runs inline.
+refresh per service account at a time; signing is a millisecond, so it runs inline. `cryptography`
+(about 7 MiB resident) is imported on the first service account used, not by every gateway worker.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ import base64
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import aiohttp
 import msgspec
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from gateway.providers.base import CallOptions, Credential, ProviderError
 from gateway.providers.http import read_json, send
 from gateway.wire.openai import encode as encode_json
 from shared.secret import Secret
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a secret
@@ -56,6 +59,9 @@ def _b64url(data: bytes) -> str:
 
 
 def sign_assertion(info: ServiceAccountInfo, key: rsa.RSAPrivateKey, audience: str, now: int) -> str:
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415 - only gateways with a service account
+    from cryptography.hazmat.primitives.asymmetric import padding  # noqa: PLC0415
+
     header = {"alg": "RS256", "typ": "JWT", **({"kid": info.private_key_id} if info.private_key_id else {})}
     claims = {"iss": info.client_email, "scope": SCOPE, "aud": audience, "iat": now, "exp": now + LIFETIME_S}
     signing_input = f"{_b64url(encode_json(header))}.{_b64url(encode_json(claims))}"
@@ -88,6 +94,9 @@ class AccessTokens:
         cache_key = hashlib.sha256(raw.encode()).hexdigest()
         account = self._accounts.get(cache_key)
         if account is None:
+            from cryptography.hazmat.primitives import serialization  # noqa: PLC0415 - see the module's doc
+            from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
+
             try:
                 info = _info_decoder.decode(raw)
                 key = serialization.load_pem_private_key(info.private_key.encode(), password=None)
