@@ -305,8 +305,9 @@ def _drained(stack: ClusterStack) -> bool:
 
 
 async def _in_stream(stack: ClusterStack, request_ids: set[str], last: int) -> set[str]:
-    """Which of these request ids are among the activity stream's last `last` messages (read with
-    the operator's credentials): tells a record the gateway never published from one lost later."""
+    """Which of these request ids are among the activity stream's last `last` messages, batched or
+    not (read with the operator's credentials): tells a record the gateway never published from one
+    lost later."""
     env = stack.operator_env()
     settings = CommonSettings(
         nats_url=env["KEYRELAY_NATS_URL"],
@@ -327,9 +328,9 @@ async def _in_stream(stack: ClusterStack, request_ids: set[str], last: int) -> s
         )
         for _ in range(info.state.last_seq - first + 1):
             msg = await sub.next_msg(timeout=5)
-            request_id = str(json.loads(msg.data).get("request_id", ""))
-            if request_id in request_ids:
-                found.add(request_id)
+            body = json.loads(msg.data)
+            ids = {str(e.get("request_id", "")) for e in body.get("events", [body])}  # a batch, or one record
+            found.update(ids & request_ids)
         await sub.unsubscribe()
     finally:
         await nc.close()
