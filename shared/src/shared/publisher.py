@@ -45,6 +45,7 @@ from shared import tracing
 from shared.bus import encode
 from shared.logging import get_logger
 from shared.spool import SpooledEvent, SpoolJournal, SpoolRef
+from shared.tasks import cancel_and_wait
 
 log = get_logger("keyrelay.publisher")
 BATCH = 128
@@ -61,11 +62,19 @@ class InProcessError(Exception):
 
 
 @dataclass(slots=True)
-class _Pending:
+class _Envelope:
+    """What JetStream gets: subject, bytes, `Nats-Msg-Id`, headers."""
+
     subject: str
     data: bytes
     msg_id: str
     headers: dict[str, str]
+
+
+@dataclass(slots=True)
+class _Pending(_Envelope):
+    """One event, from `publish()` until JetStream acknowledged it."""
+
     ref: SpoolRef | None = None
     in_process_since: float | None = None  # when JetStream first said its id was in process
     rekeyed: int = 0
@@ -73,13 +82,9 @@ class _Pending:
 
 
 @dataclass(slots=True)
-class _Message:
+class _Message(_Envelope):
     """One JetStream message: a single event, or several of a batched subject."""
 
-    subject: str
-    data: bytes
-    msg_id: str
-    headers: dict[str, str]
     items: list[_Pending] = field(default_factory=list)
 
 
@@ -148,11 +153,8 @@ class DurablePublisher:
     async def stop(self, flush_timeout_s: float = 5.0) -> None:
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(self._flush(), timeout=flush_timeout_s)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._journal is not None:
             self._journal.close(all_acked=not self.backlog and not self._provisional)
 

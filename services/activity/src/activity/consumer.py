@@ -32,6 +32,7 @@ from activity.settings import ActivitySettings
 from shared import subjects
 from shared.logging import get_logger
 from shared.messages.activity import AuditEvent, RequestFinished
+from shared.tasks import cancel_and_wait
 
 log = get_logger("keyrelay.activity.consumer")
 _finished = msgspec.json.Decoder(RequestFinished)
@@ -115,10 +116,7 @@ class ActivityConsumer:
         self._task = asyncio.create_task(self._loop(), name="activity-consumer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         # a cancelled fetch leaves its inbox subscription waiting: without this, draining the
         # connection would wait for it until the drain timeout (the durable consumer stays)
         with contextlib.suppress(Exception):

@@ -18,7 +18,6 @@ minute) and the failure is logged once per outage.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 
 import msgspec
@@ -29,6 +28,7 @@ from gateway.jobs import JobEntry, Pending, backoff, expired_entry, expired_reco
 from shared.errors import KeyrelayError
 from shared.logging import get_logger
 from shared.messages.catalog import ApiKeyPrincipal
+from shared.tasks import cancel_and_wait
 
 log = get_logger("keyrelay.gateway.jobs")
 MAX_PAUSE_S = 60.0  # between sweeps while the jobs bucket cannot be read
@@ -59,10 +59,7 @@ class JobSweeper:
         self._task = asyncio.create_task(self._run(), name="job-sweeper")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         pause = self.interval_s

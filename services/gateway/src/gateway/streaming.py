@@ -141,66 +141,58 @@ def relay(
     if first is not None:
         record.mark_first_byte()
     recorder.started(record)
-    return _relay(stream, iterator, first, record, recorder, fmt, chunk_timeout_s)
 
-
-async def _relay(
-    stream: UpstreamStream[T],
-    iterator: AsyncIterator[T],
-    first: T | None,
-    record: RequestRecord,
-    recorder: ActivityRecorder,
-    fmt: StreamFormat[T],
-    chunk_timeout_s: float,
-) -> AsyncIterator[bytes]:
-    outcome: StreamOutcome
-    outcome, status, code = "complete", 200, None
-    last: T | None = first
-    held: list[bytes] = []  # chunks parsed from one upstream read, sent together when it is used up
-    try:
-        for piece in fmt.start():
-            yield piece
-        if first is not None:
-            fmt.capture(record, first)
-            for piece in fmt.chunk(first):
+    async def body() -> AsyncIterator[bytes]:
+        outcome: StreamOutcome
+        outcome, status, code = "complete", 200, None
+        last: T | None = first
+        held: list[bytes] = []  # chunks parsed from one upstream read, sent together when it is used up
+        try:
+            for piece in fmt.start():
                 yield piece
-        while True:
-            try:
-                if getattr(stream, "pending", 0):  # already parsed from the last read: no wait, no timer
-                    chunk = await anext(iterator)
-                else:
-                    async with asyncio.timeout(chunk_timeout_s):  # inline: no task per chunk, unlike wait_for
+            if first is not None:
+                fmt.capture(record, first)
+                for piece in fmt.chunk(first):
+                    yield piece
+            while True:
+                try:
+                    if getattr(stream, "pending", 0):  # already parsed from the last read: no wait, no timer
                         chunk = await anext(iterator)
-            except StopAsyncIteration:
-                break
-            except TimeoutError:
-                raise ProviderError(ErrorCode.UPSTREAM_TIMEOUT, "upstream stream stalled") from None
-            last = chunk
-            record.mark_first_byte()
-            fmt.capture(record, chunk)
-            held += fmt.chunk(chunk)
-            if held and not getattr(stream, "pending", 0):  # the last parsed of this upstream read: one write
+                    else:
+                        async with asyncio.timeout(chunk_timeout_s):  # inline: no task per chunk, unlike wait_for
+                            chunk = await anext(iterator)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise ProviderError(ErrorCode.UPSTREAM_TIMEOUT, "upstream stream stalled") from None
+                last = chunk
+                record.mark_first_byte()
+                fmt.capture(record, chunk)
+                held += fmt.chunk(chunk)
+                if held and not getattr(stream, "pending", 0):  # the last parsed of this upstream read: one write
+                    yield b"".join(held)
+                    held.clear()
+            record.set_usage(stream.usage)
+            held += fmt.end(record.usage, last)
+            if held:
                 yield b"".join(held)
-                held.clear()
-        record.set_usage(stream.usage)
-        held += fmt.end(record.usage, last)
-        if held:
-            yield b"".join(held)
-    except KeyrelayError as exc:
-        outcome, status, code = "upstream_error", exc.status, exc.code
-        record.set_usage(stream.usage)
-        held += fmt.error(exc)
-        if held:
-            yield b"".join(held)
-    except (asyncio.CancelledError, GeneratorExit):
-        outcome, status, code = "client_cancelled", 499, ErrorCode.CLIENT_CANCELLED
-        raise
-    finally:
-        await _close(stream)
-        if record.attempts and outcome != "complete":
-            last_attempt = record.attempts[-1]
-            record.attempts[-1] = msgspec.structs.replace(last_attempt, error_code=code)
-        recorder.finish(record, status=status, error_code=code, stream_outcome=outcome)
+        except KeyrelayError as exc:
+            outcome, status, code = "upstream_error", exc.status, exc.code
+            record.set_usage(stream.usage)
+            held += fmt.error(exc)
+            if held:
+                yield b"".join(held)
+        except (asyncio.CancelledError, GeneratorExit):
+            outcome, status, code = "client_cancelled", 499, ErrorCode.CLIENT_CANCELLED
+            raise
+        finally:
+            await _close(stream)
+            if record.attempts and outcome != "complete":
+                last_attempt = record.attempts[-1]
+                record.attempts[-1] = msgspec.structs.replace(last_attempt, error_code=code)
+            recorder.finish(record, status=status, error_code=code, stream_outcome=outcome)
+
+    return body()
 
 
 async def _close(stream: UpstreamStream[T]) -> None:
