@@ -272,7 +272,9 @@ async def test_a_batched_message_stores_each_record_by_its_id_and_dead_letters_o
     await nc.close()
     for event in good:
         wait_for_record(org.stack, event.request_id)
-    await until(lambda: all_acknowledged(org.stack), "the batch was not acknowledged")
+    # the whole consumer settled: 45 s covers the 30 s ack wait of a message an earlier test's
+    # activity restart left delivered and unacknowledged on this shared stack
+    await until(lambda: all_acknowledged(org.stack), "the batch was not acknowledged", timeout_s=45)
     with MongoClient(org.stack.mongodb_uri) as mongo:
         db = mongo["keyrelay_activity"]
         assert db["requests"].count_documents({"_id": {"$in": [e.request_id for e in good]}}) == len(good)
