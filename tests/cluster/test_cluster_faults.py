@@ -28,6 +28,7 @@ import httpx
 import nats
 import nats.errors
 import pytest
+from nats.aio.client import Client as NatsClient
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from pymongo import MongoClient
 
@@ -304,10 +305,8 @@ def _drained(stack: ClusterStack) -> bool:
     )
 
 
-async def _in_stream(stack: ClusterStack, request_ids: set[str], last: int) -> set[str]:
-    """Which of these request ids are among the activity stream's last `last` messages, batched or
-    not (read with the operator's credentials): tells a record the gateway never published from one
-    lost later."""
+async def _operator(stack: ClusterStack) -> NatsClient:
+    """A connection with the operator's credentials over the cluster's TLS (what an admin uses)."""
     env = stack.operator_env()
     settings = CommonSettings(
         nats_url=env["KEYRELAY_NATS_URL"],
@@ -315,7 +314,14 @@ async def _in_stream(stack: ClusterStack, request_ids: set[str], last: int) -> s
         nats_password=Secret(env["KEYRELAY_NATS_PASSWORD"]),
         nats_tls_ca=env["KEYRELAY_NATS_TLS_CA"],
     )
-    nc = await connect(settings, "operator", max_reconnect_attempts=1)
+    return await connect(settings, "operator", max_reconnect_attempts=1)
+
+
+async def _in_stream(stack: ClusterStack, request_ids: set[str], last: int) -> set[str]:
+    """Which of these request ids are among the activity stream's last `last` messages, batched or
+    not (read with the operator's credentials): tells a record the gateway never published from one
+    lost later."""
+    nc = await _operator(stack)
     found: set[str] = set()
     try:
         js = nc.jetstream()
@@ -523,14 +529,7 @@ def test_no_secret_of_the_cluster_appears_in_any_log(cluster: Cluster) -> None:
 
 async def test_the_cluster_replicates_the_activity_stream_and_every_bucket_three_times(cluster: Cluster) -> None:
     stack = cluster.stack
-    env = stack.operator_env()
-    settings = CommonSettings(
-        nats_url=env["KEYRELAY_NATS_URL"],
-        nats_user="operator",
-        nats_password=Secret(env["KEYRELAY_NATS_PASSWORD"]),
-        nats_tls_ca=env["KEYRELAY_NATS_TLS_CA"],
-    )
-    nc = await connect(settings, "operator", max_reconnect_attempts=1)
+    nc = await _operator(stack)
     try:
         js = nc.jetstream()
         streams = [subjects.ACTIVITY_STREAM, *(f"KV_{b.name}" for b in BUCKETS)]

@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import msgspec
-import nats
-import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import StreamConfig
 
-from shared.embedded import Child, executable, free_port, wait_for_port
 from shared.publisher import MESSAGE_EVENTS, DurablePublisher, batch_id
 from shared.spool import SpoolJournal
 
@@ -30,30 +26,6 @@ class Event(msgspec.Struct):
 
 class Batch(msgspec.Struct):
     events: list[Event]
-
-
-@pytest.fixture(scope="module")
-def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("nats-batches")
-    port = free_port()
-    child = Child(
-        "nats-server",
-        [executable("nats-server"), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(root / "js")],
-        root / "nats.log",
-    ).start()
-    wait_for_port(port, proc=child.proc)
-    yield f"nats://127.0.0.1:{port}"
-    child.stop()
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
-    yield client
-    js = client.jetstream()
-    for stream in await js.streams_info():
-        await js.delete_stream(stream.config.name or "")
-    await client.close()
 
 
 async def create_stream(nc: NatsClient, name: str) -> None:

@@ -1,0 +1,36 @@
+"""A real nats-server with JetStream for the publisher's tests (one per module), and a client on
+it whose streams are deleted after each test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from shared.embedded import Child, executable, free_port, wait_for_port
+
+
+@pytest.fixture(scope="module")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("nats-publisher")
+    port = free_port()
+    child = Child(
+        "nats-server",
+        [executable("nats-server"), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(root / "js")],
+        root / "nats.log",
+    ).start()
+    wait_for_port(port, proc=child.proc)
+    yield f"nats://127.0.0.1:{port}"
+    child.stop()
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
+    client = await nats.connect(nats_url)
+    yield client
+    js = client.jetstream()
+    for stream in await js.streams_info():
+        await js.delete_stream(stream.config.name or "")
+    await client.close()
