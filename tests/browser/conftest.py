@@ -154,3 +154,25 @@ def bootstrap_owner(stack: EmbeddedStack) -> dict[str, Any]:
     import json  # noqa: PLC0415
 
     return {**json.loads(result.stdout), "email": email}
+
+
+def owner_with_openai_integration(stack: EmbeddedStack, slug: str, name: str, enabled: list[str]) -> dict[str, Any]:
+    """A new org's owner (as `bootstrap_owner`) with an OpenAI integration `slug` on the test's
+    provider key, and `api`: a management API client signed in as that owner."""
+    from tests.conftest import PROVIDER_KEY  # noqa: PLC0415
+
+    created = bootstrap_owner(stack)
+    api = httpx.Client(
+        base_url=f"{stack.gateway_url}/api/v1",
+        headers={"authorization": f"Bearer {created['owner_token']}"},
+        timeout=30,
+    )
+    body = {
+        "provider": "openai",
+        "name": name,
+        "slug": slug,
+        "credentials": {"api_key": PROVIDER_KEY},
+        "models": {"enabled": enabled},
+    }
+    assert api.post("/integrations", json=body).status_code == 201
+    return {**created, "api": api}

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from shared.stack import EmbeddedStack
-from tests.browser.conftest import Member, bootstrap_owner, sign_up
+from tests.browser.conftest import Member, owner_with_openai_integration, sign_up
 from tests.conftest import PROVIDER_KEY, FakeServer, wait_for_record
 
 SLUG = "openai-hosts"
@@ -18,21 +18,7 @@ SLUG = "openai-hosts"
 @pytest.fixture(scope="module")
 def org(stack: EmbeddedStack, fake: FakeServer) -> dict[str, Any]:
     fake.add_key("anthropic", PROVIDER_KEY)  # the integration's one key, accepted by the model's own host too
-    created = bootstrap_owner(stack)
-    api = httpx.Client(
-        base_url=f"{stack.gateway_url}/api/v1",
-        headers={"authorization": f"Bearer {created['owner_token']}"},
-        timeout=30,
-    )
-    body = {
-        "provider": "openai",
-        "name": "OpenAI with hosts",
-        "slug": SLUG,
-        "credentials": {"api_key": PROVIDER_KEY},
-        "models": {"enabled": ["gpt-4o-mini"]},
-    }
-    assert api.post("/integrations", json=body).status_code == 201
-    return {**created, "api": api}
+    return owner_with_openai_integration(stack, SLUG, "OpenAI with hosts", ["gpt-4o-mini"])
 
 
 @pytest.fixture(scope="module")

@@ -10,29 +10,15 @@ import httpx
 import pytest
 
 from shared.stack import EmbeddedStack
-from tests.browser.conftest import Member, bootstrap_owner, sign_up
-from tests.conftest import PROVIDER_KEY, wait_for_record
+from tests.browser.conftest import Member, owner_with_openai_integration, sign_up
+from tests.conftest import wait_for_record
 
 SLUG = "openai-negotiated"
 
 
 @pytest.fixture(scope="module")
 def org(stack: EmbeddedStack) -> dict[str, Any]:
-    created = bootstrap_owner(stack)
-    api = httpx.Client(
-        base_url=f"{stack.gateway_url}/api/v1",
-        headers={"authorization": f"Bearer {created['owner_token']}"},
-        timeout=30,
-    )
-    body = {
-        "provider": "openai",
-        "name": "OpenAI negotiated",
-        "slug": SLUG,
-        "credentials": {"api_key": PROVIDER_KEY},
-        "models": {"enabled": ["gpt-4o-mini", "gpt-4.1"]},
-    }
-    assert api.post("/integrations", json=body).status_code == 201
-    return {**created, "api": api}
+    return owner_with_openai_integration(stack, SLUG, "OpenAI negotiated", ["gpt-4o-mini", "gpt-4.1"])
 
 
 @pytest.fixture(scope="module")
