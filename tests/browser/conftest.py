@@ -176,3 +176,13 @@ def owner_with_openai_integration(stack: EmbeddedStack, slug: str, name: str, en
     }
     assert api.post("/integrations", json=body).status_code == 201
     return {**created, "api": api}
+
+
+def chat(stack: EmbeddedStack, key: str, model: str, content: str) -> httpx.Response:
+    """One chat completion through the gateway with an API key (what the console's pages then show)."""
+    return httpx.post(
+        f"{stack.gateway_url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": model, "messages": [{"role": "user", "content": content}]},
+        timeout=30,
+    )

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from shared.stack import EmbeddedStack
-from tests.browser.conftest import Member, owner_with_openai_integration, sign_up
+from tests.browser.conftest import Member, chat, owner_with_openai_integration, sign_up
 from tests.conftest import PROVIDER_KEY, FakeServer, wait_for_record
 
 SLUG = "openai-hosts"
@@ -53,12 +52,7 @@ def test_an_owner_adds_a_custom_model_on_an_anthropic_host_and_sees_its_format(
     page = owner.goto(f"/ui/integrations/{SLUG}")
     assert "(anthropic)" in page.locator("li", has_text="house-claude").inner_text()
     key = org["api"].post("/api-keys", json={"project_id": org["project_id"], "name": "hosts"}).json()["key"]
-    response = httpx.post(
-        f"{stack.gateway_url}/v1/chat/completions",
-        headers={"authorization": f"Bearer {key}"},
-        json={"model": f"@{SLUG}/house-claude", "messages": [{"role": "user", "content": "hello hosts"}]},
-        timeout=30,
-    )
+    response = chat(stack, key, f"@{SLUG}/house-claude", "hello hosts")
     assert response.status_code == 200, response.text
     doc = wait_for_record(stack, response.headers["x-request-id"])
     assert doc["cost_usd"] > 0

@@ -6,11 +6,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import httpx
 import pytest
 
 from shared.stack import EmbeddedStack
-from tests.browser.conftest import Member, owner_with_openai_integration, sign_up
+from tests.browser.conftest import Member, chat, owner_with_openai_integration, sign_up
 from tests.conftest import wait_for_record
 
 SLUG = "openai-negotiated"
@@ -57,12 +56,7 @@ def test_an_owner_sets_a_discount_and_a_negotiated_price_and_sees_the_savings(
     assert stored["discount_pct"] == 20
     assert stored["models"] == {"gpt-4.1": {"input_per_mtok": 1.6, "output_per_mtok": 6.4}}
     key = org["api"].post("/api-keys", json={"project_id": org["project_id"], "name": "k"}).json()["key"]
-    answer = httpx.post(
-        f"{stack.gateway_url}/v1/chat/completions",
-        headers={"authorization": f"Bearer {key}"},
-        json={"model": f"@{SLUG}/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
-        timeout=30,
-    )
+    answer = chat(stack, key, f"@{SLUG}/gpt-4o-mini", "hi")
     doc = wait_for_record(stack, answer.headers["x-request-id"])
     assert doc["cost_usd"] < doc["list_cost_usd"]
     page = owner.goto(f"/ui/integrations/{SLUG}")

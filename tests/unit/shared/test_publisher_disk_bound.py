@@ -92,6 +92,15 @@ def in_process_answer() -> bytes:
     return msgspec.json.encode({"error": error})
 
 
+async def publish_one_until_settled(nc: NatsClient, journal: Path, msg_id: str) -> None:
+    """One event through a journaled publisher, until the stream (whatever answers) settled it."""
+    publisher = DurablePublisher(nc, ack_timeout_s=0.5, journal=SpoolJournal(journal))
+    publisher.start()
+    publisher.publish(SUBJECT, Event(1), msg_id=msg_id)
+    await wait_until_drained(publisher)
+    await publisher.stop()
+
+
 async def test_an_id_in_process_is_retried_as_is_until_its_first_copy_commits(nc: NatsClient, tmp_path: Path) -> None:
     """While the stream says the id is in process, the event is sent again under the same id (its
     first copy may still commit): once the stream acknowledges it, it is settled, never re-keyed."""
@@ -103,11 +112,7 @@ async def test_an_id_in_process_is_retried_as_is_until_its_first_copy_commits(nc
         await msg.respond(answer)
 
     await nc.subscribe(SUBJECT, cb=stream)
-    publisher = DurablePublisher(nc, ack_timeout_s=0.5, journal=SpoolJournal(tmp_path))
-    publisher.start()
-    publisher.publish(SUBJECT, Event(1), msg_id="evt_staged")
-    await wait_until_drained(publisher)
-    await publisher.stop()
+    await publish_one_until_settled(nc, tmp_path, "evt_staged")
     assert seen == ["evt_staged"] * 3
 
 
@@ -127,11 +132,7 @@ async def test_an_id_whose_proposal_was_lost_is_sent_again_under_a_derived_id(
         await msg.respond(b'{"stream":"LOST","seq":1}' if "~" in msg_id else in_process_answer())
 
     await nc.subscribe(SUBJECT, cb=stream)
-    publisher = DurablePublisher(nc, ack_timeout_s=0.5, journal=SpoolJournal(tmp_path))
-    publisher.start()
-    publisher.publish(SUBJECT, Event(1), msg_id="evt_lost")
-    await wait_until_drained(publisher)
-    await publisher.stop()
+    await publish_one_until_settled(nc, tmp_path, "evt_lost")
     assert set(seen[:-1]) == {"evt_lost"}
     assert seen[-1] == "evt_lost~1"
     assert list(tmp_path.glob("*.jsonl")) == [], "the event is settled in the journal"
