@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -38,8 +39,9 @@ class Traffic:
         self.answered: set[str] = set()
         self.overloaded = 0
 
-    async def run(self, count: int, *, pause_s: float = 0.0) -> None:
-        queue = iter(range(count))
+    async def run(self, count: int | None, *, pause_s: float = 0.0, stop: asyncio.Event | None = None) -> None:
+        """Send `count` requests (or keep sending until `stop` is set) from CONCURRENCY clients."""
+        queue = iter(range(count)) if count is not None else _until_set(stop or asyncio.Event())
         async with httpx.AsyncClient(
             base_url=self.org.stack.gateway_url, timeout=60, headers={"authorization": f"Bearer {self.key}"}
         ) as client:
@@ -95,6 +97,13 @@ class Traffic:
                     break
                 time.sleep(0.5)
         assert counted == records, f"the summary counts {counted} requests for {records} records"
+
+
+def _until_set(stop: asyncio.Event) -> Iterator[int]:
+    n = 0
+    while not stop.is_set():
+        yield n
+        n += 1
 
 
 @pytest.fixture
@@ -161,6 +170,19 @@ def restart(
         stack.wait_ready(60)
 
 
+@contextlib.contextmanager
+def through_proxy(stack: EmbeddedStack, name: str) -> Iterator[TcpProxy]:
+    """Service `name` restarted to reach nats-server through a TcpProxy, and restarted on nats-server
+    itself afterwards whatever happened, so a failing test does not leave the shared stack cut off."""
+    with TcpProxy(stack.nats_port) as proxy:
+        try:
+            restart(stack, name, {"KEYRELAY_NATS_URL": proxy.url})
+            yield proxy
+        finally:
+            restart(stack, name, wait_ready=False)
+    stack.wait_ready(60)
+
+
 async def test_activity_killed_under_traffic_then_restarted_loses_nothing(traffic: Traffic) -> None:
     """SIGKILL the consumer mid-traffic; after a restart every answered request is stored once."""
     stack = traffic.org.stack
@@ -180,27 +202,29 @@ async def test_acks_lost_after_activity_wrote_a_batch_bring_a_redelivery_that_du
     between it and nats-server swallows everything it sends): JetStream redelivers those events once
     the ack wait expires, and the idempotent write keeps one document each."""
     stack = traffic.org.stack
-    with TcpProxy(stack.nats_port) as proxy:
-        restart(stack, "activity", {"KEYRELAY_NATS_URL": proxy.url})
-        run = asyncio.create_task(traffic.run(600, pause_s=0.01))
-        await until(lambda: traffic.stored() > 0, "activity stored nothing")
-        for _ in range(5):
-            # From here on nothing activity sends reaches the server, acks included; only a pull
-            # request already at the server can still deliver a batch, which activity then writes
-            # and cannot acknowledge. If none was pending, reconnect and try again.
-            proxy.black_hole(to_server=True)
-            written = traffic.stored()
-            if await eventually(lambda n=written: traffic.stored() > n, 5.0):
-                break
-            proxy.cut()
-            await until(lambda n=written: traffic.stored() > n, "activity stored nothing after reconnecting")
-        else:
-            raise AssertionError("no batch was written while its acks were being lost")
-        proxy.cut()  # activity reconnects; the lost acks stay pending until JetStream redelivers
-        await run
+    stop = asyncio.Event()  # traffic flows until the acks were lost once, so there is always a next batch
+    with through_proxy(stack, "activity") as proxy:
+        run = asyncio.create_task(traffic.run(None, pause_s=0.01, stop=stop))
+        try:
+            await until(lambda: traffic.stored() > 0, "activity stored nothing")
+            for _ in range(5):
+                # From here on nothing activity sends reaches the server, acks included; only a pull
+                # request already at the server can still deliver a batch, which activity then writes
+                # and cannot acknowledge. If none was pending, reconnect and try again.
+                proxy.black_hole(to_server=True)
+                written = traffic.stored()
+                if await eventually(lambda n=written: traffic.stored() > n, 5.0):
+                    break
+                proxy.cut()
+                await until(lambda n=written: traffic.stored() > n, "activity stored nothing after reconnecting")
+            else:
+                raise AssertionError("no batch was written while its acks were being lost")
+            proxy.cut()  # activity reconnects; the lost acks stay pending until JetStream redelivers
+        finally:
+            stop.set()
+            await run
         await until(lambda: all_acknowledged(stack), "the unacknowledged events were not redelivered", 75.0)
         traffic.assert_exactly_once()
-    restart(stack, "activity")
 
 
 async def test_mongodb_stopped_for_a_while_loses_nothing(traffic: Traffic) -> None:
@@ -290,8 +314,7 @@ async def test_lost_publish_acks_make_the_gateway_retry_without_duplicates(traff
     and nats-server swallows everything the server sends): it republishes under the same Nats-Msg-Id
     after reconnecting, and JetStream's duplicate window keeps one message, so one document each."""
     stack = traffic.org.stack
-    with TcpProxy(stack.nats_port) as proxy:
-        restart(stack, "gateway", {"KEYRELAY_NATS_URL": proxy.url})
+    with through_proxy(stack, "gateway") as proxy:
         await traffic.run(40)  # warm caches: requests are answered without a NATS round trip
         retries = gateway_retries(stack)
         stored = await stream_messages(stack)
@@ -302,7 +325,6 @@ async def test_lost_publish_acks_make_the_gateway_retry_without_duplicates(traff
         proxy.cut()  # the gateway reconnects and republishes what was never acknowledged
         await run
         traffic.assert_exactly_once()
-    restart(stack, "gateway")
 
 
 async def test_events_past_the_spools_memory_bound_wait_on_disk_and_a_full_backlog_refuses_requests(
