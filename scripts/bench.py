@@ -142,6 +142,12 @@ class Measure:
     errors: int
     cpu_s: dict[str, float]  # per process of the target's stack, over the run and until it went idle
     gateway: list[str]
+    warm_requests: int = 0  # sent before the timed part; their CPU is in `cpu_s`, so they count for it
+
+    @property
+    def cpu_requests(self) -> int:
+        """The requests whose CPU `cpu_s` holds: the timed ones and the warm-up's."""
+        return self.requests + self.warm_requests
 
     @property
     def rps(self) -> float:
@@ -161,7 +167,9 @@ def pct(data: list[float], q: float) -> float:
     return data[min(len(data) - 1, int(q * len(data)))] if data else float("nan")
 
 
-async def load(target: Target, scenario: Scenario, seconds: float) -> tuple[int, float, list[float], list[float], int]:
+async def load(
+    target: Target, scenario: Scenario, seconds: float
+) -> tuple[int, float, list[float], list[float], int, int]:
     payload = scenario.body(target.model)
     latencies: list[float] = []
     ttfbs: list[float] = []
@@ -204,11 +212,11 @@ async def load(target: Target, scenario: Scenario, seconds: float) -> tuple[int,
 
         warm = time.perf_counter() + min(1.0, seconds / 4)
         await asyncio.gather(*(worker(warm, keep=False) for _ in range(min(scenario.concurrency, 8))))
-        done = 0
+        warmed, done = done, 0
         began = time.perf_counter()
         await asyncio.gather(*(worker(began + seconds, keep=True) for _ in range(scenario.concurrency)))
         elapsed = time.perf_counter() - began
-    return len(latencies) + errors, elapsed, latencies, ttfbs, errors
+    return len(latencies) + errors, elapsed, latencies, ttfbs, errors, warmed
 
 
 def settle(target: Target, limit_s: float = 30.0) -> None:
@@ -226,11 +234,11 @@ def settle(target: Target, limit_s: float = 30.0) -> None:
 async def measure(target: Target, scenario: Scenario, seconds: float) -> Measure:
     await asyncio.to_thread(settle, target)
     before = target.cpu()
-    requests, elapsed, latencies, ttfbs, errors = await load(target, scenario, seconds)
+    requests, elapsed, latencies, ttfbs, errors, warmed = await load(target, scenario, seconds)
     await asyncio.to_thread(settle, target)
     after = target.cpu()
     cpu = {name: after[name] - before[name] for name in before}
-    return Measure(requests, elapsed, latencies, ttfbs, errors, cpu, list(target.gateway))
+    return Measure(requests, elapsed, latencies, ttfbs, errors, cpu, list(target.gateway), warmed)
 
 
 # --- figures ------------------------------------------------------------------------------------------
@@ -240,7 +248,7 @@ Runs = dict[tuple[str, str], Measure]  # (scenario, target) -> measure, one repe
 def _cpu_ms(runs: Runs, target: str, keys: tuple[str, ...], *, stack: bool) -> float:
     measures = [runs[(k, target)] for k in keys]
     used = sum(m.cpu_stack_s if stack else m.cpu_gateway_s for m in measures)
-    count = sum(m.requests for m in measures)
+    count = sum(m.cpu_requests for m in measures)
     return used * 1000 / count if count else float("nan")
 
 
@@ -367,7 +375,7 @@ def report(
         name: statistics.median(
             sum(r[(k, KEYRELAY)].cpu_s[name] for k in ("c1", "c64"))
             * 1000
-            / sum(r[(k, KEYRELAY)].requests for k in ("c1", "c64"))
+            / sum(r[(k, KEYRELAY)].cpu_requests for k in ("c1", "c64"))
             for r in reps
         )
         for name in keyrelay.stack

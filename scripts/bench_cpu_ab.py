@@ -62,7 +62,7 @@ def one_side(out: Path, scale: float) -> None:
                 result[key] = {
                     "requests": m.requests,
                     "errors": m.errors,
-                    "cpu_ms": {name: used * 1000 / max(1, m.requests) for name, used in m.cpu_s.items()},
+                    "cpu_ms": {name: used * 1000 / max(1, m.cpu_requests) for name, used in m.cpu_s.items()},
                     "p50": bench.pct(m.latencies_ms, 0.5),
                     "ttfb50": bench.pct(m.ttfb_ms, 0.5),
                 }
