@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared import mongousers, natsconf
+from shared.cores import gateway_workers_beside_the_stack
 from shared.embedded import (
     Child,
     free_port,
@@ -129,8 +130,9 @@ class EmbeddedStack:
             "KEYRELAY_DATA_DIR": str(self.data_dir),
             "KEYRELAY_METRICS_PORT": str(self.metrics_ports.setdefault(service, free_port())),
             "KEYRELAY_ENV_FILE": os.devnull,
+            **({"KEYRELAY_HTTP_WORKERS": str(gateway_workers_beside_the_stack())} if service == "gateway" else {}),
             **secrets_for(service, self.secrets),
-            **self.extra_env,
+            **self.extra_env,  # the operator's settings win, KEYRELAY_HTTP_WORKERS included
         }
 
     def operator_env(self) -> dict[str, str]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from gateway.settings import GatewaySettings
+from shared.cores import usable_cores
+from shared.lean import hidden
 from shared.logging import configure_logging
 from shared.runner import STOP_GRACE_S, start
 from shared.settings import load_settings
@@ -22,15 +23,8 @@ def app_factory() -> Litestar:
 
     settings = load_settings(GatewaySettings)
     configure_logging(fmt=settings.log_format, level=settings.log_level, service="gateway")
-    return create_app(settings)
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, e.g. a container's cpuset), not the host's."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # no affinity API on this platform
-        return os.cpu_count() or 1
+    with hidden("starlette", "opentelemetry"):  # Litestar's optional integrations, unused here (shared.lean)
+        return create_app(settings)
 
 
 def serve(settings: GatewaySettings) -> None:
@@ -43,7 +37,7 @@ def serve(settings: GatewaySettings) -> None:
         address=settings.http_host,
         port=settings.http_port,
         interface=Interfaces.ASGI,
-        workers=settings.http_workers or usable_cores(),
+        workers=settings.http_workers or usable_cores(),  # a cpuset and a CPU limit count, not the host's cores
         respawn_failed_workers=True,  # a dead worker is replaced; the others keep serving meanwhile
         respawn_interval=settings.http_respawn_interval_s,
         workers_kill_timeout=int(STOP_GRACE_S),  # a stop never hangs on a worker's cleanup

@@ -9,7 +9,7 @@ from shared.settings import CommonSettings
 class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
-    http_workers: int = 0  # 0: one per CPU core
+    http_workers: int = 0  # 0: one per usable core (affinity, cgroup CPU limit); `./run up`: half of them
     http_respawn_interval_s: float = 0.5
     provider_base_urls: dict[str, str] = {}
     upstream_allow: str = ""
