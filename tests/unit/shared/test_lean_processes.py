@@ -26,7 +26,8 @@ ENTRY = {
 
 
 def _loaded_in_a_fresh_process(code: str, names: tuple[str, ...]) -> dict[str, bool]:
-    probe = f"import shared.cli\n{code}\nimport json, sys\nprint(json.dumps({{n: n in sys.modules for n in {names!r}}}))"
+    report = f"import json, sys\nprint(json.dumps({{n: n in sys.modules for n in {names!r}}}))"
+    probe = f"import shared.cli\n{code}\n{report}"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
