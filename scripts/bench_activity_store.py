@@ -219,7 +219,7 @@ async def retry_cost(uri: str, pid: int, records: int) -> dict[str, float]:
             async with sem:
                 await filler.insert_one({"_id": i})
 
-        await asyncio.gather(*(one(i) for i in range(10_500)))
+        await asyncio.gather(*(one(i) for i in range(10_100)))
         spent = dict.fromkeys(clients, 0.0)
         docs = request_documents("retry", records)
         repos = {name: ActivityRepository(client, "bench_retry") for name, client in clients.items()}
@@ -262,7 +262,7 @@ def main() -> int:
             wait_for_port(port, proc=proc, timeout_s=30)
             if args.insert_cost:
                 costs = asyncio.run(insert_cost(uri, proc.pid, args.records or 2000, args.rounds))
-                retries = asyncio.run(retry_cost(uri, proc.pid, 400))
+                retries = asyncio.run(retry_cost(uri, proc.pid, 200))
             else:
                 rows = asyncio.run(run(uri, args.records or 10_000, args.runs))
         finally:

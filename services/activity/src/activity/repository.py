@@ -19,6 +19,7 @@ from activity import rollups
 
 Doc = dict[str, Any]
 _DUPLICATE = 11000
+_INDEX_NOT_FOUND = 27
 INTERRUPTED = "interrupted"
 _HOUR = timedelta(hours=1)
 _MARKED = "stored-hours-marked"  # in `requests_hourly`: every hour with records has its generation
@@ -26,14 +27,6 @@ _JOB_PENDING = ("queued", "running")
 _JOB_ENDED = ("succeeded", "failed")
 _RECORD_PROJECTION = dict.fromkeys(rollups.RECORD_FIELDS, 1)
 _ERROR_STATUS = 400
-
-# The secondary indexes of `requests`, one per query shape its readers use: the embedded store serves
-# a query from an index only when the index is exactly (org_id, its equality fields..., ts), so a
-# compound index's prefix serves no other shape there. Every one is written for every record (each
-# costs the embedded store about 0.17 ms of CPU per record), so there is none more: `(org_id, ts)`
-# serves the roll-ups and unfiltered pages, the others one filter each of `GET /activity` and the
-# console; `status` only for errors (a partial index: a success status narrows a page too little
-# to be asked of this index, see `_split_match`), which also serves status + integration.
 
 
 def _org_ts_index(*fields: str, **options: Any) -> IndexModel:
@@ -44,6 +37,14 @@ def _org_ts_index(*fields: str, **options: Any) -> IndexModel:
     return IndexModel(keys, name=options.pop("name", default_name), **options)
 
 
+# The secondary indexes of `requests`, one per query shape its readers use: the embedded store serves
+# a query from an index only when the index is exactly (org_id, its equality fields..., ts), so a
+# compound index's prefix serves no other shape there. Every record writes an entry in each (the
+# embedded store spends about 0.16 ms of CPU per record per index), so there is none more:
+# `(org_id, ts)` serves the roll-ups and unfiltered pages, the others one filter each of
+# `GET /activity` and the console; `status` only for errors (a partial index: a success status
+# narrows a page too little to be asked of it, see `_split_match`), which also serves an error
+# status with an integration. `tests/integration/activity/test_request_indexes.py` checks the plans.
 REQUEST_INDEXES: tuple[IndexModel, ...] = (
     _org_ts_index(),
     _org_ts_index("project_id"),
@@ -92,7 +93,11 @@ class ActivityRepository:
         existing = {index["name"] async for index in await self._requests.list_indexes()}
         for name in RETIRED_REQUEST_INDEXES:
             if name in existing:
-                await self._requests.drop_index(name)
+                try:
+                    await self._requests.drop_index(name)
+                except OperationFailure as exc:  # another replica starting at once dropped it first
+                    if exc.code != _INDEX_NOT_FOUND:
+                        raise
         await self._requests.create_indexes(list(REQUEST_INDEXES))
         await self._requests.create_index([("ts", ASCENDING)], expireAfterSeconds=retention_days * 86400, name="ttl_ts")
         await self._hourly.create_index([("org_id", ASCENDING), ("hour", ASCENDING)])
