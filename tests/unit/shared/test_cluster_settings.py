@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pymongo import AsyncMongoClient
 
-from shared.mongo import CLIENT_OPTIONS
+from shared.mongo import ACTIVITY_CLIENT_OPTIONS, CLIENT_OPTIONS
 from shared.settings import CommonSettings, load_settings
 from shared.up import split_settings
 
@@ -27,6 +27,15 @@ def test_services_write_to_mongodb_with_majority_and_retryable_writes() -> None:
     )
     assert client.write_concern.document == {"w": "majority"}  # whatever the URI says
     assert client.options.retry_writes is True
+    assert client.options.retry_reads is True
+
+
+def test_activity_writes_with_majority_and_leaves_retrying_to_jetstream_redelivery() -> None:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        "mongodb://db-0,db-1,db-2/?replicaSet=rs0&w=1", connect=False, **ACTIVITY_CLIENT_OPTIONS
+    )
+    assert client.write_concern.document == {"w": "majority"}
+    assert client.options.retry_writes is False
     assert client.options.retry_reads is True
 
 

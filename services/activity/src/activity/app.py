@@ -21,13 +21,13 @@ from activity.repository import ActivityRepository
 from activity.settings import ActivitySettings
 from shared import fastbus
 from shared.metrics import serve as serve_metrics
-from shared.mongo import CLIENT_OPTIONS
+from shared.mongo import ACTIVITY_CLIENT_OPTIONS
 
 
 @asynccontextmanager
 async def lifespan(settings: ActivitySettings) -> AsyncIterator[ActivityConsumer]:
     serve_metrics(settings.metrics_port, settings.metrics_host)
-    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri, **CLIENT_OPTIONS)
+    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri, **ACTIVITY_CLIENT_OPTIONS)
     repo = ActivityRepository(mongo, settings.activity_db)
     await repo.ensure_indexes(settings.retention_days)
     broker = fastbus.broker(settings, "activity")
