@@ -198,10 +198,8 @@ def main() -> int:
     print("|---|---|---:|---:|---:|---:|")
     for key, row in figures.items():
         scenario, name = key.split(" ", 1)
-        print(
-            f"| {scenario} | {name} | {statistics.median(row['cpu_ms']):.3f} | {statistics.median(row['stack_ms']):.3f} "
-            f"| {statistics.median(row['p50']):.2f} | {sum(row['errors']):.0f} |"
-        )
+        cpu, rest, p50 = (statistics.median(row[k]) for k in ("cpu_ms", "stack_ms", "p50"))
+        print(f"| {scenario} | {name} | {cpu:.3f} | {rest:.3f} | {p50:.2f} | {sum(row['errors']):.0f} |")
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=1))
     return 0

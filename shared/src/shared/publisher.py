@@ -160,7 +160,10 @@ class DurablePublisher:
 
     def publish(self, subject: str, event: msgspec.Struct, msg_id: str, headers: dict[str, str] | None = None) -> None:
         """Queue an event; it is sent in the background, in order, until JetStream acknowledges it."""
-        self._enqueue(_Pending(subject, encode(event), msg_id, {**tracing.headers(), **(headers or {})}))
+        trace = tracing.headers()  # a fresh dict
+        if headers:
+            trace.update(headers)
+        self._enqueue(_Pending(subject, encode(event), msg_id, trace))
         stand_in = self._provisional.pop(msg_id, None)
         if stand_in is not None and self._journal is not None:
             self._journal.ack([stand_in])  # the real outcome is journaled: the stand-in is void

@@ -3,6 +3,7 @@ the NATS connection, the durable publisher, the upstream HTTP session and the ca
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -164,6 +165,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
         sweeper = JobSweeper(app.state.gw)
         if settings.job_sweep_interval_s > 0:
             sweeper.start()
+        gc.freeze()  # what startup built lives as long as the worker: the collector stops rescanning it
         try:
             yield
         finally:

@@ -4,6 +4,7 @@ cache hits; keyvault round trips; the activity publisher's spool."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -40,14 +41,27 @@ AUTH_REFUSED = Counter(
 )
 
 
+# Each metric's child per label values, kept here: `labels()` validates, converts and takes the
+# metric's lock on every call, and these run for every request (the children are never removed).
+_children: dict[tuple[object, ...], Any] = {}
+
+
+def _child(metric: Counter | Histogram, *values: str) -> Any:
+    key = (metric, *values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*values)
+    return child
+
+
 def observe(event: RequestFinished) -> None:
-    REQUESTS.labels(event.endpoint, event.integration or "", str(event.status)).inc()
-    LATENCY.labels(event.endpoint).observe(event.latency_ms / 1000)
+    _child(REQUESTS, event.endpoint, event.integration or "", str(event.status)).inc()
+    _child(LATENCY, event.endpoint).observe(event.latency_ms / 1000)
     if event.ttft_ms is not None:
-        TTFT.labels(event.endpoint).observe(event.ttft_ms / 1000)
+        _child(TTFT, event.endpoint).observe(event.ttft_ms / 1000)
     for attempt in event.attempts:
-        ATTEMPTS.labels(attempt.integration, attempt.provider, attempt.error_code or "ok").inc()
-        UPSTREAM_LATENCY.labels(attempt.integration).observe(attempt.latency_ms / 1000)
+        _child(ATTEMPTS, attempt.integration, attempt.provider, attempt.error_code or "ok").inc()
+        _child(UPSTREAM_LATENCY, attempt.integration).observe(attempt.latency_ms / 1000)
 
 
 class StateCollector(Collector):

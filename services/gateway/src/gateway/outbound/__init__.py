@@ -16,6 +16,7 @@ from gateway.outbound.connector import AddressRefused, GuardedConnector
 from gateway.outbound.resolver import PolicyResolver
 from gateway.outbound.session import (
     RedirectRefused,
+    check_redirect,
     guard_url,
     make_session,
     policy_of,
@@ -28,6 +29,7 @@ __all__ = [
     "GuardedConnector",
     "PolicyResolver",
     "RedirectRefused",
+    "check_redirect",
     "guard_url",
     "make_session",
     "policy_of",

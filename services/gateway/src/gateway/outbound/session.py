@@ -2,7 +2,9 @@
 
 A redirect would send the request (and custom auth headers aiohttp does not strip, such as
 `x-api-key`) to a host nobody checked, so a redirect answer is refused by a session middleware
-whatever `allow_redirects` says; `request()` also passes `allow_redirects=False` explicitly.
+whatever `allow_redirects` says; `request()` also passes `allow_redirects=False` explicitly. The
+adapters' one sending path (`gateway.providers.http.send`) skips the middleware (building its chain
+costs every request) and makes the same check itself, with redirects off.
 """
 
 from __future__ import annotations
@@ -23,16 +25,21 @@ class RedirectRefused(aiohttp.ClientResponseError):
     """The upstream answered with a redirect; Keyrelay does not follow it (a `ClientError`)."""
 
 
-async def refuse_redirects(
-    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
-) -> aiohttp.ClientResponse:
-    """Client middleware: a redirect answer is released and raised, never followed."""
-    response = await handler(request)
+def check_redirect(response: aiohttp.ClientResponse) -> None:
+    """A redirect answer is released and raised as `RedirectRefused`, never followed."""
     if response.status in REDIRECT_STATUSES:
         response.release()
         raise RedirectRefused(
             response.request_info, (), status=response.status, message="upstream redirected; redirects are not followed"
         )
+
+
+async def refuse_redirects(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """Client middleware: `check_redirect` on every answer of the session."""
+    response = await handler(request)
+    check_redirect(response)
     return response
 
 

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 import aiohttp
 import msgspec
 
-from gateway.outbound import guard_url
+from gateway.outbound import check_redirect, guard_url
 from gateway.providers.base import CallOptions, ProviderError
 from gateway.wire.errors import (
     connection_error,
@@ -66,8 +66,9 @@ async def send(
     try:
         async with asyncio.timeout(deadline):
             response = await session.request(
-                method, url, data=body, headers=dict(headers), timeout=timeout, allow_redirects=False
+                method, url, data=body, headers=dict(headers), timeout=timeout, allow_redirects=False, middlewares=()
             )
+        check_redirect(response)  # the session's middleware, without its per-request chain
     except TimeoutError:
         raise timeout_error(provider) from None
     except (aiohttp.ClientError, OSError) as exc:
