@@ -162,7 +162,7 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
                     for target, _ in servers:
                         m = await bench.measure(target, scenario, 600)
                         row = figures.setdefault(f"{scenario.key} {target.name}", {})
-                        per = 1000 / max(1, m.requests)
+                        per = 1000 / max(1, m.cpu_requests)  # the warm-up's requests are in the CPU too
                         row.setdefault("cpu_ms", []).append(m.cpu_gateway_s * per)
                         row.setdefault("stack_ms", []).append((m.cpu_stack_s - m.cpu_gateway_s) * per)
                         row.setdefault("p50", []).append(bench.pct(m.latencies_ms, 0.5))
