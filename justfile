@@ -82,6 +82,11 @@ bench-ab base *args:
 bench-cpu-ab base *args:
     {{python}} scripts/bench_cpu_ab.py {{base}} {{args}}
 
+# The floor of the gateway's CPU per request: bare granian, hello-world Litestar, Litestar + one aiohttp call, the gateway (`--requests`, `--reps`)
+[group('check')]
+bench-floor *args:
+    {{python}} scripts/bench_floor.py {{args}}
+
 # The production shape on one machine: 3-node NATS cluster (TLS, JetStream R3), 2 replicas of every service, HAProxy if installed
 [group('run')]
 [positional-arguments]
