@@ -17,7 +17,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.outbound import RedirectRefused, make_session, request
-from gateway.providers.base import ProviderError
+from gateway.providers.base import CallOptions, ProviderError
+from gateway.providers.http import send
 from shared.errors import KeyrelayError
 from shared.netpolicy import AddressPolicy
 
@@ -210,6 +211,22 @@ async def test_redirects_are_never_followed_even_when_asked(upstream: Upstream) 
         with pytest.raises(ValueError, match="redirects"):
             await request(session, "GET", upstream.url(path="/redirect"), allow_redirects=True)
     assert caught.value.status == 302
+    assert upstream.paths == ["/redirect"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_adapters_sending_path_refuses_a_redirect_as_a_connection_failure(
+    upstream: Upstream, *, stream: bool
+) -> None:
+    """`send` skips the session's middleware chain and refuses the redirect itself, mapped as before."""
+    policy = AddressPolicy(["127.0.0.1/32"])
+    async with make_session(policy, resolver=StubResolver({})) as session:
+        with pytest.raises(ProviderError) as caught:
+            await send(
+                session, "openai", "POST", upstream.url(path="/redirect"), headers={}, opts=CallOptions(), stream=stream
+            )
+    assert caught.value.code == "upstream_error"
+    assert "RedirectRefused" in caught.value.message
     assert upstream.paths == ["/redirect"]
 
 
