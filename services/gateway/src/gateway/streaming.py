@@ -22,6 +22,7 @@ import msgspec
 
 from gateway.providers.base import CallOptions, ProviderError, UpstreamStream
 from gateway.proxy import read_first_chunk
+from gateway.read_deadline import ReadDeadline
 from gateway.recorder import ActivityRecorder, RequestRecord
 from gateway.translate.common import usage_to_openai
 from gateway.wire.openai import ChatChunk, WireChunk, encode
@@ -30,6 +31,12 @@ from shared.messages.activity import StreamOutcome
 from shared.messages.usage import Usage
 
 T = TypeVar("T")
+
+
+class Last(bytes):
+    """A stream's terminal write (its end, or its error event): the response ends with it."""
+
+
 DONE = b"data: [DONE]\n\n"
 _NULL_USAGE = b',"usage":null'
 
@@ -147,6 +154,7 @@ def relay(
         outcome, status, code = "complete", 200, None
         last: T | None = first
         held: list[bytes] = []  # chunks parsed from one upstream read, sent together when it is used up
+        deadline = ReadDeadline()
         try:
             for piece in fmt.start():
                 yield piece
@@ -159,7 +167,7 @@ def relay(
                     if getattr(stream, "pending", 0):  # already parsed from the last read: no wait, no timer
                         chunk = await anext(iterator)
                     else:
-                        async with asyncio.timeout(chunk_timeout_s):  # inline: no task per chunk, unlike wait_for
+                        with deadline.limit(chunk_timeout_s):  # one lazy timer per stream, not one per chunk
                             chunk = await anext(iterator)
                 except StopAsyncIteration:
                     break
@@ -175,17 +183,18 @@ def relay(
             record.set_usage(stream.usage)
             held += fmt.end(record.usage, last)
             if held:
-                yield b"".join(held)
+                yield Last(b"".join(held))
         except KeyrelayError as exc:
             outcome, status, code = "upstream_error", exc.status, exc.code
             record.set_usage(stream.usage)
             held += fmt.error(exc)
             if held:
-                yield b"".join(held)
+                yield Last(b"".join(held))
         except (asyncio.CancelledError, GeneratorExit):
             outcome, status, code = "client_cancelled", 499, ErrorCode.CLIENT_CANCELLED
             raise
         finally:
+            deadline.close()
             await _close(stream)
             if record.attempts and outcome != "complete":
                 last_attempt = record.attempts[-1]

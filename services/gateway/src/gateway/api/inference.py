@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from litestar import Request, Response, post
-from litestar.response import Stream
 
 from gateway.api.edge import begin, response_headers
 from gateway.api.errors import error_response
+from gateway.api.sse import SseStream
 from gateway.api.state import GatewayState
 from gateway.jobs import handle_entry, prefer_wait_s
 from gateway.providers.base import (
@@ -117,14 +117,14 @@ async def stream_response(
     headers: Mapping[str, str],
     fmt: ChatStreamFormat,
     opts: CallOptions,
-) -> Response[bytes] | Stream:
+) -> Response[bytes] | SseStream:
     record.stream = True
     try:
         stream, iterator, first = await open_stream(state, record, request, headers, opts)
     except KeyrelayError as exc:
         return fail(state, record, exc)
     content = relay(stream, iterator, first, record, state.recorder, fmt, opts.timeout_s)
-    return Stream(
+    return SseStream(
         content, media_type="text/event-stream", headers={**SSE_HEADERS, **response_headers(record, stream.headers)}
     )
 
@@ -135,7 +135,7 @@ def include_usage(body: dict[str, Any]) -> bool:
 
 
 @post("/v1/chat/completions", status_code=200)
-async def chat_completions(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes] | Stream:
+async def chat_completions(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes] | SseStream:
     record, body = await begin(request, gw, "chat.completions")
     chat = ChatInput(body, await request.body())  # the bytes `begin` decoded: sent as they are where they can be
     try:

@@ -19,10 +19,10 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
-from litestar.response import Stream
 
 from gateway.api.edge import begin, response_headers
 from gateway.api.inference import SSE_HEADERS, fail
+from gateway.api.sse import SseStream
 from gateway.api.state import GatewayState
 from gateway.providers import messages as direct
 from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, Target, UpstreamStream
@@ -96,7 +96,7 @@ class Turn:
         return Answer(openai_response_to_anthropic(result.body, self.model), result.usage, result.headers)
 
     # --- streaming ----------------------------------------------------------------------------------
-    async def stream(self) -> Response[bytes] | Stream:
+    async def stream(self) -> Response[bytes] | SseStream:
         self.record.stream = True
         opts = self.gw.proxy.options(include_usage=True)
 
@@ -117,7 +117,7 @@ class Turn:
         except KeyrelayError as exc:
             return anthropic_error(fail(self.gw, self.record, exc))
         content = relay(events, iterator, first, self.record, self.gw.recorder, AnthropicStreamFormat(), opts.timeout_s)
-        return Stream(
+        return SseStream(
             content,
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **response_headers(self.record, events.headers)},
@@ -189,7 +189,7 @@ def anthropic_error(response: Response[bytes]) -> Response[bytes]:
 
 
 @post("/v1/messages", status_code=200)
-async def messages(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes] | Stream:
+async def messages(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes] | SseStream:
     record, inbound = await begin(request, gw, "messages")
     try:
         turn = Turn(gw, record, inbound, request.headers)

@@ -19,10 +19,10 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.response import Stream
 
 from gateway.api.edge import bearer, begin, request_id, response_headers
 from gateway.api.inference import SSE_HEADERS, fail
+from gateway.api.sse import SseStream
 from gateway.api.state import GatewayState
 from gateway.providers import responses as direct
 from gateway.providers.base import CallOptions, ChatStream, Credential, ProviderAdapter, Target, UpstreamStream
@@ -133,7 +133,7 @@ class Turn:
         )
 
     # --- streaming ------------------------------------------------------------------------------------
-    async def stream(self, headers: Mapping[str, str]) -> Response[bytes] | Stream:
+    async def stream(self, headers: Mapping[str, str]) -> Response[bytes] | SseStream:
         self.record.stream = True
         fmt = ResponsesStreamFormat()
 
@@ -160,7 +160,7 @@ class Turn:
         except KeyrelayError as exc:
             return fail(self.gw, self.record, exc)
         content = relay(events, iterator, first, self.record, self.gw.recorder, fmt, self.gw.proxy.options().timeout_s)
-        return Stream(
+        return SseStream(
             content,
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **response_headers(self.record, events.headers)},
@@ -300,7 +300,7 @@ def _int(value: object) -> int:
 
 # --- handlers ------------------------------------------------------------------------------------
 @post("/v1/responses", status_code=200)
-async def create_response(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes] | Stream:
+async def create_response(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes] | SseStream:
     record, raw = await begin(request, gw, "responses")
     try:
         turn = Turn(gw, record, raw, parse_request(raw))

@@ -18,6 +18,7 @@ import msgspec
 
 from gateway.outbound import check_redirect, guard_url
 from gateway.providers.base import CallOptions, ProviderError
+from gateway.read_deadline import ReadDeadline
 from gateway.wire.errors import (
     connection_error,
     interrupted,
@@ -130,20 +131,24 @@ async def iter_sse(provider: str, response: aiohttp.ClientResponse, opts: CallOp
     parser = SseParser()
     limit = opts.first_byte_timeout_s
     content = response.content
-    while True:
-        try:
-            async with asyncio.timeout(limit):
-                chunk = await content.readany()
-        except TimeoutError:
-            raise timeout_error(provider, "stream stalled") from None
-        except (aiohttp.ClientError, OSError):
-            raise interrupted(provider) from None
-        if not chunk:
-            break
-        limit = opts.timeout_s
-        events = parser.feed(chunk)
-        if events:
-            yield events
+    deadline = ReadDeadline()  # one lazy timer per stream, not one per read
+    try:
+        while True:
+            try:
+                with deadline.limit(limit):
+                    chunk = await content.readany()
+            except TimeoutError:
+                raise timeout_error(provider, "stream stalled") from None
+            except (aiohttp.ClientError, OSError):
+                raise interrupted(provider) from None
+            if not chunk:
+                break
+            limit = opts.timeout_s
+            events = parser.feed(chunk)
+            if events:
+                yield events
+    finally:
+        deadline.close()
     events = parser.close()
     if events:
         yield events
