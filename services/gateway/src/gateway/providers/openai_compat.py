@@ -133,8 +133,10 @@ class OpenAIChunkNormalizer:
             if chunk.choices[0].delta.role is UNSET:
                 return None
             self._role_sent = True
-        self._finished.update(finishing)
-        chunk.usage = UNSET
+        if finishing:
+            self._finished.update(finishing)
+        if chunk.usage is not UNSET:
+            chunk.usage = UNSET
         chunk.wire = data.encode()
         return chunk
 

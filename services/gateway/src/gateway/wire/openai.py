@@ -334,7 +334,8 @@ class WireChunk(ChatChunk, kw_only=True, gc=True, dict=True):
     @property
     def wire(self) -> bytes:
         """The upstream's JSON of this chunk (kept beside the fields, never a JSON field itself)."""
-        return bytes(self.__dict__["wire"])
+        wire: bytes = self.__dict__["wire"]
+        return wire
 
     @wire.setter
     def wire(self, value: bytes) -> None:

@@ -42,6 +42,12 @@ class SseParser:
         self._buffer += chunk
         out: list[SseEvent] = []
         buffer = self._buffer
+        if b"\r" not in buffer:  # LF only, as most servers send: split in one call, not line by line
+            lines = buffer.split(b"\n")
+            del buffer[: len(buffer) - len(lines[-1])]
+            for raw in lines[:-1]:
+                self._line(bytes(raw), out)
+            return out
         start = 0
         size = len(buffer)
         while start < size:
@@ -76,6 +82,9 @@ class SseParser:
         if not raw:
             self._dispatch(out)
             return
+        if raw[:6] == b"data: ":  # the usual line, without splitting it into its name and value
+            self._data.append(raw[6:].decode("utf-8", "replace"))
+            return
         if raw[0] == 0x3A:  # ':' comment / keep-alive
             return
         line = raw.decode("utf-8", "replace")
@@ -88,9 +97,11 @@ class SseParser:
             self._event = value
 
     def _dispatch(self, out: list[SseEvent]) -> None:
-        if self._data:
-            out.append(SseEvent(self._event, "\n".join(self._data)))
-        self._event, self._data = None, []
+        data = self._data
+        if data:
+            out.append(SseEvent(self._event, data[0] if len(data) == 1 else "\n".join(data)))
+            self._data = []
+        self._event = None
 
 
 class StreamTranslator(Protocol[T]):
