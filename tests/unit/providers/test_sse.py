@@ -62,3 +62,12 @@ def test_a_final_event_without_its_blank_line_is_delivered_on_close():
 def test_an_event_without_data_is_not_dispatched():
     """Only `event:` and no `data:` is not an event (per the SSE spec)."""
     assert parse_in_pieces(b"event: lonely\n\nid: 7\nretry: 10\n\n", []) == []
+
+
+LF_ONLY = STREAM.replace(b"\r\n", b"\n")
+
+
+@pytest.mark.parametrize("cut", range(1, len(LF_ONLY), 3))
+def test_a_stream_without_carriage_returns_gives_the_same_events_at_any_split_point(cut):
+    """The LF-only fast path (one split per read) keeps partial lines and multi-byte UTF-8 for the next read."""
+    assert parse_in_pieces(LF_ONLY, [cut, min(len(LF_ONLY), cut + 7)]) == EXPECTED
