@@ -36,7 +36,7 @@ class _SseResponse(ASGIStreamingResponse):
     async def send_body(self, send: Send, receive: Receive) -> None:
         task = asyncio.current_task()
         assert task is not None  # noqa: S101 - always inside the server's task
-        gone = False
+        gone = ended = False
 
         async def listen() -> None:
             nonlocal gone
@@ -45,12 +45,22 @@ class _SseResponse(ASGIStreamingResponse):
                     pass
             except Exception:
                 return
-            gone = True
-            task.cancel()
+            if not ended:  # a disconnect after the response's end is no cancellation
+                gone = True
+                task.cancel()
 
         listener = asyncio.create_task(listen())
         try:
-            await self._relay(send)
+            async for piece in self.iterator:
+                if ended:
+                    continue  # nothing follows a `Last` piece; the loop only lets the relay finish
+                last = type(piece) is Last
+                body = piece if isinstance(piece, bytes) else piece.encode(self.encoding)
+                await send({"type": "http.response.body", "body": body, "more_body": not last})
+                ended = last
+            if not ended:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                ended = True
         except asyncio.CancelledError:
             if gone and task.uncancel() == 0:  # the client went away: the stream's own end, not ours
                 return
@@ -61,17 +71,6 @@ class _SseResponse(ASGIStreamingResponse):
             if close is not None:  # left mid-way (a failed write): its `finally` runs now, not at GC
                 with contextlib.suppress(Exception):
                     await close()
-
-    async def _relay(self, send: Send) -> None:
-        ended = False
-        async for piece in self.iterator:
-            if ended:
-                continue  # nothing follows a `Last` piece; the loop only lets the relay finish
-            body = piece if isinstance(piece, bytes) else piece.encode(self.encoding)
-            ended = type(piece) is Last
-            await send({"type": "http.response.body", "body": body, "more_body": not ended})
-        if not ended:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 class SseStream(Stream):
