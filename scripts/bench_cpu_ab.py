@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ def one_side(out: Path, scale: float) -> None:
                     "ttfb50": bench.pct(m.ttfb_ms, 0.5),
                 }
             sampler.stopped.set()
+            result["visible_ms"] = asyncio.run(visibility(target, stack.mongodb_uri))
             result["rss_gateway_mib"] = target.peak_gateway_mib
             result["rss_mib"] = target.peak_by_process
         finally:
@@ -74,6 +76,60 @@ def one_side(out: Path, scale: float) -> None:
             upstream_proc.terminate()
             upstream_proc.wait()
     out.write_text(json.dumps(result))
+
+
+async def visibility(target: Any, mongodb_uri: str, probes: int = 30) -> dict[str, float]:
+    """Median ms from a response's end until its record is in `requests` (polled every 5 ms): for
+    requests sent alone (each 200 ms after the previous record was stored), and for requests sent
+    every 150 ms beside a concurrency-1 load."""
+    import aiohttp  # noqa: PLC0415
+    from pymongo import AsyncMongoClient  # noqa: PLC0415
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench  # noqa: PLC0415
+
+    body = bench.Scenario("visible", 1).body(target.model)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri)
+    requests = mongo["keyrelay_activity"]["requests"]
+    headers = {"content-type": "application/json", **target.headers}
+    out: dict[str, float] = {}
+    try:
+        async with aiohttp.ClientSession(headers=headers) as session:
+
+            async def one() -> float:
+                async with session.post(target.url, data=body) as resp:
+                    await resp.read()
+                    rid = resp.headers["x-request-id"]
+                answered = time.perf_counter()
+                while await requests.find_one({"_id": rid}, {"_id": 1}) is None:
+                    if time.perf_counter() - answered > 30:
+                        return float("nan")
+                    await asyncio.sleep(0.005)
+                return (time.perf_counter() - answered) * 1000
+
+            lone = []
+            for _ in range(probes):
+                await asyncio.sleep(0.2)
+                lone.append(await one())
+            out["lone"] = statistics.median(lone)
+            stop = asyncio.Event()
+
+            async def background() -> None:
+                while not stop.is_set():
+                    async with session.post(target.url, data=body) as resp:
+                        await resp.read()
+
+            load = asyncio.create_task(background())
+            loaded = []
+            for _ in range(probes):
+                await asyncio.sleep(0.15)
+                loaded.append(await one())
+            stop.set()
+            await load
+            out["c1"] = statistics.median(loaded)
+    finally:
+        await mongo.close()
+    return out
 
 
 def pythonpath(root: Path) -> str:
@@ -155,6 +211,10 @@ def main() -> int:
     for side in ("base", "this"):
         peaks = [r["rss_gateway_mib"] for s, r in runs if s == side]
         print(f"{side}: gateway peak RSS (1 worker) {statistics.median(peaks):.0f} MiB")
+    print("\nms from a response's end until its record is stored (median of 30; alone / beside a c=1 load)")
+    for side, r in runs:
+        visible = r.get("visible_ms", {})
+        print(f"| {side} | {visible.get('lone', float('nan')):.1f} | {visible.get('c1', float('nan')):.1f} |")
     return 0
 
 

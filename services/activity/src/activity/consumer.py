@@ -10,6 +10,11 @@
 * A message that cannot be decoded, or whose write keeps failing for `max_deliveries` tries for
   another reason, goes to the `dead_letters` collection with its
   reason and is then acknowledged: it never blocks the rest.
+* A write waits briefly for company: when a fetch brings fewer than `write_records` records, the
+  consumer fetches again for at most `write_fill_ms` (or until it holds that many records or
+  `batch_size` messages) and then writes them all at once; the database's cost is mostly per write
+  command, not per record. Nothing is acknowledged before that write, and messages gathered when the
+  consumer is stopped are handed back at once (negative ack) for whoever consumes next.
 * A batched message (`RequestBatch`, several records the gateway sent together) is stored like its
   events sent one by one: each under its own request id, and one event that cannot be decoded or
   written is dead-lettered alone (`seq-{seq}.{index}`) while the others are stored.
@@ -38,6 +43,7 @@ log = get_logger("keyrelay.activity.consumer")
 _finished = msgspec.json.Decoder(RequestFinished)
 _audit = msgspec.json.Decoder(AuditEvent)
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError)
+_MIN_FETCH_S = 0.002  # a fill fetch shorter than this is not worth its round trip
 
 
 class _RawBatch(msgspec.Struct):
@@ -60,6 +66,16 @@ def _request_document(data: bytes) -> dict[str, Any]:
     doc["_id"] = doc.pop("request_id")
     doc.setdefault("usage", {})
     return doc
+
+
+def records_in(msg: NatsMsg) -> int:
+    """How many records a message carries (an unreadable batch counts as one: it is refused later)."""
+    if msg.subject != subjects.ACTIVITY_REQUEST_BATCH:
+        return 1
+    try:
+        return max(1, len(_batch.decode(msg.data).events))
+    except _DECODE_ERRORS:
+        return 1
 
 
 def to_documents(subject: str, data: bytes) -> list[tuple[RecordKind, dict[str, Any]]]:
@@ -149,7 +165,36 @@ class ActivityConsumer:
                 log.warning("consumer.fetch_failed", error=type(exc).__name__)
                 await asyncio.sleep(0.5)
                 continue
+            try:
+                await self._fill(batch)
+            except asyncio.CancelledError:
+                for msg in batch:  # stopped before writing them: redelivered now, not after the ack wait
+                    with contextlib.suppress(Exception):
+                        await msg.nak()
+                raise
             await self.handle_batch(batch)
+
+    async def _fill(self, batch: list[NatsMsg]) -> None:
+        """Add to `batch` what arrives within `write_fill_ms` of now, until it holds `write_records`
+        records or `batch_size` messages: one write for all of them instead of one per fetch."""
+        limit, wanted = self._settings.batch_size, self._settings.write_records
+        records = sum(records_in(msg) for msg in batch)
+        if records >= wanted or len(batch) >= limit or self._settings.write_fill_ms <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.write_fill_ms / 1000
+        while records < wanted and len(batch) < limit:
+            remaining = deadline - loop.time()
+            if remaining < _MIN_FETCH_S:
+                return
+            try:
+                more = await self._sub.fetch(limit - len(batch), timeout=remaining)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a timeout, or a failure that the next fetch meets again
+                return
+            batch.extend(more)
+            records += sum(records_in(msg) for msg in more)
 
     async def handle_batch(self, batch: list[NatsMsg]) -> None:
         """Fast path: one unordered bulk write per kind of record, then ack all. Any failure falls back
