@@ -111,6 +111,7 @@ class ActivityConsumer:
         self._repo = repo
         self._settings = settings
         self._task: asyncio.Task[None] | None = None
+        self._held: list[NatsMsg] = []  # fetched, not yet stored and acknowledged
         self.stored = 0
         self.dead = 0
 
@@ -137,6 +138,13 @@ class ActivityConsumer:
         # connection would wait for it until the drain timeout (the durable consumer stays)
         with contextlib.suppress(Exception):
             await self._sub.unsubscribe()
+        # messages fetched and not stored yet (stopped while gathering or writing): redelivered now
+        # rather than after the ack wait; only after the unsubscribe, so that the server does not
+        # deliver them again to the cancelled fetch's pull request
+        for msg in self._held:
+            with contextlib.suppress(Exception):
+                await msg.nak()
+        self._held = []
 
     async def _watch_lag(self) -> None:
         while True:
@@ -165,14 +173,10 @@ class ActivityConsumer:
                 log.warning("consumer.fetch_failed", error=type(exc).__name__)
                 await asyncio.sleep(0.5)
                 continue
-            try:
-                await self._fill(batch)
-            except asyncio.CancelledError:
-                for msg in batch:  # stopped before writing them: redelivered now, not after the ack wait
-                    with contextlib.suppress(Exception):
-                        await msg.nak()
-                raise
+            self._held = batch
+            await self._fill(batch)
             await self.handle_batch(batch)
+            self._held = []
 
     async def _fill(self, batch: list[NatsMsg]) -> None:
         """Add to `batch` what arrives within `write_fill_ms` of now, until it holds `write_records`
