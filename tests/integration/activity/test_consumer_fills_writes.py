@@ -144,10 +144,10 @@ async def test_a_lone_record_waits_for_company_no_longer_than_the_window(
     try:
         await publish(nc, event(0))
         waited = await stored(raw, 1, within_s=5.0)
-        assert waited > 0.3  # noqa: PLR2004 - it did wait for more
+        assert waited > 0.3  # it did wait for more
         await publish(nc, event(1))
         await stored(raw, 2, within_s=5.0)
-        assert await writes(nc, raw) == 2  # noqa: PLR2004
+        assert await writes(nc, raw) == 2
     finally:
         await consumer.stop()
 
