@@ -31,7 +31,7 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     spool_dir: str = ""  # on-disk journal of unacknowledged events; default <data_dir>/spool/gateway
     spool_memory_events: int = 10_000  # activity events held in memory; the rest wait on disk
     # request records wait this long for others to share one JetStream message (0: send at once)
-    publish_linger_ms: float = 20.0
+    publish_linger_ms: float = 50.0
     # admission control (0 = no bound): past either, inference requests get 503 `overloaded`
     max_inflight: int = 512  # inference requests served at once by one worker
     max_publish_backlog: int = 100_000  # activity events not yet acknowledged by JetStream
