@@ -160,7 +160,16 @@ class ActivityRepository:
         yield "bump"
 
     async def _bump(self, docs: list[Doc]) -> None:
+        """Bump the generation of every (org, hour) of `docs`. Almost always every one of them has
+        one already: then a single multi-document update does it (the embedded store spends a
+        transaction per statement of a bulk write, so a batch of many orgs' records cost one each);
+        only when some hour is new are they all upserted one by one (bumping an hour twice is
+        harmless: it only makes a cached roll-up be recomputed)."""
         hours = {(doc["org_id"], rollups.hour_of(doc["ts"])) for doc in docs}
+        ids = [rollups.hour_id(org_id, hour) for org_id, hour in hours]
+        existing = await self._hourly.update_many({"_id": {"$in": ids}}, {"$inc": {"gen": 1}})
+        if existing.matched_count >= len(ids):
+            return
         updates = [
             UpdateOne(
                 {"_id": rollups.hour_id(org_id, hour)},
