@@ -162,6 +162,7 @@ CASES = (
     "insert, session 5's eight",
     "insert, ensure_indexes' set",
     "store (insert + hours' generations), ensure_indexes' set",
+    "store, ensure_indexes' set, records of 10 orgs",
 )
 
 
@@ -188,6 +189,9 @@ async def insert_cost(uri: str, pid: int, records: int, rounds: int) -> dict[tup
                     else:
                         await client[db_name].create_collection("requests")
                     docs = request_documents(f"{serial}x", records if batch > 1 else records // 10)
+                    if "10 orgs" in case:
+                        for i, doc in enumerate(docs):
+                            doc["org_id"] = f"org_bench_{i % 10}"
                     before = server_cpu_s(pid)
                     for start in range(0, len(docs), batch):
                         chunk = docs[start : start + batch]

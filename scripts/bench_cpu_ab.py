@@ -44,7 +44,7 @@ def plan(scale: float) -> list[tuple[str, Any]]:
     ]
 
 
-def one_side(out: Path, scale: float) -> None:
+def one_side(out: Path, scale: float, only: list[str]) -> None:
     """This process's side: its stack (from PYTHONPATH), every scenario once, figures to `out`."""
     sys.path.insert(0, str(ROOT / "scripts"))
     import bench  # noqa: PLC0415
@@ -59,6 +59,8 @@ def one_side(out: Path, scale: float) -> None:
         try:
             asyncio.run(bench.load(target, bench.Scenario("warm", 8, max_requests=300), 30))
             for key, scenario in plan(scale):
+                if key not in only:
+                    continue
                 m = asyncio.run(bench.measure(target, scenario, 600))
                 result[key] = {
                     "requests": m.requests,
@@ -168,10 +170,11 @@ def main() -> int:
     parser.add_argument("this", nargs="?", default="HEAD", help="the commit measured against it (default HEAD)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every scenario's number of requests")
+    parser.add_argument("--only", default=",".join(KEYS), help=f"the scenarios to run, of {','.join(KEYS)}")
     parser.add_argument("--side", type=Path, help=argparse.SUPPRESS)  # internal: run one side into this file
     args = parser.parse_args()
     if args.side is not None:
-        one_side(args.side, args.scale)
+        one_side(args.side, args.scale, args.only.split(","))
         return 0
     with tempfile.TemporaryDirectory(prefix="keyrelay-bench-cpu-ab-") as tmp:
         trees = {"base": Path(tmp) / "base", "this": Path(tmp) / "this"}
@@ -190,6 +193,8 @@ def main() -> int:
                             "x",
                             "--scale",
                             str(args.scale),
+                            "--only",
+                            args.only,
                             "--side",
                             str(out),
                         ],
@@ -206,7 +211,7 @@ def main() -> int:
         f"base = {args.base}, this = {args.this}; {args.rounds} rounds, order flipped every round; "
         f"load average at the end {os.getloadavg()[0]:.1f}\n"
     )
-    for key in KEYS:
+    for key in args.only.split(","):
         print("\n".join(table(runs, key)) + "\n")
     for side in ("base", "this"):
         peaks = [r["rss_gateway_mib"] for s, r in runs if s == side]
