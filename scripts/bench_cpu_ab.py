@@ -8,7 +8,9 @@ of 20 chunks at 16 (burst), 600 paced ones (5 ms apart) and 30 streams of 1,000 
 each process (with its children) is read from /proc from before a scenario until the stack is
 idle again, so the activity records are counted in. Each side runs from its own temporary git
 worktree with this checkout's harness (`scripts/bench.py`), one gateway worker, the order flipping
-every round; each table gives every run and the medians.
+every round; each table gives every run and the medians. `--only` runs some of the scenarios.
+Last, each side measures how soon a record is stored: ms from a response's end until its
+document is in `requests`, for requests sent alone and beside a concurrency-1 load.
 """
 
 from __future__ import annotations
