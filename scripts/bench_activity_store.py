@@ -256,6 +256,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--insert-cost", action="store_true", help="the database's CPU per record written")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-retries", action="store_true", help="with --insert-cost: skip the retryable-writes case")
     parser.add_argument("--server-arg", action="append", default=[], help="passed on to SecantusDB (repeatable)")
     args = parser.parse_args()
     port = free_port()
@@ -266,7 +267,7 @@ def main() -> int:
             wait_for_port(port, proc=proc, timeout_s=30)
             if args.insert_cost:
                 costs = asyncio.run(insert_cost(uri, proc.pid, args.records or 2000, args.rounds))
-                retries = asyncio.run(retry_cost(uri, proc.pid, 200))
+                retries = {} if args.no_retries else asyncio.run(retry_cost(uri, proc.pid, 200))
             else:
                 rows = asyncio.run(run(uri, args.records or 10_000, args.runs))
         finally:
