@@ -160,11 +160,11 @@ class ActivityRepository:
         yield "bump"
 
     async def _bump(self, docs: list[Doc]) -> None:
-        """Bump the generation of every (org, hour) of `docs`. Almost always every one of them has
-        one already: then a single multi-document update does it (the embedded store spends a
-        transaction per statement of a bulk write, so a batch of many orgs' records cost one each);
-        only when some hour is new are they all upserted one by one (bumping an hour twice is
-        harmless: it only makes a cached roll-up be recomputed)."""
+        """Bump the generation of every (org, hour) of `docs`. Almost always each of them has one
+        already: then one multi-document update bumps them all (the embedded store commits each
+        statement of a bulk write on its own, so upserts cost a transaction per org and hour of the
+        batch); only when some hour is new are they all upserted (an hour bumped twice is harmless:
+        its cached roll-up is recomputed once more)."""
         hours = {(doc["org_id"], rollups.hour_of(doc["ts"])) for doc in docs}
         ids = [rollups.hour_id(org_id, hour) for org_id, hour in hours]
         existing = await self._hourly.update_many({"_id": {"$in": ids}}, {"$inc": {"gen": 1}})
