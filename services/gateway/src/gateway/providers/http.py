@@ -125,35 +125,6 @@ async def read_json(provider: str, response: aiohttp.ClientResponse) -> dict[str
     return body
 
 
-async def iter_sse(provider: str, response: aiohttp.ClientResponse, opts: CallOptions) -> AsyncIterator[list[SseEvent]]:
-    """SSE events of a streaming response, those of one read together; first bytes within the
-    first-byte timeout, then per read."""
-    parser = SseParser()
-    limit = opts.first_byte_timeout_s
-    content = response.content
-    deadline = ReadDeadline()  # one lazy timer per stream, not one per read
-    try:
-        while True:
-            try:
-                with deadline.limit(limit):
-                    chunk = await content.readany()
-            except TimeoutError:
-                raise timeout_error(provider, "stream stalled") from None
-            except (aiohttp.ClientError, OSError):
-                raise interrupted(provider) from None
-            if not chunk:
-                break
-            limit = opts.timeout_s
-            events = parser.feed(chunk)
-            if events:
-                yield events
-    finally:
-        deadline.close()
-    events = parser.close()
-    if events:
-        yield events
-
-
 class ProviderStream(Generic[T]):
     """An `UpstreamStream` over one upstream response and the translator for its wire format."""
 
@@ -172,33 +143,57 @@ class ProviderStream(Generic[T]):
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[T]:
-        translator = self._translator
+        """The upstream's items, those of one read together (`pending` counts the rest of a read):
+        first bytes within the first-byte timeout, then each read within the request timeout. The
+        reads are made here, not in a generator of their own: a paced stream wakes this chain once
+        per chunk, and every layer of it costs each wake-up."""
+        provider, translator, opts = self._provider, self._translator, self._opts
+        parser = SseParser()
+        content = self._response.content
+        limit = opts.first_byte_timeout_s
+        deadline = ReadDeadline()  # one lazy timer per stream, not one per read
         try:
-            async for events in iter_sse(self._provider, self._response, self._opts):
-                ready: list[T] = []
-                failure: Exception | None = None
-                for event in events:
-                    try:
-                        ready.extend(translator.feed(event))
-                    except Exception as exc:  # the items before it still go out first, as they came
-                        failure = exc
-                        break
-                    self.usage = translator.usage
-                    if translator.finished:
-                        break
-                for taken, chunk in enumerate(ready, 1):
-                    self.pending = len(ready) - taken
-                    yield chunk
-                if failure is not None:
-                    raise failure
-                if translator.finished:
+            while not translator.finished:
+                try:
+                    with deadline.limit(limit):
+                        data = await content.readany()
+                except TimeoutError:
+                    raise timeout_error(provider, "stream stalled") from None
+                except (aiohttp.ClientError, OSError):
+                    raise interrupted(provider) from None
+                events = parser.feed(data) if data else parser.close()
+                if events:
+                    ready, failure = self._translate(events)
+                    for taken, chunk in enumerate(ready, 1):
+                        self.pending = len(ready) - taken
+                        yield chunk
+                    if failure is not None:
+                        raise failure
+                if not data:
                     break
+                limit = opts.timeout_s
             chunks = translator.end()
             self.usage = translator.usage
             for chunk in chunks:
                 yield chunk
         finally:
+            deadline.close()
             self._response.release()
+
+    def _translate(self, events: list[SseEvent]) -> tuple[list[T], Exception | None]:
+        """The items of one read's events, up to the terminal event; a failure comes after the items
+        before it (they still go out first, as they came)."""
+        translator = self._translator
+        ready: list[T] = []
+        for event in events:
+            try:
+                ready.extend(translator.feed(event))
+            except Exception as exc:  # raised by the caller once the items before it are out
+                return ready, exc
+            self.usage = translator.usage
+            if translator.finished:
+                break
+        return ready, None
 
     async def aclose(self) -> None:
         self._response.close()
