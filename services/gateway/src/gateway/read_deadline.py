@@ -42,7 +42,7 @@ class ReadDeadline:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
+        task = asyncio.current_task(loop)  # given the loop: no running-loop lookup (a getpid() system call each)
         if task is not self._task:
             self._task = task
         self._cancelling = task.cancelling() if task is not None else 0
