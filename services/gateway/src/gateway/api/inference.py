@@ -10,6 +10,7 @@ from litestar import Request, Response, post
 
 from gateway.api.edge import begin, response_headers
 from gateway.api.errors import error_response
+from gateway.api.json_answer import JsonAnswer
 from gateway.api.sse import SseStream
 from gateway.api.state import GatewayState
 from gateway.jobs import handle_entry, prefer_wait_s
@@ -40,7 +41,14 @@ Invocation = Callable[[ProviderAdapter, Target, Credential, CallOptions], Awaita
 
 
 def json_response(body: object, headers: dict[str, str], status: int = 200) -> Response[bytes]:
-    return Response(encode(body), status_code=status, media_type="application/json", headers=headers)
+    return JsonAnswer(encode(body), headers, status)
+
+
+def state_of(request: Request[Any, Any, Any]) -> GatewayState:
+    """The gateway's shared objects, read from the app (as the guards do): the inference routes take
+    no Litestar dependency, so no dependency is resolved and cleaned up around every request."""
+    state: GatewayState = request.app.state.gw
+    return state
 
 
 def fail(state: GatewayState, record: RequestRecord, exc: KeyrelayError) -> Response[bytes]:
@@ -135,7 +143,8 @@ def include_usage(body: dict[str, Any]) -> bool:
 
 
 @post("/v1/chat/completions", status_code=200)
-async def chat_completions(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes] | SseStream:
+async def chat_completions(request: Request[Any, Any, Any]) -> Response[bytes] | SseStream:
+    gw = state_of(request)
     record, body = await begin(request, gw, "chat.completions")
     chat = ChatInput(body, await request.body())  # the bytes `begin` decoded: sent as they are where they can be
     try:
@@ -177,7 +186,8 @@ async def answer(
 
 
 @post("/v1/embeddings", status_code=200)
-async def embeddings(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
+async def embeddings(request: Request[Any, Any, Any]) -> Response[bytes]:
+    gw = state_of(request)
     return await answer(request, gw, "embeddings", lambda body: embed_of(EmbeddingRequest.from_body(body)))
 
 
@@ -191,9 +201,10 @@ def image_cost(record: RequestRecord, body: dict[str, Any], result: ImageResult)
 
 
 @post("/v1/images/generations", status_code=200)
-async def images(request: Request[Any, Any, Any], gw: GatewayState) -> Response[bytes]:
+async def images(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Images; a media job still running when the wait ends (the client's `Prefer`, else the
     timeout) is answered as a handle for `GET /v1/jobs/{id}`."""
+    gw = state_of(request)
     record, body = await begin(request, gw, "images.generations")
     opts = dataclasses.replace(gw.proxy.options(), job_wait_s=prefer_wait_s(request.headers.get("prefer")))
     invocation = images_of(ImageRequest.from_body(body))

@@ -58,12 +58,13 @@ async def send(
         guard_url(policy, url)
     body = encode(payload) if payload is not None else data
     connect = min(CONNECT_TIMEOUT_S, opts.first_byte_timeout_s)
+    deadline: float | None
     if stream:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=None)
         deadline = opts.first_byte_timeout_s
     else:
         timeout = aiohttp.ClientTimeout(total=opts.timeout_s, sock_connect=connect)
-        deadline = opts.timeout_s
+        deadline = None  # aiohttp's total timeout bounds the whole call already: no second timer
     try:
         async with asyncio.timeout(deadline):
             response = await session.request(
