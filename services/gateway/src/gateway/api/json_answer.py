@@ -17,15 +17,13 @@ from typing import TYPE_CHECKING, Any
 from litestar import Response
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from litestar import Litestar, Request
-    from litestar.background_tasks import BackgroundTask, BackgroundTasks
-    from litestar.datastructures.cookie import Cookie
     from litestar.response.base import ASGIResponse
-    from litestar.types import Receive, Scope, Send, TypeEncodersMap
+    from litestar.types import Receive, Scope, Send
 
 JSON = b"application/json"
+# what a route may add to an answer: any of them sends it Litestar's own way
+_ROUTE_LEVEL = ("background", "cookies", "encoded_headers", "headers", "is_head_response")
 
 
 class RawResponse:
@@ -58,33 +56,10 @@ class JsonAnswer(Response[bytes]):
     def __init__(self, body: bytes, headers: dict[str, str], status: int = 200) -> None:
         super().__init__(body, status_code=status, media_type="application/json", headers=headers)
 
-    def to_asgi_response(
-        self,
-        app: Litestar | None,
-        request: Request[Any, Any, Any],
-        *,
-        background: BackgroundTask | BackgroundTasks | None = None,
-        cookies: Iterable[Cookie] | None = None,
-        encoded_headers: Iterable[tuple[bytes, bytes]] | None = None,
-        headers: dict[str, str] | None = None,
-        is_head_response: bool = False,
-        media_type: str | None = None,
-        status_code: int | None = None,
-        type_encoders: TypeEncodersMap | None = None,
-    ) -> ASGIResponse:
-        if background or cookies or encoded_headers or headers or is_head_response or self.background or self.cookies:
-            return super().to_asgi_response(
-                app,
-                request,
-                background=background,
-                cookies=cookies,
-                encoded_headers=encoded_headers,
-                headers=headers,
-                is_head_response=is_head_response,
-                media_type=media_type,
-                status_code=status_code,
-                type_encoders=type_encoders,
-            )
-        status = self.status_code or status_code or 200
+    def to_asgi_response(self, app: Litestar | None, request: Request[Any, Any, Any], **options: Any) -> ASGIResponse:
+        """`RawResponse` when nothing route-level is given, else Litestar's own (same options)."""
+        if any(options.get(name) for name in _ROUTE_LEVEL) or self.background or self.cookies:
+            return super().to_asgi_response(app, request, **options)
+        status = self.status_code or options.get("status_code") or 200
         raw = RawResponse(status, encode_headers(self.headers, self.content), self.content)
         return raw  # type: ignore[return-value] # an ASGI app, which is all Litestar does with it
