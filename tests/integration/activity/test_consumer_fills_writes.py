@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -22,9 +23,9 @@ from activity.consumer import ActivityConsumer
 from activity.repository import ActivityRepository
 from activity.settings import ActivitySettings
 from shared import provision, subjects
-from shared.embedded import Child, executable, free_port, wait_for_port
 from shared.messages import activity as a
 from tests.integration.activity.records import Raw
+from tests.jetstream_server import jetstream_server
 
 # every record of these tests falls in one hour, so that hour's generation counts the writes
 HOUR = rollups.hour_of(datetime.now(UTC)) - timedelta(hours=2)
@@ -33,15 +34,8 @@ HOUR = rollups.hour_of(datetime.now(UTC)) - timedelta(hours=2)
 @pytest.fixture(scope="module")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("nats-activity")
-    port = free_port()
-    child = Child(
-        "nats-server",
-        [executable("nats-server"), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(root / "js")],
-        root / "nats.log",
-    ).start()
-    wait_for_port(port, proc=child.proc)
-    yield f"nats://127.0.0.1:{port}"
-    child.stop()
+    with jetstream_server(root) as url:
+        yield url
 
 
 @pytest.fixture
@@ -84,6 +78,18 @@ async def started(nc: NatsClient, repo: ActivityRepository, fill_ms: float, reco
     return consumer
 
 
+@asynccontextmanager
+async def consuming(
+    nc: NatsClient, repo: ActivityRepository, fill_ms: float, records: int
+) -> AsyncIterator[ActivityConsumer]:
+    """A consumer with this write window, stopped on the way out whatever happened."""
+    consumer = await started(nc, repo, fill_ms, records)
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
 async def stored(raw: Raw, count: int, within_s: float) -> float:
     """Seconds until `count` records are stored (fails past `within_s`)."""
     began = time.monotonic()
@@ -113,43 +119,34 @@ async def writes(nc: NatsClient, raw: Raw) -> int:
 async def test_records_arriving_one_by_one_within_the_window_are_stored_by_one_write(
     nc: NatsClient, repo: ActivityRepository, raw: Raw
 ) -> None:
-    consumer = await started(nc, repo, fill_ms=3000, records=12)
-    try:
+    async with consuming(nc, repo, fill_ms=3000, records=12) as consumer:
         await publish(nc, event(0))
         await asyncio.sleep(0.1)  # the consumer holds the first one and waits for more
         await publish(nc, *(event(i) for i in range(1, 12)))
         assert await stored(raw, 12, within_s=2.5) < 2.5  # enough records: written before the window ends
         assert await writes(nc, raw) == 1
         assert consumer.stored == 12
-    finally:
-        await consumer.stop()
 
 
 async def test_a_write_counts_the_records_of_a_batched_message_not_the_message(
     nc: NatsClient, repo: ActivityRepository, raw: Raw
 ) -> None:
-    consumer = await started(nc, repo, fill_ms=5000, records=20)
-    try:
+    async with consuming(nc, repo, fill_ms=5000, records=20):
         await publish_batch(nc, [event(i) for i in range(20)])
         assert await stored(raw, 20, within_s=3.0) < 3.0  # one message, twenty records: nothing to wait for
         assert await writes(nc, raw) == 1
-    finally:
-        await consumer.stop()
 
 
 async def test_a_lone_record_waits_for_company_no_longer_than_the_window(
     nc: NatsClient, repo: ActivityRepository, raw: Raw
 ) -> None:
-    consumer = await started(nc, repo, fill_ms=400, records=100)
-    try:
+    async with consuming(nc, repo, fill_ms=400, records=100):
         await publish(nc, event(0))
         waited = await stored(raw, 1, within_s=5.0)
         assert waited > 0.3  # it did wait for more
         await publish(nc, event(1))
         await stored(raw, 2, within_s=5.0)
         assert await writes(nc, raw) == 2
-    finally:
-        await consumer.stop()
 
 
 async def test_a_consumer_stopped_while_it_gathers_hands_its_records_to_the_next_at_once(
@@ -163,18 +160,14 @@ async def test_a_consumer_stopped_while_it_gathers_hands_its_records_to_the_next
     await first.stop()
     assert time.monotonic() - began < 1.0
     assert await raw["requests"].count_documents({"org_id": "org_fill"}) == 0  # nothing written, nothing acked
-    second = await started(nc, repo, fill_ms=0, records=100)
-    try:
+    async with consuming(nc, repo, fill_ms=0, records=100):
         await stored(raw, 1, within_s=10.0)  # well before the consumer's 30 s ack wait
-    finally:
-        await second.stop()
 
 
 async def test_a_poison_message_gathered_with_good_ones_is_dead_lettered_and_the_rest_are_stored(
     nc: NatsClient, repo: ActivityRepository, raw: Raw
 ) -> None:
-    consumer = await started(nc, repo, fill_ms=3000, records=4)
-    try:
+    async with consuming(nc, repo, fill_ms=3000, records=4) as consumer:
         await publish(nc, event(0))
         await nc.jetstream().publish(subjects.ACTIVITY_REQUEST_FINISHED, b'{"not": "an event"}')
         await publish(nc, event(1), event(2))
@@ -182,5 +175,3 @@ async def test_a_poison_message_gathered_with_good_ones_is_dead_lettered_and_the
         await acked_all(nc)  # every message acknowledged, the poison one too
         assert await raw["dead_letters"].count_documents({}) == 1
         assert consumer.dead == 1
-    finally:
-        await consumer.stop()

@@ -75,7 +75,7 @@ def test_a_bad_models_file_fails_the_command_with_exit_1(tmp_path: Path) -> None
     extra.write_text(json.dumps({"openai": [{"id": "x-1", "input": -1}]}))
     result = catalog_check("--models-file", str(extra))
     assert result.returncode == 1, result.stdout
-    assert result.stdout.splitlines()[0] .startswith("problem: model 'x-1': prices must not be negative")
+    assert result.stdout.splitlines()[0].startswith("problem: model 'x-1': prices must not be negative")
     assert result.stdout.splitlines()[-1] == "catalog check: 1 problem(s)"
 
 

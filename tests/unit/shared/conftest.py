@@ -9,21 +9,14 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from shared.embedded import Child, executable, free_port, wait_for_port
+from tests.jetstream_server import jetstream_server
 
 
 @pytest.fixture(scope="module")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("nats-publisher")
-    port = free_port()
-    child = Child(
-        "nats-server",
-        [executable("nats-server"), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(root / "js")],
-        root / "nats.log",
-    ).start()
-    wait_for_port(port, proc=child.proc)
-    yield f"nats://127.0.0.1:{port}"
-    child.stop()
+    with jetstream_server(root) as url:
+        yield url
 
 
 @pytest.fixture
