@@ -33,8 +33,7 @@ HOUR = rollups.hour_of(datetime.now(UTC)) - timedelta(hours=2)
 
 @pytest.fixture(scope="module")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("nats-activity")
-    with jetstream_server(root) as url:
+    with jetstream_server(tmp_path_factory.mktemp("nats-activity")) as url:
         yield url
 
 

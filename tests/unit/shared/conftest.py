@@ -14,8 +14,7 @@ from tests.jetstream_server import jetstream_server
 
 @pytest.fixture(scope="module")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("nats-publisher")
-    with jetstream_server(root) as url:
+    with jetstream_server(tmp_path_factory.mktemp("nats-publisher")) as url:
         yield url
 
 
